@@ -1,0 +1,70 @@
+"""Accounts (tenants), users (global identities) and the memberships that join them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, JSONType, UTCDateTime, utcnow
+from domain.enums import AccountStatus, Availability, Role
+
+BigID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def enum_column(enum_cls, name: str):
+    # VARCHAR + CHECK instead of a native PostgreSQL ENUM: ports to SQLite and downgrades cleanly.
+    return Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda e: [m.value for m in e],
+    )
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[AccountStatus] = mapped_column(
+        enum_column(AccountStatus, "account_status"), default=AccountStatus.active
+    )
+    settings: Mapped[dict] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email: Mapped[str] = mapped_column(String(320))
+    password_hash: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    availability: Mapped[Availability] = mapped_column(
+        enum_column(Availability, "availability"), default=Availability.offline
+    )
+    is_super_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# Emails are unique whatever their case.
+Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+class AccountMembership(Base):
+    __tablename__ = "account_memberships"
+    __table_args__ = (UniqueConstraint("account_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role, "membership_role"), default=Role.agent)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""Business rules and services: pure Python, no GraphQL and no HTTP."""

@@ -1,0 +1,146 @@
+"""The Starlette application: routes, middleware and the lifespan that owns process-wide services."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+
+from db.session import create_engine, create_session_factory
+from parley import __version__
+from parley.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
+from parley.context import Services
+from parley.graphql_view import ParleyGraphQL
+from parley.logs import get_logger
+from parley.middleware import RequestIdMiddleware
+from parley.settings import Settings, get_settings
+
+log = get_logger("parley.app")
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+CHECK_TIMEOUT = 2.0
+
+
+async def _check_database(services: Services) -> None:
+    async with services.engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _check_redis(services: Services) -> None:
+    await services.redis.ping()
+
+
+async def _check_broadcast(services: Services) -> None:
+    backend = services.broadcast.backend
+    if isinstance(backend, SupervisedRedisBackend) and not backend.connected:
+        raise ConnectionError("broadcast listener is reconnecting")
+
+
+async def _check_broker(request: Request) -> None:
+    broker = request.app.state.broker
+    client = getattr(broker, "client", None)
+    if client is not None:  # Redis broker: its own (synchronous) client
+        await asyncio.to_thread(client.ping)
+    worker = request.app.state.worker
+    if worker is not None and not any(t.is_alive() for t in worker.workers):
+        raise RuntimeError("in-process worker stopped")
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    from schema.root import build_schema
+
+    schema = build_schema(introspection=settings.introspection)
+    holder: dict[str, Services] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from workers import runtime
+        from workers.broker import configure_broker
+
+        engine = create_engine(
+            settings.effective_database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        )
+        broadcast = create_broadcast(settings.redis_url, settings.broadcast_queue_size)
+        await broadcast.connect()
+        redis = make_redis(settings.redis_url) if settings.uses_redis else None
+        services = Services(
+            settings=settings,
+            engine=engine,
+            sessions=create_session_factory(engine),
+            broadcast=broadcast,
+            redis=redis,
+        )
+        holder["services"] = services
+        app.state.services = services
+        app.state.broker = services.broker = configure_broker(settings)
+        app.state.worker = None
+        if settings.run_worker_in_process:
+            import dramatiq
+
+            if not settings.uses_redis:
+                runtime.use_local_publisher(asyncio.get_running_loop(), broadcast.publish)
+            runtime.init_resources(settings)
+            worker = dramatiq.Worker(app.state.broker, worker_threads=settings.worker_threads, worker_timeout=100)
+            worker.start()
+            app.state.worker = worker
+        log.info("parley.started", version=__version__, database=engine.dialect.name, redis=settings.uses_redis)
+        try:
+            yield
+        finally:
+            if app.state.worker is not None:
+                await asyncio.to_thread(app.state.worker.stop)
+                runtime.use_local_publisher(None, None)
+            await broadcast.disconnect()
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
+
+    graphql = ParleyGraphQL(
+        schema,
+        lambda: holder["services"],
+        legacy_ws=settings.legacy_graphql_ws,
+        graphiql=settings.graphiql,
+    )
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    async def readyz(request: Request) -> JSONResponse:
+        services: Services = request.app.state.services
+        checks = {"database": _check_database(services)}
+        if services.redis is not None:
+            checks["redis"] = _check_redis(services)
+            checks["broadcast"] = _check_broadcast(services)
+        checks["broker"] = _check_broker(request)
+        results: dict[str, str] = {}
+        for name, coro in checks.items():
+            try:
+                await asyncio.wait_for(coro, CHECK_TIMEOUT)
+                results[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure makes the check fail
+                results[name] = f"unavailable ({type(exc).__name__})"
+        failed = [name for name, status in results.items() if status != "ok"]
+        body = {"status": "ok" if not failed else "unavailable", "failed": failed, "checks": results}
+        return JSONResponse(body, status_code=503 if failed else 200)
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,230 @@
+"""Publish/subscribe fan-out behind broadcaster's `Broadcast` facade.
+
+broadcaster 0.3.1's Redis backend loses the first subscription with redis-py 8, never reconnects and
+gives every subscriber an unbounded queue. We keep the facade and replace the parts:
+
+* `SupervisedRedisBackend`: one PubSub connection per process, supervised: when Redis goes away it
+  reconnects with backoff and re-subscribes every channel. Messages published during the outage are
+  lost (pub/sub is fire-and-forget); clients resume from the event log by cursor.
+* `BoundedBroadcast`: each subscriber gets a bounded queue; one that falls too far behind is cut off
+  with `SubscriberOverflow` instead of growing server memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import redis.asyncio as aioredis
+from broadcaster import Broadcast, Event
+from broadcaster._backends.base import BroadcastBackend
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from parley.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def make_redis(url: str, **kwargs: Any) -> aioredis.Redis:
+    """A Redis client that survives restarts: redis-py 8's from_url() has no retry and no timeouts."""
+    options: dict[str, Any] = dict(
+        retry=Retry(ExponentialWithJitterBackoff(base=0.05, cap=1.0), retries=3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=15,
+    )
+    options.update(kwargs)
+    return aioredis.Redis.from_url(url, **options)
+
+
+class SubscriberOverflow(Exception):
+    """The subscriber did not read fast enough and was cut off; it should resume from its cursor."""
+
+
+class SupervisedRedisBackend(BroadcastBackend):
+    def __init__(self, url: str, *, reconnect_delay_max: float = 2.0) -> None:
+        self._url = url
+        self._reconnect_delay_max = reconnect_delay_max
+        self._publisher = make_redis(url)
+        self._channels: set[str] = set()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._lock = asyncio.Lock()
+        self.reconnects = 0
+
+    async def connect(self) -> None:
+        self._supervisor = asyncio.create_task(self._supervise(), name="broadcast-redis-supervisor")
+
+    async def disconnect(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._supervisor
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()
+        await self._publisher.aclose()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    async def wait_connected(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+    async def subscribe(self, channel: str) -> None:
+        async with self._lock:
+            self._channels.add(channel)
+            if self._pubsub is not None and self.connected:
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    # Awaited before returning, so a publish after subscribe() reaches us. If Redis is
+                    # down, the supervisor subscribes the channel when it reconnects.
+                    await self._pubsub.subscribe(channel)
+
+    async def unsubscribe(self, channel: str) -> None:
+        async with self._lock:
+            self._channels.discard(channel)
+            if self._pubsub is not None and self.connected:
+                with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
+                    await self._pubsub.unsubscribe(channel)
+
+    async def publish(self, channel: str, message: Any) -> None:
+        await self._publisher.publish(channel, message)
+
+    async def next_published(self) -> Event:
+        return await self._queue.get()
+
+    async def _open(self) -> aioredis.client.PubSub:
+        client = aioredis.Redis.from_url(
+            self._url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=5
+        )
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        async with self._lock:
+            # A sentinel channel keeps the connection subscribed (and so listening) even when no
+            # client is, and lets us notice a dead connection through health checks.
+            await pubsub.subscribe("parley:broadcast:keepalive", *self._channels)
+            self._pubsub = pubsub
+            self._connected.set()
+        return pubsub
+
+    async def _supervise(self) -> None:
+        delay = 0.05
+        while True:
+            pubsub = None
+            try:
+                pubsub = await self._open()
+                if self.reconnects:
+                    log.info("broadcast.redis.reconnected", channels=len(self._channels))
+                delay = 0.05
+                while True:
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is None:
+                        # Idle: ping so a silently dead connection is detected.
+                        await pubsub.ping()
+                        continue
+                    if message.get("type") != "message":
+                        continue
+                    channel = message["channel"]
+                    data = message["data"]
+                    self._queue.put_nowait(
+                        Event(
+                            channel=channel.decode() if isinstance(channel, bytes) else channel,
+                            message=data.decode() if isinstance(data, bytes) else data,
+                        )
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+                self._connected.clear()
+                self.reconnects += 1
+                log.warning("broadcast.redis.disconnected", error=type(exc).__name__, retry_in=delay)
+            finally:
+                if pubsub is not None:
+                    self._pubsub = None
+                    with contextlib.suppress(Exception):
+                        await pubsub.aclose()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._reconnect_delay_max)
+
+
+class BoundedSubscriber:
+    def __init__(self, queue: asyncio.Queue[Event | None | BaseException]) -> None:
+        self._queue = queue
+
+    async def get(self) -> Event:
+        item = await self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    def __aiter__(self) -> BoundedSubscriber:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await self.get()
+
+
+class BoundedBroadcast(Broadcast):
+    """`Broadcast` with bounded per-subscriber queues; a full queue ends that subscriber."""
+
+    def __init__(self, url: str | None = None, *, backend: BroadcastBackend | None = None, queue_size: int = 1000):
+        super().__init__(url, backend=backend)
+        self.queue_size = queue_size
+
+    @property
+    def backend(self) -> BroadcastBackend:
+        return self._backend
+
+    async def _listener(self) -> None:
+        while True:
+            event = await self._backend.next_published()
+            for queue in list(self._subscribers.get(event.channel, ())):
+                if queue.full():
+                    continue  # already cut off; the overflow marker is the last item it reads
+                if queue.qsize() >= self.queue_size - 1:
+                    queue.put_nowait(SubscriberOverflow(f"more than {self.queue_size} undelivered events"))
+                else:
+                    queue.put_nowait(event)
+
+    def subscriber_count(self) -> int:
+        return sum(len(v) for v in self._subscribers.values())
+
+    @asynccontextmanager
+    async def subscribe(self, channel: str) -> AsyncIterator[BoundedSubscriber]:  # type: ignore[override]
+        queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=self.queue_size)
+        try:
+            if not self._subscribers.get(channel):
+                self._subscribers[channel] = {queue}
+                await self._backend.subscribe(channel)
+            else:
+                self._subscribers[channel].add(queue)
+            yield BoundedSubscriber(queue)
+        finally:
+            subs = self._subscribers.get(channel)
+            if subs is not None:
+                subs.discard(queue)
+                if not subs:
+                    del self._subscribers[channel]
+                    with contextlib.suppress(Exception):
+                        await self._backend.unsubscribe(channel)
+
+
+def create_broadcast(redis_url: str, queue_size: int) -> BoundedBroadcast:
+    if redis_url:
+        return BoundedBroadcast(backend=SupervisedRedisBackend(redis_url), queue_size=queue_size)
+    return BoundedBroadcast("memory://", queue_size=queue_size)

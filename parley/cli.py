@@ -1,0 +1,209 @@
+"""The `parley` command: serve, worker, db upgrade/downgrade, export-schema, seed-demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from parley.settings import ConfigurationError, Settings, load_settings
+
+
+class CommandError(Exception):
+    """Ends the command with one line on stderr and exit status 2."""
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    settings.check_production()
+    return settings
+
+
+def _setup_logging(settings: Settings) -> None:
+    from parley.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+
+
+async def _probe_database(url: str) -> None:
+    from sqlalchemy import text
+
+    from db.session import create_engine
+
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        async with asyncio.timeout(10):
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+def check_database(settings: Settings) -> None:
+    try:
+        asyncio.run(_probe_database(settings.effective_database_url))
+    except Exception as exc:  # noqa: BLE001 - reported as one line
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(settings.effective_database_url)
+        where = f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CommandError(f"cannot reach the database at {where}: {reason}") from None
+
+
+def migrate(settings: Settings) -> None:
+    from db.migrate import upgrade
+
+    if settings.is_sqlite:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    _setup_logging(settings)
+    if settings.is_sqlite:
+        Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    check_database(settings)
+    if settings.is_sqlite or args.migrate:
+        migrate(settings)
+    if args.demo:
+        from parley.demo import describe_demo, seed_demo
+
+        credentials = asyncio.run(seed_demo(settings))
+        print(describe_demo(settings, credentials), flush=True)
+    from parley.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+    )
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    import dramatiq
+
+    from workers.broker import QUEUES, configure_broker
+
+    settings = _settings()
+    _setup_logging(settings)
+    check_database(settings)
+    broker = configure_broker(settings)
+    queues = set(args.queues.split(",")) if args.queues else set(QUEUES)
+    unknown = queues - set(QUEUES)
+    if unknown:
+        raise CommandError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
+    worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads or settings.worker_threads)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    from parley.logs import get_logger
+
+    get_logger("parley.worker").info("worker.started", queues=sorted(queues))
+    stop.wait()
+    # Graceful: finish what is running; unacked messages return to their queue.
+    worker.stop(timeout=30_000)
+
+
+def cmd_db(args: argparse.Namespace) -> None:
+    from db.migrate import downgrade
+
+    settings = _settings()
+    check_database(settings)
+    if args.db_command == "upgrade":
+        from db.migrate import upgrade
+
+        if settings.is_sqlite:
+            Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+        upgrade(settings.effective_database_url, args.revision)
+    else:
+        downgrade(settings.effective_database_url, args.revision)
+    print(f"database {args.db_command}d to {args.revision}")
+
+
+def export_schema_sdl() -> str:
+    from schema.root import schema
+
+    return schema.as_str().rstrip() + "\n"
+
+
+def cmd_export_schema(args: argparse.Namespace) -> None:
+    sdl = export_schema_sdl()
+    if args.output == "-":
+        sys.stdout.write(sdl)
+    else:
+        Path(args.output).write_text(sdl)
+        print(f"wrote {args.output}")
+
+
+def cmd_seed_demo(args: argparse.Namespace) -> None:
+    from parley.demo import describe_demo, seed_demo
+
+    settings = _settings()
+    check_database(settings)
+    if settings.is_sqlite:
+        migrate(settings)
+    credentials = asyncio.run(seed_demo(settings))
+    print(describe_demo(settings, credentials))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API server (GraphQL over HTTP and WebSocket)")
+    serve.add_argument("--host", help="bind address (default PARLEY_HOST)")
+    serve.add_argument("--port", type=int, help="port (default PARLEY_PORT)")
+    serve.add_argument("--demo", action="store_true", help="create the demo account if missing and print its logins")
+    serve.add_argument("--migrate", action="store_true", help="apply migrations first (always on SQLite)")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run background jobs from the Redis broker")
+    worker.add_argument("--queues", help="comma-separated queues (default: all)")
+    worker.add_argument("--threads", type=int, help="job threads (default PARLEY_WORKER_THREADS)")
+    worker.set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database migrations")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="apply migrations")
+    up.add_argument("revision", nargs="?", default="head")
+    down = dbsub.add_parser("downgrade", help="revert migrations")
+    down.add_argument("revision", nargs="?", default="-1")
+    db.set_defaults(func=cmd_db)
+
+    export = sub.add_parser("export-schema", help="write the GraphQL SDL")
+    export.add_argument("--output", "-o", default="schema.graphql", help="file, or - for stdout")
+    export.set_defaults(func=cmd_export_schema)
+
+    seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
+    seed.set_defaults(func=cmd_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigurationError, CommandError) as exc:
+        print(f"parley: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

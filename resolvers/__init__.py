@@ -1,0 +1,1 @@
+"""Thin resolvers: parse input, call one domain service, build the payload. DataLoaders live here too."""

@@ -1,0 +1,58 @@
+"""Resolvers of the diagnostics fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator
+
+from strawberry.types import Info
+
+from domain import diagnostics
+from domain.errors import ValidationError
+from parley import __version__
+from parley.broadcast import SubscriberOverflow
+from parley.context import Context
+from schema.diagnostics import (
+    DiagnosticsError,
+    DiagnosticsErrorCode,
+    DiagnosticsPing,
+    DiagnosticsPingInput,
+    DiagnosticsPingPayload,
+    ServerInfo,
+)
+from schema.errors import errors_from
+
+
+def server_info() -> ServerInfo:
+    return ServerInfo(version=__version__, name="Parley")
+
+
+async def diagnostics_ping(info: Info[Context, None], input: DiagnosticsPingInput) -> DiagnosticsPingPayload:
+    try:
+        diagnostics.validate_ping(input.topic, input.message)
+    except ValidationError as exc:
+        return DiagnosticsPingPayload(accepted=False, errors=errors_from(exc, DiagnosticsError, DiagnosticsErrorCode))
+    if input.via_worker:
+        from workers.actors.diagnostics import diagnostics_echo
+
+        await info.context.services.enqueue(diagnostics_echo, input.topic, input.message)
+    else:
+        payload = json.dumps({"message": input.message, "via": "request"})
+        await info.context.broadcast.publish(diagnostics.channel_for(input.topic), payload)
+    return DiagnosticsPingPayload(accepted=True, errors=[])
+
+
+async def diagnostics_pings(info: Info[Context, None], topic: str) -> AsyncGenerator[DiagnosticsPing, None]:
+    try:
+        diagnostics.validate_ping(topic, "")
+    except ValidationError as exc:
+        from domain.errors import BadUserInput
+
+        raise BadUserInput(exc.errors[0].message, field="topic") from None
+    async with info.context.broadcast.subscribe(diagnostics.channel_for(topic)) as subscriber:
+        try:
+            async for event in subscriber:
+                data = json.loads(event.message)
+                yield DiagnosticsPing(topic=topic, message=data["message"], via=data["via"])
+        except SubscriberOverflow:
+            return

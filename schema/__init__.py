@@ -1,0 +1,1 @@
+"""The GraphQL schema: Strawberry types, inputs, root Query/Mutation/Subscription and extensions."""

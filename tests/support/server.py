@@ -1,0 +1,136 @@
+"""A real uvicorn serving a Parley app on a free loopback port, in a thread with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+
+import uvicorn
+
+from parley.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    def __init__(self, settings: Settings) -> None:
+        from parley.app import create_app
+
+        self.settings = settings
+        self.port = free_port()
+        self.app = create_app(settings)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", ws_ping_interval=None
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self, timeout: float = 20) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive():
+                raise RuntimeError("server thread died during start-up")
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+    def run_on_loop(self, coro, timeout: float = 10):
+        """Run a coroutine on the server's loop (where its services live) and wait for the result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class ProcessServer:
+    """`parley serve` in a child process, configured only through its environment — as an operator runs it."""
+
+    def __init__(self, env: dict[str, str], args: tuple[str, ...] = ()) -> None:
+        import os
+        import sys
+
+        self.port = free_port()
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+        self.env.update(env)
+        self.env["PARLEY_PORT"] = str(self.port)
+        self.cmd = [sys.executable, "-m", "parley.cli", "serve", *args]
+        self.proc = None
+        self.output = b""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def start(self, timeout: float = 60) -> ProcessServer:
+        import subprocess
+        import tempfile
+
+        import httpx
+
+        self._log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"parley serve exited with {self.proc.returncode}: {self.read_output()}")
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError(f"parley serve did not start: {self.read_output()}")
+
+    def read_output(self) -> str:
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self) -> ProcessServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,65 @@
+"""Resources that actors use, created lazily on the worker's event loop (never shared with the API's loop)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from parley.settings import Settings, get_settings
+
+_resources: Resources | None = None
+# Set when the worker runs inside the API process (embedded default): in-memory broadcasts must be
+# published on the API's loop, where the subscribers are.
+_local_publish: Callable[[str, str], Awaitable[None]] | None = None
+_local_loop: asyncio.AbstractEventLoop | None = None
+
+
+class Resources:
+    def __init__(self, settings: Settings) -> None:
+        from db.session import create_engine, create_session_factory
+
+        self.settings = settings
+        self.engine = create_engine(settings.effective_database_url, pool_size=5, max_overflow=5)
+        self.sessions = create_session_factory(self.engine)
+        self._redis: Any = None
+
+    async def publish(self, channel: str, message: str) -> None:
+        if _local_publish is not None and _local_loop is not None:
+            fut = asyncio.run_coroutine_threadsafe(_local_publish(channel, message), _local_loop)
+            await asyncio.wrap_future(fut)
+            return
+        if self._redis is None:
+            from parley.broadcast import make_redis
+
+            self._redis = make_redis(self.settings.redis_url)
+        await self._redis.publish(channel, message)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self._redis is not None:
+            await self._redis.aclose()
+
+
+def use_local_publisher(loop: asyncio.AbstractEventLoop | None, publish: Callable[[str, str], Awaitable[None]] | None) -> None:
+    global _local_publish, _local_loop
+    _local_loop, _local_publish = loop, publish
+
+
+def init_resources(settings: Settings | None = None) -> None:
+    global _resources
+    _resources = Resources(settings or get_settings())
+
+
+def resources() -> Resources:
+    global _resources
+    if _resources is None:
+        _resources = Resources(get_settings())
+    return _resources
+
+
+async def close_resources() -> None:
+    global _resources
+    if _resources is not None:
+        await _resources.close()
+        _resources = None
