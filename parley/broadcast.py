@@ -59,20 +59,42 @@ class SupervisedRedisBackend(BroadcastBackend):
         self._supervisor: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._lock = asyncio.Lock()
+        self._closing = False
         self.reconnects = 0
 
     async def connect(self) -> None:
+        self._closing = False
         self._supervisor = asyncio.create_task(self._supervise(), name="broadcast-redis-supervisor")
 
     async def disconnect(self) -> None:
-        if self._supervisor is not None:
-            self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._supervisor
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()
-        await self._publisher.aclose()
+        self._closing = True
+        supervisor, self._supervisor = self._supervisor, None
+        try:
+            if supervisor is not None:
+                await self._stop_supervisor(supervisor)
+        finally:
+            self._connected.clear()
+            pubsub, self._pubsub = self._pubsub, None
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await self._publisher.aclose()
+
+    @staticmethod
+    async def _stop_supervisor(task: asyncio.Task[None], timeout: float = 5.0) -> None:
+        # One cancel() is not enough: on Python 3.11, asyncio.wait_for (inside redis-py's send path)
+        # swallows a cancellation that lands as its inner future completes, and the task would then
+        # run on forever. Cancel until it has ended (it also checks `_closing` on every turn), and
+        # wait with asyncio.wait, which never swallows a cancellation of our own caller.
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not task.done():
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("broadcast.redis.supervisor_did_not_stop")
+                return
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.1)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("broadcast.redis.supervisor_failed", error=type(task.exception()).__name__)
 
     @property
     def connected(self) -> bool:
@@ -112,29 +134,42 @@ class SupervisedRedisBackend(BroadcastBackend):
             self._url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=5
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
-        async with self._lock:
-            # A sentinel channel keeps the connection subscribed (and so listening) even when no
-            # client is, and lets us notice a dead connection through health checks.
-            await pubsub.subscribe("parley:broadcast:keepalive", *self._channels)
-            self._pubsub = pubsub
-            self._connected.set()
+        pubsub.parley_client = client  # closed with the pubsub, so reconnects do not leak pools
+        try:
+            async with self._lock:
+                # A sentinel channel keeps the connection subscribed (and so listening) even when no
+                # client is, and lets us notice a dead connection through health checks.
+                await pubsub.subscribe("parley:broadcast:keepalive", *self._channels)
+                self._pubsub = pubsub
+                self._connected.set()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+                await client.aclose()
+            raise
         return pubsub
 
     async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
         delay = 0.05
-        while True:
+        while not self._closing:
             pubsub = None
             try:
                 pubsub = await self._open()
                 if self.reconnects:
                     log.info("broadcast.redis.reconnected", channels=len(self._channels))
                 delay = 0.05
-                while True:
+                last_heard = loop.time()
+                while not self._closing:
                     message = await pubsub.get_message(timeout=5.0)
                     if message is None:
-                        # Idle: ping so a silently dead connection is detected.
-                        await pubsub.ping()
+                        # None also stands for an (ignored) subscribe confirmation or health-check
+                        # reply; only after a quiet spell ping, so a silently dead connection is detected.
+                        if loop.time() - last_heard >= 5.0:
+                            await pubsub.ping()
+                            last_heard = loop.time()
                         continue
+                    last_heard = loop.time()
                     if message.get("type") != "message":
                         continue
                     channel = message["channel"]
@@ -156,6 +191,10 @@ class SupervisedRedisBackend(BroadcastBackend):
                     self._pubsub = None
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
+                    with contextlib.suppress(Exception):
+                        await pubsub.parley_client.aclose()
+            if self._closing:
+                return
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._reconnect_delay_max)
 
