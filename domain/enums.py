@@ -4,16 +4,32 @@ from enum import StrEnum
 
 
 class AccountStatus(StrEnum):
-    active = "active"
-    suspended = "suspended"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
 
 
 class Role(StrEnum):
-    administrator = "administrator"
-    agent = "agent"
+    ADMINISTRATOR = "administrator"
+    AGENT = "agent"
 
 
 class Availability(StrEnum):
-    online = "online"
-    busy = "busy"
-    offline = "offline"
+    ONLINE = "online"
+    BUSY = "busy"
+    OFFLINE = "offline"
+
+
+class OneTimePurpose(StrEnum):
+    INVITATION = "invitation"
+    PASSWORD_RESET = "password_reset"
+
+
+class Permission(StrEnum):
+    """Chatwoot's custom-role permissions."""
+
+    CONVERSATION_MANAGE = "conversation_manage"
+    CONVERSATION_UNASSIGNED_MANAGE = "conversation_unassigned_manage"
+    CONVERSATION_PARTICIPATING_MANAGE = "conversation_participating_manage"
+    CONTACT_MANAGE = "contact_manage"
+    REPORT_MANAGE = "report_manage"
+    KNOWLEDGE_BASE_MANAGE = "knowledge_base_manage"

@@ -73,11 +73,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         broadcast = create_broadcast(settings.redis_url, settings.broadcast_queue_size)
         await broadcast.connect()
         redis = make_redis(settings.redis_url) if settings.uses_redis else None
+        from domain.accounts.throttle import LoginThrottle
+        from parley.counters import MemoryCounter, RedisCounter
+
         services = Services(
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
             broadcast=broadcast,
+            login_throttle=LoginThrottle(RedisCounter(redis) if redis is not None else MemoryCounter()),
             redis=redis,
         )
         holder["services"] = services
@@ -93,10 +97,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             worker = dramatiq.Worker(app.state.broker, worker_threads=settings.worker_threads, worker_timeout=100)
             worker.start()
             app.state.worker = worker
+        scheduler = None
+        if settings.run_worker_in_process:
+            from workers.scheduler import standard_scheduler
+
+            scheduler = standard_scheduler(services.sessions, app.state.broker)
+            scheduler.start()
         log.info("parley.started", version=__version__, database=engine.dialect.name, redis=settings.uses_redis)
         try:
             yield
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             if app.state.worker is not None:
                 await asyncio.to_thread(app.state.worker.stop)
                 runtime.use_local_publisher(None, None)

@@ -105,17 +105,44 @@ def cmd_worker(args: argparse.Namespace) -> None:
     unknown = queues - set(QUEUES)
     if unknown:
         raise CommandError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
+    from workers import runtime
+
+    runtime.init_resources(settings)
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads or settings.worker_threads)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     worker.start()
+    scheduler_thread = None
+    if not args.no_scheduler:
+        scheduler_thread = threading.Thread(target=_run_scheduler, args=(settings, broker, stop), daemon=True)
+        scheduler_thread.start()
     from parley.logs import get_logger
 
-    get_logger("parley.worker").info("worker.started", queues=sorted(queues))
+    get_logger("parley.worker").info("worker.started", queues=sorted(queues), scheduler=not args.no_scheduler)
     stop.wait()
     # Graceful: finish what is running; unacked messages return to their queue.
     worker.stop(timeout=30_000)
+    if scheduler_thread is not None:
+        scheduler_thread.join(timeout=10)
+
+
+def _run_scheduler(settings: Settings, broker, stop: threading.Event) -> None:
+    from db.session import create_engine, create_session_factory
+    from workers.scheduler import standard_scheduler
+
+    async def main() -> None:
+        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        scheduler = standard_scheduler(create_session_factory(engine), broker)
+        scheduler.start()
+        try:
+            while not stop.is_set():
+                await asyncio.sleep(0.5)
+        finally:
+            await scheduler.stop()
+            await engine.dispose()
+
+    asyncio.run(main())
 
 
 def cmd_db(args: argparse.Namespace) -> None:
@@ -174,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run background jobs from the Redis broker")
     worker.add_argument("--queues", help="comma-separated queues (default: all)")
     worker.add_argument("--threads", type=int, help="job threads (default PARLEY_WORKER_THREADS)")
+    worker.add_argument("--no-scheduler", action="store_true", help="do not run the periodic jobs in this process")
     worker.set_defaults(func=cmd_worker)
 
     db = sub.add_parser("db", help="database migrations")

@@ -10,13 +10,24 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from domain.accounts.actor import ANONYMOUS, Actor
+from domain.audit import RequestMeta
+from domain.errors import Forbidden, NotAuthenticated
+
 if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
 
+    from domain.accounts.auth import TokenPair
+    from domain.accounts.throttle import LoginThrottle
     from parley.broadcast import BoundedBroadcast
     from parley.settings import Settings
+
+ACCESS_COOKIE = "parley_access"
+REFRESH_COOKIE = "parley_refresh"
+CSRF_HEADER = "x-parley-csrf"
+ACCOUNT_HEADER = "x-parley-account"
 
 
 @dataclass
@@ -27,16 +38,25 @@ class Services:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     broadcast: BoundedBroadcast
+    login_throttle: LoginThrottle
     redis: Any | None = None  # redis.asyncio.Redis when configured
     broker: Any | None = None  # the dramatiq.Broker this app enqueues to
 
     async def enqueue(self, actor: Any, *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the
         Redis broker's client is synchronous."""
-        import asyncio
-
         message = actor.message(*args, **kwargs)
         await asyncio.to_thread(self.broker.enqueue, message)
+
+
+@dataclass
+class Credential:
+    """What the client presented, before it is checked."""
+
+    token: str | None = None
+    from_cookie: bool = False
+    csrf_problem: str | None = None  # why a cookie may not be used for this request
+    account_ref: str | None = None
 
 
 @dataclass
@@ -45,9 +65,15 @@ class Context:
     request: Request | WebSocket | None = None
     response: Response | None = None
     request_id: str | None = None
+    credential: Credential = field(default_factory=Credential)
+    meta: RequestMeta = field(default_factory=RequestMeta)
     connection_params: dict[str, Any] | None = None
     _session: AsyncSession | None = field(default=None, repr=False)
     _session_lock: asyncio.Lock = field(default_factory=asyncio.Lock, repr=False)
+    _actor: Actor | None = field(default=None, repr=False)
+    _actor_error: Exception | None = field(default=None, repr=False)
+    _loaders: Any = field(default=None, repr=False)
+    revoked_session_ids: list[str] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -57,6 +83,14 @@ class Context:
     def broadcast(self) -> BoundedBroadcast:
         return self.services.broadcast
 
+    @property
+    def loaders(self):
+        if self._loaders is None:
+            from resolvers.loaders import Loaders
+
+            self._loaders = Loaders(self.db)
+        return self._loaders
+
     @asynccontextmanager
     async def db(self) -> AsyncIterator[AsyncSession]:
         """The request's session, one user at a time: sibling resolvers run concurrently and an
@@ -65,6 +99,89 @@ class Context:
             if self._session is None:
                 self._session = self.services.sessions()
             yield self._session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One transaction for a mutation: commit at the end (rollback on any error), then relay what
+        the change caused (outbox jobs, session revocations)."""
+        async with self.db() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                session.info.pop("outbox_jobs", None)
+                raise
+            jobs = session.info.pop("outbox_jobs", [])
+        from parley.relay import after_commit
+
+        await after_commit(self.services, jobs, self.revoked_session_ids)
+        self.revoked_session_ids = []
+
+    async def actor(self) -> Actor:
+        """Who is acting, resolved once from the presented credential and account."""
+        if self._actor is not None:
+            return self._actor
+        if self._actor_error is not None:
+            raise self._actor_error
+        try:
+            self._actor = await self._resolve_actor()
+        except (NotAuthenticated, Forbidden) as exc:
+            self._actor_error = exc
+            raise
+        return self._actor
+
+    def forget_actor(self) -> None:
+        self._actor = None
+        self._actor_error = None
+
+    async def _resolve_actor(self) -> Actor:
+        from domain.accounts import auth
+        from schema.ids import decode_id
+
+        cred = self.credential
+        if not cred.token:
+            return ANONYMOUS
+        if cred.from_cookie and cred.csrf_problem:
+            raise Forbidden(f"Cookie authentication refused: {cred.csrf_problem}")
+        account_id = None
+        if cred.account_ref:
+            ref = cred.account_ref.strip()
+            try:
+                account_id = int(ref) if ref.isdigit() else decode_id(ref, "Account")
+            except Exception:  # noqa: BLE001
+                raise Forbidden("Unknown account in X-Parley-Account") from None
+        async with self.db() as session:
+            if auth.is_api_token(cred.token):
+                actor = await auth.actor_for_api_token(session, cred.token, account_id)
+            else:
+                actor = await auth.actor_for_access_token(session, self.settings.secret_key, cred.token, account_id)
+            # Ends the read transaction and keeps a token's last-used time.
+            await session.commit()
+        return actor
+
+    def set_session_cookies(self, pair: TokenPair) -> None:
+        if self.response is None:
+            return
+        secure = self.settings.cookies_secure
+        self.response.set_cookie(
+            ACCESS_COOKIE, pair.access_token, max_age=15 * 60, path="/", secure=secure, httponly=True, samesite="lax"
+        )
+        self.response.set_cookie(
+            REFRESH_COOKIE, pair.refresh_token, max_age=7 * 24 * 3600, path="/graphql", secure=secure,
+            httponly=True, samesite="strict",
+        )
+
+    def clear_session_cookies(self) -> None:
+        if self.response is None:
+            return
+        self.response.delete_cookie(ACCESS_COOKIE, path="/")
+        self.response.delete_cookie(REFRESH_COOKIE, path="/graphql")
+
+    def cookie(self, name: str) -> str | None:
+        if self.request is None:
+            return None
+        return self.request.cookies.get(name)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -17,9 +17,9 @@ from parley.settings import Environment, Settings
 
 DEMO_ACCOUNT = "Acme Support (demo)"
 DEMO_USERS = [
-    ("Ada Admin", "admin@demo.parley.test", Role.administrator),
-    ("Alan Agent", "alan@demo.parley.test", Role.agent),
-    ("Grace Agent", "grace@demo.parley.test", Role.agent),
+    ("Ada Admin", "admin@demo.parley.test", Role.ADMINISTRATOR),
+    ("Alan Agent", "alan@demo.parley.test", Role.AGENT),
+    ("Grace Agent", "grace@demo.parley.test", Role.AGENT),
 ]
 
 

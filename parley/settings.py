@@ -70,6 +70,24 @@ class Settings(BaseSettings):
     )
     worker_threads: int = Field(4, description="Job threads per worker process")
     dramatiq_namespace: str = Field("parley", description="Key prefix of the Dramatiq queues in Redis")
+    signup_enabled: bool = Field(True, description="Let anyone create an account with accountCreate")
+    cookie_secure: bool | None = Field(
+        None, description="Mark session cookies Secure (HTTPS only); default: on in production"
+    )
+    dashboard_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (besides Parley's own) whose pages may use the session cookies, JSON list",
+    )
+    diagnostics_enabled: bool | None = Field(
+        None, description="Expose diagnosticsPing/diagnosticsPings; default: on outside production"
+    )
+    smtp_host: str = Field("", description="SMTP server for outgoing email; empty = emails are written to the log")
+    smtp_port: int = Field(587, description="SMTP port")
+    smtp_username: str = Field("", description="SMTP user name")
+    smtp_password: str = Field("", description="SMTP password")
+    smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS when offered")
+    smtp_tls: bool = Field(False, description="Connect to SMTP over TLS (port 465 style)")
+    mail_from: str = Field("Parley <no-reply@parley.invalid>", description="Sender of Parley's emails")
 
     @field_validator("database_url")
     @classmethod
@@ -110,6 +128,14 @@ class Settings(BaseSettings):
     @property
     def run_worker_in_process(self) -> bool:
         return (not self.uses_redis) if self.worker_in_process is None else self.worker_in_process
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.env == Environment.production if self.cookie_secure is None else self.cookie_secure
+
+    @property
+    def diagnostics(self) -> bool:
+        return self.env != Environment.production if self.diagnostics_enabled is None else self.diagnostics_enabled
 
     @property
     def base_url(self) -> str:

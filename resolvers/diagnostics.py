@@ -23,11 +23,19 @@ from schema.diagnostics import (
 from schema.errors import errors_from
 
 
-def server_info() -> ServerInfo:
+async def server_info() -> ServerInfo:
     return ServerInfo(version=__version__, name="Parley")
 
 
+def _require_enabled(info: Info[Context, None]) -> None:
+    if not info.context.settings.diagnostics:
+        from domain.errors import Forbidden
+
+        raise Forbidden("Diagnostics are disabled on this server")
+
+
 async def diagnostics_ping(info: Info[Context, None], input: DiagnosticsPingInput) -> DiagnosticsPingPayload:
+    _require_enabled(info)
     try:
         diagnostics.validate_ping(input.topic, input.message)
     except ValidationError as exc:
@@ -43,6 +51,7 @@ async def diagnostics_ping(info: Info[Context, None], input: DiagnosticsPingInpu
 
 
 async def diagnostics_pings(info: Info[Context, None], topic: str) -> AsyncGenerator[DiagnosticsPing, None]:
+    _require_enabled(info)
     try:
         diagnostics.validate_ping(topic, "")
     except ValidationError as exc:

@@ -20,6 +20,7 @@ from db.session import create_engine
 from parley.settings import Environment, Settings
 from tests.support.gql import GraphQLHTTP
 from tests.support.server import LiveServer, ProcessServer
+from tests.support.smtp import SMTPServer
 
 TEST_DATABASE_URL = os.environ.get(
     "PARLEY_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/parley_test"
@@ -118,8 +119,26 @@ def make_settings(tmp: Path, **overrides) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
-    return make_settings(tmp_path_factory.mktemp("parley-data"))
+def smtp_server() -> Iterator[SMTPServer]:
+    server = SMTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SMTPServer) -> SMTPServer:
+    smtp_server.clear()
+    return smtp_server
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str, smtp_server: SMTPServer) -> Settings:
+    return make_settings(
+        tmp_path_factory.mktemp("parley-data"),
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,10 @@
-"""Accounts (tenants), users (global identities) and the memberships that join them."""
+"""Accounts (tenants), users (global identities), memberships, custom roles and bots."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, JSONType, UTCDateTime, utcnow
@@ -33,7 +33,7 @@ class Account(Base):
     locale: Mapped[str] = mapped_column(String(16), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[AccountStatus] = mapped_column(
-        enum_column(AccountStatus, "account_status"), default=AccountStatus.active
+        enum_column(AccountStatus, "account_status"), default=AccountStatus.ACTIVE
     )
     settings: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -42,21 +42,37 @@ class Account(Base):
 
 class User(Base):
     __tablename__ = "users"
+
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str | None] = mapped_column(String(100), nullable=True)
     availability: Mapped[Availability] = mapped_column(
-        enum_column(Availability, "availability"), default=Availability.offline
+        enum_column(Availability, "availability"), default=Availability.OFFLINE
     )
     is_super_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Access tokens issued before this instant are refused (password change, logout everywhere).
+    sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 # Emails are unique whatever their case.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+
+
+class CustomRole(Base):
+    __tablename__ = "custom_roles"
+    __table_args__ = (UniqueConstraint("account_id", "name"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    permissions: Mapped[list] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 class AccountMembership(Base):
@@ -66,5 +82,21 @@ class AccountMembership(Base):
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(enum_column(Role, "membership_role"), default=Role.agent)
+    role: Mapped[Role] = mapped_column(enum_column(Role, "membership_role"), default=Role.AGENT)
+    custom_role_id: Mapped[int | None] = mapped_column(
+        ForeignKey("custom_roles.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Bot(Base):
+    """An agent bot: acts on the account through its API tokens, with a bot's limited rights."""
+
+    __tablename__ = "bots"
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

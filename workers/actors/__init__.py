@@ -1,3 +1,3 @@
 """Every actor module; importing this package registers them with workers.broker."""
 
-from workers.actors import diagnostics  # noqa: F401
+from workers.actors import diagnostics, email  # noqa: F401

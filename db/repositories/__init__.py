@@ -1,0 +1,1 @@
+"""Repositories: every SQL query, with account scoping applied here and nowhere else."""

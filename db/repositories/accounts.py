@@ -1,0 +1,211 @@
+"""Queries of accounts, users, memberships, custom roles, bots, tokens and the audit log.
+
+Functions that read account data take the account id of the acting member and filter by it, so an
+id from another account is simply not found."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import (
+    Account,
+    AccountMembership,
+    ApiToken,
+    AuditLog,
+    Bot,
+    CustomRole,
+    OneTimeToken,
+    RefreshToken,
+    User,
+    UserSession,
+)
+from domain.enums import Role
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def session_with_user(session: AsyncSession, session_id: str) -> tuple[UserSession, User] | None:
+    row = (
+        await session.execute(
+            select(UserSession, User).join(User, User.id == UserSession.user_id).where(UserSession.id == session_id)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def membership_with_role(
+    session: AsyncSession, account_id: int, user_id: int
+) -> tuple[AccountMembership, Account, CustomRole | None] | None:
+    row = (
+        await session.execute(
+            select(AccountMembership, Account, CustomRole)
+            .join(Account, Account.id == AccountMembership.account_id)
+            .outerjoin(CustomRole, CustomRole.id == AccountMembership.custom_role_id)
+            .where(AccountMembership.account_id == account_id, AccountMembership.user_id == user_id)
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+async def memberships_of_user(session: AsyncSession, user_id: int) -> Sequence[tuple[AccountMembership, Account]]:
+    rows = await session.execute(
+        select(AccountMembership, Account)
+        .join(Account, Account.id == AccountMembership.account_id)
+        .where(AccountMembership.user_id == user_id)
+        .order_by(AccountMembership.id)
+    )
+    return [(m, a) for m, a in rows]
+
+
+async def account_by_id(session: AsyncSession, account_id: int) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+async def membership_in_account(session: AsyncSession, account_id: int, membership_id: int, *, lock: bool = False) -> AccountMembership | None:
+    stmt = select(AccountMembership).where(
+        AccountMembership.id == membership_id, AccountMembership.account_id == account_id
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def memberships_page(
+    session: AsyncSession, account_id: int, *, after_id: int | None, limit: int
+) -> Sequence[AccountMembership]:
+    stmt = select(AccountMembership).where(AccountMembership.account_id == account_id)
+    if after_id is not None:
+        stmt = stmt.where(AccountMembership.id > after_id)
+    return (await session.scalars(stmt.order_by(AccountMembership.id).limit(limit))).all()
+
+
+async def count_administrators(session: AsyncSession, account_id: int) -> int:
+    return await session.scalar(
+        select(func.count()).where(
+            AccountMembership.account_id == account_id, AccountMembership.role == Role.ADMINISTRATOR
+        )
+    ) or 0
+
+
+async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, User]:
+    rows = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {u.id: u for u in rows}
+
+
+async def accounts_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Account]:
+    rows = await session.scalars(select(Account).where(Account.id.in_(ids)))
+    return {a.id: a for a in rows}
+
+
+async def custom_roles_by_ids(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, CustomRole]:
+    rows = await session.scalars(select(CustomRole).where(CustomRole.id.in_(ids), CustomRole.account_id == account_id))
+    return {r.id: r for r in rows}
+
+
+async def custom_role_in_account(session: AsyncSession, account_id: int, role_id: int) -> CustomRole | None:
+    return await session.scalar(select(CustomRole).where(CustomRole.id == role_id, CustomRole.account_id == account_id))
+
+
+async def custom_role_by_name(session: AsyncSession, account_id: int, name: str) -> CustomRole | None:
+    return await session.scalar(
+        select(CustomRole).where(CustomRole.account_id == account_id, func.lower(CustomRole.name) == name.lower())
+    )
+
+
+async def custom_roles_of_account(session: AsyncSession, account_id: int) -> Sequence[CustomRole]:
+    return (await session.scalars(select(CustomRole).where(CustomRole.account_id == account_id).order_by(CustomRole.id))).all()
+
+
+async def bot_in_account(session: AsyncSession, account_id: int, bot_id: int) -> Bot | None:
+    return await session.scalar(select(Bot).where(Bot.id == bot_id, Bot.account_id == account_id))
+
+
+async def bots_of_account(session: AsyncSession, account_id: int) -> Sequence[Bot]:
+    return (await session.scalars(select(Bot).where(Bot.account_id == account_id).order_by(Bot.id))).all()
+
+
+async def bots_by_ids(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, Bot]:
+    rows = await session.scalars(select(Bot).where(Bot.id.in_(ids), Bot.account_id == account_id))
+    return {b.id: b for b in rows}
+
+
+async def api_token_by_hash(session: AsyncSession, token_hash: str) -> ApiToken | None:
+    return await session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash))
+
+
+async def api_token_in_account(session: AsyncSession, account_id: int, token_id: int) -> ApiToken | None:
+    return await session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.account_id == account_id))
+
+
+async def api_tokens_visible(session: AsyncSession, account_id: int, user_id: int, include_bots: bool) -> Sequence[ApiToken]:
+    cond = ApiToken.user_id == user_id
+    if include_bots:
+        cond = cond | ApiToken.bot_id.is_not(None)
+    stmt = select(ApiToken).where(ApiToken.account_id == account_id, cond).order_by(ApiToken.id)
+    return (await session.scalars(stmt)).all()
+
+
+async def touch_api_token(session: AsyncSession, token_id: int, now: datetime) -> None:
+    await session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+
+
+async def refresh_token_by_hash(session: AsyncSession, token_hash: str, *, lock: bool = False) -> RefreshToken | None:
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == token_hash)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def user_session(session: AsyncSession, session_id: str, *, lock: bool = False) -> UserSession | None:
+    stmt = select(UserSession).where(UserSession.id == session_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def revoke_sessions(session: AsyncSession, user_id: int, now: datetime, reason: str, *, except_id: str | None = None) -> list[str]:
+    stmt = select(UserSession.id).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    if except_id:
+        stmt = stmt.where(UserSession.id != except_id)
+    ids = list((await session.scalars(stmt)).all())
+    if ids:
+        await session.execute(
+            update(UserSession).where(UserSession.id.in_(ids)).values(revoked_at=now, revoked_reason=reason)
+        )
+    return ids
+
+
+async def one_time_token_by_hash(session: AsyncSession, token_hash: str, *, lock: bool = False) -> OneTimeToken | None:
+    stmt = select(OneTimeToken).where(OneTimeToken.token_hash == token_hash)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def audit_page(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    before_id: int | None,
+    limit: int,
+    action: str | None,
+    actor_user_id: int | None,
+) -> Sequence[AuditLog]:
+    stmt = select(AuditLog).where(AuditLog.account_id == account_id)
+    if action:
+        stmt = stmt.where(AuditLog.action == action)
+    if actor_user_id is not None:
+        stmt = stmt.where(AuditLog.actor_user_id == actor_user_id)
+    if before_id is not None:
+        stmt = stmt.where(AuditLog.id < before_id)
+    return (await session.scalars(stmt.order_by(AuditLog.id.desc()).limit(limit))).all()

@@ -1,0 +1,413 @@
+"""Account administration: sign-up, invitations, memberships, custom roles, bots and API tokens.
+
+Each function takes the acting Actor; the root field's rule has already been checked, and every
+lookup goes through repositories scoped to `actor.account_id`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import Account, AccountMembership, ApiToken, Bot, CustomRole, OneTimeToken, User
+from db.repositories import accounts as repo
+from domain import audit
+from domain.accounts import tokens
+from domain.accounts.actor import Actor
+from domain.accounts.auth import TokenPair, consume_one_time_token, start_session
+from domain.accounts.passwords import hash_password, password_problem
+from domain.audit import RequestMeta
+from domain.enums import OneTimePurpose, Permission, Role
+from domain.errors import FieldError, Forbidden, NotFound, ValidationError
+from domain.mail import added_to_account_email, invitation_email
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+MAX_NAME = 255
+
+
+def _check_name(value: str, field: str, errors: list[FieldError], max_len: int = MAX_NAME) -> str:
+    value = value.strip()
+    if not value:
+        errors.append(FieldError(field, "REQUIRED", "This field is required."))
+    elif len(value) > max_len:
+        errors.append(FieldError(field, "TOO_LONG", f"At most {max_len} characters."))
+    return value
+
+
+def _check_email(value: str, field: str, errors: list[FieldError]) -> str:
+    value = value.strip().lower()
+    if not EMAIL_RE.match(value) or len(value) > 320:
+        errors.append(FieldError(field, "INVALID_EMAIL", "Enter a valid email address."))
+    return value
+
+
+def _check_timezone(value: str, field: str, errors: list[FieldError]) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        errors.append(FieldError(field, "INVALID_TIMEZONE", "Use an IANA time zone such as Europe/Berlin."))
+    return value
+
+
+# --- sign-up ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class AccountCreated:
+    account: Account
+    user: User
+    tokens: TokenPair | None
+
+
+async def create_account(
+    session: AsyncSession,
+    secret_key: str,
+    actor: Actor,
+    *,
+    account_name: str,
+    user_name: str | None,
+    email: str | None,
+    password: str | None,
+    signup_enabled: bool,
+    meta: RequestMeta,
+) -> AccountCreated:
+    """A signed-in user creates another account; anyone else signs up (when the installation allows)."""
+    errors: list[FieldError] = []
+    account_name = _check_name(account_name, "accountName", errors)
+    if actor.user_id is None:
+        if not signup_enabled:
+            raise Forbidden("Sign-up is disabled on this installation")
+        user_name = _check_name(user_name or "", "name", errors)
+        email = _check_email(email or "", "email", errors)
+        if problem := password_problem(password or ""):
+            errors.append(problem)
+        if not errors and await repo.user_by_email(session, email):
+            # Chatwoot says so too; sign-up is throttled by the request rate limits.
+            errors.append(FieldError("email", "EMAIL_TAKEN", "An account with this email exists; sign in instead."))
+    if errors:
+        raise ValidationError(errors)
+    if actor.user_id is None:
+        user = User(name=user_name, email=email, password_hash=await hash_password(password or ""))
+        session.add(user)
+        try:
+            await session.flush()
+        except IntegrityError:
+            raise ValidationError.single("email", "EMAIL_TAKEN", "An account with this email exists; sign in instead.") from None
+    else:
+        user = await repo.user_by_id(session, actor.user_id)
+        assert user is not None
+    account = Account(name=account_name, locale="en", timezone="UTC", settings={})
+    session.add(account)
+    await session.flush()
+    session.add(AccountMembership(account_id=account.id, user_id=user.id, role=Role.ADMINISTRATOR))
+    audit.record(session, actor if actor.user_id else Actor(user_id=user.id, label=user.email), "account.create",
+                 "Account", account.id, {"name": account.name}, meta, account_id=account.id)
+    await session.flush()
+    pair = await start_session(session, secret_key, user, meta) if actor.user_id is None else None
+    return AccountCreated(account, user, pair)
+
+
+async def update_account(
+    session: AsyncSession, actor: Actor, *, name: str | None, locale: str | None, timezone: str | None, meta: RequestMeta
+) -> Account:
+    account = await repo.account_by_id(session, actor.account_id)
+    if account is None:
+        raise NotFound()
+    errors: list[FieldError] = []
+    changes = {}
+    if name is not None:
+        name = _check_name(name, "name", errors)
+        changes["name"] = [account.name, name]
+    if locale is not None:
+        if not re.match(r"^[a-z]{2,3}([_-][A-Za-z]{2,4})?$", locale):
+            errors.append(FieldError("locale", "INVALID", "Use a locale such as en or pt_BR."))
+        changes["locale"] = [account.locale, locale]
+    if timezone is not None:
+        _check_timezone(timezone, "timezone", errors)
+        changes["timezone"] = [account.timezone, timezone]
+    if errors:
+        raise ValidationError(errors)
+    if name is not None:
+        account.name = name
+    if locale is not None:
+        account.locale = locale
+    if timezone is not None:
+        account.timezone = timezone
+    audit.record(session, actor, "account.update", "Account", account.id, changes, meta)
+    await session.flush()
+    return account
+
+
+# --- invitations and memberships --------------------------------------------------------------------
+
+
+async def invite_agent(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    email: str,
+    name: str,
+    role: Role,
+    custom_role_id: int | None,
+    base_url: str,
+    meta: RequestMeta,
+) -> AccountMembership:
+    errors: list[FieldError] = []
+    email = _check_email(email, "email", errors)
+    name = _check_name(name, "name", errors)
+    if custom_role_id is not None and await repo.custom_role_in_account(session, actor.account_id, custom_role_id) is None:
+        errors.append(FieldError("customRoleId", "NOT_FOUND", "No such custom role in this account."))
+    if errors:
+        raise ValidationError(errors)
+    account = await repo.account_by_id(session, actor.account_id)
+    inviter = await repo.user_by_id(session, actor.user_id)
+    assert account is not None and inviter is not None
+    user = await repo.user_by_email(session, email)
+    if user is not None and await repo.membership_with_role(session, account.id, user.id) is not None:
+        raise ValidationError.single("email", "ALREADY_MEMBER", "This person is already a member of the account.")
+    is_new = user is None
+    if is_new:
+        user = User(name=name, email=email)
+        session.add(user)
+        await session.flush()
+    membership = AccountMembership(
+        account_id=account.id, user_id=user.id, role=role, custom_role_id=custom_role_id, inviter_id=inviter.id
+    )
+    session.add(membership)
+    await session.flush()
+    if is_new or user.password_hash is None:
+        now = utcnow()
+        token, token_hash = tokens.new_secret(tokens.PREFIX_ONE_TIME)
+        session.add(
+            OneTimeToken(
+                purpose=OneTimePurpose.INVITATION,
+                user_id=user.id,
+                account_id=account.id,
+                token_hash=token_hash,
+                created_at=now,
+                expires_at=now + tokens.INVITATION_TTL,
+            )
+        )
+        invitation_email(
+            session, to=user.email, inviter=inviter.name, account=account.name,
+            link=f"{base_url}/auth/invitation?token={token}",
+        )
+    else:
+        added_to_account_email(session, to=user.email, inviter=inviter.name, account=account.name)
+    audit.record(session, actor, "membership.invite", "Membership", membership.id,
+                 {"email": email, "role": role.value, "customRoleId": custom_role_id}, meta)
+    await session.flush()
+    return membership
+
+
+async def accept_invitation(
+    session: AsyncSession, secret_key: str, presented: str, password: str, name: str | None, meta: RequestMeta
+) -> TokenPair:
+    errors: list[FieldError] = []
+    if problem := password_problem(password):
+        errors.append(problem)
+    if name is not None:
+        name = _check_name(name, "name", errors)
+    if errors:
+        raise ValidationError(errors)
+    row = await consume_one_time_token(session, presented, OneTimePurpose.INVITATION)
+    user = await repo.user_by_id(session, row.user_id)
+    assert user is not None
+    user.password_hash = await hash_password(password)
+    if name:
+        user.name = name
+    return await start_session(session, secret_key, user, meta)
+
+
+async def _guard_last_administrator(session: AsyncSession, membership: AccountMembership, field: str | None) -> None:
+    if membership.role == Role.ADMINISTRATOR and await repo.count_administrators(session, membership.account_id) <= 1:
+        raise ValidationError.single(field, "LAST_ADMINISTRATOR", "An account needs at least one administrator.")
+
+
+async def update_membership(
+    session: AsyncSession,
+    actor: Actor,
+    membership_id: int,
+    *,
+    role: Role | None,
+    custom_role_id: int | None,
+    clear_custom_role: bool,
+    meta: RequestMeta,
+) -> AccountMembership:
+    membership = await repo.membership_in_account(session, actor.account_id, membership_id, lock=True)
+    if membership is None:
+        raise NotFound("No such membership")
+    changes = {}
+    if role is not None and role != membership.role:
+        if role != Role.ADMINISTRATOR:
+            await _guard_last_administrator(session, membership, "role")
+        changes["role"] = [membership.role.value, role.value]
+        membership.role = role
+    if clear_custom_role and membership.custom_role_id is not None:
+        changes["customRoleId"] = [membership.custom_role_id, None]
+        membership.custom_role_id = None
+    elif custom_role_id is not None and custom_role_id != membership.custom_role_id:
+        if await repo.custom_role_in_account(session, actor.account_id, custom_role_id) is None:
+            raise ValidationError.single("customRoleId", "NOT_FOUND", "No such custom role in this account.")
+        changes["customRoleId"] = [membership.custom_role_id, custom_role_id]
+        membership.custom_role_id = custom_role_id
+    if changes:
+        audit.record(session, actor, "membership.update", "Membership", membership.id, changes, meta)
+    await session.flush()
+    return membership
+
+
+async def remove_membership(session: AsyncSession, actor: Actor, membership_id: int, meta: RequestMeta) -> AccountMembership:
+    membership = await repo.membership_in_account(session, actor.account_id, membership_id, lock=True)
+    if membership is None:
+        raise NotFound("No such membership")
+    await _guard_last_administrator(session, membership, None)
+    audit.record(session, actor, "membership.remove", "Membership", membership.id,
+                 {"userId": membership.user_id, "role": membership.role.value}, meta)
+    await session.delete(membership)
+    await session.flush()
+    return membership
+
+
+# --- custom roles ------------------------------------------------------------------------------------
+
+PERMISSION_VALUES = {p.value for p in Permission}
+
+
+def _check_permissions(values: list[str], errors: list[FieldError]) -> list[str]:
+    unknown = [v for v in values if v not in PERMISSION_VALUES]
+    if unknown:
+        errors.append(FieldError("permissions", "INVALID_PERMISSION", f"Unknown permission(s): {', '.join(unknown)}."))
+    return sorted(set(values))
+
+
+async def create_custom_role(
+    session: AsyncSession, actor: Actor, *, name: str, description: str, permissions: list[str], meta: RequestMeta
+) -> CustomRole:
+    errors: list[FieldError] = []
+    name = _check_name(name, "name", errors, 100)
+    perms = _check_permissions(permissions, errors)
+    if len(description) > 1000:
+        errors.append(FieldError("description", "TOO_LONG", "At most 1000 characters."))
+    if not errors and await repo.custom_role_by_name(session, actor.account_id, name):
+        errors.append(FieldError("name", "TAKEN", "A custom role with this name exists."))
+    if errors:
+        raise ValidationError(errors)
+    role = CustomRole(account_id=actor.account_id, name=name, description=description, permissions=perms)
+    session.add(role)
+    await session.flush()
+    audit.record(session, actor, "custom_role.create", "CustomRole", role.id, {"name": name, "permissions": perms}, meta)
+    return role
+
+
+async def update_custom_role(
+    session: AsyncSession,
+    actor: Actor,
+    role_id: int,
+    *,
+    name: str | None,
+    description: str | None,
+    permissions: list[str] | None,
+    meta: RequestMeta,
+) -> CustomRole:
+    role = await repo.custom_role_in_account(session, actor.account_id, role_id)
+    if role is None:
+        raise NotFound("No such custom role")
+    errors: list[FieldError] = []
+    changes = {}
+    if name is not None:
+        name = _check_name(name, "name", errors, 100)
+        other = await repo.custom_role_by_name(session, actor.account_id, name) if name else None
+        if other is not None and other.id != role.id:
+            errors.append(FieldError("name", "TAKEN", "A custom role with this name exists."))
+    perms = _check_permissions(permissions, errors) if permissions is not None else None
+    if description is not None and len(description) > 1000:
+        errors.append(FieldError("description", "TOO_LONG", "At most 1000 characters."))
+    if errors:
+        raise ValidationError(errors)
+    if name is not None:
+        changes["name"] = [role.name, name]
+        role.name = name
+    if description is not None:
+        role.description = description
+    if perms is not None:
+        changes["permissions"] = [role.permissions, perms]
+        role.permissions = perms
+    audit.record(session, actor, "custom_role.update", "CustomRole", role.id, changes, meta)
+    await session.flush()
+    return role
+
+
+async def delete_custom_role(session: AsyncSession, actor: Actor, role_id: int, meta: RequestMeta) -> CustomRole:
+    role = await repo.custom_role_in_account(session, actor.account_id, role_id)
+    if role is None:
+        raise NotFound("No such custom role")
+    audit.record(session, actor, "custom_role.delete", "CustomRole", role.id, {"name": role.name}, meta)
+    await session.delete(role)  # memberships fall back to their base role (ON DELETE SET NULL)
+    await session.flush()
+    return role
+
+
+# --- bots and API tokens -----------------------------------------------------------------------------
+
+
+async def create_bot(session: AsyncSession, actor: Actor, *, name: str, description: str, meta: RequestMeta) -> Bot:
+    errors: list[FieldError] = []
+    name = _check_name(name, "name", errors)
+    if errors:
+        raise ValidationError(errors)
+    bot = Bot(account_id=actor.account_id, name=name, description=description[:1000])
+    session.add(bot)
+    await session.flush()
+    audit.record(session, actor, "bot.create", "Bot", bot.id, {"name": name}, meta)
+    return bot
+
+
+async def create_api_token(
+    session: AsyncSession, actor: Actor, *, name: str, bot_id: int | None, meta: RequestMeta
+) -> tuple[ApiToken, str]:
+    """A personal token of the acting user, or (administrators only) a token of a bot. The secret is
+    returned once and only its hash is stored."""
+    errors: list[FieldError] = []
+    name = _check_name(name, "name", errors, 100)
+    if errors:
+        raise ValidationError(errors)
+    if bot_id is not None:
+        if not actor.is_administrator:
+            raise Forbidden("Only administrators can create bot tokens")
+        if await repo.bot_in_account(session, actor.account_id, bot_id) is None:
+            raise ValidationError.single("botId", "NOT_FOUND", "No such bot in this account.")
+        secret, secret_hash = tokens.new_secret(tokens.PREFIX_BOT)
+    else:
+        secret, secret_hash = tokens.new_secret(tokens.PREFIX_PERSONAL)
+    row = ApiToken(
+        account_id=actor.account_id,
+        user_id=None if bot_id is not None else actor.user_id,
+        bot_id=bot_id,
+        name=name,
+        token_prefix=secret[:12],
+        token_hash=secret_hash,
+        created_by_id=actor.user_id,
+    )
+    session.add(row)
+    await session.flush()
+    audit.record(session, actor, "api_token.create", "ApiToken", row.id,
+                 {"name": name, "botId": bot_id, "prefix": row.token_prefix}, meta)
+    return row, secret
+
+
+async def revoke_api_token(session: AsyncSession, actor: Actor, token_id: int, meta: RequestMeta) -> ApiToken:
+    row = await repo.api_token_in_account(session, actor.account_id, token_id)
+    own = row is not None and row.user_id == actor.user_id
+    if row is None or not (own or (row.bot_id is not None and actor.is_administrator)):
+        raise NotFound("No such API token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record(session, actor, "api_token.revoke", "ApiToken", row.id, {"name": row.name}, meta)
+    await session.flush()
+    return row

@@ -1,0 +1,105 @@
+"""Token formats: short-lived access JWTs and opaque random secrets (refresh, API, one-time tokens).
+
+Access JWTs are HS256 with a key derived from the secret key for that one purpose, carry an explicit
+`typ`, `aud` and `iss`, a string `sub` and the session id (`sid`) so a session can be revoked.
+Opaque secrets carry a recognisable prefix and only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import jwt
+
+ACCESS_TTL = timedelta(minutes=15)
+REFRESH_TTL = timedelta(days=7)
+INVITATION_TTL = timedelta(days=7)
+PASSWORD_RESET_TTL = timedelta(hours=1)
+ISSUER = "parley"
+AUDIENCE = "parley:api"
+ACCESS_TYP = "access"
+
+PREFIX_PERSONAL = "plyp_"
+PREFIX_BOT = "plyb_"
+PREFIX_REFRESH = "plyr_"
+PREFIX_ONE_TIME = "plyo_"
+
+
+class InvalidToken(Exception):
+    """The token is malformed, forged, expired or of the wrong kind."""
+
+
+def derive_key(secret_key: str, purpose: str) -> bytes:
+    return hmac.new(secret_key.encode(), f"parley:{purpose}".encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    session_id: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+def issue_access_token(secret_key: str, user_id: int, session_id: str, now: datetime) -> tuple[str, datetime]:
+    expires = now + ACCESS_TTL
+    claims = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": str(user_id),
+        "sid": session_id,
+        "typ": ACCESS_TYP,
+        "iat": int(now.timestamp()),
+        "exp": int(expires.timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(claims, derive_key(secret_key, "access"), algorithm="HS256", headers={"typ": "at+jwt"})
+    return token, expires
+
+
+def decode_access_token(secret_key: str, token: str) -> AccessClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            derive_key(secret_key, "access"),
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "jti", "aud", "iss"]},
+            leeway=5,
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(type(exc).__name__) from None
+    if claims.get("typ") != ACCESS_TYP or not isinstance(claims.get("sid"), str):
+        raise InvalidToken("wrong token type")
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        raise InvalidToken("bad subject") from None
+    from datetime import UTC
+
+    return AccessClaims(
+        user_id=user_id,
+        session_id=claims["sid"],
+        issued_at=datetime.fromtimestamp(claims["iat"], UTC),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+    )
+
+
+def new_secret(prefix: str) -> tuple[str, str]:
+    """A new opaque secret and the hash to store."""
+    token = prefix + secrets.token_urlsafe(32)
+    return token, hash_secret(token)
+
+
+def hash_secret(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_session_id() -> str:
+    return str(uuid.uuid4())

@@ -1,0 +1,89 @@
+"""After a transaction commits: send its outbox jobs to the broker and tell sockets about ended
+sessions. A failure here loses nothing — the jobs stay pending in the outbox for the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import dramatiq
+from sqlalchemy import select, update
+
+from db.base import utcnow
+from db.models import OutboxJob
+from parley.logs import get_logger
+
+if TYPE_CHECKING:
+    from parley.context import Services
+
+log = get_logger("parley.relay")
+SESSIONS_REVOKED_CHANNEL = "auth:sessions-revoked"
+
+
+def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message:
+    actor = broker.get_actor(job.actor_name)
+    options = {"outbox_id": job.id}
+    if job.request_id:
+        options["request_id"] = job.request_id
+    return actor.message_with_options(kwargs={**job.kwargs, "outbox_id": job.id}, **options)
+
+
+async def relay_jobs(services: Services, jobs: Sequence[OutboxJob]) -> int:
+    """Enqueue the jobs and mark them relayed; returns how many went out."""
+    sent: list[int] = []
+    for job in jobs:
+        try:
+            await asyncio.to_thread(services.broker.enqueue, _message(services.broker, job))
+            sent.append(job.id)
+        except Exception as exc:  # noqa: BLE001 - the sweeper retries
+            log.warning("outbox.relay_failed", job_id=job.id, actor=job.actor_name, error=type(exc).__name__)
+            break
+    if sent:
+        async with services.sessions() as session, session.begin():
+            await session.execute(update(OutboxJob).where(OutboxJob.id.in_(sent)).values(relayed_at=utcnow()))
+    return len(sent)
+
+
+async def sweep_outbox(
+    sessions, broker: dramatiq.Broker, *, older_than: timedelta = timedelta(seconds=10), batch: int = 100
+) -> int:
+    """Relay jobs that stayed pending (broker down, process died after commit). Several sweepers may
+    run at once: rows are locked with SKIP LOCKED on PostgreSQL."""
+    total = 0
+    while True:
+        async with sessions() as session, session.begin():
+            stmt = (
+                select(OutboxJob)
+                .where(OutboxJob.relayed_at.is_(None), OutboxJob.created_at < utcnow() - older_than)
+                .order_by(OutboxJob.id)
+                .limit(batch)
+            )
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            jobs = list((await session.scalars(stmt)).all())
+            sent = []
+            for job in jobs:
+                try:
+                    await asyncio.to_thread(broker.enqueue, _message(broker, job))
+                except Exception as exc:  # noqa: BLE001
+                    log.warning("outbox.sweep_failed", job_id=job.id, error=type(exc).__name__)
+                    break
+                sent.append(job.id)
+            if sent:
+                await session.execute(update(OutboxJob).where(OutboxJob.id.in_(sent)).values(relayed_at=utcnow()))
+        total += len(sent)
+        if len(sent) < batch:
+            return total
+
+
+async def after_commit(services: Services, jobs: Sequence[OutboxJob], revoked_session_ids: Sequence[str]) -> None:
+    if jobs:
+        await relay_jobs(services, jobs)
+    if revoked_session_ids:
+        try:
+            await services.broadcast.publish(SESSIONS_REVOKED_CHANNEL, json.dumps(list(revoked_session_ids)))
+        except Exception as exc:  # noqa: BLE001 - sockets also re-check their session periodically
+            log.warning("auth.revocation_broadcast_failed", error=type(exc).__name__)

@@ -1,0 +1,393 @@
+"""Resolvers of accounts and authentication: parse input, call one domain service, build the payload."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from db.repositories import accounts as repo
+from domain.accounts import auth, service
+from domain.accounts.auth import RefreshRefused, TokenPair
+from domain.enums import Permission, Role
+from domain.errors import Forbidden, ValidationError
+from parley.context import REFRESH_COOKIE, Context
+from schema import accounts as t
+from schema.errors import errors_from
+from schema.ids import decode_id, decode_optional
+from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+
+P = TypeVar("P")
+Ctx = Info[Context, None]
+
+
+def _errors(exc: ValidationError) -> list[t.AccountError]:
+    return errors_from(exc, t.AccountError, t.AccountErrorCode)
+
+
+async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.AccountError]], P]) -> P:
+    """Run `work(session)` in the request's transaction; a ValidationError becomes the payload's
+    errors and nothing is committed."""
+    try:
+        async with info.context.transaction() as session:
+            return await work(session)
+    except ValidationError as exc:
+        return on_error(_errors(exc))
+
+
+def _session_tokens(info: Ctx, pair: TokenPair, use_cookies: bool) -> t.SessionTokens:
+    if use_cookies:
+        info.context.set_session_cookies(pair)
+    return t.SessionTokens(
+        access_token=None if use_cookies else pair.access_token,
+        access_token_expires_at=pair.access_expires_at,
+        refresh_token=None if use_cookies else pair.refresh_token,
+        refresh_token_expires_at=pair.refresh_expires_at,
+    )
+
+
+def _require_csrf_for_cookies(info: Ctx, use_cookies: bool) -> None:
+    """Setting session cookies is itself guarded: a cross-site page must not log a victim in."""
+    from parley.graphql_view import csrf_problem
+
+    request = info.context.request
+    if use_cookies and request is not None and (problem := csrf_problem(request, info.context.services)):
+        raise Forbidden(f"Cookie sessions refused: {problem}")
+
+
+# --- queries -----------------------------------------------------------------------------------------
+
+
+async def me(info: Ctx) -> t.Me:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        user = await repo.user_by_id(session, actor.user_id)
+        memberships = await repo.memberships_of_user(session, actor.user_id)
+    current = next((a for m, a in memberships if a.id == actor.account_id), None)
+    return t.Me(
+        user=t.User.from_row(user),
+        memberships=[t.Membership.from_row(m) for m, _a in memberships],
+        current_account=t.Account.from_row(current) if current else None,
+        role=actor.role,
+        permissions=sorted((Permission(p) for p in actor.permissions), key=lambda p: p.value),
+    )
+
+
+async def current_account(info: Ctx) -> t.Account:
+    actor = await info.context.actor()
+    return t.Account.from_row(await info.context.loaders.account_by_id.load(actor.account_id))
+
+
+async def memberships(info: Ctx, first: int | None = 25, after: str | None = None) -> Connection[t.Membership]:
+    actor = await info.context.actor()
+    limit = page_size(first)
+    after_id = decode_int_cursor(after)
+    async with info.context.db() as session:
+        rows = await repo.memberships_page(session, actor.account_id, after_id=after_id, limit=limit + 1)
+    return build_connection(rows, limit, t.Membership.from_row, lambda r: r.id, after is not None)
+
+
+async def custom_roles(info: Ctx) -> list[t.CustomRole]:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        rows = await repo.custom_roles_of_account(session, actor.account_id)
+    return [t.CustomRole.from_row(r) for r in rows]
+
+
+async def bots(info: Ctx) -> list[t.Bot]:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        rows = await repo.bots_of_account(session, actor.account_id)
+    return [t.Bot.from_row(r) for r in rows]
+
+
+async def api_tokens(info: Ctx) -> list[t.ApiToken]:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        rows = await repo.api_tokens_visible(session, actor.account_id, actor.user_id, actor.is_administrator)
+    return [t.ApiToken.from_row(r) for r in rows]
+
+
+async def audit_logs(
+    info: Ctx,
+    first: int | None = 25,
+    after: str | None = None,
+    action: str | None = None,
+    actor_id: strawberry.ID | None = None,
+) -> Connection[t.AuditLogEntry]:
+    actor = await info.context.actor()
+    limit = page_size(first)
+    before_id = decode_int_cursor(after)
+    actor_pk = decode_optional(actor_id, "User")
+    async with info.context.db() as session:
+        rows = await repo.audit_page(
+            session, actor.account_id, before_id=before_id, limit=limit + 1, action=action, actor_user_id=actor_pk
+        )
+    return build_connection(rows, limit, t.AuditLogEntry.from_row, lambda r: r.id, after is not None)
+
+
+# --- authentication ----------------------------------------------------------------------------------
+
+
+async def login(info: Ctx, input: t.LoginInput) -> t.LoginPayload:
+    _require_csrf_for_cookies(info, input.use_cookies)
+    ctx = info.context
+
+    async def work(session) -> t.LoginPayload:
+        pair = await auth.login(session, ctx.settings.secret_key, ctx.services.login_throttle, input.email,
+                                input.password, ctx.meta)
+        return t.LoginPayload(tokens=_session_tokens(info, pair, input.use_cookies), user=t.User.from_row(pair.user), errors=[])
+
+    return await _mutate(info, work, lambda e: t.LoginPayload(tokens=None, user=None, errors=e))
+
+
+async def token_refresh(info: Ctx, input: t.TokenRefreshInput) -> t.TokenRefreshPayload:
+    ctx = info.context
+    presented = input.refresh_token
+    use_cookies = input.use_cookies or presented is None
+    if presented is None:
+        from parley.graphql_view import csrf_problem
+
+        presented = ctx.cookie(REFRESH_COOKIE)
+        if presented and ctx.request is not None and (problem := csrf_problem(ctx.request, ctx.services)):
+            raise Forbidden(f"Cookie authentication refused: {problem}")
+    _require_csrf_for_cookies(info, use_cookies)
+    if not presented:
+        return t.TokenRefreshPayload(tokens=None, errors=[t.AccountError(
+            field="refreshToken", code=t.AccountErrorCode.REQUIRED, message="No refresh token was presented.")])
+    reused = False
+    try:
+        async with ctx.transaction() as session:
+            try:
+                pair = await auth.refresh(session, ctx.settings.secret_key, presented)
+            except RefreshRefused as exc:
+                reused = exc.reused  # the family's revocation is committed below
+                pair = None
+    except ValidationError as exc:  # pragma: no cover - refresh raises none today
+        return t.TokenRefreshPayload(tokens=None, errors=_errors(exc))
+    if pair is None:
+        code = t.AccountErrorCode.REFRESH_TOKEN_REUSED if reused else t.AccountErrorCode.INVALID_TOKEN
+        message = ("This refresh token was already used; the session was ended for safety. Sign in again."
+                   if reused else "The refresh token is invalid or expired. Sign in again.")
+        if use_cookies:
+            ctx.clear_session_cookies()
+        return t.TokenRefreshPayload(tokens=None, errors=[t.AccountError(field="refreshToken", code=code, message=message)])
+    return t.TokenRefreshPayload(tokens=_session_tokens(info, pair, use_cookies), errors=[])
+
+
+async def logout(info: Ctx) -> t.LogoutPayload:
+    actor = await info.context.actor()
+    async with info.context.transaction() as session:
+        ids = await auth.logout(session, actor)
+        info.context.revoked_session_ids.extend(ids)
+    info.context.clear_session_cookies()
+    return t.LogoutPayload(revoked_sessions=len(ids), errors=[])
+
+
+async def logout_everywhere(info: Ctx) -> t.LogoutPayload:
+    actor = await info.context.actor()
+    async with info.context.transaction() as session:
+        ids = await auth.logout_everywhere(session, actor)
+        info.context.revoked_session_ids.extend(ids)
+    info.context.clear_session_cookies()
+    return t.LogoutPayload(revoked_sessions=len(ids), errors=[])
+
+
+async def password_change(info: Ctx, input: t.PasswordChangeInput) -> t.PasswordChangePayload:
+    _require_csrf_for_cookies(info, input.use_cookies)
+    actor = await info.context.actor()
+    ctx = info.context
+
+    async def work(session) -> t.PasswordChangePayload:
+        pair, revoked = await auth.change_password(session, ctx.settings.secret_key, actor, input.current_password,
+                                                   input.new_password, ctx.meta)
+        ctx.revoked_session_ids.extend(revoked)
+        return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
+
+    return await _mutate(info, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
+
+
+async def password_reset_request(info: Ctx, input: t.PasswordResetRequestInput) -> t.PasswordResetRequestPayload:
+    ctx = info.context
+    await ctx.services.login_throttle.check(input.email, ctx.meta.ip)  # the same brakes as sign-in
+
+    async def work(session) -> t.PasswordResetRequestPayload:
+        await auth.request_password_reset(session, input.email, ctx.settings.base_url)
+        return t.PasswordResetRequestPayload(accepted=True, errors=[])
+
+    payload = await _mutate(info, work, lambda e: t.PasswordResetRequestPayload(accepted=False, errors=e))
+    await ctx.services.login_throttle.failed(input.email, ctx.meta.ip)  # counts as an attempt
+    return payload
+
+
+async def password_reset_confirm(info: Ctx, input: t.PasswordResetConfirmInput) -> t.PasswordChangePayload:
+    _require_csrf_for_cookies(info, input.use_cookies)
+    ctx = info.context
+
+    async def work(session) -> t.PasswordChangePayload:
+        pair, revoked = await auth.confirm_password_reset(session, ctx.settings.secret_key, input.token,
+                                                          input.new_password, ctx.meta)
+        ctx.revoked_session_ids.extend(revoked)
+        return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
+
+    return await _mutate(info, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
+
+
+# --- accounts, invitations, memberships ----------------------------------------------------------------
+
+
+async def account_create(info: Ctx, input: t.AccountCreateInput) -> t.AccountCreatePayload:
+    actor = await info.context.actor()
+    ctx = info.context
+
+    async def work(session) -> t.AccountCreatePayload:
+        created = await service.create_account(
+            session, ctx.settings.secret_key, actor, account_name=input.account_name, user_name=input.name,
+            email=input.email, password=input.password, signup_enabled=ctx.settings.signup_enabled, meta=ctx.meta,
+        )
+        tokens = _session_tokens(info, created.tokens, False) if created.tokens else None
+        return t.AccountCreatePayload(account=t.Account.from_row(created.account), tokens=tokens, errors=[])
+
+    return await _mutate(info, work, lambda e: t.AccountCreatePayload(account=None, tokens=None, errors=e))
+
+
+async def account_update(info: Ctx, input: t.AccountUpdateInput) -> t.AccountUpdatePayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> t.AccountUpdatePayload:
+        account = await service.update_account(session, actor, name=input.name, locale=input.locale,
+                                               timezone=input.timezone, meta=info.context.meta)
+        return t.AccountUpdatePayload(account=t.Account.from_row(account), errors=[])
+
+    return await _mutate(info, work, lambda e: t.AccountUpdatePayload(account=None, errors=e))
+
+
+async def agent_invite(info: Ctx, input: t.AgentInviteInput) -> t.MembershipPayload:
+    actor = await info.context.actor()
+    custom_role_pk = decode_optional(input.custom_role_id, "CustomRole")
+
+    async def work(session) -> t.MembershipPayload:
+        membership = await service.invite_agent(
+            session, actor, email=input.email, name=input.name, role=Role(input.role), custom_role_id=custom_role_pk,
+            base_url=info.context.settings.base_url, meta=info.context.meta,
+        )
+        return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
+
+    return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))
+
+
+async def invitation_accept(info: Ctx, input: t.InvitationAcceptInput) -> t.InvitationAcceptPayload:
+    _require_csrf_for_cookies(info, input.use_cookies)
+    ctx = info.context
+
+    async def work(session) -> t.InvitationAcceptPayload:
+        pair = await service.accept_invitation(session, ctx.settings.secret_key, input.token, input.password,
+                                               input.name, ctx.meta)
+        return t.InvitationAcceptPayload(tokens=_session_tokens(info, pair, input.use_cookies),
+                                         user=t.User.from_row(pair.user), errors=[])
+
+    return await _mutate(info, work, lambda e: t.InvitationAcceptPayload(tokens=None, user=None, errors=e))
+
+
+async def membership_update(info: Ctx, id: strawberry.ID, input: t.MembershipUpdateInput) -> t.MembershipPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Membership")
+    clear = input.custom_role_id is None
+    role_pk = decode_id(input.custom_role_id, "CustomRole") if input.custom_role_id else None
+
+    async def work(session) -> t.MembershipPayload:
+        membership = await service.update_membership(
+            session, actor, pk, role=Role(input.role) if input.role else None, custom_role_id=role_pk,
+            clear_custom_role=clear, meta=info.context.meta,
+        )
+        return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
+
+    return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))
+
+
+async def membership_remove(info: Ctx, id: strawberry.ID) -> t.MembershipPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Membership")
+
+    async def work(session) -> t.MembershipPayload:
+        membership = await service.remove_membership(session, actor, pk, info.context.meta)
+        return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
+
+    return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))
+
+
+# --- custom roles, bots, tokens -----------------------------------------------------------------------
+
+
+def _permissions(values: list | None) -> list[str] | None:
+    return None if values is None else [Permission(v).value for v in values]
+
+
+async def custom_role_create(info: Ctx, input: t.CustomRoleCreateInput) -> t.CustomRolePayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> t.CustomRolePayload:
+        role = await service.create_custom_role(session, actor, name=input.name, description=input.description,
+                                                permissions=_permissions(input.permissions), meta=info.context.meta)
+        return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
+
+    return await _mutate(info, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
+
+
+async def custom_role_update(info: Ctx, id: strawberry.ID, input: t.CustomRoleUpdateInput) -> t.CustomRolePayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "CustomRole")
+
+    async def work(session) -> t.CustomRolePayload:
+        role = await service.update_custom_role(session, actor, pk, name=input.name, description=input.description,
+                                                permissions=_permissions(input.permissions), meta=info.context.meta)
+        return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
+
+    return await _mutate(info, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
+
+
+async def custom_role_delete(info: Ctx, id: strawberry.ID) -> t.CustomRolePayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "CustomRole")
+
+    async def work(session) -> t.CustomRolePayload:
+        role = await service.delete_custom_role(session, actor, pk, info.context.meta)
+        return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
+
+    return await _mutate(info, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
+
+
+async def bot_create(info: Ctx, input: t.BotCreateInput) -> t.BotCreatePayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> t.BotCreatePayload:
+        bot = await service.create_bot(session, actor, name=input.name, description=input.description,
+                                       meta=info.context.meta)
+        return t.BotCreatePayload(bot=t.Bot.from_row(bot), errors=[])
+
+    return await _mutate(info, work, lambda e: t.BotCreatePayload(bot=None, errors=e))
+
+
+async def api_token_create(info: Ctx, input: t.ApiTokenCreateInput) -> t.ApiTokenCreatePayload:
+    actor = await info.context.actor()
+    bot_pk = decode_optional(input.bot_id, "Bot")
+
+    async def work(session) -> t.ApiTokenCreatePayload:
+        row, secret = await service.create_api_token(session, actor, name=input.name, bot_id=bot_pk,
+                                                     meta=info.context.meta)
+        return t.ApiTokenCreatePayload(api_token=t.ApiToken.from_row(row), secret=secret, errors=[])
+
+    return await _mutate(info, work, lambda e: t.ApiTokenCreatePayload(api_token=None, secret=None, errors=e))
+
+
+async def api_token_revoke(info: Ctx, id: strawberry.ID) -> t.ApiTokenRevokePayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "ApiToken")
+
+    async def work(session) -> t.ApiTokenRevokePayload:
+        row = await service.revoke_api_token(session, actor, pk, info.context.meta)
+        return t.ApiTokenRevokePayload(api_token=t.ApiToken.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: t.ApiTokenRevokePayload(api_token=None, errors=e))

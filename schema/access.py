@@ -1,0 +1,42 @@
+"""Every root field declares who may call it. `access(rule)` attaches the rule; the extension checks it
+before the resolver runs, so authorization of entry points lives in this one place. A root field
+without a rule is refused by a test that walks the schema."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.types import Info
+
+from domain.accounts.policy import Rule, require
+
+
+class Access(FieldExtension):
+    def __init__(self, rule: Rule) -> None:
+        self.rule = rule
+
+    def apply(self, field) -> None:  # type: ignore[override]
+        # The rule is part of the contract: it is shown in the field's description.
+        note = f"Access: {self.rule.value}."
+        field.description = f"{field.description} {note}" if field.description else note
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
+        actor = await info.context.actor()
+        require(actor, self.rule)
+        return await next_(source, info, **kwargs)
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        raise RuntimeError("root fields with an access rule must be async")
+
+
+def access(rule: Rule) -> list[FieldExtension]:
+    return [Access(rule)]
+
+
+def rule_of(field) -> Rule | None:
+    for ext in getattr(field, "extensions", None) or ():
+        if isinstance(ext, Access):
+            return ext.rule
+    return None

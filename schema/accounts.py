@@ -1,0 +1,420 @@
+"""GraphQL types of accounts, users, memberships, roles, bots, API tokens and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.enums import AccountStatus, Availability, Permission, Role
+from schema.ids import encode_id
+
+RoleEnum = strawberry.enum(Role, name="Role", description="A member's base role in an account.")
+AvailabilityEnum = strawberry.enum(Availability, name="Availability", description="An agent's chosen availability.")
+AccountStatusEnum = strawberry.enum(AccountStatus, name="AccountStatus", description="Whether an account is usable.")
+PermissionEnum = strawberry.enum(
+    Permission, name="Permission", description="Permissions a custom role grants (Chatwoot's names)."
+)
+
+
+@strawberry.enum(description="Why an accounts or authentication mutation was refused.")
+class AccountErrorCode(Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    EMAIL_TAKEN = "EMAIL_TAKEN"
+    INVALID_TIMEZONE = "INVALID_TIMEZONE"
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
+    PASSWORD_TOO_LONG = "PASSWORD_TOO_LONG"
+    INVALID_TOKEN = "INVALID_TOKEN"
+    TOKEN_USED = "TOKEN_USED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
+    ALREADY_MEMBER = "ALREADY_MEMBER"
+    NOT_FOUND = "NOT_FOUND"
+    LAST_ADMINISTRATOR = "LAST_ADMINISTRATOR"
+    TAKEN = "TAKEN"
+    INVALID_PERMISSION = "INVALID_PERMISSION"
+
+
+@strawberry.type(description="A user error of an accounts or authentication mutation.")
+class AccountError:
+    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
+    code: AccountErrorCode = strawberry.field(description="What went wrong.")
+    message: str = strawberry.field(description="A human-readable explanation.")
+
+
+@strawberry.type(description="A person who signs in to Parley; may be a member of several accounts.")
+class User:
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="Full name.")
+    display_name: str | None = strawberry.field(description="Name shown to customers, when set.")
+    email: str = strawberry.field(description="Sign-in email; visible to members of the same account.")
+    availability: AvailabilityEnum = strawberry.field(description="Chosen availability.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("User", self.pk))
+
+    @classmethod
+    def from_row(cls, row) -> User:
+        return cls(pk=row.id, name=row.name, display_name=row.display_name, email=row.email, availability=row.availability)
+
+
+@strawberry.type(description="A tenant: a support team's workspace. Everything else belongs to one account.")
+class Account:
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="Display name.")
+    locale: str = strawberry.field(description="Default language, e.g. `en`.")
+    timezone: str = strawberry.field(description="IANA time zone used for reports and working hours.")
+    status: AccountStatusEnum = strawberry.field(description="`suspended` accounts refuse every request.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
+
+    @strawberry.field(description="Opaque global ID; send it as the `X-Parley-Account` header to act on this account.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Account", self.pk))
+
+    @classmethod
+    def from_row(cls, row) -> Account:
+        return cls(pk=row.id, name=row.name, locale=row.locale, timezone=row.timezone, status=row.status,
+                   created_at=row.created_at)
+
+
+@strawberry.type(description="A named set of permissions that narrows what an agent may do.")
+class CustomRole:
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="Unique within the account.")
+    description: str = strawberry.field(description="What the role is for.")
+    permissions: list[PermissionEnum] = strawberry.field(description="What the role allows.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("CustomRole", self.pk))
+
+    @classmethod
+    def from_row(cls, row) -> CustomRole:
+        return cls(pk=row.id, name=row.name, description=row.description,
+                   permissions=[Permission(p) for p in row.permissions])
+
+
+@strawberry.type(description="A user's membership of an account, with their role there.")
+class Membership:
+    pk: strawberry.Private[int]
+    user_pk: strawberry.Private[int]
+    account_pk: strawberry.Private[int]
+    custom_role_pk: strawberry.Private[int | None]
+    role: RoleEnum = strawberry.field(description="Base role.")
+    created_at: datetime = strawberry.field(description="When the user joined (or was invited).")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Membership", self.pk))
+
+    @strawberry.field(description="The member.")
+    async def user(self, info: strawberry.Info) -> User:
+        return User.from_row(await info.context.loaders.user_by_id.load(self.user_pk))
+
+    @strawberry.field(description="The account.")
+    async def account(self, info: strawberry.Info) -> Account:
+        return Account.from_row(await info.context.loaders.account_by_id.load(self.account_pk))
+
+    @strawberry.field(description="The custom role narrowing this member's permissions, if any.")
+    async def custom_role(self, info: strawberry.Info) -> CustomRole | None:
+        if self.custom_role_pk is None:
+            return None
+        row = await info.context.loaders.custom_role_by_id.load(self.custom_role_pk)
+        return CustomRole.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row) -> Membership:
+        return cls(pk=row.id, user_pk=row.user_id, account_pk=row.account_id, custom_role_pk=row.custom_role_id,
+                   role=row.role, created_at=row.created_at)
+
+
+@strawberry.type(description="An agent bot: acts on the account through its API tokens.")
+class Bot:
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="Display name.")
+    description: str = strawberry.field(description="What the bot does.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Bot", self.pk))
+
+    @classmethod
+    def from_row(cls, row) -> Bot:
+        return cls(pk=row.id, name=row.name, description=row.description, created_at=row.created_at)
+
+
+@strawberry.type(description="An API token (the secret itself is shown only once, when created).")
+class ApiToken:
+    pk: strawberry.Private[int]
+    bot_pk: strawberry.Private[int | None]
+    name: str = strawberry.field(description="What the token is for.")
+    prefix: str = strawberry.field(description="The first characters of the secret, to recognise it.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    last_used_at: datetime | None = strawberry.field(description="When it was last used (to the minute).")
+    revoked_at: datetime | None = strawberry.field(description="When it was revoked; revoked tokens are refused.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("ApiToken", self.pk))
+
+    @strawberry.field(description="The bot this token acts as; null for a personal token.")
+    async def bot(self, info: strawberry.Info) -> Bot | None:
+        if self.bot_pk is None:
+            return None
+        row = await info.context.loaders.bot_by_id.load(self.bot_pk)
+        return Bot.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row) -> ApiToken:
+        return cls(pk=row.id, bot_pk=row.bot_id, name=row.name, prefix=row.token_prefix, created_at=row.created_at,
+                   last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+
+
+@strawberry.type(description="An administrator action recorded in the audit log.")
+class AuditLogEntry:
+    pk: strawberry.Private[int]
+    actor_user_pk: strawberry.Private[int | None]
+    actor_label: str = strawberry.field(description="Who acted (email or bot name), kept even if the user is gone.")
+    action: str = strawberry.field(description="What was done, e.g. `membership.update`.")
+    target_type: str = strawberry.field(description="The kind of object acted on.")
+    target_id: str | None = strawberry.field(description="Its database id.")
+    changes: JSON = strawberry.field(description="Changed attributes as `{field: [before, after]}` or the values set.")
+    ip: str | None = strawberry.field(description="The client's IP address.")
+    request_id: str | None = strawberry.field(description="The request id, to find the matching log lines.")
+    created_at: datetime = strawberry.field(description="When it happened.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("AuditLogEntry", self.pk))
+
+    @strawberry.field(description="The acting user, if it still exists.")
+    async def actor(self, info: strawberry.Info) -> User | None:
+        if self.actor_user_pk is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(self.actor_user_pk)
+        return User.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row) -> AuditLogEntry:
+        return cls(pk=row.id, actor_user_pk=row.actor_user_id, actor_label=row.actor_label, action=row.action,
+                   target_type=row.target_type, target_id=row.target_id, changes=row.changes, ip=row.ip,
+                   request_id=row.request_id, created_at=row.created_at)
+
+
+@strawberry.type(description="The signed-in user and what they may do in the current account.")
+class Me:
+    user: User = strawberry.field(description="The signed-in user.")
+    memberships: list[Membership] = strawberry.field(description="Every account the user belongs to.")
+    current_account: Account | None = strawberry.field(
+        description="The account this request acts on (the `X-Parley-Account` header, or the only one)."
+    )
+    role: RoleEnum | None = strawberry.field(description="The user's base role in the current account.")
+    permissions: list[PermissionEnum] = strawberry.field(description="Effective permissions in the current account.")
+
+
+# --- inputs and payloads ---------------------------------------------------------------------------
+
+
+@strawberry.type(description="Tokens of a new or refreshed session. With `useCookies`, the tokens are set as httpOnly cookies and these fields are null.")
+class SessionTokens:
+    access_token: str | None = strawberry.field(description="Bearer token for `Authorization`, valid 15 minutes.")
+    access_token_expires_at: datetime = strawberry.field(description="When the access token expires.")
+    refresh_token: str | None = strawberry.field(description="Single-use token for `tokenRefresh`, valid 7 days.")
+    refresh_token_expires_at: datetime = strawberry.field(description="When the session ends at the latest.")
+
+
+@strawberry.input(description="Sign in with email and password.")
+class LoginInput:
+    email: str = strawberry.field(description="Sign-in email (any case).")
+    password: str = strawberry.field(description="Password.")
+    use_cookies: bool = strawberry.field(
+        default=False,
+        description="Set the tokens as httpOnly cookies (the dashboard) instead of returning them. "
+        "Needs the `X-Parley-CSRF` header.",
+    )
+
+
+@strawberry.type(description="Result of `login`.")
+class LoginPayload:
+    tokens: SessionTokens | None = strawberry.field(description="The new session, when signed in.")
+    user: User | None = strawberry.field(description="The signed-in user.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Exchange a refresh token for new tokens.")
+class TokenRefreshInput:
+    refresh_token: str | None = strawberry.field(
+        default=None, description="The refresh token; omit it to use the `parley_refresh` cookie."
+    )
+    use_cookies: bool = strawberry.field(default=False, description="Set the new tokens as cookies.")
+
+
+@strawberry.type(description="Result of `tokenRefresh`.")
+class TokenRefreshPayload:
+    tokens: SessionTokens | None = strawberry.field(description="The rotated tokens.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.type(description="Result of `logout` and `logoutEverywhere`.")
+class LogoutPayload:
+    revoked_sessions: int = strawberry.field(description="How many sessions ended.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Change the signed-in user's password; every session ends and this client gets a new one.")
+class PasswordChangeInput:
+    current_password: str = strawberry.field(description="The current password.")
+    new_password: str = strawberry.field(description="8 characters to 72 bytes (UTF-8).")
+    use_cookies: bool = strawberry.field(default=False, description="Set the new tokens as cookies.")
+
+
+@strawberry.type(description="Result of `passwordChange` and `passwordResetConfirm`.")
+class PasswordChangePayload:
+    tokens: SessionTokens | None = strawberry.field(description="The new session.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Ask for a password-reset link by email.")
+class PasswordResetRequestInput:
+    email: str = strawberry.field(description="The sign-in email.")
+
+
+@strawberry.type(description="Result of `passwordResetRequest`: always accepted, whether or not the email is known.")
+class PasswordResetRequestPayload:
+    accepted: bool = strawberry.field(description="Always true for a well-formed request.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Set a new password with the token from the reset email.")
+class PasswordResetConfirmInput:
+    token: str = strawberry.field(description="The token from the emailed link.")
+    new_password: str = strawberry.field(description="8 characters to 72 bytes (UTF-8).")
+    use_cookies: bool = strawberry.field(default=False, description="Set the new tokens as cookies.")
+
+
+@strawberry.input(description="Create an account. Anonymous callers sign up with a new user; signed-in users become the new account's administrator.")
+class AccountCreateInput:
+    account_name: str = strawberry.field(description="Name of the new account.")
+    name: str | None = strawberry.field(default=None, description="Your name (sign-up only).")
+    email: str | None = strawberry.field(default=None, description="Your email (sign-up only).")
+    password: str | None = strawberry.field(default=None, description="Your password (sign-up only).")
+
+
+@strawberry.type(description="Result of `accountCreate`.")
+class AccountCreatePayload:
+    account: Account | None = strawberry.field(description="The new account.")
+    tokens: SessionTokens | None = strawberry.field(description="A session for a new user (sign-up only).")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Change the current account's settings; omitted fields stay as they are.")
+class AccountUpdateInput:
+    name: str | None = strawberry.field(default=None, description="Display name.")
+    locale: str | None = strawberry.field(default=None, description="Default language, e.g. `en` or `pt_BR`.")
+    timezone: str | None = strawberry.field(default=None, description="IANA time zone.")
+
+
+@strawberry.type(description="Result of `accountUpdate`.")
+class AccountUpdatePayload:
+    account: Account | None = strawberry.field(description="The account after the change.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Invite someone to the current account by email.")
+class AgentInviteInput:
+    email: str = strawberry.field(description="Their email; an existing user is added directly.")
+    name: str = strawberry.field(description="Their name.")
+    role: RoleEnum = strawberry.field(default=Role.AGENT, description="Base role.")
+    custom_role_id: strawberry.ID | None = strawberry.field(default=None, description="A custom role of this account.")
+
+
+@strawberry.type(description="Result of `agentInvite`, `membershipUpdate` and `membershipRemove`.")
+class MembershipPayload:
+    membership: Membership | None = strawberry.field(description="The membership (as it was, after a removal).")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Accept an invitation: choose a password and sign in.")
+class InvitationAcceptInput:
+    token: str = strawberry.field(description="The token from the invitation email.")
+    password: str = strawberry.field(description="8 characters to 72 bytes (UTF-8).")
+    name: str | None = strawberry.field(default=None, description="Change the name the inviter entered.")
+    use_cookies: bool = strawberry.field(default=False, description="Set the tokens as cookies.")
+
+
+@strawberry.type(description="Result of `invitationAccept`.")
+class InvitationAcceptPayload:
+    tokens: SessionTokens | None = strawberry.field(description="The new session.")
+    user: User | None = strawberry.field(description="The user who accepted.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Change a member's role; omitted fields stay as they are.")
+class MembershipUpdateInput:
+    role: RoleEnum | None = strawberry.field(default=None, description="New base role.")
+    custom_role_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="A custom role of this account; explicit null removes it."
+    )
+
+
+@strawberry.input(description="Create a custom role.")
+class CustomRoleCreateInput:
+    name: str = strawberry.field(description="Unique within the account, up to 100 characters.")
+    description: str = strawberry.field(default="", description="Up to 1000 characters.")
+    permissions: list[PermissionEnum] = strawberry.field(description="What the role allows (at most 10).")
+
+
+@strawberry.input(description="Change a custom role; omitted fields stay as they are.")
+class CustomRoleUpdateInput:
+    name: str | None = strawberry.field(default=None, description="New name.")
+    description: str | None = strawberry.field(default=None, description="New description.")
+    permissions: list[PermissionEnum] | None = strawberry.field(default=None, description="New permissions (at most 10).")
+
+
+@strawberry.type(description="Result of the custom role mutations.")
+class CustomRolePayload:
+    custom_role: CustomRole | None = strawberry.field(description="The role (as it was, after a deletion).")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Create an agent bot.")
+class BotCreateInput:
+    name: str = strawberry.field(description="Display name.")
+    description: str = strawberry.field(default="", description="What it does.")
+
+
+@strawberry.type(description="Result of `botCreate`.")
+class BotCreatePayload:
+    bot: Bot | None = strawberry.field(description="The new bot.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Create an API token: a personal one, or (administrators) one for a bot.")
+class ApiTokenCreateInput:
+    name: str = strawberry.field(description="What the token is for.")
+    bot_id: strawberry.ID | None = strawberry.field(default=None, description="Create it for this bot.")
+
+
+@strawberry.type(description="Result of `apiTokenCreate`.")
+class ApiTokenCreatePayload:
+    api_token: ApiToken | None = strawberry.field(description="The token's record.")
+    secret: str | None = strawberry.field(description="The token itself: shown this once, never again.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.type(description="Result of `apiTokenRevoke`.")
+class ApiTokenRevokePayload:
+    api_token: ApiToken | None = strawberry.field(description="The revoked token's record.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+__all__ = [name for name in dir() if not name.startswith("_") and name not in ("Annotated", "Enum", "datetime")]

@@ -1,0 +1,29 @@
+"""Opaque global IDs (`base64url("Type:pk")`). Decoding checks the type; authorization happens in the
+repositories, which only find rows of the caller's account."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from domain.errors import NotFound
+
+
+def encode_id(type_name: str, pk: int | str) -> str:
+    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+
+
+def decode_id(value: str, type_name: str) -> int:
+    """The primary key inside a global ID of the given type; anything else is simply not found."""
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        kind, _, pk = raw.partition(":")
+        if kind != type_name or not pk.isdigit() or len(pk) > 18:
+            raise ValueError
+        return int(pk)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise NotFound(f"No {type_name} with this ID") from None
+
+
+def decode_optional(value: str | None, type_name: str) -> int | None:
+    return None if value is None else decode_id(value, type_name)

@@ -1,0 +1,207 @@
+"""The tenancy and role walk: every root query and mutation, discovered from the schema, is called by a
+member of account A against account B (switching the account header, and passing B's IDs inside A),
+and by an agent where only administrators may act. Nothing of B may be read or changed.
+
+A new root field fails `test_every_root_field_has_a_rule_and_a_probe` until it declares an access
+rule and gets a probe here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from domain.accounts.policy import Rule
+from schema.access import rule_of
+from schema.root import schema
+from tests.support.accounts import Member, add_agent, signup
+
+ACCOUNT_SCOPED = {Rule.member, Rule.agent, Rule.administrator, Rule.report_manage, Rule.contact_manage}
+
+
+@dataclass
+class World:
+    admin_a: Member
+    agent_a: Member
+    admin_b: Member
+    b: dict = field(default_factory=dict)  # IDs of B's objects
+
+
+@dataclass
+class Probe:
+    """A call of one root field. `ids` picks B's IDs out of the world; `inside_a` is what must happen
+    when A's administrator makes it inside account A with B's IDs: FORBIDDEN/NOT_FOUND top-level,
+    PAYLOAD (a typed NOT_FOUND in the payload), or OWN (succeeds, touching only A or the caller)."""
+
+    document: str
+    variables: callable = lambda w: {}
+    inside_a: str = "OWN"
+
+
+PAYLOAD_ERRORS = "errors { field code }"
+PROBES: dict[str, Probe | str] = {
+    # Public fields take no account and no account-scoped ID: nothing of B can be named.
+    "serverInfo": "public: server version only",
+    "login": "public: acts on the caller's own credentials",
+    "tokenRefresh": "public: acts on the presented refresh token only",
+    "passwordResetRequest": "public: answers the same for every email",
+    "passwordResetConfirm": "public: acts on the emailed token only",
+    "invitationAccept": "public: acts on the emailed token only",
+    "accountCreate": "public: creates a new account of the caller's",
+    "diagnosticsPing": "public: publishes to a diagnostics topic, no tenant data",
+    # Authenticated, self-scoped.
+    "me": Probe("{ me { memberships { account { id } } } }"),
+    "logout": Probe(f"mutation {{ logout {{ revokedSessions {PAYLOAD_ERRORS} }} }}"),
+    "logoutEverywhere": Probe(f"mutation {{ logoutEverywhere {{ revokedSessions {PAYLOAD_ERRORS} }} }}"),
+    "passwordChange": Probe(
+        f'mutation {{ passwordChange(input: {{currentPassword: "wrong wrong", newPassword: "x"}}) {{ {PAYLOAD_ERRORS} }} }}'
+    ),
+    # Account-scoped.
+    "account": Probe("{ account { id name } }"),
+    "memberships": Probe("{ memberships { edges { node { id } } } }"),
+    "customRoles": Probe("{ customRoles { id } }"),
+    "bots": Probe("{ bots { id } }"),
+    "apiTokens": Probe("{ apiTokens { id } }"),
+    "auditLogs": Probe(
+        "query($actor: ID) { auditLogs(actorId: $actor, first: 100) { edges { node { id targetId } } } }",
+        lambda w: {"actor": w.b["admin_user"]},
+    ),
+    "accountUpdate": Probe(f'mutation {{ accountUpdate(input: {{name: "Pwned"}}) {{ account {{ id }} {PAYLOAD_ERRORS} }} }}'),
+    "agentInvite": Probe(
+        f"mutation($r: ID) {{ agentInvite(input: {{email: \"x@evil.test\", name: \"X\", customRoleId: $r}}) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"r": w.b["custom_role"]},
+        inside_a="PAYLOAD",
+    ),
+    "membershipUpdate": Probe(
+        f"mutation($id: ID!) {{ membershipUpdate(id: $id, input: {{role: AGENT}}) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["membership"]},
+        inside_a="NOT_FOUND",
+    ),
+    "membershipRemove": Probe(
+        f"mutation($id: ID!) {{ membershipRemove(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["agent_membership"]},
+        inside_a="NOT_FOUND",
+    ),
+    "customRoleCreate": Probe(
+        f'mutation {{ customRoleCreate(input: {{name: "Spy", permissions: [REPORT_MANAGE]}}) {{ {PAYLOAD_ERRORS} }} }}'
+    ),
+    "customRoleUpdate": Probe(
+        f'mutation($id: ID!) {{ customRoleUpdate(id: $id, input: {{name: "Pwned"}}) {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["custom_role"]},
+        inside_a="NOT_FOUND",
+    ),
+    "customRoleDelete": Probe(
+        f"mutation($id: ID!) {{ customRoleDelete(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["custom_role"]},
+        inside_a="NOT_FOUND",
+    ),
+    "botCreate": Probe(f'mutation {{ botCreate(input: {{name: "Spy"}}) {{ {PAYLOAD_ERRORS} }} }}'),
+    "apiTokenCreate": Probe(
+        f'mutation($bot: ID) {{ apiTokenCreate(input: {{name: "spy", botId: $bot}}) {{ secret {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"bot": w.b["bot"]},
+        inside_a="PAYLOAD",
+    ),
+    "apiTokenRevoke": Probe(
+        f"mutation($id: ID!) {{ apiTokenRevoke(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["bot_token"]},
+        inside_a="NOT_FOUND",
+    ),
+}
+
+
+def root_fields() -> dict[str, Rule | None]:
+    fields = {}
+    for type_def in (schema.schema_converter.type_map["Query"], schema.schema_converter.type_map["Mutation"]):
+        for f in type_def.definition.fields:
+            fields[schema.config.name_converter.get_graphql_name(f)] = rule_of(f)
+    return fields
+
+
+FIELDS = root_fields()
+
+
+def test_every_root_field_has_a_rule_and_a_probe():
+    missing_rule = sorted(name for name, rule in FIELDS.items() if rule is None)
+    assert not missing_rule, f"root fields without an access rule: {missing_rule}"
+    missing_probe = sorted(set(FIELDS) - set(PROBES))
+    assert not missing_probe, f"root fields the tenancy walk does not cover yet: {missing_probe}"
+    stale = sorted(set(PROBES) - set(FIELDS))
+    assert not stale, f"probes for fields that no longer exist: {stale}"
+    for name, probe in PROBES.items():
+        if isinstance(probe, str):
+            assert FIELDS[name] == Rule.public, f"{name} is not public, so it needs a real probe"
+
+
+B_STATE = """{
+  account { name locale timezone }
+  memberships { edges { node { id role customRole { id } } } }
+  customRoles { id name permissions }
+  bots { id name }
+  apiTokens { id name revokedAt }
+  auditLogs(first: 100) { edges { node { id action } } }
+}"""
+
+
+async def make_world(gql, smtp) -> World:
+    admin_a = await signup(gql, account="A")
+    agent_a = await add_agent(gql, admin_a, smtp)
+    admin_b = await signup(gql, account="B")
+    agent_b = await add_agent(gql, admin_b, smtp)
+    w = World(admin_a, agent_a, admin_b)
+    h = admin_b.headers()
+    role = await gql.data('mutation { customRoleCreate(input: {name: "Leads", permissions: [REPORT_MANAGE]}) { customRole { id } } }', headers=h)
+    bot = await gql.data('mutation { botCreate(input: {name: "B bot"}) { bot { id } } }', headers=h)
+    w.b["custom_role"] = role["customRoleCreate"]["customRole"]["id"]
+    w.b["bot"] = bot["botCreate"]["bot"]["id"]
+    token = await gql.data(
+        "mutation($b: ID) { apiTokenCreate(input: {name: \"b\", botId: $b}) { apiToken { id } } }", {"b": w.b["bot"]}, headers=h
+    )
+    w.b["bot_token"] = token["apiTokenCreate"]["apiToken"]["id"]
+    me_b = await gql.data("{ me { user { id } } memberships { edges { node { id user { email } } } } }", headers=h)
+    w.b["admin_user"] = me_b["me"]["user"]["id"]
+    by_email = {e["node"]["user"]["email"]: e["node"]["id"] for e in me_b["memberships"]["edges"]}
+    w.b["membership"] = by_email[admin_b.email]
+    w.b["agent_membership"] = by_email[agent_b.email]
+    return w
+
+
+def top_code(body: dict) -> str | None:
+    errors = body.get("errors") or []
+    return errors[0]["extensions"]["code"] if errors else None
+
+
+@pytest.mark.parametrize("name", sorted(n for n, p in PROBES.items() if isinstance(p, Probe)))
+async def test_a_member_of_a_can_neither_read_nor_change_b(name, gql, smtp):
+    world = await make_world(gql, smtp)
+    probe = PROBES[name]
+    rule = FIELDS[name]
+    before = await gql.data(B_STATE, headers=world.admin_b.headers())
+    variables = probe.variables(world)
+
+    if rule in ACCOUNT_SCOPED:
+        # 1. Switching the account header to B: A's administrator is not a member there.
+        body = await gql.execute(probe.document, variables, headers=world.admin_a.headers(world.admin_b.account_id))
+        assert top_code(body) == "FORBIDDEN", body
+        # 2. An agent of A where only administrators may act.
+        if rule == Rule.administrator:
+            body = await gql.execute(probe.document, variables, headers=world.agent_a.headers())
+            assert top_code(body) == "FORBIDDEN", body
+
+    # 3. Inside A, naming B's objects.
+    body = await gql.execute(probe.document, variables, headers=world.admin_a.headers())
+    if probe.inside_a == "NOT_FOUND":
+        assert top_code(body) == "NOT_FOUND", body
+    elif probe.inside_a == "PAYLOAD":
+        assert top_code(body) is None, body
+        payload = next(iter(body["data"].values()))
+        assert [e["code"] for e in payload["errors"]] == ["NOT_FOUND"], payload
+    else:
+        assert top_code(body) is None, body
+        text = str(body["data"])
+        for key, b_id in world.b.items():
+            if key != "admin_user":  # the filter argument itself
+                assert b_id not in text, f"{name} leaked B's {key}"
+        assert world.admin_b.account_id not in text, f"{name} leaked B's account"
+
+    after = await gql.data(B_STATE, headers=world.admin_b.headers())
+    assert after == before, f"{name} changed account B"
