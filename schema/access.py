@@ -40,3 +40,17 @@ def rule_of(field) -> Rule | None:
         if isinstance(ext, Access):
             return ext.rule
     return None
+
+
+def field(resolver, rule: Rule, description: str):
+    """A root query field with its access rule."""
+    import strawberry
+
+    return strawberry.field(resolver=resolver, description=description, extensions=access(rule))
+
+
+def mutation(resolver, rule: Rule, description: str):
+    """A root mutation with its access rule."""
+    import strawberry
+
+    return strawberry.mutation(resolver=resolver, description=description, extensions=access(rule))

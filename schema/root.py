@@ -3,8 +3,6 @@ its access rule (schema/access.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-
 import strawberry
 from strawberry.extensions import (
     DisableIntrospection,
@@ -16,106 +14,26 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
-from domain.accounts.policy import Rule
-from resolvers import accounts as acc
-from resolvers import diagnostics as diag
-from schema import accounts as t
-from schema.access import access
-from schema.diagnostics import DiagnosticsPing, DiagnosticsPingPayload, ServerInfo
+from schema.accounts_root import AccountsMutation, AccountsQuery
+from schema.diagnostics_root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
 from schema.extensions import CloseSession, ErrorContract
-from schema.pagination import Connection
 
-
-def field(resolver, rule: Rule, description: str):
-    return strawberry.field(resolver=resolver, description=description, extensions=access(rule))
-
-
-def mutation(resolver, rule: Rule, description: str):
-    return strawberry.mutation(resolver=resolver, description=description, extensions=access(rule))
+# Each domain contributes its root fields in schema/<domain>_root.py; add its classes here.
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query:
-    server_info: ServerInfo = field(diag.server_info, Rule.public, "What this server is.")
-    me: t.Me = field(acc.me, Rule.authenticated, "The signed-in user, their accounts and permissions.")
-    account: t.Account = field(acc.current_account, Rule.member, "The account this request acts on.")
-    memberships: Connection[t.Membership] = field(
-        acc.memberships, Rule.agent, "The members (agents and administrators) of the current account, oldest first."
-    )
-    custom_roles: list[t.CustomRole] = field(acc.custom_roles, Rule.administrator, "The account's custom roles.")
-    bots: list[t.Bot] = field(acc.bots, Rule.administrator, "The account's agent bots.")
-    api_tokens: list[t.ApiToken] = field(
-        acc.api_tokens, Rule.agent, "Your personal API tokens in this account; administrators also see bot tokens."
-    )
-    audit_logs: Connection[t.AuditLogEntry] = field(
-        acc.audit_logs, Rule.administrator, "Administrator actions in this account, newest first; filter by action or actor."
-    )
+class Query(DiagnosticsQuery, AccountsQuery):
+    pass
 
 
 @strawberry.type(description="Everything that can be changed.")
-class Mutation:
-    login: t.LoginPayload = mutation(acc.login, Rule.public, "Sign in with email and password. Throttled per email and per IP.")
-    token_refresh: t.TokenRefreshPayload = mutation(
-        acc.token_refresh, Rule.public,
-        "Exchange a refresh token for new tokens. Each refresh token works once; presenting a used one ends the session.",
-    )
-    logout: t.LogoutPayload = mutation(acc.logout, Rule.authenticated, "End the current session.")
-    logout_everywhere: t.LogoutPayload = mutation(
-        acc.logout_everywhere, Rule.authenticated, "End every session of the signed-in user and close their sockets."
-    )
-    password_change: t.PasswordChangePayload = mutation(
-        acc.password_change, Rule.authenticated, "Change your password; every other session ends."
-    )
-    password_reset_request: t.PasswordResetRequestPayload = mutation(
-        acc.password_reset_request, Rule.public, "Email a password-reset link, if the email is known (never says which)."
-    )
-    password_reset_confirm: t.PasswordChangePayload = mutation(
-        acc.password_reset_confirm, Rule.public, "Set a new password with an emailed reset token; every session ends."
-    )
-    account_create: t.AccountCreatePayload = mutation(
-        acc.account_create, Rule.public,
-        "Create an account: sign up (when the installation allows), or, signed in, add another account you administer.",
-    )
-    account_update: t.AccountUpdatePayload = mutation(acc.account_update, Rule.administrator, "Change the account's settings.")
-    agent_invite: t.MembershipPayload = mutation(
-        acc.agent_invite, Rule.administrator, "Invite someone by email; they choose a password through the emailed link."
-    )
-    invitation_accept: t.InvitationAcceptPayload = mutation(
-        acc.invitation_accept, Rule.public, "Accept an invitation with its emailed token and choose a password."
-    )
-    membership_update: t.MembershipPayload = mutation(
-        acc.membership_update, Rule.administrator, "Change a member's role or custom role."
-    )
-    membership_remove: t.MembershipPayload = mutation(
-        acc.membership_remove, Rule.administrator, "Remove a member from the account (never the last administrator)."
-    )
-    custom_role_create: t.CustomRolePayload = mutation(acc.custom_role_create, Rule.administrator, "Create a custom role.")
-    custom_role_update: t.CustomRolePayload = mutation(acc.custom_role_update, Rule.administrator, "Change a custom role.")
-    custom_role_delete: t.CustomRolePayload = mutation(
-        acc.custom_role_delete, Rule.administrator, "Delete a custom role; its members fall back to their base role."
-    )
-    bot_create: t.BotCreatePayload = mutation(acc.bot_create, Rule.administrator, "Create an agent bot.")
-    api_token_create: t.ApiTokenCreatePayload = mutation(
-        acc.api_token_create, Rule.agent,
-        "Create a personal API token, or (administrators) a bot's token. The secret is returned once.",
-    )
-    api_token_revoke: t.ApiTokenRevokePayload = mutation(
-        acc.api_token_revoke, Rule.agent, "Revoke one of your tokens, or (administrators) a bot's token."
-    )
-    diagnostics_ping: DiagnosticsPingPayload = mutation(
-        diag.diagnostics_ping, Rule.public,
-        "Publish a ping to a topic's subscribers, from this request or a background job. Off in production unless enabled.",
-    )
+class Mutation(AccountsMutation, DiagnosticsMutation):
+    pass
 
 
 @strawberry.type(description="Streams of events over WebSocket (graphql-transport-ws).")
-class Subscription:
-    @strawberry.subscription(
-        description="Pings published to a topic, from any API process or worker. Access: public (diagnostics setting)."
-    )
-    async def diagnostics_pings(self, info: strawberry.Info, topic: str) -> AsyncGenerator[DiagnosticsPing, None]:
-        async for ping in diag.diagnostics_pings(info, topic):
-            yield ping
+class Subscription(DiagnosticsSubscription):
+    pass
 
 
 class ParleySchema(strawberry.Schema):

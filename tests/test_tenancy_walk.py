@@ -14,6 +14,8 @@ import pytest
 from domain.accounts.policy import Rule
 from schema.access import rule_of
 from schema.root import schema
+from tests.probes import PROBES, SETUPS
+from tests.probes.base import Probe
 from tests.support.accounts import Member, add_agent, signup
 
 ACCOUNT_SCOPED = {Rule.member, Rule.agent, Rule.administrator, Rule.report_manage, Rule.contact_manage}
@@ -25,88 +27,6 @@ class World:
     agent_a: Member
     admin_b: Member
     b: dict = field(default_factory=dict)  # IDs of B's objects
-
-
-@dataclass
-class Probe:
-    """A call of one root field. `ids` picks B's IDs out of the world; `inside_a` is what must happen
-    when A's administrator makes it inside account A with B's IDs: FORBIDDEN/NOT_FOUND top-level,
-    PAYLOAD (a typed NOT_FOUND in the payload), or OWN (succeeds, touching only A or the caller)."""
-
-    document: str
-    variables: callable = lambda w: {}
-    inside_a: str = "OWN"
-
-
-PAYLOAD_ERRORS = "errors { field code }"
-PROBES: dict[str, Probe | str] = {
-    # Public fields take no account and no account-scoped ID: nothing of B can be named.
-    "serverInfo": "public: server version only",
-    "login": "public: acts on the caller's own credentials",
-    "tokenRefresh": "public: acts on the presented refresh token only",
-    "passwordResetRequest": "public: answers the same for every email",
-    "passwordResetConfirm": "public: acts on the emailed token only",
-    "invitationAccept": "public: acts on the emailed token only",
-    "accountCreate": "public: creates a new account of the caller's",
-    "diagnosticsPing": "public: publishes to a diagnostics topic, no tenant data",
-    # Authenticated, self-scoped.
-    "me": Probe("{ me { memberships { account { id } } } }"),
-    "logout": Probe(f"mutation {{ logout {{ revokedSessions {PAYLOAD_ERRORS} }} }}"),
-    "logoutEverywhere": Probe(f"mutation {{ logoutEverywhere {{ revokedSessions {PAYLOAD_ERRORS} }} }}"),
-    "passwordChange": Probe(
-        f'mutation {{ passwordChange(input: {{currentPassword: "wrong wrong", newPassword: "x"}}) {{ {PAYLOAD_ERRORS} }} }}'
-    ),
-    # Account-scoped.
-    "account": Probe("{ account { id name } }"),
-    "memberships": Probe("{ memberships { edges { node { id } } } }"),
-    "customRoles": Probe("{ customRoles { id } }"),
-    "bots": Probe("{ bots { id } }"),
-    "apiTokens": Probe("{ apiTokens { id } }"),
-    "auditLogs": Probe(
-        "query($actor: ID) { auditLogs(actorId: $actor, first: 100) { edges { node { id targetId } } } }",
-        lambda w: {"actor": w.b["admin_user"]},
-    ),
-    "accountUpdate": Probe(f'mutation {{ accountUpdate(input: {{name: "Pwned"}}) {{ account {{ id }} {PAYLOAD_ERRORS} }} }}'),
-    "agentInvite": Probe(
-        f"mutation($r: ID) {{ agentInvite(input: {{email: \"x@evil.test\", name: \"X\", customRoleId: $r}}) {{ {PAYLOAD_ERRORS} }} }}",
-        lambda w: {"r": w.b["custom_role"]},
-        inside_a="PAYLOAD",
-    ),
-    "membershipUpdate": Probe(
-        f"mutation($id: ID!) {{ membershipUpdate(id: $id, input: {{role: AGENT}}) {{ {PAYLOAD_ERRORS} }} }}",
-        lambda w: {"id": w.b["membership"]},
-        inside_a="NOT_FOUND",
-    ),
-    "membershipRemove": Probe(
-        f"mutation($id: ID!) {{ membershipRemove(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
-        lambda w: {"id": w.b["agent_membership"]},
-        inside_a="NOT_FOUND",
-    ),
-    "customRoleCreate": Probe(
-        f'mutation {{ customRoleCreate(input: {{name: "Spy", permissions: [REPORT_MANAGE]}}) {{ {PAYLOAD_ERRORS} }} }}'
-    ),
-    "customRoleUpdate": Probe(
-        f'mutation($id: ID!) {{ customRoleUpdate(id: $id, input: {{name: "Pwned"}}) {{ {PAYLOAD_ERRORS} }} }}',
-        lambda w: {"id": w.b["custom_role"]},
-        inside_a="NOT_FOUND",
-    ),
-    "customRoleDelete": Probe(
-        f"mutation($id: ID!) {{ customRoleDelete(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
-        lambda w: {"id": w.b["custom_role"]},
-        inside_a="NOT_FOUND",
-    ),
-    "botCreate": Probe(f'mutation {{ botCreate(input: {{name: "Spy"}}) {{ {PAYLOAD_ERRORS} }} }}'),
-    "apiTokenCreate": Probe(
-        f'mutation($bot: ID) {{ apiTokenCreate(input: {{name: "spy", botId: $bot}}) {{ secret {PAYLOAD_ERRORS} }} }}',
-        lambda w: {"bot": w.b["bot"]},
-        inside_a="PAYLOAD",
-    ),
-    "apiTokenRevoke": Probe(
-        f"mutation($id: ID!) {{ apiTokenRevoke(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
-        lambda w: {"id": w.b["bot_token"]},
-        inside_a="NOT_FOUND",
-    ),
-}
 
 
 def root_fields() -> dict[str, Rule | None]:
@@ -162,6 +82,8 @@ async def make_world(gql, smtp) -> World:
     by_email = {e["node"]["user"]["email"]: e["node"]["id"] for e in me_b["memberships"]["edges"]}
     w.b["membership"] = by_email[admin_b.email]
     w.b["agent_membership"] = by_email[agent_b.email]
+    for setup in SETUPS:
+        await setup(gql, w)
     return w
 
 
