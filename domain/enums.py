@@ -33,3 +33,67 @@ class Permission(StrEnum):
     CONTACT_MANAGE = "contact_manage"
     REPORT_MANAGE = "report_manage"
     KNOWLEDGE_BASE_MANAGE = "knowledge_base_manage"
+
+
+class ChannelType(StrEnum):
+    WEB_WIDGET = "web_widget"
+    API = "api"
+    EMAIL = "email"
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    SNOOZED = "snoozed"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class MessageType(StrEnum):
+    INCOMING = "incoming"
+    OUTGOING = "outgoing"
+    ACTIVITY = "activity"
+    TEMPLATE = "template"
+
+
+class SenderType(StrEnum):
+    USER = "user"
+    CONTACT = "contact"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class ContactType(StrEnum):
+    VISITOR = "visitor"
+    LEAD = "lead"
+    CUSTOMER = "customer"
+
+
+class FileType(StrEnum):
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    FILE = "file"
+    LOCATION = "location"
+
+
+class AttributeModel(StrEnum):
+    CONVERSATION = "conversation"
+    CONTACT = "contact"
+
+
+class AttributeDisplayType(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    CURRENCY = "currency"
+    PERCENT = "percent"
+    LINK = "link"
+    DATE = "date"
+    LIST = "list"
+    CHECKBOX = "checkbox"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -21,7 +22,7 @@ from parley.context import Services
 from parley.graphql_view import ParleyGraphQL
 from parley.logs import get_logger
 from parley.middleware import RequestIdMiddleware
-from parley.settings import Settings, get_settings
+from parley.settings import Introspection, Settings, get_settings
 
 log = get_logger("parley.app")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -53,11 +54,33 @@ async def _check_broker(request: Request) -> None:
         raise RuntimeError("in-process worker stopped")
 
 
+def protection_services(settings: Settings, redis) -> dict:
+    """Rate limits, cost budgets and persisted documents: in Redis when configured, else in memory."""
+    from parley import persisted, ratelimit
+
+    if redis is not None:
+        return dict(
+            rate_limiter=ratelimit.RedisRateLimiter(redis),
+            cost_budget=ratelimit.RedisCostBudget(redis),
+            documents=persisted.RedisDocumentStore(redis, ttl=settings.apq_ttl_seconds, max_entries=settings.apq_max_entries),
+            operations=persisted.OperationCache(),
+        )
+    return dict(
+        rate_limiter=ratelimit.MemoryRateLimiter(),
+        cost_budget=ratelimit.MemoryCostBudget(),
+        documents=persisted.MemoryDocumentStore(ttl=settings.apq_ttl_seconds, max_entries=settings.apq_max_entries),
+        operations=persisted.OperationCache(),
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     from schema.root import build_schema
 
-    schema = build_schema(introspection=settings.introspection)
+    schema = build_schema(
+        introspection=settings.introspection_policy != Introspection.nobody,
+        max_batch_operations=settings.max_batch_operations,
+    )
     holder: dict[str, Services] = {}
 
     @contextlib.asynccontextmanager
@@ -83,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broadcast=broadcast,
             login_throttle=LoginThrottle(RedisCounter(redis) if redis is not None else MemoryCounter()),
             redis=redis,
+            **protection_services(settings, redis),
         )
         holder["services"] = services
         app.state.services = services
@@ -101,7 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.run_worker_in_process:
             from workers.scheduler import standard_scheduler
 
-            scheduler = standard_scheduler(services.sessions, app.state.broker)
+            scheduler = standard_scheduler(services.sessions, app.state.broker, broadcast)
             scheduler.start()
         log.info("parley.started", version=__version__, database=engine.dialect.name, redis=settings.uses_redis)
         try:
@@ -121,7 +145,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         schema,
         lambda: holder["services"],
         legacy_ws=settings.legacy_graphql_ws,
-        graphiql=settings.graphiql,
+        graphiql=settings.graphiql_enabled,
     )
 
     async def healthz(request: Request) -> JSONResponse:
@@ -153,6 +177,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o.rstrip("/") for o in (*settings.dashboard_origins, *settings.cors_origins)],
+        allow_credentials=True,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "Accept", "X-Parley-Account", "X-Parley-CSRF", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Retry-After"],
+        max_age=600,
+    )
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     return app

@@ -132,8 +132,11 @@ def _run_scheduler(settings: Settings, broker, stop: threading.Event) -> None:
     from workers.scheduler import standard_scheduler
 
     async def main() -> None:
+        from parley.broadcast import make_redis
+
         engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
-        scheduler = standard_scheduler(create_session_factory(engine), broker)
+        publisher = make_redis(settings.redis_url) if settings.uses_redis else None
+        scheduler = standard_scheduler(create_session_factory(engine), broker, publisher)
         scheduler.start()
         try:
             while not stop.is_set():
@@ -141,6 +144,8 @@ def _run_scheduler(settings: Settings, broker, stop: threading.Event) -> None:
         finally:
             await scheduler.stop()
             await engine.dispose()
+            if publisher is not None:
+                await publisher.aclose()
 
     asyncio.run(main())
 
@@ -187,6 +192,43 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
     print(describe_demo(settings, credentials))
 
 
+def cmd_partner_manifest(args: argparse.Namespace) -> None:
+    """Upload a manifest through the API, as an administrator's token (works against any deployment)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror}") from None
+    url = (args.url or load_settings().base_url).rstrip("/") + "/graphql"
+    query = """mutation($input: PartnerManifestUploadInput!) { partnerManifestUpload(input: $input) {
+      manifest { version operationCount } invalidOperations { documentId name messages } errors { field code message } } }"""
+    body = json.dumps({"query": query, "variables": {"input": {
+        "partnerAppId": args.app, "manifest": text, "skipInvalid": args.skip_invalid}}}).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "Authorization": f"Bearer {args.token}"}
+    if args.account:
+        headers["X-Parley-Account"] = args.account
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as resp:  # noqa: S310 - the operator's own URL
+            answer = json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise CommandError(f"{url} answered HTTP {exc.code}: {exc.read()[:200].decode(errors='replace')}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise CommandError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
+    if answer.get("errors"):
+        raise CommandError("; ".join(f"{e['message']} ({e.get('extensions', {}).get('code')})" for e in answer["errors"]))
+    payload = answer["data"]["partnerManifestUpload"]
+    for op in payload["invalidOperations"]:
+        print(f"invalid: {op['documentId']} ({op['name'] or 'unnamed'}): {'; '.join(op['messages'])}", file=sys.stderr)
+    if payload["errors"]:
+        raise CommandError("; ".join(e["message"] for e in payload["errors"]))
+    manifest = payload["manifest"]
+    print(f"manifest version {manifest['version']} is current: {manifest['operationCount']} operation(s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -215,6 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export-schema", help="write the GraphQL SDL")
     export.add_argument("--output", "-o", default="schema.graphql", help="file, or - for stdout")
     export.set_defaults(func=cmd_export_schema)
+
+    partner = sub.add_parser("partner-manifest", help="manage partner apps' operation manifests")
+    partner_sub = partner.add_subparsers(dest="partner_command", required=True)
+    upload = partner_sub.add_parser(
+        "upload", help="upload a manifest (Apollo persisted query manifest or Relay {id: body} JSON) as the new version"
+    )
+    upload.add_argument("file", help="the manifest's JSON file")
+    upload.add_argument("--app", required=True, help="the partner app's ID (partnerApps { id })")
+    upload.add_argument("--token", required=True, help="an administrator's API token (plyp_…) or access token")
+    upload.add_argument("--account", help="the account's ID (X-Parley-Account), when the token's user has several")
+    upload.add_argument("--url", help="Parley's public URL (default PARLEY_PUBLIC_URL)")
+    upload.add_argument("--skip-invalid", action="store_true", help="store the valid operations, leave out the others")
+    upload.set_defaults(func=cmd_partner_manifest)
 
     seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
     seed.set_defaults(func=cmd_seed_demo)

@@ -41,6 +41,10 @@ class Services:
     login_throttle: LoginThrottle
     redis: Any | None = None  # redis.asyncio.Redis when configured
     broker: Any | None = None  # the dramatiq.Broker this app enqueues to
+    rate_limiter: Any | None = None  # parley.ratelimit: requests per minute (GCRA)
+    cost_budget: Any | None = None  # parley.ratelimit: query cost per hour
+    documents: Any | None = None  # parley.persisted: automatic persisted queries
+    operations: Any | None = None  # parley.persisted: partners' registered operations
 
     async def enqueue(self, actor: Any, *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the
@@ -74,6 +78,7 @@ class Context:
     _actor_error: Exception | None = field(default=None, repr=False)
     _loaders: Any = field(default=None, repr=False)
     revoked_session_ids: list[str] = field(default_factory=list)
+    caller: Any = None  # schema.limits.Caller: limits and cost budget of whoever sends the operation
 
     @property
     def settings(self) -> Settings:
@@ -104,18 +109,23 @@ class Context:
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One transaction for a mutation: commit at the end (rollback on any error), then relay what
         the change caused (outbox jobs, session revocations)."""
+        from domain import events
+
         async with self.db() as session:
             try:
                 yield session
+                await events.finalize(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()
                 session.info.pop("outbox_jobs", None)
+                events.discard(session)
                 raise
             jobs = session.info.pop("outbox_jobs", [])
+            committed = session.info.pop(events.FINALIZED, [])
         from parley.relay import after_commit
 
-        await after_commit(self.services, jobs, self.revoked_session_ids)
+        await after_commit(self.services, jobs, self.revoked_session_ids, committed)
         self.revoked_session_ids = []
 
     async def actor(self) -> Actor:
@@ -137,6 +147,7 @@ class Context:
 
     async def _resolve_actor(self) -> Actor:
         from domain.accounts import auth
+        from domain.partners import service as partners
         from schema.ids import decode_id
 
         cred = self.credential
@@ -152,7 +163,9 @@ class Context:
             except Exception:  # noqa: BLE001
                 raise Forbidden("Unknown account in X-Parley-Account") from None
         async with self.db() as session:
-            if auth.is_api_token(cred.token):
+            if partners.is_partner_token(cred.token):
+                actor = await partners.actor_for_partner_token(session, cred.token, account_id)
+            elif auth.is_api_token(cred.token):
                 actor = await auth.actor_for_api_token(session, cred.token, account_id)
             else:
                 actor = await auth.actor_for_access_token(session, self.settings.secret_key, cred.token, account_id)

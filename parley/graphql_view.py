@@ -6,22 +6,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from domain.accounts import tokens
 from domain.audit import RequestMeta
-from domain.errors import ParleyError
+from domain.errors import ErrorCode, ParleyError
 from parley.context import ACCESS_COOKIE, ACCOUNT_HEADER, CSRF_HEADER, Context, Credential, Services
+from domain.partners.service import PREFIX_PARTNER
 from parley.logs import get_logger, request_id_var
+from parley.ratelimit import token_key
 from parley.relay import SESSIONS_REVOKED_CHANNEL
 
 log = get_logger("parley.graphql")
@@ -69,6 +77,92 @@ def _meta(conn: HTTPConnection) -> RequestMeta:
     return RequestMeta(ip=conn.client.host if conn.client else None, user_agent=conn.headers.get("user-agent"))
 
 
+# --- GraphQL over HTTP: media types, status codes, rate limits --------------------------------------------
+
+JSON = "application/json"
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+VARY = "Accept, Authorization, Cookie, X-Parley-Account"
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an Accept header: application/graphql-response+json when the client
+    prefers it, application/json for JSON, `*/*` or no header; None when it accepts neither."""
+    if not accept or not accept.strip():
+        return JSON
+    best, best_q = None, 0.0
+    for part in accept.split(","):
+        media, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        media = media.lower()
+        if media == GRAPHQL_RESPONSE:
+            candidate = GRAPHQL_RESPONSE
+        elif media in (JSON, "application/*", "*/*"):
+            candidate = JSON
+        else:
+            continue
+        if q > best_q:
+            best, best_q = candidate, q
+    return best
+
+
+class Throttled(Exception):
+    """The request is over its rate limit; answered 429 with Retry-After."""
+
+    def __init__(self, retry_after: int, limit: str) -> None:
+        super().__init__(f"Too many requests; retry in {retry_after} seconds")
+        self.retry_after = retry_after
+        self.limit = limit
+
+
+def _error_body(message: str, code: ErrorCode, status: int, name: str, **details: object) -> dict:
+    extensions: dict = {"code": code.value, "status": status, "name": name, "details": details, **details}
+    return {"errors": [{"message": message, "extensions": extensions}]}
+
+
+_HTTP_ERROR_CODES = {
+    401: (ErrorCode.UNAUTHENTICATED, "UnauthorizedError"),
+    403: (ErrorCode.FORBIDDEN, "ForbiddenError"),
+    404: (ErrorCode.NOT_FOUND, "NotFoundError"),
+    405: (ErrorCode.BAD_USER_INPUT, "MethodNotAllowedError"),
+    406: (ErrorCode.BAD_USER_INPUT, "NotAcceptableError"),
+    413: (ErrorCode.BAD_USER_INPUT, "PayloadTooLargeError"),
+    415: (ErrorCode.BAD_USER_INPUT, "UnsupportedMediaTypeError"),
+    429: (ErrorCode.RATE_LIMITED, "RateLimitError"),
+}
+
+
+@dataclass
+class Exchange:
+    """What the view knows of a request before the result: how to answer and whether it may be cached."""
+
+    method: str
+    media: str | None
+    public: bool  # no credentials: the answer is the same for everyone
+
+
+def request_identity(conn: HTTPConnection, services: Services) -> tuple[str, str | None]:
+    """(IP, identity key or None for anonymous requests) for rate limits, without a database call:
+    access tokens are verified (an HMAC), opaque tokens are keyed by their hash."""
+    ip = conn.client.host if conn.client else "unknown"
+    token = _bearer(conn.headers.get("authorization")) or conn.cookies.get(ACCESS_COOKIE)
+    if not token:
+        return ip, None
+    if token.startswith((tokens.PREFIX_PERSONAL, tokens.PREFIX_BOT, PREFIX_PARTNER)):
+        return ip, "token:" + token_key(token)
+    try:
+        claims = tokens.decode_access_token(services.settings.secret_key, token)
+    except tokens.InvalidToken:
+        return ip, None
+    return ip, f"user:{claims.user_id}"
+
+
 class ParleyGraphQL(GraphQL):
     def __init__(self, schema: Any, services_getter: Any, *, legacy_ws: bool, graphiql: bool) -> None:
         protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL) if legacy_ws else (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
@@ -94,6 +188,157 @@ class ParleyGraphQL(GraphQL):
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
         return orjson.dumps(data)
+
+    # --- GraphQL over HTTP ------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        media = negotiate(request.headers.get("accept")) or JSON
+        try:
+            response = await self.run(request)
+        except Throttled as exc:
+            body = _error_body(str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError",
+                               retryAfter=exc.retry_after, limit=exc.limit)
+            response = self._json(body, 429, media, {"Retry-After": str(exc.retry_after)})
+        except HTTPException as exc:
+            code, name = _HTTP_ERROR_CODES.get(exc.status_code, (ErrorCode.BAD_USER_INPUT, "BadRequestError"))
+            headers = {"Allow": "POST" if request.method == "GET" else "GET, POST"} if exc.status_code == 405 else {}
+            response = self._json(_error_body(exc.reason, code, exc.status_code, name), exc.status_code, media, headers)
+        await response(scope, receive, send)
+
+    def should_render_graphql_ide(self, request) -> bool:  # type: ignore[override]
+        # A GET naming a persisted document (`documentId`, `extensions`) is an operation, not a page view.
+        params = request.query_params
+        if params.get("documentId") is not None or params.get("extensions") is not None:
+            return False
+        return super().should_render_graphql_ide(request)
+
+    def _json(self, body: dict, status: int, media: str, headers: dict[str, str] | None = None) -> Response:
+        response = Response(self.encode_json(body), status_code=status, headers=headers)
+        response.headers["content-type"] = f"{media}; charset=utf-8"
+        response.headers["cache-control"] = "no-store"
+        return response
+
+    async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
+        sub = await super().get_sub_response(request)
+        public = not (request.headers.get("authorization") or request.cookies.get(ACCESS_COOKIE))
+        sub.parley = Exchange(request.method, negotiate(request.headers.get("accept")), public)  # type: ignore[attr-defined]
+        return sub
+
+    def _request_data(self, item: object) -> GraphQLRequestData:
+        if not isinstance(item, dict):
+            raise HTTPException(400, "A GraphQL request must be a JSON object")
+        query, variables = item.get("query"), item.get("variables")
+        extensions, document_id = item.get("extensions"), item.get("documentId")
+        operation_name = item.get("operationName")
+        if not isinstance(query, (str, type(None))):
+            raise HTTPException(400, "The GraphQL operation's `query` must be a string or null, if provided.")
+        if not isinstance(variables, (dict, type(None))):
+            raise HTTPException(400, "The GraphQL operation's `variables` must be an object or null, if provided.")
+        if not isinstance(extensions, (dict, type(None))):
+            raise HTTPException(400, "The GraphQL operation's `extensions` must be an object or null, if provided.")
+        if not isinstance(operation_name, (str, type(None))):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+        if document_id is not None:
+            if not isinstance(document_id, str):
+                raise HTTPException(400, "`documentId` must be a string")
+            extensions = {**(extensions or {}), "documentId": document_id}
+        if query is None and not extensions:
+            raise HTTPException(400, "No GraphQL query found in the request")
+        return GraphQLRequestData(query=query, variables=variables, operation_name=operation_name,
+                                  extensions=extensions, protocol="http")
+
+    async def parse_http_body(self, request_adapter):  # type: ignore[override]
+        """JSON bodies (or GET parameters) only, a top-level `documentId` carried to the persisted
+        operations extension, and the request's rate limits (a batch counts once per operation)."""
+        request: Request = request_adapter._request  # the Starlette request (client address, cookies)
+        if negotiate(request.headers.get("accept")) is None:
+            raise HTTPException(406, "Accept application/graphql-response+json or application/json")
+        if request.method == "GET":
+            data: Any = self.parse_query_params(request_adapter.query_params)
+        else:
+            content_type, params = parse_content_type(request.headers.get("content-type", ""))
+            if content_type != JSON or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+                raise HTTPException(415, "Send GraphQL requests as application/json (UTF-8)")
+            data = self.parse_json(await request_adapter.get_body())
+        if isinstance(data, list):
+            self._validate_batch_request(data, protocol="http")
+            parsed: Any = [self._request_data(item) for item in data]
+            await self._throttle(request, len(parsed))
+            return parsed
+        result = self._request_data(data)
+        await self._throttle(request, 1)
+        return result
+
+    async def _throttle(self, request: Request, cost: int) -> None:
+        services: Services = self._services_getter()
+        limiter = services.rate_limiter
+        if limiter is None:
+            return
+        settings = services.settings
+        ip, identity = request_identity(request, services)
+        checks = []
+        if settings.rate_limit_ip_per_minute > 0:
+            checks.append((f"ip:{ip}", settings.rate_limit_ip_per_minute, "ip"))
+        if identity is None and settings.rate_limit_anonymous_per_minute > 0:
+            checks.append((f"anonymous:{ip}", settings.rate_limit_anonymous_per_minute, "anonymous"))
+        elif identity is not None and settings.rate_limit_authenticated_per_minute > 0:
+            checks.append((identity, settings.rate_limit_authenticated_per_minute, "caller"))
+        for key, per_minute, name in checks:
+            try:
+                decision = await limiter.hit(key, per_minute, cost)
+            except Exception as exc:  # noqa: BLE001 - Redis down: serve rather than refuse everyone
+                log.warning("ratelimit.unavailable", error=type(exc).__name__)
+                return
+            if not decision.allowed:
+                raise Throttled(decision.retry_after_seconds, name)
+
+    async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[override]
+        try:
+            return await super().execute_single(
+                request=request, request_adapter=request_adapter, sub_response=sub_response, context=context,
+                root_value=root_value, request_data=request_data,
+            )
+        except HTTPException as exc:
+            if request_adapter.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
+                raise HTTPException(405, "Only queries may be sent with GET; send mutations with POST") from exc
+            raise
+
+    async def process_result(self, request, result):  # type: ignore[override]
+        data = await super().process_result(request, result)
+        # A request error (nothing ran: validation, limits, persisted operations) has no `data` entry.
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            data.pop("data", None)
+        return data
+
+    def create_response(self, response_data, sub_response: Response) -> Response:  # type: ignore[override]
+        exchange: Exchange = getattr(sub_response, "parley", None) or Exchange("POST", JSON, False)
+        media = exchange.media or JSON
+        status, headers = 200, {}
+        if isinstance(response_data, dict) and "data" not in response_data and response_data.get("errors"):
+            first = response_data["errors"][0].get("extensions") or {}
+            if first.get("code") == ErrorCode.RATE_LIMITED.value:
+                status = 429
+                headers["Retry-After"] = str(first.get("retryAfter") or 1)
+            elif media == GRAPHQL_RESPONSE and first.get("code") != ErrorCode.PERSISTED_QUERY_NOT_FOUND.value:
+                # Apollo's APQ clients expect 200 for PersistedQueryNotFound and retry with the document.
+                status = int(first.get("status") or 400)
+        if exchange.method == "GET":
+            headers["Vary"] = VARY
+            max_age = self._services_getter().settings.get_cache_max_age
+            cacheable = status == 200 and exchange.public and not response_data.get("errors")  # type: ignore[union-attr]
+            headers["Cache-Control"] = f"public, max-age={max_age}" if cacheable and max_age > 0 else "private, no-store"
+        else:
+            headers["Cache-Control"] = "no-store"
+        response = Response(self.encode_json(response_data), status_code=sub_response.status_code or status, headers=headers)
+        response.headers["content-type"] = f"{media}; charset=utf-8"
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:  # type: ignore[override]
         services: Services = self._services_getter()

@@ -13,7 +13,7 @@ import dramatiq
 from sqlalchemy import select, update
 
 from db.base import utcnow
-from db.models import OutboxJob
+from db.models import Event, OutboxJob
 from parley.logs import get_logger
 
 if TYPE_CHECKING:
@@ -79,7 +79,61 @@ async def sweep_outbox(
             return total
 
 
-async def after_commit(services: Services, jobs: Sequence[OutboxJob], revoked_session_ids: Sequence[str]) -> None:
+def event_channels(event: Event) -> list[str]:
+    channels = [f"account:{event.account_id}"]
+    if event.conversation_id is not None:
+        channels.append(f"conversation:{event.conversation_id}")
+    return channels
+
+
+def event_message(event: Event) -> str:
+    return json.dumps({"id": event.id, "position": event.position, "type": event.type})
+
+
+async def publish_events(broadcast, events: Sequence[Event]) -> list[int]:
+    """Publish committed events' ids to their channels; returns the ids that went out."""
+    sent = []
+    for event in events:
+        try:
+            for channel in event_channels(event):
+                await broadcast.publish(channel, event_message(event))
+        except Exception as exc:  # noqa: BLE001 - the sweeper publishes it later
+            log.warning("events.publish_failed", event_id=event.id, error=type(exc).__name__)
+            break
+        sent.append(event.id)
+    return sent
+
+
+async def relay_events(services: Services, events: Sequence[Event]) -> None:
+    sent = await publish_events(services.broadcast, events)
+    if sent:
+        async with services.sessions() as session, session.begin():
+            await session.execute(update(Event).where(Event.id.in_(sent)).values(relayed_at=utcnow()))
+
+
+async def sweep_events(sessions, broadcast, *, older_than: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
+    """Publish events that stayed unrelayed (Redis down, process died between commit and relay)."""
+    async with sessions() as session, session.begin():
+        stmt = (
+            select(Event)
+            .where(Event.relayed_at.is_(None), Event.created_at < utcnow() - older_than)
+            .order_by(Event.id)
+            .limit(batch)
+        )
+        if session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        events = list((await session.scalars(stmt)).all())
+        sent = await publish_events(broadcast, events)
+        if sent:
+            await session.execute(update(Event).where(Event.id.in_(sent)).values(relayed_at=utcnow()))
+    return len(sent)
+
+
+async def after_commit(
+    services: Services, jobs: Sequence[OutboxJob], revoked_session_ids: Sequence[str], events: Sequence[Event] = ()
+) -> None:
+    if events:
+        await relay_events(services, events)
     if jobs:
         await relay_jobs(services, jobs)
     if revoked_session_ids:

@@ -23,6 +23,19 @@ class Environment(StrEnum):
     production = "production"
 
 
+QUERY_LIMIT_CALLERS = ("anonymous", "user", "bot", "partner")
+QUERY_LIMIT_NAMES = (
+    "max_depth", "max_aliases", "max_tokens", "max_root_fields", "max_mutations", "max_directives", "max_cost",
+    "cost_budget_per_hour",
+)
+
+
+class Introspection(StrEnum):
+    everyone = "true"
+    users = "users"
+    nobody = "false"
+
+
 class ConfigurationError(Exception):
     """A setting that Parley cannot run with; its message is one line for the operator."""
 
@@ -56,8 +69,52 @@ class Settings(BaseSettings):
     public_url: str = Field("", description="The URL clients reach Parley at; default http://host:port")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: str = Field("json", description="json (one object per line) or console")
-    graphiql: bool = Field(True, description="Serve the GraphiQL explorer on GET /graphql for browsers")
-    introspection: bool = Field(True, description="Allow schema introspection")
+    graphiql: bool | None = Field(
+        None, description="Serve the GraphiQL explorer on GET /graphql for browsers; default: unless introspection is off"
+    )
+    introspection: Introspection | None = Field(
+        None,
+        description="Who may introspect the schema and get field suggestions: true (everyone), users (signed-in "
+        "users, not anonymous, bot or partner callers) or false; default: true, users in production",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (JSON list, or [\"*\"]) whose pages may call /graphql with bearer tokens (CORS); "
+        "the dashboard origins are always allowed",
+    )
+    max_batch_operations: int = Field(0, description="Operations allowed in one JSON-array batch; 0 = batching off")
+    get_cache_max_age: int = Field(
+        60, description="Seconds anonymous GET query results may be cached (Cache-Control: public)"
+    )
+    apq_ttl_seconds: int = Field(7 * 24 * 3600, description="How long an automatic persisted query is remembered")
+    apq_max_entries: int = Field(10_000, description="Most automatic persisted queries remembered at once")
+    apq_max_document_bytes: int = Field(50_000, description="Largest document remembered as a persisted query")
+    rate_limit_anonymous_per_minute: int = Field(
+        300, description="Requests a minute per IP without credentials (bursts up to the same number); 0 = off"
+    )
+    rate_limit_authenticated_per_minute: int = Field(
+        1200, description="Requests a minute per user or token; 0 = off"
+    )
+    rate_limit_ip_per_minute: int = Field(
+        3000, description="Requests a minute per IP whatever the credentials (a ceiling); 0 = off"
+    )
+    query_max_depth: int = Field(12, description="Deepest field nesting of a query")
+    query_max_aliases: int = Field(30, description="Most aliases in a document (counted through fragments)")
+    query_max_tokens: int = Field(5000, description="Most lexical tokens in a document")
+    query_max_root_fields: int = Field(20, description="Most root fields in an operation")
+    query_max_mutations: int = Field(5, description="Most mutation fields in one request (sign-in and the like: one)")
+    query_max_directives: int = Field(50, description="Most directives in a document")
+    query_max_cost: int = Field(50_000, description="Highest cost of one query (objects it may return)")
+    query_cost_budget_per_hour: int = Field(500_000, description="Query cost a user or token may spend an hour")
+    query_cost_window_seconds: int = Field(3600, description="Length of the cost budget's window (an hour)")
+    query_limits_by_caller: dict[str, dict[str, int]] = Field(
+        default_factory=lambda: {
+            "anonymous": {"max_cost": 5_000, "cost_budget_per_hour": 100_000},
+            "partner": {"cost_budget_per_hour": 200_000},
+        },
+        description="Overrides of the query limits per caller (anonymous, user, bot, partner) as JSON, e.g. "
+        '{"partner": {"max_depth": 8, "max_cost": 5000}}',
+    )
     legacy_graphql_ws: bool = Field(
         False, description="Also accept the legacy graphql-ws subprotocol (off: it has had auth bypasses)"
     )
@@ -106,6 +163,28 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("introspection", mode="before")
+    @classmethod
+    def _read_introspection(cls, value: object) -> object:
+        aliases = {"1": "true", "yes": "true", "on": "true", "all": "true", "everyone": "true",
+                   "0": "false", "no": "false", "off": "false", "none": "false", "nobody": "false"}
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, str):
+            return aliases.get(value.strip().lower(), value.strip().lower())
+        return value
+
+    @field_validator("query_limits_by_caller")
+    @classmethod
+    def _check_limits_by_caller(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        for caller, limits in value.items():
+            if caller not in QUERY_LIMIT_CALLERS:
+                raise ValueError(f"unknown caller {caller!r}: use {', '.join(QUERY_LIMIT_CALLERS)}")
+            unknown = set(limits) - set(QUERY_LIMIT_NAMES)
+            if unknown:
+                raise ValueError(f"unknown limit(s) {', '.join(sorted(unknown))}: use {', '.join(QUERY_LIMIT_NAMES)}")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _check_redis_scheme(cls, value: str) -> str:
@@ -136,6 +215,27 @@ class Settings(BaseSettings):
     @property
     def diagnostics(self) -> bool:
         return self.env != Environment.production if self.diagnostics_enabled is None else self.diagnostics_enabled
+
+    @property
+    def introspection_policy(self) -> Introspection:
+        if self.introspection is not None:
+            return self.introspection
+        return Introspection.users if self.env == Environment.production else Introspection.everyone
+
+    def query_limits(self, caller: str) -> dict[str, int]:
+        """The query limits of a kind of caller: the defaults with its overrides."""
+        limits = {
+            "max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
+            "max_tokens": self.query_max_tokens, "max_root_fields": self.query_max_root_fields,
+            "max_mutations": self.query_max_mutations, "max_directives": self.query_max_directives,
+            "max_cost": self.query_max_cost, "cost_budget_per_hour": self.query_cost_budget_per_hour,
+        }
+        limits.update(self.query_limits_by_caller.get(caller, {}))
+        return limits
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        return self.introspection_policy != Introspection.nobody if self.graphiql is None else self.graphiql
 
     @property
     def base_url(self) -> str:

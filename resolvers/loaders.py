@@ -1,15 +1,31 @@
-"""Per-request DataLoaders (`<model>_by_<key>`). They load rows by primary key for objects reached
-through an already-authorized parent; results come back in key order, None for a miss."""
+"""Per-request DataLoaders (`<model>_by_<key>`). They load rows for objects reached through an
+already-authorized parent; results come back in key order, None (or empty) for a miss. One SQL
+statement per loader per request, however many parents ask."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from strawberry.dataloader import DataLoader
 
-from db.models import Account, Bot, CustomRole, User
+from db.models import (
+    Account,
+    Bot,
+    Contact,
+    Conversation,
+    ConversationLabel,
+    CustomRole,
+    Inbox,
+    InboxMember,
+    Label,
+    Message,
+    Team,
+    User,
+)
+from domain.enums import MessageType
 
 
 class Loaders:
@@ -19,6 +35,14 @@ class Loaders:
         self.account_by_id = DataLoader(self._by_pk(Account))
         self.custom_role_by_id = DataLoader(self._by_pk(CustomRole))
         self.bot_by_id = DataLoader(self._by_pk(Bot))
+        self.inbox_by_id = DataLoader(self._by_pk(Inbox))
+        self.contact_by_id = DataLoader(self._by_pk(Contact))
+        self.team_by_id = DataLoader(self._by_pk(Team))
+        self.label_by_id = DataLoader(self._by_pk(Label))
+        self.labels_by_conversation = DataLoader(self._labels_by_conversation)
+        self.last_message_by_conversation = DataLoader(self._last_message_by_conversation)
+        self.unread_count_by_conversation = DataLoader(self._unread_count_by_conversation)
+        self.inbox_members = DataLoader(self._inbox_members)
 
     def _by_pk(self, model) -> Callable[[Sequence[int]], Awaitable[list[Any]]]:
         async def load(keys: Sequence[int]) -> list[Any]:
@@ -28,3 +52,58 @@ class Loaders:
             return [found.get(k) for k in keys]
 
         return load
+
+    async def _labels_by_conversation(self, keys: Sequence[int]) -> list[list[Label]]:
+        async with self._db() as session:
+            rows = await session.execute(
+                select(ConversationLabel.conversation_id, Label)
+                .join(Label, Label.id == ConversationLabel.label_id)
+                .where(ConversationLabel.conversation_id.in_(list(keys)))
+                .order_by(Label.title)
+            )
+            grouped: dict[int, list[Label]] = defaultdict(list)
+            for conversation_id, label in rows:
+                grouped[conversation_id].append(label)
+        return [grouped.get(k, []) for k in keys]
+
+    async def _last_message_by_conversation(self, keys: Sequence[int]) -> list[Message | None]:
+        async with self._db() as session:
+            newest = (
+                select(Message.conversation_id, func.max(Message.id).label("id"))
+                .where(Message.conversation_id.in_(list(keys)))
+                .group_by(Message.conversation_id)
+                .subquery()
+            )
+            rows = await session.scalars(select(Message).join(newest, newest.c.id == Message.id))
+            found = {m.conversation_id: m for m in rows}
+        return [found.get(k) for k in keys]
+
+    async def _unread_count_by_conversation(self, keys: Sequence[int]) -> list[int]:
+        async with self._db() as session:
+            rows = await session.execute(
+                select(Message.conversation_id, func.count())
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Message.conversation_id.in_(list(keys)),
+                    Message.message_type == MessageType.INCOMING,
+                    and_(
+                        Conversation.agent_last_seen_at.is_(None) | (Message.created_at > Conversation.agent_last_seen_at)
+                    ),
+                )
+                .group_by(Message.conversation_id)
+            )
+            found = dict(rows.all())
+        return [found.get(k, 0) for k in keys]
+
+    async def _inbox_members(self, keys: Sequence[int]) -> list[list[User]]:
+        async with self._db() as session:
+            rows = await session.execute(
+                select(InboxMember.inbox_id, User)
+                .join(User, User.id == InboxMember.user_id)
+                .where(InboxMember.inbox_id.in_(list(keys)))
+                .order_by(User.id)
+            )
+            grouped: dict[int, list[User]] = defaultdict(list)
+            for inbox_id, user in rows:
+                grouped[inbox_id].append(user)
+        return [grouped.get(k, []) for k in keys]

@@ -4,30 +4,28 @@ its access rule (schema/access.py)."""
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
 from schema.accounts_root import AccountsMutation, AccountsQuery
+from schema.catalog_root import CatalogMutation, CatalogQuery
 from schema.diagnostics_root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
 from schema.extensions import CloseSession, ErrorContract
+from schema.extensions_persisted import PersistedOperations
+from schema.limits import QueryGuard
+from schema.partners_root import PartnersMutation, PartnersQuery
+from schema.helpdesk_root import HelpdeskMutation, HelpdeskQuery
 
 # Each domain contributes its root fields in schema/<domain>_root.py; add its classes here.
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(DiagnosticsQuery, AccountsQuery):
+class Query(DiagnosticsQuery, AccountsQuery, HelpdeskQuery, CatalogQuery, PartnersQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed.")
-class Mutation(AccountsMutation, DiagnosticsMutation):
+class Mutation(AccountsMutation, HelpdeskMutation, DiagnosticsMutation, CatalogMutation, PartnersMutation):
     pass
 
 
@@ -43,24 +41,20 @@ class ParleySchema(strawberry.Schema):
         return None
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    extensions: list = [
-        ErrorContract,
-        CloseSession,
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
-        lambda: MaxTokensLimiter(max_token_count=5000),
-        lambda: MaxAliasesLimiter(max_alias_count=30),
-        lambda: QueryDepthLimiter(max_depth=12),
-    ]
+def build_schema(*, introspection: bool = True, max_batch_operations: int = 0) -> strawberry.Schema:
+    """`introspection=False` turns introspection and field suggestions off for everyone; otherwise
+    QueryGuard decides per caller (settings.introspection). Limits, parsing and validation caches
+    live in QueryGuard (schema/limits.py); persisted operations in schema/extensions_persisted.py."""
+    extensions: list = [ErrorContract, CloseSession, QueryGuard, PersistedOperations]
     if not introspection:
         extensions.append(DisableIntrospection)
+    batching = {"max_operations": max_batch_operations} if max_batch_operations > 0 else None
     return ParleySchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
-        config=StrawberryConfig(disable_field_suggestions=not introspection),
+        config=StrawberryConfig(disable_field_suggestions=not introspection, batching_config=batching),
     )
 
 

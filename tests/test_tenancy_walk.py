@@ -14,7 +14,7 @@ import pytest
 from domain.accounts.policy import Rule
 from schema.access import rule_of
 from schema.root import schema
-from tests.probes import PROBES, SETUPS
+from tests.probes import B_STATE_FRAGMENTS, PROBES, SETUPS
 from tests.probes.base import Probe
 from tests.support.accounts import Member, add_agent, signup
 
@@ -59,7 +59,7 @@ B_STATE = """{
   bots { id name }
   apiTokens { id name revokedAt }
   auditLogs(first: 100) { edges { node { id action } } }
-}"""
+""" + "".join(B_STATE_FRAGMENTS) + "}"
 
 
 async def make_world(gql, smtp) -> World:

@@ -44,9 +44,25 @@ class Scheduler:
         self._tasks.clear()
 
 
-def standard_scheduler(sessions, broker) -> Scheduler:
-    from parley.relay import sweep_outbox
+def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
+    """`broadcast` is anything with `async publish(channel, message)`: the app's Broadcast, or a
+    Redis client in a worker process."""
+    from parley.relay import sweep_events, sweep_outbox
 
     scheduler = Scheduler()
     scheduler.every(5.0, "outbox.sweep", lambda: sweep_outbox(sessions, broker))
+    if broadcast is not None:
+        scheduler.every(2.0, "events.sweep", lambda: sweep_events(sessions, broadcast))
+    scheduler.every(15.0, "conversations.wake_snoozed", lambda: wake_snoozed_conversations(sessions))
     return scheduler
+
+
+async def wake_snoozed_conversations(sessions) -> int:
+    """Reopen conversations whose snooze ended. Their events are relayed by the event sweeper."""
+    from domain import events
+    from domain.helpdesk.conversations import wake_snoozed
+
+    async with sessions() as session:
+        count = await wake_snoozed(session)
+        await events.commit(session)
+    return count

@@ -4,8 +4,31 @@ from db.base import Base
 from db.models.accounts import Account, AccountMembership, Bot, CustomRole, User
 from db.models.audit import AuditLog, OutboxJob
 from db.models.auth import ApiToken, OneTimeToken, RefreshToken, UserSession
+from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
+from db.models.helpdesk import (
+    Attachment,
+    CannedResponse,
+    Contact,
+    ContactInbox,
+    ContactNote,
+    Conversation,
+    ConversationLabel,
+    ConversationParticipant,
+    CustomAttributeDefinition,
+    Event,
+    Inbox,
+    InboxMember,
+    Label,
+    Mention,
+    Message,
+    Team,
+    TeamMember,
+)
 
 __all__ = [
+    "Attachment", "CannedResponse", "Contact", "ContactInbox", "ContactNote", "Conversation",
+    "ConversationLabel", "ConversationParticipant", "CustomAttributeDefinition", "Event", "Inbox",
+    "InboxMember", "Label", "Mention", "Message", "Team", "TeamMember",
     "Account",
     "AccountMembership",
     "ApiToken",
@@ -15,6 +38,10 @@ __all__ = [
     "CustomRole",
     "OneTimeToken",
     "OutboxJob",
+    "PartnerApp",
+    "PartnerManifest",
+    "PartnerOperation",
+    "PartnerToken",
     "RefreshToken",
     "User",
     "UserSession",

@@ -36,6 +36,9 @@ class Account(Base):
         enum_column(AccountStatus, "account_status"), default=AccountStatus.ACTIVE
     )
     settings: Mapped[dict] = mapped_column(JSONType, default=dict)
+    # Per-account counters: conversation display ids and event-log positions.
+    conversation_seq: Mapped[int] = mapped_column(BigID, default=0, server_default="0")
+    event_seq: Mapped[int] = mapped_column(BigID, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -269,6 +269,13 @@ async def remove_membership(session: AsyncSession, actor: Actor, membership_id: 
     await _guard_last_administrator(session, membership, None)
     audit.record(session, actor, "membership.remove", "Membership", membership.id,
                  {"userId": membership.user_id, "role": membership.role.value}, meta)
+    # As Chatwoot: a removed member leaves the account's inboxes and teams too.
+    from sqlalchemy import delete
+
+    from db.models import InboxMember, TeamMember
+
+    for model in (InboxMember, TeamMember):
+        await session.execute(delete(model).where(model.account_id == membership.account_id, model.user_id == membership.user_id))
     await session.delete(membership)
     await session.flush()
     return membership

@@ -9,6 +9,7 @@ import pkgutil
 
 PROBES: dict = {}
 SETUPS: list = []
+B_STATE_FRAGMENTS: list[str] = []  # root fields that snapshot account B, read by B's administrator
 for _mod in pkgutil.iter_modules(__path__):
     if _mod.name == "base":
         continue
@@ -18,3 +19,5 @@ for _mod in pkgutil.iter_modules(__path__):
     PROBES.update(module.PROBES)
     if hasattr(module, "setup_b"):
         SETUPS.append(module.setup_b)
+    if hasattr(module, "B_STATE"):
+        B_STATE_FRAGMENTS.append(module.B_STATE)

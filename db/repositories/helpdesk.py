@@ -1,0 +1,282 @@
+"""Queries of inboxes, contacts, conversations and messages. Conversation visibility (Chatwoot's
+permission filter) is one SQL predicate, applied to every conversation read and write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import and_, exists, false, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from db.models import (
+    Contact,
+    Conversation,
+    ConversationLabel,
+    ConversationParticipant,
+    Inbox,
+    InboxMember,
+    Label,
+    Message,
+    User,
+)
+from db.models import Account, AccountMembership
+from domain.accounts.actor import Actor, ActorKind
+from domain.enums import ConversationStatus, Permission
+
+
+def visible_conversations(actor: Actor) -> ColumnElement[bool]:
+    """Administrators and bots see the whole account; agents see the conversations of inboxes they
+    belong to, narrowed by a custom role: all of them (conversation_manage), unassigned or theirs
+    (conversation_unassigned_manage), or theirs and those they take part in
+    (conversation_participating_manage). No conversation permission: none."""
+    in_account = Conversation.account_id == actor.account_id
+    if actor.is_administrator or actor.kind == ActorKind.bot:
+        return in_account
+    if actor.user_id is None:
+        return false()
+    my_inboxes = Conversation.inbox_id.in_(select(InboxMember.inbox_id).where(InboxMember.user_id == actor.user_id))
+    mine = Conversation.assignee_id == actor.user_id
+    participating = exists().where(
+        ConversationParticipant.conversation_id == Conversation.id, ConversationParticipant.user_id == actor.user_id
+    )
+    grants = []
+    if Permission.CONVERSATION_MANAGE.value in actor.permissions:
+        grants.append(my_inboxes)
+    if Permission.CONVERSATION_UNASSIGNED_MANAGE.value in actor.permissions:
+        grants.append(and_(my_inboxes, or_(Conversation.assignee_id.is_(None), mine)))
+    if Permission.CONVERSATION_PARTICIPATING_MANAGE.value in actor.permissions:
+        grants.append(or_(mine, participating))
+    if not grants:
+        return false()
+    return and_(in_account, or_(*grants))
+
+
+async def inbox_in_account(session: AsyncSession, account_id: int, inbox_id: int) -> Inbox | None:
+    return await session.scalar(select(Inbox).where(Inbox.id == inbox_id, Inbox.account_id == account_id))
+
+
+async def inboxes_of_account(session: AsyncSession, account_id: int, user_id: int | None = None) -> Sequence[Inbox]:
+    stmt = select(Inbox).where(Inbox.account_id == account_id)
+    if user_id is not None:
+        stmt = stmt.where(Inbox.id.in_(select(InboxMember.inbox_id).where(InboxMember.user_id == user_id)))
+    return (await session.scalars(stmt.order_by(Inbox.id))).all()
+
+
+async def inbox_member_ids(session: AsyncSession, inbox_id: int) -> list[int]:
+    return list((await session.scalars(select(InboxMember.user_id).where(InboxMember.inbox_id == inbox_id))).all())
+
+
+async def members_of_account(session: AsyncSession, account_id: int, user_ids: Sequence[int]) -> set[int]:
+    rows = await session.scalars(
+        select(AccountMembership.user_id).where(
+            AccountMembership.account_id == account_id, AccountMembership.user_id.in_(list(user_ids))
+        )
+    )
+    return set(rows)
+
+
+async def is_inbox_member(session: AsyncSession, inbox_id: int, user_id: int) -> bool:
+    return bool(await session.scalar(
+        select(func.count()).where(InboxMember.inbox_id == inbox_id, InboxMember.user_id == user_id)
+    ))
+
+
+async def contact_in_account(session: AsyncSession, account_id: int, contact_id: int, *, lock: bool = False) -> Contact | None:
+    stmt = select(Contact).where(Contact.id == contact_id, Contact.account_id == account_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def contact_by_email(session: AsyncSession, account_id: int, email: str) -> Contact | None:
+    return await session.scalar(
+        select(Contact).where(Contact.account_id == account_id, func.lower(Contact.email) == email.lower())
+    )
+
+
+async def contact_by_identifier(session: AsyncSession, account_id: int, identifier: str) -> Contact | None:
+    return await session.scalar(select(Contact).where(Contact.account_id == account_id, Contact.identifier == identifier))
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def contacts_page(
+    session: AsyncSession, account_id: int, *, search: str | None, after_id: int | None, limit: int
+) -> Sequence[Contact]:
+    stmt = select(Contact).where(Contact.account_id == account_id)
+    if search:
+        haystack = (
+            func.coalesce(Contact.name, "") + " " + func.coalesce(Contact.email, "") + " "
+            + func.coalesce(Contact.phone_number, "") + " " + func.coalesce(Contact.identifier, "")
+        )
+        # On PostgreSQL the trigram index of the same expression serves this ILIKE.
+        stmt = stmt.where(haystack.ilike(_like(search), escape="\\"))
+    if after_id is not None:
+        stmt = stmt.where(Contact.id < after_id)
+    return (await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit))).all()
+
+
+async def conversation_visible(
+    session: AsyncSession, actor: Actor, conversation_id: int, *, lock: bool = False
+) -> Conversation | None:
+    stmt = select(Conversation).where(Conversation.id == conversation_id, visible_conversations(actor))
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def conversations_visible(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> list[Conversation]:
+    stmt = select(Conversation).where(Conversation.id.in_(list(ids)), visible_conversations(actor)).order_by(Conversation.id)
+    return list((await session.scalars(stmt.with_for_update())).all())
+
+
+async def next_display_id(session: AsyncSession, account_id: int) -> int:
+    return await session.scalar(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(conversation_seq=Account.conversation_seq + 1)
+        .returning(Account.conversation_seq)
+    )
+
+
+@dataclass
+class ConversationFilter:
+    status: ConversationStatus | None = None
+    inbox_id: int | None = None
+    assignee: str | None = None  # "me" | "unassigned" | "assigned" | None
+    assignee_id: int | None = None
+    team_id: int | None = None
+    label_id: int | None = None
+    priority: str | None = None
+    contact_id: int | None = None
+    search: str | None = None
+
+
+SORTS = {
+    "LAST_ACTIVITY": (Conversation.last_activity_at, True),
+    "CREATED": (Conversation.created_at, True),
+    "WAITING_SINCE": (Conversation.waiting_since, False),
+}
+
+
+def _filtered(actor: Actor, f: ConversationFilter):
+    conds = [visible_conversations(actor)]
+    if f.status is not None:
+        conds.append(Conversation.status == f.status)
+    if f.inbox_id is not None:
+        conds.append(Conversation.inbox_id == f.inbox_id)
+    if f.assignee == "me":
+        conds.append(Conversation.assignee_id == actor.user_id)
+    elif f.assignee == "unassigned":
+        conds.append(Conversation.assignee_id.is_(None))
+    elif f.assignee == "assigned":
+        conds.append(Conversation.assignee_id.is_not(None))
+    if f.assignee_id is not None:
+        conds.append(Conversation.assignee_id == f.assignee_id)
+    if f.team_id is not None:
+        conds.append(Conversation.team_id == f.team_id)
+    if f.priority is not None:
+        conds.append(Conversation.priority == f.priority)
+    if f.contact_id is not None:
+        conds.append(Conversation.contact_id == f.contact_id)
+    if f.label_id is not None:
+        conds.append(exists().where(
+            ConversationLabel.conversation_id == Conversation.id, ConversationLabel.label_id == f.label_id
+        ))
+    if f.search:
+        conds.append(exists().where(
+            Message.conversation_id == Conversation.id,
+            Message.content.ilike(_like(f.search), escape="\\"),
+            Message.deleted_at.is_(None),
+        ))
+    return conds
+
+
+async def conversations_page(
+    session: AsyncSession, actor: Actor, f: ConversationFilter, *, sort: str, after: tuple[str, int] | None, limit: int
+) -> Sequence[Conversation]:
+    """Keyset pagination on (sort key, id). Nulls (waiting since) sort last as the far future."""
+    column, descending = SORTS[sort]
+    stmt = select(Conversation).where(*_filtered(actor, f))
+    key = func.coalesce(column, datetime(9999, 1, 1)) if sort == "WAITING_SINCE" else column
+    if after is not None:
+        value, last_id = after
+        bound = datetime.fromisoformat(value)
+        if descending:
+            stmt = stmt.where(or_(key < bound, and_(key == bound, Conversation.id < last_id)))
+        else:
+            stmt = stmt.where(or_(key > bound, and_(key == bound, Conversation.id > last_id)))
+    order = (key.desc(), Conversation.id.desc()) if descending else (key.asc(), Conversation.id.asc())
+    return (await session.scalars(stmt.order_by(*order).limit(limit))).all()
+
+
+async def conversation_counts(session: AsyncSession, actor: Actor, f: ConversationFilter) -> dict[str, int]:
+    """Per-status counts and mine/unassigned/all for the open tab, in one statement."""
+    base = _filtered(actor, ConversationFilter(**{**f.__dict__, "status": None, "assignee": None}))
+    is_open = Conversation.status == ConversationStatus.OPEN
+    row = (await session.execute(
+        select(
+            func.count().filter(Conversation.status == ConversationStatus.OPEN),
+            func.count().filter(Conversation.status == ConversationStatus.PENDING),
+            func.count().filter(Conversation.status == ConversationStatus.RESOLVED),
+            func.count().filter(Conversation.status == ConversationStatus.SNOOZED),
+            func.count().filter(and_(is_open, Conversation.assignee_id == actor.user_id)),
+            func.count().filter(and_(is_open, Conversation.assignee_id.is_(None))),
+        ).where(*base)
+    )).one()
+    return dict(zip(["open", "pending", "resolved", "snoozed", "mine", "unassigned"], row, strict=True))
+
+
+async def messages_page(
+    session: AsyncSession, conversation_id: int, *, include_private: bool, before_id: int | None, limit: int
+) -> Sequence[Message]:
+    stmt = select(Message).where(Message.conversation_id == conversation_id)
+    if not include_private:
+        stmt = stmt.where(Message.private.is_(False))
+    if before_id is not None:
+        stmt = stmt.where(Message.id < before_id)
+    return (await session.scalars(stmt.order_by(Message.id.desc()).limit(limit))).all()
+
+
+async def message_in_conversation(session: AsyncSession, conversation_id: int, message_id: int) -> Message | None:
+    return await session.scalar(
+        select(Message).where(Message.id == message_id, Message.conversation_id == conversation_id).with_for_update()
+    )
+
+
+async def message_visible(session: AsyncSession, actor: Actor, message_id: int) -> tuple[Message, Conversation] | None:
+    row = (await session.execute(
+        select(Message, Conversation)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.id == message_id, visible_conversations(actor))
+        .with_for_update(of=Message)
+    )).first()
+    return (row[0], row[1]) if row else None
+
+
+async def label_ids_of(session: AsyncSession, conversation_id: int) -> set[int]:
+    return set(await session.scalars(select(ConversationLabel.label_id).where(ConversationLabel.conversation_id == conversation_id)))
+
+
+async def users_in_account_by_ids(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, User]:
+    rows = await session.scalars(
+        select(User).join(AccountMembership, AccountMembership.user_id == User.id)
+        .where(AccountMembership.account_id == account_id, User.id.in_(list(ids)))
+    )
+    return {u.id: u for u in rows}
+
+
+async def users_by_mention_names(session: AsyncSession, account_id: int) -> list[User]:
+    return list((await session.scalars(
+        select(User).join(AccountMembership, AccountMembership.user_id == User.id).where(AccountMembership.account_id == account_id)
+    )).all())
+
+
+async def labels_of_account(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, Label]:
+    rows = await session.scalars(select(Label).where(Label.account_id == account_id, Label.id.in_(list(ids))))
+    return {label.id: label for label in rows}

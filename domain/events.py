@@ -1,0 +1,82 @@
+"""The event log: every change anyone may want to hear about writes an event in the same transaction.
+
+Events wait in the session until `finalize` (called right before commit) gives them their
+per-account positions from the account row; taking the counter last keeps the row lock short and
+makes positions visible in commit order."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Account, Event
+
+PENDING = "pending_events"
+FINALIZED = "finalized_events"
+
+
+def record(
+    session: AsyncSession,
+    *,
+    account_id: int,
+    type: str,
+    conversation_id: int | None = None,
+    contact_id: int | None = None,
+    inbox_id: int | None = None,
+    message_id: int | None = None,
+    private: bool = False,
+    actor_user_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Event:
+    event = Event(
+        account_id=account_id,
+        type=type,
+        conversation_id=conversation_id,
+        contact_id=contact_id,
+        inbox_id=inbox_id,
+        message_id=message_id,
+        private=private,
+        actor_user_id=actor_user_id,
+        payload=payload or {},
+    )
+    session.info.setdefault(PENDING, []).append(event)
+    return event
+
+
+async def finalize(session: AsyncSession) -> list[Event]:
+    """Number and insert the pending events. Call last in the transaction, right before commit."""
+    pending: list[Event] = session.info.pop(PENDING, [])
+    if not pending:
+        return []
+    by_account: dict[int, list[Event]] = defaultdict(list)
+    for event in pending:
+        by_account[event.account_id].append(event)
+    for account_id in sorted(by_account):  # a fixed order: no deadlock between two accounts' writers
+        events = by_account[account_id]
+        end = await session.scalar(
+            update(Account)
+            .where(Account.id == account_id)
+            .values(event_seq=Account.event_seq + len(events))
+            .returning(Account.event_seq)
+        )
+        for offset, event in enumerate(events):
+            event.position = end - len(events) + 1 + offset
+    session.add_all(pending)
+    await session.flush()
+    session.info.setdefault(FINALIZED, []).extend(pending)
+    return pending
+
+
+def discard(session: AsyncSession) -> None:
+    session.info.pop(PENDING, None)
+    session.info.pop(FINALIZED, None)
+
+
+async def commit(session: AsyncSession) -> list[Event]:
+    """Finalize and commit (for jobs and scripts that are their own transaction boundary)."""
+    events = await finalize(session)
+    await session.commit()
+    return session.info.pop(FINALIZED, events)

@@ -1,0 +1,1 @@
+"""The helpdesk: inboxes, contacts, conversations and messages."""

@@ -1,0 +1,161 @@
+"""Contacts: the customers. Email unique per account (any case), phone in E.164, an external
+identifier, attributes, notes, and merging two records of one person."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Contact, ContactInbox, ContactNote, Conversation
+from db.repositories import helpdesk as repo
+from domain import audit, events
+from domain.accounts.actor import Actor
+from domain.audit import RequestMeta
+from domain.enums import AttributeModel, ContactType
+from domain.errors import FieldError, NotFound, ValidationError
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
+PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+ADDITIONAL_KEYS = {"company_name", "city", "country", "country_code", "description", "social_profiles"}
+MAX_NOTE = 10_000
+
+
+async def _custom_attribute_errors(session: AsyncSession, account_id: int, values: dict[str, Any]) -> list[FieldError]:
+    from domain.catalog import validate_custom_attributes
+
+    return await validate_custom_attributes(session, account_id, AttributeModel.CONTACT, values)
+
+
+async def _validate(
+    session: AsyncSession, actor: Actor, data: dict[str, Any], existing: Contact | None
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if "name" in data and data["name"] is not None and len(data["name"]) > 255:
+        errors.append(FieldError("name", "TOO_LONG", "At most 255 characters."))
+    if data.get("email"):
+        data["email"] = data["email"].strip().lower()
+        if not EMAIL_RE.match(data["email"]):
+            errors.append(FieldError("email", "INVALID_EMAIL", "Enter a valid email address."))
+        else:
+            other = await repo.contact_by_email(session, actor.account_id, data["email"])
+            if other is not None and (existing is None or other.id != existing.id):
+                errors.append(FieldError("email", "TAKEN", "Another contact has this email."))
+    if data.get("phone_number"):
+        data["phone_number"] = re.sub(r"[\s().-]", "", data["phone_number"])
+        if not PHONE_RE.match(data["phone_number"]):
+            errors.append(FieldError("phoneNumber", "INVALID_PHONE", "Use the international E.164 form, e.g. +4930123456."))
+    if data.get("identifier"):
+        other = await repo.contact_by_identifier(session, actor.account_id, data["identifier"])
+        if other is not None and (existing is None or other.id != existing.id):
+            errors.append(FieldError("identifier", "TAKEN", "Another contact has this identifier."))
+    extra = set((data.get("additional_attributes") or {}).keys()) - ADDITIONAL_KEYS
+    if extra:
+        errors.append(FieldError("additionalAttributes", "INVALID", f"Unknown keys: {', '.join(sorted(extra))}."))
+    if data.get("custom_attributes"):
+        errors.extend(await _custom_attribute_errors(session, actor.account_id, data["custom_attributes"]))
+    return errors
+
+
+async def create_contact(session: AsyncSession, actor: Actor, data: dict[str, Any]) -> Contact:
+    errors = await _validate(session, actor, data, None)
+    if errors:
+        raise ValidationError(errors)
+    contact = Contact(
+        account_id=actor.account_id,
+        name=(data.get("name") or "").strip(),
+        email=data.get("email") or None,
+        phone_number=data.get("phone_number") or None,
+        identifier=data.get("identifier") or None,
+        additional_attributes=data.get("additional_attributes") or {},
+        custom_attributes=data.get("custom_attributes") or {},
+        contact_type=data.get("contact_type") or (ContactType.LEAD if data.get("email") else ContactType.VISITOR),
+    )
+    session.add(contact)
+    await session.flush()
+    events.record(session, account_id=actor.account_id, type="contact.created", contact_id=contact.id,
+                  actor_user_id=actor.user_id, payload={"name": contact.name})
+    return contact
+
+
+async def update_contact(session: AsyncSession, actor: Actor, contact_id: int, data: dict[str, Any]) -> Contact:
+    contact = await repo.contact_in_account(session, actor.account_id, contact_id, lock=True)
+    if contact is None:
+        raise NotFound("No such contact")
+    errors = await _validate(session, actor, data, contact)
+    if errors:
+        raise ValidationError(errors)
+    changed: dict[str, Any] = {}
+    for key in ("name", "email", "phone_number", "identifier", "contact_type", "blocked"):
+        if key in data and data[key] is not None and getattr(contact, key) != data[key]:
+            changed[key] = [_plain(getattr(contact, key)), _plain(data[key])]
+            setattr(contact, key, data[key] or None if key in ("email", "phone_number", "identifier") else data[key])
+    for key in ("additional_attributes", "custom_attributes"):
+        if data.get(key) is not None:
+            merged = {**getattr(contact, key), **data[key]}
+            merged = {k: v for k, v in merged.items() if v is not None}  # null removes a key
+            if merged != getattr(contact, key):
+                changed[key] = [getattr(contact, key), merged]
+                setattr(contact, key, merged)
+    if changed:
+        events.record(session, account_id=actor.account_id, type="contact.updated", contact_id=contact.id,
+                      actor_user_id=actor.user_id, payload={"changed_attributes": changed})
+    await session.flush()
+    return contact
+
+
+def _plain(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+async def delete_contact(session: AsyncSession, actor: Actor, contact_id: int, meta: RequestMeta) -> Contact:
+    contact = await repo.contact_in_account(session, actor.account_id, contact_id, lock=True)
+    if contact is None:
+        raise NotFound("No such contact")
+    audit.record(session, actor, "contact.delete", "Contact", contact.id, {"name": contact.name, "email": contact.email}, meta)
+    events.record(session, account_id=actor.account_id, type="contact.deleted", contact_id=contact.id,
+                  actor_user_id=actor.user_id)
+    await session.delete(contact)  # conversations and messages go with it (ON DELETE CASCADE)
+    await session.flush()
+    return contact
+
+
+async def merge_contacts(session: AsyncSession, actor: Actor, base_id: int, mergee_id: int) -> Contact:
+    """Chatwoot's merge: the mergee's conversations, inbox identities and notes move to the base
+    contact, missing attributes are filled from the mergee, and the mergee is gone."""
+    if base_id == mergee_id:
+        raise ValidationError.single("mergeeContactId", "INVALID", "A contact cannot be merged into itself.")
+    base = await repo.contact_in_account(session, actor.account_id, base_id, lock=True)
+    mergee = await repo.contact_in_account(session, actor.account_id, mergee_id, lock=True)
+    if base is None or mergee is None:
+        raise NotFound("No such contact")
+    for model in (Conversation, ContactInbox, ContactNote):
+        await session.execute(update(model).where(model.contact_id == mergee.id).values(contact_id=base.id))
+    email, phone, identifier = mergee.email, mergee.phone_number, mergee.identifier
+    base.additional_attributes = {**mergee.additional_attributes, **base.additional_attributes}
+    base.custom_attributes = {**mergee.custom_attributes, **base.custom_attributes}
+    base.name = base.name or mergee.name
+    await session.delete(mergee)
+    await session.flush()  # free the unique email/identifier before the base takes them
+    base.email = base.email or email
+    base.phone_number = base.phone_number or phone
+    base.identifier = base.identifier or identifier
+    events.record(session, account_id=actor.account_id, type="contact.merged", contact_id=base.id,
+                  actor_user_id=actor.user_id, payload={"merged_contact_id": mergee_id})
+    await session.flush()
+    return base
+
+
+async def add_note(session: AsyncSession, actor: Actor, contact_id: int, content: str) -> ContactNote:
+    contact = await repo.contact_in_account(session, actor.account_id, contact_id)
+    if contact is None:
+        raise NotFound("No such contact")
+    content = content.strip()
+    if not content or len(content) > MAX_NOTE:
+        raise ValidationError.single("content", "INVALID", f"Write 1 to {MAX_NOTE} characters.")
+    note = ContactNote(account_id=actor.account_id, contact_id=contact.id, user_id=actor.user_id, content=content)
+    session.add(note)
+    await session.flush()
+    return note

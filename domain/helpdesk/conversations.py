@@ -1,0 +1,529 @@
+"""Conversations and messages: Chatwoot's lifecycle (status transitions, snooze and wake-up, reopen on
+an incoming message), assignment, labels, priority, mentions, read markers and activity lines.
+Every change writes its event; every read and write goes through the visibility predicate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import (
+    Contact,
+    ContactInbox,
+    Conversation,
+    ConversationLabel,
+    ConversationParticipant,
+    Inbox,
+    Mention,
+    Message,
+    User,
+)
+from db.repositories import accounts as account_repo
+from db.repositories import helpdesk as repo
+from domain import events
+from domain.accounts.actor import Actor, ActorKind
+from domain.enums import AttributeModel, ChannelType, ContactType, ConversationStatus, MessageType, Priority, SenderType
+from domain.errors import FieldError, Forbidden, NotFound, ValidationError
+
+MAX_CONTENT = 150_000  # Chatwoot's cap
+MAX_BULK = 100
+MENTION_RE = re.compile(r"mention://user/(\d+)/")
+
+
+async def _actor_user(session: AsyncSession, actor: Actor) -> User | None:
+    return await account_repo.user_by_id(session, actor.user_id) if actor.user_id else None
+
+
+def _actor_name(user: User | None, actor: Actor) -> str:
+    if user is not None:
+        return user.display_name or user.name
+    return actor.label.removeprefix("bot:") if actor.kind == ActorKind.bot else "System"
+
+
+def _activity(session: AsyncSession, conversation: Conversation, text: str) -> Message:
+    message = Message(
+        account_id=conversation.account_id,
+        conversation_id=conversation.id,
+        inbox_id=conversation.inbox_id,
+        message_type=MessageType.ACTIVITY,
+        content=text,
+        sender_type=SenderType.SYSTEM,
+        created_at=utcnow(),
+    )
+    session.add(message)
+    return message
+
+
+def _event(session: AsyncSession, conversation: Conversation, type: str, actor: Actor, **kw: Any) -> None:
+    events.record(
+        session,
+        account_id=conversation.account_id,
+        type=type,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        inbox_id=conversation.inbox_id,
+        actor_user_id=actor.user_id,
+        **kw,
+    )
+
+
+async def _visible(session: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    # Row lock: read-modify-write of a conversation is serialised.
+    conversation = await repo.conversation_visible(session, actor, conversation_id, lock=True)
+    if conversation is None:
+        raise NotFound("No such conversation")
+    return conversation
+
+
+async def _inbox_for_agent(session: AsyncSession, actor: Actor, inbox_id: int, field: str = "inboxId") -> Inbox:
+    inbox = await repo.inbox_in_account(session, actor.account_id, inbox_id)
+    if inbox is None or not (
+        actor.is_administrator or actor.kind == ActorKind.bot or await repo.is_inbox_member(session, inbox.id, actor.user_id)
+    ):
+        raise ValidationError.single(field, "NOT_FOUND", "No such inbox, or you are not one of its agents.")
+    return inbox
+
+
+def _check_content(content: str, field: str = "content") -> str:
+    if len(content) > MAX_CONTENT:
+        raise ValidationError.single(field, "TOO_LONG", f"A message holds at most {MAX_CONTENT:,} characters.")
+    if not content.strip():
+        raise ValidationError.single(field, "REQUIRED", "Write a message.")
+    return content
+
+
+# --- creating --------------------------------------------------------------------------------------
+
+
+async def create_conversation(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    inbox_id: int,
+    contact_id: int,
+    content: str | None,
+    assignee_id: int | None = None,
+    additional_attributes: dict[str, Any] | None = None,
+) -> Conversation:
+    """An agent starts a conversation with a contact (API and email inboxes, as in Chatwoot); with a
+    message it is sent as the first outgoing reply."""
+    inbox = await _inbox_for_agent(session, actor, inbox_id)
+    contact = await repo.contact_in_account(session, actor.account_id, contact_id)
+    if contact is None:
+        raise ValidationError.single("contactId", "NOT_FOUND", "No such contact.")
+    if content is not None:
+        _check_content(content)
+    now = utcnow()
+    contact_inbox = await session.scalar(
+        select(ContactInbox).where(ContactInbox.contact_id == contact.id, ContactInbox.inbox_id == inbox.id)
+    )
+    if contact_inbox is None:
+        contact_inbox = ContactInbox(
+            account_id=actor.account_id, contact_id=contact.id, inbox_id=inbox.id,
+            source_id=contact.email if inbox.channel_type == ChannelType.EMAIL and contact.email else f"contact-{contact.id}",
+        )
+        session.add(contact_inbox)
+        await session.flush()
+    conversation = Conversation(
+        account_id=actor.account_id,
+        display_id=await repo.next_display_id(session, actor.account_id),
+        inbox_id=inbox.id,
+        contact_id=contact.id,
+        contact_inbox_id=contact_inbox.id,
+        status=ConversationStatus.RESOLVED if contact.blocked else ConversationStatus.OPEN,
+        last_activity_at=now,
+        waiting_since=now,
+        additional_attributes=additional_attributes or {},
+        custom_attributes={},
+        created_at=now,
+    )
+    session.add(conversation)
+    await session.flush()
+    _event(session, conversation, "conversation.created", actor)
+    if assignee_id is not None:
+        await _assign(session, actor, conversation, assignee_id, field="assigneeId")
+    if content is not None:
+        await _add_message(session, actor, conversation, inbox, content=content, private=False,
+                           message_type=MessageType.OUTGOING, content_attributes={})
+    return conversation
+
+
+async def create_message(
+    session: AsyncSession,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    content: str,
+    private: bool,
+    message_type: MessageType,
+    in_reply_to: int | None = None,
+) -> Message:
+    _check_content(content)
+    conversation = await _visible(session, actor, conversation_id)
+    inbox = await session.get(Inbox, conversation.inbox_id)
+    if message_type not in (MessageType.OUTGOING, MessageType.INCOMING):
+        raise ValidationError.single("messageType", "INVALID", "Agents send OUTGOING messages (or INCOMING on API inboxes).")
+    if message_type == MessageType.INCOMING:
+        if inbox.channel_type != ChannelType.API:
+            raise ValidationError.single("messageType", "INVALID", "Only API inboxes take incoming messages from agents' clients.")
+        if private:
+            raise ValidationError.single("private", "INVALID", "An incoming message cannot be a private note.")
+    attributes: dict[str, Any] = {}
+    if in_reply_to is not None:
+        target = await session.scalar(select(Message.id).where(Message.id == in_reply_to, Message.conversation_id == conversation.id))
+        if target is None:
+            raise ValidationError.single("inReplyTo", "NOT_FOUND", "No such message in this conversation.")
+        attributes["in_reply_to"] = in_reply_to
+    return await _add_message(session, actor, conversation, inbox, content=content, private=private,
+                              message_type=message_type, content_attributes=attributes)
+
+
+async def _add_message(
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    inbox: Inbox,
+    *,
+    content: str,
+    private: bool,
+    message_type: MessageType,
+    content_attributes: dict[str, Any],
+) -> Message:
+    now = utcnow()
+    incoming = message_type == MessageType.INCOMING
+    message = Message(
+        account_id=conversation.account_id,
+        conversation_id=conversation.id,
+        inbox_id=conversation.inbox_id,
+        message_type=message_type,
+        content=content,
+        private=private,
+        sender_type=SenderType.CONTACT if incoming else (SenderType.BOT if actor.kind == ActorKind.bot else SenderType.USER),
+        sender_id=conversation.contact_id if incoming else (actor.bot_id if actor.kind == ActorKind.bot else actor.user_id),
+        content_attributes=content_attributes,
+        created_at=now,
+    )
+    session.add(message)
+    await session.flush()
+    conversation.last_activity_at = now
+    if incoming:
+        if conversation.waiting_since is None:
+            conversation.waiting_since = now
+        contact = await session.get(Contact, conversation.contact_id)
+        contact.last_activity_at = now
+        if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED) and not contact.blocked:
+            previous = conversation.status
+            conversation.status = ConversationStatus.OPEN
+            conversation.snoozed_until = None
+            _event(session, conversation, "conversation.status_changed", actor,
+                   payload={"changed_attributes": {"status": [previous.value, "open"]}, "reason": "incoming_message"})
+    elif not private and message.sender_type == SenderType.USER:
+        first = conversation.first_reply_created_at is None
+        if first:
+            conversation.first_reply_created_at = now
+        waited = conversation.waiting_since
+        conversation.waiting_since = None
+        _event(session, conversation, "first.reply.created" if first else "reply.created", actor, message_id=message.id,
+               payload={"waiting_since": waited.isoformat() if waited else None})
+    if not incoming and actor.user_id is not None:
+        await _participate(session, conversation, actor.user_id)
+    if private:
+        await _mentions(session, actor, conversation, message)
+    _event(session, conversation, "message.created", actor, message_id=message.id, private=private,
+           payload={"message_type": message_type.value})
+    return message
+
+
+async def _participate(session: AsyncSession, conversation: Conversation, user_id: int) -> None:
+    exists_ = await session.scalar(
+        select(ConversationParticipant.user_id).where(
+            ConversationParticipant.conversation_id == conversation.id, ConversationParticipant.user_id == user_id
+        )
+    )
+    if exists_ is None:
+        session.add(ConversationParticipant(conversation_id=conversation.id, user_id=user_id, account_id=conversation.account_id))
+        await session.flush()
+
+
+async def _mentions(session: AsyncSession, actor: Actor, conversation: Conversation, message: Message) -> None:
+    """`@[Name](mention://user/ID/Name)` in a private note: the colleague joins the conversation and is
+    told (notification jobs consume `conversation.mentioned`)."""
+    ids = {int(x) for x in MENTION_RE.findall(message.content)} - {actor.user_id}
+    if not ids:
+        return
+    members = await repo.users_in_account_by_ids(session, conversation.account_id, list(ids))
+    for user_id in sorted(members):
+        existing = await session.scalar(
+            select(Mention).where(Mention.conversation_id == conversation.id, Mention.user_id == user_id)
+        )
+        if existing is None:
+            session.add(Mention(account_id=conversation.account_id, conversation_id=conversation.id, user_id=user_id,
+                                message_id=message.id, mentioned_at=utcnow()))
+        else:
+            existing.message_id, existing.mentioned_at = message.id, utcnow()
+        await _participate(session, conversation, user_id)
+        _event(session, conversation, "conversation.mentioned", actor, message_id=message.id, private=True,
+               payload={"user_id": user_id})
+    message.content_attributes = {**message.content_attributes, "mentioned_user_ids": sorted(members)}
+
+
+# --- changing --------------------------------------------------------------------------------------
+
+
+async def _assign(session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None,
+                  field: str = "assigneeId") -> bool:
+    if assignee_id == conversation.assignee_id:
+        return False
+    actor_user = await _actor_user(session, actor)
+    if assignee_id is not None:
+        assignee = (await repo.users_in_account_by_ids(session, conversation.account_id, [assignee_id])).get(assignee_id)
+        if assignee is None or not await repo.is_inbox_member(session, conversation.inbox_id, assignee_id):
+            raise ValidationError.single(field, "ASSIGNEE_NOT_IN_INBOX", "The assignee must be an agent of this conversation's inbox.")
+        text = (f"{_actor_name(actor_user, actor)} self-assigned this conversation" if assignee_id == actor.user_id
+                else f"Assigned to {assignee.display_name or assignee.name} by {_actor_name(actor_user, actor)}")
+        await _participate(session, conversation, assignee_id)
+    else:
+        text = f"Conversation unassigned by {_actor_name(actor_user, actor)}"
+    previous = conversation.assignee_id
+    conversation.assignee_id = assignee_id
+    _activity(session, conversation, text)
+    _event(session, conversation, "assignee.changed", actor,
+           payload={"changed_attributes": {"assignee_id": [previous, assignee_id]}})
+    return True
+
+
+async def assign(session: AsyncSession, actor: Actor, conversation_id: int, *, assignee_id: int | None,
+                 set_assignee: bool, team_id: int | None, set_team: bool) -> Conversation:
+    conversation = await _visible(session, actor, conversation_id)
+    if set_team:
+        await _set_team(session, actor, conversation, team_id)
+    if set_assignee:
+        await _assign(session, actor, conversation, assignee_id)
+    await session.flush()
+    return conversation
+
+
+async def _set_team(session: AsyncSession, actor: Actor, conversation: Conversation, team_id: int | None) -> None:
+    if team_id == conversation.team_id:
+        return
+    from domain.catalog import team_in_account
+
+    actor_user = await _actor_user(session, actor)
+    if team_id is not None:
+        team = await team_in_account(session, conversation.account_id, team_id)
+        if team is None:
+            raise ValidationError.single("teamId", "NOT_FOUND", "No such team.")
+        text = f"Assigned to {team.name} team by {_actor_name(actor_user, actor)}"
+    else:
+        text = f"Unassigned from team by {_actor_name(actor_user, actor)}"
+    previous = conversation.team_id
+    conversation.team_id = team_id
+    _activity(session, conversation, text)
+    _event(session, conversation, "team.changed", actor, payload={"changed_attributes": {"team_id": [previous, team_id]}})
+
+
+STATUS_TEXT = {
+    ConversationStatus.OPEN: "Conversation was reopened by {who}",
+    ConversationStatus.RESOLVED: "Conversation was marked resolved by {who}",
+    ConversationStatus.PENDING: "Conversation was marked pending by {who}",
+    ConversationStatus.SNOOZED: "Conversation was snoozed by {who}",
+}
+
+
+async def set_status(session: AsyncSession, actor: Actor, conversation_id: int, status: ConversationStatus,
+                     snoozed_until: datetime | None, now: datetime | None = None) -> Conversation:
+    conversation = await _visible(session, actor, conversation_id)
+    await _set_status(session, actor, conversation, status, snoozed_until, now or utcnow())
+    await session.flush()
+    return conversation
+
+
+async def _set_status(session: AsyncSession, actor: Actor, conversation: Conversation, status: ConversationStatus,
+                      snoozed_until: datetime | None, now: datetime) -> None:
+    if status == ConversationStatus.SNOOZED:
+        if snoozed_until is not None and snoozed_until <= now:
+            raise ValidationError.single("snoozedUntil", "SNOOZE_IN_PAST", "Snooze until a time in the future.")
+    elif snoozed_until is not None:
+        raise ValidationError.single("snoozedUntil", "INVALID", "Only a snoozed conversation has a wake-up time.")
+    if status == conversation.status and snoozed_until == conversation.snoozed_until:
+        return
+    previous = conversation.status
+    conversation.status = status
+    conversation.snoozed_until = snoozed_until if status == ConversationStatus.SNOOZED else None
+    if status == ConversationStatus.RESOLVED:
+        conversation.waiting_since = None
+    actor_user = await _actor_user(session, actor)
+    _activity(session, conversation, STATUS_TEXT[status].format(who=_actor_name(actor_user, actor)))
+    _event(session, conversation, "conversation.status_changed", actor,
+           payload={"changed_attributes": {"status": [previous.value, status.value]},
+                    "snoozed_until": snoozed_until.isoformat() if snoozed_until else None})
+
+
+async def set_priority(session: AsyncSession, actor: Actor, conversation_id: int, priority: Priority | None) -> Conversation:
+    conversation = await _visible(session, actor, conversation_id)
+    if conversation.priority != priority:
+        previous = conversation.priority
+        conversation.priority = priority
+        _event(session, conversation, "conversation.updated", actor, payload={"changed_attributes": {
+            "priority": [previous.value if previous else None, priority.value if priority else None]}})
+    await session.flush()
+    return conversation
+
+
+async def _set_labels(session: AsyncSession, actor: Actor, conversation: Conversation, add: Sequence[str],
+                      remove: Sequence[str], replace: bool) -> None:
+    from domain.catalog import labels_by_titles
+
+    if len(add) + len(remove) > MAX_BULK:
+        raise ValidationError.single("labels", "TOO_MANY", f"At most {MAX_BULK} labels at once.")
+    found, missing = await labels_by_titles(session, conversation.account_id, list(add))
+    if missing:
+        raise ValidationError.single("labels", "UNKNOWN_LABEL", f"No such label: {', '.join(missing)}.")
+    removing, _ = await labels_by_titles(session, conversation.account_id, list(remove))
+    current = await repo.label_ids_of(session, conversation.id)
+    wanted = {label.id for label in found} if replace else (current | {label.id for label in found}) - {label.id for label in removing}
+    added, dropped = wanted - current, current - wanted
+    if not added and not dropped:
+        return
+    session.add_all(ConversationLabel(conversation_id=conversation.id, label_id=i, account_id=conversation.account_id) for i in sorted(added))
+    if dropped:
+        await session.execute(delete(ConversationLabel).where(
+            ConversationLabel.conversation_id == conversation.id, ConversationLabel.label_id.in_(dropped)))
+    titles = {label.id: label.title for label in [*found, *removing]}
+    if dropped - set(titles):
+        titles.update({i: label.title for i, label in (await repo.labels_of_account(session, conversation.account_id, list(dropped))).items()})
+    actor_name = _actor_name(await _actor_user(session, actor), actor)
+    if added:
+        _activity(session, conversation, f"{actor_name} added {', '.join(sorted(titles[i] for i in added))}")
+    if dropped:
+        _activity(session, conversation, f"{actor_name} removed {', '.join(sorted(titles[i] for i in dropped))}")
+    _event(session, conversation, "conversation.updated", actor, payload={"changed_attributes": {
+        "labels": [sorted(titles.get(i, str(i)) for i in current), sorted(titles.get(i, str(i)) for i in wanted)]}})
+
+
+async def update_labels(session: AsyncSession, actor: Actor, conversation_id: int, *, add: Sequence[str],
+                        remove: Sequence[str], replace: bool) -> Conversation:
+    conversation = await _visible(session, actor, conversation_id)
+    await _set_labels(session, actor, conversation, add, remove, replace)
+    await session.flush()
+    return conversation
+
+
+async def update_custom_attributes(session: AsyncSession, actor: Actor, conversation_id: int, values: dict[str, Any]) -> Conversation:
+    from domain.catalog import validate_custom_attributes
+
+    conversation = await _visible(session, actor, conversation_id)
+    errors = await validate_custom_attributes(session, actor.account_id, AttributeModel.CONVERSATION,
+                                              {k: v for k, v in values.items() if v is not None})
+    if errors:
+        raise ValidationError(errors)
+    merged = {k: v for k, v in {**conversation.custom_attributes, **values}.items() if v is not None}
+    if merged != conversation.custom_attributes:
+        _event(session, conversation, "conversation.updated", actor,
+               payload={"changed_attributes": {"custom_attributes": [conversation.custom_attributes, merged]}})
+        conversation.custom_attributes = merged
+    await session.flush()
+    return conversation
+
+
+async def mark_read(session: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    conversation = await _visible(session, actor, conversation_id)
+    conversation.agent_last_seen_at = utcnow()
+    await session.flush()
+    return conversation
+
+
+async def mute(session: AsyncSession, actor: Actor, conversation_id: int, muted: bool) -> Conversation:
+    """Chatwoot: muting blocks the contact; their new messages no longer reopen the conversation."""
+    conversation = await _visible(session, actor, conversation_id)
+    contact = await session.get(Contact, conversation.contact_id, with_for_update=True)
+    if contact.blocked != muted:
+        contact.blocked = muted
+        actor_name = _actor_name(await _actor_user(session, actor), actor)
+        _activity(session, conversation, f"{actor_name} {'muted' if muted else 'unmuted'} the conversation")
+        if muted and conversation.status != ConversationStatus.RESOLVED:
+            await _set_status(session, actor, conversation, ConversationStatus.RESOLVED, None, utcnow())
+        events.record(session, account_id=conversation.account_id, type="contact.updated", contact_id=contact.id,
+                      actor_user_id=actor.user_id, payload={"changed_attributes": {"blocked": [not muted, muted]}})
+    await session.flush()
+    return conversation
+
+
+async def bulk(session: AsyncSession, actor: Actor, ids: Sequence[int], *, status: ConversationStatus | None,
+               assignee_id: int | None, set_assignee: bool, add_labels: Sequence[str]) -> list[Conversation]:
+    """Assign, change status or label up to 100 conversations in one transaction: all or nothing."""
+    if not ids or len(ids) > MAX_BULK:
+        raise ValidationError.single("ids", "INVALID", f"Give 1 to {MAX_BULK} conversations.")
+    conversations = await repo.conversations_visible(session, actor, sorted(set(ids)))
+    if len(conversations) != len(set(ids)):
+        raise NotFound("Some conversations do not exist or are not visible to you")
+    now = utcnow()
+    for conversation in conversations:
+        if set_assignee:
+            await _assign(session, actor, conversation, assignee_id)
+        if status is not None:
+            await _set_status(session, actor, conversation, status, None, now)
+        if add_labels:
+            await _set_labels(session, actor, conversation, add_labels, (), replace=False)
+    await session.flush()
+    return conversations
+
+
+async def edit_message(session: AsyncSession, actor: Actor, message_id: int, content: str) -> Message:
+    _check_content(content)
+    message, conversation = await _own_message(session, actor, message_id)
+    history = list(message.content_attributes.get("previous_contents", []))
+    history.append({"content": message.content, "edited_at": utcnow().isoformat()})
+    message.content_attributes = {**message.content_attributes, "previous_contents": history[-20:]}
+    message.content = content
+    message.edited_at = utcnow()
+    _event(session, conversation, "message.updated", actor, message_id=message.id, private=message.private,
+           payload={"changed_attributes": {"content": True}})
+    await session.flush()
+    return message
+
+
+async def delete_message(session: AsyncSession, actor: Actor, message_id: int) -> Message:
+    message, conversation = await _own_message(session, actor, message_id)
+    if message.deleted_at is None:
+        message.content_attributes = {**message.content_attributes, "deleted": True, "original_content": message.content}
+        message.content = "This message was deleted"
+        message.deleted_at = utcnow()
+        _event(session, conversation, "message.updated", actor, message_id=message.id, private=message.private,
+               payload={"changed_attributes": {"deleted": [False, True]}})
+    await session.flush()
+    return message
+
+
+async def _own_message(session: AsyncSession, actor: Actor, message_id: int) -> tuple[Message, Conversation]:
+    found = await repo.message_visible(session, actor, message_id)
+    if found is None:
+        raise NotFound("No such message")
+    message, conversation = found
+    own = message.sender_type == SenderType.USER and message.sender_id == actor.user_id
+    if message.message_type == MessageType.ACTIVITY or not (own or actor.is_administrator):
+        raise Forbidden("You can change only your own messages")
+    return message, conversation
+
+
+async def wake_snoozed(session: AsyncSession, now: datetime | None = None) -> int:
+    """Reopen snoozed conversations whose time has come (periodic job)."""
+    now = now or utcnow()
+    due = (await session.scalars(
+        select(Conversation).where(Conversation.status == ConversationStatus.SNOOZED, Conversation.snoozed_until <= now)
+        .limit(500).with_for_update(skip_locked=True)
+    )).all()
+    system = Actor(label="system")
+    for conversation in due:
+        conversation.status = ConversationStatus.OPEN
+        conversation.snoozed_until = None
+        _activity(session, conversation, "Conversation was reopened after its snooze ended")
+        _event(session, conversation, "conversation.status_changed", system,
+               payload={"changed_attributes": {"status": ["snoozed", "open"]}, "reason": "snooze_ended"})
+    return len(due)

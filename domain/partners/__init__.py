@@ -1,0 +1,1 @@
+"""Partner apps: account-scoped integrations that run only the operations of their uploaded manifest."""

@@ -1,0 +1,145 @@
+"""Request rate limits (GCRA) and the hourly query-cost budget, in Redis when configured (shared by
+every replica, one round trip each) and in memory on the embedded default.
+
+GCRA: each key keeps a "theoretical arrival time"; a request is allowed while that time minus the
+burst tolerance is not in the future. `per_minute` requests a minute, bursts up to the same number.
+The cost budget is a fixed window per key: the first charge starts an hour, charges that would go
+over the limit are refused (and not counted) until the window ends, as GitHub's GraphQL API does."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+MEMORY_KEYS = 100_000
+
+_GCRA = """
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval * cost
+local allow_at = new_tat - tolerance
+if allow_at > now then
+  return {0, math.ceil(allow_at - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {1, 0}
+"""
+
+_BUDGET = """
+local cost = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then ttl = window end
+if used + cost > limit then
+  return {0, used, ttl}
+end
+used = redis.call('INCRBY', KEYS[1], cost)
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], window) end
+return {1, used, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    retry_after: float = 0.0  # seconds until the request would be allowed
+
+    @property
+    def retry_after_seconds(self) -> int:
+        return max(1, math.ceil(self.retry_after))
+
+
+class RedisRateLimiter:
+    def __init__(self, redis: Any, prefix: str = "parley:rl:") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.script = redis.register_script(_GCRA)
+
+    async def hit(self, key: str, per_minute: int, cost: int = 1) -> Decision:
+        interval = 60_000_000 / per_minute  # microseconds per request
+        allowed, wait_us = await self.script(keys=[self.prefix + key], args=[interval, interval * per_minute, cost])
+        return Decision(bool(allowed), int(wait_us) / 1_000_000)
+
+
+class MemoryRateLimiter:
+    def __init__(self) -> None:
+        self._tat: OrderedDict[str, float] = OrderedDict()
+
+    async def hit(self, key: str, per_minute: int, cost: int = 1) -> Decision:
+        now = time.monotonic()
+        interval = 60 / per_minute
+        tat = max(self._tat.get(key, now), now)
+        new_tat = tat + interval * cost
+        allow_at = new_tat - interval * per_minute
+        if allow_at > now:
+            return Decision(False, allow_at - now)
+        self._tat[key] = new_tat
+        self._tat.move_to_end(key)
+        while len(self._tat) > MEMORY_KEYS:
+            self._tat.popitem(last=False)
+        return Decision(True)
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    allowed: bool
+    limit: int
+    used: int
+    reset_at: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+    @property
+    def retry_after_seconds(self) -> int:
+        return max(1, math.ceil((self.reset_at - datetime.now(UTC)).total_seconds()))
+
+
+class RedisCostBudget:
+    def __init__(self, redis: Any, prefix: str = "parley:cost:") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.script = redis.register_script(_BUDGET)
+
+    async def charge(self, key: str, cost: int, limit: int, window: int = 3600) -> BudgetState:
+        allowed, used, ttl_ms = await self.script(keys=[self.prefix + key], args=[cost, limit, window * 1000])
+        reset = datetime.now(UTC) + timedelta(milliseconds=int(ttl_ms))
+        return BudgetState(bool(allowed), limit, int(used), reset.replace(microsecond=0))
+
+
+class MemoryCostBudget:
+    def __init__(self) -> None:
+        self._windows: OrderedDict[str, tuple[int, float]] = OrderedDict()
+
+    async def charge(self, key: str, cost: int, limit: int, window: int = 3600) -> BudgetState:
+        now = time.monotonic()
+        used, ends = self._windows.get(key, (0, 0.0))
+        if ends <= now:
+            used, ends = 0, now + window
+        reset = datetime.now(UTC) + timedelta(seconds=ends - now)
+        if used + cost > limit:
+            return BudgetState(False, limit, used, reset.replace(microsecond=0))
+        used += cost
+        self._windows[key] = (used, ends)
+        self._windows.move_to_end(key)
+        while len(self._windows) > MEMORY_KEYS:
+            self._windows.popitem(last=False)
+        return BudgetState(True, limit, used, reset.replace(microsecond=0))
+
+
+def token_key(token: str) -> str:
+    """A rate-limit key for an opaque token that does not keep the token itself."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]

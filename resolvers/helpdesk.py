@@ -1,0 +1,452 @@
+"""Resolvers of inboxes, contacts, conversations and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from db.repositories import helpdesk as repo
+from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority
+from domain.errors import BadUserInput, NotFound, ValidationError
+from domain.helpdesk import contacts, conversations, inboxes
+from parley.context import Context
+from schema import helpdesk as t
+from schema import helpdesk_inputs as i
+from schema.errors import errors_from
+from schema.ids import decode_id, decode_optional
+from schema.pagination import Connection, build_connection, decode_cursor, decode_int_cursor, page_size
+
+P = TypeVar("P")
+Ctx = Info[Context, None]
+
+
+async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.HelpdeskError]], P]) -> P:
+    try:
+        async with info.context.transaction() as session:
+            return await work(session)
+    except ValidationError as exc:
+        return on_error(errors_from(exc, t.HelpdeskError, t.HelpdeskErrorCode))
+
+
+def _unset(value: Any) -> bool:
+    return value is strawberry.UNSET
+
+
+# --- inboxes ----------------------------------------------------------------------------------------
+
+
+def _config(value: i.ChannelConfigInput | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    return {
+        "widgetColor": value.widget_color, "websiteUrl": value.website_url, "welcomeTitle": value.welcome_title,
+        "welcomeTagline": value.welcome_tagline, "replyTime": value.reply_time, "allowedDomains": value.allowed_domains,
+        "callbackUrl": value.callback_url, "email": value.email,
+    }
+
+
+def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
+    if value is None:
+        return {}
+    hours = None
+    if value.working_hours is not None:
+        hours = [{"dayOfWeek": h.day_of_week, "closedAllDay": h.closed_all_day, "openAllDay": h.open_all_day,
+                  "openTime": h.open_time, "closeTime": h.close_time} for h in value.working_hours]
+    return {
+        "greetingEnabled": value.greeting_enabled, "greetingMessage": value.greeting_message,
+        "outOfOfficeMessage": value.out_of_office_message, "workingHoursEnabled": value.working_hours_enabled,
+        "workingHours": hours, "timezone": value.timezone, "enableAutoAssignment": value.enable_auto_assignment,
+        "hmacMandatory": value.hmac_mandatory,
+    }
+
+
+async def inboxes_list(info: Ctx) -> list[t.Inbox]:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        rows = await repo.inboxes_of_account(session, actor.account_id, None if actor.is_administrator else actor.user_id)
+    return [t.Inbox.from_row(r) for r in rows]
+
+
+async def inbox_create(info: Ctx, input: i.InboxCreateInput) -> i.InboxPayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> i.InboxPayload:
+        inbox = await inboxes.create_inbox(session, actor, name=input.name, channel_type=ChannelType(input.channel_type),
+                                           config=_config(input.channel_config), settings=_settings(input.settings),
+                                           meta=info.context.meta)
+        return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
+
+    return await _mutate(info, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+
+
+async def inbox_update(info: Ctx, id: strawberry.ID, input: i.InboxUpdateInput) -> i.InboxPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Inbox")
+
+    async def work(session) -> i.InboxPayload:
+        inbox = await inboxes.update_inbox(session, actor, pk, name=input.name,
+                                           config=_config(input.channel_config) if input.channel_config else None,
+                                           settings=_settings(input.settings), meta=info.context.meta)
+        return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
+
+    return await _mutate(info, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+
+
+async def inbox_members_set(info: Ctx, id: strawberry.ID, user_ids: list[strawberry.ID]) -> i.InboxPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Inbox")
+    users = [decode_id(u, "User") for u in user_ids]
+
+    async def work(session) -> i.InboxPayload:
+        inbox = await inboxes.set_inbox_members(session, actor, pk, users, info.context.meta)
+        return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
+
+    return await _mutate(info, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+
+
+# --- contacts ------------------------------------------------------------------------------------------
+
+
+async def contacts_list(info: Ctx, first: int | None = 25, after: str | None = None, search: str | None = None) -> Connection[t.Contact]:
+    actor = await info.context.actor()
+    limit = page_size(first)
+    if search is not None and not 1 <= len(search.strip()) <= 200:
+        raise BadUserInput("Search with 1 to 200 characters", field="search")
+    async with info.context.db() as session:
+        rows = await repo.contacts_page(session, actor.account_id, search=search and search.strip(),
+                                        after_id=decode_int_cursor(after), limit=limit + 1)
+    return build_connection(rows, limit, t.Contact.from_row, lambda r: r.id, after is not None)
+
+
+async def contact(info: Ctx, id: strawberry.ID) -> t.Contact:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        row = await repo.contact_in_account(session, actor.account_id, decode_id(id, "Contact"))
+    if row is None:
+        raise NotFound("No such contact")
+    return t.Contact.from_row(row)
+
+
+def _contact_data(value: i.ContactCreateInput | i.ContactUpdateInput) -> dict[str, Any]:
+    data = {
+        "name": value.name, "email": value.email, "phone_number": value.phone_number, "identifier": value.identifier,
+        "contact_type": ContactType(value.contact_type) if value.contact_type else None,
+        "additional_attributes": value.additional_attributes, "custom_attributes": value.custom_attributes,
+    }
+    if isinstance(value, i.ContactUpdateInput):
+        data["blocked"] = value.blocked
+    for key in ("additional_attributes", "custom_attributes"):
+        if data[key] is not None and not isinstance(data[key], dict):
+            raise ValidationError.single("".join(w.capitalize() if n else w for n, w in enumerate(key.split("_"))),
+                                         "INVALID", "Give an object.")
+    return data
+
+
+async def contact_create(info: Ctx, input: i.ContactCreateInput) -> i.ContactPayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> i.ContactPayload:
+        row = await contacts.create_contact(session, actor, _contact_data(input))
+        return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+
+
+async def contact_update(info: Ctx, id: strawberry.ID, input: i.ContactUpdateInput) -> i.ContactPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Contact")
+
+    async def work(session) -> i.ContactPayload:
+        row = await contacts.update_contact(session, actor, pk, _contact_data(input))
+        return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+
+
+async def contact_delete(info: Ctx, id: strawberry.ID) -> i.ContactPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Contact")
+
+    async def work(session) -> i.ContactPayload:
+        row = await contacts.delete_contact(session, actor, pk, info.context.meta)
+        return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+
+
+async def contact_merge(info: Ctx, base_contact_id: strawberry.ID, mergee_contact_id: strawberry.ID) -> i.ContactPayload:
+    actor = await info.context.actor()
+    base, mergee = decode_id(base_contact_id, "Contact"), decode_id(mergee_contact_id, "Contact")
+
+    async def work(session) -> i.ContactPayload:
+        row = await contacts.merge_contacts(session, actor, base, mergee)
+        return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+
+
+async def contact_note_create(info: Ctx, contact_id: strawberry.ID, content: str) -> i.ContactNotePayload:
+    actor = await info.context.actor()
+    pk = decode_id(contact_id, "Contact")
+
+    async def work(session) -> i.ContactNotePayload:
+        note = await contacts.add_note(session, actor, pk, content)
+        return i.ContactNotePayload(note=t.ContactNote(pk=note.id, content=note.content, created_at=note.created_at), errors=[])
+
+    return await _mutate(info, work, lambda e: i.ContactNotePayload(note=None, errors=e))
+
+
+# --- conversations ---------------------------------------------------------------------------------------
+
+SORT_VALUES = {"LAST_ACTIVITY", "CREATED", "WAITING_SINCE"}
+
+
+async def _filter(info: Ctx, f: i.ConversationFilterInput | None) -> repo.ConversationFilter:
+    if f is None:
+        return repo.ConversationFilter()
+    out = repo.ConversationFilter(
+        status=ConversationStatus(f.status) if f.status else None,
+        inbox_id=decode_optional(f.inbox_id, "Inbox"),
+        assignee_id=decode_optional(f.assignee_id, "User"),
+        team_id=decode_optional(f.team_id, "Team"),
+        priority=Priority(f.priority).value if f.priority else None,
+        contact_id=decode_optional(f.contact_id, "Contact"),
+    )
+    if f.assignee is not None:
+        if f.assignee not in ("me", "unassigned", "assigned"):
+            raise BadUserInput("assignee is `me`, `unassigned` or `assigned`", field="filter.assignee")
+        out.assignee = f.assignee
+    if f.search is not None:
+        if not 2 <= len(f.search.strip()) <= 200:
+            raise BadUserInput("Search with 2 to 200 characters", field="filter.search")
+        out.search = f.search.strip()
+    if f.label is not None:
+        from domain.catalog import labels_by_titles
+
+        actor = await info.context.actor()
+        async with info.context.db() as session:
+            found, _missing = await labels_by_titles(session, actor.account_id, [f.label])
+        out.label_id = found[0].id if found else -1
+    return out
+
+
+async def conversations_list(
+    info: Ctx, filter: i.ConversationFilterInput | None = None, sort: t.ConversationSort = t.ConversationSort.LAST_ACTIVITY,
+    first: int | None = 25, after: str | None = None,
+) -> Connection[t.Conversation]:
+    actor = await info.context.actor()
+    limit = page_size(first)
+    sort = t.ConversationSort(sort).value
+    f = await _filter(info, filter)
+    cursor = None
+    if after is not None:
+        raw = decode_cursor(after)
+        value, _, last_id = raw.rpartition("|")
+        if not last_id.isdigit():
+            raise BadUserInput("Invalid cursor", field="after")
+        cursor = (value, int(last_id))
+    column = {"LAST_ACTIVITY": "last_activity_at", "CREATED": "created_at", "WAITING_SINCE": "waiting_since"}[sort]
+
+    def key(row) -> str:
+        value = getattr(row, column)
+        return f"{(value.isoformat() if value else '9999-01-01T00:00:00')}|{row.id}"
+
+    async with info.context.db() as session:
+        rows = await repo.conversations_page(session, actor, f, sort=sort, after=cursor, limit=limit + 1)
+    return build_connection(rows, limit, t.Conversation.from_row, key, after is not None)
+
+
+async def conversation(info: Ctx, id: strawberry.ID | None = None, display_id: int | None = None) -> t.Conversation:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        if id is not None:
+            row = await repo.conversation_visible(session, actor, decode_id(id, "Conversation"))
+        elif display_id is not None:
+            from sqlalchemy import select
+
+            from db.models import Conversation as ConversationRow
+
+            row = await session.scalar(select(ConversationRow).where(
+                ConversationRow.display_id == display_id, repo.visible_conversations(actor)))
+        else:
+            raise BadUserInput("Give `id` or `displayId`")
+    if row is None:
+        raise NotFound("No such conversation")
+    return t.Conversation.from_row(row)
+
+
+async def conversation_counts(info: Ctx, filter: i.ConversationFilterInput | None = None) -> t.ConversationCounts:
+    actor = await info.context.actor()
+    f = await _filter(info, filter)
+    async with info.context.db() as session:
+        counts = await repo.conversation_counts(session, actor, f)
+    return t.ConversationCounts(**counts)
+
+
+async def conversation_messages(info: Ctx, conversation_pk: int, first: int | None, before: str | None) -> Connection[t.Message]:
+    limit = page_size(first)
+    async with info.context.db() as session:
+        rows = await repo.messages_page(session, conversation_pk, include_private=True,
+                                        before_id=decode_int_cursor(before), limit=limit + 1)
+    return build_connection(rows, limit, t.Message.from_row, lambda r: r.id, before is not None)
+
+
+def _conversation_payload(row) -> i.ConversationPayload:
+    return i.ConversationPayload(conversation=t.Conversation.from_row(row), errors=[])
+
+
+def _conversation_error(errors) -> i.ConversationPayload:
+    return i.ConversationPayload(conversation=None, errors=errors)
+
+
+async def conversation_create(info: Ctx, input: i.ConversationCreateInput) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    inbox_pk, contact_pk = decode_id(input.inbox_id, "Inbox"), decode_id(input.contact_id, "Contact")
+    assignee_pk = decode_optional(input.assignee_id, "User")
+
+    async def work(session) -> i.ConversationPayload:
+        row = await conversations.create_conversation(session, actor, inbox_id=inbox_pk, contact_id=contact_pk,
+                                                      content=input.message, assignee_id=assignee_pk)
+        return _conversation_payload(row)
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def message_create(info: Ctx, input: i.MessageCreateInput) -> i.MessagePayload:
+    actor = await info.context.actor()
+    conversation_pk = decode_id(input.conversation_id, "Conversation")
+    reply_pk = decode_optional(input.in_reply_to, "Message")
+
+    async def work(session) -> i.MessagePayload:
+        row = await conversations.create_message(session, actor, conversation_pk, content=input.content,
+                                                 private=input.private, message_type=MessageType(input.message_type),
+                                                 in_reply_to=reply_pk)
+        return i.MessagePayload(message=t.Message.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e))
+
+
+async def message_update(info: Ctx, id: strawberry.ID, content: str) -> i.MessagePayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Message")
+
+    async def work(session) -> i.MessagePayload:
+        row = await conversations.edit_message(session, actor, pk, content)
+        return i.MessagePayload(message=t.Message.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e))
+
+
+async def message_delete(info: Ctx, id: strawberry.ID) -> i.MessagePayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Message")
+
+    async def work(session) -> i.MessagePayload:
+        row = await conversations.delete_message(session, actor, pk)
+        return i.MessagePayload(message=t.Message.from_row(row), errors=[])
+
+    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e))
+
+
+async def conversation_assign(info: Ctx, id: strawberry.ID, input: i.ConversationAssignInput) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+    set_assignee, set_team = not _unset(input.assignee_id), not _unset(input.team_id)
+    assignee_pk = decode_optional(input.assignee_id, "User") if set_assignee else None
+    team_pk = decode_optional(input.team_id, "Team") if set_team else None
+
+    async def work(session) -> i.ConversationPayload:
+        row = await conversations.assign(session, actor, pk, assignee_id=assignee_pk, set_assignee=set_assignee,
+                                         team_id=team_pk, set_team=set_team)
+        return _conversation_payload(row)
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def conversation_status_update(info: Ctx, id: strawberry.ID, input: i.ConversationStatusInput) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+
+    async def work(session) -> i.ConversationPayload:
+        row = await conversations.set_status(session, actor, pk, ConversationStatus(input.status), input.snoozed_until)
+        return _conversation_payload(row)
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def conversation_priority_update(info: Ctx, id: strawberry.ID, priority: t.PriorityEnum | None) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+
+    async def work(session) -> i.ConversationPayload:
+        row = await conversations.set_priority(session, actor, pk, Priority(priority) if priority else None)
+        return _conversation_payload(row)
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def conversation_labels_update(info: Ctx, id: strawberry.ID, input: i.ConversationLabelsInput) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+
+    async def work(session) -> i.ConversationPayload:
+        row = await conversations.update_labels(session, actor, pk, add=input.add, remove=input.remove, replace=input.replace)
+        return _conversation_payload(row)
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def conversation_custom_attributes_update(info: Ctx, id: strawberry.ID, values: strawberry.scalars.JSON) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+    if not isinstance(values, dict):
+        raise BadUserInput("values must be an object", field="values")
+
+    async def work(session) -> i.ConversationPayload:
+        return _conversation_payload(await conversations.update_custom_attributes(session, actor, pk, values))
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def conversation_mark_read(info: Ctx, id: strawberry.ID) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+
+    async def work(session) -> i.ConversationPayload:
+        return _conversation_payload(await conversations.mark_read(session, actor, pk))
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def conversation_mute(info: Ctx, id: strawberry.ID, muted: bool = True) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+
+    async def work(session) -> i.ConversationPayload:
+        return _conversation_payload(await conversations.mute(session, actor, pk, muted))
+
+    return await _mutate(info, work, _conversation_error)
+
+
+async def conversation_bulk_update(info: Ctx, input: i.ConversationBulkInput) -> i.ConversationBulkPayload:
+    actor = await info.context.actor()
+    if len(input.ids) > conversations.MAX_BULK:
+        return i.ConversationBulkPayload(conversations=[], errors=[t.HelpdeskError(
+            field="ids", code=t.HelpdeskErrorCode.TOO_MANY, message=f"At most {conversations.MAX_BULK} conversations.")])
+    ids = [decode_id(x, "Conversation") for x in input.ids]
+    set_assignee = not _unset(input.assignee_id)
+    assignee_pk = decode_optional(input.assignee_id, "User") if set_assignee else None
+    status = ConversationStatus(input.status) if input.status else None
+    if status == ConversationStatus.SNOOZED:
+        return i.ConversationBulkPayload(conversations=[], errors=[t.HelpdeskError(
+            field="status", code=t.HelpdeskErrorCode.INVALID, message="Snooze conversations one at a time.")])
+
+    async def work(session) -> i.ConversationBulkPayload:
+        rows = await conversations.bulk(session, actor, ids, status=status, assignee_id=assignee_pk,
+                                        set_assignee=set_assignee, add_labels=input.add_labels)
+        return i.ConversationBulkPayload(conversations=[t.Conversation.from_row(r) for r in rows], errors=[])
+
+    return await _mutate(info, work, lambda e: i.ConversationBulkPayload(conversations=[], errors=e))

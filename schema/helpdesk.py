@@ -1,0 +1,297 @@
+"""GraphQL types of inboxes, contacts, conversations and messages. Types are thin views filled from
+plain rows; relations go through per-request DataLoaders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority, SenderType
+from schema.accounts import User
+from schema.ids import encode_id
+from schema.pagination import Connection
+
+if TYPE_CHECKING:
+    from schema.catalog import Label, Team
+
+ChannelTypeEnum = strawberry.enum(ChannelType, name="ChannelType", description="How customers reach an inbox.")
+ConversationStatusEnum = strawberry.enum(ConversationStatus, name="ConversationStatus", description="Where a conversation stands.")
+PriorityEnum = strawberry.enum(Priority, name="Priority", description="How urgent a conversation is.")
+MessageTypeEnum = strawberry.enum(MessageType, name="MessageType", description="Who a message goes to: incoming from the contact, outgoing to them, activity lines, templates.")
+SenderTypeEnum = strawberry.enum(SenderType, name="SenderType", description="Who wrote a message.")
+ContactTypeEnum = strawberry.enum(ContactType, name="ContactType", description="Visitor, lead or customer.")
+
+
+@strawberry.enum(description="How conversation lists are ordered.")
+class ConversationSort(Enum):
+    LAST_ACTIVITY = "LAST_ACTIVITY"
+    CREATED = "CREATED"
+    WAITING_SINCE = "WAITING_SINCE"
+
+
+@strawberry.enum(description="Why a helpdesk mutation was refused.")
+class HelpdeskErrorCode(Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    NOT_FOUND = "NOT_FOUND"
+    TAKEN = "TAKEN"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_PHONE = "INVALID_PHONE"
+    INVALID_TIMEZONE = "INVALID_TIMEZONE"
+    UNKNOWN_LABEL = "UNKNOWN_LABEL"
+    UNKNOWN_ATTRIBUTE = "UNKNOWN_ATTRIBUTE"
+    INVALID_ATTRIBUTE = "INVALID_ATTRIBUTE"
+    ASSIGNEE_NOT_IN_INBOX = "ASSIGNEE_NOT_IN_INBOX"
+    SNOOZE_IN_PAST = "SNOOZE_IN_PAST"
+
+
+@strawberry.type(description="A user error of a helpdesk mutation.")
+class HelpdeskError:
+    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
+    code: HelpdeskErrorCode = strawberry.field(description="What went wrong.")
+    message: str = strawberry.field(description="A human-readable explanation.")
+
+
+@strawberry.type(description="Opening hours of one weekday.")
+class WorkingHours:
+    day_of_week: int = strawberry.field(description="0 = Sunday … 6 = Saturday.")
+    closed_all_day: bool = strawberry.field(description="Closed that day.")
+    open_all_day: bool = strawberry.field(description="Open around the clock that day.")
+    open_time: str | None = strawberry.field(description="HH:MM, in the inbox's time zone.")
+    close_time: str | None = strawberry.field(description="HH:MM, in the inbox's time zone.")
+
+
+@strawberry.type(description="A channel customers write to: a website widget, an API channel or an email address.")
+class Inbox:
+    pk: strawberry.Private[int]
+    row: strawberry.Private[object]
+    name: str = strawberry.field(description="Display name.")
+    channel_type: ChannelTypeEnum = strawberry.field(description="The kind of channel.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Inbox", self.pk))
+
+    @strawberry.field(description="Public token the website widget starts sessions with (web widget inboxes).")
+    def website_token(self) -> str | None:
+        return self.row.website_token
+
+    @strawberry.field(description="Public identifier of an API channel.")
+    def api_identifier(self) -> str | None:
+        return self.row.api_identifier
+
+    @strawberry.field(description="Channel settings: widgetColor, welcomeTitle, welcomeTagline, replyTime, allowedDomains, websiteUrl, callbackUrl, email.")
+    def channel_config(self) -> JSON:
+        c = self.row.channel_config or {}
+        return {"".join(w.capitalize() if i else w for i, w in enumerate(k.split("_"))): v for k, v in c.items()}
+
+    @strawberry.field(description="Whether widget contacts must prove their identifier with an HMAC.")
+    def hmac_mandatory(self) -> bool:
+        return self.row.hmac_mandatory
+
+    @strawberry.field(description="Secret for identity verification (HMAC-SHA256 of the identifier). Administrators only; null for others.")
+    async def hmac_token(self, info: strawberry.Info) -> str | None:
+        actor = await info.context.actor()
+        return self.row.hmac_token if actor.is_administrator else None
+
+    @strawberry.field(description="Greeting sent to new conversations.")
+    def greeting_enabled(self) -> bool:
+        return self.row.greeting_enabled
+
+    @strawberry.field(description="The greeting text.")
+    def greeting_message(self) -> str:
+        return self.row.greeting_message
+
+    @strawberry.field(description="Text shown outside working hours.")
+    def out_of_office_message(self) -> str:
+        return self.row.out_of_office_message
+
+    @strawberry.field(description="Whether working hours apply.")
+    def working_hours_enabled(self) -> bool:
+        return self.row.working_hours_enabled
+
+    @strawberry.field(description="Opening hours per weekday.")
+    def working_hours(self) -> list[WorkingHours]:
+        return [WorkingHours(**h) for h in self.row.working_hours or []]
+
+    @strawberry.field(description="IANA time zone of the working hours.")
+    def timezone(self) -> str:
+        return self.row.timezone
+
+    @strawberry.field(description="New conversations are assigned to an available agent automatically.")
+    def enable_auto_assignment(self) -> bool:
+        return self.row.enable_auto_assignment
+
+    @strawberry.field(description="The agents who work this inbox.")
+    async def members(self, info: strawberry.Info) -> list[User]:
+        users = await info.context.loaders.inbox_members.load(self.pk)
+        return [User.from_row(u) for u in users]
+
+    @classmethod
+    def from_row(cls, row) -> Inbox:
+        return cls(pk=row.id, row=row, name=row.name, channel_type=row.channel_type)
+
+
+@strawberry.type(description="A note an agent wrote about a contact.")
+class ContactNote:
+    pk: strawberry.Private[int]
+    content: str = strawberry.field(description="The note.")
+    created_at: datetime = strawberry.field(description="When it was written.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("ContactNote", self.pk))
+
+
+@strawberry.type(description="A customer.")
+class Contact:
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="Full name (may be empty for anonymous visitors).")
+    email: str | None = strawberry.field(description="Unique per account, any case.")
+    phone_number: str | None = strawberry.field(description="E.164, e.g. +4930123456.")
+    identifier: str | None = strawberry.field(description="Your system's id for this person; unique per account.")
+    additional_attributes: JSON = strawberry.field(description="company_name, city, country, country_code, description, social_profiles.")
+    custom_attributes: JSON = strawberry.field(description="Values of the account's contact attribute definitions.")
+    contact_type: ContactTypeEnum = strawberry.field(description="Visitor, lead or customer.")
+    blocked: bool = strawberry.field(description="Blocked contacts' conversations stay resolved.")
+    last_activity_at: datetime | None = strawberry.field(description="Their last message.")
+    created_at: datetime = strawberry.field(description="When the contact was created.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Contact", self.pk))
+
+    @classmethod
+    def from_row(cls, row) -> Contact:
+        return cls(pk=row.id, name=row.name, email=row.email, phone_number=row.phone_number, identifier=row.identifier,
+                   additional_attributes=row.additional_attributes, custom_attributes=row.custom_attributes,
+                   contact_type=row.contact_type, blocked=row.blocked, last_activity_at=row.last_activity_at,
+                   created_at=row.created_at)
+
+
+@strawberry.type(description="A message of a conversation.")
+class Message:
+    pk: strawberry.Private[int]
+    sender_pk: strawberry.Private[int | None]
+    content: str = strawberry.field(description="Text (deleted messages say so; the original is kept).")
+    message_type: MessageTypeEnum = strawberry.field(description="Incoming, outgoing, activity or template.")
+    private: bool = strawberry.field(description="A private note: agents only, never sent to the contact.")
+    sender_type: SenderTypeEnum = strawberry.field(description="Who wrote it.")
+    content_attributes: JSON = strawberry.field(description="in_reply_to, deleted, previous_contents, mentioned_user_ids…")
+    created_at: datetime = strawberry.field(description="When it was written.")
+    edited_at: datetime | None = strawberry.field(description="When it was last edited.")
+    deleted_at: datetime | None = strawberry.field(description="When it was deleted.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Message", self.pk))
+
+    @strawberry.field(description="The agent who wrote it (outgoing messages and notes).")
+    async def sender_user(self, info: strawberry.Info) -> User | None:
+        if self.sender_type != SenderType.USER or self.sender_pk is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(self.sender_pk)
+        return User.from_row(row) if row else None
+
+    @strawberry.field(description="The contact who wrote it (incoming messages).")
+    async def sender_contact(self, info: strawberry.Info) -> Contact | None:
+        if self.sender_type != SenderType.CONTACT or self.sender_pk is None:
+            return None
+        row = await info.context.loaders.contact_by_id.load(self.sender_pk)
+        return Contact.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row) -> Message:
+        return cls(pk=row.id, sender_pk=row.sender_id, content=row.content, message_type=row.message_type,
+                   private=row.private, sender_type=row.sender_type, content_attributes=row.content_attributes,
+                   created_at=row.created_at, edited_at=row.edited_at, deleted_at=row.deleted_at)
+
+
+@strawberry.type(description="A conversation with a contact in one inbox.")
+class Conversation:
+    pk: strawberry.Private[int]
+    row: strawberry.Private[object]
+    display_id: int = strawberry.field(description="Number of the conversation within the account (#123).")
+    status: ConversationStatusEnum = strawberry.field(description="Open, pending, resolved or snoozed.")
+    priority: PriorityEnum | None = strawberry.field(description="Urgency, when set.")
+    snoozed_until: datetime | None = strawberry.field(description="When a snoozed conversation reopens (null: on the next reply).")
+    last_activity_at: datetime = strawberry.field(description="Last message or change.")
+    waiting_since: datetime | None = strawberry.field(description="Since when the contact waits for a human reply.")
+    first_reply_created_at: datetime | None = strawberry.field(description="The first human reply.")
+    agent_last_seen_at: datetime | None = strawberry.field(description="When an agent last read it.")
+    custom_attributes: JSON = strawberry.field(description="Values of the account's conversation attribute definitions.")
+    additional_attributes: JSON = strawberry.field(description="browser, referer, mail_subject…")
+    created_at: datetime = strawberry.field(description="When it started.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Conversation", self.pk))
+
+    @strawberry.field(description="The inbox it arrived in.")
+    async def inbox(self, info: strawberry.Info) -> Inbox:
+        return Inbox.from_row(await info.context.loaders.inbox_by_id.load(self.row.inbox_id))
+
+    @strawberry.field(description="The customer.")
+    async def contact(self, info: strawberry.Info) -> Contact:
+        return Contact.from_row(await info.context.loaders.contact_by_id.load(self.row.contact_id))
+
+    @strawberry.field(description="The agent it is assigned to.")
+    async def assignee(self, info: strawberry.Info) -> User | None:
+        if self.row.assignee_id is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(self.row.assignee_id)
+        return User.from_row(row) if row else None
+
+    @strawberry.field(description="The team it is assigned to.")
+    async def team(self, info: strawberry.Info) -> Annotated["Team", strawberry.lazy("schema.catalog")] | None:
+        if self.row.team_id is None:
+            return None
+        from schema.catalog import Team
+
+        row = await info.context.loaders.team_by_id.load(self.row.team_id)
+        return Team.from_row(row) if row else None
+
+    @strawberry.field(description="Its labels, by title.")
+    async def labels(self, info: strawberry.Info) -> list[Annotated["Label", strawberry.lazy("schema.catalog")]]:
+        from schema.catalog import Label
+
+        return [Label.from_row(r) for r in await info.context.loaders.labels_by_conversation.load(self.pk)]
+
+    @strawberry.field(description="The newest message visible to agents (activity lines included).")
+    async def last_message(self, info: strawberry.Info) -> Message | None:
+        row = await info.context.loaders.last_message_by_conversation.load(self.pk)
+        return Message.from_row(row) if row else None
+
+    @strawberry.field(description="Messages from the contact since an agent last read the conversation.")
+    async def unread_count(self, info: strawberry.Info) -> int:
+        return await info.context.loaders.unread_count_by_conversation.load(self.pk)
+
+    @strawberry.field(description="Messages, newest first; page backwards with `before` (a cursor). Default 25, at most 100.")
+    async def messages(self, info: strawberry.Info, first: int | None = 25, before: str | None = None) -> Connection[Message]:
+        from resolvers.helpdesk import conversation_messages
+
+        return await conversation_messages(info, self.pk, first, before)
+
+    @classmethod
+    def from_row(cls, row) -> Conversation:
+        return cls(pk=row.id, row=row, display_id=row.display_id, status=row.status, priority=row.priority,
+                   snoozed_until=row.snoozed_until, last_activity_at=row.last_activity_at,
+                   waiting_since=row.waiting_since, first_reply_created_at=row.first_reply_created_at,
+                   agent_last_seen_at=row.agent_last_seen_at, custom_attributes=row.custom_attributes,
+                   additional_attributes=row.additional_attributes, created_at=row.created_at)
+
+
+@strawberry.type(description="Conversation counts for the dashboard's sidebar and tabs.")
+class ConversationCounts:
+    open: int = strawberry.field(description="Open conversations.")
+    pending: int = strawberry.field(description="Pending conversations.")
+    resolved: int = strawberry.field(description="Resolved conversations.")
+    snoozed: int = strawberry.field(description="Snoozed conversations.")
+    mine: int = strawberry.field(description="Open and assigned to you.")
+    unassigned: int = strawberry.field(description="Open and unassigned.")

@@ -1,0 +1,187 @@
+"""Inputs and payloads of the helpdesk mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.enums import MessageType
+from schema.helpdesk import (
+    ChannelTypeEnum,
+    Contact,
+    ContactNote,
+    ContactTypeEnum,
+    Conversation,
+    ConversationStatusEnum,
+    HelpdeskError,
+    Inbox,
+    Message,
+    MessageTypeEnum,
+    PriorityEnum,
+)
+
+
+@strawberry.input(description="Opening hours of one weekday.")
+class WorkingHoursInput:
+    day_of_week: int = strawberry.field(description="0 = Sunday … 6 = Saturday.")
+    closed_all_day: bool = strawberry.field(default=False, description="Closed that day.")
+    open_all_day: bool = strawberry.field(default=False, description="Open around the clock.")
+    open_time: str | None = strawberry.field(default=None, description="HH:MM.")
+    close_time: str | None = strawberry.field(default=None, description="HH:MM, after openTime.")
+
+
+@strawberry.input(description="Channel settings; which apply depends on the channel type.")
+class ChannelConfigInput:
+    widget_color: str | None = strawberry.field(default=None, description="Web widget: #rrggbb.")
+    website_url: str | None = strawberry.field(default=None, description="Web widget: the site it runs on.")
+    welcome_title: str | None = strawberry.field(default=None, description="Web widget: heading.")
+    welcome_tagline: str | None = strawberry.field(default=None, description="Web widget: sub-heading.")
+    reply_time: str | None = strawberry.field(default=None, description="Web widget: in_a_few_minutes, in_a_few_hours or in_a_day.")
+    allowed_domains: list[str] | None = strawberry.field(default=None, description="Web widget: hosts allowed to embed it (at most 50; none = any).")
+    callback_url: str | None = strawberry.field(default=None, description="API channel: where new messages are posted.")
+    email: str | None = strawberry.field(default=None, description="Email channel: the inbox's address.")
+
+
+@strawberry.input(description="Inbox settings; omitted fields keep their value.")
+class InboxSettingsInput:
+    greeting_enabled: bool | None = strawberry.field(default=None, description="Send a greeting to new conversations.")
+    greeting_message: str | None = strawberry.field(default=None, description="The greeting.")
+    out_of_office_message: str | None = strawberry.field(default=None, description="Shown outside working hours.")
+    working_hours_enabled: bool | None = strawberry.field(default=None, description="Apply working hours.")
+    working_hours: list[WorkingHoursInput] | None = strawberry.field(default=None, description="At most one entry per weekday.")
+    timezone: str | None = strawberry.field(default=None, description="IANA time zone of the working hours.")
+    enable_auto_assignment: bool | None = strawberry.field(default=None, description="Assign new conversations automatically.")
+    hmac_mandatory: bool | None = strawberry.field(default=None, description="Widget contacts must verify their identifier.")
+
+
+@strawberry.input(description="Create an inbox.")
+class InboxCreateInput:
+    name: str = strawberry.field(description="Display name.")
+    channel_type: ChannelTypeEnum = strawberry.field(description="Web widget, API or email.")
+    channel_config: ChannelConfigInput | None = strawberry.field(default=None, description="Channel settings.")
+    settings: InboxSettingsInput | None = strawberry.field(default=None, description="Greeting, hours, assignment.")
+
+
+@strawberry.input(description="Change an inbox.")
+class InboxUpdateInput:
+    name: str | None = strawberry.field(default=None, description="Display name.")
+    channel_config: ChannelConfigInput | None = strawberry.field(default=None, description="Channel settings to change.")
+    settings: InboxSettingsInput | None = strawberry.field(default=None, description="Settings to change.")
+
+
+@strawberry.type(description="Result of the inbox mutations.")
+class InboxPayload:
+    inbox: Inbox | None = strawberry.field(description="The inbox.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Create a contact.")
+class ContactCreateInput:
+    name: str = strawberry.field(default="", description="Full name.")
+    email: str | None = strawberry.field(default=None, description="Unique per account.")
+    phone_number: str | None = strawberry.field(default=None, description="E.164.")
+    identifier: str | None = strawberry.field(default=None, description="Your system's id; unique per account.")
+    contact_type: ContactTypeEnum | None = strawberry.field(default=None, description="Default: lead with an email, else visitor.")
+    additional_attributes: JSON | None = strawberry.field(default=None, description="company_name, city, country, country_code, description, social_profiles.")
+    custom_attributes: JSON | None = strawberry.field(default=None, description="Values for the contact attribute definitions.")
+
+
+@strawberry.input(description="Change a contact; omitted fields keep their value, a null inside the attribute objects removes that key.")
+class ContactUpdateInput:
+    name: str | None = strawberry.field(default=None, description="Full name.")
+    email: str | None = strawberry.field(default=None, description="Unique per account.")
+    phone_number: str | None = strawberry.field(default=None, description="E.164.")
+    identifier: str | None = strawberry.field(default=None, description="Unique per account.")
+    contact_type: ContactTypeEnum | None = strawberry.field(default=None, description="Visitor, lead or customer.")
+    blocked: bool | None = strawberry.field(default=None, description="Block or unblock.")
+    additional_attributes: JSON | None = strawberry.field(default=None, description="Merged into the current ones.")
+    custom_attributes: JSON | None = strawberry.field(default=None, description="Merged into the current ones.")
+
+
+@strawberry.type(description="Result of the contact mutations.")
+class ContactPayload:
+    contact: Contact | None = strawberry.field(description="The contact.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.type(description="Result of contactNoteCreate.")
+class ContactNotePayload:
+    note: ContactNote | None = strawberry.field(description="The note.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Start a conversation with a contact (API and email inboxes).")
+class ConversationCreateInput:
+    inbox_id: strawberry.ID = strawberry.field(description="An inbox you work.")
+    contact_id: strawberry.ID = strawberry.field(description="The contact.")
+    message: str | None = strawberry.field(default=None, description="First outgoing message.")
+    assignee_id: strawberry.ID | None = strawberry.field(default=None, description="Assign it right away.")
+
+
+@strawberry.type(description="Result of the conversation mutations.")
+class ConversationPayload:
+    conversation: Conversation | None = strawberry.field(description="The conversation after the change.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Write a message or a private note.")
+class MessageCreateInput:
+    conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
+    content: str = strawberry.field(description="Up to 150,000 characters. Mention colleagues in notes as @[Name](mention://user/<id>/Name).")
+    private: bool = strawberry.field(default=False, description="A private note for agents.")
+    message_type: MessageTypeEnum = strawberry.field(default=MessageType.OUTGOING, description="OUTGOING, or INCOMING for API inboxes.")
+    in_reply_to: strawberry.ID | None = strawberry.field(default=None, description="The message this one answers.")
+
+
+@strawberry.type(description="Result of the message mutations.")
+class MessagePayload:
+    message: Message | None = strawberry.field(description="The message.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Assign a conversation; omitted fields keep their value, explicit null unassigns.")
+class ConversationAssignInput:
+    assignee_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="An agent of the inbox, or null.")
+    team_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="A team, or null.")
+
+
+@strawberry.input(description="Change the status.")
+class ConversationStatusInput:
+    status: ConversationStatusEnum = strawberry.field(description="The new status.")
+    snoozed_until: datetime | None = strawberry.field(default=None, description="SNOOZED only: when to reopen (future); null = on the next reply.")
+
+
+@strawberry.input(description="Change labels by title: add and remove, or replace all.")
+class ConversationLabelsInput:
+    add: list[str] = strawberry.field(default_factory=list, description="Titles to add (at most 100).")
+    remove: list[str] = strawberry.field(default_factory=list, description="Titles to remove.")
+    replace: bool = strawberry.field(default=False, description="Make `add` the complete list.")
+
+
+@strawberry.input(description="Act on up to 100 conversations at once; all succeed or none.")
+class ConversationBulkInput:
+    ids: list[strawberry.ID] = strawberry.field(description="1 to 100 conversations.")
+    status: ConversationStatusEnum | None = strawberry.field(default=None, description="New status (not SNOOZED).")
+    assignee_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="Assign (null unassigns).")
+    add_labels: list[str] = strawberry.field(default_factory=list, description="Labels to add.")
+
+
+@strawberry.type(description="Result of conversationBulkUpdate.")
+class ConversationBulkPayload:
+    conversations: list[Conversation] = strawberry.field(description="The conversations after the change.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Which conversations to list.")
+class ConversationFilterInput:
+    status: ConversationStatusEnum | None = strawberry.field(default=None, description="Only this status.")
+    inbox_id: strawberry.ID | None = strawberry.field(default=None, description="Only this inbox.")
+    assignee: str | None = strawberry.field(default=None, description="`me`, `unassigned` or `assigned`.")
+    assignee_id: strawberry.ID | None = strawberry.field(default=None, description="Only this agent's.")
+    team_id: strawberry.ID | None = strawberry.field(default=None, description="Only this team's.")
+    label: str | None = strawberry.field(default=None, description="Only with this label (title).")
+    priority: PriorityEnum | None = strawberry.field(default=None, description="Only this priority.")
+    contact_id: strawberry.ID | None = strawberry.field(default=None, description="Only this contact's.")
+    search: str | None = strawberry.field(default=None, description="Text in the messages (2 to 200 characters).")

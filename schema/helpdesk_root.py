@@ -1,0 +1,77 @@
+"""Root fields of inboxes, contacts, conversations and messages."""
+
+from __future__ import annotations
+
+import strawberry
+
+from domain.accounts.policy import Rule
+from resolvers import helpdesk as h
+from schema import helpdesk as t
+from schema import helpdesk_inputs as i
+from schema.access import field, mutation
+from schema.pagination import Connection
+
+
+@strawberry.type
+class HelpdeskQuery:
+    inboxes: list[t.Inbox] = field(h.inboxes_list, Rule.member, "Inboxes: all for administrators, the ones you work for agents.")
+    contacts: Connection[t.Contact] = field(
+        h.contacts_list, Rule.member, "Contacts of the account, newest first; `search` matches name, email, phone and identifier."
+    )
+    contact: t.Contact = field(h.contact, Rule.member, "One contact.")
+    conversations: Connection[t.Conversation] = field(
+        h.conversations_list, Rule.member,
+        "Conversations you may see (inbox membership and custom-role permissions), filtered and sorted; keyset cursors.",
+    )
+    conversation: t.Conversation = field(h.conversation, Rule.member, "One conversation, by `id` or by `displayId`.")
+    conversation_counts: t.ConversationCounts = field(
+        h.conversation_counts, Rule.member, "Counts per status and of the mine/unassigned tabs, for the same filter."
+    )
+
+
+@strawberry.type
+class HelpdeskMutation:
+    inbox_create: i.InboxPayload = mutation(h.inbox_create, Rule.administrator, "Create an inbox.")
+    inbox_update: i.InboxPayload = mutation(h.inbox_update, Rule.administrator, "Change an inbox.")
+    inbox_members_set: i.InboxPayload = mutation(
+        h.inbox_members_set, Rule.administrator, "Set the agents of an inbox (at most 100); they see its conversations."
+    )
+    contact_create: i.ContactPayload = mutation(h.contact_create, Rule.member, "Create a contact.")
+    contact_update: i.ContactPayload = mutation(h.contact_update, Rule.member, "Change a contact.")
+    contact_delete: i.ContactPayload = mutation(
+        h.contact_delete, Rule.administrator, "Delete a contact with their conversations and messages."
+    )
+    contact_merge: i.ContactPayload = mutation(
+        h.contact_merge, Rule.agent, "Merge the mergee into the base contact: conversations and notes move, the mergee is gone."
+    )
+    contact_note_create: i.ContactNotePayload = mutation(h.contact_note_create, Rule.agent, "Write a note on a contact.")
+    conversation_create: i.ConversationPayload = mutation(
+        h.conversation_create, Rule.member, "Start a conversation with a contact in an inbox you work."
+    )
+    message_create: i.MessagePayload = mutation(
+        h.message_create, Rule.member, "Reply, write a private note (mentions notify colleagues), or post an incoming message on an API inbox."
+    )
+    message_update: i.MessagePayload = mutation(h.message_update, Rule.agent, "Edit your message; the previous text is kept.")
+    message_delete: i.MessagePayload = mutation(h.message_delete, Rule.agent, "Delete your message; the original is kept for the record.")
+    conversation_assign: i.ConversationPayload = mutation(
+        h.conversation_assign, Rule.member, "Assign to an agent of the inbox and/or a team (null unassigns)."
+    )
+    conversation_status_update: i.ConversationPayload = mutation(
+        h.conversation_status_update, Rule.member, "Open, set pending, resolve or snooze (until a future time or the next reply)."
+    )
+    conversation_priority_update: i.ConversationPayload = mutation(
+        h.conversation_priority_update, Rule.member, "Set or clear the priority."
+    )
+    conversation_labels_update: i.ConversationPayload = mutation(
+        h.conversation_labels_update, Rule.member, "Add, remove or replace labels by title."
+    )
+    conversation_custom_attributes_update: i.ConversationPayload = mutation(
+        h.conversation_custom_attributes_update, Rule.member, "Set custom attributes (validated; null removes a key)."
+    )
+    conversation_mark_read: i.ConversationPayload = mutation(h.conversation_mark_read, Rule.agent, "Mark as read now.")
+    conversation_mute: i.ConversationPayload = mutation(
+        h.conversation_mute, Rule.agent, "Mute (block the contact and resolve) or unmute."
+    )
+    conversation_bulk_update: i.ConversationBulkPayload = mutation(
+        h.conversation_bulk_update, Rule.agent, "Assign, change status or add labels on up to 100 conversations at once."
+    )
