@@ -13,6 +13,7 @@ from domain.accounts import auth, service
 from domain.accounts.auth import RefreshRefused, TokenPair
 from domain.enums import Permission, Role
 from domain.errors import Forbidden, ValidationError
+from resolvers.mutations import in_transaction
 from parley.context import REFRESH_COOKIE, Context
 from schema import accounts as t
 from schema.errors import errors_from
@@ -28,13 +29,7 @@ def _errors(exc: ValidationError) -> list[t.AccountError]:
 
 
 async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.AccountError]], P]) -> P:
-    """Run `work(session)` in the request's transaction; a ValidationError becomes the payload's
-    errors and nothing is committed."""
-    try:
-        async with info.context.transaction() as session:
-            return await work(session)
-    except ValidationError as exc:
-        return on_error(_errors(exc))
+    return await in_transaction(info, work, on_error, _errors)
 
 
 def _session_tokens(info: Ctx, pair: TokenPair, use_cookies: bool) -> t.SessionTokens:

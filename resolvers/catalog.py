@@ -13,6 +13,7 @@ from db.repositories import catalog as repo
 from domain import catalog as service
 from domain.enums import AttributeDisplayType, AttributeModel
 from domain.errors import NotFound, ValidationError
+from resolvers.mutations import in_transaction
 from parley.context import Context
 from schema import catalog as t
 from schema.errors import errors_from
@@ -44,13 +45,7 @@ ModelFilter = Annotated[t.AttributeModelEnum | None, strawberry.argument(descrip
 
 
 async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.CatalogError]], P]) -> P:
-    """Run `work(session)` in the request's transaction; a ValidationError becomes the payload's
-    errors and nothing is committed."""
-    try:
-        async with info.context.transaction() as session:
-            return await work(session)
-    except ValidationError as exc:
-        return on_error(errors_from(exc, t.CatalogError, t.CatalogErrorCode))
+    return await in_transaction(info, work, on_error, lambda exc: errors_from(exc, t.CatalogError, t.CatalogErrorCode))
 
 
 def _unset(value: Any) -> Any:

@@ -12,6 +12,7 @@ from db.repositories import helpdesk as repo
 from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, ValidationError
 from domain.helpdesk import contacts, conversations, inboxes
+from resolvers.mutations import in_transaction
 from parley.context import Context
 from schema import helpdesk as t
 from schema import helpdesk_inputs as i
@@ -24,11 +25,7 @@ Ctx = Info[Context, None]
 
 
 async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.HelpdeskError]], P]) -> P:
-    try:
-        async with info.context.transaction() as session:
-            return await work(session)
-    except ValidationError as exc:
-        return on_error(errors_from(exc, t.HelpdeskError, t.HelpdeskErrorCode))
+    return await in_transaction(info, work, on_error, lambda exc: errors_from(exc, t.HelpdeskError, t.HelpdeskErrorCode))
 
 
 def _unset(value: Any) -> bool:

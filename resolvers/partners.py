@@ -14,6 +14,7 @@ from strawberry.types import Info
 from db.repositories import partners as repo
 from domain.errors import ValidationError
 from domain.partners import service
+from resolvers.mutations import in_transaction
 from parley.context import Context
 from schema import partners as t
 from schema.errors import errors_from
@@ -29,11 +30,7 @@ def _errors(exc: ValidationError) -> list[t.PartnerError]:
 
 
 async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.PartnerError]], P]) -> P:
-    try:
-        async with info.context.transaction() as session:
-            return await work(session)
-    except ValidationError as exc:
-        return on_error(_errors(exc))
+    return await in_transaction(info, work, on_error, _errors)
 
 
 async def _app_view(session, account_id: int, app) -> t.PartnerApp:
