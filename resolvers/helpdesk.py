@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import strawberry
@@ -198,7 +199,6 @@ async def contact_note_create(info: Ctx, contact_id: strawberry.ID, content: str
 
 # --- conversations ---------------------------------------------------------------------------------------
 
-SORT_VALUES = {"LAST_ACTIVITY", "CREATED", "WAITING_SINCE"}
 
 
 async def _filter(info: Ctx, f: i.ConversationFilterInput | None) -> repo.ConversationFilter:
@@ -245,11 +245,13 @@ async def conversations_list(
         if not last_id.isdigit():
             raise BadUserInput("Invalid cursor", field="after")
         cursor = (value, int(last_id))
-    column = {"LAST_ACTIVITY": "last_activity_at", "CREATED": "created_at", "WAITING_SINCE": "waiting_since"}[sort]
+        try:
+            int(value) if sort == "PRIORITY" else datetime.fromisoformat(value)
+        except ValueError:
+            raise BadUserInput("Invalid cursor", field="after") from None
 
     def key(row) -> str:
-        value = getattr(row, column)
-        return f"{(value.isoformat() if value else '9999-01-01T00:00:00')}|{row.id}"
+        return f"{repo.sort_key_value(sort, row)}|{row.id}"
 
     async with info.context.db() as session:
         rows = await repo.conversations_page(session, actor, f, sort=sort, after=cursor, limit=limit + 1)

@@ -31,6 +31,7 @@ class ConversationSort(Enum):
     LAST_ACTIVITY = "LAST_ACTIVITY"
     CREATED = "CREATED"
     WAITING_SINCE = "WAITING_SINCE"
+    PRIORITY = "PRIORITY"
 
 
 @strawberry.enum(description="Why a helpdesk mutation was refused.")

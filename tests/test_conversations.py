@@ -288,3 +288,23 @@ async def test_helpdesk_works_on_the_embedded_default(embedded_gql):
         "mutation($i: ID!, $c: ID!) { conversationCreate(input: {inboxId: $i, contactId: $c}) { conversation { displayId } } }",
         {"i": inbox["inboxCreate"]["inbox"]["id"], "c": contact["contactCreate"]["contact"]["id"]}, headers=h)
     assert second["conversationCreate"]["conversation"]["displayId"] == conv["conversationCreate"]["conversation"]["displayId"] + 1
+
+
+async def test_priority_sort_puts_the_most_urgent_first_and_pages(desk: Desk):
+    ids = {}
+    for priority in ("LOW", None, "URGENT", "HIGH", "MEDIUM", "URGENT"):
+        conv = await desk.new_conversation(f"p {priority}")
+        if priority:
+            await desk.data(desk.agent, f"mutation($id: ID!, $p: Priority) {{ conversationPriorityUpdate(id: $id, priority: $p) {{ {ERR} }} }}",
+                            {"id": conv["id"], "p": priority})
+        ids.setdefault(priority, []).append(conv["id"])
+    seen, after = [], None
+    while True:
+        page = (await desk.data(desk.agent, LIST, {"sort": "PRIORITY", "first": 4, "after": after}))["conversations"]
+        seen += [e["node"]["priority"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == ["URGENT", "URGENT", "HIGH", "MEDIUM", "LOW", None]
+    bad = await desk.run(desk.agent, LIST, {"sort": "PRIORITY", "after": "Yzp4fDE"})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

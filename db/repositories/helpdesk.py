@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, false, func, or_, select, update
+from sqlalchemy import and_, case, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -157,11 +157,24 @@ class ConversationFilter:
     search: str | None = None
 
 
+PRIORITY_RANK = case(
+    {"urgent": 4, "high": 3, "medium": 2, "low": 1}, value=Conversation.priority, else_=0
+)
 SORTS = {
     "LAST_ACTIVITY": (Conversation.last_activity_at, True),
     "CREATED": (Conversation.created_at, True),
     "WAITING_SINCE": (Conversation.waiting_since, False),
+    "PRIORITY": (PRIORITY_RANK, True),  # most urgent first, none last
 }
+
+
+def sort_key_value(sort: str, row: Conversation) -> str:
+    """The cursor's sort value for a row (the id is appended by the caller)."""
+    if sort == "PRIORITY":
+        ranks = {"urgent": 4, "high": 3, "medium": 2, "low": 1}
+        return str(ranks.get(row.priority.value if row.priority else "", 0))
+    value = {"LAST_ACTIVITY": row.last_activity_at, "CREATED": row.created_at, "WAITING_SINCE": row.waiting_since}[sort]
+    return value.isoformat() if value else "9999-01-01T00:00:00+00:00"
 
 
 def _filtered(actor: Actor, f: ConversationFilter):
@@ -206,7 +219,7 @@ async def conversations_page(
     key = func.coalesce(column, datetime(9999, 1, 1)) if sort == "WAITING_SINCE" else column
     if after is not None:
         value, last_id = after
-        bound = datetime.fromisoformat(value)
+        bound = int(value) if sort == "PRIORITY" else datetime.fromisoformat(value)
         if descending:
             stmt = stmt.where(or_(key < bound, and_(key == bound, Conversation.id < last_id)))
         else:
