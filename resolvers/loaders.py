@@ -43,6 +43,7 @@ class Loaders:
         self.last_message_by_conversation = DataLoader(self._last_message_by_conversation)
         self.unread_count_by_conversation = DataLoader(self._unread_count_by_conversation)
         self.inbox_members = DataLoader(self._inbox_members)
+        self.team_members_by_team_id = DataLoader(self._team_members_by_team_id)
 
     def _by_pk(self, model) -> Callable[[Sequence[int]], Awaitable[list[Any]]]:
         async def load(keys: Sequence[int]) -> list[Any]:
@@ -106,4 +107,11 @@ class Loaders:
             grouped: dict[int, list[User]] = defaultdict(list)
             for inbox_id, user in rows:
                 grouped[inbox_id].append(user)
+        return [grouped.get(k, []) for k in keys]
+
+    async def _team_members_by_team_id(self, keys: Sequence[int]) -> list[list[User]]:
+        from db.repositories.catalog import members_of_teams
+
+        async with self._db() as session:
+            grouped = await members_of_teams(session, keys)
         return [grouped.get(k, []) for k in keys]

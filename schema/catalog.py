@@ -69,9 +69,7 @@ class Team:
 
     @strawberry.field(description="The team's members (agents and administrators of the account), by name.")
     async def members(self, info: strawberry.Info) -> list[User]:
-        from resolvers.catalog_loaders import loader
-
-        return [User.from_row(u) for u in await loader(info.context, "team_members_by_team_id").load(self.pk)]
+        return [User.from_row(u) for u in await info.context.loaders.team_members_by_team_id.load(self.pk)]
 
     @classmethod
     def from_row(cls, row) -> Team:
