@@ -13,9 +13,16 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Account, Event
+from domain import outbox
 
 PENDING = "pending_events"
 FINALIZED = "finalized_events"
+
+# Consumers of the event log: a Dramatiq actor name -> the event types it handles (None: all).
+# `finalize` writes one outbox job per interested consumer into the same transaction as the events,
+# so the fan-out (webhooks, notifications, reporting) survives a broker outage and runs at least
+# once; each consumer is idempotent by event id. Its actor takes `event_ids: list[int]`.
+CONSUMERS: dict[str, frozenset[str] | None] = {}
 
 
 def record(
@@ -66,6 +73,10 @@ async def finalize(session: AsyncSession) -> list[Event]:
             event.position = end - len(events) + 1 + offset
     session.add_all(pending)
     await session.flush()
+    for actor_name, types in CONSUMERS.items():
+        ids = [event.id for event in pending if types is None or event.type in types]
+        if ids:
+            outbox.add_job(session, actor_name, event_ids=ids)
     session.info.setdefault(FINALIZED, []).extend(pending)
     return pending
 

@@ -33,16 +33,20 @@ def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message:
 
 async def relay_jobs(services: Services, jobs: Sequence[OutboxJob]) -> int:
     """Enqueue the jobs and mark them relayed; returns how many went out."""
+    return await send_jobs(services.sessions, services.broker, jobs)
+
+
+async def send_jobs(sessions, broker: dramatiq.Broker, jobs: Sequence[OutboxJob]) -> int:
     sent: list[int] = []
     for job in jobs:
         try:
-            await asyncio.to_thread(services.broker.enqueue, _message(services.broker, job))
+            await asyncio.to_thread(broker.enqueue, _message(broker, job))
             sent.append(job.id)
         except Exception as exc:  # noqa: BLE001 - the sweeper retries
             log.warning("outbox.relay_failed", job_id=job.id, actor=job.actor_name, error=type(exc).__name__)
             break
     if sent:
-        async with services.sessions() as session, session.begin():
+        async with sessions() as session, session.begin():
             await session.execute(update(OutboxJob).where(OutboxJob.id.in_(sent)).values(relayed_at=utcnow()))
     return len(sent)
 
@@ -105,9 +109,13 @@ async def publish_events(broadcast, events: Sequence[Event]) -> list[int]:
 
 
 async def relay_events(services: Services, events: Sequence[Event]) -> None:
-    sent = await publish_events(services.broadcast, events)
+    await publish_and_mark(services.sessions, services.broadcast, events)
+
+
+async def publish_and_mark(sessions, broadcast, events: Sequence[Event]) -> None:
+    sent = await publish_events(broadcast, events)
     if sent:
-        async with services.sessions() as session, session.begin():
+        async with sessions() as session, session.begin():
             await session.execute(update(Event).where(Event.id.in_(sent)).values(relayed_at=utcnow()))
 
 

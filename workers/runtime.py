@@ -41,6 +41,28 @@ class Resources:
             await self._redis.aclose()
 
 
+async def commit(session) -> list:
+    """Commit a job's transaction (with its events), then relay what it caused: publish the events
+    and send the outbox jobs. A failure after commit loses nothing: the sweepers pick them up."""
+    from domain import events
+    from parley.relay import publish_and_mark, send_jobs
+    from workers.broker import current_broker
+
+    committed = await events.commit(session)
+    jobs = session.info.pop("outbox_jobs", [])
+    res = resources()
+    try:
+        if committed:
+            await publish_and_mark(res.sessions, res, committed)
+        if jobs:
+            await send_jobs(res.sessions, current_broker(), jobs)
+    except Exception:  # noqa: BLE001 - the sweepers relay it later
+        from parley.logs import get_logger
+
+        get_logger("parley.worker").warning("worker.relay_after_commit_failed", exc_info=True)
+    return committed
+
+
 def use_local_publisher(loop: asyncio.AbstractEventLoop | None, publish: Callable[[str, str], Awaitable[None]] | None) -> None:
     global _local_publish, _local_loop
     _local_loop, _local_publish = loop, publish
