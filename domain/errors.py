@@ -19,6 +19,8 @@ class ErrorCode(StrEnum):
     QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
     PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND"
     PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
+    STREAM_OVERFLOW = "STREAM_OVERFLOW"
+    CURSOR_EXPIRED = "CURSOR_EXPIRED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -52,6 +54,20 @@ class NotFound(ParleyError):
 class BadUserInput(ParleyError):
     code = ErrorCode.BAD_USER_INPUT
     default_message = "Invalid input"
+
+
+class StreamOverflow(ParleyError):
+    """A subscriber fell too far behind and was cut off; it resumes from its last cursor."""
+
+    code = ErrorCode.STREAM_OVERFLOW
+    default_message = "This subscription fell too far behind and was ended; resubscribe with `after` set to the last cursor received"
+
+
+class CursorExpired(ParleyError):
+    """The cursor points before the oldest event still kept; the client must reload, then subscribe afresh."""
+
+    code = ErrorCode.CURSOR_EXPIRED
+    default_message = "This cursor is older than the event log keeps; reload the data and subscribe without `after`"
 
 
 class RateLimited(ParleyError):

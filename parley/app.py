@@ -19,10 +19,12 @@ from db.session import create_engine, create_session_factory
 from parley import __version__
 from parley.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
 from parley.context import Services
+from parley.files import files_mount
 from parley.graphql_view import ParleyGraphQL
 from parley.logs import get_logger
 from parley.middleware import RequestIdMiddleware
 from parley.settings import Introspection, Settings, get_settings
+from parley import widget_pages
 
 log = get_logger("parley.app")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         redis = make_redis(settings.redis_url) if settings.uses_redis else None
         from domain.accounts.throttle import LoginThrottle
         from parley.counters import MemoryCounter, RedisCounter
+        from parley.presence import create_presence
 
         services = Services(
             settings=settings,
@@ -106,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             broadcast=broadcast,
             login_throttle=LoginThrottle(RedisCounter(redis) if redis is not None else MemoryCounter()),
             redis=redis,
+            presence=create_presence(redis),
             **protection_services(settings, redis),
         )
         holder["services"] = services
@@ -117,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             if not settings.uses_redis:
                 runtime.use_local_publisher(asyncio.get_running_loop(), broadcast.publish)
-            runtime.init_resources(settings)
+            app.state.previous_resources = runtime.init_resources(settings, app.state.broker)
             worker = dramatiq.Worker(app.state.broker, worker_threads=settings.worker_threads, worker_timeout=100)
             worker.start()
             app.state.worker = worker
@@ -136,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if app.state.worker is not None:
                 await asyncio.to_thread(app.state.worker.stop)
                 runtime.use_local_publisher(None, None)
+                runtime.restore_resources(app.state.previous_resources)
             await broadcast.disconnect()
             if redis is not None:
                 await redis.aclose()
@@ -146,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lambda: holder["services"],
         legacy_ws=settings.legacy_graphql_ws,
         graphiql=settings.graphiql_enabled,
+        max_subscriptions=settings.ws_max_subscriptions,
     )
 
     async def healthz(request: Request) -> JSONResponse:
@@ -175,6 +181,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        files_mount(settings),  # attachments on the local storage backend
+        *widget_pages.routes(),  # /widget.js and /widget/demo
     ]
     app = Starlette(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
     app.add_middleware(
@@ -186,6 +194,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )
+    app.add_middleware(widget_pages.WidgetCORSMiddleware, configured=[*settings.dashboard_origins, *settings.cors_origins])
     app.add_middleware(RequestIdMiddleware)
     app.state.settings = settings
     return app

@@ -44,6 +44,12 @@ def make_redis(url: str, **kwargs: Any) -> aioredis.Redis:
     return aioredis.Redis.from_url(url, **options)
 
 
+# After the Redis connection comes back, every subscriber receives this message: whatever was
+# published during the outage is gone from pub/sub, so streams re-read the event log.
+RESYNC_CHANNEL = "parley:broadcast:resync"
+RESYNC_MESSAGE = '{"resync": true}'
+
+
 class SubscriberOverflow(Exception):
     """The subscriber did not read fast enough and was cut off; it should resume from its cursor."""
 
@@ -158,6 +164,7 @@ class SupervisedRedisBackend(BroadcastBackend):
                 pubsub = await self._open()
                 if self.reconnects:
                     log.info("broadcast.redis.reconnected", channels=len(self._channels))
+                    self._queue.put_nowait(Event(channel=RESYNC_CHANNEL, message=RESYNC_MESSAGE))
                 delay = 0.05
                 last_heard = loop.time()
                 while not self._closing:
@@ -211,6 +218,18 @@ class BoundedSubscriber:
             raise StopAsyncIteration
         return item
 
+    def get_nowait(self) -> Event | None:
+        """The next buffered item, or None when nothing is waiting."""
+        try:
+            item = self._queue.get_nowait()
+        except asyncio.QueueEmpty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
     def __aiter__(self) -> BoundedSubscriber:
         return self
 
@@ -232,7 +251,11 @@ class BoundedBroadcast(Broadcast):
     async def _listener(self) -> None:
         while True:
             event = await self._backend.next_published()
-            for queue in list(self._subscribers.get(event.channel, ())):
+            if event.channel == RESYNC_CHANNEL:
+                targets = [q for queues in self._subscribers.values() for q in queues]
+            else:
+                targets = list(self._subscribers.get(event.channel, ()))
+            for queue in targets:
                 if queue.full():
                     continue  # already cut off; the overflow marker is the last item it reads
                 if queue.qsize() >= self.queue_size - 1:

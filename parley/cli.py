@@ -77,10 +77,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if settings.is_sqlite or args.migrate:
         migrate(settings)
     if args.demo:
-        from parley.demo import describe_demo, seed_demo
+        from parley.demo import demo_widget_token, describe_demo, seed_demo
 
         credentials = asyncio.run(seed_demo(settings))
-        print(describe_demo(settings, credentials), flush=True)
+        print(describe_demo(settings, credentials, asyncio.run(demo_widget_token(settings))), flush=True)
     from parley.app import create_app
 
     uvicorn.run(
@@ -107,7 +107,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         raise CommandError(f"unknown queue(s): {', '.join(sorted(unknown))}; known: {', '.join(QUEUES)}")
     from workers import runtime
 
-    runtime.init_resources(settings)
+    runtime.init_resources(settings, broker)
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads or settings.worker_threads)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -121,8 +121,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
     get_logger("parley.worker").info("worker.started", queues=sorted(queues), scheduler=not args.no_scheduler)
     stop.wait()
-    # Graceful: finish what is running; unacked messages return to their queue.
-    worker.stop(timeout=30_000)
+    # Graceful: running jobs may finish within the timeout; prefetched ones return to their queue,
+    # and a job cut off at the timeout is requeued by the broker once this worker's heartbeat is stale.
+    get_logger("parley.worker").info("worker.stopping", timeout_seconds=settings.worker_shutdown_timeout_seconds)
+    worker.stop(timeout=int(settings.worker_shutdown_timeout_seconds * 1000))
+    get_logger("parley.worker").info("worker.stopped")
     if scheduler_thread is not None:
         scheduler_thread.join(timeout=10)
 
@@ -182,14 +185,14 @@ def cmd_export_schema(args: argparse.Namespace) -> None:
 
 
 def cmd_seed_demo(args: argparse.Namespace) -> None:
-    from parley.demo import describe_demo, seed_demo
+    from parley.demo import demo_widget_token, describe_demo, seed_demo
 
     settings = _settings()
     check_database(settings)
     if settings.is_sqlite:
         migrate(settings)
     credentials = asyncio.run(seed_demo(settings))
-    print(describe_demo(settings, credentials))
+    print(describe_demo(settings, credentials, asyncio.run(demo_widget_token(settings))))
 
 
 def cmd_partner_manifest(args: argparse.Namespace) -> None:

@@ -45,6 +45,7 @@ class Services:
     cost_budget: Any | None = None  # parley.ratelimit: query cost per hour
     documents: Any | None = None  # parley.persisted: automatic persisted queries
     operations: Any | None = None  # parley.persisted: partners' registered operations
+    presence: Any | None = None  # parley.presence: which agents have a socket open
 
     async def enqueue(self, actor: Any, *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the
@@ -155,6 +156,10 @@ class Context:
             return ANONYMOUS
         if cred.from_cookie and cred.csrf_problem:
             raise Forbidden(f"Cookie authentication refused: {cred.csrf_problem}")
+        from domain.accounts.tokens import is_widget_token
+
+        if is_widget_token(cred.token) and not cred.from_cookie:
+            return await self._widget_actor(cred.token)
         account_id = None
         if cred.account_ref:
             ref = cred.account_ref.strip()
@@ -172,6 +177,29 @@ class Context:
             # Ends the read transaction and keeps a token's last-used time.
             await session.commit()
         return actor
+
+    async def _widget_actor(self, token: str) -> Actor:
+        """A website widget's contact session; from another origin only one of its inbox's allowed domains."""
+        from domain import widget
+
+        async with self.db() as session:
+            actor, _ = await widget.actor_for_token(session, self.settings.secret_key, token)
+            await session.commit()
+        origin = self.widget_origin()
+        if origin is not None and not widget.origin_allowed(actor.allowed_domains, origin):
+            raise Forbidden("This site may not use this widget")
+        return actor
+
+    def widget_origin(self) -> str | None:
+        """The page's origin when it is not Parley's own (None: same origin, or not a browser)."""
+        if self.request is None:
+            return None
+        origin = self.request.headers.get("origin")
+        if not origin:
+            return None
+        from parley.graphql_view import allowed_origins
+
+        return None if origin.rstrip("/").lower() in allowed_origins(self.request, self.services) else origin
 
     def set_session_cookies(self, pair: TokenPair) -> None:
         if self.response is None:
@@ -195,6 +223,15 @@ class Context:
         if self.request is None:
             return None
         return self.request.cookies.get(name)
+
+    async def release(self) -> None:
+        """Between events of a long-lived socket: drop the session (and with it the identity map, so
+        the next event reads fresh rows) and the DataLoaders' caches, without holding a connection."""
+        async with self._session_lock:
+            self._loaders = None
+            if self._session is not None:
+                session, self._session = self._session, None
+                await session.close()
 
     async def close(self) -> None:
         if self._session is not None:

@@ -126,12 +126,32 @@ async def _seed_helpdesk(session, account_id: int) -> None:
             await conversations.set_status(session, actor, conv.id, ConversationStatus.RESOLVED, None)
 
 
-def describe_demo(settings: Settings, logins: list[DemoLogin]) -> str:
+async def demo_widget_token(settings: Settings) -> str | None:
+    """The website token of the demo account's widget inbox, for the widget's demo page."""
+    from db.models import Inbox
+    from domain.enums import ChannelType
+
+    engine = create_engine(settings.effective_database_url, pool_size=1, max_overflow=0)
+    try:
+        async with create_session_factory(engine)() as session:
+            return await session.scalar(
+                select(Inbox.website_token).join(Account, Account.id == Inbox.account_id)
+                .where(Account.name == DEMO_ACCOUNT, Inbox.channel_type == ChannelType.WEB_WIDGET).limit(1)
+            )
+    finally:
+        await engine.dispose()
+
+
+def describe_demo(settings: Settings, logins: list[DemoLogin], widget_token: str | None = None) -> str:
     lines = [
         "",
         "Parley is starting.",
         f"  GraphiQL:  {settings.base_url}/graphql",
         f"  Health:    {settings.base_url}/readyz",
+    ]
+    if widget_token:
+        lines.append(f"  Widget:    {settings.base_url}/widget/demo?token={widget_token}")
+    lines += [
         f"  Demo account: {DEMO_ACCOUNT}",
     ]
     for login in logins:

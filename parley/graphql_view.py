@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,7 +25,9 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
+from db.repositories import accounts as account_repo
 from domain.accounts import tokens
+from domain.accounts.actor import ActorKind
 from domain.audit import RequestMeta
 from domain.errors import ErrorCode, ParleyError
 from parley.context import ACCESS_COOKIE, ACCOUNT_HEADER, CSRF_HEADER, Context, Credential, Services
@@ -38,6 +42,7 @@ log = get_logger("parley.graphql")
 _CDN = "https://unpkg.com/"
 _LOCAL = "/static/vendor/"
 WS_CLOSE_UNAUTHORIZED = 4401
+WS_CLOSE_RATE_LIMITED = 4429
 WS_CLOSE_FORBIDDEN = 4403
 
 
@@ -156,6 +161,11 @@ def request_identity(conn: HTTPConnection, services: Services) -> tuple[str, str
         return ip, None
     if token.startswith((tokens.PREFIX_PERSONAL, tokens.PREFIX_BOT, PREFIX_PARTNER)):
         return ip, "token:" + token_key(token)
+    if tokens.is_widget_token(token):
+        try:
+            return ip, f"contact-session:{tokens.decode_widget_token(services.settings.secret_key, token).contact_inbox_id}"
+        except tokens.InvalidToken:
+            return ip, None
     try:
         claims = tokens.decode_access_token(services.settings.secret_key, token)
     except tokens.InvalidToken:
@@ -164,7 +174,7 @@ def request_identity(conn: HTTPConnection, services: Services) -> tuple[str, str
 
 
 class ParleyGraphQL(GraphQL):
-    def __init__(self, schema: Any, services_getter: Any, *, legacy_ws: bool, graphiql: bool) -> None:
+    def __init__(self, schema: Any, services_getter: Any, *, legacy_ws: bool, graphiql: bool, max_subscriptions: int = 20) -> None:
         protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL) if legacy_ws else (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
         super().__init__(
             schema,
@@ -172,7 +182,7 @@ class ParleyGraphQL(GraphQL):
             keep_alive=True,
             keep_alive_interval=15,
             subscription_protocols=protocols,
-            max_subscriptions_per_connection=20,
+            max_subscriptions_per_connection=max_subscriptions,
         )
         self._services_getter = services_getter
         self._ide_html: str | None = None
@@ -192,6 +202,9 @@ class ParleyGraphQL(GraphQL):
     # --- GraphQL over HTTP ------------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
@@ -208,6 +221,54 @@ class ParleyGraphQL(GraphQL):
             headers = {"Allow": "POST" if request.method == "GET" else "GET, POST"} if exc.status_code == 405 else {}
             response = self._json(_error_body(exc.reason, code, exc.status_code, name), exc.status_code, media, headers)
         await response(scope, receive, send)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A socket with a message-rate limit (closed with 4429 past it); when it ends, however it
+        ends, its session watcher stops and its presence entry goes."""
+        limit = self._services_getter().settings.ws_max_messages_per_minute
+        recent: deque[float] = deque()
+        closed = False
+
+        async def guarded_send(message: dict) -> None:
+            if not closed:
+                await send(message)
+
+        async def limited_receive() -> dict:
+            nonlocal closed
+            message = await receive()
+            if message["type"] == "websocket.receive" and limit > 0:
+                now = time.monotonic()
+                recent.append(now)
+                while recent and recent[0] < now - 60:
+                    recent.popleft()
+                if len(recent) > limit:
+                    if not closed:
+                        closed = True
+                        log.warning("ws.rate_limited", limit=limit)
+                        with contextlib.suppress(Exception):
+                            await send({"type": "websocket.close", "code": WS_CLOSE_RATE_LIMITED,
+                                        "reason": "too many messages"})
+                    return {"type": "websocket.disconnect", "code": WS_CLOSE_RATE_LIMITED}
+            return message
+
+        try:
+            await super().__call__(scope, limited_receive, guarded_send)
+        finally:
+            watcher = scope.get("parley.watcher")
+            if watcher is not None:
+                watcher.cancel()
+            presence = scope.get("parley.presence")
+            if presence is not None:
+                await presence.stop()
+
+    def is_websocket_origin_allowed(self, request, origin: str) -> bool:  # type: ignore[override]
+        """Cross-origin handshakes are let through only to be marked: such a socket must then present a
+        website widget's contact session from one of its inbox's allowed domains (on_ws_connect);
+        everything else on it is refused, so the dashboard's socket stays same-origin."""
+        if super().is_websocket_origin_allowed(request, origin):
+            return True
+        request.scope["parley.cross_origin"] = origin
+        return True
 
     def should_render_graphql_ide(self, request) -> bool:  # type: ignore[override]
         # A GET naming a persisted document (`documentId`, `extensions`) is an operation, not a page view.
@@ -366,14 +427,25 @@ class ParleyGraphQL(GraphQL):
             raise ConnectionRejectionError({"reason": "connection_init payload must be an object"})
         token = params.get("token") or params.get("accessToken") or _bearer(str(params.get("authorization") or ""))
         ws = context.request
+        if ws is not None and ws.scope.get("parley.cross_origin") and not tokens.is_widget_token(str(token or "")):
+            raise ConnectionRejectionError({"reason": "Only website widget sessions may connect from another origin",
+                                            "code": "FORBIDDEN"})
         if token:
             context.credential = Credential(token=str(token), account_ref=params.get("accountId") or context.credential.account_ref)
         elif ws is not None and (cookie := ws.cookies.get(ACCESS_COOKIE)):
             # Strawberry refuses cross-origin handshakes, so a cookie here comes from our own pages.
             context.credential = Credential(token=cookie, from_cookie=True, account_ref=params.get("accountId"))
+        if not context.credential.token and not context.settings.diagnostics:
+            # Every stream but the diagnostics pings needs a signed-in caller: refuse before any subscribe.
+            raise ConnectionRejectionError({"reason": "Authentication required", "code": "UNAUTHENTICATED"})
         if context.credential.token:
             try:
                 actor = await context.actor()
+                availability = None
+                if actor.kind == ActorKind.user and actor.is_member:
+                    async with context.db() as session:
+                        user = await account_repo.user_by_id(session, actor.user_id)
+                    availability = user.availability if user else None
             except ParleyError as exc:
                 raise ConnectionRejectionError({"reason": exc.message, "code": exc.code.value}) from None
             finally:
@@ -381,6 +453,14 @@ class ParleyGraphQL(GraphQL):
             if actor.session_id is not None or actor.api_token_id is not None:
                 watcher = asyncio.create_task(self._watch_session(context), name="ws-session-watch")
                 context.connection_params = {**params, "_watcher": watcher}
+                if ws is not None:
+                    ws.scope["parley.watcher"] = watcher
+            if availability is not None and ws is not None:
+                from resolvers.realtime import SocketPresence
+
+                presence = SocketPresence(context, actor, availability)
+                await presence.start()
+                ws.scope["parley.presence"] = presence
         return {"server": "parley"}
 
     async def _watch_session(self, context: Context) -> None:
@@ -416,7 +496,12 @@ class ParleyGraphQL(GraphQL):
                         if not await self._still_valid(context):
                             break
                         continue
-                    if actor.session_id and actor.session_id in json.loads(event.message):
+                    ended = json.loads(event.message)
+                    if not isinstance(ended, list):
+                        continue  # a resync marker after a Redis reconnect
+                    if (actor.session_id and actor.session_id in ended) or (
+                        f"membership:{actor.account_id}:{actor.user_id}" in ended
+                    ):
                         break
                 else:
                     return

@@ -84,10 +84,18 @@ async def sweep_outbox(
 
 
 def event_channels(event: Event) -> list[str]:
+    if event.recipient_user_id is not None:
+        return [user_channel(event.account_id, event.recipient_user_id)]
     channels = [f"account:{event.account_id}"]
     if event.conversation_id is not None:
         channels.append(f"conversation:{event.conversation_id}")
+    if event.contact_id is not None:
+        channels.append(f"contact:{event.contact_id}")  # the website widget's stream (resolvers/widget.py)
     return channels
+
+
+def user_channel(account_id: int, user_id: int) -> str:
+    return f"user:{account_id}:{user_id}"
 
 
 def event_message(event: Event) -> str:

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET_KEY = "insecure-development-key-change-me-0123456789"
@@ -34,6 +34,11 @@ class Introspection(StrEnum):
     everyone = "true"
     users = "users"
     nobody = "false"
+
+
+class StorageBackend(StrEnum):
+    local = "local"
+    s3 = "s3"
 
 
 class ConfigurationError(Exception):
@@ -122,6 +127,17 @@ class Settings(BaseSettings):
     broadcast_queue_size: int = Field(
         1000, description="Events buffered per subscriber before it is closed as too slow"
     )
+    # --- real-time ---
+    ws_max_subscriptions: int = Field(20, description="Concurrent subscriptions one WebSocket may hold")
+    ws_max_messages_per_minute: int = Field(
+        300, description="Messages a client may send on one WebSocket per minute before it is closed (4429)"
+    )
+    presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
+    presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
+    typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")
+    realtime_poll_seconds: float = Field(
+        30, description="Streams re-read the event log at least this often, whatever the broadcast says"
+    )
     worker_in_process: bool | None = Field(
         None, description="Run jobs in a thread of the API process; default: yes without Redis"
     )
@@ -145,6 +161,102 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS when offered")
     smtp_tls: bool = Field(False, description="Connect to SMTP over TLS (port 465 style)")
     mail_from: str = Field("Parley <no-reply@parley.invalid>", description="Sender of Parley's emails")
+    # --- notifications ---
+    notification_email_delay_seconds: float = Field(
+        180.0,
+        description="How long an email notification waits, collecting the conversation's further notifications "
+        "into one email; notifications read by then are not emailed",
+    )
+    # --- worker runtime and webhooks ---
+    worker_heartbeat_timeout_ms: int = Field(
+        60_000, ge=1000, description="A worker silent this long counts as dead; its unfinished jobs go back to their queue"
+    )
+    worker_maintenance_chance: int = Field(
+        1000, ge=0, le=1_000_000, description="Broker commands per million that also requeue dead workers' jobs (Dramatiq's maintenance)"
+    )
+    worker_shutdown_timeout_seconds: float = Field(
+        30, description="On SIGTERM, how long `parley worker` lets running jobs finish; the rest return to the queue"
+    )
+    events_retention_days: int = Field(30, description="Relayed event-log rows older than this are deleted; 0 = keep")
+    secrets_encryption_key: str = Field(
+        "", description="Base64 of 32 random bytes that encrypts stored secrets (AES-256-GCM); empty = derived from "
+        "PARLEY_SECRET_KEY"
+    )
+    secrets_previous_keys: list[str] = Field(
+        default_factory=list, description="Earlier encryption keys (JSON list, base64) still accepted for reading"
+    )
+    webhooks_allow_private_targets: bool = Field(
+        False, description="Let webhooks reach private, loopback and link-local addresses (never in production "
+        "unless the network is yours)"
+    )
+    webhooks_timeout_seconds: float = Field(15, gt=0, le=120, description="Total time one webhook request may take")
+    webhooks_max_attempts: int = Field(10, ge=1, le=50, description="Tries per webhook delivery (the first and its retries)")
+    webhooks_retry_base_seconds: float = Field(
+        5, gt=0, description="First retry delay of a webhook delivery; each next one is 4 times longer, at most 8 hours "
+        "(10 tries span about a day)"
+    )
+    webhooks_disable_after_failures: int = Field(
+        5, ge=1, description="Deliveries in a row that exhaust their retries before the webhook is disabled"
+    )
+
+    @field_validator("secrets_encryption_key", "secrets_previous_keys")
+    @classmethod
+    def _check_encryption_keys(cls, value: str | list[str]) -> str | list[str]:
+        import base64
+        import binascii
+
+        for key in [value] if isinstance(value, str) else value:
+            try:
+                ok = not key or len(base64.b64decode(key + "=" * (-len(key) % 4), validate=True)) == 32
+            except (binascii.Error, ValueError):
+                ok = False
+            if not ok:
+                raise ValueError("use the base64 of 32 random bytes (e.g. `openssl rand -base64 32`)")
+        return value
+
+    # --- storage ---
+    storage_backend: StorageBackend | None = Field(
+        None, description="Where attachments live: local (files under storage_local_dir) or s3; default: s3 when "
+        "PARLEY_S3_BUCKET is set"
+    )
+    storage_local_dir: Path | None = Field(None, description="Directory of the local backend; default <data_dir>/files")
+    storage_public_url: str = Field(
+        "", description="Base URL of the local backend's signed upload and download links (e.g. a separate files "
+        "domain); default: public_url"
+    )
+    storage_max_upload_bytes: int = Field(40 * 1024 * 1024, description="Largest attachment accepted (Chatwoot: 40 MB)")
+    storage_upload_expires_seconds: int = Field(600, description="How long a presigned upload stays valid")
+    storage_download_expires_seconds: int = Field(300, description="How long a download link stays valid")
+    s3_endpoint_url: str = Field("", description="S3 API endpoint (MinIO, …); empty = AWS S3")
+    s3_public_endpoint_url: str = Field(
+        "", description="Endpoint put into presigned URLs when clients reach storage by another address; default: s3_endpoint_url"
+    )
+    s3_region: str = Field("us-east-1", description="S3 region")
+    s3_bucket: str = Field(
+        "", validate_default=True, description="Bucket of the attachments; setting it selects the s3 backend"
+    )
+    s3_access_key_id: str = Field("", description="S3 access key; empty = the default AWS credential chain")
+    s3_secret_access_key: str = Field("", description="S3 secret key")
+    s3_path_style: bool | None = Field(
+        None, description="Path-style addressing (bucket in the path); default: on with a custom endpoint (MinIO)"
+    )
+
+    # --- reports ---
+    reports_export_batch_rows: int = Field(1000, description="Rows a report export reads and writes per batch")
+    reports_export_url_expires_seconds: int = Field(300, description="How long a report export's download link stays valid")
+
+    # --- widget ---
+    widget_session_days: int = Field(180, description="How long a website widget's contact session token is valid")
+    widget_sessions_per_ip_per_minute: int = Field(
+        20, description="widgetSessionStart calls a minute per IP (bursts up to the same number); 0 = off"
+    )
+    widget_conversations_per_ip_per_minute: int = Field(10, description="New widget conversations a minute per IP; 0 = off")
+    widget_conversations_per_session_per_minute: int = Field(
+        3, description="New widget conversations a minute per contact session; 0 = off"
+    )
+    widget_messages_per_ip_per_minute: int = Field(120, description="Widget messages a minute per IP; 0 = off")
+    widget_messages_per_session_per_minute: int = Field(30, description="Widget messages a minute per contact session; 0 = off")
+    widget_max_message_chars: int = Field(10_000, description="Longest message a website visitor may send")
 
     @field_validator("database_url")
     @classmethod
@@ -240,6 +352,31 @@ class Settings(BaseSettings):
     @property
     def base_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @field_validator("s3_bucket")
+    @classmethod
+    def _check_bucket(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("storage_backend") == StorageBackend.s3:
+            raise ValueError("the s3 storage backend needs a bucket")
+        return value
+
+    @property
+    def effective_storage_backend(self) -> StorageBackend:
+        if self.storage_backend is not None:
+            return self.storage_backend
+        return StorageBackend.s3 if self.s3_bucket else StorageBackend.local
+
+    @property
+    def storage_directory(self) -> Path:
+        return self.storage_local_dir or self.data_dir / "files"
+
+    @property
+    def storage_signing_key(self) -> bytes:
+        """Signs the local backend's URLs; derived from the secret key, so rotating that rotates this."""
+        import hashlib
+        import hmac
+
+        return hmac.new(self.secret_key.encode(), b"parley-storage-url-v1", hashlib.sha256).digest()
 
     def check_production(self) -> None:
         """Refuse to start production with settings that would make it unsafe."""

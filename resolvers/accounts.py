@@ -302,12 +302,18 @@ async def membership_update(info: Ctx, id: strawberry.ID, input: t.MembershipUpd
     return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))
 
 
+def membership_revocation(account_id: int, user_id: int) -> str:
+    return f"membership:{account_id}:{user_id}"
+
+
 async def membership_remove(info: Ctx, id: strawberry.ID) -> t.MembershipPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Membership")
 
     async def work(session) -> t.MembershipPayload:
         membership = await service.remove_membership(session, actor, pk, info.context.meta)
+        # Sockets the removed member holds on this account close within seconds (after commit).
+        info.context.revoked_session_ids.append(membership_revocation(membership.account_id, membership.user_id))
         return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
 
     return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))

@@ -62,6 +62,8 @@ async def diagnostics_pings(info: Info[Context, None], topic: str) -> AsyncGener
         try:
             async for event in subscriber:
                 data = json.loads(event.message)
+                if "message" not in data:
+                    continue  # a resync marker after a Redis reconnect
                 yield DiagnosticsPing(topic=topic, message=data["message"], via=data["via"])
         except SubscriberOverflow:
             return

@@ -13,6 +13,8 @@ from db.repositories import helpdesk as repo
 from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, ValidationError
 from domain.helpdesk import contacts, conversations, inboxes
+from resolvers.attachments import config as attachment_config
+from resolvers.attachments import decode_attachment_ids
 from resolvers.mutations import in_transaction
 from parley.context import Context
 from schema import helpdesk as t
@@ -318,11 +320,13 @@ async def message_create(info: Ctx, input: i.MessageCreateInput) -> i.MessagePay
     actor = await info.context.actor()
     conversation_pk = decode_id(input.conversation_id, "Conversation")
     reply_pk = decode_optional(input.in_reply_to, "Message")
+    attachment_pks = decode_attachment_ids(input.attachment_ids)
 
     async def work(session) -> i.MessagePayload:
         row = await conversations.create_message(session, actor, conversation_pk, content=input.content,
                                                  private=input.private, message_type=MessageType(input.message_type),
-                                                 in_reply_to=reply_pk)
+                                                 in_reply_to=reply_pk, attachment_ids=attachment_pks,
+                                                 attachment_config=attachment_config(info) if attachment_pks else None)
         return i.MessagePayload(message=t.Message.from_row(row), errors=[])
 
     return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e))

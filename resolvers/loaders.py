@@ -25,6 +25,7 @@ from db.models import (
     Team,
     User,
 )
+from db.models.notifications import Notification
 from domain.enums import MessageType
 
 
@@ -32,6 +33,7 @@ class Loaders:
     def __init__(self, db: Callable[[], Any]) -> None:
         self._db = db
         self.user_by_id = DataLoader(self._by_pk(User))
+        self.notification_by_id = DataLoader(self._by_pk(Notification))
         self.account_by_id = DataLoader(self._by_pk(Account))
         self.custom_role_by_id = DataLoader(self._by_pk(CustomRole))
         self.bot_by_id = DataLoader(self._by_pk(Bot))
@@ -39,11 +41,16 @@ class Loaders:
         self.contact_by_id = DataLoader(self._by_pk(Contact))
         self.team_by_id = DataLoader(self._by_pk(Team))
         self.label_by_id = DataLoader(self._by_pk(Label))
+        self.webhook_delivery_by_id = DataLoader(self._webhook_delivery_by_id)
+        self.webhook_attempts_by_delivery = DataLoader(self._webhook_attempts_by_delivery)
+        self.conversation_by_id = DataLoader(self._by_pk(Conversation))
+        self.message_by_id = DataLoader(self._by_pk(Message))
         self.labels_by_conversation = DataLoader(self._labels_by_conversation)
         self.last_message_by_conversation = DataLoader(self._last_message_by_conversation)
         self.unread_count_by_conversation = DataLoader(self._unread_count_by_conversation)
         self.inbox_members = DataLoader(self._inbox_members)
         self.team_members_by_team_id = DataLoader(self._team_members_by_team_id)
+        self.attachments_by_message = DataLoader(self._attachments_by_message)
 
     def _by_pk(self, model) -> Callable[[Sequence[int]], Awaitable[list[Any]]]:
         async def load(keys: Sequence[int]) -> list[Any]:
@@ -114,4 +121,28 @@ class Loaders:
 
         async with self._db() as session:
             grouped = await members_of_teams(session, keys)
+        return [grouped.get(k, []) for k in keys]
+
+    async def _attachments_by_message(self, keys: Sequence[int]) -> list[list[Any]]:
+        from db.repositories.attachments import attached_by_message
+
+        async with self._db() as session:
+            grouped = await attached_by_message(session, keys)
+        return [grouped.get(k, []) for k in keys]
+
+    async def _webhook_delivery_by_id(self, keys: Sequence[int]) -> list[Any]:
+        from db.models import WebhookDelivery
+
+        return await self._by_pk(WebhookDelivery)(keys)
+
+    async def _webhook_attempts_by_delivery(self, keys: Sequence[int]) -> list[list[Any]]:
+        from db.models import WebhookAttempt
+
+        async with self._db() as session:
+            rows = await session.scalars(
+                select(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(list(keys))).order_by(WebhookAttempt.id)
+            )
+            grouped: dict[int, list[Any]] = defaultdict(list)
+            for row in rows:
+                grouped[row.delivery_id].append(row)
         return [grouped.get(k, []) for k in keys]

@@ -36,6 +36,8 @@ def access(rule: Rule) -> list[FieldExtension]:
 
 
 def rule_of(field) -> Rule | None:
+    if getattr(field, "parley_rule", None) is not None:
+        return field.parley_rule
     for ext in getattr(field, "extensions", None) or ():
         if isinstance(ext, Access):
             return ext.rule
@@ -54,3 +56,17 @@ def mutation(resolver, rule: Rule, description: str):
     import strawberry
 
     return strawberry.mutation(resolver=resolver, description=description, extensions=access(rule))
+
+
+def subscription(rule: Rule, description: str):
+    """A root subscription with its access rule. Field extensions do not run for subscriptions, so
+    the resolver enforces the same rule (resolvers/realtime.py) before it subscribes; the rule is
+    recorded here for the schema's description and the tenancy walk."""
+    import strawberry
+
+    def decorator(fn):
+        f = strawberry.subscription(description=f"{description} Access: {rule.value}.")(fn)
+        f.parley_rule = rule
+        return f
+
+    return decorator

@@ -28,6 +28,8 @@ ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.QUERY_TOO_COMPLEX: (400, "QueryTooComplexError"),
     ErrorCode.PERSISTED_QUERY_NOT_FOUND: (404, "PersistedQueryNotFoundError"),
     ErrorCode.PERSISTED_QUERY_NOT_ALLOWED: (403, "PersistedQueryNotAllowedError"),
+    ErrorCode.STREAM_OVERFLOW: (409, "StreamOverflowError"),
+    ErrorCode.CURSOR_EXPIRED: (410, "CursorExpiredError"),
     ErrorCode.INTERNAL_SERVER_ERROR: (500, "ApplicationError"),
 }
 _TOKEN_LIMIT = "Document contains more than"
@@ -76,6 +78,9 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         return _contract(error, original.code, details=_details(original.code, original.message, original.extensions))
     if isinstance(original, GraphQLError) and original.extensions and "code" in original.extensions:
         return error
+    if isinstance(original, GraphQLError):
+        # graphql-core refusing a variable's value (e.g. an Int beyond 32 bits): it speaks only of the input.
+        return _contract(error, ErrorCode.BAD_USER_INPUT)
     rid = request_id_var.get()
     log.error(
         "graphql.unexpected_error",

@@ -16,6 +16,7 @@ from schema.ids import encode_id
 from schema.pagination import Connection
 
 if TYPE_CHECKING:
+    from schema.attachments import Attachment
     from schema.catalog import Label, Team
 
 ChannelTypeEnum = strawberry.enum(ChannelType, name="ChannelType", description="How customers reach an inbox.")
@@ -50,6 +51,10 @@ class HelpdeskErrorCode(Enum):
     INVALID_ATTRIBUTE = "INVALID_ATTRIBUTE"
     ASSIGNEE_NOT_IN_INBOX = "ASSIGNEE_NOT_IN_INBOX"
     SNOOZE_IN_PAST = "SNOOZE_IN_PAST"
+    NOT_UPLOADED = "NOT_UPLOADED"
+    SIZE_MISMATCH = "SIZE_MISMATCH"
+    TYPE_MISMATCH = "TYPE_MISMATCH"
+    ALREADY_ATTACHED = "ALREADY_ATTACHED"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")
@@ -206,6 +211,12 @@ class Message:
             return None
         row = await info.context.loaders.contact_by_id.load(self.sender_pk)
         return Contact.from_row(row) if row else None
+
+    @strawberry.field(description="Its files (at most 15), with short-lived download links.")
+    async def attachments(self, info: strawberry.Info) -> list[Annotated["Attachment", strawberry.lazy("schema.attachments")]]:
+        from resolvers.attachments import message_attachments
+
+        return await message_attachments(info, self.pk)
 
     @classmethod
     def from_row(cls, row) -> Message:

@@ -133,6 +133,11 @@ class MessageCreateInput:
     private: bool = strawberry.field(default=False, description="A private note for agents.")
     message_type: MessageTypeEnum = strawberry.field(default=MessageType.OUTGOING, description="OUTGOING, or INCOMING for API inboxes.")
     in_reply_to: strawberry.ID | None = strawberry.field(default=None, description="The message this one answers.")
+    attachment_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list,
+        description="Uploaded files from attachmentUploadCreate (at most 15); each must have the declared size and type. "
+        "With attachments the content may be empty.",
+    )
 
 
 @strawberry.type(description="Result of the message mutations.")

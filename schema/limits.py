@@ -51,6 +51,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from domain.accounts.actor import ActorKind
+from parley.logs import get_logger
 from domain.errors import ErrorCode, ParleyError
 from domain.partners.errors import QueryTooComplex
 from domain.partners.service import PartnerActor, is_partner_token
@@ -71,6 +72,8 @@ SENSITIVE_MUTATIONS = frozenset(
 _META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef, "__typename": TypeNameMetaFieldDef}
 _SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
 _BACKREF = "strawberry-definition"
+
+log = get_logger("parley.limits")
 
 
 # --- the caller ----------------------------------------------------------------------------------------
@@ -467,7 +470,12 @@ class QueryGuard(SchemaExtension):
         services = getattr(ec.context, "services", None)
         store = getattr(services, "cost_budget", None)
         if budget > 0 and store is not None and caller.budget_key:
-            state = await store.charge(caller.budget_key, cost, budget, self.window)
+            try:
+                state = await store.charge(caller.budget_key, cost, budget, self.window)
+            except Exception as exc:  # noqa: BLE001 - Redis down: serve without the budget, as the rate limits do
+                log.warning("cost_budget.unavailable", error=type(exc).__name__)
+                yield
+                return
             self.report = CostReport(cost, caller.limits["max_cost"], state.limit, state.used, state.remaining,
                                      state.reset_at)
             caller.cost = self.report

@@ -15,22 +15,28 @@ from schema.extensions_persisted import PersistedOperations
 from schema.limits import QueryGuard
 from schema.partners_root import PartnersMutation, PartnersQuery
 from schema.helpdesk_root import HelpdeskMutation, HelpdeskQuery
+from schema.notifications_root import NotificationsMutation, NotificationsQuery
+from schema.attachments_root import AttachmentsMutation, AttachmentsQuery
+from schema.reports_root import ReportsMutation, ReportsQuery
+from schema.realtime_root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
+from schema.webhooks_root import WebhooksMutation, WebhooksQuery
+from schema.widget_root import WidgetMutation, WidgetQuery, WidgetSubscription
 
 # Each domain contributes its root fields in schema/<domain>_root.py; add its classes here.
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(DiagnosticsQuery, AccountsQuery, HelpdeskQuery, CatalogQuery, PartnersQuery):
+class Query(DiagnosticsQuery, AccountsQuery, HelpdeskQuery, CatalogQuery, PartnersQuery, RealtimeQuery, ReportsQuery, AttachmentsQuery, NotificationsQuery, WebhooksQuery, WidgetQuery):
     pass
 
 
 @strawberry.type(description="Everything that can be changed.")
-class Mutation(AccountsMutation, HelpdeskMutation, DiagnosticsMutation, CatalogMutation, PartnersMutation):
+class Mutation(AccountsMutation, HelpdeskMutation, DiagnosticsMutation, CatalogMutation, PartnersMutation, RealtimeMutation, ReportsMutation, AttachmentsMutation, NotificationsMutation, WebhooksMutation, WidgetMutation):
     pass
 
 
 @strawberry.type(description="Streams of events over WebSocket (graphql-transport-ws).")
-class Subscription(DiagnosticsSubscription):
+class Subscription(DiagnosticsSubscription, RealtimeSubscription, WidgetSubscription):
     pass
 
 

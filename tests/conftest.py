@@ -73,13 +73,25 @@ async def db_engine(database_url: str):
 
 
 async def _truncate_all(engine) -> None:
-    async with engine.begin() as conn:
-        rows = await conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
-        )
-        tables = [r[0] for r in rows]
-        if tables:
-            await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    """Empty every table. The previous test's background jobs may still be finishing on the shared
+    server's worker; a deadlock with one of them is retried."""
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(5):
+        try:
+            async with engine.begin() as conn:
+                rows = await conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+                )
+                tables = [r[0] for r in rows]
+                if tables:
+                    await conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                    await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError as exc:
+            if attempt == 4 or "deadlock" not in str(exc) and "lock timeout" not in str(exc):
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture(scope="session")

@@ -112,6 +112,7 @@ def test_seed_demo_prints_logins_and_is_idempotent(tmp_path):
     first = run_cli("seed-demo", env=env)
     assert first.returncode == 0, first.stderr
     assert "admin@demo.parley.test" in first.stdout and "password:" in first.stdout
+    assert "/widget/demo?token=" in first.stdout  # the demo's website widget, ready to try
     second = run_cli("seed-demo", env=env)
     assert second.returncode == 0
     assert second.stdout == first.stdout  # same logins, nothing duplicated

@@ -66,6 +66,15 @@ async def test_validation_errors_carry_a_code(gql: GraphQLHTTP):
     assert "nope" in body["errors"][0]["message"]
 
 
+async def test_a_variable_graphql_cannot_coerce_is_bad_user_input_not_a_server_error(gql: GraphQLHTTP):
+    body = await gql.execute(
+        'mutation($n: Int!) { attachmentUploadCreate(input: {fileName: "a.png", contentType: "image/png", byteSize: $n}) '
+        "{ errors { code } } }", {"n": 2**40})
+    assert len(body["errors"]) == 1 and body.get("data") is None
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "32-bit" in body["errors"][0]["message"]
+
+
 async def test_subscription_receives_pings_published_by_a_request(gql: GraphQLHTTP, server: LiveServer):
     async with SubscriptionSocket(server.ws_url) as sock:
         await sock.subscribe(PINGS, {"topic": "hello"})

@@ -168,11 +168,19 @@ async def test_cors_for_configured_origins_only(tmp_path, database_url):
             simple = await client.client.post("/graphql", json={"query": INFO}, headers={"Origin": "https://partner.example"})
             assert simple.headers["access-control-allow-origin"] == "https://partner.example"
             assert "retry-after" in simple.headers["access-control-expose-headers"].lower()
+            # Any site may embed the website widget, so a preflight from an unlisted origin is answered
+            # (a preflight carries no token) — but never with credentials: cookies stay same-origin.
             other = await client.client.options("/graphql", headers={
                 "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
-            assert other.status_code == 400 and "access-control-allow-origin" not in other.headers
+            assert other.status_code == 204 and "access-control-allow-credentials" not in other.headers
+            # Its page may read public answers to requests without credentials...
             stranger = await client.client.post("/graphql", json={"query": INFO}, headers={"Origin": "https://evil.example"})
-            assert "access-control-allow-origin" not in stranger.headers
+            assert stranger.headers["access-control-allow-origin"] == "https://evil.example"
+            assert "access-control-allow-credentials" not in stranger.headers
+            # ...but not answers to an agent's bearer token (only widget session tokens are served cross-origin).
+            agent = await client.client.post("/graphql", json={"query": INFO}, headers={
+                "Origin": "https://evil.example", "Authorization": "Bearer not-a-widget-token"})
+            assert "access-control-allow-origin" not in agent.headers
         finally:
             await client.aclose()
 

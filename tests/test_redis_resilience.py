@@ -257,7 +257,7 @@ class NonReadingSocket(SubscriptionSocket):
         except BaseException:
             raw.close()
             raise
-        await self.ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        await self.ws.send(json.dumps({"type": "connection_init", "payload": self.payload}))
         ack = await self.receive()
         assert ack.get("type") == "connection_ack", ack
         return ack

@@ -23,8 +23,29 @@ _lock = threading.Lock()
 _current: dramatiq.Broker | None = None
 
 
+class SharedAsyncIO(AsyncIO):
+    """Dramatiq keeps one asyncio loop thread per process, in a global. With two workers in one
+    process (an app restarted in place, several apps in one test run) each would replace that loop
+    and stop it under the other; this keeps one loop for as long as any worker runs."""
+
+    _lock = threading.Lock()
+    _workers = 0
+
+    def before_worker_boot(self, broker, worker):
+        with SharedAsyncIO._lock:
+            if SharedAsyncIO._workers == 0:
+                super().before_worker_boot(broker, worker)
+            SharedAsyncIO._workers += 1
+
+    def after_worker_shutdown(self, broker, worker):
+        with SharedAsyncIO._lock:
+            SharedAsyncIO._workers -= 1
+            if SharedAsyncIO._workers == 0:
+                super().after_worker_shutdown(broker, worker)
+
+
 def _middleware() -> list[dramatiq.Middleware]:
-    from workers.middleware import RequestIdMiddleware
+    from workers.middleware import DeadLetterMiddleware, RequestIdMiddleware
 
     return [
         AgeLimit(),
@@ -32,8 +53,9 @@ def _middleware() -> list[dramatiq.Middleware]:
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        DeadLetterMiddleware(),  # before Retries: "after" hooks run in reverse, so it sees the verdict
         Retries(min_backoff=1000, max_backoff=3_600_000, max_retries=10),
-        AsyncIO(),
+        SharedAsyncIO(),
         RequestIdMiddleware(),
     ]
 
@@ -46,7 +68,8 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
             url=settings.redis_url,
             namespace=settings.dramatiq_namespace,
             middleware=_middleware(),
-            heartbeat_timeout=60_000,
+            heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
+            maintenance_chance=settings.worker_maintenance_chance,
         )
     return StubBroker(middleware=_middleware(), fail_fast_default=False)
 

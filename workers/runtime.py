@@ -16,10 +16,12 @@ _local_loop: asyncio.AbstractEventLoop | None = None
 
 
 class Resources:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, broker: Any = None) -> None:
         from db.session import create_engine, create_session_factory
 
         self.settings = settings
+        # The broker this worker consumes from: jobs that jobs cause go there (None: the global one).
+        self.broker = broker
         self.engine = create_engine(settings.effective_database_url, pool_size=5, max_overflow=5)
         self.sessions = create_session_factory(self.engine)
         self._redis: Any = None
@@ -55,7 +57,7 @@ async def commit(session) -> list:
         if committed:
             await publish_and_mark(res.sessions, res, committed)
         if jobs:
-            await send_jobs(res.sessions, current_broker(), jobs)
+            await send_jobs(res.sessions, res.broker or current_broker(), jobs)
     except Exception:  # noqa: BLE001 - the sweepers relay it later
         from parley.logs import get_logger
 
@@ -68,9 +70,17 @@ def use_local_publisher(loop: asyncio.AbstractEventLoop | None, publish: Callabl
     _local_loop, _local_publish = loop, publish
 
 
-def init_resources(settings: Settings | None = None) -> None:
+def init_resources(settings: Settings | None = None, broker: Any = None) -> Resources | None:
+    """Make these settings' resources the ones jobs use; returns the previous ones (an app that
+    stops puts them back, so another app's in-process worker in the same process keeps its own)."""
     global _resources
-    _resources = Resources(settings or get_settings())
+    previous, _resources = _resources, Resources(settings or get_settings(), broker)
+    return previous
+
+
+def restore_resources(previous: Resources | None) -> None:
+    global _resources
+    _resources = previous
 
 
 def resources() -> Resources:

@@ -54,6 +54,12 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     if broadcast is not None:
         scheduler.every(2.0, "events.sweep", lambda: sweep_events(sessions, broadcast))
     scheduler.every(15.0, "conversations.wake_snoozed", lambda: wake_snoozed_conversations(sessions))
+    scheduler.every(3600.0, "tokens.cleanup", _after_one_interval(lambda: cleanup_expired_tokens(sessions)))
+    scheduler.every(3600.0, "events.prune", _after_one_interval(lambda: prune_event_log(sessions)))
+    scheduler.every(3600.0, "attachments.sweep_orphans", lambda: enqueue_orphan_sweep(broker))
+    from workers.actors.notifications import send_email_digests
+
+    scheduler.every(2.0, "notifications.email_digests", lambda: send_email_digests(sessions, broker))
     return scheduler
 
 
@@ -66,3 +72,50 @@ async def wake_snoozed_conversations(sessions) -> int:
         count = await wake_snoozed(session)
         await events.commit(session)
     return count
+
+
+async def enqueue_orphan_sweep(broker) -> None:
+    """Uploads that joined no message within a day are removed by a job (it needs the storage)."""
+    from workers.actors.attachments import attachments_sweep_orphans
+
+    await asyncio.to_thread(broker.enqueue, attachments_sweep_orphans.message())
+
+
+def _after_one_interval(fn: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[object]]:
+    """Housekeeping waits one interval after start-up instead of running in the start-up rush."""
+    started = False
+
+    async def run() -> object:
+        nonlocal started
+        if not started:
+            started = True
+            return 0
+        return await fn()
+
+    return run
+
+
+async def cleanup_expired_tokens(sessions) -> int:
+    """Expired or revoked sessions (with their refresh tokens) and spent one-time tokens."""
+    from domain.jobs import delete_expired_tokens, delete_spent_one_time_tokens
+
+    # One table per transaction: short locks, no lock-order cycles with other writers.
+    async with sessions() as session, session.begin():
+        removed = await delete_expired_tokens(session)
+    async with sessions() as session, session.begin():
+        return removed + await delete_spent_one_time_tokens(session)
+
+
+async def prune_event_log(sessions, days: int | None = None) -> int:
+    """Relayed events older than PARLEY_EVENTS_RETENTION_DAYS, a batch at a time."""
+    from domain.jobs import prune_events
+    from workers.runtime import resources
+
+    days = resources().settings.events_retention_days if days is None else days
+    total = 0
+    while True:
+        async with sessions() as session, session.begin():
+            removed = await prune_events(session, days=days)
+        total += removed
+        if removed == 0:
+            return total

@@ -5,6 +5,9 @@ from db.models.accounts import Account, AccountMembership, Bot, CustomRole, User
 from db.models.audit import AuditLog, OutboxJob
 from db.models.auth import ApiToken, OneTimeToken, RefreshToken, UserSession
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
+from db.models.notifications import Notification, NotificationSetting
+from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
+from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.helpdesk import (
     Attachment,
     CannedResponse,
@@ -26,6 +29,9 @@ from db.models.helpdesk import (
 )
 
 __all__ = [
+    "Notification", "NotificationSetting",
+    "DeadJob", "Webhook", "WebhookAttempt", "WebhookDelivery",
+    "CsatResponse", "ReportExport", "ReportingEvent", "ReportingRollup",
     "Attachment", "CannedResponse", "Contact", "ContactInbox", "ContactNote", "Conversation",
     "ConversationLabel", "ConversationParticipant", "CustomAttributeDefinition", "Event", "Inbox",
     "InboxMember", "Label", "Mention", "Message", "Team", "TeamMember",

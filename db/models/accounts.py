@@ -52,7 +52,7 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320))
     password_hash: Mapped[str | None] = mapped_column(String(100), nullable=True)
     availability: Mapped[Availability] = mapped_column(
-        enum_column(Availability, "availability"), default=Availability.OFFLINE
+        enum_column(Availability, "availability"), default=Availability.ONLINE
     )
     is_super_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     # Access tokens issued before this instant are refused (password change, logout everywhere).

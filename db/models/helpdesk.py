@@ -4,6 +4,7 @@ responses, custom attribute definitions and the event log."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -238,7 +239,15 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AttachmentStatus(StrEnum):
+    PENDING = "pending"  # presigned upload handed out; not verified, on no message yet
+    ATTACHED = "attached"  # verified (size and type) and joined to a message
+
+
 class Attachment(Base):
+    """A file on a message. Born `pending` by an upload request; `attached` once the stored object
+    was checked. Rows without a message older than a day are orphans, removed with their object."""
+
     __tablename__ = "attachments"
     __table_args__ = (Index("ix_attachments_message_id", "message_id"),)
 
@@ -253,6 +262,11 @@ class Attachment(Base):
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[AttachmentStatus] = mapped_column(
+        enum_column(AttachmentStatus, "attachment_status"), default=AttachmentStatus.PENDING, server_default="attached"
+    )
+    uploader_user_id: Mapped[int | None] = _fk("users.id", ondelete="SET NULL", nullable=True)
+    uploader_contact_id: Mapped[int | None] = _fk("contacts.id", ondelete="SET NULL", nullable=True)
 
 
 class CannedResponse(Base):
@@ -294,6 +308,7 @@ class Event(Base):
         UniqueConstraint("account_id", "position"),
         Index("ix_events_unrelayed", "relayed_at", "id"),
         Index("ix_events_conversation", "conversation_id", "position"),
+        Index("ix_events_recipient", "account_id", "recipient_user_id", "position"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -306,6 +321,9 @@ class Event(Base):
     message_id: Mapped[int | None] = mapped_column(BigID, nullable=True)
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     actor_user_id: Mapped[int | None] = mapped_column(BigID, nullable=True)
+    # Set for events meant for one user only (a notification, an export's result): they go to that
+    # user's stream, never to the account's.
+    recipient_user_id: Mapped[int | None] = mapped_column(BigID, nullable=True)
     payload: Mapped[dict] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -17,10 +17,20 @@ class Rule(StrEnum):
     administrator = "administrator"  # an administrator of the current account
     report_manage = "report_manage"  # administrators, or a custom role with report_manage
     contact_manage = "contact_manage"
+    widget = "widget"  # a website visitor's contact session (domain/widget.py); never an agent, bot or partner
+
+
+def is_contact_session(actor: Actor) -> bool:
+    """A widget contact session: its actor is anonymous to every agent rule and carries its contact inbox."""
+    return actor.kind == ActorKind.anonymous and getattr(actor, "contact_inbox_id", None) is not None
 
 
 def require(actor: Actor, rule: Rule) -> None:
     if rule == Rule.public:
+        return
+    if rule == Rule.widget:
+        if not is_contact_session(actor):
+            raise Forbidden("Only a website widget's contact session can do this")
         return
     if not actor.is_authenticated:
         raise NotAuthenticated()

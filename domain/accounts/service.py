@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import utcnow
 from db.models import Account, AccountMembership, ApiToken, Bot, CustomRole, OneTimeToken, User
 from db.repositories import accounts as repo
-from domain import audit
+from domain import audit, events
 from domain.accounts import tokens
 from domain.accounts.actor import Actor
 from domain.accounts.auth import TokenPair, consume_one_time_token, start_session
@@ -139,6 +139,10 @@ async def update_account(
     if timezone is not None:
         account.timezone = timezone
     audit.record(session, actor, "account.update", "Account", account.id, changes, meta)
+    if changes:
+        # Reports rebuild their daily roll-ups when the reporting time zone changes.
+        events.record(session, account_id=account.id, type="account.updated", actor_user_id=actor.user_id,
+                      payload={"changed_attributes": changes})
     await session.flush()
     return account
 

@@ -103,3 +103,68 @@ def hash_secret(token: str) -> str:
 
 def new_session_id() -> str:
     return str(uuid.uuid4())
+
+
+# --- widget contact sessions ---------------------------------------------------------------------------
+
+PREFIX_WIDGET = "plyw_"
+WIDGET_TYP = "widget"
+WIDGET_AUDIENCE = "parley:widget"
+
+
+@dataclass(frozen=True)
+class WidgetClaims:
+    contact_inbox_id: int
+    inbox_id: int
+    account_id: int
+    source_id: str
+    expires_at: datetime
+
+
+def issue_widget_token(
+    secret_key: str, *, contact_inbox_id: int, inbox_id: int, account_id: int, source_id: str, now: datetime, ttl: timedelta
+) -> str:
+    """A contact session of the website widget: scoped to one contact inbox (and with it one inbox and
+    account), signed with its own purpose-derived key, so no other kind of token verifies as one."""
+    claims = {
+        "iss": ISSUER,
+        "aud": WIDGET_AUDIENCE,
+        "sub": str(contact_inbox_id),
+        "inb": inbox_id,
+        "acc": account_id,
+        "src": source_id,
+        "typ": WIDGET_TYP,
+        "iat": int(now.timestamp()),
+        "exp": int((now + ttl).timestamp()),
+    }
+    return PREFIX_WIDGET + jwt.encode(claims, derive_key(secret_key, "widget"), algorithm="HS256")
+
+
+def is_widget_token(token: str | None) -> bool:
+    return bool(token) and token.startswith(PREFIX_WIDGET)
+
+
+def decode_widget_token(secret_key: str, token: str) -> WidgetClaims:
+    if not is_widget_token(token):
+        raise InvalidToken("not a widget token")
+    try:
+        claims = jwt.decode(
+            token[len(PREFIX_WIDGET):],
+            derive_key(secret_key, "widget"),
+            algorithms=["HS256"],
+            audience=WIDGET_AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "aud", "iss"]},
+            leeway=5,
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(type(exc).__name__) from None
+    if claims.get("typ") != WIDGET_TYP:
+        raise InvalidToken("wrong token type")
+    try:
+        from datetime import UTC
+
+        return WidgetClaims(int(claims["sub"]), int(claims["inb"]), int(claims["acc"]), str(claims["src"]),
+                            datetime.fromtimestamp(claims["exp"], UTC))
+    except (KeyError, TypeError, ValueError):
+        raise InvalidToken("bad claims") from None

@@ -117,6 +117,9 @@ async def delete_contact(session: AsyncSession, actor: Actor, contact_id: int, m
     audit.record(session, actor, "contact.delete", "Contact", contact.id, {"name": contact.name, "email": contact.email}, meta)
     events.record(session, account_id=actor.account_id, type="contact.deleted", contact_id=contact.id,
                   actor_user_id=actor.user_id)
+    from domain import attachments
+
+    await attachments.remove_for_contact(session, actor.account_id, contact.id)  # stored files: a job after commit
     await session.delete(contact)  # conversations and messages go with it (ON DELETE CASCADE)
     await session.flush()
     return contact

@@ -57,6 +57,9 @@ def _activity(session: AsyncSession, conversation: Conversation, text: str) -> M
         created_at=utcnow(),
     )
     session.add(message)
+    # Live clients show activity lines as they happen (webhooks, reports and notifications skip them).
+    events.record(session, account_id=conversation.account_id, type="message.created", conversation_id=conversation.id,
+                  contact_id=conversation.contact_id, inbox_id=conversation.inbox_id, message=message)
     return message
 
 
@@ -163,8 +166,17 @@ async def create_message(
     private: bool,
     message_type: MessageType,
     in_reply_to: int | None = None,
+    attachment_ids: Sequence[int] = (),
+    attachment_config: Any = None,  # domain.attachments.AttachmentConfig, needed with attachment_ids
 ) -> Message:
-    _check_content(content)
+    if content or not attachment_ids:  # a message may be its attachments alone
+        _check_content(content)
+    files = []
+    if attachment_ids:
+        from domain import attachments
+
+        files = await attachments.verify(session, attachment_config, actor.account_id, attachment_ids,
+                                         uploader_user_id=actor.user_id)
     conversation = await _visible(session, actor, conversation_id)
     inbox = await session.get(Inbox, conversation.inbox_id)
     if message_type not in (MessageType.OUTGOING, MessageType.INCOMING):
@@ -180,8 +192,14 @@ async def create_message(
         if target is None:
             raise ValidationError.single("inReplyTo", "NOT_FOUND", "No such message in this conversation.")
         attributes["in_reply_to"] = in_reply_to
-    return await _add_message(session, actor, conversation, inbox, content=content, private=private,
-                              message_type=message_type, content_attributes=attributes)
+    message = await _add_message(session, actor, conversation, inbox, content=content, private=private,
+                                 message_type=message_type, content_attributes=attributes)
+    if files:
+        from domain import attachments
+
+        attachments.link(files, message)
+        await session.flush()
+    return message
 
 
 async def _add_message(
@@ -495,6 +513,9 @@ async def delete_message(session: AsyncSession, actor: Actor, message_id: int) -
         message.content_attributes = {**message.content_attributes, "deleted": True, "original_content": message.content}
         message.content = "This message was deleted"
         message.deleted_at = utcnow()
+        from domain import attachments
+
+        await attachments.remove_for_messages(session, message.account_id, [message.id])
         _event(session, conversation, "message.updated", actor, message_id=message.id, private=message.private,
                payload={"changed_attributes": {"deleted": [False, True]}})
     await session.flush()

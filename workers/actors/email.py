@@ -13,12 +13,17 @@ from workers.runtime import resources
 log = get_logger("parley.email")
 
 
-def build_message(sender: str, to: str, subject: str, text: str, html: str | None, message_id: str | None = None) -> EmailMessage:
+def build_message(
+    sender: str, to: str, subject: str, text: str, html: str | None, message_id: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject
     msg["Message-ID"] = message_id or make_msgid(domain="parley")
+    for name, value in (headers or {}).items():  # threading (In-Reply-To, References), Reply-To
+        msg[name] = value
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
@@ -26,11 +31,16 @@ def build_message(sender: str, to: str, subject: str, text: str, html: str | Non
 
 
 @parley_actor(name="email.send", queue="email", max_retries=8, time_limit_ms=60_000)
-async def email_send(to: str, subject: str, text: str, html: str | None = None, outbox_id: int | None = None) -> None:
+async def email_send(
+    to: str, subject: str, text: str, html: str | None = None, outbox_id: int | None = None,
+    sender: str | None = None, message_id: str | None = None, headers: dict[str, str] | None = None,
+) -> None:
+    """`sender`, `message_id` and `headers` let a caller send as an inbox, in a thread."""
     settings = resources().settings
     # A stable Message-ID per outbox job: a retried send is recognisable as the same email.
-    message_id = f"<outbox-{outbox_id}@parley>" if outbox_id is not None else None
-    msg = build_message(settings.mail_from, to, subject, text, html, message_id)
+    if message_id is None and outbox_id is not None:
+        message_id = f"<outbox-{outbox_id}@parley>"
+    msg = build_message(sender or settings.mail_from, to, subject, text, html, message_id, headers)
     if not settings.smtp_host:
         log.info("email.logged", to=to, subject=subject, text=text)
         return

@@ -1,0 +1,119 @@
+"""Agents' replies in an email inbox go to the contact by email, threaded: a Message-ID that is the
+same however often the job runs, In-Reply-To the message answered (or the conversation's latest
+one), and References the conversation's earlier emails. The Message-ID is kept on the message
+(`source_id` and `contentAttributes.email`) for the replies that follow.
+
+Incoming emails are expected to carry their own Message-ID in `contentAttributes.email.message_id`
+(or `source_id`). Sending uses the installation's SMTP settings; per-inbox SMTP is not supported."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from email.utils import formataddr
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Contact, Conversation, Event, Inbox, Message, User
+from domain.email_templates import html_paragraphs, render
+from domain.enums import ChannelType, MessageType, SenderType
+from domain.outbox import add_job
+
+MESSAGE_ID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
+MAX_REFERENCES = 20
+SENT_BY = (SenderType.USER, SenderType.BOT)
+
+
+def stable_message_id(message: Message, domain: str) -> str:
+    return f"<conversation.{message.conversation_id}.message.{message.id}@{domain}>"
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2] or "parley.invalid"
+
+
+def _emailed(message: Message) -> bool:
+    return (message.message_type == MessageType.OUTGOING and not message.private and message.sender_type in SENT_BY
+            and message.deleted_at is None)
+
+
+def message_id_of(message: Message, domain: str) -> str | None:
+    """The Message-ID a message of the thread has or will have: stored for emails received and
+    replies sent, predictable for replies whose email is still on its way."""
+    stored = ((message.content_attributes or {}).get("email") or {}).get("message_id")
+    if isinstance(stored, str) and MESSAGE_ID_RE.match(stored):
+        return stored
+    if message.message_type == MessageType.INCOMING and message.source_id and MESSAGE_ID_RE.match(message.source_id):
+        return message.source_id
+    if _emailed(message):
+        return stable_message_id(message, domain)
+    return None
+
+
+def _subject(conversation: Conversation) -> str:
+    subject = str((conversation.additional_attributes or {}).get("mail_subject") or "").strip()
+    if subject:
+        return subject if subject.lower().startswith("re:") else f"Re: {subject}"
+    return f"[#{conversation.display_id}] New messages on this conversation"
+
+
+async def queue_replies(session: AsyncSession, event_ids: Sequence[int]) -> int:
+    """Queue the email of each agent reply these `message.created` events name; returns how many.
+    A reply whose email was queued before (it has its Message-ID) is skipped."""
+    evts = (await session.scalars(
+        select(Event).where(Event.id.in_(list(event_ids)), Event.type == "message.created").order_by(Event.id)
+    )).all()
+    queued = 0
+    for event in evts:
+        if event.message_id is None or event.private:
+            continue
+        message = await session.scalar(select(Message).where(Message.id == event.message_id).with_for_update())
+        if message is None or message.account_id != event.account_id:
+            continue
+        inbox = await session.get(Inbox, message.inbox_id)
+        address = str((inbox.channel_config or {}).get("email") or "") if inbox else ""
+        if inbox is None or inbox.channel_type != ChannelType.EMAIL or not address:
+            continue
+        if not _emailed(message) or not message.content.strip():
+            continue
+        if ((message.content_attributes or {}).get("email") or {}).get("message_id"):
+            continue  # already queued: at least once, but never twice
+        conversation = await session.get(Conversation, message.conversation_id)
+        contact = await session.get(Contact, conversation.contact_id)
+        if contact is None or not contact.email:
+            continue
+        domain = _domain(address)
+        earlier = (await session.scalars(
+            select(Message).where(Message.conversation_id == conversation.id, Message.id < message.id,
+                                  Message.private.is_(False),
+                                  Message.message_type.in_([MessageType.INCOMING, MessageType.OUTGOING]))
+            .order_by(Message.id)
+        )).all()
+        thread = [(m.id, mid) for m in earlier if (mid := message_id_of(m, domain))]
+        answered = (message.content_attributes or {}).get("in_reply_to")
+        in_reply_to = next((mid for i, mid in thread if i == answered), None) or (thread[-1][1] if thread else None)
+        references = [mid for _, mid in thread]
+        if len(references) > MAX_REFERENCES:  # RFC 5322: keep the first and the most recent
+            references = references[:1] + references[-(MAX_REFERENCES - 1):]
+        message_id = stable_message_id(message, domain)
+        agent = await session.get(User, message.sender_id) if message.sender_type == SenderType.USER and message.sender_id else None
+        display = f"{agent.display_name or agent.name} from {inbox.name}" if agent else inbox.name
+        headers: dict[str, Any] = {"Reply-To": address}
+        if in_reply_to:
+            headers["In-Reply-To"] = in_reply_to
+            headers["References"] = " ".join(references)
+        add_job(
+            session, "email.send", to=contact.email, subject=_subject(conversation),
+            text=render("conversation_reply.txt", content=message.content),
+            html=render("conversation_reply.html", content=html_paragraphs(message.content)),
+            sender=formataddr((display, address)), message_id=message_id, headers=headers,
+        )
+        message.source_id = message_id
+        message.content_attributes = {**(message.content_attributes or {}), "email": {
+            "message_id": message_id, "in_reply_to": in_reply_to, "references": references, "to": [contact.email],
+        }}
+        queued += 1
+    await session.flush()
+    return queued

@@ -1,0 +1,125 @@
+"""Background-job housekeeping: the dead-letter record of jobs that failed for good (what an
+administrator sees and may retry), expired-token cleanup and event-log pruning."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.base import utcnow
+from db.models import DeadJob, Event, OneTimeToken, OutboxJob, UserSession
+from db.repositories import webhooks as repo
+from domain import audit, outbox
+from domain.accounts.actor import Actor
+from domain.audit import RequestMeta
+from domain.errors import NotFound, ValidationError
+
+MAX_ERROR_MESSAGE = 500
+MAX_KWARG_TEXT = 500
+REDACTED = "[redacted]"
+_SECRET_KEY = re.compile(r"secret|password|passwd|token|key|authorization|cookie|credential", re.IGNORECASE)
+# Kwargs that the relay adds; a retry gets a fresh one.
+_TRANSPORT_KWARGS = frozenset({"outbox_id"})
+
+
+def redact(value: Any, key: str = "") -> tuple[Any, bool]:
+    """A copy safe to store and show: secret-looking keys hidden, long text cut. Second item: whether
+    anything was hidden (such a job cannot be retried from the record)."""
+    if key and _SECRET_KEY.search(key):
+        return REDACTED, True
+    if isinstance(value, dict):
+        hidden = False
+        out = {}
+        for k, v in value.items():
+            out[k], h = redact(v, str(k))
+            hidden = hidden or h
+        return out, hidden
+    if isinstance(value, list):
+        items = [redact(v) for v in value[:100]]
+        return [v for v, _ in items], any(h for _, h in items) or len(value) > 100
+    if isinstance(value, str) and len(value) > MAX_KWARG_TEXT:
+        return value[:MAX_KWARG_TEXT] + "…", True
+    return value, False
+
+
+def dead_job_row(*, account_id: int | None, actor_name: str, queue_name: str, message_id: str,
+                 kwargs: dict[str, Any], error: BaseException | None, attempts: int) -> DeadJob:
+    safe, hidden = redact({k: v for k, v in kwargs.items() if k not in _TRANSPORT_KWARGS})
+    message = str(error) if error is not None else ""
+    return DeadJob(
+        account_id=account_id, actor_name=actor_name[:100], queue_name=queue_name[:64], message_id=message_id[:64],
+        kwargs=safe, redacted=hidden, error_class=(type(error).__qualname__ if error is not None else "Failed")[:255],
+        error_message=message[:MAX_ERROR_MESSAGE], attempts=attempts, created_at=utcnow(),
+    )
+
+
+async def retry_dead_job(session: AsyncSession, actor: Actor, dead_job_id: int, meta: RequestMeta) -> DeadJob:
+    """Queue the job again with the kwargs it had (through the outbox)."""
+    row = await repo.dead_job_in_account(session, actor.account_id, dead_job_id, lock=True)
+    if row is None:
+        raise NotFound("No such dead job")
+    if row.redacted:
+        raise ValidationError.single(None, "NOT_RETRYABLE", "Parts of this job were hidden when it was recorded; it cannot be retried.")
+    if row.retried_at is not None:
+        raise ValidationError.single(None, "ALREADY_RETRIED", "This job was retried already.")
+    outbox.add_job(session, row.actor_name, **row.kwargs)
+    row.retried_at = utcnow()
+    audit.record(session, actor, "dead_job.retry", "DeadJob", row.id, {"actor": row.actor_name}, meta)
+    await session.flush()
+    return row
+
+
+# --- periodic housekeeping ---------------------------------------------------------------------------
+
+
+async def delete_expired_tokens(session: AsyncSession, *, grace: timedelta = timedelta(days=1)) -> int:
+    """Sessions (with their refresh tokens) past their expiry or revoked, once `grace` has passed
+    (access tokens of a revoked session expire sooner)."""
+    cutoff = utcnow() - grace
+    sessions = await session.execute(delete(UserSession).where(
+        or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff)))
+    return sessions.rowcount or 0
+
+
+async def delete_spent_one_time_tokens(session: AsyncSession, *, grace: timedelta = timedelta(days=1)) -> int:
+    cutoff = utcnow() - grace
+    tokens = await session.execute(delete(OneTimeToken).where(
+        or_(OneTimeToken.expires_at < cutoff, OneTimeToken.used_at < cutoff)))
+    return tokens.rowcount or 0
+
+
+async def prune_events(session: AsyncSession, *, days: int, batch: int = 5000) -> int:
+    """Relayed events (and relayed outbox jobs) older than `days`; never what still waits for relay."""
+    if days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    ids = (await session.scalars(
+        select(Event.id).where(Event.created_at < cutoff, Event.relayed_at.is_not(None)).order_by(Event.id).limit(batch)
+    )).all()
+    removed = 0
+    if ids:
+        removed += (await session.execute(delete(Event).where(Event.id.in_(list(ids))))).rowcount or 0
+    jobs = (await session.scalars(
+        select(OutboxJob.id).where(OutboxJob.created_at < cutoff, OutboxJob.relayed_at.is_not(None)).limit(batch)
+    )).all()
+    if jobs:
+        removed += (await session.execute(delete(OutboxJob).where(OutboxJob.id.in_(list(jobs))))).rowcount or 0
+    return removed
+
+
+async def account_of(session: AsyncSession, kwargs: dict[str, Any]) -> int | None:
+    """The account a job works for, where its kwargs tell: an account id, events, or a webhook delivery."""
+    from db.models import WebhookDelivery
+
+    if isinstance(kwargs.get("account_id"), int):
+        return kwargs["account_id"]
+    event_ids = kwargs.get("event_ids")
+    if isinstance(event_ids, list) and event_ids and isinstance(event_ids[0], int):
+        return await session.scalar(select(Event.account_id).where(Event.id == event_ids[0]))
+    if isinstance(kwargs.get("delivery_id"), int):
+        return await session.scalar(select(WebhookDelivery.account_id).where(WebhookDelivery.id == kwargs["delivery_id"]))
+    return None

@@ -1,0 +1,1 @@
+"""Account webhooks: configuration, payloads, Standard Webhooks signing, SSRF-safe delivery."""

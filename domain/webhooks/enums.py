@@ -1,0 +1,25 @@
+"""Enumerations of webhooks, shared by the domain, the models and the schema."""
+
+from enum import StrEnum
+
+
+class WebhookEvent(StrEnum):
+    """Chatwoot's webhook event names (`Webhook::ALLOWED_WEBHOOK_EVENTS`, less the widget trigger)."""
+
+    CONVERSATION_CREATED = "conversation_created"
+    CONVERSATION_UPDATED = "conversation_updated"
+    CONVERSATION_STATUS_CHANGED = "conversation_status_changed"
+    MESSAGE_CREATED = "message_created"
+    MESSAGE_UPDATED = "message_updated"
+    CONTACT_CREATED = "contact_created"
+    CONTACT_UPDATED = "contact_updated"
+    INBOX_CREATED = "inbox_created"
+    INBOX_UPDATED = "inbox_updated"
+    CONVERSATION_TYPING_ON = "conversation_typing_on"
+    CONVERSATION_TYPING_OFF = "conversation_typing_off"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"

@@ -1,0 +1,82 @@
+"""Who is connected: each open socket of a signed-in agent holds an entry with an expiry, renewed by
+heartbeats. In Redis (a sorted set per account, scored by expiry) every API process sees every
+socket; without Redis the store lives in the process. A process that dies leaves entries that
+simply expire."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+
+def _key(account_id: int) -> str:
+    return f"parley:presence:{account_id}"
+
+
+def _users(members: list[Any]) -> set[int]:
+    users = set()
+    for member in members:
+        text = member.decode() if isinstance(member, bytes) else str(member)
+        users.add(int(text.partition(":")[0]))
+    return users
+
+
+class RedisPresence:
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+
+    async def touch(self, account_id: int, user_id: int, socket_id: str, ttl: float) -> bool:
+        """Record (or renew) the socket; True when the user was not connected before."""
+        now = time.time()
+        key = _key(account_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zrangebyscore(key, now, "+inf")
+            pipe.zadd(key, {f"{user_id}:{socket_id}": now + ttl})
+            pipe.expire(key, int(ttl) * 2)
+            _, before, *_ = await pipe.execute()
+        return user_id not in _users(before)
+
+    async def leave(self, account_id: int, user_id: int, socket_id: str) -> bool:
+        """Forget the socket; True when the user has no other socket left."""
+        now = time.time()
+        key = _key(account_id)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(key, f"{user_id}:{socket_id}")
+            pipe.zrangebyscore(key, now, "+inf")
+            _, after = await pipe.execute()
+        return user_id not in _users(after)
+
+    async def online_users(self, account_id: int) -> set[int]:
+        return _users(await self._redis.zrangebyscore(_key(account_id), time.time(), "+inf"))
+
+
+class MemoryPresence:
+    def __init__(self) -> None:
+        self._entries: dict[int, dict[str, float]] = defaultdict(dict)
+
+    def _live(self, account_id: int) -> dict[str, float]:
+        now = time.time()
+        entries = self._entries[account_id]
+        for member in [m for m, expiry in entries.items() if expiry <= now]:
+            del entries[member]
+        return entries
+
+    async def touch(self, account_id: int, user_id: int, socket_id: str, ttl: float) -> bool:
+        entries = self._live(account_id)
+        was_online = user_id in _users(list(entries))
+        entries[f"{user_id}:{socket_id}"] = time.time() + ttl
+        return not was_online
+
+    async def leave(self, account_id: int, user_id: int, socket_id: str) -> bool:
+        entries = self._live(account_id)
+        entries.pop(f"{user_id}:{socket_id}", None)
+        return user_id not in _users(list(entries))
+
+    async def online_users(self, account_id: int) -> set[int]:
+        return _users(list(self._live(account_id)))
+
+
+def create_presence(redis: Any | None) -> RedisPresence | MemoryPresence:
+    return RedisPresence(redis) if redis is not None else MemoryPresence()

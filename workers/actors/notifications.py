@@ -1,0 +1,36 @@
+"""Notifications from the event log: the fan-out job, and the periodic sending of email digests."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from workers.broker import parley_actor
+from workers.runtime import commit, resources
+
+
+@parley_actor(name="notifications.fan_out", queue="default", max_retries=10, time_limit_ms=60_000)
+async def notifications_fan_out(event_ids: list[int], outbox_id: int | None = None) -> None:
+    """Make the notifications of these events (idempotent per user, event and type), then announce
+    each new one as a `notification.created` event."""
+    from domain import notifications
+
+    res = resources()
+    delay = timedelta(seconds=res.settings.notification_email_delay_seconds)
+    async with res.sessions() as session:
+        await notifications.fan_out(session, event_ids, email_delay=delay)
+        await commit(session)
+
+
+async def send_email_digests(sessions, broker) -> int:
+    """Periodic: queue the email digests that are due, and send their jobs right after commit (the
+    outbox sweeper sends them later if that fails)."""
+    from domain import events, notifications
+    from parley.relay import send_jobs
+
+    async with sessions() as session:
+        queued = await notifications.send_due_email_digests(session)
+        await events.commit(session)
+        jobs = session.info.pop("outbox_jobs", [])
+    if jobs:
+        await send_jobs(sessions, broker, jobs)
+    return queued
