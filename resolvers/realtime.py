@@ -373,6 +373,12 @@ class SocketPresence:
 # --- queries and mutations --------------------------------------------------------------------------
 
 
+async def event_cursor(info: Info[Context, None]) -> str:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        return encode_cursor(await event_repo.current_position(session, actor.account_id))
+
+
 async def agent_presence(info: Info[Context, None]) -> list[AgentPresence]:
     actor = await info.context.actor()
     async with info.context.db() as session:

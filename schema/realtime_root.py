@@ -31,6 +31,11 @@ def _typing(d: rt.Delivery) -> t.TypingIndicator | None:
 
 @strawberry.type
 class RealtimeQuery:
+    event_cursor: str = field(
+        rt.event_cursor, Rule.member,
+        "The account's current position in its event stream. Read it before loading the dashboard's data, then "
+        "subscribe with `after` set to it: nothing that happens in between is missed.",
+    )
     agent_presence: list[t.AgentPresence] = field(
         rt.agent_presence, Rule.member,
         "Every member of the account with their chosen availability and whether they are connected now.",

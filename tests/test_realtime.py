@@ -542,3 +542,14 @@ async def test_a_cursor_older_than_the_kept_log_is_refused(server: LiveServer, d
         msg = await sock.receive()
         errors = msg["payload"] if msg["type"] == "error" else msg["payload"]["errors"]
         assert errors[0]["extensions"]["code"] == "CURSOR_EXPIRED", msg
+
+
+async def test_a_cursor_read_before_loading_covers_what_happens_before_subscribing(server: LiveServer, desk: Desk):
+    conversation = await desk.new_conversation("before")
+    cursor = (await desk.data(desk.agent, "{ eventCursor }"))["eventCursor"]
+    await desk.data(desk.admin, REPLY, {"c": conversation["id"], "t": "between load and subscribe"})
+    async with socket_for(server.ws_url, desk.agent) as sock:
+        await sock.subscribe(ACCOUNT_EVENTS, {"after": cursor})
+        got = await events_until(sock, lambda e: e["type"] == "message.created")
+    assert got[-1]["message"]["content"] == "between load and subscribe"
+    assert got[-1]["cursor"] != cursor

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tests.probes.base import PAYLOAD_ERRORS, Probe
 
 PROBES: dict[str, Probe | str] = {
+    "eventCursor": Probe("{ eventCursor }"),
     "agentPresence": Probe("{ agentPresence { connected status user { id } } }"),
     "typingSet": Probe(
         f"mutation($id: ID!) {{ typingSet(input: {{conversationId: $id, on: true}}) {{ accepted {PAYLOAD_ERRORS} }} }}",
