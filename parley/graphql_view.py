@@ -17,12 +17,15 @@ from cross_web import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketState
-from strawberry.asgi import GraphQL
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http import GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.exceptions import MissingQueryError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from db.repositories import accounts as account_repo
@@ -35,6 +38,7 @@ from domain.partners.service import PREFIX_PARTNER
 from parley.logs import get_logger, request_id_var
 from parley.ratelimit import token_key
 from parley.relay import SESSIONS_REVOKED_CHANNEL
+from parley.sse import HTTP_STREAM_PROTOCOLS, SUBSCRIPTION_OVER_JSON, StreamSlots, guard_stream
 
 log = get_logger("parley.graphql")
 
@@ -117,6 +121,40 @@ def negotiate(accept: str | None) -> str | None:
     return best
 
 
+MAX_JSON_DEPTH = 64  # request JSON (body, variables, extensions, socket messages) nests at most this deep
+
+
+def check_json(raw: str | bytes, value: object) -> str | None:
+    """Why a decoded request is refused, or None. The walk is iterative, and runs only when the raw text
+    could hold a problem (enough brackets to nest that deep, or an escaped NUL), so a normal request
+    costs two substring counts."""
+    text = raw.encode() if isinstance(raw, str) else raw
+    deep = text.count(b"[") + text.count(b"{") > MAX_JSON_DEPTH
+    nul = b"\\u0000" in text
+    if not deep and not nul:
+        return None
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth > MAX_JSON_DEPTH:
+                return f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
+            stack.extend((v, depth + 1) for v in item.values())
+            if nul:
+                stack.extend((k, depth) for k in item)
+        elif isinstance(item, list):
+            if depth > MAX_JSON_DEPTH:
+                return f"JSON nested more than {MAX_JSON_DEPTH} levels deep"
+            stack.extend((v, depth + 1) for v in item)
+        elif nul and isinstance(item, str) and "\x00" in item:
+            return "Strings may not contain NUL characters"
+    return None
+
+
+class JSONRefused(json.JSONDecodeError):
+    """Well-formed JSON that a request may not carry (too deep, NUL characters)."""
+
+
 class Throttled(Exception):
     """The request is over its rate limit; answered 429 with Retry-After."""
 
@@ -173,9 +211,23 @@ def request_identity(conn: HTTPConnection, services: Services) -> tuple[str, str
     return ip, f"user:{claims.user_id}"
 
 
+class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
+    """Sends every subscription-protocol message as a text frame: graphql-transport-ws and graphql-ws
+    are text protocols, and stock clients reject binary frames. (HTTP answers keep orjson's bytes.)"""
+
+    async def send_json(self, message) -> None:  # type: ignore[override]
+        try:
+            await self.ws.send_text(self.view.encode_json_string(message))
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
+
+
 class ParleyGraphQL(GraphQL):
+    websocket_adapter_class = TextFrameWebSocketAdapter  # type: ignore[assignment]
+
     def __init__(self, schema: Any, services_getter: Any, *, legacy_ws: bool, graphiql: bool, max_subscriptions: int = 20) -> None:
         protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL) if legacy_ws else (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+        protocols += HTTP_STREAM_PROTOCOLS  # subscriptions over HTTP: SSE and multipart (parley.sse)
         super().__init__(
             schema,
             graphql_ide="graphiql" if graphiql else None,
@@ -186,18 +238,58 @@ class ParleyGraphQL(GraphQL):
         )
         self._services_getter = services_getter
         self._ide_html: str | None = None
+        self._streams = StreamSlots()
 
     @property
     def graphql_ide_html(self) -> str:  # type: ignore[override]
         if self._ide_html is None:
-            # The dashboard's CSRF rule needs the custom header on every request from the page.
+            # Cookie-authenticated requests must carry the CSRF header. Rather than editing the
+            # template's fetcher (its text changes between Strawberry releases), the page's own
+            # fetch() adds it to every same-origin request, before GraphiQL's scripts load.
+            script = """
+                <script>
+                  (function () {
+                    var send = window.fetch.bind(window);
+                    window.fetch = function (input, init) {
+                      var url = new URL(input instanceof Request ? input.url : String(input), window.location.href);
+                      if (url.origin !== window.location.origin) return send(input, init);
+                      init = Object.assign({}, init);
+                      var headers = new Headers(init.headers || (input instanceof Request ? input.headers : undefined));
+                      if (!headers.has("X-Parley-CSRF")) headers.set("X-Parley-CSRF", "1");
+                      init.headers = headers;
+                      return send(input, init);
+                    };
+                  })();
+                </script>"""
             html = super().graphql_ide_html.replace(_CDN, _LOCAL)
-            html = html.replace('"Content-Type": "application/json",', '"Content-Type": "application/json", "X-Parley-CSRF": "1",', 1)
-            self._ide_html = html
+            head = html.find("<head>")
+            at = head + len("<head>") if head >= 0 else 0
+            self._ide_html = html[:at] + script + html[at:]
         return self._ide_html
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # an integer beyond 64 bits (a JSON value echoed back): the slower, unbounded encoder
+            return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def decode_json(self, data: str | bytes) -> object:  # type: ignore[override]
+        """Bodies, GET parameters and WebSocket messages: orjson (no lone surrogates, numbers beyond 64
+        bits become floats) and `check_json` (nesting, NUL); every refusal is a JSONDecodeError, which
+        the view answers 400 and the socket closes on."""
+        value = orjson.loads(data)
+        problem = check_json(data, value)
+        if problem:
+            raise JSONRefused(problem, "", 0)
+        return value
+
+    def parse_json(self, data: str | bytes) -> Any:  # type: ignore[override]
+        try:
+            return self.decode_json(data)
+        except JSONRefused as exc:
+            raise HTTPException(400, exc.msg) from None
+        except json.JSONDecodeError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
 
     # --- GraphQL over HTTP ------------------------------------------------------------------------------
 
@@ -211,16 +303,21 @@ class ParleyGraphQL(GraphQL):
         request = Request(scope=scope, receive=receive)
         media = negotiate(request.headers.get("accept")) or JSON
         try:
-            response = await self.run(request)
-        except Throttled as exc:
-            body = _error_body(str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError",
-                               retryAfter=exc.retry_after, limit=exc.limit)
-            response = self._json(body, 429, media, {"Retry-After": str(exc.retry_after)})
-        except HTTPException as exc:
-            code, name = _HTTP_ERROR_CODES.get(exc.status_code, (ErrorCode.BAD_USER_INPUT, "BadRequestError"))
-            headers = {"Allow": "POST" if request.method == "GET" else "GET, POST"} if exc.status_code == 405 else {}
-            response = self._json(_error_body(exc.reason, code, exc.status_code, name), exc.status_code, media, headers)
-        await response(scope, receive, send)
+            try:
+                response = await self.run(request)
+            except Throttled as exc:
+                body = _error_body(str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError",
+                                   retryAfter=exc.retry_after, limit=exc.limit)
+                response = self._json(body, 429, media, {"Retry-After": str(exc.retry_after)})
+            except HTTPException as exc:
+                code, name = _HTTP_ERROR_CODES.get(exc.status_code, (ErrorCode.BAD_USER_INPUT, "BadRequestError"))
+                headers = {"Allow": "POST" if request.method == "GET" else "GET, POST"} if exc.status_code == 405 else {}
+                response = self._json(_error_body(exc.reason, code, exc.status_code, name), exc.status_code, media, headers)
+            await response(scope, receive, send)
+        finally:
+            release = scope.pop("parley.stream_slot", None)
+            if release is not None:
+                release()  # a stream over HTTP ended, however it ended
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A socket with a message-rate limit (closed with 4429 past it); when it ends, however it
@@ -289,7 +386,7 @@ class ParleyGraphQL(GraphQL):
         sub.parley = Exchange(request.method, negotiate(request.headers.get("accept")), public)  # type: ignore[attr-defined]
         return sub
 
-    def _request_data(self, item: object) -> GraphQLRequestData:
+    def _request_data(self, item: object, protocol: Any = "http") -> GraphQLRequestData:
         if not isinstance(item, dict):
             raise HTTPException(400, "A GraphQL request must be a JSON object")
         query, variables = item.get("query"), item.get("variables")
@@ -310,13 +407,14 @@ class ParleyGraphQL(GraphQL):
         if query is None and not extensions:
             raise HTTPException(400, "No GraphQL query found in the request")
         return GraphQLRequestData(query=query, variables=variables, operation_name=operation_name,
-                                  extensions=extensions, protocol="http")
+                                  extensions=extensions, protocol=protocol)
 
     async def parse_http_body(self, request_adapter):  # type: ignore[override]
         """JSON bodies (or GET parameters) only, a top-level `documentId` carried to the persisted
         operations extension, and the request's rate limits (a batch counts once per operation)."""
         request: Request = request_adapter._request  # the Starlette request (client address, cookies)
-        if negotiate(request.headers.get("accept")) is None:
+        transport = self._get_stream_transport_from_headers(request.headers)  # SSE or multipart (parley.sse)
+        if transport is None and negotiate(request.headers.get("accept")) is None:
             raise HTTPException(406, "Accept application/graphql-response+json or application/json")
         if request.method == "GET":
             data: Any = self.parse_query_params(request_adapter.query_params)
@@ -325,13 +423,19 @@ class ParleyGraphQL(GraphQL):
             if content_type != JSON or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
                 raise HTTPException(415, "Send GraphQL requests as application/json (UTF-8)")
             data = self.parse_json(await request_adapter.get_body())
+        protocol = transport.protocol if transport is not None else "http"
         if isinstance(data, list):
-            self._validate_batch_request(data, protocol="http")
+            self._validate_batch_request(data, protocol=protocol)
             parsed: Any = [self._request_data(item) for item in data]
             await self._throttle(request, len(parsed))
             return parsed
-        result = self._request_data(data)
+        result = self._request_data(data, protocol)
         await self._throttle(request, 1)
+        if transport is not None:
+            services: Services = self._services_getter()
+            ip, identity = request_identity(request, services)
+            request.scope["parley.stream_slot"] = self._streams.acquire(
+                identity or f"ip:{ip}", services.settings.http_max_streams_per_caller)
         return result
 
     async def _throttle(self, request: Request, cost: int) -> None:
@@ -358,15 +462,30 @@ class ParleyGraphQL(GraphQL):
                 raise Throttled(decision.retry_after_seconds, name)
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[override]
+        # One JSON answer per request: subscriptions need a stream (WebSocket, SSE or multipart).
+        method = request_adapter.method
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         try:
-            return await super().execute_single(
-                request=request, request_adapter=request_adapter, sub_response=sub_response, context=context,
-                root_value=root_value, request_data=request_data,
+            return await self.schema.execute(
+                request_data.query, root_value=root_value, variable_values=request_data.variables,
+                context_value=context, operation_name=request_data.operation_name,
+                allowed_operation_types=allowed, operation_extensions=request_data.extensions,
             )
-        except HTTPException as exc:
-            if request_adapter.method == "GET" and isinstance(exc.__cause__, InvalidOperationTypeError):
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from exc
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type == OperationType.SUBSCRIPTION:
+                raise HTTPException(400, SUBSCRIPTION_OVER_JSON) from exc
+            if method == "GET":
                 raise HTTPException(405, "Only queries may be sent with GET; send mutations with POST") from exc
-            raise
+            raise HTTPException(400, exc.as_http_error_reason(method)) from exc
+        except MissingQueryError as exc:
+            raise HTTPException(400, "No GraphQL query found in the request") from exc
+
+    async def create_streaming_response(self, request, stream, sub_response, headers):  # type: ignore[override]
+        transport = self._get_stream_transport_from_headers(request.headers)
+        guarded = guard_stream(stream, request.scope.get("parley.context"), transport, self.encode_json_string)
+        return await super().create_streaming_response(request, guarded, sub_response, headers)
 
     async def process_result(self, request, result):  # type: ignore[override]
         data = await super().process_result(request, result)
@@ -412,7 +531,7 @@ class ParleyGraphQL(GraphQL):
                 credential.token = cookie
                 credential.from_cookie = True
                 credential.csrf_problem = csrf_problem(request, services)
-        return Context(
+        context = Context(
             services=services,
             request=request,
             response=response if isinstance(response, Response) else None,
@@ -420,6 +539,9 @@ class ParleyGraphQL(GraphQL):
             credential=credential,
             meta=_meta(request),
         )
+        if isinstance(request, Request):
+            request.scope["parley.context"] = context  # a stream over HTTP watches its session (parley.sse)
+        return context
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:  # type: ignore[override]
         params = context.connection_params or {}
