@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator
@@ -38,8 +41,24 @@ class UTCDateTime(TypeDecorator):
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
 
+# Set only while the demo replays its history (parley/demo.py): the same services then stamp rows
+# with a past time, so reports and the event log agree.
+_replayed_now: ContextVar[datetime | None] = ContextVar("parley_replayed_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    replayed = _replayed_now.get()
+    return replayed if replayed is not None else datetime.now(UTC)
+
+
+@contextmanager
+def replayed_clock(at: datetime) -> Iterator[None]:
+    """Within this block (this task only) `utcnow()` answers `at`."""
+    token = _replayed_now.set(at)
+    try:
+        yield
+    finally:
+        _replayed_now.reset(token)
 
 
 class Base(DeclarativeBase):

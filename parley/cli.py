@@ -1,4 +1,4 @@
-"""The `parley` command: serve, worker, db upgrade/downgrade, export-schema, seed-demo."""
+"""The `parley` command: serve, worker, status, db upgrade/downgrade, export-schema, seed-demo."""
 
 from __future__ import annotations
 
@@ -54,6 +54,37 @@ def check_database(settings: Settings) -> None:
         raise CommandError(f"cannot reach the database at {where}: {reason}") from None
 
 
+async def _probe_redis(url: str) -> None:
+    from parley.broadcast import make_redis
+
+    client = make_redis(url)
+    try:
+        async with asyncio.timeout(10):
+            await client.ping()
+    finally:
+        await client.aclose()
+
+
+def _redis_where(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)  # no password in the message
+    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def check_redis(settings: Settings) -> None:
+    if not settings.uses_redis:
+        return
+    try:
+        asyncio.run(_probe_redis(settings.redis_url))
+    except Exception as exc:  # noqa: BLE001 - reported as one line
+        raise CommandError(f"cannot reach Redis at {_redis_where(settings.redis_url)}: {_reason(exc)}") from None
+
+
 def migrate(settings: Settings) -> None:
     from db.migrate import upgrade
 
@@ -74,7 +105,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if settings.is_sqlite:
         Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     check_database(settings)
-    if settings.is_sqlite or args.migrate:
+    check_redis(settings)
+    # The demo needs the tables, whatever the database: `scripts/start` may point at PostgreSQL.
+    if settings.is_sqlite or args.migrate or args.demo:
         migrate(settings)
     if args.demo:
         from parley.demo import demo_widget_token, describe_demo, seed_demo
@@ -88,7 +121,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=settings.host,
         port=settings.port,
         log_config=None,
-        proxy_headers=True,
+        # Only proxies the operator names may say who the client is; uvicorn's own default trusts
+        # 127.0.0.1 (and reads FORWARDED_ALLOW_IPS), so it is always set here.
+        proxy_headers=bool(settings.forwarded_allow_ips.strip()),
+        forwarded_allow_ips=settings.forwarded_allow_ips.strip() or [],
     )
 
 
@@ -100,6 +136,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     settings = _settings()
     _setup_logging(settings)
     check_database(settings)
+    check_redis(settings)
     broker = configure_broker(settings)
     queues = set(args.queues.split(",")) if args.queues else set(QUEUES)
     unknown = queues - set(QUEUES)
@@ -189,10 +226,79 @@ def cmd_seed_demo(args: argparse.Namespace) -> None:
 
     settings = _settings()
     check_database(settings)
-    if settings.is_sqlite:
-        migrate(settings)
+    migrate(settings)
     credentials = asyncio.run(seed_demo(settings))
     print(describe_demo(settings, credentials, asyncio.run(demo_widget_token(settings))))
+
+
+async def _status_report(settings: Settings) -> tuple[list[str], bool]:
+    """What an operator asks first: can Parley reach its database and Redis, is a worker running, and
+    how much work waits. Returns the lines and whether everything needed is reachable."""
+    import time
+
+    from sqlalchemy import func, select
+
+    from db.models import Event, OutboxJob
+    from db.session import create_engine
+    from workers.broker import QUEUES
+
+    lines: list[str] = []
+    healthy = True
+    engine = create_engine(settings.effective_database_url, pool_size=1, max_overflow=0)
+    try:
+        async with asyncio.timeout(10):
+            async with engine.connect() as conn:
+                await conn.execute(select(1))
+                lines.append(f"database: ok ({engine.dialect.name})")
+                try:
+                    jobs = await conn.scalar(
+                        select(func.count()).select_from(OutboxJob).where(OutboxJob.completed_at.is_(None)))
+                    events = await conn.scalar(select(func.count()).select_from(Event).where(Event.relayed_at.is_(None)))
+                    lines.append(f"outbox: {jobs} job(s) not yet done, {events} event(s) not yet relayed")
+                except Exception:  # noqa: BLE001 - an empty database
+                    healthy = False
+                    lines.append("outbox: no tables yet (run `parley db upgrade`)")
+    except Exception as exc:  # noqa: BLE001 - reported as a line
+        healthy = False
+        lines.append(f"database: unreachable ({_reason(exc)})")
+    finally:
+        await engine.dispose()
+    if not settings.uses_redis:
+        lines.append("redis: not configured (in-memory broadcast; jobs run inside `parley serve`)")
+        return lines, healthy
+    from parley.broadcast import make_redis
+    from workers.heartbeat import missing_worker_problem, read_queue_depths, read_workers
+
+    client = make_redis(settings.redis_url)
+    try:
+        async with asyncio.timeout(10):
+            await client.ping()
+            seen = await read_workers(client, settings.dramatiq_namespace)
+            depths = await read_queue_depths(client, settings.dramatiq_namespace, QUEUES)
+    except Exception as exc:  # noqa: BLE001 - reported as a line
+        lines.append(f"redis: unreachable at {_redis_where(settings.redis_url)} ({_reason(exc)})")
+        return lines, False
+    finally:
+        await client.aclose()
+    lines.append(f"redis: ok ({_redis_where(settings.redis_url)})")
+    where = "in process (PARLEY_WORKER_IN_PROCESS)" if settings.run_worker_in_process else "`parley worker` processes"
+    problem = missing_worker_problem(seen, settings.worker_missing_after_seconds)
+    lines.append(f"workers: {len(seen)} seen, jobs run {where}" + (f"; {problem}" if problem else ""))
+    now = time.time()
+    for w in seen:
+        lines.append(f"  {w.host} pid {w.pid}: last seen {w.age(now):.0f} s ago, queues {','.join(w.queues)}")
+    lines.append("queues:")
+    for d in depths:
+        lines.append(f"  {d.queue:<9} waiting {d.waiting}, delayed {d.delayed}, dead {d.dead}")
+    return lines, healthy
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    settings = _settings()
+    lines, healthy = asyncio.run(_status_report(settings))
+    print("\n".join(lines), flush=True)
+    if not healthy:
+        raise CommandError("not ready: see the lines above")
 
 
 def cmd_partner_manifest(args: argparse.Namespace) -> None:
@@ -248,6 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, help="job threads (default PARLEY_WORKER_THREADS)")
     worker.add_argument("--no-scheduler", action="store_true", help="do not run the periodic jobs in this process")
     worker.set_defaults(func=cmd_worker)
+
+    status = sub.add_parser("status", help="database and Redis reachability, workers seen, jobs waiting per queue")
+    status.set_defaults(func=cmd_status)
 
     db = sub.add_parser("db", help="database migrations")
     dbsub = db.add_subparsers(dest="db_command", required=True)

@@ -30,9 +30,14 @@ async def widget_js(request: Request) -> Response:
                     headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
 
 
+# A speech bubble, inline: the page needs no file of its own and no request that can fail.
+FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'%3E%3Cpath fill='%231f93ff' "
+           "d='M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z'/%3E%3C/svg%3E")
+
 DEMO = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Parley widget demo</title>
+<link rel="icon" href="{favicon}">
 <style>body{{font-family:system-ui,sans-serif;max-width:720px;margin:40px auto;padding:0 20px;color:#222}}
 code{{background:#f3f4f6;padding:2px 5px;border-radius:4px}}</style></head>
 <body><h1>Parley widget demo</h1>
@@ -49,7 +54,7 @@ async def widget_demo(request: Request) -> Response:
         return HTMLResponse("<!doctype html><title>Parley widget demo</title><p>Add ?token=&lt;website token&gt;.</p>",
                             status_code=400)
     base = html.escape(str(request.base_url).rstrip("/"))
-    return HTMLResponse(DEMO.format(base=base, token=html.escape(token)), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(DEMO.format(base=base, token=html.escape(token), favicon=FAVICON), headers={"Cache-Control": "no-store"})
 
 
 def routes() -> list[Route]:

@@ -19,7 +19,11 @@ class Access(FieldExtension):
 
     def apply(self, field) -> None:  # type: ignore[override]
         # The rule is part of the contract: it is shown in the field's description.
+        # A field object is shared by every schema built from it (the exported SDL, each app), and
+        # each build applies its extensions again: add the note once.
         note = f"Access: {self.rule.value}."
+        if field.description and field.description.endswith(note):
+            return
         field.description = f"{field.description} {note}" if field.description else note
 
     async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:

@@ -46,9 +46,11 @@ def test_export_schema_writes_sdl(tmp_path):
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"PARLEY_DATABASE_URL": "mysql://root@localhost/x"}, "unsupported database scheme 'mysql'"),
+        ({"PARLEY_DATABASE_URL": "mysql://root@localhost/x"}, "PARLEY_DATABASE_URL: unsupported database scheme 'mysql'"),
+        ({"PARLEY_PORT": "eighty"}, "PARLEY_PORT: Input should be a valid integer"),
         ({"PARLEY_REDIS_URL": "http://localhost"}, "unsupported Redis URL"),
         ({"PARLEY_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"}, "cannot reach the database"),
+        ({"PARLEY_REDIS_URL": "redis://127.0.0.1:1/0"}, "cannot reach Redis at redis://127.0.0.1:1/0"),
         ({"PARLEY_ENV": "production"}, "insecure production configuration"),
         ({"PARLEY_ENV": "production", "PARLEY_DEBUG": "true"}, "PARLEY_DEBUG must be off"),
     ],
@@ -59,6 +61,53 @@ def test_bad_configuration_ends_with_one_clear_line(env, expected, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("parley: ") and expected in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "PARLEY_PARLEY_" not in result.stderr
+
+
+def _start_arguments() -> list[str]:
+    """The `parley …` arguments scripts/start ends with (the script itself may first install .venv)."""
+    line = next(x for x in (ROOT / "scripts" / "start").read_text().splitlines() if x.startswith("exec parley "))
+    args = line.removeprefix("exec parley ").split()
+    assert args[-1] == '"$@"'
+    return args[:-1]
+
+
+def test_start_migrates_an_empty_postgresql_database_and_serves_the_demo(database_url, tmp_path):
+    """`scripts/start` with PARLEY_DATABASE_URL and PARLEY_REDIS_URL pointing at a new database."""
+    import httpx
+
+    from tests.conftest import TEST_REDIS_URL
+    from tests.support.server import ProcessServer
+
+    url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/parley_test_start"
+    asyncio.run(_recreate_database(url))
+    args = _start_arguments()
+    assert args[0] == "serve"
+    env = {"PARLEY_DATABASE_URL": url, "PARLEY_REDIS_URL": TEST_REDIS_URL, "PARLEY_DATA_DIR": str(tmp_path),
+           "PARLEY_DRAMATIQ_NAMESPACE": "parley-start-test", "PARLEY_LOG_LEVEL": "WARNING"}
+    with ProcessServer(env, args=tuple(args[1:])) as live:
+        out = live.read_output()
+        assert "Traceback" not in out, out
+        assert "admin@demo.parley.test" in out and "password:" in out
+        resp = httpx.post(live.url + "/graphql", json={"query": "{ serverInfo { name } }"}, timeout=30)
+        assert resp.json() == {"data": {"serverInfo": {"name": "Parley"}}}
+        page = httpx.get(live.url + "/graphql", headers={"Accept": "text/html"}, timeout=30)
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        # No `parley worker` runs here: ready, and the missing worker is named.
+        ready = httpx.get(live.url + "/readyz", timeout=30)
+        assert ready.status_code == 200 and ready.json()["degraded"] == ["worker"], ready.text
+    assert {"accounts", "conversations", "events"} <= asyncio.run(_db_state(url))[0]
+
+
+def test_start_says_in_one_line_that_the_database_is_unreachable(tmp_path):
+    args = _start_arguments()
+    env = {"PARLEY_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/parley", "PARLEY_DATA_DIR": str(tmp_path)}
+    result = run_cli(*args, env=env, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("parley: cannot reach the database at postgresql+asyncpg://127.0.0.1:1/parley: ")
     assert "Traceback" not in result.stderr + result.stdout
 
 

@@ -4,6 +4,7 @@ reach nothing but 127.0.0.1 runs a query through it."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -225,4 +226,93 @@ async def test_graphiql_runs_a_query_in_headless_chromium_offline(server):
 
     assert not blocked, f"GraphiQL tried to reach other hosts: {blocked}"
     assert any(url.endswith("/graphiql.min.js") for url in requested), requested
+    assert not problems, problems
+
+
+def _editor_js(selector: str) -> str:
+    return f"q => document.querySelector('{selector} .CodeMirror').CodeMirror.setValue(q)"
+
+
+@pytest.mark.browser
+async def test_graphiql_signs_in_with_cookies_and_shows_a_subscription_event(server, gql):
+    """The page sends the CSRF header itself, so `login(useCookies: true)` works from GraphiQL's own
+    editor; a subscription then runs over GraphiQL's WebSocket with that cookie and shows an event
+    caused by another client over HTTP."""
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(NO_CHROMIUM)
+    from playwright.async_api import async_playwright, expect
+
+    from tests.support.accounts import PASSWORD, signup
+
+    admin = await signup(gql, account="GraphiQL")
+    problems: list[str] = []
+    frames: list[str] = []
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1400, "height": 900})
+            page = await context.new_page()
+            page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+            sockets = []
+
+            def on_ws(ws) -> None:
+                sockets.append(ws)
+                ws.on("framesent", lambda f: frames.append(f"> {f}"))
+                ws.on("framereceived", lambda f: frames.append(f"< {f}"))
+
+            page.on("websocket", on_ws)
+            await page.goto(server.url + "/graphql", wait_until="load")
+            editor = page.locator(".graphiql-query-editor .CodeMirror")
+            await editor.wait_for(state="visible", timeout=20_000)
+            response_pane = page.locator(".graphiql-response")
+            run = page.locator(".graphiql-execute-button")
+
+            # Sign in through GraphiQL's editor and fetcher: no header typed by hand.
+            await page.evaluate(_editor_js(".graphiql-query-editor"), (
+                f'mutation SignIn {{ login(input: {{email: "{admin.email}", password: "{PASSWORD}", useCookies: true}}) '
+                "{ user { email } errors { code message } } }"))
+            async with page.expect_response(lambda r: r.request.method == "POST" and "SignIn" in (r.request.post_data or "")
+                                            ) as answer:
+                await run.click()
+            response = await answer.value
+            assert response.status == 200
+            assert (await response.request.all_headers()).get("x-parley-csrf") == "1"
+            await expect(response_pane).to_contain_text(admin.email, timeout=15_000)
+            shown = await page.evaluate("() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
+            assert json.loads(shown) == {"data": {"login": {"user": {"email": admin.email}, "errors": []}}}
+            assert "parley_access" in {c["name"] for c in await context.cookies()}
+
+            # A subscription over GraphiQL's WebSocket, authenticated by that cookie alone.
+            await page.evaluate(_editor_js(".graphiql-query-editor"),
+                                "subscription Events { accountEvents { type contact { name } } }")
+            # GraphiQL re-reads the document's operation names shortly after an edit.
+            await page.wait_for_timeout(1000)
+            await run.click()
+            deadline = asyncio.get_running_loop().time() + 20
+            while not any('"subscribe"' in f for f in frames):
+                assert asyncio.get_running_loop().time() < deadline, f"no subscribe frame: {frames} {problems}"
+                await asyncio.sleep(0.1)
+            assert sockets and urlsplit(sockets[0].url).path == "/graphql"
+
+            # Another client changes the account over HTTP; the event appears in GraphiQL's result pane.
+            name = None
+            for attempt in range(10):
+                name = f"Seen in GraphiQL {attempt}"
+                created = await gql.data('mutation($n: String!) { contactCreate(input: {name: $n}) { errors { code } } }',
+                                         {"n": name}, headers=admin.headers())
+                assert created["contactCreate"]["errors"] == []
+                try:
+                    await expect(response_pane).to_contain_text("Seen in GraphiQL", timeout=2_000)
+                    break
+                except AssertionError:
+                    continue
+            await expect(response_pane).to_contain_text("contact.created", timeout=5_000)
+            shown = await page.evaluate("() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
+            event = json.loads(shown)["data"]["accountEvents"]
+            assert event["type"] == "contact.created" and event["contact"]["name"].startswith("Seen in GraphiQL"), shown
+        finally:
+            await page.screenshot(path=str(SCREENSHOT.with_name("graphiql-subscription.png")))
+            await browser.close()
     assert not problems, problems

@@ -106,7 +106,10 @@ async def test_readyz_reports_redis_down_and_recovers_without_restart(private_re
 
         resp = await wait_until(ready, timeout=20, interval=0.2)
         assert resp.json()["failed"] == []
-        assert resp.json()["checks"] == {"database": "ok", "redis": "ok", "broadcast": "ok", "broker": "ok"}
+        checks = resp.json()["checks"]
+        # No `parley worker` runs beside this server: reported, without making it unready.
+        assert checks.pop("worker") == "no worker seen"
+        assert checks == {"database": "ok", "redis": "ok", "broadcast": "ok", "broker": "ok"}
 
 
 # --- 2. cross-instance delivery survives a Redis restart ---------------------------------------

@@ -57,6 +57,16 @@ async def test_visitor_and_agent_talk_through_the_widget_across_a_reconnect(gql,
             await expect(page.locator("#parley-widget >> css=.head h2")).to_have_text("Hi there", timeout=15_000)
             colour = await bubble.evaluate("b => getComputedStyle(b).backgroundColor")
             assert colour == "rgb(170, 51, 85)", colour
+            # The launcher is a drawn icon, not an emoji (which shows as a blank box without an emoji font).
+            launcher = await bubble.evaluate("""b => ({svg: b.querySelectorAll('svg path').length,
+                text: Array.from(b.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join(''),
+                width: b.querySelector('svg').getBoundingClientRect().width})""")
+            assert launcher == {"svg": 1, "text": "", "width": 28}, launcher
+            assert await page.locator("link[rel=icon]").get_attribute("href") is not None
+            # The header tells the reply time once.
+            header = await page.locator("#parley-widget >> css=.head").inner_text()
+            assert header.count("Typically replies in a few hours") == 1, header
+            assert header.lower().count("repl") == 1, header
             await bubble.click()
             box = page.locator("#parley-widget >> css=textarea")
             await box.fill("Hello from the browser")
@@ -111,3 +121,29 @@ async def test_visitor_and_agent_talk_through_the_widget_across_a_reconnect(gql,
             assert not blocked, blocked
         finally:
             await browser.close()
+
+
+@pytest.mark.browser
+async def test_a_tagline_that_tells_the_reply_time_is_not_repeated(gql, server):
+    executable = find_chromium()
+    if executable is None:
+        pytest.skip(NO_CHROMIUM)
+    from playwright.async_api import async_playwright, expect
+
+    w = await make_widget(gql)
+    body = await gql.data("""mutation($id: ID!) { inboxUpdate(id: $id, input: {channelConfig: {
+        welcomeTagline: "We usually reply within minutes."}}) { errors { code } } }""", {"id": w.inbox_id},
+                          headers=w.admin.headers())
+    assert body["inboxUpdate"]["errors"] == []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{server.url}/widget/demo?token={w.website_token}", wait_until="load")
+            await expect(page.locator("#parley-widget >> css=.head p").first).to_have_text(
+                "We usually reply within minutes.", timeout=15_000)
+            header = await page.locator("#parley-widget >> css=.head").inner_text()
+        finally:
+            await browser.close()
+    assert "Typically replies" not in header, header
+    assert header.lower().count("repl") == 1, header

@@ -45,7 +45,7 @@
   css.textContent =
     ":host{all:initial}*{box-sizing:border-box;font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif}" +
     ".bubble{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;" +
-    "background:var(--c);color:#fff;font-size:26px;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646}" +
+    "background:var(--c);color:#fff;display:flex;align-items:center;justify-content:center;box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483646}" +
     ".badge{position:absolute;top:-4px;right:-4px;min-width:20px;height:20px;border-radius:10px;background:#e11d48;" +
     "color:#fff;font-size:12px;line-height:20px;text-align:center;padding:0 5px}.badge[hidden]{display:none}" +
     ".panel{position:fixed;right:20px;bottom:88px;width:360px;max-width:calc(100vw - 40px);height:520px;" +
@@ -59,8 +59,17 @@
     ".typing{font-size:12px;color:#6b7280;padding:0 14px 6px;min-height:18px;background:#f7f7f9}" +
     "form{display:flex;border-top:1px solid #e5e7eb}textarea{flex:1;border:0;padding:12px;font-size:14px;resize:none;height:48px;outline:none}" +
     "button.send{border:0;background:transparent;color:var(--c);font-weight:600;padding:0 16px;cursor:pointer}";
-  var bubble = el("button", "bubble", "\u{1F4AC}");
+  // An inline SVG, not an emoji: pages without an emoji font would show a blank box.
+  var bubble = el("button", "bubble");
   bubble.setAttribute("aria-label", "Chat with us");
+  var SVG = "http://www.w3.org/2000/svg", icon = document.createElementNS(SVG, "svg"), path = document.createElementNS(SVG, "path");
+  icon.setAttribute("viewBox", "0 0 24 24"); icon.setAttribute("width", "28"); icon.setAttribute("height", "28");
+  icon.setAttribute("aria-hidden", "true"); icon.setAttribute("class", "icon");
+  path.setAttribute("fill", "currentColor"); path.setAttribute("fill-rule", "evenodd");
+  path.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zm3 6.5a1.5 1.5 0 1 0 " +
+    "0 .01zm5 0a1.5 1.5 0 1 0 0 .01zm5 0a1.5 1.5 0 1 0 0 .01z");
+  icon.appendChild(path);
+  bubble.appendChild(icon);
   var badge = el("span", "badge", "0");
   badge.hidden = true;
   bubble.appendChild(badge);
@@ -204,9 +213,12 @@
         host.style.setProperty("--c", c.widgetColor);
         title.textContent = c.welcomeTitle || c.name;
         tagline.textContent = c.welcomeTagline;
-        status.textContent = !c.openNow && c.outOfOfficeMessage ? c.outOfOfficeMessage
-          : c.agentsOnline ? "We are online" : ({ in_a_few_minutes: "Typically replies in a few minutes",
-            in_a_few_hours: "Typically replies in a few hours", in_a_day: "Typically replies in a day" })[c.replyTime] || "";
+        var replyTime = ({ in_a_few_minutes: "Typically replies in a few minutes",
+          in_a_few_hours: "Typically replies in a few hours", in_a_day: "Typically replies in a day" })[c.replyTime] || "";
+        var line = !c.openNow && c.outOfOfficeMessage ? c.outOfOfficeMessage : c.agentsOnline ? "We are online" : replyTime;
+        // Say it once: a tagline that already speaks of replies gets no reply time underneath.
+        if (line === replyTime && /\brepl(y|ies|ied)\b/i.test(c.welcomeTagline || "")) line = "";
+        status.textContent = line;
         return gql("mutation($i: WidgetSessionStartInput!){widgetSessionStart(input:$i){token errors{code message}}}",
           { i: { websiteToken: websiteToken, sessionToken: store.token || null } });
       })
