@@ -50,4 +50,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PARLEY_PORT', '8000'), timeout=4)"]
 
+# X-Forwarded-For is trusted only from the proxies PARLEY_FORWARDED_ALLOW_IPS names (none by default).
 CMD ["parley", "serve", "--host", "0.0.0.0"]

@@ -85,9 +85,9 @@ async def seed(conn, n: int, per: int, days: int) -> None:
                             "created_at, updated_at) VALUES (1, 'Bench', 'en', :tz, 'active', '{}', :n, 0, :t, :t)"),
                        {"tz": TZ, "n": n, "t": start})
     await conn.execute(text(
-        "INSERT INTO inboxes (id, account_id, name, channel_type, channel_config, hmac_token, hmac_mandatory, greeting_enabled, "
+        "INSERT INTO inboxes (id, account_id, name, channel_type, channel_config, hmac_token_encrypted, hmac_token_key_id, hmac_mandatory, greeting_enabled, "
         "greeting_message, out_of_office_message, working_hours_enabled, working_hours, timezone, enable_auto_assignment, "
-        "created_at, updated_at) SELECT g, 1, 'Inbox ' || g, 'api', '{}', md5(g::text), false, false, '', '', true, "
+        "created_at, updated_at) SELECT g, 1, 'Inbox ' || g, 'api', '{}', 'v1:none:' || md5(g::text), 'none', false, false, '', '', true, "
         "CAST(:h AS JSONB), :tz, true, :t, :t FROM generate_series(1, :k) g"), {"h": json.dumps(HOURS), "tz": TZ, "t": start, "k": INBOXES})
     await conn.execute(text(
         "INSERT INTO users (id, name, email, availability, is_super_admin, created_at, updated_at) "

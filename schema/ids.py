@@ -8,6 +8,8 @@ import binascii
 
 from domain.errors import NotFound
 
+MAX_ID_LENGTH = 100  # far above any real ID ("Type:<18 digits>" in base64): longer input is not decoded
+
 
 def encode_id(type_name: str, pk: int | str) -> str:
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
@@ -15,10 +17,12 @@ def encode_id(type_name: str, pk: int | str) -> str:
 
 def decode_id(value: str, type_name: str) -> int:
     """The primary key inside a global ID of the given type; anything else is simply not found."""
+    if not isinstance(value, str) or len(value) > MAX_ID_LENGTH:
+        raise NotFound(f"No {type_name} with this ID")
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
         kind, _, pk = raw.partition(":")
-        if kind != type_name or not pk.isdigit() or len(pk) > 18:
+        if kind != type_name or not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
             raise ValueError
         return int(pk)
     except (ValueError, binascii.Error, UnicodeDecodeError):

@@ -16,7 +16,6 @@ further work; every fragment is measured once (memoised), so nesting spreads can
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -70,7 +69,11 @@ SENSITIVE_MUTATIONS = frozenset(
      "passwordChange"}
 )
 _META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef, "__typename": TypeNameMetaFieldDef}
-_SUGGESTION = re.compile(r"\s*Did you mean .*$", re.DOTALL)
+_SUGGESTION = "Did you mean "
+# Page sizes beyond GraphQL's Int are refused when the variables are coerced; the estimate treats them
+# as the default page, and no cost grows past this ceiling (it stays a JSON-safe integer).
+MAX_INT = 2**31 - 1
+COST_CEILING = 2**53 - 1
 _BACKREF = "strawberry-definition"
 
 log = get_logger("parley.limits")
@@ -110,6 +113,7 @@ class CostReport:
         }
 
 
+DEFAULT_MAX_DOCUMENT_CHARS = 32_000  # settings.query_max_document_chars
 DEFAULT_LIMITS = {
     "max_depth": 12, "max_aliases": 30, "max_tokens": 5000, "max_root_fields": 20, "max_mutations": 5,
     "max_directives": 50, "max_cost": 10_000, "cost_budget_per_hour": 0,
@@ -168,7 +172,7 @@ class Measure:
 def _merge(total: Measure, m: Measure) -> None:
     total.depth = max(total.depth, m.depth)
     total.aliases += m.aliases
-    total.cost += m.cost
+    total.cost = min(total.cost + m.cost, COST_CEILING)
     total.introspection_depth = max(total.introspection_depth, m.introspection_depth)
     total.introspection_lists = max(total.introspection_lists, m.introspection_lists)
 
@@ -236,7 +240,7 @@ class Walk:
             lists = children.introspection_lists + (1 if isinstance(inner, GraphQLList) else 0)
             return Measure(children.depth, aliases, children.cost, children.introspection_depth + 1, lists)
         factor = self._factor(node, definition, parent, return_type)
-        return Measure(children.depth + 1, aliases, base + factor * children.cost,
+        return Measure(children.depth + 1, aliases, min(base + factor * children.cost, COST_CEILING),
                        children.introspection_depth, children.introspection_lists)
 
     def _factor(self, node: FieldNode, definition: Any, parent: Any, return_type: Any) -> int:
@@ -260,11 +264,14 @@ class Walk:
         for arg in node.arguments or ():
             if arg.name.value != name:
                 continue
-            if isinstance(arg.value, IntValueNode):
-                return int(arg.value.value)
-            if isinstance(arg.value, VariableNode):
-                value = self.variables.get(arg.value.name.value)
-                return value if isinstance(value, int) and not isinstance(value, bool) else None
+            value: object = None
+            if isinstance(arg.value, IntValueNode) and len(arg.value.value) <= 11:
+                value = int(arg.value.value)
+            elif isinstance(arg.value, VariableNode):
+                value = self.variables.get(arg.value.name.value)  # not coerced yet: any JSON value
+            if isinstance(value, int) and not isinstance(value, bool) and -MAX_INT - 1 <= value <= MAX_INT:
+                return value
+            return None
         return None
 
 
@@ -389,7 +396,8 @@ def refuse(execution_context: Any, exc: Exception) -> None:
     never executed, and the error is the operation's only one."""
     execution_context.graphql_document = _TRIVIAL
     execution_context._provided_operation_name = None
-    execution_context.pre_execution_errors = [as_graphql_error(exc)]
+    error = exc if isinstance(exc, GraphQLError) and exc.original_error is None else as_graphql_error(exc)
+    execution_context.pre_execution_errors = [error]
 
 
 _TRIVIAL = parse("{ __typename }")
@@ -398,7 +406,8 @@ _TRIVIAL = parse("{ __typename }")
 def _without_suggestions(errors: list[GraphQLError]) -> list[GraphQLError]:
     out = []
     for e in errors:
-        message = _SUGGESTION.sub("", e.message)
+        at = e.message.find(_SUGGESTION)
+        message = e.message if at < 0 else e.message[:at].rstrip()
         if message == e.message:
             out.append(e)
         else:
@@ -430,6 +439,12 @@ class QueryGuard(SchemaExtension):
         ec.parse_options["max_tokens"] = self.caller.limits["max_tokens"]
         services = getattr(ec.context, "services", None)
         self.window = services.settings.query_cost_window_seconds if services is not None else 3600
+        # The document as the client sent it (before a persisted one replaces it), measured before
+        # anything reads it: comments and whitespace count, the token limit does not see them.
+        max_chars = services.settings.query_max_document_chars if services is not None else DEFAULT_MAX_DOCUMENT_CHARS
+        if isinstance(ec.query, str) and len(ec.query) > max_chars:
+            refuse(ec, _too_complex("documentSize", len(ec.query), max_chars,
+                                    f"The document has {len(ec.query)} characters; at most {max_chars} are allowed"))
         yield
 
     def on_parse(self) -> Iterator[None]:
@@ -437,8 +452,8 @@ class QueryGuard(SchemaExtension):
         if ec.graphql_document is None and ec.query:
             try:
                 ec.graphql_document = _parse(ec.query, ec.parse_options.get("max_tokens", 5000))
-            except GraphQLError:
-                pass  # Strawberry parses again and reports the syntax error as the operation's error
+            except GraphQLError as exc:
+                refuse(ec, exc)  # the syntax or token-limit error stands; nothing parses the document again
         yield
 
     async def on_validate(self):  # type: ignore[override]

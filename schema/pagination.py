@@ -13,6 +13,7 @@ from domain.errors import BadUserInput
 T = TypeVar("T")
 DEFAULT_PAGE = 25
 MAX_PAGE = 100
+MAX_CURSOR_LENGTH = 200  # cursors we issue are far shorter; longer input is refused before decoding
 
 
 @strawberry.type(description="Where a page of a connection sits.")
@@ -46,6 +47,8 @@ def encode_cursor(value: str | int) -> str:
 def decode_cursor(cursor: str | None) -> str | None:
     if cursor is None:
         return None
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise BadUserInput("Invalid cursor", field="after")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except Exception:  # noqa: BLE001
@@ -59,7 +62,7 @@ def decode_int_cursor(cursor: str | None) -> int | None:
     value = decode_cursor(cursor)
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise BadUserInput("Invalid cursor", field="after")
     return int(value)
 

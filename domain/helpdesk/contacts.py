@@ -16,9 +16,10 @@ from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.enums import AttributeModel, ContactType
 from domain.errors import FieldError, NotFound, ValidationError
+from domain.validation import is_email, matches, strip_chars
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
-PHONE_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+PHONE_RE = re.compile(r"\+[1-9][0-9]{6,14}")
+MAX_PHONE_INPUT = 64  # before separators are removed
 ADDITIONAL_KEYS = {"company_name", "city", "country", "country_code", "description", "social_profiles"}
 MAX_NOTE = 10_000
 
@@ -37,15 +38,18 @@ async def _validate(
         errors.append(FieldError("name", "TOO_LONG", "At most 255 characters."))
     if data.get("email"):
         data["email"] = data["email"].strip().lower()
-        if not EMAIL_RE.match(data["email"]):
+        if not is_email(data["email"]):
             errors.append(FieldError("email", "INVALID_EMAIL", "Enter a valid email address."))
         else:
             other = await repo.contact_by_email(session, actor.account_id, data["email"])
             if other is not None and (existing is None or other.id != existing.id):
                 errors.append(FieldError("email", "TAKEN", "Another contact has this email."))
     if data.get("phone_number"):
-        data["phone_number"] = re.sub(r"[\s().-]", "", data["phone_number"])
-        if not PHONE_RE.match(data["phone_number"]):
+        phone = data["phone_number"]
+        if len(phone) <= MAX_PHONE_INPUT:
+            phone = strip_chars(phone, " \t\r\n\f\v\u00a0().-")
+        data["phone_number"] = phone
+        if not matches(PHONE_RE, phone, 16):
             errors.append(FieldError("phoneNumber", "INVALID_PHONE", "Use the international E.164 form, e.g. +4930123456."))
     if data.get("identifier"):
         other = await repo.contact_by_identifier(session, actor.account_id, data["identifier"])

@@ -12,27 +12,41 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Inbox, InboxMember
 from db.repositories import helpdesk as repo
-from domain import audit, events
+from domain import audit, crypto, events
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.enums import ChannelType
 from domain.errors import FieldError, NotFound, ValidationError
+from domain.validation import is_email, matches
+from parley.settings import Settings
 
-COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-DOMAIN_RE = re.compile(r"^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$")
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
-TIME_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
+# Checked with `matches` (length first): a host name of at most 253 characters and an optional port.
+DOMAIN_RE = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?")
+MAX_DOMAIN = 2 + 253 + 6
+TIME_RE = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")
 MAX_MEMBERS = 100
+HMAC_TOKEN_CONTEXT = b"inbox-hmac-token"  # binds the ciphertext to its purpose
+
+
+def set_hmac_token(inbox: Inbox, token: str, app_settings: Settings) -> None:
+    inbox.hmac_token_encrypted = crypto.encrypt(token, app_settings, context=HMAC_TOKEN_CONTEXT)
+    inbox.hmac_token_key_id = crypto.key_id_of(inbox.hmac_token_encrypted) or ""
+
+
+def hmac_token_of(inbox: Inbox, app_settings: Settings) -> str:
+    """The inbox's identity-verification secret (raises crypto.DecryptionError without its key)."""
+    return crypto.decrypt(inbox.hmac_token_encrypted, app_settings, context=HMAC_TOKEN_CONTEXT)
 
 
 def _validate_config(channel: ChannelType, config: dict[str, Any], errors: list[FieldError]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if channel == ChannelType.WEB_WIDGET:
         color = config.get("widgetColor") or "#1f93ff"
-        if not COLOR_RE.match(color):
+        if not matches(COLOR_RE, color, 7):
             errors.append(FieldError("widgetColor", "INVALID", "Use a colour like #1f93ff."))
         domains = [d.strip().lower() for d in (config.get("allowedDomains") or []) if d.strip()]
-        if len(domains) > 50 or any(not DOMAIN_RE.match(d) for d in domains):
+        if len(domains) > 50 or any(not matches(DOMAIN_RE, d, MAX_DOMAIN) for d in domains):
             errors.append(FieldError("allowedDomains", "INVALID", "Use up to 50 host names such as example.com or *.example.com."))
         out.update(
             widget_color=color,
@@ -44,12 +58,12 @@ def _validate_config(channel: ChannelType, config: dict[str, Any], errors: list[
         )
     elif channel == ChannelType.API:
         url = config.get("callbackUrl") or ""
-        if url and not re.match(r"^https?://", url):
+        if url and not url.startswith(("http://", "https://")):
             errors.append(FieldError("callbackUrl", "INVALID", "Use an http(s) URL."))
         out.update(callback_url=url[:2000])
     elif channel == ChannelType.EMAIL:
         email = (config.get("email") or "").strip().lower()
-        if not EMAIL_RE.match(email):
+        if not is_email(email):
             errors.append(FieldError("email", "INVALID_EMAIL", "Enter the inbox's email address."))
         out.update(email=email)
     return out
@@ -68,7 +82,7 @@ def _validate_hours(hours: list[dict] | None, errors: list[FieldError]) -> list[
         open_all = bool(entry.get("openAllDay"))
         start, end = entry.get("openTime"), entry.get("closeTime")
         if not closed and not open_all:
-            if not (isinstance(start, str) and TIME_RE.match(start) and isinstance(end, str) and TIME_RE.match(end)) or start >= end:
+            if not (isinstance(start, str) and matches(TIME_RE, start, 5) and isinstance(end, str) and matches(TIME_RE, end, 5)) or start >= end:
                 errors.append(FieldError("workingHours", "INVALID", "Open and close times are HH:MM with open before close."))
                 return []
         days[day] = {"day_of_week": day, "closed_all_day": closed, "open_all_day": open_all,
@@ -85,6 +99,7 @@ async def create_inbox(
     config: dict[str, Any],
     settings: dict[str, Any],
     meta: RequestMeta,
+    app_settings: Settings,
 ) -> Inbox:
     errors: list[FieldError] = []
     name = name.strip()
@@ -103,7 +118,6 @@ async def create_inbox(
         channel_config=channel_config,
         website_token=secrets.token_urlsafe(18) if channel_type == ChannelType.WEB_WIDGET else None,
         api_identifier=secrets.token_urlsafe(18) if channel_type == ChannelType.API else None,
-        hmac_token=secrets.token_urlsafe(24),
         hmac_mandatory=bool(settings.get("hmacMandatory")),
         greeting_enabled=bool(settings.get("greetingEnabled")),
         greeting_message=(settings.get("greetingMessage") or "")[:2000],
@@ -113,6 +127,7 @@ async def create_inbox(
         timezone=timezone,
         enable_auto_assignment=settings.get("enableAutoAssignment", True) is not False,
     )
+    set_hmac_token(inbox, secrets.token_urlsafe(24), app_settings)
     session.add(inbox)
     await session.flush()
     audit.record(session, actor, "inbox.create", "Inbox", inbox.id, {"name": name, "channelType": channel_type.value}, meta)
