@@ -35,15 +35,6 @@ def invitation_email(session: AsyncSession, *, to: str, inviter: str, account: s
     )
 
 
-def added_to_account_email(session: AsyncSession, *, to: str, inviter: str, account: str) -> None:
-    send_email(
-        session,
-        to=to,
-        subject=f"You were added to {account} on Parley",
-        paragraphs=[f"{inviter} added you to {account} on Parley. Sign in with your existing password."],
-    )
-
-
 def password_reset_email(session: AsyncSession, *, to: str, link: str) -> None:
     send_email(
         session,
@@ -56,4 +47,52 @@ def password_reset_email(session: AsyncSession, *, to: str, link: str) -> None:
         ],
         link=link,
         label="Choose a new password",
+    )
+
+
+def email_verification_email(session: AsyncSession, *, to: str, link: str) -> None:
+    send_email(
+        session,
+        to=to,
+        subject="Confirm your email address for Parley",
+        paragraphs=[
+            "Welcome to Parley. Confirm that this address is yours to finish signing up; until then you can "
+            "sign in, but not invite anyone.",
+            "The link expires in 3 days. If you did not sign up, ignore this email.",
+        ],
+        link=link,
+        label="Confirm your email address",
+    )
+
+
+def signup_attempt_email(session: AsyncSession, *, to: str, reset_link: str) -> None:
+    """Sent instead of a confirmation when someone signs up with an address that has a login: the
+    sign-up answer is the same either way, so only the address's owner learns of it."""
+    send_email(
+        session,
+        to=to,
+        subject="Someone tried to sign up to Parley with your address",
+        paragraphs=[
+            "Someone tried to create a Parley account with this email address, which already has a login. "
+            "Nothing was changed.",
+            "If it was you, sign in with your password, or choose a new one if you forgot it. "
+            "If it was not you, ignore this email.",
+        ],
+        link=reset_link,
+        label="Sign in or reset your password",
+    )
+
+
+def invitation_for_existing_user_email(session: AsyncSession, *, to: str, inviter: str, account: str, link: str) -> None:
+    send_email(
+        session,
+        to=to,
+        subject=f"{inviter} invited you to {account} on Parley",
+        paragraphs=[
+            f"{inviter} invited you to join {account} on Parley.",
+            "Sign in with your existing login and accept or decline the invitation under your pending "
+            "invitations. Nothing changes until you accept; the invitation expires in 7 days.",
+        ],
+        link=link,
+        label="Sign in to answer",
     )

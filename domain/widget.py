@@ -29,7 +29,9 @@ from domain.accounts.actor import Actor, ActorKind
 from domain.enums import ContactType, ConversationStatus, MessageType
 from domain.errors import FieldError, NotAuthenticated, NotFound, ValidationError
 from domain.helpdesk import conversations as conversation_service
-from domain.helpdesk.contacts import EMAIL_RE
+from domain.helpdesk.inboxes import hmac_token_of
+from domain.validation import is_email
+from parley.settings import Settings
 
 MAX_NAME = 255
 
@@ -159,6 +161,7 @@ async def start_session(
     session: AsyncSession,
     *,
     secret_key: str,
+    app_settings: Settings,
     ttl: timedelta,
     website_token: str,
     session_token: str | None,
@@ -191,7 +194,7 @@ async def start_session(
     if identifier is not None:
         verified = False
         if identifier_hash_:
-            if not hash_matches(inbox.hmac_token, identifier, identifier_hash_):
+            if not hash_matches(hmac_token_of(inbox, app_settings), identifier, identifier_hash_):
                 raise ValidationError.single("identifierHash", "INVALID_HASH", "The identifier hash does not match.")
             verified = True
         elif inbox.hmac_mandatory:
@@ -230,6 +233,16 @@ async def start_session(
     return SessionStart(_issue(secret_key, ttl, contact_inbox), contact, contact_inbox, inbox, created)
 
 
+# An email the visitor gave that another contact of the account has: shown back to the visitor, kept
+# for agents in the contact's attributes, never linked to that contact.
+UNVERIFIED_EMAIL = "unverified_email"
+
+
+def shown_email(contact: Contact) -> str | None:
+    """The email the visitor sees as theirs: the last one they gave."""
+    return (contact.additional_attributes or {}).get(UNVERIFIED_EMAIL) or contact.email
+
+
 async def _apply_details(session: AsyncSession, contact: Contact, name: str | None, email: str | None, *, strict: bool) -> bool:
     errors: list[FieldError] = []
     changed: dict[str, Any] = {}
@@ -241,13 +254,16 @@ async def _apply_details(session: AsyncSession, contact: Contact, name: str | No
             changed["name"] = [contact.name, name]
     if email:
         email = email.strip().lower()
-        if not EMAIL_RE.match(email):
+        if not is_email(email):
             errors.append(FieldError("email", "INVALID_EMAIL", "Enter a valid email address."))
         elif email != (contact.email or ""):
             other = await helpdesk_repo.contact_by_email(session, contact.account_id, email)
             if other is not None and other.id != contact.id:
-                # Never link to (or reveal) another contact by an unverified email.
-                errors.append(FieldError("email", "TAKEN", "This email cannot be used here."))
+                # Chatwoot merges the visitor into the contact of that email; without a verified identity
+                # that is impersonation, and a refusal would tell anyone which emails are known. So the
+                # visitor keeps it as an unconfirmed email: the same answer, and nothing is linked.
+                if (contact.additional_attributes or {}).get(UNVERIFIED_EMAIL) != email:
+                    changed[UNVERIFIED_EMAIL] = [(contact.additional_attributes or {}).get(UNVERIFIED_EMAIL), email]
             else:
                 changed["email"] = [contact.email, email]
     if errors and strict:
@@ -256,8 +272,12 @@ async def _apply_details(session: AsyncSession, contact: Contact, name: str | No
         return False
     if "name" in changed:
         contact.name = changed["name"][1]
+    if UNVERIFIED_EMAIL in changed:
+        contact.additional_attributes = {**(contact.additional_attributes or {}), UNVERIFIED_EMAIL: changed[UNVERIFIED_EMAIL][1]}
     if "email" in changed and not any(e.field == "email" for e in errors):
         contact.email = changed["email"][1]
+        if UNVERIFIED_EMAIL in (contact.additional_attributes or {}):
+            contact.additional_attributes = {k: v for k, v in contact.additional_attributes.items() if k != UNVERIFIED_EMAIL}
         if contact.contact_type == ContactType.VISITOR:
             contact.contact_type = ContactType.LEAD
     events.record(session, account_id=contact.account_id, type="contact.updated", contact_id=contact.id,

@@ -125,6 +125,8 @@ def make_settings(tmp: Path, **overrides) -> Settings:
         dramatiq_namespace="parley-test",
         log_format="console",
         log_level="WARNING",
+        # Every test signs up from 127.0.0.1; the sign-up limit has its own test (tests/test_auth.py).
+        signup_per_ip_per_hour=1000,
     )
     values.update(overrides)
     return Settings(**values)

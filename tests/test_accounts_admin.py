@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.accounts import ACCEPT, INVITE, PASSWORD, add_agent, login, signup, unique_email
+from tests.support.accounts import ACCEPT, INVITE, PASSWORD, add_agent, confirm_email, login, signup, unique_email
 
 MEMBERS = "{ memberships { edges { node { id role user { email } customRole { name } } } } }"
 ROLE_CREATE = """mutation($input: CustomRoleCreateInput!) {
@@ -33,9 +33,10 @@ async def members_by_email(gql, admin) -> dict[str, dict]:
 
 async def test_invitation_email_link_sets_the_password_once(gql, smtp):
     admin = await signup(gql, account="Helpdesk")
+    await confirm_email(gql, admin, smtp)
     email = unique_email("invitee")
     data = await gql.data(INVITE, {"input": {"email": email, "name": "Ivy", "role": "AGENT"}}, headers=admin.headers())
-    assert data["agentInvite"]["membership"]["role"] == "AGENT"
+    assert data["agentInvite"]["invitation"] == {"id": data["agentInvite"]["invitation"]["id"], "email": email, "role": "AGENT"}
     msg = smtp.wait_for(email)
     assert "Helpdesk" in str(msg["Subject"])
     token = smtp.token_in(msg)
@@ -50,12 +51,19 @@ async def test_invitation_email_link_sets_the_password_once(gql, smtp):
     assert again["errors"][0]["code"] == "TOKEN_USED"
 
 
-async def test_inviting_an_existing_user_adds_them_and_they_choose_the_account_by_header(gql, smtp):
+async def test_an_existing_user_who_accepts_an_invitation_chooses_the_account_by_header(gql, smtp):
     first = await signup(gql, account="First")
+    await confirm_email(gql, first, smtp)
     second = await signup(gql, account="Second")
+    await confirm_email(gql, second, smtp)
     data = await gql.data(INVITE, {"input": {"email": first.email, "name": "X", "role": "AGENT"}}, headers=second.headers())
     assert data["agentInvite"]["errors"] == []
-    assert "added you" in smtp.text_of(smtp.wait_for(first.email))
+    assert "Sign in" in smtp.text_of(smtp.wait_for(first.email, subject_contains="invited you"))
+    [pending] = (await gql.data("{ pendingInvitations { id } }",
+                                headers={"Authorization": f"Bearer {first.access}"}))["pendingInvitations"]
+    accepted = await gql.data("mutation($id: ID!) { invitationRespond(id: $id, accept: true) { errors { code } } }",
+                              {"id": pending["id"]}, headers={"Authorization": f"Bearer {first.access}"})
+    assert accepted["invitationRespond"]["errors"] == []
     # Two accounts now: without the header no account is chosen.
     body = await gql.execute("{ account { name } }", headers={"Authorization": f"Bearer {first.access}"})
     assert code(body) == "FORBIDDEN"
@@ -75,7 +83,7 @@ async def test_invite_input_errors_are_typed_and_change_nothing(gql, smtp):
     data = await gql.data(INVITE, {"input": {"email": "nope", "name": " ", "role": "AGENT"}}, headers=admin.headers())
     assert {(e["field"], e["code"]) for e in data["agentInvite"]["errors"]} == {("email", "INVALID_EMAIL"), ("name", "REQUIRED")}
     assert len(await members_by_email(gql, admin)) == 1
-    assert smtp.messages == []
+    assert [m for m in smtp.messages if admin.email not in str(m["To"])] == []
 
 
 async def test_membership_role_changes_and_removal_keep_one_administrator(gql, smtp):

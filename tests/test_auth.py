@@ -59,15 +59,6 @@ async def test_signup_refuses_bad_input_and_creates_nothing(gql):
     assert (await login(gql, "not-an-email", "short"))["errors"][0]["code"] == "INVALID_CREDENTIALS"
 
 
-async def test_signup_with_a_taken_email_is_refused_whatever_the_case(gql):
-    admin = await signup(gql)
-    body = await gql.data(
-        "mutation($i: AccountCreateInput!) { accountCreate(input: $i) { account { id } errors { field code } } }",
-        {"i": {"accountName": "X", "name": "B", "email": admin.email.upper(), "password": PASSWORD}},
-    )
-    assert body["accountCreate"]["errors"] == [{"field": "email", "code": "EMAIL_TAKEN"}]
-
-
 async def test_login_success_and_failure_do_not_reveal_whether_an_email_exists(gql):
     admin = await signup(gql)
     ok = await login(gql, admin.email.upper())
@@ -105,13 +96,6 @@ async def test_login_is_throttled_per_email_after_repeated_failures(gql):
     # Another email from the same IP is not locked out by these five.
     other = await signup(gql)
     assert (await login(gql, other.email))["errors"] == []
-
-
-async def test_login_is_throttled_per_ip(gql):
-    for i in range(20):
-        await login(gql, unique_email("spray"), "wrong password!")
-    body = await gql.execute(LOGIN, {"input": {"email": unique_email("fresh"), "password": "whatever1"}})
-    assert error_code(body) == "RATE_LIMITED"
 
 
 # --- refresh rotation ------------------------------------------------------------------------------------

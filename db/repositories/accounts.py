@@ -18,6 +18,7 @@ from db.models import (
     AuditLog,
     Bot,
     CustomRole,
+    Invitation,
     OneTimeToken,
     RefreshToken,
     User,
@@ -187,6 +188,78 @@ async def revoke_sessions(session: AsyncSession, user_id: int, now: datetime, re
 
 async def one_time_token_by_hash(session: AsyncSession, token_hash: str, *, lock: bool = False) -> OneTimeToken | None:
     stmt = select(OneTimeToken).where(OneTimeToken.token_hash == token_hash)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+def _pending(now: datetime):
+    return (Invitation.accepted_at.is_(None), Invitation.declined_at.is_(None), Invitation.expires_at > now)
+
+
+async def pending_invitation(session: AsyncSession, account_id: int, email: str, now: datetime, *, lock: bool = False) -> Invitation | None:
+    stmt = select(Invitation).where(Invitation.account_id == account_id, Invitation.email == email.lower(), *_pending(now))
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt.order_by(Invitation.id.desc()).limit(1))
+
+
+async def invitation_by_token_hash(session: AsyncSession, token_hash: str, *, lock: bool = False) -> Invitation | None:
+    stmt = select(Invitation).where(Invitation.token_hash == token_hash)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def invitation_for_email(session: AsyncSession, invitation_id: int, email: str, *, lock: bool = False) -> Invitation | None:
+    """An invitation by id, only if it is addressed to this email (the signed-in user's)."""
+    stmt = select(Invitation).where(Invitation.id == invitation_id, Invitation.email == email.strip().lower())
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
+async def pending_invitations_for_email(
+    session: AsyncSession, email: str, now: datetime
+) -> list[tuple[Invitation, Account, User | None]]:
+    from sqlalchemy.orm import aliased
+
+    inviter = aliased(User)
+    rows = await session.execute(
+        select(Invitation, Account, inviter)
+        .join(Account, Account.id == Invitation.account_id)
+        .outerjoin(inviter, inviter.id == Invitation.inviter_id)
+        .where(Invitation.email == email.strip().lower(), *_pending(now))
+        .order_by(Invitation.id)
+        .limit(100)
+    )
+    return [(i, a, u) for i, a, u in rows]
+
+
+async def invitations_page(
+    session: AsyncSession, account_id: int, now: datetime, *, after_id: int | None, limit: int
+) -> Sequence[Invitation]:
+    """The account's invitations still waiting (declined ones too, until they expire: the account is
+    not told whether the person has a login at all)."""
+    stmt = select(Invitation).where(
+        Invitation.account_id == account_id, Invitation.accepted_at.is_(None), Invitation.expires_at > now
+    )
+    if after_id is not None:
+        stmt = stmt.where(Invitation.id > after_id)
+    return (await session.scalars(stmt.order_by(Invitation.id).limit(limit))).all()
+
+
+async def spend_one_time_tokens(session: AsyncSession, user_id: int, purpose, now: datetime) -> None:
+    """Mark every unused token of this purpose used: none of the links out there works any more."""
+    await session.execute(
+        update(OneTimeToken)
+        .where(OneTimeToken.user_id == user_id, OneTimeToken.purpose == purpose, OneTimeToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+
+
+async def user_by_verification_hash(session: AsyncSession, token_hash: str, *, lock: bool = False) -> User | None:
+    stmt = select(User).where(User.email_verification_hash == token_hash)
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)

@@ -3,7 +3,7 @@ reset, and turning a presented credential into an Actor."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +17,8 @@ from domain.accounts.throttle import LoginThrottle
 from domain.audit import RequestMeta
 from domain.enums import AccountStatus, OneTimePurpose
 from domain.errors import FieldError, Forbidden, NotAuthenticated, ValidationError
-from domain.mail import password_reset_email
+from domain.mail import email_verification_email, password_reset_email
+from domain.validation import is_email
 from db.base import utcnow
 
 
@@ -29,6 +30,7 @@ class TokenPair:
     access_expires_at: datetime
     refresh_token: str
     refresh_expires_at: datetime
+    device_token: str | None = None  # after a sign-in: marks this client as one of the user's devices
 
 
 async def start_session(
@@ -63,17 +65,24 @@ async def login(
     email: str,
     password: str,
     meta: RequestMeta,
+    device_token: str | None = None,
 ) -> TokenPair:
-    # Throttle before hashing: bcrypt is a CPU lever for an attacker.
-    await throttle.check(email, meta.ip)
+    if not is_email(email.strip()):  # never an account: refused before the throttle and bcrypt (no oracle)
+        raise ValidationError.single(None, "INVALID_CREDENTIALS", INVALID_LOGIN)
     user = await repo.user_by_email(session, email)
+    # A device token of this very user: its attempts are throttled apart from everyone else's.
+    device = tokens.decode_device_token(secret_key, device_token)
+    device_id = device.device_id if device is not None and user is not None and device.user_id == user.id else None
+    # Reserve the attempt before hashing (bcrypt is a CPU lever for an attacker): concurrent guesses
+    # are counted one by one, and at most the limit are ever evaluated.
+    reservation = await throttle.reserve_login(email, meta.ip, device_id)
     ok = await verify_password(password, user.password_hash if user else None)
     if not ok or user is None:
-        await throttle.failed(email, meta.ip)
-        # One message whether or not the email exists.
+        # The reservation stays counted as the failure. One message whether or not the email exists.
         raise ValidationError.single(None, "INVALID_CREDENTIALS", INVALID_LOGIN)
-    await throttle.succeeded(email)
-    return await start_session(session, secret_key, user, meta)
+    await throttle.succeeded(reservation)
+    pair = await start_session(session, secret_key, user, meta)
+    return replace(pair, device_token=tokens.issue_device_token(secret_key, user.id, utcnow()))
 
 
 class RefreshRefused(Exception):
@@ -159,6 +168,11 @@ async def _replace_password(
     now = utcnow()
     user.password_hash = await hash_password(password)
     user.sessions_valid_after = now
+    # Every reset link still out there dies with the old password.
+    await repo.spend_one_time_tokens(session, user.id, OneTimePurpose.PASSWORD_RESET, now)
+    if reason == "password_reset":
+        # Opening the emailed link proved control of the address.
+        _mark_verified(user)
     revoked = await repo.revoke_sessions(session, user.id, now, reason)
     pair = await start_session(session, secret_key, user, meta, now)
     return pair, revoked
@@ -210,6 +224,47 @@ async def confirm_password_reset(
     user = await repo.user_by_id(session, row.user_id)
     assert user is not None
     return await _replace_password(session, secret_key, user, new_password, "password_reset", meta)
+
+
+# --- email verification (sign-ups) --------------------------------------------------------------------
+
+
+def _mark_verified(user: User) -> None:
+    user.email_verified = True
+    user.email_verification_hash = None
+    user.email_verification_expires_at = None
+
+
+def send_email_verification(session: AsyncSession, user: User, base_url: str) -> None:
+    """A new link (earlier ones stop working) to confirm the user owns their sign-in email."""
+    now = utcnow()
+    token, token_hash = tokens.new_secret(tokens.PREFIX_ONE_TIME)
+    user.email_verification_hash = token_hash
+    user.email_verification_expires_at = now + tokens.EMAIL_VERIFICATION_TTL
+    email_verification_email(session, to=user.email, link=f"{base_url}/auth/verify-email?token={token}")
+
+
+async def verify_email(session: AsyncSession, presented: str) -> User:
+    user = None
+    if presented.startswith(tokens.PREFIX_ONE_TIME) and len(presented) < 200:
+        user = await repo.user_by_verification_hash(session, tokens.hash_secret(presented), lock=True)
+    if user is None:
+        raise ValidationError.single("token", "INVALID_TOKEN", "This link is not valid.")
+    if user.email_verification_expires_at is None or user.email_verification_expires_at <= utcnow():
+        raise ValidationError.single("token", "TOKEN_EXPIRED", "This link has expired; ask for a new one.")
+    _mark_verified(user)
+    await session.flush()
+    return user
+
+
+async def resend_email_verification(session: AsyncSession, actor: Actor, base_url: str) -> User:
+    assert actor.user_id is not None
+    user = await repo.user_by_id(session, actor.user_id)
+    assert user is not None
+    if not user.email_verified:
+        send_email_verification(session, user, base_url)
+    await session.flush()
+    return user
 
 
 # --- turning credentials into an actor -------------------------------------------------------------

@@ -12,19 +12,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Account, AccountMembership, ApiToken, Bot, CustomRole, OneTimeToken, User
+from db.models import Account, AccountMembership, ApiToken, Bot, CustomRole, Invitation, User
 from db.repositories import accounts as repo
 from domain import audit, events
 from domain.accounts import tokens
 from domain.accounts.actor import Actor
-from domain.accounts.auth import TokenPair, consume_one_time_token, start_session
+from domain.accounts.auth import (
+    TokenPair,
+    _mark_verified,
+    consume_one_time_token,
+    send_email_verification,
+    start_session,
+)
 from domain.accounts.passwords import hash_password, password_problem
 from domain.audit import RequestMeta
 from domain.enums import OneTimePurpose, Permission, Role
 from domain.errors import FieldError, Forbidden, NotFound, ValidationError
-from domain.mail import added_to_account_email, invitation_email
+from domain.mail import invitation_email, invitation_for_existing_user_email, signup_attempt_email
+from domain.validation import is_email
 
-EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 MAX_NAME = 255
 
 
@@ -39,7 +45,7 @@ def _check_name(value: str, field: str, errors: list[FieldError], max_len: int =
 
 def _check_email(value: str, field: str, errors: list[FieldError]) -> str:
     value = value.strip().lower()
-    if not EMAIL_RE.match(value) or len(value) > 320:
+    if not is_email(value):
         errors.append(FieldError(field, "INVALID_EMAIL", "Enter a valid email address."))
     return value
 
@@ -59,14 +65,12 @@ def _check_timezone(value: str, field: str, errors: list[FieldError]) -> str:
 
 @dataclass
 class AccountCreated:
-    account: Account
-    user: User
-    tokens: TokenPair | None
+    account: Account | None  # None for an anonymous sign-up: the answer never says whether the email was new
+    user: User | None
 
 
 async def create_account(
     session: AsyncSession,
-    secret_key: str,
     actor: Actor,
     *,
     account_name: str,
@@ -74,9 +78,14 @@ async def create_account(
     email: str | None,
     password: str | None,
     signup_enabled: bool,
+    base_url: str,
     meta: RequestMeta,
 ) -> AccountCreated:
-    """A signed-in user creates another account; anyone else signs up (when the installation allows)."""
+    """A signed-in user creates another account; anyone else signs up (when the installation allows).
+
+    A sign-up answers the same whether or not the email has a login, so it cannot be used to find
+    out who uses Parley: a new email gets its user (unverified) and account and a confirmation link;
+    a known one gets nothing but an email to its owner. Either way the caller then signs in."""
     errors: list[FieldError] = []
     account_name = _check_name(account_name, "accountName", errors)
     if actor.user_id is None:
@@ -86,18 +95,24 @@ async def create_account(
         email = _check_email(email or "", "email", errors)
         if problem := password_problem(password or ""):
             errors.append(problem)
-        if not errors and await repo.user_by_email(session, email):
-            # Chatwoot says so too; sign-up is throttled by the request rate limits.
-            errors.append(FieldError("email", "EMAIL_TAKEN", "An account with this email exists; sign in instead."))
     if errors:
         raise ValidationError(errors)
     if actor.user_id is None:
-        user = User(name=user_name, email=email, password_hash=await hash_password(password or ""))
-        session.add(user)
-        try:
+        # Hash first, whatever the outcome: a known email must not answer faster.
+        password_hash = await hash_password(password or "")
+        existing = await repo.user_by_email(session, email)
+        if existing is not None:
+            signup_attempt_email(session, to=existing.email, reset_link=f"{base_url}/auth/reset")
             await session.flush()
+            return AccountCreated(None, None)
+        user = User(name=user_name, email=email, password_hash=password_hash, email_verified=False)
+        try:
+            async with session.begin_nested():
+                session.add(user)
+                await session.flush()
         except IntegrityError:
-            raise ValidationError.single("email", "EMAIL_TAKEN", "An account with this email exists; sign in instead.") from None
+            return AccountCreated(None, None)  # the same email signed up concurrently: the same answer
+        send_email_verification(session, user, base_url)
     else:
         user = await repo.user_by_id(session, actor.user_id)
         assert user is not None
@@ -108,8 +123,7 @@ async def create_account(
     audit.record(session, actor if actor.user_id else Actor(user_id=user.id, label=user.email), "account.create",
                  "Account", account.id, {"name": account.name}, meta, account_id=account.id)
     await session.flush()
-    pair = await start_session(session, secret_key, user, meta) if actor.user_id is None else None
-    return AccountCreated(account, user, pair)
+    return AccountCreated(account if actor.user_id is not None else None, user)
 
 
 async def update_account(
@@ -160,7 +174,11 @@ async def invite_agent(
     custom_role_id: int | None,
     base_url: str,
     meta: RequestMeta,
-) -> AccountMembership:
+) -> Invitation:
+    """An invitation, pending until its recipient accepts it: a new person through the emailed link
+    (choosing a password), someone with a login by signing in and accepting. The answer is the same
+    whether or not the email has a login, and the account learns nothing of the person before they
+    accept. Inviting the same email again renews the pending invitation."""
     errors: list[FieldError] = []
     email = _check_email(email, "email", errors)
     name = _check_name(name, "name", errors)
@@ -171,40 +189,54 @@ async def invite_agent(
     account = await repo.account_by_id(session, actor.account_id)
     inviter = await repo.user_by_id(session, actor.user_id)
     assert account is not None and inviter is not None
+    if not inviter.email_verified:
+        raise ValidationError.single(None, "EMAIL_NOT_VERIFIED",
+                                     "Confirm your own email address (see the link we sent) before inviting anyone.")
     user = await repo.user_by_email(session, email)
     if user is not None and await repo.membership_with_role(session, account.id, user.id) is not None:
         raise ValidationError.single("email", "ALREADY_MEMBER", "This person is already a member of the account.")
-    is_new = user is None
-    if is_new:
-        user = User(name=name, email=email)
-        session.add(user)
-        await session.flush()
-    membership = AccountMembership(
-        account_id=account.id, user_id=user.id, role=role, custom_role_id=custom_role_id, inviter_id=inviter.id
-    )
-    session.add(membership)
+    now = utcnow()
+    token, token_hash = tokens.new_secret(tokens.PREFIX_ONE_TIME)
+    invitation = await repo.pending_invitation(session, account.id, email, now, lock=True)
+    if invitation is None:
+        invitation = Invitation(account_id=account.id, email=email)
+        session.add(invitation)
+    invitation.name = name
+    invitation.role = role
+    invitation.custom_role_id = custom_role_id
+    invitation.inviter_id = inviter.id
+    invitation.token_hash = token_hash  # a renewed invitation's earlier link stops working
+    invitation.created_at = now
+    invitation.expires_at = now + tokens.INVITATION_TTL
     await session.flush()
-    if is_new or user.password_hash is None:
-        now = utcnow()
-        token, token_hash = tokens.new_secret(tokens.PREFIX_ONE_TIME)
-        session.add(
-            OneTimeToken(
-                purpose=OneTimePurpose.INVITATION,
-                user_id=user.id,
-                account_id=account.id,
-                token_hash=token_hash,
-                created_at=now,
-                expires_at=now + tokens.INVITATION_TTL,
-            )
-        )
-        invitation_email(
-            session, to=user.email, inviter=inviter.name, account=account.name,
-            link=f"{base_url}/auth/invitation?token={token}",
-        )
+    if user is not None and user.password_hash is not None:
+        invitation_for_existing_user_email(session, to=user.email, inviter=inviter.name, account=account.name,
+                                           link=f"{base_url}/auth/invitations")
     else:
-        added_to_account_email(session, to=user.email, inviter=inviter.name, account=account.name)
-    audit.record(session, actor, "membership.invite", "Membership", membership.id,
+        invitation_email(session, to=email, inviter=inviter.name, account=account.name,
+                         link=f"{base_url}/auth/invitation?token={token}")
+    audit.record(session, actor, "membership.invite", "Invitation", invitation.id,
                  {"email": email, "role": role.value, "customRoleId": custom_role_id}, meta)
+    await session.flush()
+    return invitation
+
+
+def _check_pending(invitation: Invitation, field: str) -> None:
+    if invitation.accepted_at is not None or invitation.declined_at is not None:
+        raise ValidationError.single(field, "TOKEN_USED", "This invitation was already answered.")
+    if invitation.expires_at <= utcnow():
+        raise ValidationError.single(field, "TOKEN_EXPIRED", "This invitation has expired; ask for a new one.")
+
+
+async def _join(session: AsyncSession, invitation: Invitation, user: User) -> AccountMembership:
+    """The recipient said yes: now, and only now, they become a member."""
+    invitation.accepted_at = utcnow()
+    found = await repo.membership_with_role(session, invitation.account_id, user.id)
+    if found is not None:
+        return found[0]
+    membership = AccountMembership(account_id=invitation.account_id, user_id=user.id, role=invitation.role,
+                                   custom_role_id=invitation.custom_role_id, inviter_id=invitation.inviter_id)
+    session.add(membership)
     await session.flush()
     return membership
 
@@ -212,6 +244,7 @@ async def invite_agent(
 async def accept_invitation(
     session: AsyncSession, secret_key: str, presented: str, password: str, name: str | None, meta: RequestMeta
 ) -> TokenPair:
+    """The emailed link of someone without a login: choose a password, become a member, sign in."""
     errors: list[FieldError] = []
     if problem := password_problem(password):
         errors.append(problem)
@@ -219,13 +252,76 @@ async def accept_invitation(
         name = _check_name(name, "name", errors)
     if errors:
         raise ValidationError(errors)
+    invitation = None
+    if presented.startswith(tokens.PREFIX_ONE_TIME) and len(presented) < 200:
+        invitation = await repo.invitation_by_token_hash(session, tokens.hash_secret(presented), lock=True)
+    if invitation is None:
+        return await _accept_earlier_invitation(session, secret_key, presented, password, name, meta)
+    _check_pending(invitation, "token")
+    user = await repo.user_by_email(session, invitation.email)
+    if user is not None and user.password_hash is not None:
+        raise ValidationError.single("token", "SIGN_IN_REQUIRED",
+                                     "You already have a Parley login: sign in and accept the invitation there.")
+    password_hash = await hash_password(password)
+    if user is None:
+        user = User(name=name or invitation.name, email=invitation.email, password_hash=password_hash)
+        try:
+            async with session.begin_nested():
+                session.add(user)
+                await session.flush()
+        except IntegrityError:
+            raise ValidationError.single("token", "SIGN_IN_REQUIRED",
+                                         "You already have a Parley login: sign in and accept the invitation there.") from None
+    else:
+        user.password_hash = password_hash
+        if name:
+            user.name = name
+    _mark_verified(user)  # the link reached this address
+    await _join(session, invitation, user)
+    return await start_session(session, secret_key, user, meta)
+
+
+async def _accept_earlier_invitation(
+    session: AsyncSession, secret_key: str, presented: str, password: str, name: str | None, meta: RequestMeta
+) -> TokenPair:
+    """Links sent before invitations waited for an answer: their membership already exists."""
     row = await consume_one_time_token(session, presented, OneTimePurpose.INVITATION)
     user = await repo.user_by_id(session, row.user_id)
     assert user is not None
     user.password_hash = await hash_password(password)
     if name:
         user.name = name
+    _mark_verified(user)
     return await start_session(session, secret_key, user, meta)
+
+
+async def pending_invitations(session: AsyncSession, actor: Actor) -> list[tuple[Invitation, Account, User | None]]:
+    """Invitations waiting for the signed-in user's answer; none until their email is confirmed, since
+    an invitation is addressed to whoever owns the address."""
+    user = await repo.user_by_id(session, actor.user_id)
+    if user is None or not user.email_verified:
+        return []
+    return await repo.pending_invitations_for_email(session, user.email, utcnow())
+
+
+async def respond_to_invitation(
+    session: AsyncSession, actor: Actor, invitation_id: int, accept: bool, meta: RequestMeta
+) -> tuple[Invitation, AccountMembership | None]:
+    user = await repo.user_by_id(session, actor.user_id)
+    assert user is not None
+    invitation = await repo.invitation_for_email(session, invitation_id, user.email, lock=True) if user.email_verified else None
+    if invitation is None or invitation.accepted_at is not None or invitation.declined_at is not None \
+            or invitation.expires_at <= utcnow():
+        raise ValidationError.single("id", "NOT_FOUND", "No such pending invitation.")
+    if not accept:
+        invitation.declined_at = utcnow()
+        await session.flush()
+        return invitation, None
+    membership = await _join(session, invitation, user)
+    audit.record(session, Actor(user_id=user.id, label=user.email), "membership.join", "Membership", membership.id,
+                 {"invitationId": invitation.id, "role": membership.role.value}, meta, account_id=invitation.account_id)
+    await session.flush()
+    return invitation, membership
 
 
 async def _guard_last_administrator(session: AsyncSession, membership: AccountMembership, field: str | None) -> None:

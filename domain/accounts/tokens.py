@@ -20,6 +20,7 @@ ACCESS_TTL = timedelta(minutes=15)
 REFRESH_TTL = timedelta(days=7)
 INVITATION_TTL = timedelta(days=7)
 PASSWORD_RESET_TTL = timedelta(hours=1)
+EMAIL_VERIFICATION_TTL = timedelta(days=3)
 ISSUER = "parley"
 AUDIENCE = "parley:api"
 ACCESS_TYP = "access"
@@ -168,3 +169,53 @@ def decode_widget_token(secret_key: str, token: str) -> WidgetClaims:
                             datetime.fromtimestamp(claims["exp"], UTC))
     except (KeyError, TypeError, ValueError):
         raise InvalidToken("bad claims") from None
+
+
+# --- device tokens (a login's "device cookie") ----------------------------------------------------------
+
+PREFIX_DEVICE = "plyd_"
+DEVICE_TYP = "device"
+DEVICE_AUDIENCE = "parley:device"
+DEVICE_TTL = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class DeviceClaims:
+    user_id: int
+    device_id: str
+
+
+def issue_device_token(secret_key: str, user_id: int, now: datetime) -> str:
+    """Proof that this client once signed in as the user (OWASP's device cookie): sign-in attempts
+    that present it are throttled on their own, apart from failures coming from anywhere else. It
+    authenticates nothing by itself."""
+    claims = {
+        "iss": ISSUER,
+        "aud": DEVICE_AUDIENCE,
+        "sub": str(user_id),
+        "jti": uuid.uuid4().hex,
+        "typ": DEVICE_TYP,
+        "iat": int(now.timestamp()),
+        "exp": int((now + DEVICE_TTL).timestamp()),
+    }
+    return PREFIX_DEVICE + jwt.encode(claims, derive_key(secret_key, "device"), algorithm="HS256")
+
+
+def decode_device_token(secret_key: str, token: str | None) -> DeviceClaims | None:
+    """The device's claims, or None for anything that is not a valid device token."""
+    if not token or not token.startswith(PREFIX_DEVICE) or len(token) > 1000:
+        return None
+    try:
+        claims = jwt.decode(
+            token[len(PREFIX_DEVICE):],
+            derive_key(secret_key, "device"),
+            algorithms=["HS256"],
+            audience=DEVICE_AUDIENCE,
+            issuer=ISSUER,
+            options={"require": ["exp", "iat", "sub", "jti", "aud", "iss"]},
+        )
+        if claims.get("typ") != DEVICE_TYP:
+            return None
+        return DeviceClaims(int(claims["sub"]), str(claims["jti"]))
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+        return None

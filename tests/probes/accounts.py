@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from tests.probes.base import PAYLOAD_ERRORS, Probe
 
+B_STATE = "invitations { edges { node { id email role } } }"
+
+
+async def setup_b(gql, world) -> None:
+    invited = await gql.data(
+        'mutation { agentInvite(input: {email: "invitee@b.test", name: "I"}) { invitation { id } errors { code } } }',
+        headers=world.admin_b.headers(),
+    )
+    world.b["invitation"] = invited["agentInvite"]["invitation"]["id"]
+
 PROBES: dict[str, Probe | str] = {
     # Public fields take no account and no account-scoped ID: nothing of B can be named.
     "serverInfo": "public: server version only",
@@ -13,6 +23,7 @@ PROBES: dict[str, Probe | str] = {
     "passwordResetConfirm": "public: acts on the emailed token only",
     "invitationAccept": "public: acts on the emailed token only",
     "accountCreate": "public: creates a new account of the caller's",
+    "emailVerify": "public: acts on the emailed token only",
     "diagnosticsPing": "public: publishes to a diagnostics topic, no tenant data",
     # Authenticated, self-scoped.
     "me": Probe("{ me { memberships { account { id } } } }"),
@@ -21,7 +32,15 @@ PROBES: dict[str, Probe | str] = {
     "passwordChange": Probe(
         f'mutation {{ passwordChange(input: {{currentPassword: "wrong wrong", newPassword: "x"}}) {{ {PAYLOAD_ERRORS} }} }}'
     ),
+    "emailVerificationResend": Probe(f"mutation {{ emailVerificationResend {{ emailVerified {PAYLOAD_ERRORS} }} }}"),
+    "pendingInvitations": Probe("{ pendingInvitations { id accountName } }"),
+    "invitationRespond": Probe(
+        f"mutation($id: ID!) {{ invitationRespond(id: $id, accept: true) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["invitation"]},
+        inside_a="PAYLOAD",
+    ),
     # Account-scoped.
+    "invitations": Probe("{ invitations { edges { node { id email } } } }"),
     "account": Probe("{ account { id name } }"),
     "memberships": Probe("{ memberships { edges { node { id } } } }"),
     "customRoles": Probe("{ customRoles { id } }"),
