@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     PERSISTED_QUERY_NOT_ALLOWED = "PERSISTED_QUERY_NOT_ALLOWED"
     STREAM_OVERFLOW = "STREAM_OVERFLOW"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 
@@ -68,6 +69,13 @@ class CursorExpired(ParleyError):
 
     code = ErrorCode.CURSOR_EXPIRED
     default_message = "This cursor is older than the event log keeps; reload the data and subscribe without `after`"
+
+
+class IdempotencyKeyReused(ParleyError):
+    """The caller sent an `Idempotency-Key` it used before with another request (HTTP 422 in the draft)."""
+
+    code = ErrorCode.IDEMPOTENCY_KEY_REUSED
+    default_message = "This Idempotency-Key was used with a different request; send a new key for a new request"
 
 
 class RateLimited(ParleyError):

@@ -1,5 +1,5 @@
 """Background-job housekeeping: the dead-letter record of jobs that failed for good (what an
-administrator sees and may retry), expired-token cleanup and event-log pruning."""
+administrator sees and may retry), expired-token cleanup, event-log pruning and expired idempotency keys."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import DeadJob, Event, OneTimeToken, OutboxJob, UserSession
+from db.models import DeadJob, Event, IdempotencyKey, OneTimeToken, OutboxJob, UserSession
 from db.repositories import webhooks as repo
 from domain import audit, outbox
 from domain.accounts.actor import Actor
@@ -93,7 +93,8 @@ async def delete_spent_one_time_tokens(session: AsyncSession, *, grace: timedelt
 
 
 async def prune_events(session: AsyncSession, *, days: int, batch: int = 5000) -> int:
-    """Relayed events (and relayed outbox jobs) older than `days`; never what still waits for relay."""
+    """Relayed events (and finished outbox jobs) older than `days`; never what still waits for relay
+    or has still to run."""
     if days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=days)
@@ -104,11 +105,49 @@ async def prune_events(session: AsyncSession, *, days: int, batch: int = 5000) -
     if ids:
         removed += (await session.execute(delete(Event).where(Event.id.in_(list(ids))))).rowcount or 0
     jobs = (await session.scalars(
-        select(OutboxJob.id).where(OutboxJob.created_at < cutoff, OutboxJob.relayed_at.is_not(None)).limit(batch)
+        select(OutboxJob.id).where(OutboxJob.completed_at < cutoff).limit(batch)
     )).all()
     if jobs:
         removed += (await session.execute(delete(OutboxJob).where(OutboxJob.id.in_(list(jobs))))).rowcount or 0
     return removed
+
+
+async def delete_expired_idempotency_keys(session: AsyncSession, *, batch: int = 5000) -> int:
+    ids = (await session.scalars(
+        select(IdempotencyKey.id).where(IdempotencyKey.expires_at < utcnow()).limit(batch)
+    )).all()
+    if not ids:
+        return 0
+    return (await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(list(ids))))).rowcount or 0
+
+
+async def requeue_stuck_deliveries(session: AsyncSession, settings, *, grace: timedelta, batch: int = 200) -> int:
+    """Webhook deliveries still pending well past their next attempt that no open outbox job will
+    send (their job dead-lettered, or was lost before jobs stayed open until done): queue them again."""
+    from db.models import WebhookAttempt, WebhookDelivery
+    from domain.webhooks.enums import WebhookDeliveryStatus
+    from domain.webhooks.service import DELIVER_ACTOR, retry_delay
+
+    now = utcnow()
+    last_attempt = (select(func.max(WebhookAttempt.created_at)).where(WebhookAttempt.delivery_id == WebhookDelivery.id)
+                    .scalar_subquery())
+    has_open_job = select(OutboxJob.id).where(
+        OutboxJob.completed_at.is_(None), OutboxJob.actor_name == DELIVER_ACTOR,
+        OutboxJob.kwargs["delivery_id"].as_integer() == WebhookDelivery.id,
+    ).exists()
+    rows = (await session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.attempt_count, last_attempt)
+        .where(WebhookDelivery.status == WebhookDeliveryStatus.PENDING, WebhookDelivery.created_at < now - grace,
+               ~has_open_job)
+        .order_by(WebhookDelivery.id).limit(batch)
+    )).all()
+    queued = 0
+    for delivery_id, attempts, last in rows:
+        due = now if not attempts or last is None else last + timedelta(seconds=retry_delay(settings, attempts))
+        if due + grace <= now:
+            outbox.add_job(session, DELIVER_ACTOR, delivery_id=delivery_id)
+            queued += 1
+    return queued
 
 
 async def account_of(session: AsyncSession, kwargs: dict[str, Any]) -> int | None:

@@ -1,18 +1,102 @@
 """The job outbox: jobs are written in the transaction of the change that causes them and sent to the
-broker only after it commits (by the request, or later by the sweeper)."""
+broker only after it commits (by the request, or later by the sweeper).
+
+A row stays open until the job's actor has finished (or the job failed for good), whatever the
+broker holds: every send leases the row, the worker running the job renews the lease, and the
+sweeper sends again every open job whose lease ran out. So a broker that loses its data (a Redis
+restart without persistence) or a worker killed mid-job costs a delay, never the job."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import utcnow
 from db.models import OutboxJob
 from parley.logs import request_id_var
 
+# A job the committing request did not send (it died, the broker was down) is due this long after its
+# commit; the request normally sends it within milliseconds.
+RELAY_GRACE = timedelta(seconds=10)
+# Each send of a job still open waits twice as long as the one before (a long backlog in the broker
+# is not flooded with copies), up to this.
+MAX_LEASE = timedelta(hours=1)
+
 
 def add_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> OutboxJob:
-    job = OutboxJob(actor_name=actor_name, kwargs=kwargs, request_id=request_id_var.get())
+    job = OutboxJob(actor_name=actor_name, kwargs=kwargs, request_id=request_id_var.get(),
+                    lease_until=utcnow() + RELAY_GRACE, sends=0)
     session.add(job)
     session.info.setdefault("outbox_jobs", []).append(job)
     return job
+
+
+def lease_after_send(sends: int, lease_seconds: float) -> timedelta:
+    """The lease of a job sent `sends` times (1 = the first send)."""
+    return min(timedelta(seconds=lease_seconds * 2 ** max(sends - 1, 0)), max(MAX_LEASE, timedelta(seconds=lease_seconds)))
+
+
+async def mark_sent(session: AsyncSession, jobs: Sequence[OutboxJob], *, lease_seconds: float,
+                    now: datetime | None = None) -> None:
+    """Lease jobs just handed to the broker (each job's `sends` as it was before this send)."""
+    now = now or utcnow()
+    by_sends: dict[int, list[int]] = {}
+    for job in jobs:
+        by_sends.setdefault(job.sends or 0, []).append(job.id)
+    for sends, ids in sorted(by_sends.items()):
+        await session.execute(
+            update(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.completed_at.is_(None)).values(
+                relayed_at=func.coalesce(OutboxJob.relayed_at, now), sends=OutboxJob.sends + 1,
+                lease_until=now + lease_after_send(sends + 1, lease_seconds),
+            ).execution_options(synchronize_session=False)
+        )
+
+
+async def due_jobs(session: AsyncSession, *, batch: int, now: datetime | None = None) -> list[OutboxJob]:
+    """Open jobs whose lease ran out, oldest first; locked, skipping rows another sweeper holds."""
+    stmt = (
+        select(OutboxJob)
+        .where(OutboxJob.completed_at.is_(None), OutboxJob.lease_until < (now or utcnow()))
+        .order_by(OutboxJob.lease_until, OutboxJob.id)
+        .limit(batch)
+    )
+    if session.bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list((await session.scalars(stmt)).all())
+
+
+async def claim(session: AsyncSession, outbox_id: int, *, lease_seconds: float) -> bool:
+    """A worker starts the job: renew its lease. False when the job is finished already (or gone):
+    the copy is not run. A row closed when it was merely sent (before jobs stayed open until done,
+    `sends` 0) still runs: the broker may hold its only copy."""
+    result = await session.execute(
+        update(OutboxJob).where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    if (result.rowcount or 0) > 0:
+        return True
+    return await session.scalar(select(OutboxJob.sends).where(OutboxJob.id == outbox_id)) == 0
+
+
+async def renew(session: AsyncSession, ids: Sequence[int], *, lease_seconds: float) -> None:
+    if not ids:
+        return
+    await session.execute(
+        update(OutboxJob).where(OutboxJob.id.in_(list(ids)), OutboxJob.completed_at.is_(None))
+        .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def complete(session: AsyncSession, outbox_id: int, *, dead: bool = False) -> None:
+    """The job finished (or failed for good: `dead`, recorded in dead_jobs); it is never sent again."""
+    await session.execute(
+        update(OutboxJob).where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
+        .values(completed_at=utcnow(), dead=dead, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,5 +1,6 @@
 """After a transaction commits: send its outbox jobs to the broker and tell sockets about ended
-sessions. A failure here loses nothing — the jobs stay pending in the outbox for the sweeper."""
+sessions. A failure here loses nothing — the jobs stay open in the outbox for the sweeper, which
+also sends again every job the broker lost (see domain/outbox.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 
 from db.base import utcnow
 from db.models import Event, OutboxJob
+from domain import outbox
 from parley.logs import get_logger
 
 if TYPE_CHECKING:
@@ -32,42 +34,36 @@ def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message:
 
 
 async def relay_jobs(services: Services, jobs: Sequence[OutboxJob]) -> int:
-    """Enqueue the jobs and mark them relayed; returns how many went out."""
-    return await send_jobs(services.sessions, services.broker, jobs)
+    """Enqueue the jobs and lease them; returns how many went out."""
+    return await send_jobs(services.sessions, services.broker, jobs, lease_seconds=services.settings.outbox_lease_seconds)
 
 
-async def send_jobs(sessions, broker: dramatiq.Broker, jobs: Sequence[OutboxJob]) -> int:
-    sent: list[int] = []
+async def send_jobs(sessions, broker: dramatiq.Broker, jobs: Sequence[OutboxJob], *, lease_seconds: float) -> int:
+    """Hand committed jobs to the broker. They stay open in the outbox until their actor finishes:
+    sending only leases them (a job not sent here is due for the sweeper after a short grace)."""
+    sent: list[OutboxJob] = []
     for job in jobs:
         try:
             await asyncio.to_thread(broker.enqueue, _message(broker, job))
-            sent.append(job.id)
+            sent.append(job)
         except Exception as exc:  # noqa: BLE001 - the sweeper retries
             log.warning("outbox.relay_failed", job_id=job.id, actor=job.actor_name, error=type(exc).__name__)
             break
     if sent:
         async with sessions() as session, session.begin():
-            await session.execute(update(OutboxJob).where(OutboxJob.id.in_(sent)).values(relayed_at=utcnow()))
+            await outbox.mark_sent(session, sent, lease_seconds=lease_seconds)
     return len(sent)
 
 
-async def sweep_outbox(
-    sessions, broker: dramatiq.Broker, *, older_than: timedelta = timedelta(seconds=10), batch: int = 100
-) -> int:
-    """Relay jobs that stayed pending (broker down, process died after commit). Several sweepers may
-    run at once: rows are locked with SKIP LOCKED on PostgreSQL."""
+async def sweep_outbox(sessions, broker: dramatiq.Broker, *, lease_seconds: float, batch: int = 100) -> int:
+    """Send again the open jobs whose lease ran out: never sent (broker down, process died after
+    commit), lost by the broker (Redis restarted without its data), or their worker died. A copy that
+    arrives after the job finished is skipped by the worker. Several sweepers may run at once: rows
+    are locked with SKIP LOCKED on PostgreSQL."""
     total = 0
     while True:
         async with sessions() as session, session.begin():
-            stmt = (
-                select(OutboxJob)
-                .where(OutboxJob.relayed_at.is_(None), OutboxJob.created_at < utcnow() - older_than)
-                .order_by(OutboxJob.id)
-                .limit(batch)
-            )
-            if session.bind.dialect.name == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            jobs = list((await session.scalars(stmt)).all())
+            jobs = await outbox.due_jobs(session, batch=batch)
             sent = []
             for job in jobs:
                 try:
@@ -75,9 +71,10 @@ async def sweep_outbox(
                 except Exception as exc:  # noqa: BLE001
                     log.warning("outbox.sweep_failed", job_id=job.id, error=type(exc).__name__)
                     break
-                sent.append(job.id)
+                sent.append(job)
             if sent:
-                await session.execute(update(OutboxJob).where(OutboxJob.id.in_(sent)).values(relayed_at=utcnow()))
+                await outbox.mark_sent(session, sent, lease_seconds=lease_seconds)
+                log.info("outbox.resent", jobs=len(sent), first_id=sent[0].id)
         total += len(sent)
         if len(sent) < batch:
             return total

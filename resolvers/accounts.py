@@ -22,6 +22,7 @@ from schema.pagination import Connection, build_connection, decode_int_cursor, p
 
 P = TypeVar("P")
 Ctx = Info[Context, None]
+DEVICE_COOKIE = "parley_device"
 
 
 def _errors(exc: ValidationError) -> list[t.AccountError]:
@@ -129,13 +130,20 @@ async def audit_logs(
 async def login(info: Ctx, input: t.LoginInput) -> t.LoginPayload:
     _require_csrf_for_cookies(info, input.use_cookies)
     ctx = info.context
+    device = input.device_token or ctx.cookie(DEVICE_COOKIE)
 
     async def work(session) -> t.LoginPayload:
         pair = await auth.login(session, ctx.settings.secret_key, ctx.services.login_throttle, input.email,
-                                input.password, ctx.meta)
-        return t.LoginPayload(tokens=_session_tokens(info, pair, input.use_cookies), user=t.User.from_row(pair.user), errors=[])
+                                input.password, ctx.meta, device_token=device)
+        device_token = pair.device_token
+        if input.use_cookies and ctx.response is not None and device_token:
+            ctx.response.set_cookie(DEVICE_COOKIE, device_token, max_age=365 * 24 * 3600, path="/graphql",
+                                    secure=ctx.settings.cookies_secure, httponly=True, samesite="strict")
+            device_token = None
+        return t.LoginPayload(tokens=_session_tokens(info, pair, input.use_cookies), user=t.User.from_row(pair.user),
+                              device_token=device_token, errors=[])
 
-    return await _mutate(info, work, lambda e: t.LoginPayload(tokens=None, user=None, errors=e))
+    return await _mutate(info, work, lambda e: t.LoginPayload(tokens=None, user=None, device_token=None, errors=e))
 
 
 async def token_refresh(info: Ctx, input: t.TokenRefreshInput) -> t.TokenRefreshPayload:
@@ -206,28 +214,52 @@ async def password_change(info: Ctx, input: t.PasswordChangeInput) -> t.Password
 
 async def password_reset_request(info: Ctx, input: t.PasswordResetRequestInput) -> t.PasswordResetRequestPayload:
     ctx = info.context
-    await ctx.services.login_throttle.check(input.email, ctx.meta.ip)  # the same brakes as sign-in
+    # Its own limits (per email and per IP): asking for links never blocks anyone's sign-in.
+    await ctx.services.login_throttle.reserve_reset_request(input.email, ctx.meta.ip)
 
     async def work(session) -> t.PasswordResetRequestPayload:
         await auth.request_password_reset(session, input.email, ctx.settings.base_url)
         return t.PasswordResetRequestPayload(accepted=True, errors=[])
 
-    payload = await _mutate(info, work, lambda e: t.PasswordResetRequestPayload(accepted=False, errors=e))
-    await ctx.services.login_throttle.failed(input.email, ctx.meta.ip)  # counts as an attempt
-    return payload
+    return await _mutate(info, work, lambda e: t.PasswordResetRequestPayload(accepted=False, errors=e))
 
 
 async def password_reset_confirm(info: Ctx, input: t.PasswordResetConfirmInput) -> t.PasswordChangePayload:
     _require_csrf_for_cookies(info, input.use_cookies)
     ctx = info.context
+    reset_email: list[str] = []
 
     async def work(session) -> t.PasswordChangePayload:
         pair, revoked = await auth.confirm_password_reset(session, ctx.settings.secret_key, input.token,
                                                           input.new_password, ctx.meta)
         ctx.revoked_session_ids.extend(revoked)
+        reset_email.append(pair.user.email)
         return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
 
-    return await _mutate(info, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
+    payload = await _mutate(info, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
+    if reset_email:  # the owner proved control of the address: their sign-in throttle starts afresh
+        await ctx.services.login_throttle.clear_email(reset_email[0], ctx.meta.ip)
+    return payload
+
+
+async def email_verify(info: Ctx, input: t.EmailVerifyInput) -> t.EmailVerifyPayload:
+    async def work(session) -> t.EmailVerifyPayload:
+        await auth.verify_email(session, input.token)
+        return t.EmailVerifyPayload(email_verified=True, errors=[])
+
+    return await _mutate(info, work, lambda e: t.EmailVerifyPayload(email_verified=False, errors=e))
+
+
+async def email_verification_resend(info: Ctx) -> t.EmailVerifyPayload:
+    actor = await info.context.actor()
+    ctx = info.context
+    await ctx.services.login_throttle.reserve_reset_request(f"verify:{actor.user_id}", ctx.meta.ip)
+
+    async def work(session) -> t.EmailVerifyPayload:
+        user = await auth.resend_email_verification(session, actor, ctx.settings.base_url)
+        return t.EmailVerifyPayload(email_verified=user.email_verified, errors=[])
+
+    return await _mutate(info, work, lambda e: t.EmailVerifyPayload(email_verified=False, errors=e))
 
 
 # --- accounts, invitations, memberships ----------------------------------------------------------------
@@ -236,14 +268,17 @@ async def password_reset_confirm(info: Ctx, input: t.PasswordResetConfirmInput) 
 async def account_create(info: Ctx, input: t.AccountCreateInput) -> t.AccountCreatePayload:
     actor = await info.context.actor()
     ctx = info.context
+    if actor.user_id is None and ctx.settings.signup_enabled:
+        await ctx.services.login_throttle.reserve_signup(ctx.meta.ip)
 
     async def work(session) -> t.AccountCreatePayload:
         created = await service.create_account(
-            session, ctx.settings.secret_key, actor, account_name=input.account_name, user_name=input.name,
-            email=input.email, password=input.password, signup_enabled=ctx.settings.signup_enabled, meta=ctx.meta,
+            session, actor, account_name=input.account_name, user_name=input.name, email=input.email,
+            password=input.password, signup_enabled=ctx.settings.signup_enabled, base_url=ctx.settings.base_url,
+            meta=ctx.meta,
         )
-        tokens = _session_tokens(info, created.tokens, False) if created.tokens else None
-        return t.AccountCreatePayload(account=t.Account.from_row(created.account), tokens=tokens, errors=[])
+        account = t.Account.from_row(created.account) if created.account is not None else None
+        return t.AccountCreatePayload(account=account, tokens=None, errors=[])
 
     return await _mutate(info, work, lambda e: t.AccountCreatePayload(account=None, tokens=None, errors=e))
 
@@ -259,18 +294,48 @@ async def account_update(info: Ctx, input: t.AccountUpdateInput) -> t.AccountUpd
     return await _mutate(info, work, lambda e: t.AccountUpdatePayload(account=None, errors=e))
 
 
-async def agent_invite(info: Ctx, input: t.AgentInviteInput) -> t.MembershipPayload:
+async def agent_invite(info: Ctx, input: t.AgentInviteInput) -> t.AgentInvitePayload:
     actor = await info.context.actor()
     custom_role_pk = decode_optional(input.custom_role_id, "CustomRole")
 
-    async def work(session) -> t.MembershipPayload:
-        membership = await service.invite_agent(
+    async def work(session) -> t.AgentInvitePayload:
+        invitation = await service.invite_agent(
             session, actor, email=input.email, name=input.name, role=Role(input.role), custom_role_id=custom_role_pk,
             base_url=info.context.settings.base_url, meta=info.context.meta,
         )
-        return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
+        return t.AgentInvitePayload(invitation=t.Invitation.from_row(invitation), errors=[])
 
-    return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))
+    return await _mutate(info, work, lambda e: t.AgentInvitePayload(invitation=None, errors=e))
+
+
+async def invitations(info: Ctx, first: int | None = 25, after: str | None = None) -> Connection[t.Invitation]:
+    from db.base import utcnow
+
+    actor = await info.context.actor()
+    limit = page_size(first)
+    after_id = decode_int_cursor(after)
+    async with info.context.db() as session:
+        rows = await repo.invitations_page(session, actor.account_id, utcnow(), after_id=after_id, limit=limit + 1)
+    return build_connection(rows, limit, t.Invitation.from_row, lambda r: r.id, after is not None)
+
+
+async def pending_invitations(info: Ctx) -> list[t.PendingInvitation]:
+    actor = await info.context.actor()
+    async with info.context.db() as session:
+        rows = await service.pending_invitations(session, actor)
+    return [t.PendingInvitation(pk=i.id, account_name=a.name, inviter_name=u.name if u else None, role=i.role,
+                                expires_at=i.expires_at) for i, a, u in rows]
+
+
+async def invitation_respond(info: Ctx, id: strawberry.ID, accept: bool) -> t.InvitationRespondPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Invitation")
+
+    async def work(session) -> t.InvitationRespondPayload:
+        _invitation, membership = await service.respond_to_invitation(session, actor, pk, accept, info.context.meta)
+        return t.InvitationRespondPayload(membership=t.Membership.from_row(membership) if membership else None, errors=[])
+
+    return await _mutate(info, work, lambda e: t.InvitationRespondPayload(membership=None, errors=e))
 
 
 async def invitation_accept(info: Ctx, input: t.InvitationAcceptInput) -> t.InvitationAcceptPayload:

@@ -9,13 +9,16 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from db.models import Contact as ContactRow
+from db.models import Conversation as ConversationRow
+from db.models import Message as MessageRow
 from db.repositories import helpdesk as repo
 from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, ValidationError
 from domain.helpdesk import contacts, conversations, inboxes
 from resolvers.attachments import config as attachment_config
 from resolvers.attachments import decode_attachment_ids
-from resolvers.mutations import in_transaction
+from resolvers.mutations import Keyed, in_transaction
 from parley.context import Context
 from schema import helpdesk as t
 from schema import helpdesk_inputs as i
@@ -27,8 +30,16 @@ P = TypeVar("P")
 Ctx = Info[Context, None]
 
 
-async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.HelpdeskError]], P]) -> P:
-    return await in_transaction(info, work, on_error, lambda exc: errors_from(exc, t.HelpdeskError, t.HelpdeskErrorCode))
+async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.HelpdeskError]], P],
+                  keyed: Keyed[P] | None = None) -> P:
+    return await in_transaction(info, work, on_error, lambda exc: errors_from(exc, t.HelpdeskError, t.HelpdeskErrorCode),
+                                keyed)
+
+
+async def _own_row(session, model, pk: int | None, account_id: int | None):
+    """A row an idempotent mutation made before, for replaying its result (same caller and account)."""
+    row = await session.get(model, pk) if pk is not None else None
+    return row if row is not None and row.account_id == account_id else None
 
 
 def _unset(value: Any) -> bool:
@@ -76,7 +87,7 @@ async def inbox_create(info: Ctx, input: i.InboxCreateInput) -> i.InboxPayload:
     async def work(session) -> i.InboxPayload:
         inbox = await inboxes.create_inbox(session, actor, name=input.name, channel_type=ChannelType(input.channel_type),
                                            config=_config(input.channel_config), settings=_settings(input.settings),
-                                           meta=info.context.meta)
+                                           meta=info.context.meta, app_settings=info.context.settings)
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
     return await _mutate(info, work, lambda e: i.InboxPayload(inbox=None, errors=e))
@@ -152,7 +163,12 @@ async def contact_create(info: Ctx, input: i.ContactCreateInput) -> i.ContactPay
         row = await contacts.create_contact(session, actor, _contact_data(input))
         return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+    async def replay(session, saved) -> i.ContactPayload:
+        row = await _own_row(session, ContactRow, saved.get("contact"), actor.account_id)
+        return i.ContactPayload(contact=t.Contact.from_row(row) if row else None, errors=[])
+
+    keyed = Keyed("contactCreate", {"input": input}, lambda p: {"contact": p.contact.pk if p.contact else None}, replay)
+    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e), keyed)
 
 
 async def contact_update(info: Ctx, id: strawberry.ID, input: i.ContactUpdateInput) -> i.ContactPayload:
@@ -244,10 +260,12 @@ async def conversations_list(
     if after is not None:
         raw = decode_cursor(after)
         value, _, last_id = raw.rpartition("|")
-        if not last_id.isdigit():
+        if not (last_id.isascii() and last_id.isdigit()) or len(last_id) > 18:
             raise BadUserInput("Invalid cursor", field="after")
         cursor = (value, int(last_id))
         try:
+            if sort == "PRIORITY" and not (value.isascii() and value.lstrip("-").isdigit() and len(value) <= 18):
+                raise ValueError(value)
             int(value) if sort == "PRIORITY" else datetime.fromisoformat(value)
         except ValueError:
             raise BadUserInput("Invalid cursor", field="after") from None
@@ -313,7 +331,13 @@ async def conversation_create(info: Ctx, input: i.ConversationCreateInput) -> i.
                                                       content=input.message, assignee_id=assignee_pk)
         return _conversation_payload(row)
 
-    return await _mutate(info, work, _conversation_error)
+    async def replay(session, saved) -> i.ConversationPayload:
+        row = await _own_row(session, ConversationRow, saved.get("conversation"), actor.account_id)
+        return _conversation_payload(row) if row else i.ConversationPayload(conversation=None, errors=[])
+
+    keyed = Keyed("conversationCreate", {"input": input},
+                  lambda p: {"conversation": p.conversation.pk if p.conversation else None}, replay)
+    return await _mutate(info, work, _conversation_error, keyed)
 
 
 async def message_create(info: Ctx, input: i.MessageCreateInput) -> i.MessagePayload:
@@ -329,7 +353,12 @@ async def message_create(info: Ctx, input: i.MessageCreateInput) -> i.MessagePay
                                                  attachment_config=attachment_config(info) if attachment_pks else None)
         return i.MessagePayload(message=t.Message.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e))
+    async def replay(session, saved) -> i.MessagePayload:
+        row = await _own_row(session, MessageRow, saved.get("message"), actor.account_id)
+        return i.MessagePayload(message=t.Message.from_row(row) if row else None, errors=[])
+
+    keyed = Keyed("messageCreate", {"input": input}, lambda p: {"message": p.message.pk if p.message else None}, replay)
+    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e), keyed)
 
 
 async def message_update(info: Ctx, id: strawberry.ID, content: str) -> i.MessagePayload:
@@ -380,7 +409,9 @@ async def conversation_status_update(info: Ctx, id: strawberry.ID, input: i.Conv
     return await _mutate(info, work, _conversation_error)
 
 
-async def conversation_priority_update(info: Ctx, id: strawberry.ID, priority: t.PriorityEnum | None) -> i.ConversationPayload:
+async def conversation_priority_update(
+    info: Ctx, id: strawberry.ID, priority: t.PriorityEnum | None = None
+) -> i.ConversationPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Conversation")
 

@@ -21,6 +21,7 @@ from parley.context import Context
 from parley.logs import get_logger
 from resolvers.realtime import PAGE, Delivery, _stream, account_statuses, decode_cursor
 from resolvers.attachments import config as attachments_config
+from resolvers.mutations import Keyed, keyed_transaction
 from schema import widget as t
 from schema.attachments import (
     Attachment,
@@ -79,7 +80,7 @@ def _check_origin(ctx: Context, inbox) -> None:
 
 
 def _contact(contact, verified: bool) -> t.WidgetContact:
-    return t.WidgetContact(name=contact.name or "", email=contact.email, verified=verified)
+    return t.WidgetContact(name=contact.name or "", email=widget.shown_email(contact), verified=verified)
 
 
 # --- sessions and configuration -----------------------------------------------------------------------
@@ -94,7 +95,7 @@ async def widget_session_start(info: Ctx, input: t.WidgetSessionStartInput) -> t
             inbox = await widget.inbox_for_website_token(session, input.website_token)
             _check_origin(ctx, inbox)
             started = await widget.start_session(
-                session, secret_key=settings.secret_key, ttl=timedelta(days=settings.widget_session_days),
+                session, secret_key=settings.secret_key, app_settings=settings, ttl=timedelta(days=settings.widget_session_days),
                 website_token=input.website_token, session_token=input.session_token, identifier=input.identifier,
                 identifier_hash_=input.identifier_hash, name=input.name, email=input.email,
             )
@@ -204,17 +205,34 @@ async def widget_message_create(info: Ctx, input: t.WidgetMessageCreateInput) ->
         attachment_ids = _attachment_pks(input.attachment_ids)
         if input.content or not attachment_ids:
             widget.check_content(input.content, s.widget_max_message_chars)
-        await _limit(ctx, checks)
-        async with ctx.transaction() as session:
+        async def work(session) -> t.WidgetMessageCreatePayload:
+            await _limit(ctx, checks)  # here: a retry that replays its first result spends nothing
             conversation, message, _ = await widget.create_message(
                 session, actor, conversation_pk, input.content, max_chars=s.widget_max_message_chars,
                 attachment_ids=attachment_ids, attachment_config=attachments_config(info) if attachment_ids else None,
             )
-            out_message = t.WidgetMessage.from_row(message, {})
-            out_conversation = t.WidgetConversation.from_row(conversation)
+            return t.WidgetMessageCreatePayload(message=t.WidgetMessage.from_row(message, {}),
+                                                conversation=t.WidgetConversation.from_row(conversation), errors=[])
+
+        return await keyed_transaction(info, work, Keyed(
+            "widgetMessageCreate", {"input": input},
+            lambda p: {"message": p.message.pk, "conversation": p.conversation.pk},
+            lambda session, saved: _replay_widget_message(session, actor, saved)))
     except ValidationError as exc:
         return t.WidgetMessageCreatePayload(message=None, conversation=None, errors=_errors(exc))
-    return t.WidgetMessageCreatePayload(message=out_message, conversation=out_conversation, errors=[])
+
+
+async def _replay_widget_message(session, actor: widget.ContactActor, saved: dict) -> t.WidgetMessageCreatePayload:
+    """The result of a widgetMessageCreate this contact session sent before with the same key."""
+    from db.models import Conversation, Message
+
+    conversation = await session.get(Conversation, saved.get("conversation"))
+    message = await session.get(Message, saved.get("message"))
+    if conversation is None or conversation.contact_id != actor.contact_id or message is None \
+            or message.conversation_id != conversation.id:
+        return t.WidgetMessageCreatePayload(message=None, conversation=None, errors=[])
+    return t.WidgetMessageCreatePayload(message=t.WidgetMessage.from_row(message, {}),
+                                        conversation=t.WidgetConversation.from_row(conversation), errors=[])
 
 
 def _attachment_pks(ids) -> list[int]:

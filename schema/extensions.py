@@ -30,6 +30,7 @@ ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.PERSISTED_QUERY_NOT_ALLOWED: (403, "PersistedQueryNotAllowedError"),
     ErrorCode.STREAM_OVERFLOW: (409, "StreamOverflowError"),
     ErrorCode.CURSOR_EXPIRED: (410, "CursorExpiredError"),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: (422, "IdempotencyKeyReusedError"),
     ErrorCode.INTERNAL_SERVER_ERROR: (500, "ApplicationError"),
 }
 _TOKEN_LIMIT = "Document contains more than"

@@ -44,15 +44,17 @@ class SharedAsyncIO(AsyncIO):
                 super().after_worker_shutdown(broker, worker)
 
 
-def _middleware() -> list[dramatiq.Middleware]:
-    from workers.middleware import DeadLetterMiddleware, RequestIdMiddleware
+def _middleware(*extra: dramatiq.Middleware, lease_seconds: float = 10) -> list[dramatiq.Middleware]:
+    from workers.middleware import DeadLetterMiddleware, OutboxMiddleware, RequestIdMiddleware
 
     return [
+        *extra,
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
+        OutboxMiddleware(lease_seconds),  # before Retries too: closes the job's row once it is done or dead
         DeadLetterMiddleware(),  # before Retries: "after" hooks run in reverse, so it sees the verdict
         Retries(min_backoff=1000, max_backoff=3_600_000, max_retries=10),
         SharedAsyncIO(),
@@ -64,14 +66,17 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     if settings.uses_redis:
         from dramatiq.brokers.redis import RedisBroker
 
+        from workers.heartbeat import WorkerHeartbeat
+
+        heartbeat = WorkerHeartbeat(settings.dramatiq_namespace, settings.worker_missing_after_seconds)
         return RedisBroker(
             url=settings.redis_url,
             namespace=settings.dramatiq_namespace,
-            middleware=_middleware(),
+            middleware=_middleware(heartbeat, lease_seconds=settings.outbox_lease_seconds),
             heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
             maintenance_chance=settings.worker_maintenance_chance,
         )
-    return StubBroker(middleware=_middleware(), fail_fast_default=False)
+    return StubBroker(middleware=_middleware(lease_seconds=settings.outbox_lease_seconds), fail_fast_default=False)
 
 
 def configure_broker(settings: Settings) -> dramatiq.Broker:

@@ -1,14 +1,30 @@
-"""Dramatiq middleware: carry the request id of whoever enqueued a job into that job's log lines."""
+"""Dramatiq middleware: carry the request id of whoever enqueued a job into that job's log lines;
+record jobs that failed for good; keep each outbox job's row open until its actor has finished."""
 
 from __future__ import annotations
 
+import contextvars
 import threading
+from dataclasses import dataclass
 
 import dramatiq
+from dramatiq.middleware import SkipMessage
 
 from parley.logs import request_id_var
 
 _local = threading.local()
+
+
+@dataclass
+class Claim:
+    """The outbox job the current message runs for; `completed` once its transaction marked it done."""
+
+    outbox_id: int
+    completed: bool = False
+
+
+# Set on the worker thread before the actor runs; async actors run in a context copied from it.
+current_claim: contextvars.ContextVar[Claim | None] = contextvars.ContextVar("outbox_claim", default=None)
 
 
 class RequestIdMiddleware(dramatiq.Middleware):
@@ -74,3 +90,160 @@ async def _write_dead_job(message, exception) -> None:
             attempts=int(message.options.get("retries", 0)) or 1,
         ))
         await session.commit()
+
+
+def _outbox_id(message) -> int | None:
+    value = (message.kwargs or {}).get("outbox_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+class OutboxMiddleware(dramatiq.Middleware):
+    """The outbox row of a job, not the broker, says whether the job still has to run.
+
+    Before the actor runs, the row is claimed (its lease renewed); a job already finished (a copy
+    sent again by the sweeper, or one that Dramatiq requeued) is skipped. While it runs, a thread
+    renews the leases of this process's running jobs, so a job of a worker that died is sent again
+    within one lease. When the actor finishes, or the job fails for good, the row is closed; a job
+    that will be retried keeps its row open, leased until its retry is due. Listed before Retries:
+    "after" hooks run in reverse order, so Retries has decided by then."""
+
+    def __init__(self, lease_seconds: float) -> None:
+        self.lease_seconds = lease_seconds
+        self._running: dict[int, int] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+
+    # --- the lease renewer -------------------------------------------------------------------------
+
+    def after_worker_boot(self, broker, worker):
+        if self._renewer is None or not self._renewer.is_alive():
+            self._stop.clear()
+            self._renewer = threading.Thread(target=self._renew_loop, name="outbox-lease-renewer", daemon=True)
+            self._renewer.start()
+
+    def before_worker_shutdown(self, broker, worker):
+        self._stop.set()
+
+    def _renew_loop(self) -> None:
+        from parley.logs import get_logger
+
+        while not self._stop.wait(self.lease_seconds / 3):
+            with self._lock:
+                ids = list(self._running)
+            if not ids:
+                continue
+            try:
+                self._run(_renew(ids, self.lease_seconds))
+            except Exception:  # noqa: BLE001 - the next round tries again; a lapsed lease only duplicates
+                get_logger("parley.worker").warning("outbox.renew_failed", jobs=len(ids), exc_info=True)
+
+    @staticmethod
+    def _run(coro):
+        from dramatiq.asyncio import get_event_loop_thread
+
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            coro.close()
+            return None
+        return loop_thread.run_coroutine(coro)
+
+    # --- one message ---------------------------------------------------------------------------------
+
+    def before_enqueue(self, broker, message, delay):
+        # Retries sends the retry (with its delay) from its "after" hook, before ours runs.
+        if delay and _outbox_id(message) is not None:
+            _local.retry_delay_ms = delay
+
+    def before_process_message(self, broker, message):
+        outbox_id = _outbox_id(message)
+        _local.claim_token = None
+        _local.retry_delay_ms = None
+        if outbox_id is None:
+            return
+        try:
+            still_open = self._run(_claim(outbox_id, self.lease_seconds))
+        except Exception:  # noqa: BLE001 - run it anyway: actors are idempotent
+            from parley.logs import get_logger
+
+            get_logger("parley.worker").warning("outbox.claim_failed", outbox_id=outbox_id, exc_info=True)
+            still_open = True
+        if still_open is False:
+            from parley.logs import get_logger
+
+            get_logger("parley.worker").info("outbox.skipped_finished", outbox_id=outbox_id, actor=message.actor_name)
+            raise SkipMessage(f"outbox job {outbox_id} is finished already")
+        with self._lock:
+            self._running[outbox_id] = self._running.get(outbox_id, 0) + 1
+        claim = Claim(outbox_id)
+        _local.claim = claim
+        _local.claim_token = current_claim.set(claim)
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        outbox_id = _outbox_id(message)
+        claim = self._release()
+        if outbox_id is None or claim is None:
+            return
+        delay_ms = getattr(_local, "retry_delay_ms", None)
+        _local.retry_delay_ms = None
+        if exception is None and claim.completed:
+            return
+        try:
+            if exception is None or message.failed:
+                self._run(_complete(outbox_id, dead=exception is not None))
+            else:
+                # Retried: keep the row open until a lease after the retry is due.
+                self._run(_renew([outbox_id], self.lease_seconds + (delay_ms or 0) / 1000))
+        except Exception:  # noqa: BLE001 - the row stays open; the sweeper sends it again, harmlessly
+            from parley.logs import get_logger
+
+            get_logger("parley.worker").warning("outbox.complete_failed", outbox_id=outbox_id, exc_info=True)
+
+    def after_skip_message(self, broker, message):
+        outbox_id = _outbox_id(message)
+        self._release()
+        if outbox_id is not None and message.failed:  # skipped for good (an age limit)
+            try:
+                self._run(_complete(outbox_id, dead=True))
+            except Exception:  # noqa: BLE001
+                pass
+
+    def _release(self) -> Claim | None:
+        token = getattr(_local, "claim_token", None)
+        claim = getattr(_local, "claim", None) if token is not None else None
+        _local.claim_token = None
+        _local.claim = None
+        if token is None:
+            return None
+        current_claim.reset(token)
+        with self._lock:
+            left = self._running.get(claim.outbox_id, 0) - 1
+            if left > 0:
+                self._running[claim.outbox_id] = left
+            else:
+                self._running.pop(claim.outbox_id, None)
+        return claim
+
+
+async def _claim(outbox_id: int, lease_seconds: float) -> bool:
+    from domain import outbox
+    from workers.runtime import resources
+
+    async with resources().sessions() as session, session.begin():
+        return await outbox.claim(session, outbox_id, lease_seconds=lease_seconds)
+
+
+async def _renew(ids: list[int], lease_seconds: float) -> None:
+    from domain import outbox
+    from workers.runtime import resources
+
+    async with resources().sessions() as session, session.begin():
+        await outbox.renew(session, ids, lease_seconds=lease_seconds)
+
+
+async def _complete(outbox_id: int, *, dead: bool) -> None:
+    from domain import outbox
+    from workers.runtime import resources
+
+    async with resources().sessions() as session, session.begin():
+        await outbox.complete(session, outbox_id, dead=dead)

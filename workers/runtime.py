@@ -45,19 +45,27 @@ class Resources:
 
 async def commit(session) -> list:
     """Commit a job's transaction (with its events), then relay what it caused: publish the events
-    and send the outbox jobs. A failure after commit loses nothing: the sweepers pick them up."""
-    from domain import events
+    and send the outbox jobs. The job's own outbox row is closed in the same transaction, so its work
+    and "done" commit together. A failure after commit loses nothing: the sweepers pick them up."""
+    from domain import events, outbox
     from parley.relay import publish_and_mark, send_jobs
     from workers.broker import current_broker
+    from workers.middleware import current_claim
 
+    claim = current_claim.get()
+    if claim is not None and not claim.completed:
+        await outbox.complete(session, claim.outbox_id)
     committed = await events.commit(session)
+    if claim is not None:
+        claim.completed = True
     jobs = session.info.pop("outbox_jobs", [])
     res = resources()
     try:
         if committed:
             await publish_and_mark(res.sessions, res, committed)
         if jobs:
-            await send_jobs(res.sessions, res.broker or current_broker(), jobs)
+            await send_jobs(res.sessions, res.broker or current_broker(), jobs,
+                            lease_seconds=res.settings.outbox_lease_seconds)
     except Exception:  # noqa: BLE001 - the sweepers relay it later
         from parley.logs import get_logger
 

@@ -1,10 +1,11 @@
-"""Periodic work beside the worker: the outbox sweeper (more jobs join with later issues)."""
+"""Periodic work beside the worker: the outbox sweeper, snooze wake-ups, digests and housekeeping."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from parley.logs import get_logger
 
@@ -48,14 +49,19 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     """`broadcast` is anything with `async publish(channel, message)`: the app's Broadcast, or a
     Redis client in a worker process."""
     from parley.relay import sweep_events, sweep_outbox
+    from workers.runtime import resources
 
+    settings = resources().settings
     scheduler = Scheduler()
-    scheduler.every(5.0, "outbox.sweep", lambda: sweep_outbox(sessions, broker))
+    scheduler.every(settings.outbox_sweep_seconds, "outbox.sweep",
+                    lambda: sweep_outbox(sessions, broker, lease_seconds=settings.outbox_lease_seconds))
     if broadcast is not None:
         scheduler.every(2.0, "events.sweep", lambda: sweep_events(sessions, broadcast))
     scheduler.every(15.0, "conversations.wake_snoozed", lambda: wake_snoozed_conversations(sessions))
     scheduler.every(3600.0, "tokens.cleanup", _after_one_interval(lambda: cleanup_expired_tokens(sessions)))
     scheduler.every(3600.0, "events.prune", _after_one_interval(lambda: prune_event_log(sessions)))
+    scheduler.every(60.0, "webhooks.requeue_stuck", _after_one_interval(lambda: requeue_stuck_deliveries(sessions)))
+    scheduler.every(600.0, "idempotency_keys.cleanup", _after_one_interval(lambda: cleanup_idempotency_keys(sessions)))
     scheduler.every(3600.0, "attachments.sweep_orphans", lambda: enqueue_orphan_sweep(broker))
     from workers.actors.notifications import send_email_digests
 
@@ -119,3 +125,28 @@ async def prune_event_log(sessions, days: int | None = None) -> int:
         total += removed
         if removed == 0:
             return total
+
+
+async def cleanup_idempotency_keys(sessions) -> int:
+    """Idempotency keys past their expiry, a batch at a time."""
+    from domain.jobs import delete_expired_idempotency_keys
+
+    total = 0
+    while True:
+        async with sessions() as session, session.begin():
+            removed = await delete_expired_idempotency_keys(session)
+        total += removed
+        if removed == 0:
+            return total
+
+
+async def requeue_stuck_deliveries(sessions) -> int:
+    """Webhook deliveries left pending past their next attempt with no job to send them; the outbox
+    sweeper sends the jobs queued here."""
+    from domain.jobs import requeue_stuck_deliveries as requeue
+    from workers.runtime import resources
+
+    settings = resources().settings
+    grace = timedelta(seconds=max(60.0, 3 * settings.outbox_lease_seconds))
+    async with sessions() as session, session.begin():
+        return await requeue(session, settings, grace=grace)

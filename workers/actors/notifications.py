@@ -32,5 +32,7 @@ async def send_email_digests(sessions, broker) -> int:
         await events.commit(session)
         jobs = session.info.pop("outbox_jobs", [])
     if jobs:
-        await send_jobs(sessions, broker, jobs)
+        from workers.runtime import resources
+
+        await send_jobs(sessions, broker, jobs, lease_seconds=resources().settings.outbox_lease_seconds)
     return queued

@@ -15,7 +15,7 @@ async def reports_record(event_ids: list[int], outbox_id: int | None = None) -> 
     """Reporting events and roll-ups of these event-log events (idempotent: unique per event and name)."""
     async with resources().sessions() as session:
         count = await recorder.record(session, event_ids)
-        await session.commit()
+        await commit(session)  # closes this job's outbox row in the same transaction
     if count:
         log.debug("reports.recorded", count=count)
 
