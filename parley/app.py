@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         broadcast = create_broadcast(settings.redis_url, settings.broadcast_queue_size)
         await broadcast.connect()
         redis = make_redis(settings.redis_url) if settings.uses_redis else None
-        from domain.accounts.throttle import LoginThrottle
+        from domain.accounts.throttle import LoginThrottle, ThrottlePolicy
         from parley.counters import MemoryCounter, RedisCounter
         from parley.presence import create_presence
 
@@ -107,7 +107,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             engine=engine,
             sessions=create_session_factory(engine),
             broadcast=broadcast,
-            login_throttle=LoginThrottle(RedisCounter(redis) if redis is not None else MemoryCounter()),
+            login_throttle=LoginThrottle(RedisCounter(redis) if redis is not None else MemoryCounter(), ThrottlePolicy(
+                pair_failures=settings.login_failures_per_email_ip, ip_failures=settings.login_failures_per_ip,
+                email_failures=settings.login_failures_per_email,
+                reset_per_email_per_hour=settings.password_resets_per_email_per_hour,
+                reset_per_ip_per_hour=settings.password_resets_per_ip_per_hour,
+                signup_per_ip_per_hour=settings.signup_per_ip_per_hour,
+            )),
             redis=redis,
             presence=create_presence(redis),
             **protection_services(settings, redis),
@@ -172,7 +178,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
             except Exception as exc:  # noqa: BLE001 - any failure makes the check fail
                 results[name] = f"unavailable ({type(exc).__name__})"
         failed = [name for name, status in results.items() if status != "ok"]
-        body = {"status": "ok" if not failed else "unavailable", "failed": failed, "checks": results}
+        degraded: list[str] = []
+        if services.redis is not None and not settings.run_worker_in_process and "redis" not in failed:
+            # Jobs run in `parley worker` processes. Without one the API still accepts work (jobs wait
+            # in the outbox and the queues), so a missing worker degrades readiness, it does not fail it.
+            from workers.heartbeat import missing_worker_problem, read_workers
+
+            try:
+                seen = await asyncio.wait_for(read_workers(services.redis, settings.dramatiq_namespace), CHECK_TIMEOUT)
+                problem = missing_worker_problem(seen, settings.worker_missing_after_seconds)
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                problem = f"unknown ({type(exc).__name__})"
+            results["worker"] = problem or "ok"
+            if problem:
+                degraded.append("worker")
+        status = "unavailable" if failed else "degraded" if degraded else "ok"
+        body = {"status": status, "failed": failed, "degraded": degraded, "checks": results}
         return JSONResponse(body, status_code=503 if failed else 200)
 
     routes = [

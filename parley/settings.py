@@ -71,11 +71,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Where the embedded default keeps its files")
     host: str = Field("127.0.0.1", description="Address `parley serve` binds")
     port: int = Field(8000, description="Port `parley serve` binds")
+    forwarded_allow_ips: str = Field(
+        "", description="Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or networks, or *); "
+        "default: none, the connecting address is the client's"
+    )
     public_url: str = Field("", description="The URL clients reach Parley at; default http://host:port")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: str = Field("json", description="json (one object per line) or console")
     graphiql: bool | None = Field(
-        None, description="Serve the GraphiQL explorer on GET /graphql for browsers; default: unless introspection is off"
+        None, description="Serve the GraphiQL explorer on GET /graphql for browsers; default: off in production, "
+        "elsewhere unless introspection is off"
     )
     introspection: Introspection | None = Field(
         None,
@@ -106,6 +111,10 @@ class Settings(BaseSettings):
     query_max_depth: int = Field(12, description="Deepest field nesting of a query")
     query_max_aliases: int = Field(30, description="Most aliases in a document (counted through fragments)")
     query_max_tokens: int = Field(5000, description="Most lexical tokens in a document")
+    query_max_document_chars: int = Field(
+        32_000, description="Longest GraphQL document accepted, in characters (comments and whitespace count), "
+        "checked before parsing"
+    )
     query_max_root_fields: int = Field(20, description="Most root fields in an operation")
     query_max_mutations: int = Field(5, description="Most mutation fields in one request (sign-in and the like: one)")
     query_max_directives: int = Field(50, description="Most directives in a document")
@@ -132,6 +141,9 @@ class Settings(BaseSettings):
     ws_max_messages_per_minute: int = Field(
         300, description="Messages a client may send on one WebSocket per minute before it is closed (4429)"
     )
+    http_max_streams_per_caller: int = Field(
+        20, description="Concurrent subscriptions over HTTP (SSE, multipart) one caller may hold on one API process"
+    )
     presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
     presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
     typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")
@@ -144,6 +156,16 @@ class Settings(BaseSettings):
     worker_threads: int = Field(4, description="Job threads per worker process")
     dramatiq_namespace: str = Field("parley", description="Key prefix of the Dramatiq queues in Redis")
     signup_enabled: bool = Field(True, description="Let anyone create an account with accountCreate")
+    signup_per_ip_per_hour: int = Field(5, description="Sign-ups (anonymous accountCreate) an hour per IP; 0 = off")
+    login_failures_per_email_ip: int = Field(
+        5, description="Failed sign-ins per email and IP before each further attempt waits (30 s, doubling up to 15 min)"
+    )
+    login_failures_per_ip: int = Field(50, description="Failed sign-ins per IP across all emails in 15 minutes")
+    login_failures_per_email: int = Field(
+        100, description="Failed sign-ins per email in an hour from anywhere but the owner's known devices"
+    )
+    password_resets_per_email_per_hour: int = Field(3, description="Password-reset requests an hour per email")
+    password_resets_per_ip_per_hour: int = Field(20, description="Password-reset requests an hour per IP")
     cookie_secure: bool | None = Field(
         None, description="Mark session cookies Secure (HTTPS only); default: on in production"
     )
@@ -171,11 +193,22 @@ class Settings(BaseSettings):
     worker_heartbeat_timeout_ms: int = Field(
         60_000, ge=1000, description="A worker silent this long counts as dead; its unfinished jobs go back to their queue"
     )
+    worker_missing_after_seconds: float = Field(
+        60, gt=0, description="With jobs out of process, /readyz reports the worker missing when none was seen this long"
+    )
     worker_maintenance_chance: int = Field(
         1000, ge=0, le=1_000_000, description="Broker commands per million that also requeue dead workers' jobs (Dramatiq's maintenance)"
     )
     worker_shutdown_timeout_seconds: float = Field(
         30, description="On SIGTERM, how long `parley worker` lets running jobs finish; the rest return to the queue"
+    )
+    outbox_lease_seconds: float = Field(
+        10, ge=1, le=3600, description="An outbox job sent to the broker but not finished within this long is sent "
+        "again (the broker lost it, or its worker died); the worker running a job renews it every third of this"
+    )
+    outbox_sweep_seconds: float = Field(2, gt=0, le=300, description="How often the outbox sweeper looks for jobs to send again")
+    idempotency_key_ttl_hours: float = Field(
+        24, gt=0, le=24 * 30, description="How long a mutation's Idempotency-Key and its result are kept"
     )
     events_retention_days: int = Field(30, description="Relayed event-log rows older than this are deleted; 0 = keep")
     secrets_encryption_key: str = Field(
@@ -347,7 +380,10 @@ class Settings(BaseSettings):
 
     @property
     def graphiql_enabled(self) -> bool:
-        return self.introspection_policy != Introspection.nobody if self.graphiql is None else self.graphiql
+        if self.graphiql is not None:
+            return self.graphiql
+        # Production serves no explorer unless an operator asks for it (PARLEY_GRAPHIQL=true).
+        return self.env != Environment.production and self.introspection_policy != Introspection.nobody
 
     @property
     def base_url(self) -> str:
@@ -404,7 +440,9 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         parts = []
         for err in exc.errors():
-            name = "PARLEY_" + "_".join(str(p) for p in err["loc"]).upper()
+            # A field read through a validation alias reports the alias itself (PARLEY_DATABASE_URL).
+            field = str(err["loc"][0]) if err["loc"] else ""
+            name = field if field.isupper() else "PARLEY_" + field.upper()
             parts.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigurationError("invalid configuration: " + "; ".join(parts)) from None
 

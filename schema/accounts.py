@@ -26,7 +26,8 @@ class AccountErrorCode(Enum):
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"
     INVALID_EMAIL = "INVALID_EMAIL"
-    EMAIL_TAKEN = "EMAIL_TAKEN"
+    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
+    SIGN_IN_REQUIRED = "SIGN_IN_REQUIRED"
     INVALID_TIMEZONE = "INVALID_TIMEZONE"
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
@@ -56,6 +57,9 @@ class User:
     display_name: str | None = strawberry.field(description="Name shown to customers, when set.")
     email: str = strawberry.field(description="Sign-in email; visible to members of the same account.")
     availability: AvailabilityEnum = strawberry.field(description="Chosen availability.")
+    email_verified: bool = strawberry.field(
+        description="Whether the user confirmed their email (sign-ups start unconfirmed and may not invite anyone)."
+    )
 
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
@@ -63,7 +67,8 @@ class User:
 
     @classmethod
     def from_row(cls, row) -> User:
-        return cls(pk=row.id, name=row.name, display_name=row.display_name, email=row.email, availability=row.availability)
+        return cls(pk=row.id, name=row.name, display_name=row.display_name, email=row.email, availability=row.availability,
+                   email_verified=row.email_verified)
 
 
 @strawberry.type(description="A tenant: a support team's workspace. Everything else belongs to one account.")
@@ -241,12 +246,21 @@ class LoginInput:
         description="Set the tokens as httpOnly cookies (the dashboard) instead of returning them. "
         "Needs the `X-Parley-CSRF` header.",
     )
+    device_token: str | None = strawberry.field(
+        default=None,
+        description="The `deviceToken` an earlier sign-in of this user returned (cookie clients send the "
+        "`parley_device` cookie instead): failed attempts from elsewhere never slow this device down.",
+    )
 
 
 @strawberry.type(description="Result of `login`.")
 class LoginPayload:
     tokens: SessionTokens | None = strawberry.field(description="The new session, when signed in.")
     user: User | None = strawberry.field(description="The signed-in user.")
+    device_token: str | None = strawberry.field(
+        description="Keep it and send it with later sign-ins of this user (null with `useCookies`: it is set "
+        "as the httpOnly `parley_device` cookie). It authenticates nothing by itself."
+    )
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
@@ -309,10 +323,14 @@ class AccountCreateInput:
     password: str | None = strawberry.field(default=None, description="Your password (sign-up only).")
 
 
-@strawberry.type(description="Result of `accountCreate`.")
+@strawberry.type(
+    description="Result of `accountCreate`. A sign-up answers the same whether or not the email already has a "
+    "login: `account` and `tokens` are null and an email goes to the address (a confirmation link for a new "
+    "user); then sign in with `login`."
+)
 class AccountCreatePayload:
-    account: Account | None = strawberry.field(description="The new account.")
-    tokens: SessionTokens | None = strawberry.field(description="A session for a new user (sign-up only).")
+    account: Account | None = strawberry.field(description="The new account (signed-in callers only).")
+    tokens: SessionTokens | None = strawberry.field(description="Always null: sign in with `login` after signing up.")
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
@@ -331,7 +349,10 @@ class AccountUpdatePayload:
 
 @strawberry.input(description="Invite someone to the current account by email.")
 class AgentInviteInput:
-    email: str = strawberry.field(description="Their email; an existing user is added directly.")
+    email: str = strawberry.field(
+        description="Their email. Nobody is added before they accept: a new person through the emailed link, "
+        "someone with a login by signing in (`pendingInvitations`, `invitationRespond`)."
+    )
     name: str = strawberry.field(description="Their name.")
     role: RoleEnum = strawberry.field(default=Role.AGENT, description="Base role.")
     custom_role_id: strawberry.ID | None = strawberry.field(default=None, description="A custom role of this account.")
@@ -343,7 +364,69 @@ class MembershipPayload:
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Accept an invitation: choose a password and sign in.")
+@strawberry.type(description="An invitation of the current account still waiting for an answer (or declined and not yet expired: the account is not told which, nor whether the person has a login).")
+class Invitation:
+    pk: strawberry.Private[int]
+    custom_role_pk: strawberry.Private[int | None]
+    email: str = strawberry.field(description="The invited email; nothing else about the person is shown before they accept.")
+    role: RoleEnum = strawberry.field(description="Base role they will have.")
+    created_at: datetime = strawberry.field(description="When it was (last) sent.")
+    expires_at: datetime = strawberry.field(description="When it stops working.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Invitation", self.pk))
+
+    @strawberry.field(description="The custom role they will have, if any.")
+    async def custom_role(self, info: strawberry.Info) -> CustomRole | None:
+        if self.custom_role_pk is None:
+            return None
+        row = await info.context.loaders.custom_role_by_id.load(self.custom_role_pk)
+        return CustomRole.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row) -> Invitation:
+        return cls(pk=row.id, custom_role_pk=row.custom_role_id, email=row.email, role=row.role,
+                   created_at=row.created_at, expires_at=row.expires_at)
+
+
+@strawberry.type(description="Result of `agentInvite`: the same whether or not the email has a login.")
+class AgentInvitePayload:
+    invitation: Invitation | None = strawberry.field(description="The pending invitation.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.type(description="An invitation addressed to the signed-in user, waiting for their answer.")
+class PendingInvitation:
+    pk: strawberry.Private[int]
+    account_name: str = strawberry.field(description="The account that invites you.")
+    inviter_name: str | None = strawberry.field(description="Who invited you, if they still exist.")
+    role: RoleEnum = strawberry.field(description="Base role you would have.")
+    expires_at: datetime = strawberry.field(description="Answer before this.")
+
+    @strawberry.field(description="Opaque global ID; pass it to `invitationRespond`.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Invitation", self.pk))
+
+
+@strawberry.type(description="Result of `invitationRespond`.")
+class InvitationRespondPayload:
+    membership: Membership | None = strawberry.field(description="Your new membership, when you accepted.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Confirm your email with the token from the confirmation email.")
+class EmailVerifyInput:
+    token: str = strawberry.field(description="The token from the emailed link.")
+
+
+@strawberry.type(description="Result of `emailVerify` and `emailVerificationResend`.")
+class EmailVerifyPayload:
+    email_verified: bool = strawberry.field(description="Whether the email is now confirmed.")
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Accept an invitation sent to an email without a login: choose a password and sign in.")
 class InvitationAcceptInput:
     token: str = strawberry.field(description="The token from the invitation email.")
     password: str = strawberry.field(description="8 characters to 72 bytes (UTF-8).")

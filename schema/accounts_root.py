@@ -23,6 +23,14 @@ class AccountsQuery:
     api_tokens: list[t.ApiToken] = field(
         acc.api_tokens, Rule.agent, "Your personal API tokens in this account; administrators also see bot tokens."
     )
+    invitations: Connection[t.Invitation] = field(
+        acc.invitations, Rule.administrator,
+        "The account's invitations still waiting for an answer, oldest first: only the email and role of each.",
+    )
+    pending_invitations: list[t.PendingInvitation] = field(
+        acc.pending_invitations, Rule.authenticated,
+        "Invitations to other accounts addressed to your (confirmed) email, waiting for your answer (at most 100).",
+    )
     audit_logs: Connection[t.AuditLogEntry] = field(
         acc.audit_logs, Rule.administrator, "Administrator actions in this account, newest first; filter by action or actor."
     )
@@ -30,7 +38,11 @@ class AccountsQuery:
 
 @strawberry.type
 class AccountsMutation:
-    login: t.LoginPayload = mutation(acc.login, Rule.public, "Sign in with email and password. Throttled per email and per IP.")
+    login: t.LoginPayload = mutation(
+        acc.login, Rule.public,
+        "Sign in with email and password. Throttled (RATE_LIMITED with `retryAfter`): per email and IP with a "
+        "growing delay, per IP, and per email overall; a known device (`deviceToken`) only by its own failures.",
+    )
     token_refresh: t.TokenRefreshPayload = mutation(
         acc.token_refresh, Rule.public,
         "Exchange a refresh token for new tokens. Each refresh token works once; presenting a used one ends the session.",
@@ -46,18 +58,34 @@ class AccountsMutation:
         acc.password_reset_request, Rule.public, "Email a password-reset link, if the email is known (never says which)."
     )
     password_reset_confirm: t.PasswordChangePayload = mutation(
-        acc.password_reset_confirm, Rule.public, "Set a new password with an emailed reset token; every session ends."
+        acc.password_reset_confirm, Rule.public,
+        "Set a new password with an emailed reset token; every session and every other reset link ends, and the "
+        "email's sign-in throttle is cleared.",
     )
     account_create: t.AccountCreatePayload = mutation(
         acc.account_create, Rule.public,
-        "Create an account: sign up (when the installation allows), or, signed in, add another account you administer.",
+        "Create an account: sign up (when the installation allows; a few a hour per IP), or, signed in, add another "
+        "account you administer. Sign-ups answer the same for known emails and confirm the email by a link.",
+    )
+    email_verify: t.EmailVerifyPayload = mutation(
+        acc.email_verify, Rule.public, "Confirm your email with the token of the emailed link."
+    )
+    email_verification_resend: t.EmailVerifyPayload = mutation(
+        acc.email_verification_resend, Rule.authenticated,
+        "Send a new confirmation link to your email, unless it is confirmed already; earlier links stop working.",
     )
     account_update: t.AccountUpdatePayload = mutation(acc.account_update, Rule.administrator, "Change the account's settings.")
-    agent_invite: t.MembershipPayload = mutation(
-        acc.agent_invite, Rule.administrator, "Invite someone by email; they choose a password through the emailed link."
+    agent_invite: t.AgentInvitePayload = mutation(
+        acc.agent_invite, Rule.administrator,
+        "Invite someone by email (your own email must be confirmed). Nobody is added until they accept.",
     )
     invitation_accept: t.InvitationAcceptPayload = mutation(
-        acc.invitation_accept, Rule.public, "Accept an invitation with its emailed token and choose a password."
+        acc.invitation_accept, Rule.public,
+        "Accept an invitation with its emailed token and choose a password (emails without a login only).",
+    )
+    invitation_respond: t.InvitationRespondPayload = mutation(
+        acc.invitation_respond, Rule.authenticated,
+        "Accept or decline one of your `pendingInvitations`; accepting makes you a member of that account.",
     )
     membership_update: t.MembershipPayload = mutation(
         acc.membership_update, Rule.administrator, "Change a member's role or custom role."

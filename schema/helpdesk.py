@@ -11,6 +11,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority, SenderType
+from domain.helpdesk.inboxes import hmac_token_of
 from schema.accounts import User
 from schema.ids import encode_id
 from schema.pagination import Connection
@@ -104,7 +105,9 @@ class Inbox:
     @strawberry.field(description="Secret for identity verification (HMAC-SHA256 of the identifier). Administrators only; null for others.")
     async def hmac_token(self, info: strawberry.Info) -> str | None:
         actor = await info.context.actor()
-        return self.row.hmac_token if actor.is_administrator else None
+        if not actor.is_administrator:
+            return None
+        return hmac_token_of(self.row, info.context.settings)
 
     @strawberry.field(description="Greeting sent to new conversations.")
     def greeting_enabled(self) -> bool:

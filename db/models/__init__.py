@@ -1,8 +1,8 @@
 """All SQLAlchemy models; importing this package registers every table on Base.metadata."""
 
 from db.base import Base
-from db.models.accounts import Account, AccountMembership, Bot, CustomRole, User
-from db.models.audit import AuditLog, OutboxJob
+from db.models.accounts import Account, AccountMembership, Bot, CustomRole, Invitation, User
+from db.models.audit import AuditLog, IdempotencyKey, OutboxJob
 from db.models.auth import ApiToken, OneTimeToken, RefreshToken, UserSession
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
 from db.models.notifications import Notification, NotificationSetting
@@ -42,6 +42,8 @@ __all__ = [
     "Base",
     "Bot",
     "CustomRole",
+    "IdempotencyKey",
+    "Invitation",
     "OneTimeToken",
     "OutboxJob",
     "PartnerApp",

@@ -55,6 +55,11 @@ class User(Base):
         enum_column(Availability, "availability"), default=Availability.ONLINE
     )
     is_super_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Verified unless the user signed up through the public accountCreate and has not yet opened the
+    # emailed link; users made by the CLI, the demo or an accepted invitation own their address.
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    email_verification_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    email_verification_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # Access tokens issued before this instant are refused (password change, logout everywhere).
     sessions_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -63,6 +68,7 @@ class User(Base):
 
 # Emails are unique whatever their case.
 Index("uq_users_email_lower", func.lower(User.email), unique=True)
+Index("uq_users_email_verification_hash", User.email_verification_hash, unique=True)
 
 
 class CustomRole(Base):
@@ -91,6 +97,27 @@ class AccountMembership(Base):
     )
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Invitation(Base):
+    """An invitation to join an account, pending until its recipient accepts it: nobody becomes a
+    member (or shows up with their name or presence) before saying yes."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_account_email", "account_id", "email"),)
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320), index=True)  # stored lower-case
+    name: Mapped[str] = mapped_column(String(255))  # the inviter's spelling, used for a new user only
+    role: Mapped[Role] = mapped_column(enum_column(Role, "invitation_role"), default=Role.AGENT)
+    custom_role_id: Mapped[int | None] = mapped_column(ForeignKey("custom_roles.id", ondelete="SET NULL"), nullable=True)
+    inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Bot(Base):

@@ -39,7 +39,10 @@ class Inbox(Base):
     channel_config: Mapped[dict] = mapped_column(JSONType, default=dict)
     website_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     api_identifier: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
-    hmac_token: Mapped[str] = mapped_column(String(64))
+    # The identity-verification secret, encrypted like webhook secrets (domain.crypto): we show it to
+    # the account's administrators, so it cannot be a hash.
+    hmac_token_encrypted: Mapped[str] = mapped_column(Text)
+    hmac_token_key_id: Mapped[str] = mapped_column(String(32))
     hmac_mandatory: Mapped[bool] = mapped_column(Boolean, default=False)
     greeting_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     greeting_message: Mapped[str] = mapped_column(Text, default="")
