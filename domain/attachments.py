@@ -31,7 +31,7 @@ from domain.storage import PresignedUpload, Storage, StorageError, get_storage
 from domain.storage import sniff as s
 
 if TYPE_CHECKING:
-    from parley.settings import Settings
+    from infra.settings import Settings
 
 MAX_PER_MESSAGE = 15  # Chatwoot's cap
 ORPHAN_AGE = timedelta(days=1)

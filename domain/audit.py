@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import AuditLog
 from domain.accounts.actor import Actor
-from parley.logs import request_id_var
+from infra.logs import request_id_var
 
 
 @dataclass(frozen=True)

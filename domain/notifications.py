@@ -263,7 +263,7 @@ async def send_due_email_digests(session: AsyncSession, *, now: datetime | None 
     all of that conversation's notifications still unread, if the user still wants them by email and
     may still see the conversation. Returns the number of emails queued (`email.send` jobs). A group
     that cannot be composed is logged and given up, so it never blocks the others."""
-    from parley.logs import get_logger
+    from infra.logs import get_logger
 
     now = now or utcnow()
     queued = 0

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import OutboxJob
-from parley.logs import request_id_var
+from infra.logs import request_id_var
 
 # A job the committing request did not send (it died, the broker was down) is due this long after its
 # commit; the request normally sends it within milliseconds.

@@ -31,7 +31,7 @@ from domain.errors import FieldError, NotAuthenticated, NotFound, ValidationErro
 from domain.helpdesk import conversations as conversation_service
 from domain.helpdesk.inboxes import hmac_token_of
 from domain.validation import is_email
-from parley.settings import Settings
+from infra.settings import Settings
 
 MAX_NAME = 255
 

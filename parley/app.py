@@ -17,13 +17,13 @@ from starlette.staticfiles import StaticFiles
 
 from db.session import create_engine, create_session_factory
 from parley import __version__
-from parley.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
-from parley.context import Services
+from infra.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
+from infra.services import Services
 from parley.files import files_mount
 from parley.graphql_view import ParleyGraphQL
-from parley.logs import get_logger
+from infra.logs import get_logger
 from parley.middleware import RequestIdMiddleware
-from parley.settings import Introspection, Settings, get_settings
+from infra.settings import Introspection, Settings, get_settings
 from parley import widget_pages
 
 log = get_logger("parley.app")
@@ -58,7 +58,7 @@ async def _check_broker(request: Request) -> None:
 
 def protection_services(settings: Settings, redis) -> dict:
     """Rate limits, cost budgets and persisted documents: in Redis when configured, else in memory."""
-    from parley import persisted, ratelimit
+    from infra import persisted, ratelimit
 
     if redis is not None:
         return dict(
@@ -99,8 +99,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await broadcast.connect()
         redis = make_redis(settings.redis_url) if settings.uses_redis else None
         from domain.accounts.throttle import LoginThrottle, ThrottlePolicy
-        from parley.counters import MemoryCounter, RedisCounter
-        from parley.presence import create_presence
+        from infra.counters import MemoryCounter, RedisCounter
+        from infra.presence import create_presence
 
         services = Services(
             settings=settings,

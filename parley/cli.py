@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from parley.settings import ConfigurationError, Settings, load_settings
+from infra.settings import ConfigurationError, Settings, load_settings
 
 
 class CommandError(Exception):
@@ -23,7 +23,7 @@ def _settings() -> Settings:
 
 
 def _setup_logging(settings: Settings) -> None:
-    from parley.logs import configure_logging
+    from infra.logs import configure_logging
 
     configure_logging(settings.log_level, settings.log_format)
 
@@ -55,7 +55,7 @@ def check_database(settings: Settings) -> None:
 
 
 async def _probe_redis(url: str) -> None:
-    from parley.broadcast import make_redis
+    from infra.broadcast import make_redis
 
     client = make_redis(url)
     try:
@@ -154,7 +154,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     if not args.no_scheduler:
         scheduler_thread = threading.Thread(target=_run_scheduler, args=(settings, broker, stop), daemon=True)
         scheduler_thread.start()
-    from parley.logs import get_logger
+    from infra.logs import get_logger
 
     get_logger("parley.worker").info("worker.started", queues=sorted(queues), scheduler=not args.no_scheduler)
     stop.wait()
@@ -172,7 +172,7 @@ def _run_scheduler(settings: Settings, broker, stop: threading.Event) -> None:
     from workers.scheduler import standard_scheduler
 
     async def main() -> None:
-        from parley.broadcast import make_redis
+        from infra.broadcast import make_redis
 
         engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
         publisher = make_redis(settings.redis_url) if settings.uses_redis else None
@@ -266,7 +266,7 @@ async def _status_report(settings: Settings) -> tuple[list[str], bool]:
     if not settings.uses_redis:
         lines.append("redis: not configured (in-memory broadcast; jobs run inside `parley serve`)")
         return lines, healthy
-    from parley.broadcast import make_redis
+    from infra.broadcast import make_redis
     from workers.heartbeat import missing_worker_problem, read_queue_depths, read_workers
 
     client = make_redis(settings.redis_url)

@@ -13,7 +13,7 @@ from db.models import Account, AccountMembership, User
 from db.session import create_engine, create_session_factory
 from domain.accounts.passwords import hash_password
 from domain.enums import Role
-from parley.settings import Environment, Settings
+from infra.settings import Environment, Settings
 
 DEMO_ACCOUNT = "Acme Support (demo)"
 DEMO_USERS = [

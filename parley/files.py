@@ -12,8 +12,8 @@ from starlette.routing import Mount, Route
 
 from domain.storage import content_disposition, get_storage
 from domain.storage.local import LocalStorage, ObjectExists, ObjectTooLarge, SignatureError
-from parley.logs import get_logger
-from parley.settings import Settings
+from infra.logs import get_logger
+from infra.settings import Settings
 
 log = get_logger("parley.files")
 SECURITY_HEADERS = {

@@ -33,10 +33,11 @@ from domain.accounts import tokens
 from domain.accounts.actor import ActorKind
 from domain.audit import RequestMeta
 from domain.errors import ErrorCode, ParleyError
-from parley.context import ACCESS_COOKIE, ACCOUNT_HEADER, CSRF_HEADER, Context, Credential, Services
+from infra.services import Services
+from resolvers.context import ACCESS_COOKIE, ACCOUNT_HEADER, CSRF_HEADER, Context, Credential, allowed_origins, csrf_problem
 from domain.partners.service import PREFIX_PARTNER
-from parley.logs import get_logger, request_id_var
-from parley.ratelimit import token_key
+from infra.logs import get_logger, request_id_var
+from infra.ratelimit import token_key
 from parley.relay import SESSIONS_REVOKED_CHANNEL
 from parley.sse import HTTP_STREAM_PROTOCOLS, SUBSCRIPTION_OVER_JSON, StreamSlots, guard_stream
 
@@ -48,32 +49,6 @@ _LOCAL = "/static/vendor/"
 WS_CLOSE_UNAUTHORIZED = 4401
 WS_CLOSE_RATE_LIMITED = 4429
 WS_CLOSE_FORBIDDEN = 4403
-
-
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def allowed_origins(conn: HTTPConnection, services: Services) -> set[str]:
-    settings = services.settings
-    scheme = "https" if conn.url.scheme in ("https", "wss") else "http"
-    own = {f"{scheme}://{conn.headers.get('host', '')}".lower()}
-    if settings.public_url:
-        own.add(_origin_of(settings.public_url))
-    return own | {o.rstrip("/").lower() for o in settings.dashboard_origins}
-
-
-def csrf_problem(request: Request, services: Services) -> str | None:
-    """Why this request may not act with the session cookie, or None. Cookie-authenticated requests
-    must carry the custom header (a cross-site form or image cannot) and, when the browser says where
-    it comes from, an allowed Origin."""
-    if CSRF_HEADER not in request.headers:
-        return "missing X-Parley-CSRF header"
-    origin = request.headers.get("origin")
-    if origin and origin.lower() not in allowed_origins(request, services):
-        return f"origin {origin} is not allowed"
-    return None
 
 
 def _bearer(value: str | None) -> str | None:

@@ -10,7 +10,7 @@ import re
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from parley.logs import get_logger, new_request_id, request_id_var
+from infra.logs import get_logger, new_request_id, request_id_var
 
 log = get_logger("parley.http")
 

@@ -16,10 +16,10 @@ from sqlalchemy import select, update
 from db.base import utcnow
 from db.models import Event, OutboxJob
 from domain import outbox
-from parley.logs import get_logger
+from infra.logs import get_logger
 
 if TYPE_CHECKING:
-    from parley.context import Services
+    from infra.services import Services
 
 log = get_logger("parley.relay")
 SESSIONS_REVOKED_CHANNEL = "auth:sessions-revoked"

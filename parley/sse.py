@@ -18,8 +18,8 @@ from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTIO
 
 from domain.accounts import tokens
 from domain.errors import ErrorCode, ParleyError
-from parley.context import Context
-from parley.logs import get_logger
+from resolvers.context import Context
+from infra.logs import get_logger
 from parley.relay import SESSIONS_REVOKED_CHANNEL
 
 log = get_logger("parley.sse")

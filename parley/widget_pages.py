@@ -1,7 +1,7 @@
 """The website widget's HTTP side: `/widget.js` (the embeddable script), `/widget/demo?token=…` (a page to
 try it), and the CORS rule that lets any site call /graphql *without credentials* — whether a given
 site may use a widget session is decided per inbox (its allowed domains) when the token is checked
-(parley/context.py); cookies are never allowed cross-origin (no Access-Control-Allow-Credentials)."""
+(resolvers/context.py); cookies are never allowed cross-origin (no Access-Control-Allow-Credentials)."""
 
 from __future__ import annotations
 

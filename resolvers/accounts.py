@@ -14,7 +14,7 @@ from domain.accounts.auth import RefreshRefused, TokenPair
 from domain.enums import Permission, Role
 from domain.errors import Forbidden, ValidationError
 from resolvers.mutations import in_transaction
-from parley.context import REFRESH_COOKIE, Context
+from resolvers.context import REFRESH_COOKIE, Context
 from schema import accounts as t
 from schema.errors import errors_from
 from schema.ids import decode_id, decode_optional
@@ -46,7 +46,7 @@ def _session_tokens(info: Ctx, pair: TokenPair, use_cookies: bool) -> t.SessionT
 
 def _require_csrf_for_cookies(info: Ctx, use_cookies: bool) -> None:
     """Setting session cookies is itself guarded: a cross-site page must not log a victim in."""
-    from parley.graphql_view import csrf_problem
+    from resolvers.context import csrf_problem
 
     request = info.context.request
     if use_cookies and request is not None and (problem := csrf_problem(request, info.context.services)):
@@ -151,7 +151,7 @@ async def token_refresh(info: Ctx, input: t.TokenRefreshInput) -> t.TokenRefresh
     presented = input.refresh_token
     use_cookies = input.use_cookies or presented is None
     if presented is None:
-        from parley.graphql_view import csrf_problem
+        from resolvers.context import csrf_problem
 
         presented = ctx.cookie(REFRESH_COOKIE)
         if presented and ctx.request is not None and (problem := csrf_problem(ctx.request, ctx.services)):

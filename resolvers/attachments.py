@@ -11,7 +11,7 @@ from db.base import utcnow
 from db.repositories import attachments as repo
 from domain import attachments
 from domain.errors import NotFound
-from parley.context import Context
+from resolvers.context import Context
 from resolvers.mutations import in_transaction
 from schema import attachments as t
 from schema.errors import errors_from

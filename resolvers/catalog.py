@@ -14,7 +14,7 @@ from domain import catalog as service
 from domain.enums import AttributeDisplayType, AttributeModel
 from domain.errors import NotFound, ValidationError
 from resolvers.mutations import in_transaction
-from parley.context import Context
+from resolvers.context import Context
 from schema import catalog as t
 from schema.errors import errors_from
 from schema.ids import decode_id

@@ -10,8 +10,8 @@ from strawberry.types import Info
 from domain import diagnostics
 from domain.errors import ValidationError
 from parley import __version__
-from parley.broadcast import SubscriberOverflow
-from parley.context import Context
+from infra.broadcast import SubscriberOverflow
+from resolvers.context import Context
 from schema.diagnostics import (
     DiagnosticsError,
     DiagnosticsErrorCode,

@@ -19,7 +19,7 @@ from domain.helpdesk import contacts, conversations, inboxes
 from resolvers.attachments import config as attachment_config
 from resolvers.attachments import decode_attachment_ids
 from resolvers.mutations import Keyed, in_transaction
-from parley.context import Context
+from resolvers.context import Context
 from schema import helpdesk as t
 from schema import helpdesk_inputs as i
 from schema.errors import errors_from

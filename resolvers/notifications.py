@@ -11,7 +11,7 @@ from strawberry.types import Info
 from domain import notifications as service
 from domain.errors import NotFound, ValidationError
 from domain.notification_types import NotificationType
-from parley.context import Context
+from resolvers.context import Context
 from resolvers.mutations import in_transaction
 from schema import notifications as t
 from schema.errors import errors_from

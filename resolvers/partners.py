@@ -15,7 +15,7 @@ from db.repositories import partners as repo
 from domain.errors import ValidationError
 from domain.partners import service
 from resolvers.mutations import in_transaction
-from parley.context import Context
+from resolvers.context import Context
 from schema import partners as t
 from schema.errors import errors_from
 from schema.ids import decode_id

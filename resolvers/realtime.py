@@ -28,9 +28,9 @@ from domain.accounts.actor import Actor
 from domain.accounts.policy import Rule, require
 from domain.enums import Availability
 from domain.errors import BadUserInput, CursorExpired, NotFound, StreamOverflow, ValidationError
-from parley.broadcast import SubscriberOverflow
-from parley.context import Context
-from parley.logs import get_logger
+from infra.broadcast import SubscriberOverflow
+from resolvers.context import Context
+from infra.logs import get_logger
 from parley.relay import user_channel
 from schema.errors import errors_from
 from schema.ids import decode_id, encode_id

@@ -12,7 +12,7 @@ from strawberry.types import Info
 from domain.errors import BadUserInput, ValidationError
 from domain.reports import csat, exports, live, queries
 from domain.reports.enums import Dimension, ExportKind, GroupBy
-from parley.context import Context
+from resolvers.context import Context
 from resolvers.mutations import in_transaction
 from schema import reports as t
 from schema.errors import errors_from

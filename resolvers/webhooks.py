@@ -14,7 +14,7 @@ from db.repositories import webhooks as repo
 from domain import jobs
 from domain.errors import NotFound
 from domain.webhooks import service
-from parley.context import Context
+from resolvers.context import Context
 from resolvers.mutations import in_transaction
 from schema import webhooks as t
 from schema.errors import errors_from

@@ -17,8 +17,8 @@ from db.repositories import widget as repo
 from domain import realtime, widget
 from domain.accounts.policy import Rule, require
 from domain.errors import Forbidden, RateLimited, ValidationError
-from parley.context import Context
-from parley.logs import get_logger
+from resolvers.context import Context
+from infra.logs import get_logger
 from resolvers.realtime import PAGE, Delivery, _stream, account_statuses, decode_cursor
 from resolvers.attachments import config as attachments_config
 from resolvers.mutations import Keyed, keyed_transaction

@@ -13,7 +13,7 @@ from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from domain.errors import ErrorCode, ParleyError
-from parley.logs import get_logger, request_id_var
+from infra.logs import get_logger, request_id_var
 
 log = get_logger("parley.graphql")
 

@@ -50,11 +50,11 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from domain.accounts.actor import ActorKind
-from parley.logs import get_logger
+from infra.logs import get_logger
 from domain.errors import ErrorCode, ParleyError
 from domain.partners.errors import QueryTooComplex
 from domain.partners.service import PartnerActor, is_partner_token
-from parley.settings import Introspection
+from infra.settings import Introspection
 
 DEFAULT_PAGE = 25  # schema.pagination.DEFAULT_PAGE: what a connection returns without `first`
 ASSUMED_LIST_SIZE = 10  # plain lists (not connections) of objects

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 
 from db.session import create_engine
-from parley.settings import Environment, Settings
+from infra.settings import Environment, Settings
 from tests.support.gql import GraphQLHTTP
 from tests.support.server import LiveServer, ProcessServer
 from tests.support.smtp import SMTPServer

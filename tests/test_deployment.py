@@ -2,7 +2,7 @@
 
 No Docker engine runs where this suite runs, so nothing is built or started. The files are parsed and
 what they ask of Parley is checked with Parley itself: every command through `parley.cli.build_parser()`,
-every `PARLEY_*` variable against `parley.settings.Settings`, the whole environment through the same
+every `PARLEY_*` variable against `infra.settings.Settings`, the whole environment through the same
 validation and `check_production()` that `parley serve` does at start-up. The healthcheck one-liners
 are run for real: the API's against a live `parley serve`, the worker's against Redis.
 """
@@ -28,7 +28,7 @@ import yaml
 from pydantic import AliasChoices
 
 from parley.cli import build_parser
-from parley.settings import ConfigurationError, Environment, Settings
+from infra.settings import ConfigurationError, Environment, Settings
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ import pytest
 from starlette.routing import Route
 
 from domain.partners.manifest import sha256
-from parley.settings import Environment
+from infra.settings import Environment
 from tests.conftest import make_settings
 from tests.support.demo import demo_admin
 from tests.support.server import LiveServer
@@ -212,7 +212,7 @@ async def test_production_serves_graphiql_only_when_enabled(tmp_path, database_u
 
 
 def test_graphiql_follows_the_environment_and_introspection():
-    from parley.settings import Settings
+    from infra.settings import Settings
 
     assert Settings(env=Environment.development).graphiql_enabled
     assert not Settings(env=Environment.development, introspection="false").graphiql_enabled

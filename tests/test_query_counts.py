@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, text
 
-from parley.logs import request_id_var
+from infra.logs import request_id_var
 from schema.ids import decode_id
 from tests.support.desk import CONVERSATION_FIELDS, build_desk
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from db.models import Event
 from db.session import create_session_factory
 from domain import events
-from parley.broadcast import make_redis
+from infra.broadcast import make_redis
 from parley.relay import sweep_events
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, make_settings
 from tests.support.accounts import Member, signup

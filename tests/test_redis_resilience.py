@@ -20,7 +20,7 @@ import pytest
 import redis.asyncio as aioredis
 import websockets
 
-from parley.broadcast import BoundedBroadcast, SubscriberOverflow, SupervisedRedisBackend, create_broadcast
+from infra.broadcast import BoundedBroadcast, SubscriberOverflow, SupervisedRedisBackend, create_broadcast
 from tests.conftest import make_settings
 from tests.support.gql import GraphQLHTTP, SubscriptionSocket
 from tests.support.redis_proc import RedisProcess

@@ -18,7 +18,7 @@ from db.migrate import downgrade, upgrade
 from db.session import create_engine
 from domain import crypto
 from domain.helpdesk.inboxes import HMAC_TOKEN_CONTEXT
-from parley.settings import Settings
+from infra.settings import Settings
 from tests.conftest import TEST_DATABASE_URL, _recreate_database
 from tests.support.demo import demo_admin
 

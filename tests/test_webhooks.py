@@ -15,7 +15,7 @@ from standardwebhooks import Webhook as StandardWebhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from db.models import Event, Webhook
-from parley.settings import Settings
+from infra.settings import Settings
 from schema.ids import decode_id
 from tests.support.desk import ERR, build_desk
 from tests.support.receiver import Receiver

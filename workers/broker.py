@@ -14,7 +14,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, AsyncIO, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
-from parley.settings import Settings
+from infra.settings import Settings
 
 QUEUES = ("default", "webhooks", "email", "reports")
 

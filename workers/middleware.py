@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import dramatiq
 from dramatiq.middleware import SkipMessage
 
-from parley.logs import request_id_var
+from infra.logs import request_id_var
 
 _local = threading.local()
 
@@ -63,7 +63,7 @@ class DeadLetterMiddleware(dramatiq.Middleware):
     def _record(self, message, exception) -> None:
         from dramatiq.asyncio import get_event_loop_thread
 
-        from parley.logs import get_logger
+        from infra.logs import get_logger
 
         log = get_logger("parley.worker")
         log.warning("job.dead", actor=message.actor_name, message_id=message.message_id,
@@ -126,7 +126,7 @@ class OutboxMiddleware(dramatiq.Middleware):
         self._stop.set()
 
     def _renew_loop(self) -> None:
-        from parley.logs import get_logger
+        from infra.logs import get_logger
 
         while not self._stop.wait(self.lease_seconds / 3):
             with self._lock:
@@ -164,12 +164,12 @@ class OutboxMiddleware(dramatiq.Middleware):
         try:
             still_open = self._run(_claim(outbox_id, self.lease_seconds))
         except Exception:  # noqa: BLE001 - run it anyway: actors are idempotent
-            from parley.logs import get_logger
+            from infra.logs import get_logger
 
             get_logger("parley.worker").warning("outbox.claim_failed", outbox_id=outbox_id, exc_info=True)
             still_open = True
         if still_open is False:
-            from parley.logs import get_logger
+            from infra.logs import get_logger
 
             get_logger("parley.worker").info("outbox.skipped_finished", outbox_id=outbox_id, actor=message.actor_name)
             raise SkipMessage(f"outbox job {outbox_id} is finished already")
@@ -195,7 +195,7 @@ class OutboxMiddleware(dramatiq.Middleware):
                 # Retried: keep the row open until a lease after the retry is due.
                 self._run(_renew([outbox_id], self.lease_seconds + (delay_ms or 0) / 1000))
         except Exception:  # noqa: BLE001 - the row stays open; the sweeper sends it again, harmlessly
-            from parley.logs import get_logger
+            from infra.logs import get_logger
 
             get_logger("parley.worker").warning("outbox.complete_failed", outbox_id=outbox_id, exc_info=True)
 

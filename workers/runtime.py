@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from parley.settings import Settings, get_settings
+from infra.settings import Settings, get_settings
 
 _resources: Resources | None = None
 # Set when the worker runs inside the API process (embedded default): in-memory broadcasts must be
@@ -32,7 +32,7 @@ class Resources:
             await asyncio.wrap_future(fut)
             return
         if self._redis is None:
-            from parley.broadcast import make_redis
+            from infra.broadcast import make_redis
 
             self._redis = make_redis(self.settings.redis_url)
         await self._redis.publish(channel, message)
@@ -67,7 +67,7 @@ async def commit(session) -> list:
             await send_jobs(res.sessions, res.broker or current_broker(), jobs,
                             lease_seconds=res.settings.outbox_lease_seconds)
     except Exception:  # noqa: BLE001 - the sweepers relay it later
-        from parley.logs import get_logger
+        from infra.logs import get_logger
 
         get_logger("parley.worker").warning("worker.relay_after_commit_failed", exc_info=True)
     return committed

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from parley.logs import get_logger
+from infra.logs import get_logger
 
 log = get_logger("parley.scheduler")
 

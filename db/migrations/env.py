@@ -18,7 +18,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from parley.settings import get_settings
+    from infra.settings import get_settings
 
     return get_settings().effective_database_url
 

@@ -18,7 +18,7 @@ from domain.audit import RequestMeta
 from domain.enums import ChannelType
 from domain.errors import FieldError, NotFound, ValidationError
 from domain.validation import is_email, matches
-from parley.settings import Settings
+from infra.settings import Settings
 
 COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
 # Checked with `matches` (length first): a host name of at most 253 characters and an optional port.

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from parley.settings import Settings
+    from infra.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def get_storage(settings: Settings) -> Storage:
     found = _instances.get(id(settings))
     if found is not None and found[0] is settings:
         return found[1]
-    from parley.settings import StorageBackend
+    from infra.settings import StorageBackend
 
     storage: Storage
     if settings.effective_storage_backend == StorageBackend.s3:

@@ -27,7 +27,7 @@ from urllib.parse import quote, urlencode
 from domain.storage import PresignedUpload, StoredObject
 
 if TYPE_CHECKING:
-    from parley.settings import Settings
+    from infra.settings import Settings
 
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*(/[A-Za-z0-9][A-Za-z0-9_.\-]*)*$")
 UPLOAD_PATH = "/files/upload/"

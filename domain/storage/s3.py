@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from domain.storage import PresignedUpload, StorageError, StoredObject, content_disposition
 
 if TYPE_CHECKING:
-    from parley.settings import Settings
+    from infra.settings import Settings
 
 PART_SIZE = 8 * 1024 * 1024  # multipart parts (S3's minimum is 5 MiB, except the last)
 MISSING_CODES = {"404", "NoSuchKey", "NotFound"}

@@ -22,7 +22,7 @@ from domain.audit import RequestMeta
 from domain.errors import FieldError, NotFound, ValidationError
 from domain.webhooks import delivery, payloads, signing, ssrf
 from domain.webhooks.enums import WebhookDeliveryStatus, WebhookEvent
-from parley.settings import Settings
+from infra.settings import Settings
 
 DELIVER_ACTOR = "webhooks.deliver"
 MAX_DESCRIPTION = 1000

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from parley.demo import seed_demo
-from parley.settings import Settings
+from infra.settings import Settings
 from tests.support.accounts import login
 from tests.support.gql import GraphQLHTTP
 

@@ -9,7 +9,7 @@ import time
 
 import uvicorn
 
-from parley.settings import Settings
+from infra.settings import Settings
 
 
 def free_port() -> int:

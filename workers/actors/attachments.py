@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from domain import attachments
 from domain.storage import get_storage
-from parley.logs import get_logger
+from infra.logs import get_logger
 from workers.broker import parley_actor
 from workers.runtime import resources
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from parley.logs import get_logger
+from infra.logs import get_logger
 from workers.broker import parley_actor
 from workers.runtime import resources
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.reports import exports, recorder
-from parley.logs import get_logger
+from infra.logs import get_logger
 from workers.broker import parley_actor
 from workers.runtime import commit, resources
 

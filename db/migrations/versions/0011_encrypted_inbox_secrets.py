@@ -29,7 +29,7 @@ inboxes = sa.table(
 
 
 def _settings():
-    from parley.settings import load_settings
+    from infra.settings import load_settings
 
     return load_settings()
 

@@ -1,4 +1,5 @@
-"""The per-request (or per-socket) GraphQL context and the services the app holds for its lifetime."""
+"""The per-request (or per-socket) GraphQL context: who is calling, the request's database session and
+transaction, DataLoaders, and the cookie and origin rules of a browser session."""
 
 from __future__ import annotations
 
@@ -8,50 +9,28 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection, Request
 
 from domain.accounts.actor import ANONYMOUS, Actor
 from domain.audit import RequestMeta
 from domain.errors import Forbidden, NotAuthenticated
 
 if TYPE_CHECKING:
-    from starlette.requests import Request
     from starlette.responses import Response
     from starlette.websockets import WebSocket
 
     from domain.accounts.auth import TokenPair
-    from domain.accounts.throttle import LoginThrottle
-    from parley.broadcast import BoundedBroadcast
-    from parley.settings import Settings
+    from infra.broadcast import BoundedBroadcast
+    from infra.services import Services
+    from infra.settings import Settings
 
 ACCESS_COOKIE = "parley_access"
 REFRESH_COOKIE = "parley_refresh"
 CSRF_HEADER = "x-parley-csrf"
 ACCOUNT_HEADER = "x-parley-account"
-
-
-@dataclass
-class Services:
-    """Process-wide services, created in the app's lifespan."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    broadcast: BoundedBroadcast
-    login_throttle: LoginThrottle
-    redis: Any | None = None  # redis.asyncio.Redis when configured
-    broker: Any | None = None  # the dramatiq.Broker this app enqueues to
-    rate_limiter: Any | None = None  # parley.ratelimit: requests per minute (GCRA)
-    cost_budget: Any | None = None  # parley.ratelimit: query cost per hour
-    documents: Any | None = None  # parley.persisted: automatic persisted queries
-    operations: Any | None = None  # parley.persisted: partners' registered operations
-    presence: Any | None = None  # parley.presence: which agents have a socket open
-
-    async def enqueue(self, actor: Any, *args: Any, **kwargs: Any) -> None:
-        """Send a job to this app's broker (not the actor's global one); off the loop, since the
-        Redis broker's client is synchronous."""
-        message = actor.message(*args, **kwargs)
-        await asyncio.to_thread(self.broker.enqueue, message)
 
 
 @dataclass
@@ -197,8 +176,6 @@ class Context:
         origin = self.request.headers.get("origin")
         if not origin:
             return None
-        from parley.graphql_view import allowed_origins
-
         return None if origin.rstrip("/").lower() in allowed_origins(self.request, self.services) else origin
 
     def set_session_cookies(self, pair: TokenPair) -> None:
@@ -237,3 +214,31 @@ class Context:
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+# --- which origins may use a session cookie ------------------------------------------------------
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def allowed_origins(conn: HTTPConnection, services: Services) -> set[str]:
+    settings = services.settings
+    scheme = "https" if conn.url.scheme in ("https", "wss") else "http"
+    own = {f"{scheme}://{conn.headers.get('host', '')}".lower()}
+    if settings.public_url:
+        own.add(_origin_of(settings.public_url))
+    return own | {o.rstrip("/").lower() for o in settings.dashboard_origins}
+
+
+def csrf_problem(request: Request, services: Services) -> str | None:
+    """Why this request may not act with the session cookie, or None. Cookie-authenticated requests
+    must carry the custom header (a cross-site form or image cannot) and, when the browser says where
+    it comes from, an allowed Origin."""
+    if CSRF_HEADER not in request.headers:
+        return "missing X-Parley-CSRF header"
+    origin = request.headers.get("origin")
+    if origin and origin.lower() not in allowed_origins(request, services):
+        return f"origin {origin} is not allowed"
+    return None
