@@ -4,10 +4,14 @@ every replica, one round trip each) and in memory on the embedded default.
 GCRA: each key keeps a "theoretical arrival time"; a request is allowed while that time minus the
 burst tolerance is not in the future. `per_minute` requests a minute, bursts up to the same number.
 The cost budget is a fixed window per key: the first charge starts an hour, charges that would go
-over the limit are refused (and not counted) until the window ends, as GitHub's GraphQL API does."""
+over the limit are refused (and not counted) until the window ends, as GitHub's GraphQL API does.
+
+When Redis does not answer within a short timeout, the Fallback* wrappers count in this process
+instead: a limit then holds per replica rather than across them, and never fails open."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
@@ -143,3 +147,54 @@ class MemoryCostBudget:
 def token_key(token: str) -> str:
     """A rate-limit key for an opaque token that does not keep the token itself."""
     return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+class FallbackRateLimiter:
+    """The shared (Redis) limiter, and this process's own when Redis does not answer in time (down,
+    slow, or its connection pool exhausted under load): limits then hold per process instead of
+    across replicas, but they never fail open."""
+
+    def __init__(self, shared: RedisRateLimiter, *, timeout: float, log: Any = None) -> None:
+        self.shared = shared
+        self.local = MemoryRateLimiter()
+        self.timeout = timeout
+        self._log = log
+        self._warned_at = 0.0
+
+    async def hit(self, key: str, per_minute: int, cost: int = 1) -> Decision:
+        try:
+            return await asyncio.wait_for(self.shared.hit(key, per_minute, cost), self.timeout)
+        except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
+            self._warn("ratelimit.local_fallback", exc)
+            return await self.local.hit(key, per_minute, cost)
+
+    def _warn(self, event: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if self._log is not None and now - self._warned_at > 10:
+            self._warned_at = now
+            self._log.warning(event, error=type(exc).__name__)
+
+
+class FallbackCostBudget:
+    """The hourly cost budget in Redis, or this process's own window when Redis does not answer."""
+
+    def __init__(self, shared: RedisCostBudget, *, timeout: float, log: Any = None) -> None:
+        self.shared = shared
+        self.local = MemoryCostBudget()
+        self.timeout = timeout
+        self._log = log
+        self._warned_at = 0.0
+
+    async def charge(self, key: str, cost: int, limit: int, window: int = 3600) -> BudgetState:
+        try:
+            return await asyncio.wait_for(self.shared.charge(key, cost, limit, window), self.timeout)
+        except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
+            now = time.monotonic()
+            if self._log is not None and now - self._warned_at > 10:
+                self._warned_at = now
+                self._log.warning("cost_budget.local_fallback", error=type(exc).__name__)
+            return await self.local.charge(key, cost, limit, window)
+
+
+RateLimiter = RedisRateLimiter | MemoryRateLimiter | FallbackRateLimiter
+CostBudget = RedisCostBudget | MemoryCostBudget | FallbackCostBudget

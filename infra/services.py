@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from infra.broadcast import BoundedBroadcast
     from infra.persisted import MemoryDocumentStore, OperationCache, RedisDocumentStore
     from infra.presence import MemoryPresence, RedisPresence
-    from infra.ratelimit import MemoryCostBudget, MemoryRateLimiter, RedisCostBudget, RedisRateLimiter
+    from infra.ratelimit import CostBudget, RateLimiter
     from infra.settings import Settings
 
 
@@ -29,13 +29,13 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     broadcast: BoundedBroadcast
     login_throttle: LoginThrottle
-    redis: Any | None = None  # redis.asyncio.Redis when configured
-    broker: Any | None = None  # the dramatiq.Broker this app enqueues to
-    rate_limiter: Any | None = None  # infra.ratelimit: requests per minute (GCRA)
-    cost_budget: Any | None = None  # infra.ratelimit: query cost per hour
-    documents: Any | None = None  # infra.persisted: automatic persisted queries
-    operations: Any | None = None  # infra.persisted: partners' registered operations
-    presence: Any | None = None  # infra.presence: which agents have a socket open
+    redis: Redis | None = None  # when configured
+    broker: dramatiq.Broker | None = None  # the broker this app enqueues to
+    rate_limiter: RateLimiter | None = None  # requests per minute (GCRA)
+    cost_budget: CostBudget | None = None  # query cost per hour
+    documents: RedisDocumentStore | MemoryDocumentStore | None = None  # automatic persisted queries
+    operations: OperationCache | None = None  # partners' registered operations
+    presence: RedisPresence | MemoryPresence | None = None  # which agents have a socket open
 
     async def enqueue(self, actor: Any, *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the

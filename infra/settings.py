@@ -63,6 +63,18 @@ class Settings(BaseSettings):
     )
     database_pool_size: int = Field(10, description="Connections kept per process (PostgreSQL)")
     database_max_overflow: int = Field(10, description="Extra connections under load (PostgreSQL)")
+    database_pool_timeout_seconds: float = Field(
+        3.0, gt=0, le=300, description="How long a request or job waits for a pooled connection before it fails"
+    )
+    redis_max_connections: int = Field(
+        64, ge=1, le=10_000, description="Redis connections per process; beyond this a caller waits (see the timeout)"
+    )
+    redis_pool_timeout_seconds: float = Field(
+        1.0, gt=0, le=60, description="How long a caller waits for a pooled Redis connection before it fails"
+    )
+    rate_limit_redis_timeout_seconds: float = Field(
+        0.5, gt=0, le=10, description="A rate-limit check Redis does not answer within this counts in the process instead"
+    )
     redis_url: str = Field(
         "",
         validation_alias=AliasChoices("PARLEY_REDIS_URL", "REDIS_URL"),
@@ -144,6 +156,16 @@ class Settings(BaseSettings):
     http_max_streams_per_caller: int = Field(
         20, description="Concurrent subscriptions over HTTP (SSE, multipart) one caller may hold on one API process"
     )
+    http_max_concurrency: int = Field(
+        32, ge=1, le=10_000, description="GraphQL requests one API process works on at once; more wait in a short queue"
+    )
+    http_queue_size: int = Field(
+        64, ge=0, le=100_000, description="Requests that may wait for a slot; beyond this they get 503 with Retry-After at once"
+    )
+    http_queue_timeout_seconds: float = Field(
+        1.0, ge=0, le=60, description="How long a queued request waits for a slot before it gets 503 with Retry-After"
+    )
+    http_retry_after_seconds: int = Field(1, ge=1, le=3600, description="Retry-After of a request refused under overload")
     presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
     presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
     typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")

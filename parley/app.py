@@ -23,6 +23,7 @@ from parley.files import files_mount
 from parley.graphql_view import ParleyGraphQL
 from infra.logs import get_logger
 from parley.middleware import RequestIdMiddleware
+from parley.shedding import Gate, LoadShedMiddleware
 from infra.settings import Introspection, Settings, get_settings
 from parley import widget_pages
 
@@ -62,8 +63,10 @@ def protection_services(settings: Settings, redis) -> dict:
 
     if redis is not None:
         return dict(
-            rate_limiter=ratelimit.RedisRateLimiter(redis),
-            cost_budget=ratelimit.RedisCostBudget(redis),
+            rate_limiter=ratelimit.FallbackRateLimiter(ratelimit.RedisRateLimiter(redis),
+                                                       timeout=settings.rate_limit_redis_timeout_seconds, log=log),
+            cost_budget=ratelimit.FallbackCostBudget(ratelimit.RedisCostBudget(redis),
+                                                     timeout=settings.rate_limit_redis_timeout_seconds, log=log),
             documents=persisted.RedisDocumentStore(redis, ttl=settings.apq_ttl_seconds, max_entries=settings.apq_max_entries),
             operations=persisted.OperationCache(),
         )
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_batch_operations=settings.max_batch_operations,
     )
     holder: dict[str, Services] = {}
+    gate = Gate(settings.http_max_concurrency, settings.http_queue_size, settings.http_queue_timeout_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,10 +98,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings.effective_database_url,
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
+            pool_timeout=settings.database_pool_timeout_seconds,
         )
         broadcast = create_broadcast(settings.redis_url, settings.broadcast_queue_size)
         await broadcast.connect()
-        redis = make_redis(settings.redis_url) if settings.uses_redis else None
+        redis = make_redis(settings.redis_url, max_connections=settings.redis_max_connections,
+                           pool_timeout=settings.redis_pool_timeout_seconds) if settings.uses_redis else None
         from domain.accounts.throttle import LoginThrottle, ThrottlePolicy
         from infra.counters import MemoryCounter, RedisCounter
         from infra.presence import create_presence
@@ -165,6 +171,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def readyz(request: Request) -> JSONResponse:
         services: Services = request.app.state.services
+        load = {"active": gate.active, "waiting": gate.waiting, "limit": gate.limit, "shed": gate.shed}
+        if gate.saturated:
+            # Saturated is not broken: this process is at its concurrency limit with a queue, and
+            # probing the database now would only wait behind that queue and misreport it as down.
+            # A load balancer should send new work elsewhere for a moment; liveness (/healthz) stays
+            # ok, so nothing restarts the process.
+            return JSONResponse({"status": "saturated", "failed": [], "degraded": [], "checks": {}, "load": load},
+                                status_code=503)
         checks = {"database": _check_database(services)}
         if services.redis is not None:
             checks["redis"] = _check_redis(services)
@@ -193,7 +207,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if problem:
                 degraded.append("worker")
         status = "unavailable" if failed else "degraded" if degraded else "ok"
-        body = {"status": status, "failed": failed, "degraded": degraded, "checks": results}
+        body = {"status": status, "failed": failed, "degraded": degraded, "checks": results, "load": load}
         return JSONResponse(body, status_code=503 if failed else 200)
 
     routes = [
@@ -206,6 +220,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *widget_pages.routes(),  # /widget.js and /widget/demo
     ]
     app = Starlette(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
+    # Added first, so innermost: a refusal still carries CORS headers and a request id.
+    app.add_middleware(LoadShedMiddleware, gate=gate, retry_after=settings.http_retry_after_seconds)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=[o.rstrip("/") for o in (*settings.dashboard_origins, *settings.cors_origins)],
@@ -217,5 +233,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.add_middleware(widget_pages.WidgetCORSMiddleware, configured=[*settings.dashboard_origins, *settings.cors_origins])
     app.add_middleware(RequestIdMiddleware)
+    app.state.gate = gate
     app.state.settings = settings
     return app

@@ -428,11 +428,8 @@ class ParleyGraphQL(GraphQL):
         elif identity is not None and settings.rate_limit_authenticated_per_minute > 0:
             checks.append((identity, settings.rate_limit_authenticated_per_minute, "caller"))
         for key, per_minute, name in checks:
-            try:
-                decision = await limiter.hit(key, per_minute, cost)
-            except Exception as exc:  # noqa: BLE001 - Redis down: serve rather than refuse everyone
-                log.warning("ratelimit.unavailable", error=type(exc).__name__)
-                return
+            # Never fails open: when Redis does not answer, the limiter counts in this process.
+            decision = await limiter.hit(key, per_minute, cost)
             if not decision.allowed:
                 raise Throttled(decision.retry_after_seconds, name)
 
