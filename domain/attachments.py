@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Attachment, Conversation, Message
+from db.models import Attachment, Message
 from db.models.helpdesk import AttachmentStatus
-from domain import outbox
+from db.repositories import attachments as repo
 from domain.accounts.actor import Actor
 from domain.enums import FileType
 from domain.errors import FieldError, ValidationError
+from domain.events import outbox
 from domain.storage import PresignedUpload, Storage, StorageError, get_storage
 from domain.storage import sniff as s
 
@@ -172,9 +172,7 @@ async def verify(
         raise ValidationError.single(field, "TOO_MANY", f"A message holds at most {MAX_PER_MESSAGE} attachments.")
     if not ids:
         return []
-    rows = {a.id: a for a in (await session.scalars(
-        select(Attachment).where(Attachment.id.in_(ids), Attachment.account_id == account_id).with_for_update()
-    )).all()}
+    rows = await repo.attachments_for_update(session, account_id, ids)
     errors: list[FieldError] = []
     found: list[Attachment] = []
     for index, pk in enumerate(ids):
@@ -245,12 +243,12 @@ def _queue_deletes(session: AsyncSession, keys: Sequence[str]) -> None:
         outbox.add_job(session, "attachments.delete_objects", keys=list(keys[start:start + DELETE_BATCH]))
 
 
-async def _remove(session: AsyncSession, condition) -> int:
-    rows = (await session.execute(select(Attachment.id, Attachment.storage_key).where(condition))).all()
+async def _remove(session: AsyncSession, rows: Sequence[tuple[int, str]]) -> int:
+    """Delete these (id, storage key) rows now and their stored objects through a job after commit."""
     if not rows:
         return 0
-    await session.execute(delete(Attachment).where(Attachment.id.in_([r.id for r in rows])))
-    _queue_deletes(session, [r.storage_key for r in rows])
+    await repo.delete_attachments(session, [pk for pk, _ in rows])
+    _queue_deletes(session, [key for _, key in rows])
     return len(rows)
 
 
@@ -258,17 +256,12 @@ async def remove_for_messages(session: AsyncSession, account_id: int, message_id
     """A deleted message loses its files: rows go now, stored objects through a job after commit."""
     if not message_ids:
         return 0
-    return await _remove(session, (Attachment.account_id == account_id) & Attachment.message_id.in_(list(message_ids)))
+    return await _remove(session, await repo.stored_keys_of_messages(session, account_id, message_ids))
 
 
 async def remove_for_contact(session: AsyncSession, account_id: int, contact_id: int) -> int:
     """Deleting or erasing a contact removes the files of their conversations and their uploads."""
-    of_conversations = Attachment.message_id.in_(
-        select(Message.id).join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Conversation.contact_id == contact_id, Conversation.account_id == account_id)
-    )
-    return await _remove(session, (Attachment.account_id == account_id)
-                         & (of_conversations | (Attachment.uploader_contact_id == contact_id)))
+    return await _remove(session, await repo.stored_keys_of_contact(session, account_id, contact_id))
 
 
 async def delete_objects(storage: Storage, keys: Sequence[str]) -> int:
@@ -283,13 +276,9 @@ async def sweep_orphans(session: AsyncSession, storage: Storage, *, now: datetim
     """Remove uploads that never joined a message (and files whose message vanished) after a day:
     objects first, then rows, so a failure leaves rows for the next run. The caller commits."""
     cutoff = (now or utcnow()) - ORPHAN_AGE
-    stmt = (select(Attachment).where(Attachment.message_id.is_(None), Attachment.created_at < cutoff)
-            .order_by(Attachment.id).limit(batch))
-    if session.bind.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    rows = (await session.scalars(stmt)).all()
+    rows = await repo.orphans_before(session, cutoff, batch)
     if not rows:
         return 0
     await delete_objects(storage, [r.storage_key for r in rows])
-    await session.execute(delete(Attachment).where(Attachment.id.in_([r.id for r in rows])))
+    await repo.delete_attachments(session, [r.id for r in rows])
     return len(rows)

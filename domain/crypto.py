@@ -68,7 +68,7 @@ def decrypt(token: str, settings: Settings, *, context: bytes = b"") -> str:
         key = keys(settings)[1][kid]
         raw = base64.b64decode(body)
         return AESGCM(key).decrypt(raw[:12], raw[12:], context or None).decode()
-    except Exception as exc:  # noqa: BLE001 - one error type for every way this can fail
+    except Exception as exc:  # one error type for every way this can fail
         raise DecryptionError("cannot decrypt this secret with the configured keys") from exc
 
 

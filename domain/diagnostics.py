@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 from domain.errors import FieldError, ValidationError
+from domain.events.channels import diagnostics_channel
 
 TOPIC_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_MESSAGE = 1000
 
 
 def channel_for(topic: str) -> str:
-    return f"diagnostics:{topic}"
+    return diagnostics_channel(topic)
 
 
 def validate_ping(topic: str, message: str) -> None:

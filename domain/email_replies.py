@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from email.utils import formataddr
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Contact, Conversation, Event, Inbox, Message, User
+from db.models import Contact, Conversation, Inbox, Message, User
+from db.repositories import events as event_repo
+from db.repositories import helpdesk as helpdesk_repo
 from domain.email_templates import html_paragraphs, render
 from domain.enums import ChannelType, MessageType, SenderType
-from domain.outbox import add_job
+from domain.events.enums import EventType
+from domain.events.outbox import add_job
 
 MESSAGE_ID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 MAX_REFERENCES = 20
@@ -62,14 +64,12 @@ def _subject(conversation: Conversation) -> str:
 async def queue_replies(session: AsyncSession, event_ids: Sequence[int]) -> int:
     """Queue the email of each agent reply these `message.created` events name; returns how many.
     A reply whose email was queued before (it has its Message-ID) is skipped."""
-    evts = (await session.scalars(
-        select(Event).where(Event.id.in_(list(event_ids)), Event.type == "message.created").order_by(Event.id)
-    )).all()
+    evts = await event_repo.events_by_ids(session, event_ids, [EventType.MESSAGE_CREATED])
     queued = 0
     for event in evts:
         if event.message_id is None or event.private:
             continue
-        message = await session.scalar(select(Message).where(Message.id == event.message_id).with_for_update())
+        message = await helpdesk_repo.message_for_update(session, event.message_id)
         if message is None or message.account_id != event.account_id:
             continue
         inbox = await session.get(Inbox, message.inbox_id)
@@ -80,17 +80,12 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int]) -> int:
             continue
         if ((message.content_attributes or {}).get("email") or {}).get("message_id"):
             continue  # already queued: at least once, but never twice
-        conversation = await session.get(Conversation, message.conversation_id)
+        conversation = await session.get_one(Conversation, message.conversation_id)
         contact = await session.get(Contact, conversation.contact_id)
         if contact is None or not contact.email:
             continue
         domain = _domain(address)
-        earlier = (await session.scalars(
-            select(Message).where(Message.conversation_id == conversation.id, Message.id < message.id,
-                                  Message.private.is_(False),
-                                  Message.message_type.in_([MessageType.INCOMING, MessageType.OUTGOING]))
-            .order_by(Message.id)
-        )).all()
+        earlier = await helpdesk_repo.public_messages_before(session, conversation.id, message.id)
         thread = [(m.id, mid) for m in earlier if (mid := message_id_of(m, domain))]
         answered = (message.content_attributes or {}).get("in_reply_to")
         in_reply_to = next((mid for i, mid in thread if i == answered), None) or (thread[-1][1] if thread else None)

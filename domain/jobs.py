@@ -7,16 +7,18 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import DeadJob, Event, IdempotencyKey, OneTimeToken, OutboxJob, UserSession
+from db.models import DeadJob
+from db.repositories import housekeeping
 from db.repositories import webhooks as repo
-from domain import audit, outbox
+from domain import audit
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.errors import NotFound, ValidationError
+from domain.events import outbox
+from infra.settings import Settings
 
 MAX_ERROR_MESSAGE = 500
 MAX_KWARG_TEXT = 500
@@ -59,7 +61,7 @@ def dead_job_row(*, account_id: int | None, actor_name: str, queue_name: str, me
 
 async def retry_dead_job(session: AsyncSession, actor: Actor, dead_job_id: int, meta: RequestMeta) -> DeadJob:
     """Queue the job again with the kwargs it had (through the outbox)."""
-    row = await repo.dead_job_in_account(session, actor.account_id, dead_job_id, lock=True)
+    row = await repo.dead_job_in_account(session, actor.require_account_id(), dead_job_id, lock=True)
     if row is None:
         raise NotFound("No such dead job")
     if row.redacted:
@@ -79,17 +81,11 @@ async def retry_dead_job(session: AsyncSession, actor: Actor, dead_job_id: int, 
 async def delete_expired_tokens(session: AsyncSession, *, grace: timedelta = timedelta(days=1)) -> int:
     """Sessions (with their refresh tokens) past their expiry or revoked, once `grace` has passed
     (access tokens of a revoked session expire sooner)."""
-    cutoff = utcnow() - grace
-    sessions = await session.execute(delete(UserSession).where(
-        or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff)))
-    return sessions.rowcount or 0
+    return await housekeeping.delete_sessions_ended_before(session, utcnow() - grace)
 
 
 async def delete_spent_one_time_tokens(session: AsyncSession, *, grace: timedelta = timedelta(days=1)) -> int:
-    cutoff = utcnow() - grace
-    tokens = await session.execute(delete(OneTimeToken).where(
-        or_(OneTimeToken.expires_at < cutoff, OneTimeToken.used_at < cutoff)))
-    return tokens.rowcount or 0
+    return await housekeeping.delete_one_time_tokens_done_before(session, utcnow() - grace)
 
 
 async def prune_events(session: AsyncSession, *, days: int, batch: int = 5000) -> int:
@@ -98,49 +94,22 @@ async def prune_events(session: AsyncSession, *, days: int, batch: int = 5000) -
     if days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=days)
-    ids = (await session.scalars(
-        select(Event.id).where(Event.created_at < cutoff, Event.relayed_at.is_not(None)).order_by(Event.id).limit(batch)
-    )).all()
-    removed = 0
-    if ids:
-        removed += (await session.execute(delete(Event).where(Event.id.in_(list(ids))))).rowcount or 0
-    jobs = (await session.scalars(
-        select(OutboxJob.id).where(OutboxJob.completed_at < cutoff).limit(batch)
-    )).all()
-    if jobs:
-        removed += (await session.execute(delete(OutboxJob).where(OutboxJob.id.in_(list(jobs))))).rowcount or 0
-    return removed
+    removed = await housekeeping.delete_relayed_events_before(session, cutoff, batch)
+    return removed + await housekeeping.delete_outbox_jobs_completed_before(session, cutoff, batch)
 
 
 async def delete_expired_idempotency_keys(session: AsyncSession, *, batch: int = 5000) -> int:
-    ids = (await session.scalars(
-        select(IdempotencyKey.id).where(IdempotencyKey.expires_at < utcnow()).limit(batch)
-    )).all()
-    if not ids:
-        return 0
-    return (await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id.in_(list(ids))))).rowcount or 0
+    return await housekeeping.delete_idempotency_keys_expired_before(session, utcnow(), batch)
 
 
-async def requeue_stuck_deliveries(session: AsyncSession, settings, *, grace: timedelta, batch: int = 200) -> int:
+async def requeue_stuck_deliveries(session: AsyncSession, settings: Settings, *, grace: timedelta, batch: int = 200) -> int:
     """Webhook deliveries still pending well past their next attempt that no open outbox job will
     send (their job dead-lettered, or was lost before jobs stayed open until done): queue them again."""
-    from db.models import WebhookAttempt, WebhookDelivery
-    from domain.webhooks.enums import WebhookDeliveryStatus
     from domain.webhooks.service import DELIVER_ACTOR, retry_delay
 
     now = utcnow()
-    last_attempt = (select(func.max(WebhookAttempt.created_at)).where(WebhookAttempt.delivery_id == WebhookDelivery.id)
-                    .scalar_subquery())
-    has_open_job = select(OutboxJob.id).where(
-        OutboxJob.completed_at.is_(None), OutboxJob.actor_name == DELIVER_ACTOR,
-        OutboxJob.kwargs["delivery_id"].as_integer() == WebhookDelivery.id,
-    ).exists()
-    rows = (await session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.attempt_count, last_attempt)
-        .where(WebhookDelivery.status == WebhookDeliveryStatus.PENDING, WebhookDelivery.created_at < now - grace,
-               ~has_open_job)
-        .order_by(WebhookDelivery.id).limit(batch)
-    )).all()
+    rows = await housekeeping.pending_deliveries_without_job(
+        session, created_before=now - grace, deliver_actor=DELIVER_ACTOR, batch=batch)
     queued = 0
     for delivery_id, attempts, last in rows:
         due = now if not attempts or last is None else last + timedelta(seconds=retry_delay(settings, attempts))
@@ -152,13 +121,12 @@ async def requeue_stuck_deliveries(session: AsyncSession, settings, *, grace: ti
 
 async def account_of(session: AsyncSession, kwargs: dict[str, Any]) -> int | None:
     """The account a job works for, where its kwargs tell: an account id, events, or a webhook delivery."""
-    from db.models import WebhookDelivery
-
-    if isinstance(kwargs.get("account_id"), int):
-        return kwargs["account_id"]
+    account_id = kwargs.get("account_id")
+    if isinstance(account_id, int):
+        return account_id
     event_ids = kwargs.get("event_ids")
     if isinstance(event_ids, list) and event_ids and isinstance(event_ids[0], int):
-        return await session.scalar(select(Event.account_id).where(Event.id == event_ids[0]))
+        return await housekeeping.account_of_event(session, event_ids[0])
     if isinstance(kwargs.get("delivery_id"), int):
-        return await session.scalar(select(WebhookDelivery.account_id).where(WebhookDelivery.id == kwargs["delivery_id"]))
+        return await housekeeping.account_of_delivery(session, kwargs["delivery_id"])
     return None

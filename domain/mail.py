@@ -6,7 +6,7 @@ import html
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.outbox import add_job
+from domain.events.outbox import add_job
 
 
 def _html(paragraphs: list[str], link: str | None = None, label: str = "") -> str:

@@ -7,17 +7,17 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from db.models import Event
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Event, User
 from domain.accounts.actor import Actor
 from domain.enums import Availability
 from domain.errors import ValidationError
+from domain.events.enums import EventType, LiveType, Stream, shown_in
 
-# The dashboard's account stream: conversations, messages, contacts and inboxes. Reporting markers
-# (first.reply.created, reply.created) and mentions (a notification's business) stay out.
-ACCOUNT_STREAM_PREFIXES = ("conversation.", "message.", "contact.", "inbox.", "assignee.", "team.")
-HIDDEN_TYPES = frozenset({"conversation.mentioned"})
-# What one open conversation's stream carries.
-CONVERSATION_STREAM_PREFIXES = ("conversation.", "message.", "assignee.", "team.")
+# Which streams carry which event types is declared beside each type (domain/events/enums.py).
+ACCOUNT_STREAM_TYPES = shown_in(Stream.ACCOUNT)
+CONVERSATION_STREAM_TYPES = shown_in(Stream.CONVERSATION)
 
 EPHEMERAL_KEY = "ephemeral"
 
@@ -25,19 +25,19 @@ EPHEMERAL_KEY = "ephemeral"
 def public_type(event: Event) -> str:
     """The event's name for clients: the log's type, except that deleting a message (an update that
     blanks it) is announced as `message.deleted`."""
-    if event.type == "message.updated":
+    if event.type == EventType.MESSAGE_UPDATED:
         changed = (event.payload or {}).get("changed_attributes") or {}
         if "deleted" in changed:
-            return "message.deleted"
+            return LiveType.MESSAGE_DELETED
     return event.type
 
 
 def in_account_stream(event: Event) -> bool:
-    return event.type.startswith(ACCOUNT_STREAM_PREFIXES) and event.type not in HIDDEN_TYPES
+    return event.type in ACCOUNT_STREAM_TYPES
 
 
 def in_conversation_stream(event: Event) -> bool:
-    return event.type.startswith(CONVERSATION_STREAM_PREFIXES) and event.type not in HIDDEN_TYPES
+    return event.type in CONVERSATION_STREAM_TYPES
 
 
 def inbox_event_visible(actor: Actor, inbox_id: int | None, member_inbox_ids: set[int]) -> bool:
@@ -88,11 +88,12 @@ def parse_availability(value: str) -> Availability:
         raise ValidationError.single("availability", "INVALID", "Choose online, busy or offline.") from None
 
 
-async def set_availability(session, actor: Actor, availability: Availability):
+async def set_availability(session: AsyncSession, actor: Actor, availability: Availability) -> User:
     """Store the availability the agent chose (it is theirs across accounts, as their profile)."""
     from db.repositories import accounts as account_repo
 
-    user = await account_repo.user_by_id(session, actor.user_id)
+    user = await account_repo.user_by_id(session, actor.require_user_id())
+    assert user is not None  # the signed-in user's own row
     if user.availability != availability:
         user.availability = availability
         await session.flush()

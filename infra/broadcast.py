@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from broadcaster import Broadcast, Event
@@ -142,12 +142,12 @@ class SupervisedRedisBackend(BroadcastBackend):
     async def next_published(self) -> Event:
         return await self._queue.get()
 
-    async def _open(self) -> aioredis.client.PubSub:
+    async def _open(self) -> tuple[aioredis.Redis, aioredis.client.PubSub]:
+        # The client is closed with its pubsub, so reconnects do not leak pools.
         client = aioredis.Redis.from_url(
             self._url, socket_connect_timeout=2, socket_keepalive=True, health_check_interval=5
         )
         pubsub = client.pubsub(ignore_subscribe_messages=True)
-        pubsub.parley_client = client  # closed with the pubsub, so reconnects do not leak pools
         try:
             async with self._lock:
                 # A sentinel channel keeps the connection subscribed (and so listening) even when no
@@ -160,15 +160,16 @@ class SupervisedRedisBackend(BroadcastBackend):
                 await pubsub.aclose()
                 await client.aclose()
             raise
-        return pubsub
+        return client, pubsub
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
         delay = 0.05
         while not self._closing:
-            pubsub = None
+            client: aioredis.Redis | None = None
+            pubsub: aioredis.client.PubSub | None = None
             try:
-                pubsub = await self._open()
+                client, pubsub = await self._open()
                 if self.reconnects:
                     log.info("broadcast.redis.reconnected", channels=len(self._channels))
                     self._queue.put_nowait(Event(channel=RESYNC_CHANNEL, message=RESYNC_MESSAGE))
@@ -205,8 +206,9 @@ class SupervisedRedisBackend(BroadcastBackend):
                     self._pubsub = None
                     with contextlib.suppress(Exception):
                         await pubsub.aclose()
+                if client is not None:
                     with contextlib.suppress(Exception):
-                        await pubsub.parley_client.aclose()
+                        await client.aclose()
             if self._closing:
                 return
             await asyncio.sleep(delay)
@@ -262,7 +264,8 @@ class BoundedBroadcast(Broadcast):
                 targets = [q for queues in self._subscribers.values() for q in queues]
             else:
                 targets = list(self._subscribers.get(event.channel, ()))
-            for queue in targets:
+            # broadcaster types its queues for events only; ours also carry the overflow marker.
+            for queue in cast("list[asyncio.Queue[Event | None | BaseException]]", targets):
                 if queue.full():
                     continue  # already cut off; the overflow marker is the last item it reads
                 if queue.qsize() >= self.queue_size - 1:

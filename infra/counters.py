@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from typing import Any
-
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 _RESERVE = """
 local t = redis.call('TIME')
@@ -57,6 +57,21 @@ return 1
 """
 
 
+class CounterRule(Protocol):
+    """What a counter reads of a rule (domain/accounts/throttle.py's `Rule`)."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def window(self) -> int: ...
+    @property
+    def block(self) -> int: ...
+    @property
+    def max_block(self) -> int: ...
+
+
 class RedisCounter:
     # Not the earlier string counters' "parley:throttle:": a replica of the previous release may still
     # write those while this one rolls out.
@@ -66,7 +81,7 @@ class RedisCounter:
         self._reserve = redis.register_script(_RESERVE)
         self._refund = redis.register_script(_REFUND)
 
-    async def reserve(self, rules: list) -> float:
+    async def reserve(self, rules: Sequence[CounterRule]) -> float:
         """Count one attempt against every rule, or none: 0 when allowed, else the seconds to wait."""
         args: list[int] = []
         for r in rules:
@@ -74,7 +89,7 @@ class RedisCounter:
         allowed, wait_ms = await self._reserve(keys=[self.prefix + r.key for r in rules], args=args)
         return 0.0 if allowed else max(int(wait_ms) / 1000, 0.001)
 
-    async def refund(self, rules: list) -> None:
+    async def refund(self, rules: Sequence[CounterRule]) -> None:
         """Take back one attempt (it succeeded); a key back under its limit stops refusing."""
         if rules:
             await self._refund(keys=[self.prefix + r.key for r in rules], args=[r.limit for r in rules])
@@ -100,7 +115,7 @@ class MemoryCounter:
             return None
         return entry
 
-    async def reserve(self, rules: list) -> float:
+    async def reserve(self, rules: Sequence[CounterRule]) -> float:
         with self._lock:
             now = time.monotonic()
             wait = max([e[1] - now for r in rules if (e := self._live(r.key, now)) and e[1] > now] or [0.0])
@@ -123,7 +138,7 @@ class MemoryCounter:
                     self._data.pop(k, None)
             return 0.0
 
-    async def refund(self, rules: list) -> None:
+    async def refund(self, rules: Sequence[CounterRule]) -> None:
         with self._lock:
             now = time.monotonic()
             for r in rules:

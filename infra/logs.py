@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections.abc import MutableMapping
 from contextvars import ContextVar
+from typing import Any
 
 import structlog
+from structlog.typing import Processor
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -16,7 +19,7 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def _add_request_id(_logger: object, _name: str, event: dict) -> dict:
+def _add_request_id(_logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     rid = request_id_var.get()
     if rid and "request_id" not in event:
         event["request_id"] = rid
@@ -24,7 +27,7 @@ def _add_request_id(_logger: object, _name: str, event: dict) -> dict:
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
         structlog.stdlib.add_log_level,
@@ -64,4 +67,4 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
 
 
 def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)
+    return structlog.stdlib.get_logger(name)

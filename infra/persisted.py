@@ -70,15 +70,15 @@ class OperationCache:
 
     def __init__(self, max_entries: int = 10_000) -> None:
         self.max_entries = max_entries
-        self._ops: OrderedDict[tuple, tuple[str, str]] = OrderedDict()
+        self._ops: OrderedDict[tuple[Any, ...], tuple[str, str]] = OrderedDict()
 
-    def get(self, key: tuple) -> tuple[str, str] | None:
+    def get(self, key: tuple[Any, ...]) -> tuple[str, str] | None:
         found = self._ops.get(key)
         if found is not None:
             self._ops.move_to_end(key)
         return found
 
-    def put(self, key: tuple, value: tuple[str, str]) -> None:
+    def put(self, key: tuple[Any, ...], value: tuple[str, str]) -> None:
         self._ops[key] = value
         self._ops.move_to_end(key)
         while len(self._ops) > self.max_entries:

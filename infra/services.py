@@ -37,7 +37,7 @@ class Services:
     operations: OperationCache | None = None  # partners' registered operations
     presence: RedisPresence | MemoryPresence | None = None  # which agents have a socket open
 
-    async def enqueue(self, actor: Any, *args: Any, **kwargs: Any) -> None:
+    async def enqueue(self, actor: dramatiq.Actor[..., Any], *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the
         Redis broker's client is synchronous."""
         if self.broker is None:

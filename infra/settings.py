@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     )
     password_resets_per_email_per_hour: int = Field(3, description="Password-reset requests an hour per email")
     password_resets_per_ip_per_hour: int = Field(20, description="Password-reset requests an hour per IP")
+    bcrypt_rounds: int = Field(
+        12, ge=4, le=31, description="bcrypt cost of new password hashes (2^n rounds); at least 10 in production"
+    )
     cookie_secure: bool | None = Field(
         None, description="Mark session cookies Secure (HTTPS only); default: on in production"
     )
@@ -449,6 +452,8 @@ class Settings(BaseSettings):
             problems.append("PARLEY_DATABASE_URL must point at PostgreSQL")
         if not self.uses_redis:
             problems.append("PARLEY_REDIS_URL must be set")
+        if self.bcrypt_rounds < 10:
+            problems.append("PARLEY_BCRYPT_ROUNDS must be at least 10")
         if problems:
             raise ConfigurationError("insecure production configuration: " + "; ".join(problems))
 

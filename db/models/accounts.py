@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import BigInteger, Boolean, Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
@@ -13,7 +15,7 @@ from domain.enums import AccountStatus, Availability, Role
 BigID = BigInteger().with_variant(Integer(), "sqlite")
 
 
-def enum_column(enum_cls, name: str):
+def enum_column(enum_cls: type[StrEnum], name: str) -> Enum:
     # VARCHAR + CHECK instead of a native PostgreSQL ENUM: ports to SQLite and downgrades cleanly.
     return Enum(
         enum_cls,
@@ -35,7 +37,7 @@ class Account(Base):
     status: Mapped[AccountStatus] = mapped_column(
         enum_column(AccountStatus, "account_status"), default=AccountStatus.ACTIVE
     )
-    settings: Mapped[dict] = mapped_column(JSONType, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Per-account counters: conversation display ids and event-log positions.
     conversation_seq: Mapped[int] = mapped_column(BigID, default=0, server_default="0")
     event_seq: Mapped[int] = mapped_column(BigID, default=0, server_default="0")
@@ -79,7 +81,7 @@ class CustomRole(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
-    permissions: Mapped[list] = mapped_column(JSONType, default=list)
+    permissions: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 
 from db.base import Base, JSONType, UTCDateTime, utcnow
 from db.models.accounts import BigID, enum_column
@@ -24,7 +25,7 @@ from domain.enums import (
 )
 
 
-def _fk(target: str, ondelete: str = "CASCADE", **kw):
+def _fk(target: str, ondelete: str = "CASCADE", **kw: Any) -> MappedColumn[Any]:
     return mapped_column(ForeignKey(target, ondelete=ondelete), **kw)
 
 
@@ -36,7 +37,7 @@ class Inbox(Base):
     name: Mapped[str] = mapped_column(String(255))
     channel_type: Mapped[ChannelType] = mapped_column(enum_column(ChannelType, "channel_type"))
     # Channel settings: widget colour, welcome texts, allowed domains, email address, callback URL…
-    channel_config: Mapped[dict] = mapped_column(JSONType, default=dict)
+    channel_config: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     website_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     api_identifier: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     # The identity-verification secret, encrypted like webhook secrets (domain.crypto): we show it to
@@ -48,7 +49,7 @@ class Inbox(Base):
     greeting_message: Mapped[str] = mapped_column(Text, default="")
     out_of_office_message: Mapped[str] = mapped_column(Text, default="")
     working_hours_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    working_hours: Mapped[list] = mapped_column(JSONType, default=list)
+    working_hours: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     enable_auto_assignment: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,8 +114,8 @@ class Contact(Base):
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     phone_number: Mapped[str | None] = mapped_column(String(20), nullable=True)
     identifier: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    additional_attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
-    custom_attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
+    additional_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     contact_type: Mapped[ContactType] = mapped_column(enum_column(ContactType, "contact_type"), default=ContactType.VISITOR)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -182,8 +183,8 @@ class Conversation(Base):
     first_reply_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     agent_last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     contact_last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-    additional_attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
-    custom_attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
+    additional_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -235,7 +236,7 @@ class Message(Base):
     private: Mapped[bool] = mapped_column(Boolean, default=False)
     sender_type: Mapped[SenderType] = mapped_column(enum_column(SenderType, "sender_type"))
     sender_id: Mapped[int | None] = mapped_column(BigID, nullable=True)
-    content_attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
+    content_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     source_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -294,7 +295,7 @@ class CustomAttributeDefinition(Base):
     display_name: Mapped[str] = mapped_column(String(255))
     display_type: Mapped[AttributeDisplayType] = mapped_column(enum_column(AttributeDisplayType, "attribute_display_type"))
     description: Mapped[str] = mapped_column(Text, default="")
-    list_values: Mapped[list] = mapped_column(JSONType, default=list)
+    list_values: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     regex_pattern: Mapped[str | None] = mapped_column(String(255), nullable=True)
     regex_cue: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -327,6 +328,6 @@ class Event(Base):
     # Set for events meant for one user only (a notification, an export's result): they go to that
     # user's stream, never to the account's.
     recipient_user_id: Mapped[int | None] = mapped_column(BigID, nullable=True)
-    payload: Mapped[dict] = mapped_column(JSONType, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     relayed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

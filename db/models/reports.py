@@ -4,6 +4,7 @@ log), their daily roll-ups, CSAT responses and report exports."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Date, Float, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -85,7 +86,7 @@ class ReportExport(Base):
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     kind: Mapped[str] = mapped_column(String(32))
     format: Mapped[str] = mapped_column(String(8), default="csv")
-    params: Mapped[dict] = mapped_column(JSONType, default=dict)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[ExportStatus] = mapped_column(enum_column(ExportStatus, "report_export_status"), default=ExportStatus.PENDING)
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     storage_key: Mapped[str | None] = mapped_column(String(512), nullable=True)

@@ -4,6 +4,7 @@ delivery attempt; and the dead-letter record of jobs that failed for good."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -21,7 +22,7 @@ class Webhook(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(String(2048))
     description: Mapped[str] = mapped_column(String(1000), default="")
-    events: Mapped[list] = mapped_column(JSONType, default=list)  # Chatwoot event names
+    events: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # Chatwoot event names
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), nullable=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -92,7 +93,7 @@ class DeadJob(Base):
     actor_name: Mapped[str] = mapped_column(String(100))
     queue_name: Mapped[str] = mapped_column(String(64))
     message_id: Mapped[str] = mapped_column(String(64))
-    kwargs: Mapped[dict] = mapped_column(JSONType, default=dict)  # secrets redacted
+    kwargs: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # secrets redacted
     redacted: Mapped[bool] = mapped_column(Boolean, default=False)
     error_class: Mapped[str] = mapped_column(String(255))
     error_message: Mapped[str] = mapped_column(Text, default="")

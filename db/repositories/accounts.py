@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from db.models import (
     Account,
@@ -18,13 +19,15 @@ from db.models import (
     AuditLog,
     Bot,
     CustomRole,
+    InboxMember,
     Invitation,
     OneTimeToken,
     RefreshToken,
+    TeamMember,
     User,
     UserSession,
 )
-from domain.enums import Role
+from domain.enums import OneTimePurpose, Role
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -193,7 +196,7 @@ async def one_time_token_by_hash(session: AsyncSession, token_hash: str, *, lock
     return await session.scalar(stmt)
 
 
-def _pending(now: datetime):
+def _pending(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (Invitation.accepted_at.is_(None), Invitation.declined_at.is_(None), Invitation.expires_at > now)
 
 
@@ -249,7 +252,7 @@ async def invitations_page(
     return (await session.scalars(stmt.order_by(Invitation.id).limit(limit))).all()
 
 
-async def spend_one_time_tokens(session: AsyncSession, user_id: int, purpose, now: datetime) -> None:
+async def spend_one_time_tokens(session: AsyncSession, user_id: int, purpose: OneTimePurpose, now: datetime) -> None:
     """Mark every unused token of this purpose used: none of the links out there works any more."""
     await session.execute(
         update(OneTimeToken)
@@ -282,3 +285,9 @@ async def audit_page(
     if before_id is not None:
         stmt = stmt.where(AuditLog.id < before_id)
     return (await session.scalars(stmt.order_by(AuditLog.id.desc()).limit(limit))).all()
+
+
+async def remove_from_inboxes_and_teams(session: AsyncSession, account_id: int, user_id: int) -> None:
+    """The user leaves every inbox and team of the account (a removed member, as in Chatwoot)."""
+    for model in (InboxMember, TeamMember):
+        await session.execute(delete(model).where(model.account_id == account_id, model.user_id == user_id))

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import case, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from db.models import (
     AccountMembership,
@@ -22,6 +24,7 @@ from db.models import (
     TeamMember,
     User,
 )
+from db.session import dialect_name
 from domain.enums import AttributeModel
 
 
@@ -29,7 +32,7 @@ def _like_escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def _count(session: AsyncSession, model, account_id: int, *conditions) -> int:
+async def _count(session: AsyncSession, model: Any, account_id: int, *conditions: ColumnElement[bool]) -> int:
     return await session.scalar(select(func.count()).select_from(model).where(model.account_id == account_id, *conditions)) or 0
 
 
@@ -107,7 +110,7 @@ async def add_team_members(session: AsyncSession, account_id: int, team_id: int,
     if not user_ids:
         return
     rows = [{"account_id": account_id, "team_id": team_id, "user_id": u} for u in user_ids]
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(TeamMember).values(rows).on_conflict_do_nothing(index_elements=["team_id", "user_id"])
     await session.execute(stmt)

@@ -1,6 +1,6 @@
 """Reading the event log for real-time streams: events after a position, and which of their
 conversations an actor may see. Positions are per account and become visible in commit order
-(domain/events.py), so "everything after N" never skips an event that commits later."""
+(domain/events/log.py), so "everything after N" never skips an event that commits later."""
 
 from __future__ import annotations
 
@@ -102,3 +102,11 @@ async def users_of_account(session: AsyncSession, account_id: int) -> list[User]
         .order_by(User.id)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def events_by_ids(session: AsyncSession, ids: Iterable[int], types: Iterable[str]) -> Sequence[Event]:
+    """The events with these ids whose type is one of `types`, oldest first: what a consumer job was
+    handed, less what it does not consume."""
+    return (await session.scalars(
+        select(Event).where(Event.id.in_(list(ids)), Event.type.in_(list(types))).order_by(Event.id)
+    )).all()

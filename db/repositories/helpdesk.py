@@ -7,24 +7,28 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, exists, false, func, or_, select, update
+from sqlalchemy import and_, case, delete, exists, false, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from db.models import (
+    Account,
+    AccountMembership,
     Contact,
+    ContactInbox,
+    ContactNote,
     Conversation,
     ConversationLabel,
     ConversationParticipant,
     Inbox,
     InboxMember,
     Label,
+    Mention,
     Message,
     User,
 )
-from db.models import Account, AccountMembership
 from domain.accounts.actor import Actor, ActorKind
-from domain.enums import ConversationStatus, Permission
+from domain.enums import ConversationStatus, MessageType, Permission
 
 
 def visible_conversations(actor: Actor) -> ColumnElement[bool]:
@@ -42,7 +46,7 @@ def visible_conversations(actor: Actor) -> ColumnElement[bool]:
     participating = exists().where(
         ConversationParticipant.conversation_id == Conversation.id, ConversationParticipant.user_id == actor.user_id
     )
-    grants = []
+    grants: list[ColumnElement[bool]] = []
     if Permission.CONVERSATION_MANAGE.value in actor.permissions:
         grants.append(my_inboxes)
     if Permission.CONVERSATION_UNASSIGNED_MANAGE.value in actor.permissions:
@@ -136,12 +140,13 @@ async def conversations_visible(session: AsyncSession, actor: Actor, ids: Sequen
 
 
 async def next_display_id(session: AsyncSession, account_id: int) -> int:
-    return await session.scalar(
+    result = await session.execute(
         update(Account)
         .where(Account.id == account_id)
         .values(conversation_seq=Account.conversation_seq + 1)
         .returning(Account.conversation_seq)
     )
+    return result.scalar_one()
 
 
 @dataclass
@@ -177,7 +182,7 @@ def sort_key_value(sort: str, row: Conversation) -> str:
     return value.isoformat() if value else "9999-01-01T00:00:00+00:00"
 
 
-def _filtered(actor: Actor, f: ConversationFilter):
+def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
     conds = [visible_conversations(actor)]
     if f.status is not None:
         conds.append(Conversation.status == f.status)
@@ -293,3 +298,82 @@ async def users_by_mention_names(session: AsyncSession, account_id: int) -> list
 async def labels_of_account(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, Label]:
     rows = await session.scalars(select(Label).where(Label.account_id == account_id, Label.id.in_(list(ids))))
     return {label.id: label for label in rows}
+
+
+async def contact_inbox_of(session: AsyncSession, contact_id: int, inbox_id: int) -> ContactInbox | None:
+    """The contact's link to the inbox, if it has one."""
+    return await session.scalar(
+        select(ContactInbox).where(ContactInbox.contact_id == contact_id, ContactInbox.inbox_id == inbox_id)
+    )
+
+
+async def message_id_in_conversation(session: AsyncSession, conversation_id: int, message_id: int) -> int | None:
+    """`message_id` when that message belongs to the conversation (a reply's target), else None."""
+    return await session.scalar(select(Message.id).where(Message.id == message_id, Message.conversation_id == conversation_id))
+
+
+async def is_participant(session: AsyncSession, conversation_id: int, user_id: int) -> bool:
+    found = await session.scalar(
+        select(ConversationParticipant.user_id).where(
+            ConversationParticipant.conversation_id == conversation_id, ConversationParticipant.user_id == user_id
+        )
+    )
+    return found is not None
+
+
+async def mention_of(session: AsyncSession, conversation_id: int, user_id: int) -> Mention | None:
+    """The user's mention in the conversation (one row a user, moved to the latest note)."""
+    return await session.scalar(select(Mention).where(Mention.conversation_id == conversation_id, Mention.user_id == user_id))
+
+
+async def remove_conversation_labels(session: AsyncSession, conversation_id: int, label_ids: set[int]) -> None:
+    await session.execute(delete(ConversationLabel).where(
+        ConversationLabel.conversation_id == conversation_id, ConversationLabel.label_id.in_(label_ids)))
+
+
+async def snoozed_due(session: AsyncSession, now: datetime, limit: int = 500) -> Sequence[Conversation]:
+    """Snoozed conversations whose wake-up time has come, locked; rows another worker holds are skipped."""
+    return (await session.scalars(
+        select(Conversation).where(Conversation.status == ConversationStatus.SNOOZED, Conversation.snoozed_until <= now)
+        .limit(limit).with_for_update(skip_locked=True)
+    )).all()
+
+
+async def message_for_update(session: AsyncSession, message_id: int) -> Message | None:
+    """The message, row-locked."""
+    return await session.scalar(select(Message).where(Message.id == message_id).with_for_update())
+
+
+async def public_messages_before(session: AsyncSession, conversation_id: int, message_id: int) -> Sequence[Message]:
+    """The conversation's incoming and outgoing messages (no notes, no activity) before `message_id`,
+    oldest first: the thread an email reply refers to."""
+    return (await session.scalars(
+        select(Message).where(Message.conversation_id == conversation_id, Message.id < message_id,
+                              Message.private.is_(False),
+                              Message.message_type.in_([MessageType.INCOMING, MessageType.OUTGOING]))
+        .order_by(Message.id)
+    )).all()
+
+
+async def messages_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Message]:
+    if not ids:
+        return {}
+    return {m.id: m for m in await session.scalars(select(Message).where(Message.id.in_(list(ids))))}
+
+
+async def label_titles_of(session: AsyncSession, conversation_id: int) -> list[str]:
+    """The titles of the conversation's labels, alphabetical."""
+    return list((await session.scalars(
+        select(Label.title).join(ConversationLabel, ConversationLabel.label_id == Label.id)
+        .where(ConversationLabel.conversation_id == conversation_id).order_by(Label.title)
+    )).all())
+
+
+async def move_contact_records(session: AsyncSession, from_contact_id: int, to_contact_id: int) -> None:
+    """Conversations, inbox identities and notes of one contact become another's (a merge)."""
+    for model in (Conversation, ContactInbox, ContactNote):
+        await session.execute(update(model).where(model.contact_id == from_contact_id).values(contact_id=to_contact_id))
+
+
+async def remove_inbox_members(session: AsyncSession, inbox_id: int, user_ids: set[int]) -> None:
+    await session.execute(delete(InboxMember).where(InboxMember.inbox_id == inbox_id, InboxMember.user_id.in_(user_ids)))

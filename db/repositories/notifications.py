@@ -9,13 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from db.models import AccountMembership, Conversation, ConversationParticipant, CustomRole, Event, InboxMember
 from db.models.notifications import Notification, NotificationSetting
 from db.repositories.helpdesk import visible_conversations
+from db.session import dialect_name, execute_rowcount
 from domain.accounts.actor import Actor, ActorKind, effective_permissions
+from domain.events.enums import EventType
 
 
 def mine(actor: Actor) -> ColumnElement[bool]:
@@ -53,8 +56,7 @@ async def mark_read(session: AsyncSession, actor: Actor, ids: Sequence[int] | No
     stmt = update(Notification).where(mine(actor), Notification.read_at.is_(None))
     if ids is not None:
         stmt = stmt.where(Notification.id.in_(list(ids)))
-    result = await session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False))
-    return result.rowcount or 0
+    return await execute_rowcount(session, stmt.values(read_at=now).execution_options(synchronize_session=False))
 
 
 async def delete_by_id(session: AsyncSession, actor: Actor, notification_id: int) -> None:
@@ -109,7 +111,7 @@ async def assignee_before(session: AsyncSession, conversation_id: int, event_id:
     """Who the conversation was assigned to when this event happened, from the event log (writers of a
     conversation hold its row lock, so its events' ids follow their commit order)."""
     payload = await session.scalar(
-        select(Event.payload).where(Event.conversation_id == conversation_id, Event.type == "assignee.changed", Event.id < event_id)
+        select(Event.payload).where(Event.conversation_id == conversation_id, Event.type == EventType.ASSIGNEE_CHANGED, Event.id < event_id)
         .order_by(Event.id.desc()).limit(1)
     )
     change = ((payload or {}).get("changed_attributes") or {}).get("assignee_id") or [None, None]
@@ -129,10 +131,7 @@ async def insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list[
     (id, user_id, in_app) of the rows actually inserted."""
     if not rows:
         return []
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     stmt = (
         insert(Notification)
         .values(rows)
@@ -162,7 +161,7 @@ async def lock_pending_emails(session: AsyncSession, user_id: int, conversation_
                Notification.email_done_at.is_(None), Notification.email_due_at.is_not(None))
         .order_by(Notification.id)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.scalars(stmt)).all())
 

@@ -4,12 +4,14 @@ filtered by the acting account, so an id from another account is simply not foun
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import DeadJob, Event, Webhook, WebhookAttempt, WebhookDelivery
+from db.session import dialect_name
 
 MAX_WEBHOOKS = 50
 
@@ -48,11 +50,11 @@ async def any_enabled_webhook_for_events(session: AsyncSession, event_ids: Seque
     return await session.scalar(stmt) is not None
 
 
-async def insert_deliveries(session: AsyncSession, rows: list[dict]) -> list[int]:
+async def insert_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
     """Insert deliveries, skipping (webhook, event) pairs that exist; returns the new rows' ids."""
     if not rows:
         return []
-    dialect = session.bind.dialect.name
+    dialect = dialect_name(session)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(WebhookDelivery)

@@ -11,18 +11,23 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from db.models import Bot, ContactInbox, Conversation, Event, Inbox, Message, User
+from db.models import Bot, ContactInbox, Conversation, CsatResponse, Event, Inbox, Message, User
 from domain.enums import ChannelType, MessageType, SenderType
 
 CONTACT_MESSAGE_TYPES = (MessageType.INCOMING, MessageType.OUTGOING, MessageType.TEMPLATE)
 
 
 class Session(Protocol):
-    contact_id: int
-    contact_inbox_id: int
-    inbox_id: int
-    widget_account_id: int
-    verified: bool
+    @property
+    def contact_id(self) -> int: ...
+    @property
+    def contact_inbox_id(self) -> int: ...
+    @property
+    def inbox_id(self) -> int: ...
+    @property
+    def widget_account_id(self) -> int: ...
+    @property
+    def verified(self) -> bool: ...
 
 
 def session_conversations(s: Session) -> ColumnElement[bool]:
@@ -84,9 +89,9 @@ async def messages(session: AsyncSession, s: Session, conversation_id: int, *, b
         return list(rows.all())
     if before is not None:
         stmt = stmt.where(Message.id < before)
-    rows = list((await session.scalars(stmt.order_by(Message.id.desc()).limit(limit))).all())
-    rows.reverse()
-    return rows
+    page = list((await session.scalars(stmt.order_by(Message.id.desc()).limit(limit))).all())
+    page.reverse()
+    return page
 
 
 async def visible_messages_by_id(session: AsyncSession, s: Session, ids: Iterable[int]) -> dict[int, Message]:
@@ -145,3 +150,12 @@ async def sender_names(session: AsyncSession, messages: Iterable[Message]) -> di
 async def user_name(session: AsyncSession, user_id: int) -> str | None:
     row = (await session.execute(select(User.display_name, User.name).where(User.id == user_id))).first()
     return (row[0] or row[1]) if row else None
+
+
+async def csat_response_of(session: AsyncSession, conversation_id: int) -> CsatResponse | None:
+    """The conversation's rating, if it has one (one a conversation)."""
+    return await session.scalar(select(CsatResponse).where(CsatResponse.conversation_id == conversation_id))
+
+
+async def csat_responses_of(session: AsyncSession, conversation_ids: Sequence[int]) -> Sequence[CsatResponse]:
+    return (await session.scalars(select(CsatResponse).where(CsatResponse.conversation_id.in_(conversation_ids)))).all()

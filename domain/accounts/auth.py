@@ -292,7 +292,7 @@ async def actor_for_access_token(
 async def actor_for_user(
     session: AsyncSession, user: User, account_id: int | None, *, session_id: str | None = None, api_token_id: int | None = None
 ) -> Actor:
-    base = dict(
+    base = Actor(
         kind=ActorKind.user,
         user_id=user.id,
         session_id=session_id,
@@ -303,7 +303,7 @@ async def actor_for_user(
     if account_id is None:
         memberships = await repo.memberships_of_user(session, user.id)
         if len(memberships) != 1:
-            return Actor(**base)  # no account chosen: only account-less fields are open
+            return base  # no account chosen: only account-less fields are open
         account_id = memberships[0][0].account_id
     found = await repo.membership_with_role(session, account_id, user.id)
     if found is None:
@@ -311,8 +311,8 @@ async def actor_for_user(
     membership, account, custom_role = found
     if account.status == AccountStatus.SUSPENDED:
         raise Forbidden("This account is suspended")
-    return Actor(
-        **base,
+    return replace(
+        base,
         account_id=account.id,
         role=membership.role,
         custom_role_id=membership.custom_role_id,

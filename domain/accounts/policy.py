@@ -17,7 +17,7 @@ class Rule(StrEnum):
     administrator = "administrator"  # an administrator of the current account
     report_manage = "report_manage"  # administrators, or a custom role with report_manage
     contact_manage = "contact_manage"
-    widget = "widget"  # a website visitor's contact session (domain/widget.py); never an agent, bot or partner
+    widget = "widget"  # a website visitor's contact session (domain/widget/sessions.py); never an agent, bot or partner
 
 
 def is_contact_session(actor: Actor) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,7 @@ from domain.accounts.passwords import hash_password, password_problem
 from domain.audit import RequestMeta
 from domain.enums import OneTimePurpose, Permission, Role
 from domain.errors import FieldError, Forbidden, NotFound, ValidationError
+from domain.events.enums import EventType
 from domain.mail import invitation_email, invitation_for_existing_user_email, signup_attempt_email
 from domain.validation import is_email
 
@@ -92,7 +94,7 @@ async def create_account(
         if not signup_enabled:
             raise Forbidden("Sign-up is disabled on this installation")
         user_name = _check_name(user_name or "", "name", errors)
-        email = _check_email(email or "", "email", errors)
+        address = _check_email(email or "", "email", errors)
         if problem := password_problem(password or ""):
             errors.append(problem)
     if errors:
@@ -100,12 +102,12 @@ async def create_account(
     if actor.user_id is None:
         # Hash first, whatever the outcome: a known email must not answer faster.
         password_hash = await hash_password(password or "")
-        existing = await repo.user_by_email(session, email)
+        existing = await repo.user_by_email(session, address)
         if existing is not None:
             signup_attempt_email(session, to=existing.email, reset_link=f"{base_url}/auth/reset")
             await session.flush()
             return AccountCreated(None, None)
-        user = User(name=user_name, email=email, password_hash=password_hash, email_verified=False)
+        user = User(name=user_name, email=address, password_hash=password_hash, email_verified=False)
         try:
             async with session.begin_nested():
                 session.add(user)
@@ -114,8 +116,9 @@ async def create_account(
             return AccountCreated(None, None)  # the same email signed up concurrently: the same answer
         send_email_verification(session, user, base_url)
     else:
-        user = await repo.user_by_id(session, actor.user_id)
-        assert user is not None
+        member = await repo.user_by_id(session, actor.user_id)
+        assert member is not None
+        user = member
     account = Account(name=account_name, locale="en", timezone="UTC", settings={})
     session.add(account)
     await session.flush()
@@ -129,11 +132,11 @@ async def create_account(
 async def update_account(
     session: AsyncSession, actor: Actor, *, name: str | None, locale: str | None, timezone: str | None, meta: RequestMeta
 ) -> Account:
-    account = await repo.account_by_id(session, actor.account_id)
+    account = await repo.account_by_id(session, actor.require_account_id())
     if account is None:
         raise NotFound()
     errors: list[FieldError] = []
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     if name is not None:
         name = _check_name(name, "name", errors)
         changes["name"] = [account.name, name]
@@ -155,7 +158,7 @@ async def update_account(
     audit.record(session, actor, "account.update", "Account", account.id, changes, meta)
     if changes:
         # Reports rebuild their daily roll-ups when the reporting time zone changes.
-        events.record(session, account_id=account.id, type="account.updated", actor_user_id=actor.user_id,
+        events.record(session, account_id=account.id, type=EventType.ACCOUNT_UPDATED, actor_user_id=actor.user_id,
                       payload={"changed_attributes": changes})
     await session.flush()
     return account
@@ -182,12 +185,12 @@ async def invite_agent(
     errors: list[FieldError] = []
     email = _check_email(email, "email", errors)
     name = _check_name(name, "name", errors)
-    if custom_role_id is not None and await repo.custom_role_in_account(session, actor.account_id, custom_role_id) is None:
+    if custom_role_id is not None and await repo.custom_role_in_account(session, actor.require_account_id(), custom_role_id) is None:
         errors.append(FieldError("customRoleId", "NOT_FOUND", "No such custom role in this account."))
     if errors:
         raise ValidationError(errors)
-    account = await repo.account_by_id(session, actor.account_id)
-    inviter = await repo.user_by_id(session, actor.user_id)
+    account = await repo.account_by_id(session, actor.require_account_id())
+    inviter = await repo.user_by_id(session, actor.require_user_id())
     assert account is not None and inviter is not None
     if not inviter.email_verified:
         raise ValidationError.single(None, "EMAIL_NOT_VERIFIED",
@@ -298,7 +301,7 @@ async def _accept_earlier_invitation(
 async def pending_invitations(session: AsyncSession, actor: Actor) -> list[tuple[Invitation, Account, User | None]]:
     """Invitations waiting for the signed-in user's answer; none until their email is confirmed, since
     an invitation is addressed to whoever owns the address."""
-    user = await repo.user_by_id(session, actor.user_id)
+    user = await repo.user_by_id(session, actor.require_user_id())
     if user is None or not user.email_verified:
         return []
     return await repo.pending_invitations_for_email(session, user.email, utcnow())
@@ -307,7 +310,7 @@ async def pending_invitations(session: AsyncSession, actor: Actor) -> list[tuple
 async def respond_to_invitation(
     session: AsyncSession, actor: Actor, invitation_id: int, accept: bool, meta: RequestMeta
 ) -> tuple[Invitation, AccountMembership | None]:
-    user = await repo.user_by_id(session, actor.user_id)
+    user = await repo.user_by_id(session, actor.require_user_id())
     assert user is not None
     invitation = await repo.invitation_for_email(session, invitation_id, user.email, lock=True) if user.email_verified else None
     if invitation is None or invitation.accepted_at is not None or invitation.declined_at is not None \
@@ -339,10 +342,10 @@ async def update_membership(
     clear_custom_role: bool,
     meta: RequestMeta,
 ) -> AccountMembership:
-    membership = await repo.membership_in_account(session, actor.account_id, membership_id, lock=True)
+    membership = await repo.membership_in_account(session, actor.require_account_id(), membership_id, lock=True)
     if membership is None:
         raise NotFound("No such membership")
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     if role is not None and role != membership.role:
         if role != Role.ADMINISTRATOR:
             await _guard_last_administrator(session, membership, "role")
@@ -352,7 +355,7 @@ async def update_membership(
         changes["customRoleId"] = [membership.custom_role_id, None]
         membership.custom_role_id = None
     elif custom_role_id is not None and custom_role_id != membership.custom_role_id:
-        if await repo.custom_role_in_account(session, actor.account_id, custom_role_id) is None:
+        if await repo.custom_role_in_account(session, actor.require_account_id(), custom_role_id) is None:
             raise ValidationError.single("customRoleId", "NOT_FOUND", "No such custom role in this account.")
         changes["customRoleId"] = [membership.custom_role_id, custom_role_id]
         membership.custom_role_id = custom_role_id
@@ -363,19 +366,14 @@ async def update_membership(
 
 
 async def remove_membership(session: AsyncSession, actor: Actor, membership_id: int, meta: RequestMeta) -> AccountMembership:
-    membership = await repo.membership_in_account(session, actor.account_id, membership_id, lock=True)
+    membership = await repo.membership_in_account(session, actor.require_account_id(), membership_id, lock=True)
     if membership is None:
         raise NotFound("No such membership")
     await _guard_last_administrator(session, membership, None)
     audit.record(session, actor, "membership.remove", "Membership", membership.id,
                  {"userId": membership.user_id, "role": membership.role.value}, meta)
     # As Chatwoot: a removed member leaves the account's inboxes and teams too.
-    from sqlalchemy import delete
-
-    from db.models import InboxMember, TeamMember
-
-    for model in (InboxMember, TeamMember):
-        await session.execute(delete(model).where(model.account_id == membership.account_id, model.user_id == membership.user_id))
+    await repo.remove_from_inboxes_and_teams(session, membership.account_id, membership.user_id)
     await session.delete(membership)
     await session.flush()
     return membership
@@ -401,7 +399,7 @@ async def create_custom_role(
     perms = _check_permissions(permissions, errors)
     if len(description) > 1000:
         errors.append(FieldError("description", "TOO_LONG", "At most 1000 characters."))
-    if not errors and await repo.custom_role_by_name(session, actor.account_id, name):
+    if not errors and await repo.custom_role_by_name(session, actor.require_account_id(), name):
         errors.append(FieldError("name", "TAKEN", "A custom role with this name exists."))
     if errors:
         raise ValidationError(errors)
@@ -422,14 +420,14 @@ async def update_custom_role(
     permissions: list[str] | None,
     meta: RequestMeta,
 ) -> CustomRole:
-    role = await repo.custom_role_in_account(session, actor.account_id, role_id)
+    role = await repo.custom_role_in_account(session, actor.require_account_id(), role_id)
     if role is None:
         raise NotFound("No such custom role")
     errors: list[FieldError] = []
-    changes = {}
+    changes: dict[str, list[Any]] = {}
     if name is not None:
         name = _check_name(name, "name", errors, 100)
-        other = await repo.custom_role_by_name(session, actor.account_id, name) if name else None
+        other = await repo.custom_role_by_name(session, actor.require_account_id(), name) if name else None
         if other is not None and other.id != role.id:
             errors.append(FieldError("name", "TAKEN", "A custom role with this name exists."))
     perms = _check_permissions(permissions, errors) if permissions is not None else None
@@ -451,7 +449,7 @@ async def update_custom_role(
 
 
 async def delete_custom_role(session: AsyncSession, actor: Actor, role_id: int, meta: RequestMeta) -> CustomRole:
-    role = await repo.custom_role_in_account(session, actor.account_id, role_id)
+    role = await repo.custom_role_in_account(session, actor.require_account_id(), role_id)
     if role is None:
         raise NotFound("No such custom role")
     audit.record(session, actor, "custom_role.delete", "CustomRole", role.id, {"name": role.name}, meta)
@@ -487,7 +485,7 @@ async def create_api_token(
     if bot_id is not None:
         if not actor.is_administrator:
             raise Forbidden("Only administrators can create bot tokens")
-        if await repo.bot_in_account(session, actor.account_id, bot_id) is None:
+        if await repo.bot_in_account(session, actor.require_account_id(), bot_id) is None:
             raise ValidationError.single("botId", "NOT_FOUND", "No such bot in this account.")
         secret, secret_hash = tokens.new_secret(tokens.PREFIX_BOT)
     else:
@@ -509,7 +507,7 @@ async def create_api_token(
 
 
 async def revoke_api_token(session: AsyncSession, actor: Actor, token_id: int, meta: RequestMeta) -> ApiToken:
-    row = await repo.api_token_in_account(session, actor.account_id, token_id)
+    row = await repo.api_token_in_account(session, actor.require_account_id(), token_id)
     own = row is not None and row.user_id == actor.user_id
     if row is None or not (own or (row.bot_id is not None and actor.is_administrator)):
         raise NotFound("No such API token")

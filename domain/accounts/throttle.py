@@ -14,6 +14,7 @@ Password-reset requests and sign-ups have their own counters: they never block a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,10 +35,10 @@ class Rule:
 
 
 class Counter(Protocol):
-    async def reserve(self, rules: list) -> float:
+    async def reserve(self, rules: Sequence[Rule]) -> float:
         """Count one attempt against every rule, or none: 0 when allowed, else the seconds to wait."""
 
-    async def refund(self, rules: list) -> None: ...
+    async def refund(self, rules: Sequence[Rule]) -> None: ...
 
     async def reset(self, keys: list[str]) -> None: ...
 
@@ -62,7 +63,7 @@ class ThrottlePolicy:
 class Reservation:
     email: str
     ip: str | None
-    rules: tuple
+    rules: tuple[Rule, ...]
 
 
 def _email(email: str) -> str:
@@ -89,7 +90,7 @@ class LoginThrottle:
     def _pair_key(self, email: str, ip: str | None) -> str:
         return f"login:pair:{_email(email)}:{ip or '-'}"
 
-    def _login_rules(self, email: str, ip: str | None, device: str | None) -> list:
+    def _login_rules(self, email: str, ip: str | None, device: str | None) -> list[Rule]:
         p = self.policy
         if device is not None:
             return [self._rule(f"login:device:{device}", p.device_failures, p.pair_memory_seconds, True)]

@@ -142,7 +142,7 @@ def issue_widget_token(
 
 
 def is_widget_token(token: str | None) -> bool:
-    return bool(token) and token.startswith(PREFIX_WIDGET)
+    return token is not None and token.startswith(PREFIX_WIDGET)
 
 
 def decode_widget_token(secret_key: str, token: str) -> WidgetClaims:

@@ -6,16 +6,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Contact, ContactInbox, ContactNote, Conversation
+from db.models import Contact, ContactNote
 from db.repositories import helpdesk as repo
 from domain import audit, events
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.enums import AttributeModel, ContactType
 from domain.errors import FieldError, NotFound, ValidationError
+from domain.events.enums import EventType
 from domain.validation import is_email, matches, strip_chars
 
 PHONE_RE = re.compile(r"\+[1-9][0-9]{6,14}")
@@ -25,7 +25,7 @@ MAX_NOTE = 10_000
 
 
 async def _custom_attribute_errors(session: AsyncSession, account_id: int, values: dict[str, Any]) -> list[FieldError]:
-    from domain.catalog import validate_custom_attributes
+    from domain.catalog.custom_attributes import validate_custom_attributes
 
     return await validate_custom_attributes(session, account_id, AttributeModel.CONTACT, values)
 
@@ -41,7 +41,7 @@ async def _validate(
         if not is_email(data["email"]):
             errors.append(FieldError("email", "INVALID_EMAIL", "Enter a valid email address."))
         else:
-            other = await repo.contact_by_email(session, actor.account_id, data["email"])
+            other = await repo.contact_by_email(session, actor.require_account_id(), data["email"])
             if other is not None and (existing is None or other.id != existing.id):
                 errors.append(FieldError("email", "TAKEN", "Another contact has this email."))
     if data.get("phone_number"):
@@ -52,14 +52,14 @@ async def _validate(
         if not matches(PHONE_RE, phone, 16):
             errors.append(FieldError("phoneNumber", "INVALID_PHONE", "Use the international E.164 form, e.g. +4930123456."))
     if data.get("identifier"):
-        other = await repo.contact_by_identifier(session, actor.account_id, data["identifier"])
+        other = await repo.contact_by_identifier(session, actor.require_account_id(), data["identifier"])
         if other is not None and (existing is None or other.id != existing.id):
             errors.append(FieldError("identifier", "TAKEN", "Another contact has this identifier."))
     extra = set((data.get("additional_attributes") or {}).keys()) - ADDITIONAL_KEYS
     if extra:
         errors.append(FieldError("additionalAttributes", "INVALID", f"Unknown keys: {', '.join(sorted(extra))}."))
     if data.get("custom_attributes"):
-        errors.extend(await _custom_attribute_errors(session, actor.account_id, data["custom_attributes"]))
+        errors.extend(await _custom_attribute_errors(session, actor.require_account_id(), data["custom_attributes"]))
     return errors
 
 
@@ -79,13 +79,13 @@ async def create_contact(session: AsyncSession, actor: Actor, data: dict[str, An
     )
     session.add(contact)
     await session.flush()
-    events.record(session, account_id=actor.account_id, type="contact.created", contact_id=contact.id,
+    events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_CREATED, contact_id=contact.id,
                   actor_user_id=actor.user_id, payload={"name": contact.name})
     return contact
 
 
 async def update_contact(session: AsyncSession, actor: Actor, contact_id: int, data: dict[str, Any]) -> Contact:
-    contact = await repo.contact_in_account(session, actor.account_id, contact_id, lock=True)
+    contact = await repo.contact_in_account(session, actor.require_account_id(), contact_id, lock=True)
     if contact is None:
         raise NotFound("No such contact")
     errors = await _validate(session, actor, data, contact)
@@ -104,7 +104,7 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: int, d
                 changed[key] = [getattr(contact, key), merged]
                 setattr(contact, key, merged)
     if changed:
-        events.record(session, account_id=actor.account_id, type="contact.updated", contact_id=contact.id,
+        events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_UPDATED, contact_id=contact.id,
                       actor_user_id=actor.user_id, payload={"changed_attributes": changed})
     await session.flush()
     return contact
@@ -115,15 +115,15 @@ def _plain(value: Any) -> Any:
 
 
 async def delete_contact(session: AsyncSession, actor: Actor, contact_id: int, meta: RequestMeta) -> Contact:
-    contact = await repo.contact_in_account(session, actor.account_id, contact_id, lock=True)
+    contact = await repo.contact_in_account(session, actor.require_account_id(), contact_id, lock=True)
     if contact is None:
         raise NotFound("No such contact")
     audit.record(session, actor, "contact.delete", "Contact", contact.id, {"name": contact.name, "email": contact.email}, meta)
-    events.record(session, account_id=actor.account_id, type="contact.deleted", contact_id=contact.id,
+    events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_DELETED, contact_id=contact.id,
                   actor_user_id=actor.user_id)
     from domain import attachments
 
-    await attachments.remove_for_contact(session, actor.account_id, contact.id)  # stored files: a job after commit
+    await attachments.remove_for_contact(session, actor.require_account_id(), contact.id)  # stored files: a job after commit
     await session.delete(contact)  # conversations and messages go with it (ON DELETE CASCADE)
     await session.flush()
     return contact
@@ -134,12 +134,11 @@ async def merge_contacts(session: AsyncSession, actor: Actor, base_id: int, merg
     contact, missing attributes are filled from the mergee, and the mergee is gone."""
     if base_id == mergee_id:
         raise ValidationError.single("mergeeContactId", "INVALID", "A contact cannot be merged into itself.")
-    base = await repo.contact_in_account(session, actor.account_id, base_id, lock=True)
-    mergee = await repo.contact_in_account(session, actor.account_id, mergee_id, lock=True)
+    base = await repo.contact_in_account(session, actor.require_account_id(), base_id, lock=True)
+    mergee = await repo.contact_in_account(session, actor.require_account_id(), mergee_id, lock=True)
     if base is None or mergee is None:
         raise NotFound("No such contact")
-    for model in (Conversation, ContactInbox, ContactNote):
-        await session.execute(update(model).where(model.contact_id == mergee.id).values(contact_id=base.id))
+    await repo.move_contact_records(session, mergee.id, base.id)
     email, phone, identifier = mergee.email, mergee.phone_number, mergee.identifier
     base.additional_attributes = {**mergee.additional_attributes, **base.additional_attributes}
     base.custom_attributes = {**mergee.custom_attributes, **base.custom_attributes}
@@ -149,14 +148,14 @@ async def merge_contacts(session: AsyncSession, actor: Actor, base_id: int, merg
     base.email = base.email or email
     base.phone_number = base.phone_number or phone
     base.identifier = base.identifier or identifier
-    events.record(session, account_id=actor.account_id, type="contact.merged", contact_id=base.id,
+    events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_MERGED, contact_id=base.id,
                   actor_user_id=actor.user_id, payload={"merged_contact_id": mergee_id})
     await session.flush()
     return base
 
 
 async def add_note(session: AsyncSession, actor: Actor, contact_id: int, content: str) -> ContactNote:
-    contact = await repo.contact_in_account(session, actor.account_id, contact_id)
+    contact = await repo.contact_in_account(session, actor.require_account_id(), contact_id)
     if contact is None:
         raise NotFound("No such contact")
     content = content.strip()

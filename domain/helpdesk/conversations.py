@@ -1,6 +1,7 @@
 """Conversations and messages: Chatwoot's lifecycle (status transitions, snooze and wake-up, reopen on
 an incoming message), assignment, labels, priority, mentions, read markers and activity lines.
-Every change writes its event; every read and write goes through the visibility predicate."""
+Every change writes its event; every read and write goes through the visibility predicate. A new
+conversation is opened in domain/helpdesk/opening.py, for every channel alike."""
 
 from __future__ import annotations
 
@@ -9,13 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import (
     Contact,
-    ContactInbox,
     Conversation,
     ConversationLabel,
     ConversationParticipant,
@@ -28,8 +27,9 @@ from db.repositories import accounts as account_repo
 from db.repositories import helpdesk as repo
 from domain import events
 from domain.accounts.actor import Actor, ActorKind
-from domain.enums import AttributeModel, ChannelType, ContactType, ConversationStatus, MessageType, Priority, SenderType
-from domain.errors import FieldError, Forbidden, NotFound, ValidationError
+from domain.enums import AttributeModel, ChannelType, ConversationStatus, MessageType, Priority, SenderType
+from domain.errors import Forbidden, NotFound, ValidationError
+from domain.events.enums import EventType
 
 MAX_CONTENT = 150_000  # Chatwoot's cap
 MAX_BULK = 100
@@ -58,7 +58,7 @@ def _activity(session: AsyncSession, conversation: Conversation, text: str) -> M
     )
     session.add(message)
     # Live clients show activity lines as they happen (webhooks, reports and notifications skip them).
-    events.record(session, account_id=conversation.account_id, type="message.created", conversation_id=conversation.id,
+    events.record(session, account_id=conversation.account_id, type=EventType.MESSAGE_CREATED, conversation_id=conversation.id,
                   contact_id=conversation.contact_id, inbox_id=conversation.inbox_id, message=message)
     return message
 
@@ -84,16 +84,18 @@ async def _visible(session: AsyncSession, actor: Actor, conversation_id: int) ->
     return conversation
 
 
-async def _inbox_for_agent(session: AsyncSession, actor: Actor, inbox_id: int, field: str = "inboxId") -> Inbox:
-    inbox = await repo.inbox_in_account(session, actor.account_id, inbox_id)
+async def inbox_for_agent(session: AsyncSession, actor: Actor, inbox_id: int, field: str = "inboxId") -> Inbox:
+    """The account's inbox, when the actor is one of its agents (administrators and bots: any)."""
+    inbox = await repo.inbox_in_account(session, actor.require_account_id(), inbox_id)
     if inbox is None or not (
-        actor.is_administrator or actor.kind == ActorKind.bot or await repo.is_inbox_member(session, inbox.id, actor.user_id)
+        actor.is_administrator or actor.kind == ActorKind.bot or await repo.is_inbox_member(session, inbox.id, actor.require_user_id())
     ):
         raise ValidationError.single(field, "NOT_FOUND", "No such inbox, or you are not one of its agents.")
     return inbox
 
 
-def _check_content(content: str, field: str = "content") -> str:
+def check_content(content: str, field: str = "content") -> str:
+    """An agent's message text: not blank, at most MAX_CONTENT characters."""
     if len(content) > MAX_CONTENT:
         raise ValidationError.single(field, "TOO_LONG", f"A message holds at most {MAX_CONTENT:,} characters.")
     if not content.strip():
@@ -101,60 +103,7 @@ def _check_content(content: str, field: str = "content") -> str:
     return content
 
 
-# --- creating --------------------------------------------------------------------------------------
-
-
-async def create_conversation(
-    session: AsyncSession,
-    actor: Actor,
-    *,
-    inbox_id: int,
-    contact_id: int,
-    content: str | None,
-    assignee_id: int | None = None,
-    additional_attributes: dict[str, Any] | None = None,
-) -> Conversation:
-    """An agent starts a conversation with a contact (API and email inboxes, as in Chatwoot); with a
-    message it is sent as the first outgoing reply."""
-    inbox = await _inbox_for_agent(session, actor, inbox_id)
-    contact = await repo.contact_in_account(session, actor.account_id, contact_id)
-    if contact is None:
-        raise ValidationError.single("contactId", "NOT_FOUND", "No such contact.")
-    if content is not None:
-        _check_content(content)
-    now = utcnow()
-    contact_inbox = await session.scalar(
-        select(ContactInbox).where(ContactInbox.contact_id == contact.id, ContactInbox.inbox_id == inbox.id)
-    )
-    if contact_inbox is None:
-        contact_inbox = ContactInbox(
-            account_id=actor.account_id, contact_id=contact.id, inbox_id=inbox.id,
-            source_id=contact.email if inbox.channel_type == ChannelType.EMAIL and contact.email else f"contact-{contact.id}",
-        )
-        session.add(contact_inbox)
-        await session.flush()
-    conversation = Conversation(
-        account_id=actor.account_id,
-        display_id=await repo.next_display_id(session, actor.account_id),
-        inbox_id=inbox.id,
-        contact_id=contact.id,
-        contact_inbox_id=contact_inbox.id,
-        status=ConversationStatus.RESOLVED if contact.blocked else ConversationStatus.OPEN,
-        last_activity_at=now,
-        waiting_since=now,
-        additional_attributes=additional_attributes or {},
-        custom_attributes={},
-        created_at=now,
-    )
-    session.add(conversation)
-    await session.flush()
-    _event(session, conversation, "conversation.created", actor)
-    if assignee_id is not None:
-        await _assign(session, actor, conversation, assignee_id, field="assigneeId")
-    if content is not None:
-        await _add_message(session, actor, conversation, inbox, content=content, private=False,
-                           message_type=MessageType.OUTGOING, content_attributes={})
-    return conversation
+# --- messages --------------------------------------------------------------------------------------
 
 
 async def create_message(
@@ -170,15 +119,15 @@ async def create_message(
     attachment_config: Any = None,  # domain.attachments.AttachmentConfig, needed with attachment_ids
 ) -> Message:
     if content or not attachment_ids:  # a message may be its attachments alone
-        _check_content(content)
+        check_content(content)
     files = []
     if attachment_ids:
         from domain import attachments
 
-        files = await attachments.verify(session, attachment_config, actor.account_id, attachment_ids,
+        files = await attachments.verify(session, attachment_config, actor.require_account_id(), attachment_ids,
                                          uploader_user_id=actor.user_id)
     conversation = await _visible(session, actor, conversation_id)
-    inbox = await session.get(Inbox, conversation.inbox_id)
+    inbox = await session.get_one(Inbox, conversation.inbox_id)
     if message_type not in (MessageType.OUTGOING, MessageType.INCOMING):
         raise ValidationError.single("messageType", "INVALID", "Agents send OUTGOING messages (or INCOMING on API inboxes).")
     if message_type == MessageType.INCOMING:
@@ -188,12 +137,12 @@ async def create_message(
             raise ValidationError.single("private", "INVALID", "An incoming message cannot be a private note.")
     attributes: dict[str, Any] = {}
     if in_reply_to is not None:
-        target = await session.scalar(select(Message.id).where(Message.id == in_reply_to, Message.conversation_id == conversation.id))
+        target = await repo.message_id_in_conversation(session, conversation.id, in_reply_to)
         if target is None:
             raise ValidationError.single("inReplyTo", "NOT_FOUND", "No such message in this conversation.")
         attributes["in_reply_to"] = in_reply_to
-    message = await _add_message(session, actor, conversation, inbox, content=content, private=private,
-                                 message_type=message_type, content_attributes=attributes)
+    message = await add_message(session, actor, conversation, inbox, content=content, private=private,
+                                message_type=message_type, content_attributes=attributes)
     if files:
         from domain import attachments
 
@@ -202,7 +151,7 @@ async def create_message(
     return message
 
 
-async def _add_message(
+async def add_message(
     session: AsyncSession,
     actor: Actor,
     conversation: Conversation,
@@ -213,6 +162,10 @@ async def _add_message(
     message_type: MessageType,
     content_attributes: dict[str, Any],
 ) -> Message:
+    """Append a message to a conversation whatever wrote it: an incoming one reopens a resolved or
+    snoozed conversation (unless the contact is muted) and starts the wait; an agent's public reply
+    ends the wait and counts as the first reply or a later one; an agent joins as a participant;
+    mentions in a private note notify. The caller has checked who may write here."""
     now = utcnow()
     incoming = message_type == MessageType.INCOMING
     message = Message(
@@ -233,13 +186,13 @@ async def _add_message(
     if incoming:
         if conversation.waiting_since is None:
             conversation.waiting_since = now
-        contact = await session.get(Contact, conversation.contact_id)
+        contact = await session.get_one(Contact, conversation.contact_id)
         contact.last_activity_at = now
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED) and not contact.blocked:
             previous = conversation.status
             conversation.status = ConversationStatus.OPEN
             conversation.snoozed_until = None
-            _event(session, conversation, "conversation.status_changed", actor,
+            _event(session, conversation, EventType.CONVERSATION_STATUS_CHANGED, actor,
                    payload={"changed_attributes": {"status": [previous.value, "open"]}, "reason": "incoming_message"})
     elif not private and message.sender_type == SenderType.USER:
         first = conversation.first_reply_created_at is None
@@ -247,24 +200,19 @@ async def _add_message(
             conversation.first_reply_created_at = now
         waited = conversation.waiting_since
         conversation.waiting_since = None
-        _event(session, conversation, "first.reply.created" if first else "reply.created", actor, message_id=message.id,
+        _event(session, conversation, EventType.FIRST_REPLY_CREATED if first else EventType.REPLY_CREATED, actor, message_id=message.id,
                payload={"waiting_since": waited.isoformat() if waited else None})
     if not incoming and actor.user_id is not None:
         await _participate(session, conversation, actor.user_id)
     if private:
         await _mentions(session, actor, conversation, message)
-    _event(session, conversation, "message.created", actor, message_id=message.id, private=private,
+    _event(session, conversation, EventType.MESSAGE_CREATED, actor, message_id=message.id, private=private,
            payload={"message_type": message_type.value})
     return message
 
 
 async def _participate(session: AsyncSession, conversation: Conversation, user_id: int) -> None:
-    exists_ = await session.scalar(
-        select(ConversationParticipant.user_id).where(
-            ConversationParticipant.conversation_id == conversation.id, ConversationParticipant.user_id == user_id
-        )
-    )
-    if exists_ is None:
+    if not await repo.is_participant(session, conversation.id, user_id):
         session.add(ConversationParticipant(conversation_id=conversation.id, user_id=user_id, account_id=conversation.account_id))
         await session.flush()
 
@@ -277,16 +225,14 @@ async def _mentions(session: AsyncSession, actor: Actor, conversation: Conversat
         return
     members = await repo.users_in_account_by_ids(session, conversation.account_id, list(ids))
     for user_id in sorted(members):
-        existing = await session.scalar(
-            select(Mention).where(Mention.conversation_id == conversation.id, Mention.user_id == user_id)
-        )
+        existing = await repo.mention_of(session, conversation.id, user_id)
         if existing is None:
             session.add(Mention(account_id=conversation.account_id, conversation_id=conversation.id, user_id=user_id,
                                 message_id=message.id, mentioned_at=utcnow()))
         else:
             existing.message_id, existing.mentioned_at = message.id, utcnow()
         await _participate(session, conversation, user_id)
-        _event(session, conversation, "conversation.mentioned", actor, message_id=message.id, private=True,
+        _event(session, conversation, EventType.CONVERSATION_MENTIONED, actor, message_id=message.id, private=True,
                payload={"user_id": user_id})
     message.content_attributes = {**message.content_attributes, "mentioned_user_ids": sorted(members)}
 
@@ -294,8 +240,10 @@ async def _mentions(session: AsyncSession, actor: Actor, conversation: Conversat
 # --- changing --------------------------------------------------------------------------------------
 
 
-async def _assign(session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None,
-                  field: str = "assigneeId") -> bool:
+async def change_assignee(session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None,
+                          field: str = "assigneeId") -> bool:
+    """Assign the conversation (None: unassign) to an agent of its inbox, with its activity line and
+    event; False when nothing changed."""
     if assignee_id == conversation.assignee_id:
         return False
     actor_user = await _actor_user(session, actor)
@@ -311,7 +259,7 @@ async def _assign(session: AsyncSession, actor: Actor, conversation: Conversatio
     previous = conversation.assignee_id
     conversation.assignee_id = assignee_id
     _activity(session, conversation, text)
-    _event(session, conversation, "assignee.changed", actor,
+    _event(session, conversation, EventType.ASSIGNEE_CHANGED, actor,
            payload={"changed_attributes": {"assignee_id": [previous, assignee_id]}})
     return True
 
@@ -322,7 +270,7 @@ async def assign(session: AsyncSession, actor: Actor, conversation_id: int, *, a
     if set_team:
         await _set_team(session, actor, conversation, team_id)
     if set_assignee:
-        await _assign(session, actor, conversation, assignee_id)
+        await change_assignee(session, actor, conversation, assignee_id)
     await session.flush()
     return conversation
 
@@ -330,7 +278,7 @@ async def assign(session: AsyncSession, actor: Actor, conversation_id: int, *, a
 async def _set_team(session: AsyncSession, actor: Actor, conversation: Conversation, team_id: int | None) -> None:
     if team_id == conversation.team_id:
         return
-    from domain.catalog import team_in_account
+    from domain.catalog.teams import team_in_account
 
     actor_user = await _actor_user(session, actor)
     if team_id is not None:
@@ -343,7 +291,7 @@ async def _set_team(session: AsyncSession, actor: Actor, conversation: Conversat
     previous = conversation.team_id
     conversation.team_id = team_id
     _activity(session, conversation, text)
-    _event(session, conversation, "team.changed", actor, payload={"changed_attributes": {"team_id": [previous, team_id]}})
+    _event(session, conversation, EventType.TEAM_CHANGED, actor, payload={"changed_attributes": {"team_id": [previous, team_id]}})
 
 
 STATUS_TEXT = {
@@ -378,7 +326,7 @@ async def _set_status(session: AsyncSession, actor: Actor, conversation: Convers
         conversation.waiting_since = None
     actor_user = await _actor_user(session, actor)
     _activity(session, conversation, STATUS_TEXT[status].format(who=_actor_name(actor_user, actor)))
-    _event(session, conversation, "conversation.status_changed", actor,
+    _event(session, conversation, EventType.CONVERSATION_STATUS_CHANGED, actor,
            payload={"changed_attributes": {"status": [previous.value, status.value]},
                     "snoozed_until": snoozed_until.isoformat() if snoozed_until else None})
 
@@ -388,7 +336,7 @@ async def set_priority(session: AsyncSession, actor: Actor, conversation_id: int
     if conversation.priority != priority:
         previous = conversation.priority
         conversation.priority = priority
-        _event(session, conversation, "conversation.updated", actor, payload={"changed_attributes": {
+        _event(session, conversation, EventType.CONVERSATION_UPDATED, actor, payload={"changed_attributes": {
             "priority": [previous.value if previous else None, priority.value if priority else None]}})
     await session.flush()
     return conversation
@@ -396,7 +344,7 @@ async def set_priority(session: AsyncSession, actor: Actor, conversation_id: int
 
 async def _set_labels(session: AsyncSession, actor: Actor, conversation: Conversation, add: Sequence[str],
                       remove: Sequence[str], replace: bool) -> None:
-    from domain.catalog import labels_by_titles
+    from domain.catalog.labels import labels_by_titles
 
     if len(add) + len(remove) > MAX_BULK:
         raise ValidationError.single("labels", "TOO_MANY", f"At most {MAX_BULK} labels at once.")
@@ -411,8 +359,7 @@ async def _set_labels(session: AsyncSession, actor: Actor, conversation: Convers
         return
     session.add_all(ConversationLabel(conversation_id=conversation.id, label_id=i, account_id=conversation.account_id) for i in sorted(added))
     if dropped:
-        await session.execute(delete(ConversationLabel).where(
-            ConversationLabel.conversation_id == conversation.id, ConversationLabel.label_id.in_(dropped)))
+        await repo.remove_conversation_labels(session, conversation.id, dropped)
     titles = {label.id: label.title for label in [*found, *removing]}
     if dropped - set(titles):
         titles.update({i: label.title for i, label in (await repo.labels_of_account(session, conversation.account_id, list(dropped))).items()})
@@ -421,7 +368,7 @@ async def _set_labels(session: AsyncSession, actor: Actor, conversation: Convers
         _activity(session, conversation, f"{actor_name} added {', '.join(sorted(titles[i] for i in added))}")
     if dropped:
         _activity(session, conversation, f"{actor_name} removed {', '.join(sorted(titles[i] for i in dropped))}")
-    _event(session, conversation, "conversation.updated", actor, payload={"changed_attributes": {
+    _event(session, conversation, EventType.CONVERSATION_UPDATED, actor, payload={"changed_attributes": {
         "labels": [sorted(titles.get(i, str(i)) for i in current), sorted(titles.get(i, str(i)) for i in wanted)]}})
 
 
@@ -434,16 +381,16 @@ async def update_labels(session: AsyncSession, actor: Actor, conversation_id: in
 
 
 async def update_custom_attributes(session: AsyncSession, actor: Actor, conversation_id: int, values: dict[str, Any]) -> Conversation:
-    from domain.catalog import validate_custom_attributes
+    from domain.catalog.custom_attributes import validate_custom_attributes
 
     conversation = await _visible(session, actor, conversation_id)
-    errors = await validate_custom_attributes(session, actor.account_id, AttributeModel.CONVERSATION,
+    errors = await validate_custom_attributes(session, actor.require_account_id(), AttributeModel.CONVERSATION,
                                               {k: v for k, v in values.items() if v is not None})
     if errors:
         raise ValidationError(errors)
     merged = {k: v for k, v in {**conversation.custom_attributes, **values}.items() if v is not None}
     if merged != conversation.custom_attributes:
-        _event(session, conversation, "conversation.updated", actor,
+        _event(session, conversation, EventType.CONVERSATION_UPDATED, actor,
                payload={"changed_attributes": {"custom_attributes": [conversation.custom_attributes, merged]}})
         conversation.custom_attributes = merged
     await session.flush()
@@ -460,14 +407,14 @@ async def mark_read(session: AsyncSession, actor: Actor, conversation_id: int) -
 async def mute(session: AsyncSession, actor: Actor, conversation_id: int, muted: bool) -> Conversation:
     """Chatwoot: muting blocks the contact; their new messages no longer reopen the conversation."""
     conversation = await _visible(session, actor, conversation_id)
-    contact = await session.get(Contact, conversation.contact_id, with_for_update=True)
+    contact = await session.get_one(Contact, conversation.contact_id, with_for_update=True)
     if contact.blocked != muted:
         contact.blocked = muted
         actor_name = _actor_name(await _actor_user(session, actor), actor)
         _activity(session, conversation, f"{actor_name} {'muted' if muted else 'unmuted'} the conversation")
         if muted and conversation.status != ConversationStatus.RESOLVED:
             await _set_status(session, actor, conversation, ConversationStatus.RESOLVED, None, utcnow())
-        events.record(session, account_id=conversation.account_id, type="contact.updated", contact_id=contact.id,
+        events.record(session, account_id=conversation.account_id, type=EventType.CONTACT_UPDATED, contact_id=contact.id,
                       actor_user_id=actor.user_id, payload={"changed_attributes": {"blocked": [not muted, muted]}})
     await session.flush()
     return conversation
@@ -484,7 +431,7 @@ async def bulk(session: AsyncSession, actor: Actor, ids: Sequence[int], *, statu
     now = utcnow()
     for conversation in conversations:
         if set_assignee:
-            await _assign(session, actor, conversation, assignee_id)
+            await change_assignee(session, actor, conversation, assignee_id)
         if status is not None:
             await _set_status(session, actor, conversation, status, None, now)
         if add_labels:
@@ -494,14 +441,14 @@ async def bulk(session: AsyncSession, actor: Actor, ids: Sequence[int], *, statu
 
 
 async def edit_message(session: AsyncSession, actor: Actor, message_id: int, content: str) -> Message:
-    _check_content(content)
+    check_content(content)
     message, conversation = await _own_message(session, actor, message_id)
     history = list(message.content_attributes.get("previous_contents", []))
     history.append({"content": message.content, "edited_at": utcnow().isoformat()})
     message.content_attributes = {**message.content_attributes, "previous_contents": history[-20:]}
     message.content = content
     message.edited_at = utcnow()
-    _event(session, conversation, "message.updated", actor, message_id=message.id, private=message.private,
+    _event(session, conversation, EventType.MESSAGE_UPDATED, actor, message_id=message.id, private=message.private,
            payload={"changed_attributes": {"content": True}})
     await session.flush()
     return message
@@ -516,7 +463,7 @@ async def delete_message(session: AsyncSession, actor: Actor, message_id: int) -
         from domain import attachments
 
         await attachments.remove_for_messages(session, message.account_id, [message.id])
-        _event(session, conversation, "message.updated", actor, message_id=message.id, private=message.private,
+        _event(session, conversation, EventType.MESSAGE_UPDATED, actor, message_id=message.id, private=message.private,
                payload={"changed_attributes": {"deleted": [False, True]}})
     await session.flush()
     return message
@@ -536,15 +483,12 @@ async def _own_message(session: AsyncSession, actor: Actor, message_id: int) -> 
 async def wake_snoozed(session: AsyncSession, now: datetime | None = None) -> int:
     """Reopen snoozed conversations whose time has come (periodic job)."""
     now = now or utcnow()
-    due = (await session.scalars(
-        select(Conversation).where(Conversation.status == ConversationStatus.SNOOZED, Conversation.snoozed_until <= now)
-        .limit(500).with_for_update(skip_locked=True)
-    )).all()
+    due = await repo.snoozed_due(session, now)
     system = Actor(label="system")
     for conversation in due:
         conversation.status = ConversationStatus.OPEN
         conversation.snoozed_until = None
         _activity(session, conversation, "Conversation was reopened after its snooze ended")
-        _event(session, conversation, "conversation.status_changed", system,
+        _event(session, conversation, EventType.CONVERSATION_STATUS_CHANGED, system,
                payload={"changed_attributes": {"status": ["snoozed", "open"]}, "reason": "snooze_ended"})
     return len(due)

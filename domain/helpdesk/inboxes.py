@@ -7,7 +7,6 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Inbox, InboxMember
@@ -17,6 +16,7 @@ from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.enums import ChannelType
 from domain.errors import FieldError, NotFound, ValidationError
+from domain.events.enums import EventType
 from domain.validation import is_email, matches
 from infra.settings import Settings
 
@@ -69,7 +69,7 @@ def _validate_config(channel: ChannelType, config: dict[str, Any], errors: list[
     return out
 
 
-def _validate_hours(hours: list[dict] | None, errors: list[FieldError]) -> list[dict]:
+def _validate_hours(hours: list[dict[str, Any]] | None, errors: list[FieldError]) -> list[dict[str, Any]]:
     if hours is None:
         return []
     days = {}
@@ -131,7 +131,7 @@ async def create_inbox(
     session.add(inbox)
     await session.flush()
     audit.record(session, actor, "inbox.create", "Inbox", inbox.id, {"name": name, "channelType": channel_type.value}, meta)
-    events.record(session, account_id=actor.account_id, type="inbox.created", inbox_id=inbox.id,
+    events.record(session, account_id=actor.require_account_id(), type=EventType.INBOX_CREATED, inbox_id=inbox.id,
                   actor_user_id=actor.user_id, payload={"name": name})
     return inbox
 
@@ -149,7 +149,7 @@ async def update_inbox(
     session: AsyncSession, actor: Actor, inbox_id: int, *, name: str | None, config: dict[str, Any] | None,
     settings: dict[str, Any], meta: RequestMeta,
 ) -> Inbox:
-    inbox = await repo.inbox_in_account(session, actor.account_id, inbox_id)
+    inbox = await repo.inbox_in_account(session, actor.require_account_id(), inbox_id)
     if inbox is None:
         raise NotFound("No such inbox")
     errors: list[FieldError] = []
@@ -185,7 +185,7 @@ async def update_inbox(
             changes[key] = [getattr(inbox, attr), settings[key]]
             setattr(inbox, attr, settings[key])
     audit.record(session, actor, "inbox.update", "Inbox", inbox.id, changes, meta)
-    events.record(session, account_id=actor.account_id, type="inbox.updated", inbox_id=inbox.id,
+    events.record(session, account_id=actor.require_account_id(), type=EventType.INBOX_UPDATED, inbox_id=inbox.id,
                   actor_user_id=actor.user_id, payload={"changed": sorted(changes)})
     await session.flush()
     return inbox
@@ -203,20 +203,20 @@ def _config_as_input(inbox: Inbox) -> dict[str, Any]:
 async def set_inbox_members(
     session: AsyncSession, actor: Actor, inbox_id: int, user_ids: Sequence[int], meta: RequestMeta
 ) -> Inbox:
-    inbox = await repo.inbox_in_account(session, actor.account_id, inbox_id)
+    inbox = await repo.inbox_in_account(session, actor.require_account_id(), inbox_id)
     if inbox is None:
         raise NotFound("No such inbox")
     wanted = set(user_ids)
     if len(wanted) > MAX_MEMBERS:
         raise ValidationError.single("userIds", "TOO_MANY", f"At most {MAX_MEMBERS} members.")
-    members = await repo.members_of_account(session, actor.account_id, list(wanted))
+    members = await repo.members_of_account(session, actor.require_account_id(), list(wanted))
     if wanted - members:
         raise ValidationError.single("userIds", "NOT_FOUND", "Every member must be an agent of this account.")
     current = set(await repo.inbox_member_ids(session, inbox.id))
     if wanted - current:
         session.add_all(InboxMember(account_id=actor.account_id, inbox_id=inbox.id, user_id=u) for u in sorted(wanted - current))
     if current - wanted:
-        await session.execute(delete(InboxMember).where(InboxMember.inbox_id == inbox.id, InboxMember.user_id.in_(current - wanted)))
+        await repo.remove_inbox_members(session, inbox.id, current - wanted)
     audit.record(session, actor, "inbox.members", "Inbox", inbox.id,
                  {"added": sorted(wanted - current), "removed": sorted(current - wanted)}, meta)
     await session.flush()

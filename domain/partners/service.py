@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,7 +42,7 @@ class PartnerActor(Actor):
 
 
 def is_partner_token(token: str | None) -> bool:
-    return bool(token) and token.startswith(PREFIX_PARTNER)
+    return token is not None and token.startswith(PREFIX_PARTNER)
 
 
 def _name(value: str, field_name: str, errors: list[FieldError], max_len: int = MAX_NAME) -> str:
@@ -54,7 +55,7 @@ def _name(value: str, field_name: str, errors: list[FieldError], max_len: int = 
 
 
 async def _app(session: AsyncSession, actor: Actor, app_id: int, *, lock: bool = False) -> PartnerApp:
-    app = await repo.app_in_account(session, actor.account_id, app_id, lock=lock)
+    app = await repo.app_in_account(session, actor.require_account_id(), app_id, lock=lock)
     if app is None:
         raise NotFound("No such partner app")
     return app
@@ -80,7 +81,7 @@ async def update_app(
 ) -> PartnerApp:
     app = await _app(session, actor, app_id, lock=True)
     errors: list[FieldError] = []
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if name is not None:
         name = _name(name, "name", errors)
     if description is not None and len(description) > 1000:
@@ -121,7 +122,7 @@ async def create_token(
 
 
 async def revoke_token(session: AsyncSession, actor: Actor, token_id: int, meta: RequestMeta) -> PartnerToken:
-    row = await repo.token_in_account(session, actor.account_id, token_id)
+    row = await repo.token_in_account(session, actor.require_account_id(), token_id)
     if row is None:
         raise NotFound("No such partner token")
     if row.revoked_at is None:
@@ -180,7 +181,7 @@ async def upload_manifest(
 
 async def activate_manifest(session: AsyncSession, actor: Actor, app_id: int, version: int, meta: RequestMeta) -> PartnerApp:
     app = await _app(session, actor, app_id, lock=True)
-    if await repo.manifest_version(session, actor.account_id, app.id, version) is None:
+    if await repo.manifest_version(session, actor.require_account_id(), app.id, version) is None:
         raise ValidationError.single("version", "NOT_FOUND", "This app has no manifest of that version.")
     if app.current_version != version:
         audit.record(session, actor, "partner_manifest.activate", "PartnerApp", app.id,

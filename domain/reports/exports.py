@@ -9,17 +9,21 @@ import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utcnow
 from db.models import Conversation, Inbox, ReportExport, ReportingEvent
-from domain import events, outbox
+from domain import events
 from domain.accounts.actor import Actor
 from domain.errors import FieldError, NotFound, ValidationError
+from domain.events import outbox
+from domain.events.enums import EventType
 from domain.reports import queries
 from domain.reports.enums import Dimension, ExportKind, ExportStatus, GroupBy
+from domain.storage import Storage
 
 ACTOR = "reports.export"
 CONTENT_TYPE = "text/csv"
@@ -34,12 +38,12 @@ EVENT_COLUMNS = ("name", "conversation_display_id", "inbox", "event_start_time",
                  "value_in_business_hours")
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     return "" if value is None else repr(value) if isinstance(value, float) else str(value)
 
 
 def metrics_cells(m: queries.Metrics) -> list[str]:
-    cells: list = [m.conversations_opened, m.conversations_resolved, m.conversations_reopened, m.incoming_messages,
+    cells: list[Any] = [m.conversations_opened, m.conversations_resolved, m.conversations_reopened, m.incoming_messages,
                    m.outgoing_messages]
     for t in (m.first_response, m.reply_time, m.resolution_time):
         cells += [t.count, t.average, t.median, t.average_business_hours, t.median_business_hours]
@@ -98,7 +102,7 @@ class Counter:
     rows: int = 0
 
 
-async def chunks(sessions, export: ReportExport, counter: Counter, *, batch_rows: int = 1000) -> AsyncIterator[bytes]:
+async def chunks(sessions: async_sessionmaker[AsyncSession], export: ReportExport, counter: Counter, *, batch_rows: int = 1000) -> AsyncIterator[bytes]:
     """The CSV in pieces of at most `batch_rows` rows; every batch of raw events is its own query."""
     kind = ExportKind(export.kind)
     since, until = date.fromisoformat(export.params["since"]), date.fromisoformat(export.params["until"])
@@ -131,8 +135,8 @@ async def chunks(sessions, export: ReportExport, counter: Counter, *, batch_rows
             result = await queries.report(session, export.account_id, since=since, until=until, group_by=group_by)
             header, body = ["period_start"], [[b.start.isoformat(), *metrics_cells(b.metrics)] for b in result.series]
         else:
-            rows = await queries.summaries(session, export.account_id, dimension=KIND_DIMENSION[kind], since=since, until=until)
-            header, body = ["name"], [[r.name, *metrics_cells(r.metrics)] for r in rows]
+            summaries = await queries.summaries(session, export.account_id, dimension=KIND_DIMENSION[kind], since=since, until=until)
+            header, body = ["name"], [[r.name, *metrics_cells(r.metrics)] for r in summaries]
     yield _csv([[*header, *METRIC_COLUMNS]])
     for offset in range(0, len(body), batch_rows):
         part = body[offset:offset + batch_rows]
@@ -141,12 +145,12 @@ async def chunks(sessions, export: ReportExport, counter: Counter, *, batch_rows
 
 
 async def finish(session: AsyncSession, export_id: int, *, row_count: int, key: str) -> ReportExport:
-    export = await session.get(ReportExport, export_id, with_for_update=True)
+    export = await session.get_one(ReportExport, export_id, with_for_update=True)
     export.status = ExportStatus.DONE
     export.row_count = row_count
     export.storage_key = key
     export.finished_at = utcnow()
-    events.record(session, account_id=export.account_id, type="report_export.completed", actor_user_id=export.requester_id,
+    events.record(session, account_id=export.account_id, type=EventType.REPORT_EXPORT_COMPLETED, actor_user_id=export.requester_id,
                   private=True, payload={"user_id": export.requester_id, "export_id": export.id})
     await session.flush()
     return export
@@ -161,7 +165,7 @@ async def fail(session: AsyncSession, export_id: int, reason: str) -> None:
         await session.flush()
 
 
-async def download_url(storage, export: ReportExport, *, expires_in: int) -> str | None:
+async def download_url(storage: Storage, export: ReportExport, *, expires_in: int) -> str | None:
     if export.status != ExportStatus.DONE or not export.storage_key:
         return None
     return await storage.download_url(export.storage_key, file_name=file_name(export), content_type=CONTENT_TYPE,

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from db.models import AccountMembership, Conversation
 from domain.enums import Availability, ConversationStatus
@@ -49,7 +51,7 @@ async def live_counts(session: AsyncSession, account_id: int, *, inbox_id: int |
     is_open = Conversation.status == ConversationStatus.OPEN
     unattended = and_(is_open, or_(Conversation.first_reply_created_at.is_(None), Conversation.waiting_since.is_not(None)))
 
-    def n(condition):
+    def n(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
     stmt = select(n(is_open), n(unattended), n(and_(is_open, Conversation.assignee_id.is_(None))),

@@ -10,6 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, text
@@ -26,6 +27,7 @@ from db.models import (
     Team,
     User,
 )
+from db.session import dialect_name
 from domain.errors import FieldError, ValidationError
 from domain.reports.enums import Dimension, GroupBy, Metric
 
@@ -116,7 +118,8 @@ def bucket_of(day: date, group_by: GroupBy) -> date:
 
 
 def buckets(since: date, until: date, group_by: GroupBy) -> list[date]:
-    out, day = [], since
+    out: list[date] = []
+    day = since
     while day <= until:
         start = bucket_of(day, group_by)
         if not out or out[-1] != start:
@@ -163,7 +166,7 @@ class _Acc:
 # --- raw reporting events ----------------------------------------------------------------------------
 
 
-def _dimension_filter(dimension: Dimension, dimension_id: int | None) -> tuple[str, dict]:
+def _dimension_filter(dimension: Dimension, dimension_id: int | None) -> tuple[str, dict[str, Any]]:
     if dimension == Dimension.ACCOUNT or dimension_id is None:
         return "", {}
     if dimension == Dimension.LABEL:
@@ -173,15 +176,15 @@ def _dimension_filter(dimension: Dimension, dimension_id: int | None) -> tuple[s
 
 
 async def _raw(session: AsyncSession, account_id: int, rng: Range, names: Sequence[Metric], group_by: GroupBy | None,
-               dimension: Dimension, dimension_id: int | None, *, with_counts: bool) -> dict[tuple[str, date | None], tuple]:
+               dimension: Dimension, dimension_id: int | None, *, with_counts: bool) -> dict[tuple[str, date | None], tuple[Any, ...]]:
     """(name, bucket or None for the whole range) → (count, sum, sum in business hours, median, median
     in business hours), read from the raw reporting events of the range. On PostgreSQL one statement
     with `percentile_cont` and GROUPING SETS over the (account, name, end time) index; on SQLite the
     values are read and the medians taken in Python (statistics.median interpolates the same way)."""
     where, params = _dimension_filter(dimension, dimension_id)
     params.update(a=account_id, lo=rng.lo, hi=rng.hi, names=[n.value for n in names])
-    out: dict[tuple[str, date | None], tuple] = {}
-    if session.bind.dialect.name == "postgresql":
+    out: dict[tuple[str, date | None], tuple[Any, ...]] = {}
+    if dialect_name(session) == "postgresql":
         # Buckets by binary search over their start instants (width_bucket) rather than converting every
         # row's time to the account's zone: the sort for the medians dominates, and this keeps it lean.
         starts = buckets(rng.since, rng.until, group_by) if group_by else []
@@ -304,7 +307,7 @@ async def summaries(session: AsyncSession, account_id: int, *, dimension: Dimens
     return [SummaryRow(dimension, i, n, accs[i].metrics()) for i, n in members]
 
 
-async def _medians_by(session: AsyncSession, rng: Range, params: dict, dimension: Dimension) -> dict[tuple[int, str], tuple]:
+async def _medians_by(session: AsyncSession, rng: Range, params: dict[str, Any], dimension: Dimension) -> dict[tuple[int, str], tuple[Any, ...]]:
     names = [m.value for m in TIMED]
     if dimension == Dimension.LABEL:
         source, key = ("reporting_events re JOIN conversation_labels cl ON cl.conversation_id = re.conversation_id", "cl.label_id")
@@ -313,8 +316,8 @@ async def _medians_by(session: AsyncSession, rng: Range, params: dict, dimension
     filters = (f"re.account_id = :a AND re.event_end_time >= :lo AND re.event_end_time < :hi AND {key} IS NOT NULL "
                f"AND re.name IN ({', '.join(f':n{i}' for i in range(len(names)))})")
     binds = {**params, **{f"n{i}": n for i, n in enumerate(names)}}
-    out: dict[tuple[int, str], tuple] = {}
-    if session.bind.dialect.name == "postgresql":
+    out: dict[tuple[int, str], tuple[Any, ...]] = {}
+    if dialect_name(session) == "postgresql":
         stmt = text(f"SELECT {key}, re.name, percentile_cont(0.5) WITHIN GROUP (ORDER BY re.value), "
                     "percentile_cont(0.5) WITHIN GROUP (ORDER BY re.value_in_business_hours) "
                     f"FROM {source} WHERE {filters} GROUP BY {key}, re.name")
@@ -342,7 +345,10 @@ async def check_dimension(session: AsyncSession, account_id: int, dimension: Dim
         stmt = select(AccountMembership.user_id).where(AccountMembership.account_id == account_id,
                                                        AccountMembership.user_id == dimension_id)
     else:
-        model = {Dimension.INBOX: Inbox, Dimension.TEAM: Team, Dimension.LABEL: Label}[dimension]
+        models: dict[Dimension, type[Inbox | Team | Label]] = {
+            Dimension.INBOX: Inbox, Dimension.TEAM: Team, Dimension.LABEL: Label
+        }
+        model = models[dimension]
         stmt = select(model.id).where(model.account_id == account_id, model.id == dimension_id)
     if await session.scalar(stmt) is None:
         raise NotFound(f"No {dimension.value} with this ID")

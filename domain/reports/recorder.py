@@ -24,29 +24,27 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.base import utcnow
+from db.base import Base, utcnow
 from db.models import Account, Conversation, Event, Inbox, Message, ReportingEvent, ReportingRollup
+from db.session import dialect_name
 from domain.enums import MessageType, SenderType
+from domain.events.enums import Consumer, EventType, consumed_by
 from domain.reports.business_hours import business_seconds
 from domain.reports.enums import Metric
 
-CONSUMED = frozenset({
-    "conversation.created", "message.created", "first.reply.created", "reply.created", "conversation.status_changed",
-    "account.updated",  # with a changed timezone: the days of the roll-ups move, so they are rebuilt
-})
+CONSUMED = consumed_by(Consumer.REPORTS)
 ROLLUP_DIMENSIONS = ("account", "inbox", "agent", "team")
 
 
-def dialect_insert(session: AsyncSession, table):
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+def dialect_insert(session: AsyncSession, table: type[Base]) -> postgresql.Insert | sqlite.Insert:
+    insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
     return insert(table)
 
 
@@ -94,25 +92,27 @@ async def _load(session: AsyncSession, events: Sequence[Event]) -> _Context:
     history: dict[int, list[Event]] = defaultdict(list)
     if conversation_ids:
         rows = await session.scalars(
-            select(Event).where(Event.conversation_id.in_(conversation_ids), Event.type == "conversation.status_changed")
+            select(Event).where(Event.conversation_id.in_(conversation_ids), Event.type == EventType.CONVERSATION_STATUS_CHANGED)
             .order_by(Event.conversation_id, Event.position)
         )
         for row in rows:
-            history[row.conversation_id].append(row)
+            if row.conversation_id is not None:  # always: selected by conversation id
+                history[row.conversation_id].append(row)
     recorded: dict[int, list[tuple[str, datetime]]] = defaultdict(list)
     if conversation_ids:
-        rows = await session.execute(
+        recorded_rows = await session.execute(
             select(ReportingEvent.conversation_id, ReportingEvent.name, ReportingEvent.event_end_time).where(
                 ReportingEvent.conversation_id.in_(conversation_ids),
                 ReportingEvent.name.in_([Metric.CONVERSATION_RESOLVED.value, Metric.CONVERSATION_REOPENED.value]))
         )
-        for conversation_id, name, end in rows:
-            recorded[conversation_id].append((name, end))
+        for conversation_id, name, end in recorded_rows:
+            if conversation_id is not None:  # always: selected by conversation id
+                recorded[conversation_id].append((name, end))
     return _Context(conversations, messages, inboxes, history, recorded)
 
 
 def _row(event: Event, conversation: Conversation, inbox: Inbox, name: Metric, start: datetime, end: datetime,
-         user_id: int | None, timed: bool) -> dict:
+         user_id: int | None, timed: bool) -> dict[str, Any]:
     value = max((end - start).total_seconds(), 0.0) if timed else 0.0
     in_hours = business_seconds(start, end, enabled=inbox.working_hours_enabled, hours=inbox.working_hours,
                                 timezone=inbox.timezone) if timed else 0.0
@@ -121,17 +121,17 @@ def _row(event: Event, conversation: Conversation, inbox: Inbox, name: Metric, s
                 user_id=user_id, team_id=conversation.team_id, event_start_time=start, event_end_time=end, created_at=utcnow())
 
 
-def facts(event: Event, ctx: _Context) -> list[dict]:
+def facts(event: Event, ctx: _Context) -> list[dict[str, Any]]:
     """The reporting events one event-log event makes (none for most)."""
     conversation = ctx.conversations.get(event.conversation_id or 0)
     if conversation is None:
         return []
     inbox = ctx.inboxes[conversation.inbox_id]
     message = ctx.messages.get(event.message_id or 0)
-    if event.type == "conversation.created":
+    if event.type == EventType.CONVERSATION_CREATED:
         at = conversation.created_at
         return [_row(event, conversation, inbox, Metric.CONVERSATION_OPENED, at, at, conversation.assignee_id, False)]
-    if event.type == "message.created" and message is not None:
+    if event.type == EventType.MESSAGE_CREATED and message is not None:
         if message.message_type == MessageType.INCOMING:
             return [_row(event, conversation, inbox, Metric.INCOMING_MESSAGE, message.created_at, message.created_at,
                          conversation.assignee_id, False)]
@@ -139,16 +139,16 @@ def facts(event: Event, ctx: _Context) -> list[dict]:
             user = message.sender_id if message.sender_type == SenderType.USER else None
             return [_row(event, conversation, inbox, Metric.OUTGOING_MESSAGE, message.created_at, message.created_at, user, False)]
         return []
-    if event.type == "first.reply.created" and message is not None:
+    if event.type == EventType.FIRST_REPLY_CREATED and message is not None:
         start = ctx.latest(conversation.id, event, "reopen", message.created_at) or conversation.created_at
         return [_row(event, conversation, inbox, Metric.FIRST_RESPONSE, start, message.created_at, message.sender_id, True)]
-    if event.type == "reply.created" and message is not None:
+    if event.type == EventType.REPLY_CREATED and message is not None:
         waiting = (event.payload or {}).get("waiting_since")
         if not waiting:
             return []
         return [_row(event, conversation, inbox, Metric.REPLY_TIME, datetime.fromisoformat(waiting), message.created_at,
                      message.sender_id, True)]
-    if event.type == "conversation.status_changed":
+    if event.type == EventType.CONVERSATION_STATUS_CHANGED:
         if _is_resolve(event):
             return [_row(event, conversation, inbox, Metric.CONVERSATION_RESOLVED, conversation.created_at, event.created_at,
                          conversation.assignee_id, True)]
@@ -159,17 +159,17 @@ def facts(event: Event, ctx: _Context) -> list[dict]:
     return []
 
 
-def rollup_keys(row: dict, day: date) -> Iterable[tuple]:
+def rollup_keys(row: dict[str, Any], day: date) -> Iterable[tuple[Any, ...]]:
     dims = {"account": row["account_id"], "inbox": row["inbox_id"], "agent": row["user_id"], "team": row["team_id"]}
     for kind in ROLLUP_DIMENSIONS:
         if dims[kind] is not None:
             yield (row["account_id"], kind, dims[kind], row["name"], day)
 
 
-async def add_to_rollups(session: AsyncSession, rows: Sequence[dict], zones: dict[int, str]) -> None:
+async def add_to_rollups(session: AsyncSession, rows: Sequence[dict[str, Any]], zones: dict[int, str]) -> None:
     """Add inserted reporting events to their day's roll-ups (one upsert; keys sorted so concurrent
     consumers lock roll-up rows in the same order)."""
-    sums: dict[tuple, list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
+    sums: dict[tuple[Any, ...], list[float]] = defaultdict(lambda: [0, 0.0, 0.0])
     for row in rows:
         day = row["event_end_time"].astimezone(ZoneInfo(zones[row["account_id"]])).date()
         for key in rollup_keys(row, day):
@@ -199,14 +199,14 @@ async def record(session: AsyncSession, event_ids: Sequence[int]) -> int:
     if not events:
         return 0
     for event in events:
-        if event.type == "account.updated" and "timezone" in ((event.payload or {}).get("changed_attributes") or {}):
+        if event.type == EventType.ACCOUNT_UPDATED and "timezone" in ((event.payload or {}).get("changed_attributes") or {}):
             await rebuild_rollups(session, event.account_id)
-    events = [e for e in events if e.type != "account.updated"]
+    events = [e for e in events if e.type != EventType.ACCOUNT_UPDATED]
     ctx = await _load(session, events)
     rows = [row for event in events for row in facts(event, ctx)]
     if not rows:
         return 0
-    inserted: list[dict] = []
+    inserted: list[dict[str, Any]] = []
     by_key = {(r["source_event_id"], r["name"]): r for r in rows}
     for start in range(0, len(rows), 500):
         stmt = (dialect_insert(session, ReportingEvent).values(rows[start:start + 500])
@@ -226,7 +226,7 @@ async def rebuild_rollups(session: AsyncSession, account_id: int) -> None:
 
     await session.execute(delete(ReportingRollup).where(ReportingRollup.account_id == account_id))
     zone = await session.scalar(select(Account.timezone).where(Account.id == account_id)) or "UTC"
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         columns = {"account": "account_id", "inbox": "inbox_id", "agent": "user_id", "team": "team_id"}
         for kind, column in columns.items():
             await session.execute(text(

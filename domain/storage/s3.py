@@ -116,7 +116,7 @@ class S3Storage:
         try:
             async with self._client() as client:
                 found = await client.head_object(Bucket=self.config.bucket, Key=key)
-        except Exception as exc:  # noqa: BLE001 - botocore's ClientError and connection errors
+        except Exception as exc:  # botocore's ClientError and connection errors
             if _error_code(exc) in MISSING_CODES:
                 return None
             raise StorageError(f"HEAD {key} failed: {type(exc).__name__}") from exc
@@ -129,8 +129,8 @@ class S3Storage:
             async with self._client() as client:
                 found = await client.get_object(Bucket=self.config.bucket, Key=key, Range=f"bytes=0-{length - 1}")
                 async with found["Body"] as body:
-                    data = await body.read()
-        except Exception as exc:  # noqa: BLE001
+                    data: bytes = await body.read()
+        except Exception as exc:
             code = _error_code(exc)
             if code == "InvalidRange":  # an empty object
                 return b""
@@ -178,7 +178,7 @@ class S3Storage:
 
     async def download_url(self, key: str, *, file_name: str, content_type: str, expires_in: int,
                            inline: bool = False) -> str:
-        return self._signing_client().generate_presigned_url(
+        url: str = self._signing_client().generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.config.bucket,
@@ -188,13 +188,14 @@ class S3Storage:
             },
             ExpiresIn=expires_in,
         )
+        return url
 
     async def delete(self, key: str) -> None:
         """Idempotent: S3 answers 204 for a key that is already gone."""
         try:
             async with self._client() as client:
                 await client.delete_object(Bucket=self.config.bucket, Key=key)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             if _error_code(exc) in MISSING_CODES:
                 return
             raise StorageError(f"DELETE {key} failed: {type(exc).__name__}") from exc

@@ -3,47 +3,33 @@ API presents them (camelCase fields, opaque global IDs, enum names) — built on
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
     Account,
-    Attachment,
     Bot,
     Contact,
     Conversation,
-    ConversationLabel,
     Event,
     Inbox,
-    Label,
     Message,
     Team,
     User,
 )
+from db.repositories import attachments as attachment_repo
+from db.repositories import helpdesk as helpdesk_repo
 from domain.enums import MessageType, SenderType
+from domain.events.enums import WEBHOOK_EVENTS
 from domain.webhooks.enums import WebhookEvent
+from infra.api_names import camel_case, encode_global_id
 
-# Event-log type -> Chatwoot webhook event. Chatwoot reports assignee and team changes as
-# conversation_updated with the attribute in `changed_attributes`.
-EVENT_MAP: dict[str, WebhookEvent] = {
-    "conversation.created": WebhookEvent.CONVERSATION_CREATED,
-    "conversation.updated": WebhookEvent.CONVERSATION_UPDATED,
-    "assignee.changed": WebhookEvent.CONVERSATION_UPDATED,
-    "team.changed": WebhookEvent.CONVERSATION_UPDATED,
-    "conversation.status_changed": WebhookEvent.CONVERSATION_STATUS_CHANGED,
-    "message.created": WebhookEvent.MESSAGE_CREATED,
-    "message.updated": WebhookEvent.MESSAGE_UPDATED,
-    "contact.created": WebhookEvent.CONTACT_CREATED,
-    "contact.updated": WebhookEvent.CONTACT_UPDATED,
-    "inbox.created": WebhookEvent.INBOX_CREATED,
-    "inbox.updated": WebhookEvent.INBOX_UPDATED,
-}
+# Event-log type -> Chatwoot webhook event, declared beside each type (domain/events/enums.py).
+EVENT_MAP: dict[str, WebhookEvent] = {t.value: name for t, name in WEBHOOK_EVENTS.items()}
 SOURCE_TYPES = frozenset(EVENT_MAP)
 # Chatwoot sends incoming, outgoing and template messages (private notes too, flagged `private`),
 # never activity lines (`MessageFilterHelpers#webhook_sendable?`).
@@ -56,20 +42,16 @@ def gid(type_name: str, pk: int | None) -> str | None:
     """The API's opaque global ID (`base64url("Type:pk")`, as in the GraphQL schema)."""
     if pk is None:
         return None
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return encode_global_id(type_name, pk)
 
 
-def _time(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
+    """A time as webhook bodies write it: ISO 8601 in UTC with a `Z`."""
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def _enum(value: Any) -> Any:
     return value.name if hasattr(value, "name") else value
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
 
 
 def changed_attributes(event: Event) -> list[dict[str, Any]]:
@@ -84,7 +66,7 @@ def changed_attributes(event: Event) -> list[dict[str, Any]]:
         elif attribute in ("status", "priority"):
             out.append({attribute: {"previousValue": _upper(previous), "currentValue": _upper(current)}})
         else:
-            out.append({_camel(attribute): {"previousValue": previous, "currentValue": current}})
+            out.append({camel_case(attribute): {"previousValue": previous, "currentValue": current}})
     return out
 
 
@@ -101,7 +83,7 @@ def inbox_data(inbox: Inbox) -> dict[str, Any]:
         "id": gid("Inbox", inbox.id), "name": inbox.name, "channelType": _enum(inbox.channel_type),
         "greetingEnabled": inbox.greeting_enabled, "greetingMessage": inbox.greeting_message,
         "workingHoursEnabled": inbox.working_hours_enabled, "timezone": inbox.timezone,
-        "enableAutoAssignment": inbox.enable_auto_assignment, "createdAt": _time(inbox.created_at),
+        "enableAutoAssignment": inbox.enable_auto_assignment, "createdAt": iso_time(inbox.created_at),
     }
 
 
@@ -111,7 +93,7 @@ def contact_data(contact: Contact) -> dict[str, Any]:
         "phoneNumber": contact.phone_number, "identifier": contact.identifier,
         "additionalAttributes": contact.additional_attributes, "customAttributes": contact.custom_attributes,
         "contactType": _enum(contact.contact_type), "blocked": contact.blocked,
-        "lastActivityAt": _time(contact.last_activity_at), "createdAt": _time(contact.created_at),
+        "lastActivityAt": iso_time(contact.last_activity_at), "createdAt": iso_time(contact.created_at),
     }
 
 
@@ -128,7 +110,7 @@ class PayloadBuilder:
         self.session = session
         self._cache: dict[tuple[type, int], Any] = {}
 
-    async def _get(self, model, pk: int | None):
+    async def _get(self, model: type[Any], pk: int | None) -> Any:
         if pk is None:
             return None
         key = (model, pk)
@@ -137,10 +119,7 @@ class PayloadBuilder:
         return self._cache[key]
 
     async def conversation_data(self, conversation: Conversation) -> dict[str, Any]:
-        labels = (await self.session.scalars(
-            select(Label.title).join(ConversationLabel, ConversationLabel.label_id == Label.id)
-            .where(ConversationLabel.conversation_id == conversation.id).order_by(Label.title)
-        )).all()
+        labels = await helpdesk_repo.label_titles_of(self.session, conversation.id)
         inbox = await self._get(Inbox, conversation.inbox_id)
         contact = await self._get(Contact, conversation.contact_id)
         team = await self._get(Team, conversation.team_id)
@@ -154,10 +133,10 @@ class PayloadBuilder:
             "labels": list(labels),
             "customAttributes": conversation.custom_attributes,
             "additionalAttributes": conversation.additional_attributes,
-            "snoozedUntil": _time(conversation.snoozed_until), "lastActivityAt": _time(conversation.last_activity_at),
-            "waitingSince": _time(conversation.waiting_since),
-            "firstReplyCreatedAt": _time(conversation.first_reply_created_at),
-            "createdAt": _time(conversation.created_at),
+            "snoozedUntil": iso_time(conversation.snoozed_until), "lastActivityAt": iso_time(conversation.last_activity_at),
+            "waitingSince": iso_time(conversation.waiting_since),
+            "firstReplyCreatedAt": iso_time(conversation.first_reply_created_at),
+            "createdAt": iso_time(conversation.created_at),
         }
 
     async def sender_data(self, message: Message) -> dict[str, Any] | None:
@@ -172,15 +151,13 @@ class PayloadBuilder:
         return None
 
     async def message_data(self, message: Message) -> dict[str, Any]:
-        attachments = (await self.session.scalars(
-            select(Attachment).where(Attachment.message_id == message.id).order_by(Attachment.id)
-        )).all()
+        attachments = await attachment_repo.attachments_of_message(self.session, message.id)
         return {
             "id": gid("Message", message.id), "content": message.content,
             "messageType": _enum(message.message_type), "private": message.private,
             "senderType": _enum(message.sender_type), "contentAttributes": message.content_attributes,
-            "createdAt": _time(message.created_at), "editedAt": _time(message.edited_at),
-            "deletedAt": _time(message.deleted_at),
+            "createdAt": iso_time(message.created_at), "editedAt": iso_time(message.edited_at),
+            "deletedAt": iso_time(message.deleted_at),
             "sender": await self.sender_data(message),
             "attachments": [
                 {"id": gid("Attachment", a.id), "fileType": _enum(a.file_type), "fileName": a.file_name,
@@ -196,7 +173,7 @@ class PayloadBuilder:
         if name is None or account is None:
             return None
         data: dict[str, Any] = {"event": name.value, "eventId": gid("Event", event.id),
-                                "occurredAt": _time(event.created_at), "account": account_data(account)}
+                                "occurredAt": iso_time(event.created_at), "account": account_data(account)}
         if name in (WebhookEvent.MESSAGE_CREATED, WebhookEvent.MESSAGE_UPDATED):
             message = await self._get(Message, event.message_id)
             if message is None or message.message_type not in SENDABLE_MESSAGES:
@@ -234,7 +211,7 @@ def encode(data: dict[str, Any]) -> str:
 
 def ping_body(account: Account, webhook_pk: int, at: datetime) -> str:
     return encode({"event": "webhook_test", "webhook": {"id": gid("Webhook", webhook_pk)},
-                   "account": account_data(account), "occurredAt": _time(at)})
+                   "account": account_data(account), "occurredAt": iso_time(at)})
 
 
 def event_names(types: Sequence[str]) -> set[WebhookEvent]:

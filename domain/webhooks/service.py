@@ -9,19 +9,21 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utcnow
-from db.models import Account, Event, User, Webhook, WebhookAttempt, WebhookDelivery
+from db.models import Account, Conversation, Event, User, Webhook, WebhookAttempt, WebhookDelivery
+from db.repositories import events as event_repo
 from db.repositories import helpdesk as helpdesk_repo
 from db.repositories import webhooks as repo
-from domain import audit, crypto, outbox
+from domain import audit, crypto
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.errors import FieldError, NotFound, ValidationError
+from domain.events import outbox
 from domain.webhooks import delivery, payloads, signing, ssrf
 from domain.webhooks.enums import WebhookDeliveryStatus, WebhookEvent
+from infra.api_names import camel_case
 from infra.settings import Settings
 
 DELIVER_ACTOR = "webhooks.deliver"
@@ -50,7 +52,7 @@ def _check_events(events: list[WebhookEvent], errors: list[FieldError]) -> list[
 
 
 async def _check_inbox(session: AsyncSession, actor: Actor, inbox_id: int | None, errors: list[FieldError]) -> int | None:
-    if inbox_id is not None and await helpdesk_repo.inbox_in_account(session, actor.account_id, inbox_id) is None:
+    if inbox_id is not None and await helpdesk_repo.inbox_in_account(session, actor.require_account_id(), inbox_id) is None:
         errors.append(FieldError("inboxId", "NOT_FOUND", "No such inbox."))
     return inbox_id
 
@@ -66,7 +68,7 @@ def secret_of(webhook: Webhook, settings: Settings) -> str:
 
 
 async def webhook_or_404(session: AsyncSession, actor: Actor, webhook_id: int, *, lock: bool = False) -> Webhook:
-    webhook = await repo.webhook_in_account(session, actor.account_id, webhook_id, lock=lock)
+    webhook = await repo.webhook_in_account(session, actor.require_account_id(), webhook_id, lock=lock)
     if webhook is None:
         raise NotFound("No such webhook")
     return webhook
@@ -85,7 +87,7 @@ async def create_webhook(
     inbox_id = await _check_inbox(session, actor, inbox_id, errors)
     if errors:
         raise ValidationError(errors)
-    if await repo.count_webhooks(session, actor.account_id) >= repo.MAX_WEBHOOKS:
+    if await repo.count_webhooks(session, actor.require_account_id()) >= repo.MAX_WEBHOOKS:
         raise ValidationError.single(None, "LIMIT_REACHED", f"An account can have at most {repo.MAX_WEBHOOKS} webhooks.")
     secret = signing.new_secret()
     webhook = Webhook(account_id=actor.account_id, url=url, description=description.strip(), events=names,
@@ -130,7 +132,7 @@ async def update_webhook(
     changes: dict[str, list[Any]] = {}
     for attr, value in values.items():
         if getattr(webhook, attr) != value:
-            changes[payloads._camel(attr)] = [getattr(webhook, attr), value]
+            changes[camel_case(attr)] = [getattr(webhook, attr), value]
             setattr(webhook, attr, value)
     if "enabled" in values and changes.get("enabled"):
         webhook.disabled_reason = None if webhook.enabled else "disabled by an administrator"
@@ -167,7 +169,7 @@ async def rotate_secret(
 async def queue_test(session: AsyncSession, actor: Actor, webhook_id: int) -> WebhookDelivery:
     """A `webhook_test` ping, sent once (no retries), disabled webhooks included."""
     webhook = await webhook_or_404(session, actor, webhook_id)
-    account = await session.get(Account, actor.account_id)
+    account = await session.get_one(Account, actor.account_id)
     row = WebhookDelivery(account_id=actor.account_id, webhook_id=webhook.id, event_id=None, event_type="webhook_test",
                           message_id=_message_id(), body=payloads.ping_body(account, webhook.id, utcnow()),
                           status=WebhookDeliveryStatus.PENDING, attempt_count=0, created_at=utcnow())
@@ -182,11 +184,11 @@ async def queue_redelivery(
 ) -> WebhookDelivery:
     """Send a delivery once more, now, with the same `webhook-id` and body (receivers dedupe on it)."""
     if attempt_id is not None:
-        attempt = await repo.attempt_in_account(session, actor.account_id, attempt_id)
+        attempt = await repo.attempt_in_account(session, actor.require_account_id(), attempt_id)
         if attempt is None:
             raise NotFound("No such webhook attempt")
         delivery_id = attempt.delivery_id
-    row = await repo.delivery_in_account(session, actor.account_id, delivery_id or 0)
+    row = await repo.delivery_in_account(session, actor.require_account_id(), delivery_id or 0)
     if row is None:
         raise NotFound("No such webhook delivery")
     outbox.add_job(session, DELIVER_ACTOR, delivery_id=row.id, manual=True)
@@ -214,9 +216,7 @@ async def fan_out(session: AsyncSession, event_ids: list[int]) -> list[int]:
     # Most accounts have no webhook: one statement answers that, and the transaction ends at once.
     if not await repo.any_enabled_webhook_for_events(session, event_ids):
         return []
-    events = (await session.scalars(
-        select(Event).where(Event.id.in_(list(event_ids)), Event.type.in_(payloads.SOURCE_TYPES)).order_by(Event.id)
-    )).all()
+    events = await event_repo.events_by_ids(session, event_ids, payloads.SOURCE_TYPES)
     if not events:
         return []
     webhooks = await repo.subscribed_webhooks(session, sorted({e.account_id for e in events}))
@@ -243,7 +243,7 @@ async def fan_out(session: AsyncSession, event_ids: list[int]) -> list[int]:
     return new_ids
 
 
-async def queue_typing(session: AsyncSession, conversation, *, user_id: int | None, contact_id: int | None,
+async def queue_typing(session: AsyncSession, conversation: Conversation, *, user_id: int | None, contact_id: int | None,
                        on: bool, private: bool) -> list[int]:
     """`conversation_typing_on/off` for webhooks that asked for them. Typing is ephemeral (never in
     the event log), so these deliveries have no event; each is sent once a typingSet call says so."""
@@ -253,10 +253,10 @@ async def queue_typing(session: AsyncSession, conversation, *, user_id: int | No
     if not webhooks:
         return []
     builder = payloads.PayloadBuilder(session)
-    account = await session.get(Account, conversation.account_id)
+    account = await session.get_one(Account, conversation.account_id)
     user = await session.get(User, user_id) if user_id is not None else None
     body = payloads.encode({
-        "event": name.value, "occurredAt": payloads._time(utcnow()), "account": payloads.account_data(account),
+        "event": name.value, "occurredAt": payloads.iso_time(utcnow()), "account": payloads.account_data(account),
         "conversation": await builder.conversation_data(conversation), "user": payloads.user_data(user),
         "contactId": payloads.gid("Contact", contact_id), "isPrivate": private,
     })
@@ -281,10 +281,11 @@ class DeliveryResult:
 
 def retry_delay(settings: Settings, attempts_made: int) -> float:
     """Exponential: base, 4×base, 16×base… capped at 8 hours (about a day over the default 10 tries)."""
-    return min(settings.webhooks_retry_base_seconds * 4 ** (attempts_made - 1), MAX_RETRY_DELAY_SECONDS)
+    delay: float = settings.webhooks_retry_base_seconds * 4 ** (attempts_made - 1)
+    return min(delay, MAX_RETRY_DELAY_SECONDS)
 
 
-async def deliver(sessions, settings: Settings, delivery_id: int, *, manual: bool = False) -> DeliveryResult:
+async def deliver(sessions: async_sessionmaker[AsyncSession], settings: Settings, delivery_id: int, *, manual: bool = False) -> DeliveryResult:
     """Make one attempt of a delivery and record it. Without `manual`, a delivery already delivered or
     failed is left alone (a job that runs twice sends once)."""
     async with sessions() as session:

@@ -85,7 +85,7 @@ async def resolve(host: str, port: int) -> list[IPAddress]:
         raise TargetRefused("UNRESOLVABLE", "The host name does not resolve.") from None
     seen: list[IPAddress] = []
     for *_, sockaddr in infos:
-        ip = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if ip not in seen:
             seen.append(ip)
     if not seen:

@@ -1,7 +1,7 @@
 """accounts, users and memberships
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 19:03:31.894419
 """
 

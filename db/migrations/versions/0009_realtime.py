@@ -6,8 +6,8 @@ Revises: 0008
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
+import sqlalchemy as sa
+from alembic import op
 
 revision = '0009'
 down_revision = '0008'

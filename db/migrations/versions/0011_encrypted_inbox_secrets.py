@@ -10,8 +10,13 @@ Revises: 0010
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from alembic import op
+
+if TYPE_CHECKING:
+    from infra.settings import Settings
 
 revision = '0011'
 down_revision = '0010'
@@ -28,7 +33,7 @@ inboxes = sa.table(
 )
 
 
-def _settings():
+def _settings() -> Settings:
     from infra.settings import load_settings
 
     return load_settings()

@@ -1,44 +1,50 @@
-"""After a transaction commits: send its outbox jobs to the broker and tell sockets about ended
-sessions. A failure here loses nothing — the jobs stay open in the outbox for the sweeper, which
-also sends again every job the broker lost (see domain/outbox.py)."""
+"""After a transaction commits: publish its events, send its outbox jobs to the broker and tell
+sockets about ended sessions. A failure here loses nothing: the jobs stay open in the outbox and the
+events unrelayed in the log, for the sweepers (also here), which also send again every job the
+broker lost (see domain/events/outbox.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import dramatiq
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utcnow
 from db.models import Event, OutboxJob
-from domain import outbox
+from db.session import dialect_name
+from domain.events import outbox
+from domain.events.channels import SESSIONS_REVOKED_CHANNEL, event_channels
+from domain.events.pending import PendingWork
 from infra.logs import get_logger
 
 if TYPE_CHECKING:
     from infra.services import Services
 
 log = get_logger("parley.relay")
-SESSIONS_REVOKED_CHANNEL = "auth:sessions-revoked"
 
 
-def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message:
+class Publisher(Protocol):
+    """Where events' ids go: the broadcast, or a Redis client."""
+
+    def publish(self, channel: str, message: str) -> Awaitable[Any]: ...
+
+
+def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message[Any]:
     actor = broker.get_actor(job.actor_name)
-    options = {"outbox_id": job.id}
+    options: dict[str, Any] = {"outbox_id": job.id}
     if job.request_id:
         options["request_id"] = job.request_id
     return actor.message_with_options(kwargs={**job.kwargs, "outbox_id": job.id}, **options)
 
 
-async def relay_jobs(services: Services, jobs: Sequence[OutboxJob]) -> int:
-    """Enqueue the jobs and lease them; returns how many went out."""
-    return await send_jobs(services.sessions, services.broker, jobs, lease_seconds=services.settings.outbox_lease_seconds)
-
-
-async def send_jobs(sessions, broker: dramatiq.Broker, jobs: Sequence[OutboxJob], *, lease_seconds: float) -> int:
+async def send_jobs(sessions: async_sessionmaker[AsyncSession], broker: dramatiq.Broker, jobs: Sequence[OutboxJob], *, lease_seconds: float) -> int:
     """Hand committed jobs to the broker. They stay open in the outbox until their actor finishes:
     sending only leases them (a job not sent here is due for the sweeper after a short grace)."""
     sent: list[OutboxJob] = []
@@ -55,7 +61,7 @@ async def send_jobs(sessions, broker: dramatiq.Broker, jobs: Sequence[OutboxJob]
     return len(sent)
 
 
-async def sweep_outbox(sessions, broker: dramatiq.Broker, *, lease_seconds: float, batch: int = 100) -> int:
+async def sweep_outbox(sessions: async_sessionmaker[AsyncSession], broker: dramatiq.Broker, *, lease_seconds: float, batch: int = 100) -> int:
     """Send again the open jobs whose lease ran out: never sent (broker down, process died after
     commit), lost by the broker (Redis restarted without its data), or their worker died. A copy that
     arrives after the job finished is skipped by the worker. Several sweepers may run at once: rows
@@ -80,26 +86,11 @@ async def sweep_outbox(sessions, broker: dramatiq.Broker, *, lease_seconds: floa
             return total
 
 
-def event_channels(event: Event) -> list[str]:
-    if event.recipient_user_id is not None:
-        return [user_channel(event.account_id, event.recipient_user_id)]
-    channels = [f"account:{event.account_id}"]
-    if event.conversation_id is not None:
-        channels.append(f"conversation:{event.conversation_id}")
-    if event.contact_id is not None:
-        channels.append(f"contact:{event.contact_id}")  # the website widget's stream (resolvers/widget.py)
-    return channels
-
-
-def user_channel(account_id: int, user_id: int) -> str:
-    return f"user:{account_id}:{user_id}"
-
-
 def event_message(event: Event) -> str:
     return json.dumps({"id": event.id, "position": event.position, "type": event.type})
 
 
-async def publish_events(broadcast, events: Sequence[Event]) -> list[int]:
+async def publish_events(broadcast: Publisher, events: Sequence[Event]) -> list[int]:
     """Publish committed events' ids to their channels; returns the ids that went out."""
     sent = []
     for event in events:
@@ -113,18 +104,14 @@ async def publish_events(broadcast, events: Sequence[Event]) -> list[int]:
     return sent
 
 
-async def relay_events(services: Services, events: Sequence[Event]) -> None:
-    await publish_and_mark(services.sessions, services.broadcast, events)
-
-
-async def publish_and_mark(sessions, broadcast, events: Sequence[Event]) -> None:
+async def publish_and_mark(sessions: async_sessionmaker[AsyncSession], broadcast: Publisher, events: Sequence[Event]) -> None:
     sent = await publish_events(broadcast, events)
     if sent:
         async with sessions() as session, session.begin():
             await session.execute(update(Event).where(Event.id.in_(sent)).values(relayed_at=utcnow()))
 
 
-async def sweep_events(sessions, broadcast, *, older_than: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
+async def sweep_events(sessions: async_sessionmaker[AsyncSession], broadcast: Publisher, *, older_than: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
     """Publish events that stayed unrelayed (Redis down, process died between commit and relay)."""
     async with sessions() as session, session.begin():
         stmt = (
@@ -133,7 +120,7 @@ async def sweep_events(sessions, broadcast, *, older_than: timedelta = timedelta
             .order_by(Event.id)
             .limit(batch)
         )
-        if session.bind.dialect.name == "postgresql":
+        if dialect_name(session) == "postgresql":
             stmt = stmt.with_for_update(skip_locked=True)
         events = list((await session.scalars(stmt)).all())
         sent = await publish_events(broadcast, events)
@@ -142,15 +129,34 @@ async def sweep_events(sessions, broadcast, *, older_than: timedelta = timedelta
     return len(sent)
 
 
-async def after_commit(
-    services: Services, jobs: Sequence[OutboxJob], revoked_session_ids: Sequence[str], events: Sequence[Event] = ()
-) -> None:
-    if events:
-        await relay_events(services, events)
-    if jobs:
-        await relay_jobs(services, jobs)
-    if revoked_session_ids:
+@dataclass(frozen=True)
+class Relay:
+    """Where a unit of work's committed work goes. Without a broker the jobs wait for the outbox
+    sweeper; without a publisher (anything with `async publish(channel, message)`) the events wait
+    for the event sweeper."""
+
+    sessions: Any  # a session factory, for marking what went out
+    broker: dramatiq.Broker | None
+    publisher: Any | None
+    lease_seconds: float
+
+    @classmethod
+    def of(cls, services: Services) -> Relay:
+        """The app's: its broker and broadcast."""
+        return cls(services.sessions, services.broker, services.broadcast, services.settings.outbox_lease_seconds)
+
+    async def after_commit(self, work: PendingWork) -> None:
+        """Relay what a committed transaction caused. Never raises for a failure of the broker,
+        the broadcast or the database: the change is committed, and the sweepers relay it later."""
         try:
-            await services.broadcast.publish(SESSIONS_REVOKED_CHANNEL, json.dumps(list(revoked_session_ids)))
-        except Exception as exc:  # noqa: BLE001 - sockets also re-check their session periodically
-            log.warning("auth.revocation_broadcast_failed", error=type(exc).__name__)
+            if work.finalized and self.publisher is not None:
+                await publish_and_mark(self.sessions, self.publisher, work.finalized)
+            if work.jobs and self.broker is not None:
+                await send_jobs(self.sessions, self.broker, work.jobs, lease_seconds=self.lease_seconds)
+        except Exception:  # the sweepers relay it later
+            log.warning("relay.after_commit_failed", exc_info=True)
+        if work.revoked_session_ids and self.publisher is not None:
+            try:
+                await self.publisher.publish(SESSIONS_REVOKED_CHANNEL, json.dumps(list(work.revoked_session_ids)))
+            except Exception as exc:  # noqa: BLE001 - sockets also re-check their session periodically
+                log.warning("auth.revocation_broadcast_failed", error=type(exc).__name__)

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
 from db.models import OutboxJob
+from db.session import dialect_name, execute_rowcount
+from domain.events.pending import pending
 from infra.logs import request_id_var
 
 # A job the committing request did not send (it died, the broker was down) is due this long after its
@@ -28,10 +30,12 @@ MAX_LEASE = timedelta(hours=1)
 
 
 def add_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> OutboxJob:
-    job = OutboxJob(actor_name=actor_name, kwargs=kwargs, request_id=request_id_var.get(),
+    """Write a job for the actor of this name into the session's transaction; it is sent after the
+    commit (see domain/events/unit.py)."""
+    job = OutboxJob(actor_name=str(actor_name), kwargs=kwargs, request_id=request_id_var.get(),
                     lease_until=utcnow() + RELAY_GRACE, sends=0)
     session.add(job)
-    session.info.setdefault("outbox_jobs", []).append(job)
+    pending(session).jobs.append(job)
     return job
 
 
@@ -64,7 +68,7 @@ async def due_jobs(session: AsyncSession, *, batch: int, now: datetime | None = 
         .order_by(OutboxJob.lease_until, OutboxJob.id)
         .limit(batch)
     )
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return list((await session.scalars(stmt)).all())
 
@@ -73,12 +77,13 @@ async def claim(session: AsyncSession, outbox_id: int, *, lease_seconds: float) 
     """A worker starts the job: renew its lease. False when the job is finished already (or gone):
     the copy is not run. A row closed when it was merely sent (before jobs stayed open until done,
     `sends` 0) still runs: the broker may hold its only copy."""
-    result = await session.execute(
+    renewed = await execute_rowcount(
+        session,
         update(OutboxJob).where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
         .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if (result.rowcount or 0) > 0:
+    if renewed > 0:
         return True
     return await session.scalar(select(OutboxJob.sends).where(OutboxJob.id == outbox_id)) == 0
 

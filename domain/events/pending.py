@@ -1,0 +1,40 @@
+"""What a transaction has caused and still owes the outside world, kept on its session: the events
+to number and insert, the outbox jobs to send and the sessions to announce as ended once it
+commits. One typed object under one key, so no module spells out `session.info` keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db.models import Event, OutboxJob
+
+_KEY = "parley_pending_work"
+
+
+@dataclass
+class PendingWork:
+    events: list[Event] = field(default_factory=list)  # recorded, numbered by `finalize`
+    messages: dict[int, Any] = field(default_factory=dict)  # id(event) -> its Message, not flushed yet
+    finalized: list[Event] = field(default_factory=list)  # numbered and inserted, waiting for the commit
+    jobs: list[OutboxJob] = field(default_factory=list)  # written in this transaction, sent after it
+    revoked_session_ids: list[str] = field(default_factory=list)  # sockets of these sessions are closed
+
+    def __bool__(self) -> bool:
+        return bool(self.events or self.finalized or self.jobs or self.revoked_session_ids)
+
+
+def pending(session: AsyncSession) -> PendingWork:
+    """The session's pending work (made on first use)."""
+    work = session.info.get(_KEY)
+    if work is None:
+        work = session.info[_KEY] = PendingWork()
+    return work
+
+
+def take(session: AsyncSession) -> PendingWork:
+    """Remove and return the session's pending work (after its commit, or to drop it)."""
+    work = session.info.pop(_KEY, None)
+    return work if work is not None else PendingWork()
