@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
 import strawberry
 from strawberry.types import Info
 
@@ -13,24 +10,20 @@ from domain.accounts import auth, service
 from domain.accounts.auth import RefreshRefused, TokenPair
 from domain.enums import Permission, Role
 from domain.errors import Forbidden, ValidationError
-from resolvers.mutations import in_transaction
 from resolvers.context import REFRESH_COOKIE, Context
-from schema import accounts as t
-from schema.errors import errors_from
-from schema.ids import decode_id, decode_optional
-from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+from resolvers.mutations import mutate
+from schema.accounts import inputs as i
+from schema.accounts import types as t
+from schema.accounts.errors import AccountError, AccountErrorCode
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id, decode_optional
+from schema.core.pagination import Connection, build_connection, decode_int_cursor, page_size
 
-P = TypeVar("P")
 Ctx = Info[Context, None]
 DEVICE_COOKIE = "parley_device"
 
 
-def _errors(exc: ValidationError) -> list[t.AccountError]:
-    return errors_from(exc, t.AccountError, t.AccountErrorCode)
-
-
-async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.AccountError]], P]) -> P:
-    return await in_transaction(info, work, on_error, _errors)
+_errors = PayloadErrors(AccountError, AccountErrorCode)
 
 
 def _session_tokens(info: Ctx, pair: TokenPair, use_cookies: bool) -> t.SessionTokens:
@@ -127,7 +120,7 @@ async def audit_logs(
 # --- authentication ----------------------------------------------------------------------------------
 
 
-async def login(info: Ctx, input: t.LoginInput) -> t.LoginPayload:
+async def login(info: Ctx, input: i.LoginInput) -> t.LoginPayload:
     _require_csrf_for_cookies(info, input.use_cookies)
     ctx = info.context
     device = input.device_token or ctx.cookie(DEVICE_COOKIE)
@@ -143,10 +136,10 @@ async def login(info: Ctx, input: t.LoginInput) -> t.LoginPayload:
         return t.LoginPayload(tokens=_session_tokens(info, pair, input.use_cookies), user=t.User.from_row(pair.user),
                               device_token=device_token, errors=[])
 
-    return await _mutate(info, work, lambda e: t.LoginPayload(tokens=None, user=None, device_token=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.LoginPayload(tokens=None, user=None, device_token=None, errors=e))
 
 
-async def token_refresh(info: Ctx, input: t.TokenRefreshInput) -> t.TokenRefreshPayload:
+async def token_refresh(info: Ctx, input: i.TokenRefreshInput) -> t.TokenRefreshPayload:
     ctx = info.context
     presented = input.refresh_token
     use_cookies = input.use_cookies or presented is None
@@ -158,8 +151,8 @@ async def token_refresh(info: Ctx, input: t.TokenRefreshInput) -> t.TokenRefresh
             raise Forbidden(f"Cookie authentication refused: {problem}")
     _require_csrf_for_cookies(info, use_cookies)
     if not presented:
-        return t.TokenRefreshPayload(tokens=None, errors=[t.AccountError(
-            field="refreshToken", code=t.AccountErrorCode.REQUIRED, message="No refresh token was presented.")])
+        return t.TokenRefreshPayload(tokens=None, errors=[AccountError(
+            field="refreshToken", code=AccountErrorCode.REQUIRED, message="No refresh token was presented.")])
     reused = False
     try:
         async with ctx.transaction() as session:
@@ -171,12 +164,12 @@ async def token_refresh(info: Ctx, input: t.TokenRefreshInput) -> t.TokenRefresh
     except ValidationError as exc:  # pragma: no cover - refresh raises none today
         return t.TokenRefreshPayload(tokens=None, errors=_errors(exc))
     if pair is None:
-        code = t.AccountErrorCode.REFRESH_TOKEN_REUSED if reused else t.AccountErrorCode.INVALID_TOKEN
+        code = AccountErrorCode.REFRESH_TOKEN_REUSED if reused else AccountErrorCode.INVALID_TOKEN
         message = ("This refresh token was already used; the session was ended for safety. Sign in again."
                    if reused else "The refresh token is invalid or expired. Sign in again.")
         if use_cookies:
             ctx.clear_session_cookies()
-        return t.TokenRefreshPayload(tokens=None, errors=[t.AccountError(field="refreshToken", code=code, message=message)])
+        return t.TokenRefreshPayload(tokens=None, errors=[AccountError(field="refreshToken", code=code, message=message)])
     return t.TokenRefreshPayload(tokens=_session_tokens(info, pair, use_cookies), errors=[])
 
 
@@ -198,7 +191,7 @@ async def logout_everywhere(info: Ctx) -> t.LogoutPayload:
     return t.LogoutPayload(revoked_sessions=len(ids), errors=[])
 
 
-async def password_change(info: Ctx, input: t.PasswordChangeInput) -> t.PasswordChangePayload:
+async def password_change(info: Ctx, input: i.PasswordChangeInput) -> t.PasswordChangePayload:
     _require_csrf_for_cookies(info, input.use_cookies)
     actor = await info.context.actor()
     ctx = info.context
@@ -209,10 +202,10 @@ async def password_change(info: Ctx, input: t.PasswordChangeInput) -> t.Password
         ctx.revoked_session_ids.extend(revoked)
         return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
 
-    return await _mutate(info, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
 
 
-async def password_reset_request(info: Ctx, input: t.PasswordResetRequestInput) -> t.PasswordResetRequestPayload:
+async def password_reset_request(info: Ctx, input: i.PasswordResetRequestInput) -> t.PasswordResetRequestPayload:
     ctx = info.context
     # Its own limits (per email and per IP): asking for links never blocks anyone's sign-in.
     await ctx.services.login_throttle.reserve_reset_request(input.email, ctx.meta.ip)
@@ -221,10 +214,10 @@ async def password_reset_request(info: Ctx, input: t.PasswordResetRequestInput) 
         await auth.request_password_reset(session, input.email, ctx.settings.base_url)
         return t.PasswordResetRequestPayload(accepted=True, errors=[])
 
-    return await _mutate(info, work, lambda e: t.PasswordResetRequestPayload(accepted=False, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.PasswordResetRequestPayload(accepted=False, errors=e))
 
 
-async def password_reset_confirm(info: Ctx, input: t.PasswordResetConfirmInput) -> t.PasswordChangePayload:
+async def password_reset_confirm(info: Ctx, input: i.PasswordResetConfirmInput) -> t.PasswordChangePayload:
     _require_csrf_for_cookies(info, input.use_cookies)
     ctx = info.context
     reset_email: list[str] = []
@@ -236,18 +229,18 @@ async def password_reset_confirm(info: Ctx, input: t.PasswordResetConfirmInput) 
         reset_email.append(pair.user.email)
         return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
 
-    payload = await _mutate(info, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
+    payload = await mutate(info, _errors, work, lambda e: t.PasswordChangePayload(tokens=None, errors=e))
     if reset_email:  # the owner proved control of the address: their sign-in throttle starts afresh
         await ctx.services.login_throttle.clear_email(reset_email[0], ctx.meta.ip)
     return payload
 
 
-async def email_verify(info: Ctx, input: t.EmailVerifyInput) -> t.EmailVerifyPayload:
+async def email_verify(info: Ctx, input: i.EmailVerifyInput) -> t.EmailVerifyPayload:
     async def work(session) -> t.EmailVerifyPayload:
         await auth.verify_email(session, input.token)
         return t.EmailVerifyPayload(email_verified=True, errors=[])
 
-    return await _mutate(info, work, lambda e: t.EmailVerifyPayload(email_verified=False, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.EmailVerifyPayload(email_verified=False, errors=e))
 
 
 async def email_verification_resend(info: Ctx) -> t.EmailVerifyPayload:
@@ -259,13 +252,13 @@ async def email_verification_resend(info: Ctx) -> t.EmailVerifyPayload:
         user = await auth.resend_email_verification(session, actor, ctx.settings.base_url)
         return t.EmailVerifyPayload(email_verified=user.email_verified, errors=[])
 
-    return await _mutate(info, work, lambda e: t.EmailVerifyPayload(email_verified=False, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.EmailVerifyPayload(email_verified=False, errors=e))
 
 
 # --- accounts, invitations, memberships ----------------------------------------------------------------
 
 
-async def account_create(info: Ctx, input: t.AccountCreateInput) -> t.AccountCreatePayload:
+async def account_create(info: Ctx, input: i.AccountCreateInput) -> t.AccountCreatePayload:
     actor = await info.context.actor()
     ctx = info.context
     if actor.user_id is None and ctx.settings.signup_enabled:
@@ -280,10 +273,10 @@ async def account_create(info: Ctx, input: t.AccountCreateInput) -> t.AccountCre
         account = t.Account.from_row(created.account) if created.account is not None else None
         return t.AccountCreatePayload(account=account, tokens=None, errors=[])
 
-    return await _mutate(info, work, lambda e: t.AccountCreatePayload(account=None, tokens=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.AccountCreatePayload(account=None, tokens=None, errors=e))
 
 
-async def account_update(info: Ctx, input: t.AccountUpdateInput) -> t.AccountUpdatePayload:
+async def account_update(info: Ctx, input: i.AccountUpdateInput) -> t.AccountUpdatePayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.AccountUpdatePayload:
@@ -291,10 +284,10 @@ async def account_update(info: Ctx, input: t.AccountUpdateInput) -> t.AccountUpd
                                                timezone=input.timezone, meta=info.context.meta)
         return t.AccountUpdatePayload(account=t.Account.from_row(account), errors=[])
 
-    return await _mutate(info, work, lambda e: t.AccountUpdatePayload(account=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.AccountUpdatePayload(account=None, errors=e))
 
 
-async def agent_invite(info: Ctx, input: t.AgentInviteInput) -> t.AgentInvitePayload:
+async def agent_invite(info: Ctx, input: i.AgentInviteInput) -> t.AgentInvitePayload:
     actor = await info.context.actor()
     custom_role_pk = decode_optional(input.custom_role_id, "CustomRole")
 
@@ -305,7 +298,7 @@ async def agent_invite(info: Ctx, input: t.AgentInviteInput) -> t.AgentInvitePay
         )
         return t.AgentInvitePayload(invitation=t.Invitation.from_row(invitation), errors=[])
 
-    return await _mutate(info, work, lambda e: t.AgentInvitePayload(invitation=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.AgentInvitePayload(invitation=None, errors=e))
 
 
 async def invitations(info: Ctx, first: int | None = 25, after: str | None = None) -> Connection[t.Invitation]:
@@ -323,8 +316,8 @@ async def pending_invitations(info: Ctx) -> list[t.PendingInvitation]:
     actor = await info.context.actor()
     async with info.context.db() as session:
         rows = await service.pending_invitations(session, actor)
-    return [t.PendingInvitation(pk=i.id, account_name=a.name, inviter_name=u.name if u else None, role=i.role,
-                                expires_at=i.expires_at) for i, a, u in rows]
+    return [t.PendingInvitation(pk=inv.id, account_name=a.name, inviter_name=u.name if u else None, role=inv.role,
+                                expires_at=inv.expires_at) for inv, a, u in rows]
 
 
 async def invitation_respond(info: Ctx, id: strawberry.ID, accept: bool) -> t.InvitationRespondPayload:
@@ -335,10 +328,10 @@ async def invitation_respond(info: Ctx, id: strawberry.ID, accept: bool) -> t.In
         _invitation, membership = await service.respond_to_invitation(session, actor, pk, accept, info.context.meta)
         return t.InvitationRespondPayload(membership=t.Membership.from_row(membership) if membership else None, errors=[])
 
-    return await _mutate(info, work, lambda e: t.InvitationRespondPayload(membership=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.InvitationRespondPayload(membership=None, errors=e))
 
 
-async def invitation_accept(info: Ctx, input: t.InvitationAcceptInput) -> t.InvitationAcceptPayload:
+async def invitation_accept(info: Ctx, input: i.InvitationAcceptInput) -> t.InvitationAcceptPayload:
     _require_csrf_for_cookies(info, input.use_cookies)
     ctx = info.context
 
@@ -348,10 +341,10 @@ async def invitation_accept(info: Ctx, input: t.InvitationAcceptInput) -> t.Invi
         return t.InvitationAcceptPayload(tokens=_session_tokens(info, pair, input.use_cookies),
                                          user=t.User.from_row(pair.user), errors=[])
 
-    return await _mutate(info, work, lambda e: t.InvitationAcceptPayload(tokens=None, user=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.InvitationAcceptPayload(tokens=None, user=None, errors=e))
 
 
-async def membership_update(info: Ctx, id: strawberry.ID, input: t.MembershipUpdateInput) -> t.MembershipPayload:
+async def membership_update(info: Ctx, id: strawberry.ID, input: i.MembershipUpdateInput) -> t.MembershipPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Membership")
     clear = input.custom_role_id is None
@@ -364,7 +357,7 @@ async def membership_update(info: Ctx, id: strawberry.ID, input: t.MembershipUpd
         )
         return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
 
-    return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.MembershipPayload(membership=None, errors=e))
 
 
 def membership_revocation(account_id: int, user_id: int) -> str:
@@ -381,7 +374,7 @@ async def membership_remove(info: Ctx, id: strawberry.ID) -> t.MembershipPayload
         info.context.revoked_session_ids.append(membership_revocation(membership.account_id, membership.user_id))
         return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
 
-    return await _mutate(info, work, lambda e: t.MembershipPayload(membership=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.MembershipPayload(membership=None, errors=e))
 
 
 # --- custom roles, bots, tokens -----------------------------------------------------------------------
@@ -391,7 +384,7 @@ def _permissions(values: list | None) -> list[str] | None:
     return None if values is None else [Permission(v).value for v in values]
 
 
-async def custom_role_create(info: Ctx, input: t.CustomRoleCreateInput) -> t.CustomRolePayload:
+async def custom_role_create(info: Ctx, input: i.CustomRoleCreateInput) -> t.CustomRolePayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.CustomRolePayload:
@@ -399,10 +392,10 @@ async def custom_role_create(info: Ctx, input: t.CustomRoleCreateInput) -> t.Cus
                                                 permissions=_permissions(input.permissions), meta=info.context.meta)
         return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
 
-    return await _mutate(info, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
 
 
-async def custom_role_update(info: Ctx, id: strawberry.ID, input: t.CustomRoleUpdateInput) -> t.CustomRolePayload:
+async def custom_role_update(info: Ctx, id: strawberry.ID, input: i.CustomRoleUpdateInput) -> t.CustomRolePayload:
     actor = await info.context.actor()
     pk = decode_id(id, "CustomRole")
 
@@ -411,7 +404,7 @@ async def custom_role_update(info: Ctx, id: strawberry.ID, input: t.CustomRoleUp
                                                 permissions=_permissions(input.permissions), meta=info.context.meta)
         return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
 
-    return await _mutate(info, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
 
 
 async def custom_role_delete(info: Ctx, id: strawberry.ID) -> t.CustomRolePayload:
@@ -422,10 +415,10 @@ async def custom_role_delete(info: Ctx, id: strawberry.ID) -> t.CustomRolePayloa
         role = await service.delete_custom_role(session, actor, pk, info.context.meta)
         return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
 
-    return await _mutate(info, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
 
 
-async def bot_create(info: Ctx, input: t.BotCreateInput) -> t.BotCreatePayload:
+async def bot_create(info: Ctx, input: i.BotCreateInput) -> t.BotCreatePayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.BotCreatePayload:
@@ -433,10 +426,10 @@ async def bot_create(info: Ctx, input: t.BotCreateInput) -> t.BotCreatePayload:
                                        meta=info.context.meta)
         return t.BotCreatePayload(bot=t.Bot.from_row(bot), errors=[])
 
-    return await _mutate(info, work, lambda e: t.BotCreatePayload(bot=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.BotCreatePayload(bot=None, errors=e))
 
 
-async def api_token_create(info: Ctx, input: t.ApiTokenCreateInput) -> t.ApiTokenCreatePayload:
+async def api_token_create(info: Ctx, input: i.ApiTokenCreateInput) -> t.ApiTokenCreatePayload:
     actor = await info.context.actor()
     bot_pk = decode_optional(input.bot_id, "Bot")
 
@@ -445,7 +438,7 @@ async def api_token_create(info: Ctx, input: t.ApiTokenCreateInput) -> t.ApiToke
                                                      meta=info.context.meta)
         return t.ApiTokenCreatePayload(api_token=t.ApiToken.from_row(row), secret=secret, errors=[])
 
-    return await _mutate(info, work, lambda e: t.ApiTokenCreatePayload(api_token=None, secret=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.ApiTokenCreatePayload(api_token=None, secret=None, errors=e))
 
 
 async def api_token_revoke(info: Ctx, id: strawberry.ID) -> t.ApiTokenRevokePayload:
@@ -456,4 +449,4 @@ async def api_token_revoke(info: Ctx, id: strawberry.ID) -> t.ApiTokenRevokePayl
         row = await service.revoke_api_token(session, actor, pk, info.context.meta)
         return t.ApiTokenRevokePayload(api_token=t.ApiToken.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: t.ApiTokenRevokePayload(api_token=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.ApiTokenRevokePayload(api_token=None, errors=e))

@@ -12,12 +12,15 @@ from db.repositories import attachments as repo
 from domain import attachments
 from domain.errors import NotFound
 from resolvers.context import Context
-from resolvers.mutations import in_transaction
-from schema import attachments as t
-from schema.errors import errors_from
-from schema.ids import decode_id
+from resolvers.mutations import mutate
+from schema.attachments import inputs as i
+from schema.attachments import types as t
+from schema.attachments.errors import AttachmentError, AttachmentErrorCode
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id
 
 Ctx = Info[Context, None]
+_errors = PayloadErrors(AttachmentError, AttachmentErrorCode)
 
 
 def config(info: Ctx) -> attachments.AttachmentConfig:
@@ -28,7 +31,7 @@ def decode_attachment_ids(ids: list[strawberry.ID] | None) -> list[int]:
     return [decode_id(x, "Attachment") for x in ids or []]
 
 
-async def attachment_upload_create(info: Ctx, input: t.AttachmentUploadCreateInput) -> t.AttachmentUploadCreatePayload:
+async def attachment_upload_create(info: Ctx, input: i.AttachmentUploadCreateInput) -> t.AttachmentUploadCreatePayload:
     actor = await info.context.actor()
     cfg = config(info)
 
@@ -46,10 +49,8 @@ async def attachment_upload_create(info: Ctx, input: t.AttachmentUploadCreateInp
             errors=[],
         )
 
-    return await in_transaction(
-        info, work, lambda e: t.AttachmentUploadCreatePayload(attachment=None, upload=None, errors=e),
-        lambda exc: errors_from(exc, t.AttachmentError, t.AttachmentErrorCode),
-    )
+    return await mutate(info, _errors, work,
+                        lambda e: t.AttachmentUploadCreatePayload(attachment=None, upload=None, errors=e))
 
 
 async def attachment(info: Ctx, id: strawberry.ID) -> t.Attachment:
@@ -59,11 +60,3 @@ async def attachment(info: Ctx, id: strawberry.ID) -> t.Attachment:
     if row is None:
         raise NotFound("No such attachment")
     return t.Attachment.from_row(row)
-
-
-async def message_attachments(info: Ctx, message_pk: int) -> list[t.Attachment]:
-    return [t.Attachment.from_row(r) for r in await info.context.loaders.attachments_by_message.load(message_pk)]
-
-
-async def download_url(info: Ctx, row, inline: bool) -> str | None:
-    return await attachments.download_url(config(info), row, inline=inline)

@@ -58,7 +58,7 @@ class Context:
     _actor_error: Exception | None = field(default=None, repr=False)
     _loaders: Any = field(default=None, repr=False)
     revoked_session_ids: list[str] = field(default_factory=list)
-    caller: Any = None  # schema.limits.Caller: limits and cost budget of whoever sends the operation
+    caller: Any = None  # resolvers.caller.Caller: limits and cost budget of whoever sends the operation
 
     @property
     def settings(self) -> Settings:
@@ -87,25 +87,13 @@ class Context:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One transaction for a mutation: commit at the end (rollback on any error), then relay what
-        the change caused (outbox jobs, session revocations)."""
-        from domain import events
+        """One transaction for a mutation (domain/events/unit.py): commit at the end (rollback on any
+        error), then relay what the change caused (events, outbox jobs, session revocations)."""
+        from domain.events import Relay, pending, unit_of_work
 
-        async with self.db() as session:
-            try:
-                yield session
-                await events.finalize(session)
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                session.info.pop("outbox_jobs", None)
-                events.discard(session)
-                raise
-            jobs = session.info.pop("outbox_jobs", [])
-            committed = session.info.pop(events.FINALIZED, [])
-        from parley.relay import after_commit
-
-        await after_commit(self.services, jobs, self.revoked_session_ids, committed)
+        async with unit_of_work(self.db, Relay.of(self.services)) as session:
+            yield session
+            pending(session).revoked_session_ids.extend(self.revoked_session_ids)
         self.revoked_session_ids = []
 
     async def actor(self) -> Actor:
@@ -128,7 +116,7 @@ class Context:
     async def _resolve_actor(self) -> Actor:
         from domain.accounts import auth
         from domain.partners import service as partners
-        from schema.ids import decode_id
+        from schema.core.ids import decode_id
 
         cred = self.credential
         if not cred.token:
@@ -159,13 +147,14 @@ class Context:
 
     async def _widget_actor(self, token: str) -> Actor:
         """A website widget's contact session; from another origin only one of its inbox's allowed domains."""
-        from domain import widget
+        from domain.widget.config import origin_allowed
+        from domain.widget.sessions import actor_for_token
 
         async with self.db() as session:
-            actor, _ = await widget.actor_for_token(session, self.settings.secret_key, token)
+            actor, _ = await actor_for_token(session, self.settings.secret_key, token)
             await session.commit()
         origin = self.widget_origin()
-        if origin is not None and not widget.origin_allowed(actor.allowed_domains, origin):
+        if origin is not None and not origin_allowed(actor.allowed_domains, origin):
             raise Forbidden("This site may not use this widget")
         return actor
 

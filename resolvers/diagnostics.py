@@ -9,18 +9,15 @@ from strawberry.types import Info
 
 from domain import diagnostics
 from domain.errors import ValidationError
-from parley import __version__
 from infra.broadcast import SubscriberOverflow
+from infra.version import __version__
 from resolvers.context import Context
-from schema.diagnostics import (
-    DiagnosticsError,
-    DiagnosticsErrorCode,
-    DiagnosticsPing,
-    DiagnosticsPingInput,
-    DiagnosticsPingPayload,
-    ServerInfo,
-)
-from schema.errors import errors_from
+from schema.core.errors import errors_from
+from schema.diagnostics.errors import DiagnosticsError, DiagnosticsErrorCode
+from schema.diagnostics.inputs import DiagnosticsPingInput
+from schema.diagnostics.types import DiagnosticsPing, DiagnosticsPingPayload, ServerInfo
+
+ECHO_JOB = "diagnostics.echo"  # workers/actors/diagnostics.py
 
 
 async def server_info() -> ServerInfo:
@@ -41,9 +38,10 @@ async def diagnostics_ping(info: Info[Context, None], input: DiagnosticsPingInpu
     except ValidationError as exc:
         return DiagnosticsPingPayload(accepted=False, errors=errors_from(exc, DiagnosticsError, DiagnosticsErrorCode))
     if input.via_worker:
-        from workers.actors.diagnostics import diagnostics_echo
-
-        await info.context.services.enqueue(diagnostics_echo, input.topic, input.message)
+        # By name: the broker knows the job; the GraphQL layer does not import the workers.
+        services = info.context.services
+        echo = services.broker.get_actor(ECHO_JOB) if services.broker is not None else None
+        await services.enqueue(echo, input.topic, input.message)
     else:
         payload = json.dumps({"message": input.message, "via": "request"})
         await info.context.broadcast.publish(diagnostics.channel_for(input.topic), payload)

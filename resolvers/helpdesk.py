@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -15,25 +14,21 @@ from db.models import Message as MessageRow
 from db.repositories import helpdesk as repo
 from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, ValidationError
-from domain.helpdesk import contacts, conversations, inboxes
+from domain.helpdesk import contacts, conversations, inboxes, opening
+from infra.api_names import camel_case
 from resolvers.attachments import config as attachment_config
 from resolvers.attachments import decode_attachment_ids
-from resolvers.mutations import Keyed, in_transaction
 from resolvers.context import Context
-from schema import helpdesk as t
-from schema import helpdesk_inputs as i
-from schema.errors import errors_from
-from schema.ids import decode_id, decode_optional
-from schema.pagination import Connection, build_connection, decode_cursor, decode_int_cursor, page_size
+from resolvers.mutations import Keyed, mutate
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id, decode_optional
+from schema.core.pagination import Connection, build_connection, decode_cursor, decode_int_cursor, page_size
+from schema.helpdesk import inputs as i
+from schema.helpdesk import types as t
+from schema.helpdesk.errors import HelpdeskError, HelpdeskErrorCode
 
-P = TypeVar("P")
 Ctx = Info[Context, None]
-
-
-async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.HelpdeskError]], P],
-                  keyed: Keyed[P] | None = None) -> P:
-    return await in_transaction(info, work, on_error, lambda exc: errors_from(exc, t.HelpdeskError, t.HelpdeskErrorCode),
-                                keyed)
+_errors = PayloadErrors(HelpdeskError, HelpdeskErrorCode)
 
 
 async def _own_row(session, model, pk: int | None, account_id: int | None):
@@ -90,7 +85,7 @@ async def inbox_create(info: Ctx, input: i.InboxCreateInput) -> i.InboxPayload:
                                            meta=info.context.meta, app_settings=info.context.settings)
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
-    return await _mutate(info, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
 
 
 async def inbox_update(info: Ctx, id: strawberry.ID, input: i.InboxUpdateInput) -> i.InboxPayload:
@@ -103,7 +98,7 @@ async def inbox_update(info: Ctx, id: strawberry.ID, input: i.InboxUpdateInput) 
                                            settings=_settings(input.settings), meta=info.context.meta)
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
-    return await _mutate(info, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
 
 
 async def inbox_members_set(info: Ctx, id: strawberry.ID, user_ids: list[strawberry.ID]) -> i.InboxPayload:
@@ -115,7 +110,7 @@ async def inbox_members_set(info: Ctx, id: strawberry.ID, user_ids: list[strawbe
         inbox = await inboxes.set_inbox_members(session, actor, pk, users, info.context.meta)
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
-    return await _mutate(info, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
 
 
 # --- contacts ------------------------------------------------------------------------------------------
@@ -151,8 +146,7 @@ def _contact_data(value: i.ContactCreateInput | i.ContactUpdateInput) -> dict[st
         data["blocked"] = value.blocked
     for key in ("additional_attributes", "custom_attributes"):
         if data[key] is not None and not isinstance(data[key], dict):
-            raise ValidationError.single("".join(w.capitalize() if n else w for n, w in enumerate(key.split("_"))),
-                                         "INVALID", "Give an object.")
+            raise ValidationError.single(camel_case(key), "INVALID", "Give an object.")
     return data
 
 
@@ -168,7 +162,7 @@ async def contact_create(info: Ctx, input: i.ContactCreateInput) -> i.ContactPay
         return i.ContactPayload(contact=t.Contact.from_row(row) if row else None, errors=[])
 
     keyed = Keyed("contactCreate", {"input": input}, lambda p: {"contact": p.contact.pk if p.contact else None}, replay)
-    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e), keyed)
+    return await mutate(info, _errors, work, lambda e: i.ContactPayload(contact=None, errors=e), keyed)
 
 
 async def contact_update(info: Ctx, id: strawberry.ID, input: i.ContactUpdateInput) -> i.ContactPayload:
@@ -179,7 +173,7 @@ async def contact_update(info: Ctx, id: strawberry.ID, input: i.ContactUpdateInp
         row = await contacts.update_contact(session, actor, pk, _contact_data(input))
         return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.ContactPayload(contact=None, errors=e))
 
 
 async def contact_delete(info: Ctx, id: strawberry.ID) -> i.ContactPayload:
@@ -190,7 +184,7 @@ async def contact_delete(info: Ctx, id: strawberry.ID) -> i.ContactPayload:
         row = await contacts.delete_contact(session, actor, pk, info.context.meta)
         return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.ContactPayload(contact=None, errors=e))
 
 
 async def contact_merge(info: Ctx, base_contact_id: strawberry.ID, mergee_contact_id: strawberry.ID) -> i.ContactPayload:
@@ -201,7 +195,7 @@ async def contact_merge(info: Ctx, base_contact_id: strawberry.ID, mergee_contac
         row = await contacts.merge_contacts(session, actor, base, mergee)
         return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: i.ContactPayload(contact=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.ContactPayload(contact=None, errors=e))
 
 
 async def contact_note_create(info: Ctx, contact_id: strawberry.ID, content: str) -> i.ContactNotePayload:
@@ -212,11 +206,10 @@ async def contact_note_create(info: Ctx, contact_id: strawberry.ID, content: str
         note = await contacts.add_note(session, actor, pk, content)
         return i.ContactNotePayload(note=t.ContactNote(pk=note.id, content=note.content, created_at=note.created_at), errors=[])
 
-    return await _mutate(info, work, lambda e: i.ContactNotePayload(note=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.ContactNotePayload(note=None, errors=e))
 
 
 # --- conversations ---------------------------------------------------------------------------------------
-
 
 
 async def _filter(info: Ctx, f: i.ConversationFilterInput | None) -> repo.ConversationFilter:
@@ -239,7 +232,7 @@ async def _filter(info: Ctx, f: i.ConversationFilterInput | None) -> repo.Conver
             raise BadUserInput("Search with 2 to 200 characters", field="filter.search")
         out.search = f.search.strip()
     if f.label is not None:
-        from domain.catalog import labels_by_titles
+        from domain.catalog.labels import labels_by_titles
 
         actor = await info.context.actor()
         async with info.context.db() as session:
@@ -305,13 +298,6 @@ async def conversation_counts(info: Ctx, filter: i.ConversationFilterInput | Non
     return t.ConversationCounts(**counts)
 
 
-async def conversation_messages(info: Ctx, conversation_pk: int, first: int | None, before: str | None) -> Connection[t.Message]:
-    limit = page_size(first)
-    async with info.context.db() as session:
-        rows = await repo.messages_page(session, conversation_pk, include_private=True,
-                                        before_id=decode_int_cursor(before), limit=limit + 1)
-    return build_connection(rows, limit, t.Message.from_row, lambda r: r.id, before is not None)
-
 
 def _conversation_payload(row) -> i.ConversationPayload:
     return i.ConversationPayload(conversation=t.Conversation.from_row(row), errors=[])
@@ -327,8 +313,8 @@ async def conversation_create(info: Ctx, input: i.ConversationCreateInput) -> i.
     assignee_pk = decode_optional(input.assignee_id, "User")
 
     async def work(session) -> i.ConversationPayload:
-        row = await conversations.create_conversation(session, actor, inbox_id=inbox_pk, contact_id=contact_pk,
-                                                      content=input.message, assignee_id=assignee_pk)
+        row = await opening.create_conversation(session, actor, inbox_id=inbox_pk, contact_id=contact_pk,
+                                                content=input.message, assignee_id=assignee_pk)
         return _conversation_payload(row)
 
     async def replay(session, saved) -> i.ConversationPayload:
@@ -337,7 +323,7 @@ async def conversation_create(info: Ctx, input: i.ConversationCreateInput) -> i.
 
     keyed = Keyed("conversationCreate", {"input": input},
                   lambda p: {"conversation": p.conversation.pk if p.conversation else None}, replay)
-    return await _mutate(info, work, _conversation_error, keyed)
+    return await mutate(info, _errors, work, _conversation_error, keyed)
 
 
 async def message_create(info: Ctx, input: i.MessageCreateInput) -> i.MessagePayload:
@@ -358,7 +344,7 @@ async def message_create(info: Ctx, input: i.MessageCreateInput) -> i.MessagePay
         return i.MessagePayload(message=t.Message.from_row(row) if row else None, errors=[])
 
     keyed = Keyed("messageCreate", {"input": input}, lambda p: {"message": p.message.pk if p.message else None}, replay)
-    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e), keyed)
+    return await mutate(info, _errors, work, lambda e: i.MessagePayload(message=None, errors=e), keyed)
 
 
 async def message_update(info: Ctx, id: strawberry.ID, content: str) -> i.MessagePayload:
@@ -369,7 +355,7 @@ async def message_update(info: Ctx, id: strawberry.ID, content: str) -> i.Messag
         row = await conversations.edit_message(session, actor, pk, content)
         return i.MessagePayload(message=t.Message.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.MessagePayload(message=None, errors=e))
 
 
 async def message_delete(info: Ctx, id: strawberry.ID) -> i.MessagePayload:
@@ -380,7 +366,7 @@ async def message_delete(info: Ctx, id: strawberry.ID) -> i.MessagePayload:
         row = await conversations.delete_message(session, actor, pk)
         return i.MessagePayload(message=t.Message.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: i.MessagePayload(message=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: i.MessagePayload(message=None, errors=e))
 
 
 async def conversation_assign(info: Ctx, id: strawberry.ID, input: i.ConversationAssignInput) -> i.ConversationPayload:
@@ -395,7 +381,7 @@ async def conversation_assign(info: Ctx, id: strawberry.ID, input: i.Conversatio
                                          team_id=team_pk, set_team=set_team)
         return _conversation_payload(row)
 
-    return await _mutate(info, work, _conversation_error)
+    return await mutate(info, _errors, work, _conversation_error)
 
 
 async def conversation_status_update(info: Ctx, id: strawberry.ID, input: i.ConversationStatusInput) -> i.ConversationPayload:
@@ -406,7 +392,7 @@ async def conversation_status_update(info: Ctx, id: strawberry.ID, input: i.Conv
         row = await conversations.set_status(session, actor, pk, ConversationStatus(input.status), input.snoozed_until)
         return _conversation_payload(row)
 
-    return await _mutate(info, work, _conversation_error)
+    return await mutate(info, _errors, work, _conversation_error)
 
 
 async def conversation_priority_update(
@@ -419,7 +405,7 @@ async def conversation_priority_update(
         row = await conversations.set_priority(session, actor, pk, Priority(priority) if priority else None)
         return _conversation_payload(row)
 
-    return await _mutate(info, work, _conversation_error)
+    return await mutate(info, _errors, work, _conversation_error)
 
 
 async def conversation_labels_update(info: Ctx, id: strawberry.ID, input: i.ConversationLabelsInput) -> i.ConversationPayload:
@@ -430,7 +416,7 @@ async def conversation_labels_update(info: Ctx, id: strawberry.ID, input: i.Conv
         row = await conversations.update_labels(session, actor, pk, add=input.add, remove=input.remove, replace=input.replace)
         return _conversation_payload(row)
 
-    return await _mutate(info, work, _conversation_error)
+    return await mutate(info, _errors, work, _conversation_error)
 
 
 async def conversation_custom_attributes_update(info: Ctx, id: strawberry.ID, values: strawberry.scalars.JSON) -> i.ConversationPayload:
@@ -442,7 +428,7 @@ async def conversation_custom_attributes_update(info: Ctx, id: strawberry.ID, va
     async def work(session) -> i.ConversationPayload:
         return _conversation_payload(await conversations.update_custom_attributes(session, actor, pk, values))
 
-    return await _mutate(info, work, _conversation_error)
+    return await mutate(info, _errors, work, _conversation_error)
 
 
 async def conversation_mark_read(info: Ctx, id: strawberry.ID) -> i.ConversationPayload:
@@ -452,7 +438,7 @@ async def conversation_mark_read(info: Ctx, id: strawberry.ID) -> i.Conversation
     async def work(session) -> i.ConversationPayload:
         return _conversation_payload(await conversations.mark_read(session, actor, pk))
 
-    return await _mutate(info, work, _conversation_error)
+    return await mutate(info, _errors, work, _conversation_error)
 
 
 async def conversation_mute(info: Ctx, id: strawberry.ID, muted: bool = True) -> i.ConversationPayload:
@@ -462,25 +448,25 @@ async def conversation_mute(info: Ctx, id: strawberry.ID, muted: bool = True) ->
     async def work(session) -> i.ConversationPayload:
         return _conversation_payload(await conversations.mute(session, actor, pk, muted))
 
-    return await _mutate(info, work, _conversation_error)
+    return await mutate(info, _errors, work, _conversation_error)
 
 
 async def conversation_bulk_update(info: Ctx, input: i.ConversationBulkInput) -> i.ConversationBulkPayload:
     actor = await info.context.actor()
     if len(input.ids) > conversations.MAX_BULK:
-        return i.ConversationBulkPayload(conversations=[], errors=[t.HelpdeskError(
-            field="ids", code=t.HelpdeskErrorCode.TOO_MANY, message=f"At most {conversations.MAX_BULK} conversations.")])
+        return i.ConversationBulkPayload(conversations=[], errors=[HelpdeskError(
+            field="ids", code=HelpdeskErrorCode.TOO_MANY, message=f"At most {conversations.MAX_BULK} conversations.")])
     ids = [decode_id(x, "Conversation") for x in input.ids]
     set_assignee = not _unset(input.assignee_id)
     assignee_pk = decode_optional(input.assignee_id, "User") if set_assignee else None
     status = ConversationStatus(input.status) if input.status else None
     if status == ConversationStatus.SNOOZED:
-        return i.ConversationBulkPayload(conversations=[], errors=[t.HelpdeskError(
-            field="status", code=t.HelpdeskErrorCode.INVALID, message="Snooze conversations one at a time.")])
+        return i.ConversationBulkPayload(conversations=[], errors=[HelpdeskError(
+            field="status", code=HelpdeskErrorCode.INVALID, message="Snooze conversations one at a time.")])
 
     async def work(session) -> i.ConversationBulkPayload:
         rows = await conversations.bulk(session, actor, ids, status=status, assignee_id=assignee_pk,
                                         set_assignee=set_assignee, add_labels=input.add_labels)
         return i.ConversationBulkPayload(conversations=[t.Conversation.from_row(r) for r in rows], errors=[])
 
-    return await _mutate(info, work, lambda e: i.ConversationBulkPayload(conversations=[], errors=e))
+    return await mutate(info, _errors, work, lambda e: i.ConversationBulkPayload(conversations=[], errors=e))

@@ -30,20 +30,23 @@ class Keyed(Generic[P]):
     load: Callable[[Any, dict[str, Any]], Awaitable[P]]
 
 
-async def in_transaction(
+async def mutate(
     info: Any,
+    errors: Callable[[ValidationError], list[Any]],
     work: Callable[[Any], Awaitable[P]],
     on_error: Callable[[list[Any]], P],
-    to_errors: Callable[[ValidationError], list[Any]],
     keyed: Keyed[P] | None = None,
 ) -> P:
+    """Run one mutation's `work` in one transaction (keyed by `Idempotency-Key` when `keyed` says
+    how); a domain ValidationError rolls it back and becomes the payload `on_error` builds from the
+    domain's typed `errors`."""
     try:
         if keyed is not None:
             return await keyed_transaction(info, work, keyed)
         async with info.context.transaction() as session:
             return await work(session)
     except ValidationError as exc:
-        return on_error(to_errors(exc))
+        return on_error(errors(exc))
 
 
 def idempotency_key(info: Any) -> str | None:

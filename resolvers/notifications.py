@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
 
-from domain import notifications as service
 from domain.errors import NotFound, ValidationError
 from domain.notification_types import NotificationType
+from domain.notifications import service
 from resolvers.context import Context
-from resolvers.mutations import in_transaction
-from schema import notifications as t
-from schema.errors import errors_from
-from schema.ids import decode_id
-from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+from resolvers.mutations import mutate
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id
+from schema.core.pagination import Connection, build_connection, decode_int_cursor, page_size
+from schema.notifications import inputs as i
+from schema.notifications import types as t
+from schema.notifications.errors import NotificationError, NotificationErrorCode
 
-P = TypeVar("P")
 Ctx = Info[Context, None]
+_errors = PayloadErrors(NotificationError, NotificationErrorCode)
 
 First = Annotated[int | None, strawberry.argument(description="Page size: default 25, at most 100.")]
 After = Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")]
 UnreadOnly = Annotated[bool, strawberry.argument(description="Only unread notifications.")]
-
-
-async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.NotificationError]], P]) -> P:
-    return await in_transaction(info, work, on_error, lambda exc: errors_from(exc, t.NotificationError, t.NotificationErrorCode))
 
 
 def _settings(prefs: service.Preferences) -> list[t.NotificationSetting]:
@@ -62,19 +59,19 @@ async def notification_settings(info: Ctx) -> list[t.NotificationSetting]:
 # --- mutations -----------------------------------------------------------------------------------------
 
 
-async def notification_mark_read(info: Ctx, input: t.NotificationMarkReadInput) -> t.NotificationMarkReadPayload:
+async def notification_mark_read(info: Ctx, input: i.NotificationMarkReadInput) -> t.NotificationMarkReadPayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.NotificationMarkReadPayload:
         try:
-            ids = [decode_id(i, "Notification") for i in input.ids]
+            ids = [decode_id(x, "Notification") for x in input.ids]
         except NotFound:
             raise ValidationError.single("ids", "NOT_FOUND", "No such notification.") from None
         rows = await service.mark_read(session, actor, ids)
         count = await service.unread_count(session, actor)
         return t.NotificationMarkReadPayload(notifications=[t.Notification.from_row(r) for r in rows], unread_count=count, errors=[])
 
-    return await _mutate(info, work, lambda e: t.NotificationMarkReadPayload(notifications=None, unread_count=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.NotificationMarkReadPayload(notifications=None, unread_count=None, errors=e))
 
 
 async def notification_mark_all_read(info: Ctx) -> t.NotificationMarkAllReadPayload:
@@ -84,10 +81,10 @@ async def notification_mark_all_read(info: Ctx) -> t.NotificationMarkAllReadPayl
         marked = await service.mark_all_read(session, actor)
         return t.NotificationMarkAllReadPayload(marked_count=marked, unread_count=await service.unread_count(session, actor), errors=[])
 
-    return await _mutate(info, work, lambda e: t.NotificationMarkAllReadPayload(marked_count=0, unread_count=0, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.NotificationMarkAllReadPayload(marked_count=0, unread_count=0, errors=e))
 
 
-async def notification_delete(info: Ctx, input: t.NotificationDeleteInput) -> t.NotificationDeletePayload:
+async def notification_delete(info: Ctx, input: i.NotificationDeleteInput) -> t.NotificationDeletePayload:
     actor = await info.context.actor()
     pk = decode_id(input.id, "Notification")
 
@@ -96,14 +93,14 @@ async def notification_delete(info: Ctx, input: t.NotificationDeleteInput) -> t.
         return t.NotificationDeletePayload(notification=t.Notification.from_row(row),
                                            unread_count=await service.unread_count(session, actor), errors=[])
 
-    return await _mutate(info, work, lambda e: t.NotificationDeletePayload(notification=None, unread_count=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.NotificationDeletePayload(notification=None, unread_count=None, errors=e))
 
 
 def _keep(value: Any) -> Any:
     return service.KEEP if value is strawberry.UNSET else value
 
 
-async def notification_settings_update(info: Ctx, input: t.NotificationSettingsUpdateInput) -> t.NotificationSettingsUpdatePayload:
+async def notification_settings_update(info: Ctx, input: i.NotificationSettingsUpdateInput) -> t.NotificationSettingsUpdatePayload:
     actor = await info.context.actor()
     changes = [service.SettingChange(type=NotificationType(s.notification_type), in_app=_keep(s.in_app), email=_keep(s.email))
                for s in input.settings]
@@ -112,4 +109,4 @@ async def notification_settings_update(info: Ctx, input: t.NotificationSettingsU
         prefs = await service.update_preferences(session, actor, changes)
         return t.NotificationSettingsUpdatePayload(settings=_settings(prefs), errors=[])
 
-    return await _mutate(info, work, lambda e: t.NotificationSettingsUpdatePayload(settings=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.NotificationSettingsUpdatePayload(settings=None, errors=e))

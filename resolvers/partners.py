@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from graphql.validation import NoSchemaIntrospectionCustomRule, specified_rules
@@ -12,25 +9,20 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import Info
 
 from db.repositories import partners as repo
-from domain.errors import ValidationError
 from domain.partners import service
-from resolvers.mutations import in_transaction
 from resolvers.context import Context
-from schema import partners as t
-from schema.errors import errors_from
-from schema.ids import decode_id
-from schema.limits import measure
+from resolvers.mutations import mutate
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id
+from schema.extensions.cost import measure
+from schema.partners import inputs as i
+from schema.partners import types as t
+from schema.partners.errors import PartnerError, PartnerErrorCode
 
-P = TypeVar("P")
 Ctx = Info[Context, None]
 
 
-def _errors(exc: ValidationError) -> list[t.PartnerError]:
-    return errors_from(exc, t.PartnerError, t.PartnerErrorCode)
-
-
-async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.PartnerError]], P]) -> P:
-    return await in_transaction(info, work, on_error, _errors)
+_errors = PayloadErrors(PartnerError, PartnerErrorCode)
 
 
 async def _app_view(session, account_id: int, app) -> t.PartnerApp:
@@ -56,12 +48,6 @@ async def partner_apps(info: Ctx) -> list[t.PartnerApp]:
     ]
 
 
-async def manifest_operations(info: Ctx, manifest_pk: int) -> list[t.PartnerOperation]:
-    actor = await info.context.actor()
-    async with info.context.db() as session:
-        rows = await repo.operations_of_manifest(session, actor.account_id, manifest_pk)
-    return [t.PartnerOperation.from_row(r) for r in rows]
-
 
 async def rate_limit(info: Ctx) -> t.RateLimit | None:
     caller = getattr(info.context, "caller", None)
@@ -75,7 +61,7 @@ async def rate_limit(info: Ctx) -> t.RateLimit | None:
 # --- mutations -------------------------------------------------------------------------------------------
 
 
-async def partner_app_create(info: Ctx, input: t.PartnerAppCreateInput) -> t.PartnerAppPayload:
+async def partner_app_create(info: Ctx, input: i.PartnerAppCreateInput) -> t.PartnerAppPayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.PartnerAppPayload:
@@ -83,10 +69,10 @@ async def partner_app_create(info: Ctx, input: t.PartnerAppCreateInput) -> t.Par
                                        meta=info.context.meta)
         return t.PartnerAppPayload(partner_app=t.PartnerApp.from_row(app), errors=[])
 
-    return await _mutate(info, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))
 
 
-async def partner_app_update(info: Ctx, id: strawberry.ID, input: t.PartnerAppUpdateInput) -> t.PartnerAppPayload:
+async def partner_app_update(info: Ctx, id: strawberry.ID, input: i.PartnerAppUpdateInput) -> t.PartnerAppPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "PartnerApp")
 
@@ -95,10 +81,10 @@ async def partner_app_update(info: Ctx, id: strawberry.ID, input: t.PartnerAppUp
                                        disabled=input.disabled, meta=info.context.meta)
         return t.PartnerAppPayload(partner_app=await _app_view(session, actor.account_id, app), errors=[])
 
-    return await _mutate(info, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))
 
 
-async def partner_token_create(info: Ctx, input: t.PartnerTokenCreateInput) -> t.PartnerTokenCreatePayload:
+async def partner_token_create(info: Ctx, input: i.PartnerTokenCreateInput) -> t.PartnerTokenCreatePayload:
     actor = await info.context.actor()
     app_pk = decode_id(input.partner_app_id, "PartnerApp")
 
@@ -106,7 +92,7 @@ async def partner_token_create(info: Ctx, input: t.PartnerTokenCreateInput) -> t
         row, secret = await service.create_token(session, actor, app_pk, name=input.name, meta=info.context.meta)
         return t.PartnerTokenCreatePayload(partner_token=t.PartnerToken.from_row(row), secret=secret, errors=[])
 
-    return await _mutate(info, work, lambda e: t.PartnerTokenCreatePayload(partner_token=None, secret=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.PartnerTokenCreatePayload(partner_token=None, secret=None, errors=e))
 
 
 async def partner_token_revoke(info: Ctx, id: strawberry.ID) -> t.PartnerTokenRevokePayload:
@@ -117,7 +103,7 @@ async def partner_token_revoke(info: Ctx, id: strawberry.ID) -> t.PartnerTokenRe
         row = await service.revoke_token(session, actor, pk, info.context.meta)
         return t.PartnerTokenRevokePayload(partner_token=t.PartnerToken.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: t.PartnerTokenRevokePayload(partner_token=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.PartnerTokenRevokePayload(partner_token=None, errors=e))
 
 
 def operation_validator(info: Ctx) -> service.Validator:
@@ -147,7 +133,7 @@ def operation_validator(info: Ctx) -> service.Validator:
     return validate
 
 
-async def partner_manifest_upload(info: Ctx, input: t.PartnerManifestUploadInput) -> t.PartnerManifestUploadPayload:
+async def partner_manifest_upload(info: Ctx, input: i.PartnerManifestUploadInput) -> t.PartnerManifestUploadPayload:
     actor = await info.context.actor()
     app_pk = decode_id(input.partner_app_id, "PartnerApp")
     validate = operation_validator(info)
@@ -162,18 +148,18 @@ async def partner_manifest_upload(info: Ctx, input: t.PartnerManifestUploadInput
             count = len(problems)
             return t.PartnerManifestUploadPayload(
                 manifest=None, partner_app=app, invalid_operations=problems,
-                errors=[t.PartnerError(field="manifest", code=t.PartnerErrorCode.INVALID_OPERATIONS,
+                errors=[PartnerError(field="manifest", code=PartnerErrorCode.INVALID_OPERATIONS,
                                        message=f"{count} operation(s) do not validate; nothing was stored "
                                                "(fix them, or upload with skipInvalid)")],
             )
         manifest = t.PartnerManifest.from_row(result.manifest, result.app.current_version)
         return t.PartnerManifestUploadPayload(manifest=manifest, partner_app=app, invalid_operations=problems, errors=[])
 
-    return await _mutate(info, work, lambda e: t.PartnerManifestUploadPayload(
+    return await mutate(info, _errors, work, lambda e: t.PartnerManifestUploadPayload(
         manifest=None, partner_app=None, invalid_operations=[], errors=e))
 
 
-async def partner_manifest_activate(info: Ctx, input: t.PartnerManifestActivateInput) -> t.PartnerAppPayload:
+async def partner_manifest_activate(info: Ctx, input: i.PartnerManifestActivateInput) -> t.PartnerAppPayload:
     actor = await info.context.actor()
     app_pk = decode_id(input.partner_app_id, "PartnerApp")
 
@@ -181,4 +167,4 @@ async def partner_manifest_activate(info: Ctx, input: t.PartnerManifestActivateI
         app = await service.activate_manifest(session, actor, app_pk, input.version, info.context.meta)
         return t.PartnerAppPayload(partner_app=await _app_view(session, actor.account_id, app), errors=[])
 
-    return await _mutate(info, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))

@@ -28,21 +28,16 @@ from domain.accounts.actor import Actor
 from domain.accounts.policy import Rule, require
 from domain.enums import Availability
 from domain.errors import BadUserInput, CursorExpired, NotFound, StreamOverflow, ValidationError
+from domain.events.channels import account_channel, contact_channel, conversation_channel, user_channel
+from domain.events.enums import LiveType
 from infra.broadcast import SubscriberOverflow
-from resolvers.context import Context
 from infra.logs import get_logger
-from parley.relay import user_channel
-from schema.errors import errors_from
-from schema.ids import decode_id, encode_id
-from schema.realtime import (
-    AgentPresence,
-    AvailabilitySetInput,
-    AvailabilitySetPayload,
-    RealtimeError,
-    RealtimeErrorCode,
-    TypingSetInput,
-    TypingSetPayload,
-)
+from resolvers.context import Context
+from schema.core.errors import errors_from
+from schema.core.ids import decode_id, encode_id
+from schema.realtime.errors import RealtimeError, RealtimeErrorCode
+from schema.realtime.inputs import AvailabilitySetInput, TypingSetInput
+from schema.realtime.types import AgentPresence, AvailabilitySetPayload, TypingSetPayload
 
 log = get_logger("parley.realtime")
 PAGE = 200
@@ -151,7 +146,7 @@ async def _stream(
             for expired in [k for k, (deadline, _) in typing_deadlines.items() if deadline <= now]:
                 _, typing = typing_deadlines.pop(expired)
                 off = realtime.Typing(typing.conversation_id, False, typing.private, typing.user_id, typing.contact_id)
-                yield Delivery(position=last, type="typing.off", typing=off)
+                yield Delivery(position=last, type=LiveType.TYPING_OFF, typing=off)
             for received in items:
                 try:
                     data = json.loads(received.message)
@@ -182,7 +177,7 @@ async def _stream(
 def _account_page(actor: Actor) -> Page:
     async def page(session, last: int) -> tuple[list[Delivery], int, int]:
         events, last_scanned, scanned = await event_repo.account_events_after(
-            session, actor.account_id, last, types_prefixes=realtime.ACCOUNT_STREAM_PREFIXES, limit=PAGE
+            session, actor.account_id, last, types_prefixes=tuple(sorted(realtime.ACCOUNT_STREAM_TYPES)), limit=PAGE
         )
         events = [e for e in events if realtime.in_account_stream(e)]
         return await _hydrate(session, actor, events), last_scanned, scanned
@@ -224,14 +219,14 @@ async def _hydrate(session, actor: Actor, events: list[Event]) -> list[Delivery]
 def _presence_signal(data: dict[str, Any], last: int) -> Delivery | None:
     if data.get(realtime.EPHEMERAL_KEY) != "presence":
         return None
-    return Delivery(position=last, type="presence.changed",
+    return Delivery(position=last, type=LiveType.PRESENCE_CHANGED,
                     presence=(int(data["user_id"]), Availability(data["status"])))
 
 
 async def account_events(info: Info[Context, None], after: str | None) -> AsyncGenerator[Delivery, None]:
     position = decode_cursor(after)
     actor = await _member_actor(info, Rule.member)
-    async for delivery in _stream(info, channel=f"account:{actor.account_id}", account_id=actor.account_id,
+    async for delivery in _stream(info, channel=account_channel(actor.account_id), account_id=actor.account_id,
                                   after=position, page=_account_page(actor), on_signal=_presence_signal):
         yield delivery
 
@@ -263,9 +258,9 @@ async def conversation_events(info: Info[Context, None], id: str, after: str | N
         typing = realtime.Typing.from_data(data)
         if typing.conversation_id != conversation_id or (typing.user_id is not None and typing.user_id == actor.user_id):
             return None
-        return Delivery(position=last, type="typing.on" if typing.on else "typing.off", typing=typing)
+        return Delivery(position=last, type=LiveType.TYPING_ON if typing.on else LiveType.TYPING_OFF, typing=typing)
 
-    async for delivery in _stream(info, channel=f"conversation:{conversation_id}", account_id=actor.account_id,
+    async for delivery in _stream(info, channel=conversation_channel(conversation_id), account_id=actor.account_id,
                                   after=position, page=page, on_signal=typing_signal):
         yield delivery
 
@@ -303,9 +298,9 @@ async def typing_set(info: Info[Context, None], conversation_id: int, on: bool, 
         # Webhooks that asked for typing events get them (sent after commit, through the outbox).
         await webhooks.queue_typing(session, conversation, user_id=actor.user_id, contact_id=None, on=on, private=private)
     signal = realtime.Typing(conversation_id=conversation_id, on=on, private=private, user_id=actor.user_id)
-    await ctx.broadcast.publish(f"conversation:{conversation_id}", signal.message())
+    await ctx.broadcast.publish(conversation_channel(conversation_id), signal.message())
     if not private:  # the contact's widget shows a reply being typed, never a note
-        await ctx.broadcast.publish(f"contact:{conversation.contact_id}", signal.message())
+        await ctx.broadcast.publish(contact_channel(conversation.contact_id), signal.message())
 
 
 async def presence_of_account(ctx: Context, account_id: int) -> set[int]:
@@ -318,7 +313,7 @@ async def presence_of_account(ctx: Context, account_id: int) -> set[int]:
 
 async def announce_presence(ctx: Context, account_id: int, user_id: int, status: Availability) -> None:
     try:
-        await ctx.broadcast.publish(f"account:{account_id}", realtime.presence_message(user_id, status))
+        await ctx.broadcast.publish(account_channel(account_id), realtime.presence_message(user_id, status))
     except Exception as exc:  # noqa: BLE001 - presence is best effort
         log.warning("presence.announce_failed", error=type(exc).__name__)
 

@@ -13,18 +13,21 @@ from domain.errors import BadUserInput, ValidationError
 from domain.reports import csat, exports, live, queries
 from domain.reports.enums import Dimension, ExportKind, GroupBy
 from resolvers.context import Context
-from resolvers.mutations import in_transaction
-from schema import reports as t
-from schema.errors import errors_from
-from schema.ids import decode_id, decode_optional
+from resolvers.mutations import mutate
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id, decode_optional
+from schema.reports import inputs as i
+from schema.reports import types as t
+from schema.reports.errors import ReportError, ReportErrorCode
 
 Ctx = Info[Context, None]
+_errors = PayloadErrors(ReportError, ReportErrorCode)
 
-ReportArg = Annotated[t.ReportInput, strawberry.argument(description="Range, buckets and what the report is about.")]
-SummariesArg = Annotated[t.ReportSummariesInput, strawberry.argument(description="Dimension and range.")]
-LiveArg = Annotated[t.ReportLiveInput | None, strawberry.argument(description="Narrow to an inbox or team.")]
-CsatArg = Annotated[t.CsatSummaryInput, strawberry.argument(description="Range and filters.")]
-ExportCreateArg = Annotated[t.ReportExportCreateInput, strawberry.argument(description="What to export.")]
+ReportArg = Annotated[i.ReportInput, strawberry.argument(description="Range, buckets and what the report is about.")]
+SummariesArg = Annotated[i.ReportSummariesInput, strawberry.argument(description="Dimension and range.")]
+LiveArg = Annotated[i.ReportLiveInput | None, strawberry.argument(description="Narrow to an inbox or team.")]
+CsatArg = Annotated[i.CsatSummaryInput, strawberry.argument(description="Range and filters.")]
+ExportCreateArg = Annotated[i.ReportExportCreateInput, strawberry.argument(description="What to export.")]
 ExportID = Annotated[strawberry.ID, strawberry.argument(description="The export's global ID.")]
 
 
@@ -121,5 +124,4 @@ async def report_export_create(info: Ctx, input: ExportCreateArg) -> t.ReportExp
                                           group_by=GroupBy(input.group_by), format=input.format.value)
         return t.ReportExportCreatePayload(report_export=t.ReportExport.from_row(row), errors=[])
 
-    return await in_transaction(info, work, lambda e: t.ReportExportCreatePayload(report_export=None, errors=e),
-                                lambda exc: errors_from(exc, t.ReportError, t.ReportErrorCode))
+    return await mutate(info, _errors, work, lambda e: t.ReportExportCreatePayload(report_export=None, errors=e))

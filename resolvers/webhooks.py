@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -15,22 +14,20 @@ from domain import jobs
 from domain.errors import NotFound
 from domain.webhooks import service
 from resolvers.context import Context
-from resolvers.mutations import in_transaction
-from schema import webhooks as t
-from schema.errors import errors_from
-from schema.ids import decode_id, decode_optional
-from schema.pagination import Connection, build_connection, decode_int_cursor, page_size
+from resolvers.mutations import mutate
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id, decode_optional
+from schema.core.pagination import Connection, build_connection, decode_int_cursor, page_size
+from schema.webhooks import inputs as i
+from schema.webhooks import types as t
+from schema.webhooks.errors import WebhookError, WebhookErrorCode
 
-P = TypeVar("P")
 Ctx = Info[Context, None]
+_errors = PayloadErrors(WebhookError, WebhookErrorCode)
 
 WebhookID = Annotated[strawberry.ID, strawberry.argument(description="The webhook's global ID.")]
 First = Annotated[int | None, strawberry.argument(description="Page size (default 25, at most 100).")]
 After = Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")]
-
-
-async def _mutate(info: Ctx, work: Callable[[Any], Awaitable[P]], on_error: Callable[[list[t.WebhookError]], P]) -> P:
-    return await in_transaction(info, work, on_error, lambda exc: errors_from(exc, t.WebhookError, t.WebhookErrorCode))
 
 
 def _given(value: Any) -> Any:
@@ -99,7 +96,7 @@ async def dead_jobs(info: Ctx, first: First = None, after: After = None) -> Conn
 
 
 async def webhook_create(
-    info: Ctx, input: Annotated[t.WebhookCreateInput, strawberry.argument(description="The new webhook.")]
+    info: Ctx, input: Annotated[i.WebhookCreateInput, strawberry.argument(description="The new webhook.")]
 ) -> t.WebhookSecretPayload:
     actor = await info.context.actor()
     inbox_pk = decode_optional(input.inbox_id, "Inbox")
@@ -110,12 +107,12 @@ async def webhook_create(
             events=list(input.events), inbox_id=inbox_pk, meta=info.context.meta)
         return t.WebhookSecretPayload(webhook=t.Webhook.from_row(row), secret=secret, errors=[])
 
-    return await _mutate(info, work, lambda e: t.WebhookSecretPayload(webhook=None, secret=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.WebhookSecretPayload(webhook=None, secret=None, errors=e))
 
 
 async def webhook_update(
     info: Ctx, id: WebhookID,
-    input: Annotated[t.WebhookUpdateInput, strawberry.argument(description="What to change.")],
+    input: Annotated[i.WebhookUpdateInput, strawberry.argument(description="What to change.")],
 ) -> t.WebhookPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Webhook")
@@ -129,7 +126,7 @@ async def webhook_update(
             events=_given(input.events), inbox_id=inbox, enabled=_given(input.enabled), meta=info.context.meta)
         return t.WebhookPayload(webhook=t.Webhook.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: t.WebhookPayload(webhook=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.WebhookPayload(webhook=None, errors=e))
 
 
 async def webhook_delete(info: Ctx, id: WebhookID) -> t.WebhookPayload:
@@ -140,7 +137,7 @@ async def webhook_delete(info: Ctx, id: WebhookID) -> t.WebhookPayload:
         row = await service.delete_webhook(session, actor, pk, info.context.meta)
         return t.WebhookPayload(webhook=t.Webhook.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: t.WebhookPayload(webhook=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.WebhookPayload(webhook=None, errors=e))
 
 
 async def webhook_secret_rotate(info: Ctx, id: WebhookID) -> t.WebhookSecretPayload:
@@ -151,7 +148,7 @@ async def webhook_secret_rotate(info: Ctx, id: WebhookID) -> t.WebhookSecretPayl
         row, secret = await service.rotate_secret(session, actor, info.context.settings, pk, info.context.meta)
         return t.WebhookSecretPayload(webhook=t.Webhook.from_row(row), secret=secret, errors=[])
 
-    return await _mutate(info, work, lambda e: t.WebhookSecretPayload(webhook=None, secret=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.WebhookSecretPayload(webhook=None, secret=None, errors=e))
 
 
 async def webhook_test(info: Ctx, id: WebhookID) -> t.WebhookDeliveryPayload:
@@ -162,7 +159,7 @@ async def webhook_test(info: Ctx, id: WebhookID) -> t.WebhookDeliveryPayload:
         row = await service.queue_test(session, actor, pk)
         return t.WebhookDeliveryPayload(delivery=t.WebhookDelivery.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: t.WebhookDeliveryPayload(delivery=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.WebhookDeliveryPayload(delivery=None, errors=e))
 
 
 def _kind(value: str) -> str | None:
@@ -186,7 +183,7 @@ async def webhook_redeliver(
         row = await service.queue_redelivery(session, actor, **target)
         return t.WebhookDeliveryPayload(delivery=t.WebhookDelivery.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: t.WebhookDeliveryPayload(delivery=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.WebhookDeliveryPayload(delivery=None, errors=e))
 
 
 async def dead_job_retry(
@@ -199,4 +196,4 @@ async def dead_job_retry(
         row = await jobs.retry_dead_job(session, actor, pk, info.context.meta)
         return t.DeadJobRetryPayload(dead_job=t.DeadJob.from_row(row), errors=[])
 
-    return await _mutate(info, work, lambda e: t.DeadJobRetryPayload(dead_job=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.DeadJobRetryPayload(dead_job=None, errors=e))

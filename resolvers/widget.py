@@ -14,41 +14,47 @@ from strawberry.types import Info
 from db.base import utcnow
 from db.repositories import helpdesk as helpdesk_repo
 from db.repositories import widget as repo
-from domain import realtime, widget
+from domain import realtime
 from domain.accounts.policy import Rule, require
 from domain.errors import Forbidden, RateLimited, ValidationError
-from resolvers.context import Context
+from domain.events.channels import contact_channel, conversation_channel
+from domain.events.enums import LiveType, Stream, shown_in
+from domain.widget import config as widget_inbox
+from domain.widget import conversations as visitor_conversations
+from domain.widget import sessions as contact_sessions
 from infra.logs import get_logger
-from resolvers.realtime import PAGE, Delivery, _stream, account_statuses, decode_cursor
 from resolvers.attachments import config as attachments_config
+from resolvers.context import Context
 from resolvers.mutations import Keyed, keyed_transaction
-from schema import widget as t
-from schema.attachments import (
+from resolvers.realtime import PAGE, Delivery, _stream, account_statuses, decode_cursor
+from schema.attachments.errors import AttachmentError, AttachmentErrorCode
+from schema.attachments.inputs import AttachmentUploadCreateInput
+from schema.attachments.types import (
     Attachment,
-    AttachmentError,
-    AttachmentErrorCode,
-    AttachmentUploadCreateInput,
     AttachmentUploadCreatePayload,
     PresignedUpload,
     UploadParameter,
 )
-from schema.errors import errors_from
-from schema.ids import decode_id
-from schema.pagination import Connection, Edge, PageInfo, decode_int_cursor, encode_cursor, page_size
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id
+from schema.core.pagination import Connection, Edge, PageInfo, decode_int_cursor, encode_cursor, page_size
+from schema.widget import inputs as i
+from schema.widget import types as t
+from schema.widget.errors import WidgetError, WidgetErrorCode
 
 log = get_logger("parley.widget")
 Ctx = Info[Context, None]
-EVENT_TYPES = ("conversation.created", "conversation.status_changed", "message.created", "message.updated")
+EVENT_TYPES = tuple(sorted(shown_in(Stream.CONTACT)))
 
 
-def _errors(exc: ValidationError) -> list[t.WidgetError]:
-    return errors_from(exc, t.WidgetError, t.WidgetErrorCode)
+_errors = PayloadErrors(WidgetError, WidgetErrorCode)
+_attachment_errors = PayloadErrors(AttachmentError, AttachmentErrorCode)
 
 
-async def _session(info: Ctx) -> widget.ContactActor:
+async def _session(info: Ctx) -> contact_sessions.ContactActor:
     actor = await info.context.actor()
     require(actor, Rule.widget)
-    return widget.require_session(actor)
+    return contact_sessions.require_session(actor)
 
 
 def _ip(ctx: Context) -> str:
@@ -72,26 +78,26 @@ async def _limit(ctx: Context, checks: list[tuple[str, int]]) -> None:
 
 def _check_origin(ctx: Context, inbox) -> None:
     origin = ctx.widget_origin()
-    if origin is not None and not widget.origin_allowed(widget.allowed_domains(inbox), origin):
+    if origin is not None and not widget_inbox.origin_allowed(widget_inbox.allowed_domains(inbox), origin):
         raise Forbidden("This site may not use this widget")
 
 
 def _contact(contact, verified: bool) -> t.WidgetContact:
-    return t.WidgetContact(name=contact.name or "", email=widget.shown_email(contact), verified=verified)
+    return t.WidgetContact(name=contact.name or "", email=contact_sessions.shown_email(contact), verified=verified)
 
 
 # --- sessions and configuration -----------------------------------------------------------------------
 
 
-async def widget_session_start(info: Ctx, input: t.WidgetSessionStartInput) -> t.WidgetSessionStartPayload:
+async def widget_session_start(info: Ctx, input: i.WidgetSessionStartInput) -> t.WidgetSessionStartPayload:
     ctx = info.context
     settings = ctx.settings
     await _limit(ctx, [(f"session:ip:{_ip(ctx)}", settings.widget_sessions_per_ip_per_minute)])
     try:
         async with ctx.transaction() as session:
-            inbox = await widget.inbox_for_website_token(session, input.website_token)
+            inbox = await contact_sessions.inbox_for_website_token(session, input.website_token)
             _check_origin(ctx, inbox)
-            started = await widget.start_session(
+            started = await contact_sessions.start_session(
                 session, secret_key=settings.secret_key, app_settings=settings, ttl=timedelta(days=settings.widget_session_days),
                 website_token=input.website_token, session_token=input.session_token, identifier=input.identifier,
                 identifier_hash_=input.identifier_hash, name=input.name, email=input.email,
@@ -106,14 +112,14 @@ async def widget_config(info: Ctx, website_token: str) -> t.WidgetConfig:
     ctx = info.context
     async with ctx.db() as session:
         try:
-            inbox = await widget.inbox_for_website_token(session, website_token)
+            inbox = await contact_sessions.inbox_for_website_token(session, website_token)
         except ValidationError:
             from domain.errors import NotFound
 
             raise NotFound("No website widget has this token") from None
         _check_origin(ctx, inbox)
         members = set(await helpdesk_repo.inbox_member_ids(session, inbox.id))
-        config = widget.public_config(inbox)
+        config = widget_inbox.public_config(inbox)
         account_id = inbox.account_id
     statuses = await account_statuses(ctx, account_id)
     online = any(statuses.get(u) == "online" for u in members)
@@ -123,15 +129,15 @@ async def widget_config(info: Ctx, website_token: str) -> t.WidgetConfig:
 async def widget_contact(info: Ctx) -> t.WidgetContact:
     actor = await _session(info)
     async with info.context.db() as session:
-        contact = await widget.contact_of(session, actor)
+        contact = await contact_sessions.contact_of(session, actor)
     return _contact(contact, actor.verified)
 
 
-async def widget_contact_update(info: Ctx, input: t.WidgetContactUpdateInput) -> t.WidgetContactUpdatePayload:
+async def widget_contact_update(info: Ctx, input: i.WidgetContactUpdateInput) -> t.WidgetContactUpdatePayload:
     actor = await _session(info)
     try:
         async with info.context.transaction() as session:
-            contact = await widget.update_contact(session, actor, input.name, input.email)
+            contact = await contact_sessions.update_contact(session, actor, input.name, input.email)
             out = _contact(contact, actor.verified)
     except ValidationError as exc:
         return t.WidgetContactUpdatePayload(contact=None, errors=_errors(exc))
@@ -142,7 +148,7 @@ async def widget_contact_update(info: Ctx, input: t.WidgetContactUpdateInput) ->
 
 
 async def _conversation_views(session, rows) -> list[t.WidgetConversation]:
-    csat = await widget.csat_of(session, [r.id for r in rows])
+    csat = await visitor_conversations.csat_of(session, [r.id for r in rows])
     return [t.WidgetConversation.from_row(r, csat[r.id].rating if r.id in csat else None) for r in rows]
 
 
@@ -187,7 +193,7 @@ async def widget_messages(info: Ctx, conversation_id: strawberry.ID, first: int 
     ))
 
 
-async def widget_message_create(info: Ctx, input: t.WidgetMessageCreateInput) -> t.WidgetMessageCreatePayload:
+async def widget_message_create(info: Ctx, input: i.WidgetMessageCreateInput) -> t.WidgetMessageCreatePayload:
     actor = await _session(info)
     ctx = info.context
     s = ctx.settings
@@ -201,10 +207,10 @@ async def widget_message_create(info: Ctx, input: t.WidgetMessageCreateInput) ->
         conversation_pk = _conversation_pk(input.conversation_id)
         attachment_ids = _attachment_pks(input.attachment_ids)
         if input.content or not attachment_ids:
-            widget.check_content(input.content, s.widget_max_message_chars)
+            visitor_conversations.check_content(input.content, s.widget_max_message_chars)
         async def work(session) -> t.WidgetMessageCreatePayload:
             await _limit(ctx, checks)  # here: a retry that replays its first result spends nothing
-            conversation, message, _ = await widget.create_message(
+            conversation, message, _ = await visitor_conversations.create_message(
                 session, actor, conversation_pk, input.content, max_chars=s.widget_max_message_chars,
                 attachment_ids=attachment_ids, attachment_config=attachments_config(info) if attachment_ids else None,
             )
@@ -219,7 +225,7 @@ async def widget_message_create(info: Ctx, input: t.WidgetMessageCreateInput) ->
         return t.WidgetMessageCreatePayload(message=None, conversation=None, errors=_errors(exc))
 
 
-async def _replay_widget_message(session, actor: widget.ContactActor, saved: dict) -> t.WidgetMessageCreatePayload:
+async def _replay_widget_message(session, actor: contact_sessions.ContactActor, saved: dict) -> t.WidgetMessageCreatePayload:
     """The result of a widgetMessageCreate this contact session sent before with the same key."""
     from db.models import Conversation, Message
 
@@ -251,11 +257,11 @@ async def widget_attachment_upload_create(info: Ctx, input: AttachmentUploadCrea
                        (f"upload:session:{actor.contact_inbox_id}", s.widget_messages_per_session_per_minute)])
     try:
         async with ctx.transaction() as session:
-            row, upload = await widget.create_upload(session, actor, attachments_config(info), file_name=input.file_name,
+            row, upload = await visitor_conversations.create_upload(session, actor, attachments_config(info), file_name=input.file_name,
                                                      content_type=input.content_type, byte_size=input.byte_size)
     except ValidationError as exc:
         return AttachmentUploadCreatePayload(attachment=None, upload=None,
-                                             errors=errors_from(exc, AttachmentError, AttachmentErrorCode))
+                                             errors=_attachment_errors(exc))
     return AttachmentUploadCreatePayload(
         attachment=Attachment.from_row(row),
         upload=PresignedUpload(
@@ -268,7 +274,7 @@ async def widget_attachment_upload_create(info: Ctx, input: AttachmentUploadCrea
     )
 
 
-async def widget_typing_set(info: Ctx, input: t.WidgetTypingSetInput) -> t.WidgetTypingSetPayload:
+async def widget_typing_set(info: Ctx, input: i.WidgetTypingSetInput) -> t.WidgetTypingSetPayload:
     actor = await _session(info)
     ctx = info.context
     try:
@@ -281,16 +287,16 @@ async def widget_typing_set(info: Ctx, input: t.WidgetTypingSetInput) -> t.Widge
     except ValidationError as exc:
         return t.WidgetTypingSetPayload(accepted=False, errors=_errors(exc))
     signal = realtime.Typing(conversation_id=conversation_pk, on=input.on, private=False, contact_id=actor.contact_id)
-    await ctx.broadcast.publish(f"conversation:{conversation_pk}", signal.message())
+    await ctx.broadcast.publish(conversation_channel(conversation_pk), signal.message())
     return t.WidgetTypingSetPayload(accepted=True, errors=[])
 
 
-async def widget_csat_submit(info: Ctx, input: t.WidgetCsatSubmitInput) -> t.WidgetCsatSubmitPayload:
+async def widget_csat_submit(info: Ctx, input: i.WidgetCsatSubmitInput) -> t.WidgetCsatSubmitPayload:
     actor = await _session(info)
     try:
         conversation_pk = _conversation_pk(input.conversation_id)
         async with info.context.transaction() as session:
-            response = await widget.submit_csat(session, actor, conversation_pk, input.rating, input.feedback)
+            response = await visitor_conversations.submit_csat(session, actor, conversation_pk, input.rating, input.feedback)
             conversation = await repo.conversation(session, actor, conversation_pk)
             out = t.WidgetConversation.from_row(conversation, response.rating)
     except ValidationError as exc:
@@ -323,7 +329,7 @@ async def widget_events(info: Ctx, after: str | None) -> AsyncGenerator[Delivery
         visible.update(conversations)
         messages = await repo.visible_messages_by_id(session, actor, [e.message_id for e in events if e.message_id])
         names = await repo.sender_names(session, messages.values())
-        csat = await widget.csat_of(session, list(conversations))
+        csat = await visitor_conversations.csat_of(session, list(conversations))
         out: list[Delivery] = []
         for e in events:
             conversation = conversations.get(e.conversation_id)
@@ -345,9 +351,9 @@ async def widget_events(info: Ctx, after: str | None) -> AsyncGenerator[Delivery
         typing = realtime.Typing.from_data(data)
         if typing.private or typing.user_id is None or typing.conversation_id not in visible:
             return None
-        return Delivery(position=last, type="typing.on" if typing.on else "typing.off", typing=typing)
+        return Delivery(position=last, type=LiveType.TYPING_ON if typing.on else LiveType.TYPING_OFF, typing=typing)
 
-    async for delivery in _stream(info, channel=f"contact:{actor.contact_id}", account_id=actor.widget_account_id,
+    async for delivery in _stream(info, channel=contact_channel(actor.contact_id), account_id=actor.widget_account_id,
                                   after=position, page=page, on_signal=typing_signal):
         yield delivery
 

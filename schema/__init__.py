@@ -1,1 +1,3 @@
-"""The GraphQL schema: Strawberry types, inputs, root Query/Mutation/Subscription and extensions."""
+"""The GraphQL schema: one package per domain (`types`, `inputs`, `errors`, `root`), what they share
+in `core/`, the schema extensions in `extensions/`, and `root.py` assembling Query, Mutation and
+Subscription."""

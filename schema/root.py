@@ -1,5 +1,5 @@
 """The root Query, Mutation and Subscription types and the schema factory. Every root field names
-its access rule (schema/access.py)."""
+its access rule (schema/core/access.py)."""
 
 from __future__ import annotations
 
@@ -7,22 +7,23 @@ import strawberry
 from strawberry.extensions import DisableIntrospection
 from strawberry.schema.config import StrawberryConfig
 
-from schema.accounts_root import AccountsMutation, AccountsQuery
-from schema.catalog_root import CatalogMutation, CatalogQuery
-from schema.diagnostics_root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
-from schema.extensions import CloseSession, ErrorContract
-from schema.extensions_persisted import PersistedOperations
-from schema.limits import QueryGuard
-from schema.partners_root import PartnersMutation, PartnersQuery
-from schema.helpdesk_root import HelpdeskMutation, HelpdeskQuery
-from schema.notifications_root import NotificationsMutation, NotificationsQuery
-from schema.attachments_root import AttachmentsMutation, AttachmentsQuery
-from schema.reports_root import ReportsMutation, ReportsQuery
-from schema.realtime_root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
-from schema.webhooks_root import WebhooksMutation, WebhooksQuery
-from schema.widget_root import WidgetMutation, WidgetQuery, WidgetSubscription
+from schema.accounts.root import AccountsMutation, AccountsQuery
+from schema.attachments.root import AttachmentsMutation, AttachmentsQuery
+from schema.catalog.root import CatalogMutation, CatalogQuery
+from schema.diagnostics.root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
+from schema.extensions.error_contract import ErrorContract
+from schema.extensions.guard import QueryGuard
+from schema.extensions.persisted import PersistedOperations
+from schema.extensions.session import CloseSession
+from schema.helpdesk.root import HelpdeskMutation, HelpdeskQuery
+from schema.notifications.root import NotificationsMutation, NotificationsQuery
+from schema.partners.root import PartnersMutation, PartnersQuery
+from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
+from schema.reports.root import ReportsMutation, ReportsQuery
+from schema.webhooks.root import WebhooksMutation, WebhooksQuery
+from schema.widget.root import WidgetMutation, WidgetQuery, WidgetSubscription
 
-# Each domain contributes its root fields in schema/<domain>_root.py; add its classes here.
+# Each domain contributes its root fields in schema/<domain>/root.py; add its classes here.
 
 
 @strawberry.type(description="Everything that can be read.")
@@ -50,7 +51,7 @@ class ParleySchema(strawberry.Schema):
 def build_schema(*, introspection: bool = True, max_batch_operations: int = 0) -> strawberry.Schema:
     """`introspection=False` turns introspection and field suggestions off for everyone; otherwise
     QueryGuard decides per caller (settings.introspection). Limits, parsing and validation caches
-    live in QueryGuard (schema/limits.py); persisted operations in schema/extensions_persisted.py."""
+    live in QueryGuard (schema/extensions/guard.py); persisted operations in schema/extensions/persisted.py."""
     extensions: list = [ErrorContract, CloseSession, QueryGuard, PersistedOperations]
     if not introspection:
         extensions.append(DisableIntrospection)

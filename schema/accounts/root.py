@@ -6,9 +6,9 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import accounts as acc
-from schema import accounts as t
-from schema.access import field, mutation
-from schema.pagination import Connection
+from schema.accounts import types as t
+from schema.core.access import field, mutation
+from schema.core.pagination import Connection
 
 
 @strawberry.type

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
-from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from domain.enums import AccountStatus, Availability, Permission, Role
-from schema.ids import encode_id
+from schema.accounts.errors import AccountError
+from schema.core.ids import encode_id
 
 RoleEnum = strawberry.enum(Role, name="Role", description="A member's base role in an account.")
 AvailabilityEnum = strawberry.enum(Availability, name="Availability", description="An agent's chosen availability.")
@@ -18,36 +17,6 @@ AccountStatusEnum = strawberry.enum(AccountStatus, name="AccountStatus", descrip
 PermissionEnum = strawberry.enum(
     Permission, name="Permission", description="Permissions a custom role grants (Chatwoot's names)."
 )
-
-
-@strawberry.enum(description="Why an accounts or authentication mutation was refused.")
-class AccountErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    TOO_LONG = "TOO_LONG"
-    INVALID_EMAIL = "INVALID_EMAIL"
-    EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
-    SIGN_IN_REQUIRED = "SIGN_IN_REQUIRED"
-    INVALID_TIMEZONE = "INVALID_TIMEZONE"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
-    PASSWORD_TOO_LONG = "PASSWORD_TOO_LONG"
-    INVALID_TOKEN = "INVALID_TOKEN"
-    TOKEN_USED = "TOKEN_USED"
-    TOKEN_EXPIRED = "TOKEN_EXPIRED"
-    REFRESH_TOKEN_REUSED = "REFRESH_TOKEN_REUSED"
-    ALREADY_MEMBER = "ALREADY_MEMBER"
-    NOT_FOUND = "NOT_FOUND"
-    LAST_ADMINISTRATOR = "LAST_ADMINISTRATOR"
-    TAKEN = "TAKEN"
-    INVALID_PERMISSION = "INVALID_PERMISSION"
-
-
-@strawberry.type(description="A user error of an accounts or authentication mutation.")
-class AccountError:
-    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
-    code: AccountErrorCode = strawberry.field(description="What went wrong.")
-    message: str = strawberry.field(description="A human-readable explanation.")
 
 
 @strawberry.type(description="A person who signs in to Parley; may be a member of several accounts.")
@@ -237,22 +206,6 @@ class SessionTokens:
     refresh_token_expires_at: datetime = strawberry.field(description="When the session ends at the latest.")
 
 
-@strawberry.input(description="Sign in with email and password.")
-class LoginInput:
-    email: str = strawberry.field(description="Sign-in email (any case).")
-    password: str = strawberry.field(description="Password.")
-    use_cookies: bool = strawberry.field(
-        default=False,
-        description="Set the tokens as httpOnly cookies (the dashboard) instead of returning them. "
-        "Needs the `X-Parley-CSRF` header.",
-    )
-    device_token: str | None = strawberry.field(
-        default=None,
-        description="The `deviceToken` an earlier sign-in of this user returned (cookie clients send the "
-        "`parley_device` cookie instead): failed attempts from elsewhere never slow this device down.",
-    )
-
-
 @strawberry.type(description="Result of `login`.")
 class LoginPayload:
     tokens: SessionTokens | None = strawberry.field(description="The new session, when signed in.")
@@ -262,14 +215,6 @@ class LoginPayload:
         "as the httpOnly `parley_device` cookie). It authenticates nothing by itself."
     )
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Exchange a refresh token for new tokens.")
-class TokenRefreshInput:
-    refresh_token: str | None = strawberry.field(
-        default=None, description="The refresh token; omit it to use the `parley_refresh` cookie."
-    )
-    use_cookies: bool = strawberry.field(default=False, description="Set the new tokens as cookies.")
 
 
 @strawberry.type(description="Result of `tokenRefresh`.")
@@ -284,43 +229,16 @@ class LogoutPayload:
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Change the signed-in user's password; every session ends and this client gets a new one.")
-class PasswordChangeInput:
-    current_password: str = strawberry.field(description="The current password.")
-    new_password: str = strawberry.field(description="8 characters to 72 bytes (UTF-8).")
-    use_cookies: bool = strawberry.field(default=False, description="Set the new tokens as cookies.")
-
-
 @strawberry.type(description="Result of `passwordChange` and `passwordResetConfirm`.")
 class PasswordChangePayload:
     tokens: SessionTokens | None = strawberry.field(description="The new session.")
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Ask for a password-reset link by email.")
-class PasswordResetRequestInput:
-    email: str = strawberry.field(description="The sign-in email.")
-
-
 @strawberry.type(description="Result of `passwordResetRequest`: always accepted, whether or not the email is known.")
 class PasswordResetRequestPayload:
     accepted: bool = strawberry.field(description="Always true for a well-formed request.")
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Set a new password with the token from the reset email.")
-class PasswordResetConfirmInput:
-    token: str = strawberry.field(description="The token from the emailed link.")
-    new_password: str = strawberry.field(description="8 characters to 72 bytes (UTF-8).")
-    use_cookies: bool = strawberry.field(default=False, description="Set the new tokens as cookies.")
-
-
-@strawberry.input(description="Create an account. Anonymous callers sign up with a new user; signed-in users become the new account's administrator.")
-class AccountCreateInput:
-    account_name: str = strawberry.field(description="Name of the new account.")
-    name: str | None = strawberry.field(default=None, description="Your name (sign-up only).")
-    email: str | None = strawberry.field(default=None, description="Your email (sign-up only).")
-    password: str | None = strawberry.field(default=None, description="Your password (sign-up only).")
 
 
 @strawberry.type(
@@ -334,28 +252,10 @@ class AccountCreatePayload:
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Change the current account's settings; omitted fields stay as they are.")
-class AccountUpdateInput:
-    name: str | None = strawberry.field(default=None, description="Display name.")
-    locale: str | None = strawberry.field(default=None, description="Default language, e.g. `en` or `pt_BR`.")
-    timezone: str | None = strawberry.field(default=None, description="IANA time zone.")
-
-
 @strawberry.type(description="Result of `accountUpdate`.")
 class AccountUpdatePayload:
     account: Account | None = strawberry.field(description="The account after the change.")
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Invite someone to the current account by email.")
-class AgentInviteInput:
-    email: str = strawberry.field(
-        description="Their email. Nobody is added before they accept: a new person through the emailed link, "
-        "someone with a login by signing in (`pendingInvitations`, `invitationRespond`)."
-    )
-    name: str = strawberry.field(description="Their name.")
-    role: RoleEnum = strawberry.field(default=Role.AGENT, description="Base role.")
-    custom_role_id: strawberry.ID | None = strawberry.field(default=None, description="A custom role of this account.")
 
 
 @strawberry.type(description="Result of `agentInvite`, `membershipUpdate` and `membershipRemove`.")
@@ -415,23 +315,10 @@ class InvitationRespondPayload:
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Confirm your email with the token from the confirmation email.")
-class EmailVerifyInput:
-    token: str = strawberry.field(description="The token from the emailed link.")
-
-
 @strawberry.type(description="Result of `emailVerify` and `emailVerificationResend`.")
 class EmailVerifyPayload:
     email_verified: bool = strawberry.field(description="Whether the email is now confirmed.")
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Accept an invitation sent to an email without a login: choose a password and sign in.")
-class InvitationAcceptInput:
-    token: str = strawberry.field(description="The token from the invitation email.")
-    password: str = strawberry.field(description="8 characters to 72 bytes (UTF-8).")
-    name: str | None = strawberry.field(default=None, description="Change the name the inviter entered.")
-    use_cookies: bool = strawberry.field(default=False, description="Set the tokens as cookies.")
 
 
 @strawberry.type(description="Result of `invitationAccept`.")
@@ -441,50 +328,16 @@ class InvitationAcceptPayload:
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Change a member's role; omitted fields stay as they are.")
-class MembershipUpdateInput:
-    role: RoleEnum | None = strawberry.field(default=None, description="New base role.")
-    custom_role_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="A custom role of this account; explicit null removes it."
-    )
-
-
-@strawberry.input(description="Create a custom role.")
-class CustomRoleCreateInput:
-    name: str = strawberry.field(description="Unique within the account, up to 100 characters.")
-    description: str = strawberry.field(default="", description="Up to 1000 characters.")
-    permissions: list[PermissionEnum] = strawberry.field(description="What the role allows (at most 10).")
-
-
-@strawberry.input(description="Change a custom role; omitted fields stay as they are.")
-class CustomRoleUpdateInput:
-    name: str | None = strawberry.field(default=None, description="New name.")
-    description: str | None = strawberry.field(default=None, description="New description.")
-    permissions: list[PermissionEnum] | None = strawberry.field(default=None, description="New permissions (at most 10).")
-
-
 @strawberry.type(description="Result of the custom role mutations.")
 class CustomRolePayload:
     custom_role: CustomRole | None = strawberry.field(description="The role (as it was, after a deletion).")
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Create an agent bot.")
-class BotCreateInput:
-    name: str = strawberry.field(description="Display name.")
-    description: str = strawberry.field(default="", description="What it does.")
-
-
 @strawberry.type(description="Result of `botCreate`.")
 class BotCreatePayload:
     bot: Bot | None = strawberry.field(description="The new bot.")
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Create an API token: a personal one, or (administrators) one for a bot.")
-class ApiTokenCreateInput:
-    name: str = strawberry.field(description="What the token is for.")
-    bot_id: strawberry.ID | None = strawberry.field(default=None, description="Create it for this bot.")
 
 
 @strawberry.type(description="Result of `apiTokenCreate`.")

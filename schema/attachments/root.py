@@ -6,8 +6,8 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import attachments as r
-from schema import attachments as t
-from schema.access import field, mutation
+from schema.attachments import types as t
+from schema.core.access import field, mutation
 
 
 @strawberry.type

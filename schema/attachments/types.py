@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
 from db.models.helpdesk import AttachmentStatus
+from domain import attachments as service
 from domain.enums import FileType
-from schema.ids import encode_id
+from schema.attachments.errors import AttachmentError
+from schema.core.ids import encode_id
 
 FileTypeEnum = strawberry.enum(FileType, name="FileType", description="What kind of file an attachment is.")
 AttachmentStatusEnum = strawberry.enum(
     AttachmentStatus, name="AttachmentStatus",
     description="PENDING: the upload was granted but the file is on no message yet; ATTACHED: checked and on a message.",
 )
-
-
-@strawberry.enum(description="Why an attachment mutation was refused.")
-class AttachmentErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    TOO_LARGE = "TOO_LARGE"
-    UNSUPPORTED_TYPE = "UNSUPPORTED_TYPE"
-
-
-@strawberry.type(description="A user error of an attachment mutation.")
-class AttachmentError:
-    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
-    code: AttachmentErrorCode = strawberry.field(description="What went wrong.")
-    message: str = strawberry.field(description="A human-readable explanation.")
 
 
 @strawberry.type(description="A file on a message.")
@@ -56,9 +42,8 @@ class Attachment:
         "are always served as downloads."
     )
     async def download_url(self, info: strawberry.Info, inline: bool = False) -> str | None:
-        from resolvers.attachments import download_url
-
-        return await download_url(info, self.row, inline)
+        config = service.AttachmentConfig.from_settings(info.context.settings)
+        return await service.download_url(config, self.row, inline=inline)
 
     @classmethod
     def from_row(cls, row) -> Attachment:
@@ -83,15 +68,6 @@ class PresignedUpload:
     fields: list[UploadParameter] = strawberry.field(description="Form fields to send with a POST, in this order.")
     headers: list[UploadParameter] = strawberry.field(description="Headers to send with a PUT.")
     expires_at: datetime = strawberry.field(description="The upload must start before this time.")
-
-
-@strawberry.input(description="Ask to upload a file for a message.")
-class AttachmentUploadCreateInput:
-    file_name: str = strawberry.field(description="The file's name (at most 255 characters are kept).")
-    content_type: str = strawberry.field(
-        description="MIME type: images, audio, video and documents (PDF, text, CSV, JSON, RTF, office, archives)."
-    )
-    byte_size: int = strawberry.field(description="Exact size in bytes; at most the server's upload limit (40 MB by default).")
 
 
 @strawberry.type(description="Result of attachmentUploadCreate.")

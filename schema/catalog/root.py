@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import strawberry
 
-from domain import catalog as limits
 from domain.accounts.policy import Rule
+from domain.catalog import limits
 from resolvers import catalog as cat
-from schema import catalog as t
-from schema.access import field, mutation
+from schema.catalog import types as t
+from schema.core.access import field, mutation
 
 
 @strawberry.type

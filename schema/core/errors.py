@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from domain.errors import ValidationError
 
@@ -20,3 +21,14 @@ def errors_from(exc: ValidationError, error_type: type[E], code_enum: type[Enum]
             code = code_enum["INVALID"]
         out.append(error_type(field=err.field, code=code, message=err.message))  # type: ignore[call-arg]
     return out
+
+
+@dataclass(frozen=True)
+class PayloadErrors(Generic[E]):
+    """One domain's payload errors: its error type and code enum, called with a ValidationError."""
+
+    error_type: type[E]
+    code_enum: type[Enum]
+
+    def __call__(self, exc: ValidationError) -> list[E]:
+        return errors_from(exc, self.error_type, self.code_enum)

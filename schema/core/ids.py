@@ -7,12 +7,13 @@ import base64
 import binascii
 
 from domain.errors import NotFound
+from infra.api_names import encode_global_id
 
 MAX_ID_LENGTH = 100  # far above any real ID ("Type:<18 digits>" in base64): longer input is not decoded
 
 
 def encode_id(type_name: str, pk: int | str) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode().rstrip("=")
+    return encode_global_id(type_name, pk)
 
 
 def decode_id(value: str, type_name: str) -> int:

@@ -8,8 +8,8 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import diagnostics as diag
-from schema.access import field, mutation
-from schema.diagnostics import DiagnosticsPing, DiagnosticsPingPayload, ServerInfo
+from schema.core.access import field, mutation
+from schema.diagnostics.types import DiagnosticsPing, DiagnosticsPingPayload, ServerInfo
 
 
 @strawberry.type

@@ -1,4 +1,4 @@
-"""Schema extensions: the error contract (codes on every error, unexpected errors masked and logged).
+"""The error contract, as a schema extension: codes on every error, unexpected errors masked and logged.
 
 Every top-level error carries, in `extensions`: `code` (domain.errors.ErrorCode), `status` (the HTTP
 status the error stands for), `name` (the error's class, e.g. `ForbiddenError`) and `details` (an
@@ -114,16 +114,3 @@ class ErrorContract(SchemaExtension):
         if getattr(result, "errors", None):
             result.errors = [shape_error(e) for e in result.errors]
         yield
-
-
-class CloseSession(SchemaExtension):
-    """Release the request's database session when the operation ends."""
-
-    async def on_operation(self):  # type: ignore[override]
-        try:
-            yield
-        finally:
-            ctx = self.execution_context.context
-            close = getattr(ctx, "close", None)
-            if close is not None:
-                await close()

@@ -1,382 +1,27 @@
-"""Query limits, in one schema extension that owns parsing and validation (GraphQL Armor's checks,
-per kind of caller, from settings):
-
-- tokens per document (the parser stops counting past the limit),
-- depth, aliases (counted through every fragment spread), root fields, mutations per request (and
-  sign-in-like mutations at most once), directives,
-- a static cost: objects the query may return, lists multiplied by `first`/`last` (or the connection's
-  default page), a per-field override in the field's metadata (`metadata={"cost": n}`),
-- the hourly cost budget of the caller (token, user, or IP), reported in `extensions.cost` and by the
-  `rateLimit` field,
-- introspection and field suggestions only for callers the settings allow.
-
-The limits run before graphql-core's validation, so an oversized document is refused before any
-further work; every fragment is measured once (memoised), so nesting spreads cannot blow up the walk.
-"""
+"""Query limits in one schema extension that owns parsing and validation, per kind of caller, from
+settings: the document's size and tokens, the static limits and cost (schema/extensions/cost.py),
+validation (introspection and field suggestions only for callers the settings allow), then the
+caller's cost budget (schema/extensions/budget.py). The limits run before graphql-core's validation,
+so an oversized document is refused before any further work; parsing and validation are cached."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from graphql import (
-    DirectiveNode,
-    DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    GraphQLList,
-    GraphQLNonNull,
-    GraphQLSchema,
-    InlineFragmentNode,
-    IntValueNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-    VariableNode,
-    get_named_type,
-    is_composite_type,
-    parse,
-)
-from graphql.language import Visitor, visit
-from graphql.type.introspection import SchemaMetaFieldDef, TypeMetaFieldDef, TypeNameMetaFieldDef
+from graphql import DocumentNode, GraphQLError, parse
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from domain.accounts.actor import ActorKind
-from infra.logs import get_logger
-from domain.errors import ErrorCode, ParleyError
 from domain.partners.errors import QueryTooComplex
-from domain.partners.service import PartnerActor, is_partner_token
-from infra.settings import Introspection
-
-DEFAULT_PAGE = 25  # schema.pagination.DEFAULT_PAGE: what a connection returns without `first`
-ASSUMED_LIST_SIZE = 10  # plain lists (not connections) of objects
-MUTATION_COST = 10
-# Introspection is measured apart from the schema's depth: GraphiQL's query is 15 levels deep (ofType
-# chains) but nests only three lists (types → fields → args); circular introspection nests more.
-INTROSPECTION_MAX_DEPTH = 20
-INTROSPECTION_MAX_LISTS = 3
-# Mutations an attacker would batch to guess credentials or tokens: once per request.
-SENSITIVE_MUTATIONS = frozenset(
-    {"login", "tokenRefresh", "passwordResetRequest", "passwordResetConfirm", "invitationAccept", "accountCreate",
-     "passwordChange"}
-)
-_META_FIELDS = {"__schema": SchemaMetaFieldDef, "__type": TypeMetaFieldDef, "__typename": TypeNameMetaFieldDef}
-_SUGGESTION = "Did you mean "
-# Page sizes beyond GraphQL's Int are refused when the variables are coerced; the estimate treats them
-# as the default page, and no cost grows past this ceiling (it stays a JSON-safe integer).
-MAX_INT = 2**31 - 1
-COST_CEILING = 2**53 - 1
-_BACKREF = "strawberry-definition"
-
-log = get_logger("parley.limits")
-
-
-# --- the caller ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class Caller:
-    """Who sends the operation, as far as limits care: a kind (anonymous, user, bot, partner), the
-    key of its cost budget, its limits and whether it may introspect."""
-
-    kind: str
-    budget_key: str | None
-    limits: dict[str, int]
-    introspection: bool
-    actor: Any = None
-    cost: CostReport | None = None  # of the operation being run, for `rateLimit`
-
-
-@dataclass
-class CostReport:
-    cost: int
-    max_cost: int
-    limit: int
-    used: int
-    remaining: int
-    reset_at: datetime
-
-    def as_extension(self) -> dict[str, Any]:
-        return {
-            "requestedQueryCost": self.cost,
-            "maximumQueryCost": self.max_cost,
-            "budget": {"limit": self.limit, "used": self.used, "remaining": self.remaining,
-                       "resetAt": self.reset_at.isoformat().replace("+00:00", "Z")},
-        }
-
+from resolvers.caller import CostReport, caller_of
+from schema.extensions import budget
+from schema.extensions.cost import measure, too_complex
+from schema.extensions.refusals import as_graphql_error, deduplicate, refuse, without_suggestions
 
 DEFAULT_MAX_DOCUMENT_CHARS = 32_000  # settings.query_max_document_chars
-DEFAULT_LIMITS = {
-    "max_depth": 12, "max_aliases": 30, "max_tokens": 5000, "max_root_fields": 20, "max_mutations": 5,
-    "max_directives": 50, "max_cost": 10_000, "cost_budget_per_hour": 0,
-}
-
-
-async def caller_of(context: Any) -> Caller:
-    """The caller of this request or socket, resolved once and kept on the context."""
-    existing = getattr(context, "caller", None)
-    if isinstance(existing, Caller):
-        return existing
-    services = getattr(context, "services", None)
-    if services is None:  # the schema executed directly (tests, scripts): default limits
-        return Caller("user", None, dict(DEFAULT_LIMITS), True)
-    settings = services.settings
-    credential = context.credential
-    actor = None
-    try:
-        actor = await context.actor() if credential.token else None
-    except Exception:  # noqa: BLE001 - the fields meet the same error and report it; limit as anonymous meanwhile
-        actor = None
-    ip = context.meta.ip or "unknown"
-    if actor is None or not actor.is_authenticated:
-        kind, key = "anonymous", f"ip:{ip}"
-        if is_partner_token(credential.token):
-            kind = "partner"
-    elif isinstance(actor, PartnerActor):
-        kind, key = "partner", f"partner-token:{actor.partner_token_id}"
-    elif actor.kind == ActorKind.bot:
-        kind, key = "bot", f"token:{actor.api_token_id}"
-    else:
-        kind = "user"
-        key = f"token:{actor.api_token_id}" if actor.api_token_id else f"user:{actor.user_id}"
-    policy = settings.introspection_policy
-    introspection = policy == Introspection.everyone or (policy == Introspection.users and kind == "user")
-    caller = Caller(kind, key, settings.query_limits(kind), introspection, actor)
-    try:
-        context.caller = caller
-    except AttributeError:  # pragma: no cover - a context without the slot
-        pass
-    return caller
-
-
-# --- measuring a document ------------------------------------------------------------------------------
-
-
-@dataclass
-class Measure:
-    depth: int = 0  # fields of the schema's own types
-    aliases: int = 0
-    cost: int = 0
-    introspection_depth: int = 0  # fields of introspection (`__schema`, `__type` and their types)
-    introspection_lists: int = 0  # lists of introspection on one path (types → fields → args)
-
-
-def _merge(total: Measure, m: Measure) -> None:
-    total.depth = max(total.depth, m.depth)
-    total.aliases += m.aliases
-    total.cost = min(total.cost + m.cost, COST_CEILING)
-    total.introspection_depth = max(total.introspection_depth, m.introspection_depth)
-    total.introspection_lists = max(total.introspection_lists, m.introspection_lists)
-
-
-@dataclass
-class Walk:
-    schema: GraphQLSchema
-    fragments: dict[str, FragmentDefinitionNode]
-    variables: dict[str, Any]
-    memo: dict[str, Measure] = field(default_factory=dict)
-    active: set[str] = field(default_factory=set)
-    mutation_type: Any = None
-
-    def fragment(self, name: str) -> Measure:
-        if name in self.memo:
-            return self.memo[name]
-        fragment = self.fragments.get(name)
-        if fragment is None or name in self.active:
-            return Measure()  # unknown or cyclic: validation reports it
-        self.active.add(name)
-        parent = self.schema.get_type(fragment.type_condition.name.value)
-        measured = self.selection_set(fragment.selection_set, parent)
-        self.active.discard(name)
-        self.memo[name] = measured
-        return measured
-
-    def selection_set(self, selection_set: SelectionSetNode | None, parent: Any) -> Measure:
-        total = Measure()
-        if selection_set is None:
-            return total
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                m = self.field(selection, parent)
-            elif isinstance(selection, InlineFragmentNode):
-                inner = self.schema.get_type(selection.type_condition.name.value) if selection.type_condition else parent
-                m = self.selection_set(selection.selection_set, inner)
-            elif isinstance(selection, FragmentSpreadNode):
-                m = self.fragment(selection.name.value)
-            else:  # pragma: no cover
-                continue
-            _merge(total, m)
-        return total
-
-    def field(self, node: FieldNode, parent: Any) -> Measure:
-        root_mutation = parent is not None and parent is self.mutation_type
-        name = node.name.value
-        definition = _META_FIELDS.get(name) or (parent.fields.get(name) if hasattr(parent, "fields") else None)
-        return_type = definition.type if definition is not None else None
-        named = get_named_type(return_type) if return_type is not None else None
-        children = self.selection_set(node.selection_set, named)
-        introspection = name.startswith("__") or str(getattr(parent, "name", "")).startswith("__")
-        strawberry_field = (definition.extensions or {}).get(_BACKREF) if definition is not None else None
-        metadata = getattr(strawberry_field, "metadata", None) or {}
-        if introspection:
-            base = 0
-        elif "cost" in metadata:
-            base = int(metadata["cost"])
-        elif root_mutation:
-            base = MUTATION_COST
-        else:
-            base = 1 if named is not None and is_composite_type(named) else 0
-        aliases = children.aliases + (1 if node.alias else 0)
-        if introspection:
-            inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
-            lists = children.introspection_lists + (1 if isinstance(inner, GraphQLList) else 0)
-            return Measure(children.depth, aliases, children.cost, children.introspection_depth + 1, lists)
-        factor = self._factor(node, definition, parent, return_type)
-        return Measure(children.depth + 1, aliases, min(base + factor * children.cost, COST_CEILING),
-                       children.introspection_depth, children.introspection_lists)
-
-    def _factor(self, node: FieldNode, definition: Any, parent: Any, return_type: Any) -> int:
-        if definition is None:
-            return 1
-        for arg_name in ("first", "last"):
-            if arg_name in definition.args:
-                value = self._argument(node, arg_name)
-                if value is None:
-                    default = definition.args[arg_name].default_value
-                    value = default if isinstance(default, int) else DEFAULT_PAGE
-                return max(int(value), 0)
-        inner = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
-        if isinstance(inner, GraphQLList):
-            if hasattr(parent, "fields") and "pageInfo" in parent.fields:
-                return 1  # edges and nodes of a connection: `first` already counted them
-            return ASSUMED_LIST_SIZE
-        return 1
-
-    def _argument(self, node: FieldNode, name: str) -> int | None:
-        for arg in node.arguments or ():
-            if arg.name.value != name:
-                continue
-            value: object = None
-            if isinstance(arg.value, IntValueNode) and len(arg.value.value) <= 11:
-                value = int(arg.value.value)
-            elif isinstance(arg.value, VariableNode):
-                value = self.variables.get(arg.value.name.value)  # not coerced yet: any JSON value
-            if isinstance(value, int) and not isinstance(value, bool) and -MAX_INT - 1 <= value <= MAX_INT:
-                return value
-            return None
-        return None
-
-
-def _selected_operation(document: DocumentNode, operation_name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name:
-        return next((o for o in operations if o.name and o.name.value == operation_name), None)
-    return operations[0] if len(operations) == 1 else None
-
-
-def _root_names(walk: Walk, selection_set: SelectionSetNode, memo: dict[str, Counter], active: set[str]) -> Counter:
-    """How many times each root field is selected, through fragments (each fragment counted once)."""
-    names: Counter = Counter()
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            names[selection.name.value] += 1
-        elif isinstance(selection, InlineFragmentNode):
-            names.update(_root_names(walk, selection.selection_set, memo, active))
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name not in memo:
-                fragment = walk.fragments.get(name)
-                if fragment is None or name in active:
-                    continue
-                active.add(name)
-                memo[name] = _root_names(walk, fragment.selection_set, memo, active)
-                active.discard(name)
-            names.update(memo[name])
-    return names
-
-
-class _DirectiveCounter(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def enter_directive(self, node: DirectiveNode, *_args: Any) -> None:
-        self.count += 1
-
-
-def _too_complex(limit: str, actual: int, maximum: int, message: str) -> QueryTooComplex:
-    return QueryTooComplex(message, limit=limit, max=maximum, actual=actual)
-
-
-def measure(
-    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any] | None,
-    limits: dict[str, int],
-) -> tuple[int, list[ParleyError]]:
-    """The operation's cost and the limits it breaks."""
-    problems: list[ParleyError] = []
-    counter = _DirectiveCounter()
-    visit(document, counter)
-    if counter.count > limits["max_directives"]:
-        problems.append(_too_complex("directives", counter.count, limits["max_directives"],
-                                     f"The document has {counter.count} directives; at most {limits['max_directives']} are allowed"))
-        return 0, problems
-    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    walk = Walk(schema, fragments, variables or {})
-    operation = _selected_operation(document, operation_name)
-    if operation is None:
-        return 0, problems  # no operation to run: graphql-core explains why
-    root_type = {
-        OperationType.QUERY: schema.query_type,
-        OperationType.MUTATION: schema.mutation_type,
-        OperationType.SUBSCRIPTION: schema.subscription_type,
-    }[operation.operation]
-    roots = _root_names(walk, operation.selection_set, {}, set())
-    root_count = sum(roots.values())
-    if root_count > limits["max_root_fields"]:
-        problems.append(_too_complex("rootFields", root_count, limits["max_root_fields"],
-                                     f"The operation selects {root_count} root fields; at most {limits['max_root_fields']} are allowed"))
-    if operation.operation == OperationType.MUTATION:
-        walk.mutation_type = root_type
-        if root_count > limits["max_mutations"]:
-            problems.append(_too_complex("mutations", root_count, limits["max_mutations"],
-                                         f"The request runs {root_count} mutations; at most {limits['max_mutations']} are allowed"))
-        sensitive = sum(count for name, count in roots.items() if name in SENSITIVE_MUTATIONS)
-        if sensitive > 1:
-            names = sorted(name for name in roots if name in SENSITIVE_MUTATIONS)
-            problems.append(_too_complex("sensitiveMutations", sensitive, 1,
-                                         f"{', '.join(names)} may run only once per request"))
-    total = walk.selection_set(operation.selection_set, root_type) if root_type is not None else Measure()
-    # Aliases in every operation of the document count (an unused operation is still parsed and checked).
-    for other in document.definitions:
-        if isinstance(other, OperationDefinitionNode) and other is not operation:
-            total.aliases += walk.selection_set(other.selection_set, None).aliases
-    if total.depth > limits["max_depth"]:
-        problems.append(_too_complex("depth", total.depth, limits["max_depth"],
-                                     f"The query is {total.depth} levels deep; at most {limits['max_depth']} are allowed"))
-    if total.introspection_depth > INTROSPECTION_MAX_DEPTH or total.introspection_lists > INTROSPECTION_MAX_LISTS:
-        problems.append(_too_complex(
-            "introspection", total.introspection_lists, INTROSPECTION_MAX_LISTS,
-            f"Introspection may nest {INTROSPECTION_MAX_DEPTH} levels and {INTROSPECTION_MAX_LISTS} lists "
-            f"(types, fields, args) deep; this query nests {total.introspection_depth} and {total.introspection_lists}",
-        ))
-    if total.aliases > limits["max_aliases"]:
-        problems.append(_too_complex("aliases", total.aliases, limits["max_aliases"],
-                                     f"The document uses {total.aliases} aliases; at most {limits['max_aliases']} are allowed"))
-    if total.cost > limits["max_cost"]:
-        problems.append(_too_complex("cost", total.cost, limits["max_cost"],
-                                     f"The query costs {total.cost}; at most {limits['max_cost']} is allowed"))
-    return total.cost, problems
-
-
-# --- the extension ---------------------------------------------------------------------------------------
 
 
 @lru_cache(maxsize=1024)
@@ -385,47 +30,6 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
 
 
 _validate = lru_cache(maxsize=1024)(validate_document)
-
-
-def as_graphql_error(exc: Exception) -> GraphQLError:
-    return GraphQLError(getattr(exc, "message", None) or str(exc), original_error=exc)
-
-
-def refuse(execution_context: Any, exc: Exception) -> None:
-    """End the operation before it runs with this error: the document becomes a trivial one that is
-    never executed, and the error is the operation's only one."""
-    execution_context.graphql_document = _TRIVIAL
-    execution_context._provided_operation_name = None
-    error = exc if isinstance(exc, GraphQLError) and exc.original_error is None else as_graphql_error(exc)
-    execution_context.pre_execution_errors = [error]
-
-
-_TRIVIAL = parse("{ __typename }")
-
-
-def _without_suggestions(errors: list[GraphQLError]) -> list[GraphQLError]:
-    out = []
-    for e in errors:
-        at = e.message.find(_SUGGESTION)
-        message = e.message if at < 0 else e.message[:at].rstrip()
-        if message == e.message:
-            out.append(e)
-        else:
-            out.append(GraphQLError(message, nodes=e.nodes, source=e.source, positions=e.positions, path=e.path,
-                                    extensions=e.extensions))
-    return out
-
-
-def _deduplicate(errors: list[GraphQLError]) -> list[GraphQLError]:
-    """One error per distinct message: a document repeating a mistake a thousand times (directive
-    overloading) gets one answer, not a thousand."""
-    seen: set[str] = set()
-    out = []
-    for e in errors:
-        if e.message not in seen:
-            seen.add(e.message)
-            out.append(e)
-    return out
 
 
 class QueryGuard(SchemaExtension):
@@ -443,8 +47,15 @@ class QueryGuard(SchemaExtension):
         # anything reads it: comments and whitespace count, the token limit does not see them.
         max_chars = services.settings.query_max_document_chars if services is not None else DEFAULT_MAX_DOCUMENT_CHARS
         if isinstance(ec.query, str) and len(ec.query) > max_chars:
-            refuse(ec, _too_complex("documentSize", len(ec.query), max_chars,
-                                    f"The document has {len(ec.query)} characters; at most {max_chars} are allowed"))
+            refuse(
+                ec,
+                too_complex(
+                    "documentSize",
+                    len(ec.query),
+                    max_chars,
+                    f"The document has {len(ec.query)} characters; at most {max_chars} are allowed",
+                ),
+            )
         yield
 
     def on_parse(self) -> Iterator[None]:
@@ -476,31 +87,14 @@ class QueryGuard(SchemaExtension):
             rules = (*rules, NoSchemaIntrospectionCustomRule)
         errors = list(_validate(schema, ec.graphql_document, rules))
         if errors:
-            errors = _deduplicate(errors)
-            ec.pre_execution_errors = errors if caller.introspection else _without_suggestions(errors)
+            errors = deduplicate(errors)
+            ec.pre_execution_errors = errors if caller.introspection else without_suggestions(errors)
             yield
             return
         ec.pre_execution_errors = []
-        budget = caller.limits.get("cost_budget_per_hour", 0)
-        services = getattr(ec.context, "services", None)
-        store = getattr(services, "cost_budget", None)
-        if budget > 0 and store is not None and caller.budget_key:
-            try:
-                state = await store.charge(caller.budget_key, cost, budget, self.window)
-            except Exception as exc:  # noqa: BLE001 - Redis down: serve without the budget, as the rate limits do
-                log.warning("cost_budget.unavailable", error=type(exc).__name__)
-                yield
-                return
-            self.report = CostReport(cost, caller.limits["max_cost"], state.limit, state.used, state.remaining,
-                                     state.reset_at)
-            caller.cost = self.report
-            if not state.allowed:
-                reset_at = self.report.as_extension()["budget"]["resetAt"]
-                exc = _BudgetExhausted(
-                    f"The hourly query cost budget is spent ({state.used} of {state.limit} used); it resets at {reset_at}",
-                    retryAfter=state.retry_after_seconds, resetAt=reset_at, cost=cost, remaining=state.remaining,
-                )
-                ec.pre_execution_errors = [as_graphql_error(exc)]
+        self.report, refused = await budget.charge(ec.context, caller, cost, self.window)
+        if refused:
+            ec.pre_execution_errors = refused
         yield
 
     def get_results(self) -> dict[str, Any]:
@@ -511,8 +105,3 @@ class QueryGuard(SchemaExtension):
             # Anonymous callers ask `rateLimit` for their budget.
             return {}
         return {"cost": self.report.as_extension()}
-
-
-class _BudgetExhausted(ParleyError):
-    code = ErrorCode.RATE_LIMITED
-    default_message = "The hourly query cost budget is spent"

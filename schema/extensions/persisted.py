@@ -22,7 +22,8 @@ from domain.errors import BadUserInput
 from domain.partners.errors import PersistedQueryNotAllowed, PersistedQueryNotFound
 from domain.partners.manifest import sha256
 from domain.partners.service import PartnerActor
-from schema.limits import caller_of, refuse
+from resolvers.caller import caller_of
+from schema.extensions.refusals import refuse
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 DOCUMENT_ID = "documentId"  # the view folds a request's top-level `documentId` into the extensions

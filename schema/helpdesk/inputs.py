@@ -8,14 +8,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.enums import MessageType
-from schema.helpdesk import (
+from schema.helpdesk.errors import HelpdeskError
+from schema.helpdesk.types import (
     ChannelTypeEnum,
     Contact,
     ContactNote,
     ContactTypeEnum,
     Conversation,
     ConversationStatusEnum,
-    HelpdeskError,
     Inbox,
     Message,
     MessageTypeEnum,

@@ -6,10 +6,10 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import helpdesk as h
-from schema import helpdesk as t
-from schema import helpdesk_inputs as i
-from schema.access import field, mutation
-from schema.pagination import Connection
+from schema.core.access import field, mutation
+from schema.core.pagination import Connection
+from schema.helpdesk import inputs as i
+from schema.helpdesk import types as t
 
 
 @strawberry.type

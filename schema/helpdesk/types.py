@@ -10,15 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.scalars import JSON
 
+from db.repositories import helpdesk as repo
 from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority, SenderType
 from domain.helpdesk.inboxes import hmac_token_of
-from schema.accounts import User
-from schema.ids import encode_id
-from schema.pagination import Connection
+from infra.api_names import camel_case
+from schema.accounts.types import User
+from schema.core.ids import encode_id
+from schema.core.pagination import Connection, build_connection, decode_int_cursor, page_size
 
 if TYPE_CHECKING:
-    from schema.attachments import Attachment
-    from schema.catalog import Label, Team
+    from schema.attachments.types import Attachment
+    from schema.catalog.types import Label, Team
 
 ChannelTypeEnum = strawberry.enum(ChannelType, name="ChannelType", description="How customers reach an inbox.")
 ConversationStatusEnum = strawberry.enum(ConversationStatus, name="ConversationStatus", description="Where a conversation stands.")
@@ -34,35 +36,6 @@ class ConversationSort(Enum):
     CREATED = "CREATED"
     WAITING_SINCE = "WAITING_SINCE"
     PRIORITY = "PRIORITY"
-
-
-@strawberry.enum(description="Why a helpdesk mutation was refused.")
-class HelpdeskErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    TOO_LONG = "TOO_LONG"
-    TOO_MANY = "TOO_MANY"
-    NOT_FOUND = "NOT_FOUND"
-    TAKEN = "TAKEN"
-    INVALID_EMAIL = "INVALID_EMAIL"
-    INVALID_PHONE = "INVALID_PHONE"
-    INVALID_TIMEZONE = "INVALID_TIMEZONE"
-    UNKNOWN_LABEL = "UNKNOWN_LABEL"
-    UNKNOWN_ATTRIBUTE = "UNKNOWN_ATTRIBUTE"
-    INVALID_ATTRIBUTE = "INVALID_ATTRIBUTE"
-    ASSIGNEE_NOT_IN_INBOX = "ASSIGNEE_NOT_IN_INBOX"
-    SNOOZE_IN_PAST = "SNOOZE_IN_PAST"
-    NOT_UPLOADED = "NOT_UPLOADED"
-    SIZE_MISMATCH = "SIZE_MISMATCH"
-    TYPE_MISMATCH = "TYPE_MISMATCH"
-    ALREADY_ATTACHED = "ALREADY_ATTACHED"
-
-
-@strawberry.type(description="A user error of a helpdesk mutation.")
-class HelpdeskError:
-    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
-    code: HelpdeskErrorCode = strawberry.field(description="What went wrong.")
-    message: str = strawberry.field(description="A human-readable explanation.")
 
 
 @strawberry.type(description="Opening hours of one weekday.")
@@ -96,7 +69,7 @@ class Inbox:
     @strawberry.field(description="Channel settings: widgetColor, welcomeTitle, welcomeTagline, replyTime, allowedDomains, websiteUrl, callbackUrl, email.")
     def channel_config(self) -> JSON:
         c = self.row.channel_config or {}
-        return {"".join(w.capitalize() if i else w for i, w in enumerate(k.split("_"))): v for k, v in c.items()}
+        return {camel_case(k): v for k, v in c.items()}
 
     @strawberry.field(description="Whether widget contacts must prove their identifier with an HMAC.")
     def hmac_mandatory(self) -> bool:
@@ -216,10 +189,10 @@ class Message:
         return Contact.from_row(row) if row else None
 
     @strawberry.field(description="Its files (at most 15), with short-lived download links.")
-    async def attachments(self, info: strawberry.Info) -> list[Annotated["Attachment", strawberry.lazy("schema.attachments")]]:
-        from resolvers.attachments import message_attachments
+    async def attachments(self, info: strawberry.Info) -> list[Annotated["Attachment", strawberry.lazy("schema.attachments.types")]]:
+        from schema.attachments.types import Attachment
 
-        return await message_attachments(info, self.pk)
+        return [Attachment.from_row(r) for r in await info.context.loaders.attachments_by_message.load(self.pk)]
 
     @classmethod
     def from_row(cls, row) -> Message:
@@ -264,17 +237,17 @@ class Conversation:
         return User.from_row(row) if row else None
 
     @strawberry.field(description="The team it is assigned to.")
-    async def team(self, info: strawberry.Info) -> Annotated["Team", strawberry.lazy("schema.catalog")] | None:
+    async def team(self, info: strawberry.Info) -> Annotated["Team", strawberry.lazy("schema.catalog.types")] | None:
         if self.row.team_id is None:
             return None
-        from schema.catalog import Team
+        from schema.catalog.types import Team
 
         row = await info.context.loaders.team_by_id.load(self.row.team_id)
         return Team.from_row(row) if row else None
 
     @strawberry.field(description="Its labels, by title.")
-    async def labels(self, info: strawberry.Info) -> list[Annotated["Label", strawberry.lazy("schema.catalog")]]:
-        from schema.catalog import Label
+    async def labels(self, info: strawberry.Info) -> list[Annotated["Label", strawberry.lazy("schema.catalog.types")]]:
+        from schema.catalog.types import Label
 
         return [Label.from_row(r) for r in await info.context.loaders.labels_by_conversation.load(self.pk)]
 
@@ -289,9 +262,11 @@ class Conversation:
 
     @strawberry.field(description="Messages, newest first; page backwards with `before` (a cursor). Default 25, at most 100.")
     async def messages(self, info: strawberry.Info, first: int | None = 25, before: str | None = None) -> Connection[Message]:
-        from resolvers.helpdesk import conversation_messages
-
-        return await conversation_messages(info, self.pk, first, before)
+        limit = page_size(first)
+        async with info.context.db() as session:
+            rows = await repo.messages_page(session, self.pk, include_private=True,
+                                            before_id=decode_int_cursor(before), limit=limit + 1)
+        return build_connection(rows, limit, Message.from_row, lambda r: r.id, before is not None)
 
     @classmethod
     def from_row(cls, row) -> Conversation:

@@ -7,9 +7,9 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import notifications as n
-from schema import notifications as t
-from schema.access import field, mutation
-from schema.pagination import Connection
+from schema.core.access import field, mutation
+from schema.core.pagination import Connection
+from schema.notifications import types as t
 
 
 @strawberry.type

@@ -1,16 +1,16 @@
-"""GraphQL types of notifications and notification settings, with their inputs, payloads and errors."""
+"""GraphQL types of notifications and notification settings, and their payloads (inputs and errors beside them)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
 from domain.notification_types import NotificationType
-from schema.accounts import User
-from schema.helpdesk import Conversation, Message
-from schema.ids import encode_id
+from schema.accounts.types import User
+from schema.core.ids import encode_id
+from schema.helpdesk.types import Conversation, Message
+from schema.notifications.errors import NotificationError
 
 NotificationTypeEnum = strawberry.enum(
     NotificationType,
@@ -20,22 +20,6 @@ NotificationTypeEnum = strawberry.enum(
     "a private note), ASSIGNED_CONVERSATION_NEW_MESSAGE (a new message in a conversation assigned to you), "
     "PARTICIPATING_CONVERSATION_NEW_MESSAGE (a new message in a conversation you take part in).",
 )
-
-
-@strawberry.enum(description="Why a notification mutation was refused.")
-class NotificationErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    TOO_MANY = "TOO_MANY"
-    DUPLICATE = "DUPLICATE"
-    NOT_FOUND = "NOT_FOUND"
-
-
-@strawberry.type(description="A user error of a notification mutation.")
-class NotificationError:
-    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
-    code: NotificationErrorCode = strawberry.field(description="What went wrong.")
-    message: str = strawberry.field(description="A human-readable explanation.")
 
 
 @strawberry.type(description="Something you were told about a conversation. Only its recipient ever reads it.")
@@ -87,11 +71,6 @@ class NotificationSetting:
 # --- inputs and payloads ------------------------------------------------------------------------------
 
 
-@strawberry.input(description="Notifications to mark read.")
-class NotificationMarkReadInput:
-    ids: list[strawberry.ID] = strawberry.field(description="Your notifications' IDs, 1 to 100.")
-
-
 @strawberry.type(description="The result of notificationMarkRead.")
 class NotificationMarkReadPayload:
     notifications: list[Notification] | None = strawberry.field(description="The notifications, now read; null on errors.")
@@ -106,28 +85,11 @@ class NotificationMarkAllReadPayload:
     errors: list[NotificationError] = strawberry.field(description="Always empty.")
 
 
-@strawberry.input(description="The notification to delete.")
-class NotificationDeleteInput:
-    id: strawberry.ID = strawberry.field(description="Your notification's ID.")
-
-
 @strawberry.type(description="The result of notificationDelete.")
 class NotificationDeletePayload:
     notification: Notification | None = strawberry.field(description="The notification as it was.")
     unread_count: int | None = strawberry.field(description="Your unread notifications in this account now.")
     errors: list[NotificationError] = strawberry.field(description="Why nothing changed, if so.")
-
-
-@strawberry.input(description="A change of one type's setting; a channel left out stays as it is.")
-class NotificationSettingInput:
-    notification_type: NotificationTypeEnum = strawberry.field(description="The type.")
-    in_app: bool | None = strawberry.field(default=strawberry.UNSET, description="Show it in the app (null is refused).")
-    email: bool | None = strawberry.field(default=strawberry.UNSET, description="Send it by email (null is refused).")
-
-
-@strawberry.input(description="Changes to your notification settings in the current account.")
-class NotificationSettingsUpdateInput:
-    settings: list[NotificationSettingInput] = strawberry.field(description="One entry per type to change (at most one per type).")
 
 
 @strawberry.type(description="The result of notificationSettingsUpdate.")

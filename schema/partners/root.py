@@ -6,8 +6,8 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import partners as r
-from schema import partners as t
-from schema.access import access, field, mutation
+from schema.core.access import access, field, mutation
+from schema.partners import types as t
 
 
 @strawberry.type

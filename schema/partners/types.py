@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 
+from db.repositories import partners as repo
 from domain.partners.enums import ManifestFormat, OperationKind
-from schema.ids import encode_id
+from schema.core.ids import encode_id
+from schema.partners.errors import PartnerError
 
 ManifestFormatEnum = strawberry.enum(
     ManifestFormat, name="ManifestFormat",
     description="How a manifest was written: Apollo's persisted query manifest or Relay's {id: body} JSON.",
 )
 OperationKindEnum = strawberry.enum(OperationKind, name="OperationKind", description="The type of a GraphQL operation.")
-
-
-@strawberry.enum(description="Why a partner app mutation was refused.")
-class PartnerErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    TOO_LONG = "TOO_LONG"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_MANIFEST = "INVALID_MANIFEST"
-    INVALID_OPERATIONS = "INVALID_OPERATIONS"
-
-
-@strawberry.type(description="A user error of a partner app mutation.")
-class PartnerError:
-    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
-    code: PartnerErrorCode = strawberry.field(description="What went wrong.")
-    message: str = strawberry.field(description="A human-readable explanation.")
 
 
 @strawberry.type(description="A token of a partner app (`plya_…`); the secret is shown only once, when created.")
@@ -81,9 +65,10 @@ class PartnerManifest:
 
     @strawberry.field(description="The registered operations, in manifest order.")
     async def operations(self, info: strawberry.Info) -> list[PartnerOperation]:
-        from resolvers.partners import manifest_operations
-
-        return await manifest_operations(info, self.pk)
+        actor = await info.context.actor()
+        async with info.context.db() as session:
+            rows = await repo.operations_of_manifest(session, actor.account_id, self.pk)
+        return [PartnerOperation.from_row(r) for r in rows]
 
     @classmethod
     def from_row(cls, row, current_version: int | None) -> PartnerManifest:
@@ -134,29 +119,10 @@ class RateLimit:
 # --- inputs and payloads ------------------------------------------------------------------------------
 
 
-@strawberry.input(description="Create a partner app.")
-class PartnerAppCreateInput:
-    name: str = strawberry.field(description="Display name, up to 255 characters.")
-    description: str = strawberry.field(default="", description="Up to 1000 characters.")
-
-
-@strawberry.input(description="Change a partner app; omitted fields stay as they are.")
-class PartnerAppUpdateInput:
-    name: str | None = strawberry.field(default=None, description="New name.")
-    description: str | None = strawberry.field(default=None, description="New description.")
-    disabled: bool | None = strawberry.field(default=None, description="Disable (or enable) the app: its tokens are refused.")
-
-
 @strawberry.type(description="Result of the partner app mutations.")
 class PartnerAppPayload:
     partner_app: PartnerApp | None = strawberry.field(description="The app after the change.")
     errors: list[PartnerError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Create a token for a partner app.")
-class PartnerTokenCreateInput:
-    partner_app_id: strawberry.ID = strawberry.field(description="The app.")
-    name: str = strawberry.field(description="What the token is for, up to 100 characters.")
 
 
 @strawberry.type(description="Result of `partnerTokenCreate`.")
@@ -172,21 +138,6 @@ class PartnerTokenRevokePayload:
     errors: list[PartnerError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Upload a new version of a partner app's manifest.")
-class PartnerManifestUploadInput:
-    partner_app_id: strawberry.ID = strawberry.field(description="The app.")
-    manifest: str = strawberry.field(
-        description="The manifest's JSON text: Apollo's persisted query manifest "
-        "(`{format: \"apollo-persisted-query-manifest\", version: 1, operations: [{id, name, type, body}]}`) "
-        "or Relay's `{id: body}`. At most 1000 operations."
-    )
-    skip_invalid: bool = strawberry.field(
-        default=False,
-        description="Store the operations that validate and leave out the others (reported either way). "
-        "Without it, one invalid operation refuses the whole upload.",
-    )
-
-
 @strawberry.type(description="Result of `partnerManifestUpload`.")
 class PartnerManifestUploadPayload:
     manifest: PartnerManifest | None = strawberry.field(description="The new version, now current; null when refused.")
@@ -197,7 +148,3 @@ class PartnerManifestUploadPayload:
     errors: list[PartnerError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="Make an earlier (or later) manifest version the current one.")
-class PartnerManifestActivateInput:
-    partner_app_id: strawberry.ID = strawberry.field(description="The app.")
-    version: int = strawberry.field(description="An uploaded version of its manifest.")

@@ -8,9 +8,9 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import realtime as rt
-from schema import realtime as t
-from schema.access import field, mutation, subscription
-from schema.helpdesk import Contact, Conversation, Message
+from schema.core.access import field, mutation, subscription
+from schema.helpdesk.types import Contact, Conversation, Message
+from schema.realtime import types as t
 
 
 def _common(d: rt.Delivery) -> dict:

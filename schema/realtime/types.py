@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.accounts import AvailabilityEnum, User
-from schema.helpdesk import Contact, Conversation, Inbox, Message
-from schema.notifications import Notification
+from schema.accounts.types import AvailabilityEnum, User
+from schema.helpdesk.types import Contact, Conversation, Inbox, Message
+from schema.notifications.types import Notification
+from schema.realtime.errors import RealtimeError
 
 
 @strawberry.type(description="Someone typing in a conversation: an agent (a reply, or a private note) or the contact.")
@@ -117,35 +117,10 @@ class NotificationEvent:
         return Notification.from_row(row)
 
 
-@strawberry.enum(description="Why a real-time mutation was refused.")
-class RealtimeErrorCode(Enum):
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-
-
-@strawberry.type(description="A user error of a real-time mutation.")
-class RealtimeError:
-    field: str | None = strawberry.field(description="The input field at fault (camelCase), if any.")
-    code: RealtimeErrorCode = strawberry.field(description="Machine-readable reason.")
-    message: str = strawberry.field(description="Human-readable reason.")
-
-
-@strawberry.input(description="Start or stop showing that you are typing.")
-class TypingSetInput:
-    conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
-    on: bool = strawberry.field(description="True when typing starts (repeat every few seconds while typing); false when it stops.")
-    private: bool = strawberry.field(default=False, description="Typing a private note (only agents see it).")
-
-
 @strawberry.type(description="Result of typingSet.")
 class TypingSetPayload:
     accepted: bool = strawberry.field(description="Whether the indicator went out.")
     errors: list[RealtimeError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Choose your availability.")
-class AvailabilitySetInput:
-    availability: AvailabilityEnum = strawberry.field(description="online, busy or offline.")
 
 
 @strawberry.type(description="Result of availabilitySet.")

@@ -7,8 +7,8 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import reports as r
-from schema import reports as t
-from schema.access import field, mutation
+from schema.core.access import field, mutation
+from schema.reports import types as t
 
 
 @strawberry.type

@@ -12,8 +12,9 @@ from domain.reports import csat as csat_domain
 from domain.reports import live as live_domain
 from domain.reports import queries as q
 from domain.reports.enums import Dimension, ExportKind, ExportStatus, GroupBy
-from schema.accounts import User
-from schema.ids import encode_id
+from schema.accounts.types import User
+from schema.core.ids import encode_id
+from schema.reports.errors import ReportError
 
 ReportGroupByEnum = strawberry.enum(GroupBy, name="ReportGroupBy", description="Buckets of a report over time: DAY, WEEK (from Monday) or MONTH, in the account's time zone.")
 ReportDimensionEnum = strawberry.enum(Dimension, name="ReportDimension", description="What a report is about: the whole ACCOUNT, or one AGENT, INBOX, TEAM or LABEL.")
@@ -32,62 +33,7 @@ class ReportExportFormat(Enum):
     CSV = "csv"
 
 
-@strawberry.enum(description="Why a report mutation was refused.")
-class ReportErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    INVALID_RANGE = "INVALID_RANGE"
-    RANGE_TOO_LONG = "RANGE_TOO_LONG"
-
-
-@strawberry.type(description="A user error of a report mutation.")
-class ReportError:
-    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
-    code: ReportErrorCode = strawberry.field(description="What went wrong.")
-    message: str = strawberry.field(description="A human-readable explanation.")
-
-
 # --- inputs ----------------------------------------------------------------------------------------
-
-
-@strawberry.input(description="A report over time.")
-class ReportInput:
-    since: date = strawberry.field(description="First day, in the account's time zone.")
-    until: date = strawberry.field(description="Last day (included), in the account's time zone; at most 731 days after since.")
-    group_by: ReportGroupByEnum = strawberry.field(default=GroupBy.DAY, description="Buckets of the series.")
-    dimension: ReportDimensionEnum = strawberry.field(default=Dimension.ACCOUNT, description="What the report is about.")
-    id: strawberry.ID | None = strawberry.field(default=None, description="The agent (User), inbox, team or label, unless ACCOUNT.")
-
-
-@strawberry.input(description="Metrics per agent, inbox, team or label over a range.")
-class ReportSummariesInput:
-    dimension: ReportDimensionEnum = strawberry.field(description="AGENT, INBOX, TEAM or LABEL.")
-    since: date = strawberry.field(description="First day, in the account's time zone.")
-    until: date = strawberry.field(description="Last day (included), in the account's time zone.")
-
-
-@strawberry.input(description="Narrow the live view.")
-class ReportLiveInput:
-    inbox_id: strawberry.ID | None = strawberry.field(default=None, description="Only this inbox.")
-    team_id: strawberry.ID | None = strawberry.field(default=None, description="Only this team.")
-
-
-@strawberry.input(description="CSAT responses over a range.")
-class CsatSummaryInput:
-    since: date = strawberry.field(description="First day, in the account's time zone.")
-    until: date = strawberry.field(description="Last day (included), in the account's time zone.")
-    inbox_id: strawberry.ID | None = strawberry.field(default=None, description="Only conversations of this inbox.")
-    team_id: strawberry.ID | None = strawberry.field(default=None, description="Only conversations of this team.")
-    agent_id: strawberry.ID | None = strawberry.field(default=None, description="Only conversations assigned to this agent (User).")
-
-
-@strawberry.input(description="Export a report to a file.")
-class ReportExportCreateInput:
-    kind: ReportExportKindEnum = strawberry.field(description="What to export.")
-    since: date = strawberry.field(description="First day, in the account's time zone.")
-    until: date = strawberry.field(description="Last day (included), in the account's time zone.")
-    group_by: ReportGroupByEnum = strawberry.field(default=GroupBy.DAY, description="Buckets of an OVERVIEW export.")
-    format: ReportExportFormat = strawberry.field(default=ReportExportFormat.CSV, description="The file format.")
 
 
 # --- outputs ---------------------------------------------------------------------------------------

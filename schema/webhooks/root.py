@@ -7,9 +7,9 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import webhooks as r
-from schema import webhooks as t
-from schema.access import field, mutation
-from schema.pagination import Connection
+from schema.core.access import field, mutation
+from schema.core.pagination import Connection
+from schema.webhooks import types as t
 
 
 @strawberry.type

@@ -1,19 +1,18 @@
-"""GraphQL types of account webhooks (with their deliveries and attempts) and of dead jobs, with their
-inputs, payloads and errors."""
+"""GraphQL types of account webhooks (with their deliveries and attempts) and of dead jobs, and their
+payloads (inputs and errors beside them)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
 
 from db.repositories.webhooks import MAX_WEBHOOKS
 from domain.webhooks.enums import WebhookDeliveryStatus, WebhookEvent
-from domain.webhooks.service import MAX_DESCRIPTION
-from schema.ids import encode_id
+from schema.core.ids import encode_id
+from schema.webhooks.errors import WebhookError
 
 WebhookEventEnum = strawberry.enum(
     WebhookEvent, name="WebhookEvent",
@@ -25,27 +24,6 @@ WebhookDeliveryStatusEnum = strawberry.enum(
     description="PENDING (not sent yet or waiting for a retry), DELIVERED (a 2xx answer) or FAILED (retries exhausted, "
     "an answer that retrying cannot fix, or the webhook was disabled).",
 )
-
-
-@strawberry.enum(description="Why a webhook or dead-job mutation was refused.")
-class WebhookErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    TOO_LONG = "TOO_LONG"
-    NOT_FOUND = "NOT_FOUND"
-    INVALID_URL = "INVALID_URL"
-    FORBIDDEN_TARGET = "FORBIDDEN_TARGET"
-    UNRESOLVABLE = "UNRESOLVABLE"
-    LIMIT_REACHED = "LIMIT_REACHED"
-    NOT_RETRYABLE = "NOT_RETRYABLE"
-    ALREADY_RETRIED = "ALREADY_RETRIED"
-
-
-@strawberry.type(description="A user error of a webhook or dead-job mutation.")
-class WebhookError:
-    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
-    code: WebhookErrorCode = strawberry.field(description="What went wrong.")
-    message: str = strawberry.field(description="A human-readable explanation.")
 
 
 # --- objects -------------------------------------------------------------------------------------------
@@ -189,29 +167,6 @@ class DeadJob:
 
 
 # --- inputs and payloads -------------------------------------------------------------------------------
-
-
-@strawberry.input(description="Create a webhook.")
-class WebhookCreateInput:
-    url: str = strawberry.field(
-        description="http:// or https:// URL (up to 2048 characters) whose host resolves to public addresses only."
-    )
-    events: list[WebhookEventEnum] = strawberry.field(description="The events to receive (at least one).")
-    description: str = strawberry.field(default="", description=f"Up to {MAX_DESCRIPTION} characters.")
-    inbox_id: strawberry.ID | None = strawberry.field(default=None, description="Only events of this inbox.")
-
-
-@strawberry.input(description="Change a webhook; omitted fields stay as they are.")
-class WebhookUpdateInput:
-    url: str | None = strawberry.field(default=strawberry.UNSET, description="New URL (checked like on creation).")
-    events: list[WebhookEventEnum] | None = strawberry.field(default=strawberry.UNSET, description="New events (at least one).")
-    description: str | None = strawberry.field(default=strawberry.UNSET, description="New description.")
-    inbox_id: strawberry.ID | None = strawberry.field(
-        default=strawberry.UNSET, description="New inbox filter; an explicit null removes the filter."
-    )
-    enabled: bool | None = strawberry.field(
-        default=strawberry.UNSET, description="false disables the webhook; true enables it again and forgets past failures."
-    )
 
 
 @strawberry.type(description="Result of webhookUpdate and webhookDelete.")

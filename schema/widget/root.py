@@ -11,10 +11,10 @@ import strawberry
 from domain.accounts.policy import Rule
 from resolvers import widget as r
 from resolvers.realtime import encode_cursor
-from schema import widget as t
-from schema.attachments import AttachmentUploadCreatePayload
-from schema.access import field, mutation, subscription
-from schema.pagination import Connection
+from schema.attachments.types import AttachmentUploadCreatePayload
+from schema.core.access import field, mutation, subscription
+from schema.core.pagination import Connection
+from schema.widget import types as t
 
 
 @strawberry.type

@@ -4,40 +4,18 @@ visitor only what is theirs: no private notes, no activity lines, agents by name
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
-from schema.helpdesk import ConversationStatusEnum, MessageTypeEnum
-from schema.ids import encode_id
-from schema.pagination import Connection
+from schema.core.ids import encode_id
+from schema.core.pagination import Connection
+from schema.helpdesk.types import ConversationStatusEnum, MessageTypeEnum
+from schema.widget.errors import WidgetError
 
-
-@strawberry.enum(description="Reasons a widget mutation refused its input.")
-class WidgetErrorCode(Enum):
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    NOT_FOUND = "NOT_FOUND"
-    TOO_LONG = "TOO_LONG"
-    INVALID_EMAIL = "INVALID_EMAIL"
-    TAKEN = "TAKEN"
-    INVALID_HASH = "INVALID_HASH"
-    WRONG_INBOX = "WRONG_INBOX"
-    NOT_RESOLVED = "NOT_RESOLVED"
-    ALREADY_ATTACHED = "ALREADY_ATTACHED"
-    NOT_UPLOADED = "NOT_UPLOADED"
-    SIZE_MISMATCH = "SIZE_MISMATCH"
-    TYPE_MISMATCH = "TYPE_MISMATCH"
-    TOO_MANY = "TOO_MANY"
-
-
-@strawberry.type(description="A user error of a widget mutation.")
-class WidgetError:
-    field: str | None = strawberry.field(description="The input field at fault (camelCase), if any.")
-    code: WidgetErrorCode = strawberry.field(description="Machine-readable reason.")
-    message: str = strawberry.field(description="Human-readable reason.")
+if TYPE_CHECKING:
+    from schema.attachments.types import Attachment
 
 
 @strawberry.type(description="What a website widget needs to show itself: the inbox's public settings.")
@@ -104,10 +82,10 @@ class WidgetMessage:
         return strawberry.ID(encode_id("Conversation", self.conversation_pk))
 
     @strawberry.field(description="Its files, with short-lived download links.")
-    async def attachments(self, info: strawberry.Info) -> list[Annotated["Attachment", strawberry.lazy("schema.attachments")]]:
-        from resolvers.attachments import message_attachments
+    async def attachments(self, info: strawberry.Info) -> list[Annotated["Attachment", strawberry.lazy("schema.attachments.types")]]:
+        from schema.attachments.types import Attachment
 
-        return await message_attachments(info, self.pk)
+        return [Attachment.from_row(r) for r in await info.context.loaders.attachments_by_message.load(self.pk)]
 
     @classmethod
     def from_row(cls, row, names: dict) -> WidgetMessage:
@@ -151,30 +129,11 @@ class WidgetEvent:
 # --- inputs and payloads ----------------------------------------------------------------------------------
 
 
-@strawberry.input(description="Start (or resume) a visitor's session on a website widget.")
-class WidgetSessionStartInput:
-    website_token: str = strawberry.field(description="The inbox's public website token.")
-    session_token: str | None = strawberry.field(default=None, description="A token from an earlier session on this widget.")
-    identifier: str | None = strawberry.field(default=None, description="Your site's ID of the signed-in visitor.")
-    identifier_hash: str | None = strawberry.field(
-        default=None, description="HMAC-SHA256 (hex) of the identifier with the inbox's secret, computed by your server.")
-    name: str | None = strawberry.field(default=None, description="The visitor's name.")
-    email: str | None = strawberry.field(default=None, description="The visitor's email.")
-
-
 @strawberry.type
 class WidgetSessionStartPayload:
     token: str | None = strawberry.field(description="The contact-session token: send it as `Authorization: Bearer`.")
     contact: WidgetContact | None = strawberry.field(description="The visitor.")
     errors: list[WidgetError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="The visitor writes.")
-class WidgetMessageCreateInput:
-    conversation_id: strawberry.ID | None = strawberry.field(default=None, description="Their conversation; none starts a new one.")
-    content: str = strawberry.field(default="", description="Text (size capped); may be empty with attachments.")
-    attachment_ids: list[strawberry.ID] = strawberry.field(
-        default_factory=list, description="The visitor's uploads from widgetAttachmentUploadCreate (at most 15).")
 
 
 @strawberry.type
@@ -184,35 +143,16 @@ class WidgetMessageCreatePayload:
     errors: list[WidgetError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="The pre-chat form: the visitor's name and email.")
-class WidgetContactUpdateInput:
-    name: str | None = strawberry.field(default=None, description="Their name.")
-    email: str | None = strawberry.field(default=None, description="Their email.")
-
-
 @strawberry.type
 class WidgetContactUpdatePayload:
     contact: WidgetContact | None = strawberry.field(description="The visitor.")
     errors: list[WidgetError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.input(description="The visitor is (or stopped) typing.")
-class WidgetTypingSetInput:
-    conversation_id: strawberry.ID = strawberry.field(description="Their conversation.")
-    on: bool = strawberry.field(description="True while typing.")
-
-
 @strawberry.type
 class WidgetTypingSetPayload:
     accepted: bool = strawberry.field(description="Whether the indicator went out.")
     errors: list[WidgetError] = strawberry.field(description="User errors; empty on success.")
-
-
-@strawberry.input(description="Rate a resolved conversation.")
-class WidgetCsatSubmitInput:
-    conversation_id: strawberry.ID = strawberry.field(description="Their resolved conversation.")
-    rating: int = strawberry.field(description="1 (bad) to 5 (great).")
-    feedback: str = strawberry.field(default="", description="Optional words.")
 
 
 @strawberry.type

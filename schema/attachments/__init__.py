@@ -1,0 +1,1 @@
+"""The GraphQL face of attachments and their uploads."""

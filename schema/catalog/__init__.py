@@ -1,0 +1,1 @@
+"""The GraphQL face of the catalog: teams, labels, canned responses, custom attributes."""

@@ -1,0 +1,1 @@
+"""The GraphQL face of diagnostics: server information and pings through broadcast."""

@@ -1,0 +1,46 @@
+"""The hourly cost budget of a caller (token, user or IP): each operation's cost is charged to it,
+reported in `extensions.cost` and by the `rateLimit` field; a spent budget refuses the operation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.errors import ErrorCode, ParleyError
+from infra.logs import get_logger
+from resolvers.caller import Caller, CostReport
+from schema.extensions.refusals import as_graphql_error
+
+log = get_logger("parley.limits")
+
+
+async def charge(context: Any, caller: Caller, cost: int, window: int) -> tuple[CostReport | None, list[Any] | None]:
+    """Charge the operation's cost to the caller's budget: the report (None without a budget or when
+    the store is unreachable) and, when the budget is spent, the errors that refuse the operation."""
+    budget = caller.limits.get("cost_budget_per_hour", 0)
+    services = getattr(context, "services", None)
+    store = getattr(services, "cost_budget", None)
+    if budget <= 0 or store is None or not caller.budget_key:
+        return None, None
+    try:
+        state = await store.charge(caller.budget_key, cost, budget, window)
+    except Exception as exc:  # noqa: BLE001 - Redis down: serve without the budget, as the rate limits do
+        log.warning("cost_budget.unavailable", error=type(exc).__name__)
+        return None, None
+    report = CostReport(cost, caller.limits["max_cost"], state.limit, state.used, state.remaining, state.reset_at)
+    caller.cost = report
+    if state.allowed:
+        return report, None
+    reset_at = report.as_extension()["budget"]["resetAt"]
+    exc = BudgetExhausted(
+        f"The hourly query cost budget is spent ({state.used} of {state.limit} used); it resets at {reset_at}",
+        retryAfter=state.retry_after_seconds,
+        resetAt=reset_at,
+        cost=cost,
+        remaining=state.remaining,
+    )
+    return report, [as_graphql_error(exc)]
+
+
+class BudgetExhausted(ParleyError):
+    code = ErrorCode.RATE_LIMITED
+    default_message = "The hourly query cost budget is spent"

@@ -1,0 +1,1 @@
+"""The GraphQL face of the helpdesk: inboxes, contacts, conversations and messages."""

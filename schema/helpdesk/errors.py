@@ -1,0 +1,36 @@
+"""Payload errors of helpdesk mutations: the error type and its code enum."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+
+
+@strawberry.enum(description="Why a helpdesk mutation was refused.")
+class HelpdeskErrorCode(Enum):
+    INVALID = "INVALID"
+    REQUIRED = "REQUIRED"
+    TOO_LONG = "TOO_LONG"
+    TOO_MANY = "TOO_MANY"
+    NOT_FOUND = "NOT_FOUND"
+    TAKEN = "TAKEN"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_PHONE = "INVALID_PHONE"
+    INVALID_TIMEZONE = "INVALID_TIMEZONE"
+    UNKNOWN_LABEL = "UNKNOWN_LABEL"
+    UNKNOWN_ATTRIBUTE = "UNKNOWN_ATTRIBUTE"
+    INVALID_ATTRIBUTE = "INVALID_ATTRIBUTE"
+    ASSIGNEE_NOT_IN_INBOX = "ASSIGNEE_NOT_IN_INBOX"
+    SNOOZE_IN_PAST = "SNOOZE_IN_PAST"
+    NOT_UPLOADED = "NOT_UPLOADED"
+    SIZE_MISMATCH = "SIZE_MISMATCH"
+    TYPE_MISMATCH = "TYPE_MISMATCH"
+    ALREADY_ATTACHED = "ALREADY_ATTACHED"
+
+
+@strawberry.type(description="A user error of a helpdesk mutation.")
+class HelpdeskError:
+    field: str | None = strawberry.field(description="The camelCase input field at fault, or null.")
+    code: HelpdeskErrorCode = strawberry.field(description="What went wrong.")
+    message: str = strawberry.field(description="A human-readable explanation.")

@@ -1,0 +1,1 @@
+"""The GraphQL face of the real-time streams, typing indicators and presence."""

@@ -1,0 +1,1 @@
+"""The GraphQL face of reports and report exports."""

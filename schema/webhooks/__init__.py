@@ -1,0 +1,1 @@
+"""The GraphQL face of account webhooks and dead jobs."""
