@@ -1,3 +1,5 @@
 """Parley: a GraphQL-first helpdesk API server."""
 
-__version__ = "0.1.0"
+from infra.version import __version__
+
+__all__ = ["__version__"]

@@ -136,12 +136,15 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
 
     from db.base import replayed_clock
     from db.models import ContactInbox, Conversation, Inbox
-    from domain import catalog, events, widget
+    from domain import events
     from domain.accounts.actor import Actor, ActorKind, effective_permissions
     from domain.audit import RequestMeta
+    from domain.catalog.labels import create_label
     from domain.enums import ChannelType, ConversationStatus, MessageType
-    from domain.helpdesk import contacts, conversations, inboxes
+    from domain.helpdesk import contacts, conversations, inboxes, opening
     from domain.reports import recorder
+    from domain.widget import conversations as visitor_conversations
+    from domain.widget import sessions as contact_sessions
 
     users = {u.email: u for u in (await session.scalars(select(User).join(
         AccountMembership, AccountMembership.user_id == User.id).where(AccountMembership.account_id == account_id))).all()}
@@ -164,7 +167,7 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
             result = await work()
         # Events are numbered and written once, at the end (one outbox job per consumer, as for one
         # big request); each keeps the time it happened.
-        for event in session.info.get(events.PENDING, []):
+        for event in events.pending(session).events:
             if event.created_at is None:
                 event.created_at = at
         return result
@@ -185,8 +188,8 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
         await inboxes.set_inbox_members(session, actor, mail.id, [admin.id, grace.id], meta)
         for title, color in (("billing", "#f59e0b"), ("bug", "#ef4444"), ("sales", "#10b981"), ("shipping", "#3b82f6"),
                              ("feedback", "#8b5cf6"), ("urgent", "#dc2626")):
-            await catalog.create_label(session, actor, title=title, description="", color=color, show_on_sidebar=True,
-                                       meta=meta)
+            await create_label(session, actor, title=title, description="", color=color, show_on_sidebar=True,
+                               meta=meta)
         people = [await contacts.create_contact(session, actor, {"name": n, "email": e}) for n, e in DEMO_CONTACTS]
         return api, web, mail, people
 
@@ -200,8 +203,8 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
     async def contact_writes(conversation_id: int, text: str) -> None:
         # What an arriving email (or an API client's incoming message) does to the conversation.
         conv = await session.get(Conversation, conversation_id)
-        await conversations._add_message(session, actor, conv, await session.get(Inbox, conv.inbox_id), content=text,
-                                         private=False, message_type=MessageType.INCOMING, content_attributes={})
+        await conversations.add_message(session, actor, conv, await session.get(Inbox, conv.inbox_id), content=text,
+                                        private=False, message_type=MessageType.INCOMING, content_attributes={})
 
     for n, age in enumerate(ages):
         inbox = channels[n % 3]
@@ -212,15 +215,15 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
         async def open_conversation(inbox=inbox, contact=contact, text=text) -> int:
             if inbox.channel_type == ChannelType.WEB_WIDGET:
                 # A visitor on the website: the widget starts a contact session and writes.
-                started = await widget.start_session(
+                started = await contact_sessions.start_session(
                     session, secret_key=settings.secret_key, app_settings=settings, ttl=timedelta(days=1),
                     website_token=inbox.website_token, session_token=None, identifier=None, identifier_hash_=None,
                     name=contact.name, email=None)
-                conv, _, _ = await widget.create_message(session, widget.session_actor(started.contact_inbox, inbox),
-                                                         None, text, max_chars=10_000)
+                visitor = contact_sessions.session_actor(started.contact_inbox, inbox)
+                conv, _, _ = await visitor_conversations.create_message(session, visitor, None, text, max_chars=10_000)
                 return conv.id
-            conv = await conversations.create_conversation(session, actor, inbox_id=inbox.id, contact_id=contact.id,
-                                                           content=None)
+            conv = await opening.create_conversation(session, actor, inbox_id=inbox.id, contact_id=contact.id,
+                                                     content=None)
             await contact_writes(conv.id, text)
             return conv.id
 
@@ -271,8 +274,9 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
                 conv = await session.get(Conversation, cid)
                 contact_inbox = await session.get(ContactInbox, conv.contact_inbox_id)
                 rating = (5, 4, 5, 3, 5, 2, 4)[n % 7]
-                await widget.submit_csat(session, widget.session_actor(contact_inbox, await session.get(Inbox, conv.inbox_id)),
-                                         cid, rating, "" if rating >= 4 else "Took a while, but it got sorted.")
+                visitor = contact_sessions.session_actor(contact_inbox, await session.get(Inbox, conv.inbox_id))
+                await visitor_conversations.submit_csat(session, visitor, cid, rating,
+                                                        "" if rating >= 4 else "Took a while, but it got sorted.")
 
             await step(t + timedelta(minutes=rng.uniform(2, 90)), rate)
     # The reporting consumer records these after commit (an outbox job); recording them in this

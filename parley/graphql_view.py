@@ -38,7 +38,7 @@ from resolvers.context import ACCESS_COOKIE, ACCOUNT_HEADER, CSRF_HEADER, Contex
 from domain.partners.service import PREFIX_PARTNER
 from infra.logs import get_logger, request_id_var
 from infra.ratelimit import token_key
-from parley.relay import SESSIONS_REVOKED_CHANNEL
+from domain.events.channels import SESSIONS_REVOKED_CHANNEL
 from parley.sse import HTTP_STREAM_PROTOCOLS, SUBSCRIPTION_OVER_JSON, StreamSlots, guard_stream
 
 log = get_logger("parley.graphql")

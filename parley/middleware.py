@@ -46,7 +46,7 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
-        except Exception as exc:  # noqa: BLE001 - the last resort: answer in the contract, log the rest
+        except Exception as exc:  # the last resort: answer in the contract, log the rest
             log.error("http.unhandled_error", error=type(exc).__name__, path=scope.get("path"),
                       exc_info=(type(exc), exc, exc.__traceback__))
             if started:
@@ -63,7 +63,7 @@ class RequestIdMiddleware:
 
 
 def internal_error_body(rid: str) -> bytes:
-    """The masked error of domain.errors / schema.extensions, as the whole response."""
+    """The masked error of domain.errors / schema.extensions.error_contract, as the whole response."""
     extensions = {"code": "INTERNAL_SERVER_ERROR", "status": 500, "name": "ApplicationError",
                   "details": {"requestId": rid}, "requestId": rid}
     return json.dumps({"errors": [{"message": "Internal server error", "extensions": extensions}]}).encode()

@@ -20,7 +20,7 @@ from domain.accounts import tokens
 from domain.errors import ErrorCode, ParleyError
 from resolvers.context import Context
 from infra.logs import get_logger
-from parley.relay import SESSIONS_REVOKED_CHANNEL
+from domain.events.channels import SESSIONS_REVOKED_CHANNEL
 
 log = get_logger("parley.sse")
 

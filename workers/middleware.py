@@ -73,7 +73,7 @@ class DeadLetterMiddleware(dramatiq.Middleware):
             return
         try:
             loop_thread.run_coroutine(_write_dead_job(message, exception))
-        except Exception:  # noqa: BLE001 - the Redis dead-letter queue still holds the message
+        except Exception:  # the Redis dead-letter queue still holds the message
             log.exception("job.dead_record_failed", actor=message.actor_name, message_id=message.message_id)
 
 
@@ -226,7 +226,7 @@ class OutboxMiddleware(dramatiq.Middleware):
 
 
 async def _claim(outbox_id: int, lease_seconds: float) -> bool:
-    from domain import outbox
+    from domain.events import outbox
     from workers.runtime import resources
 
     async with resources().sessions() as session, session.begin():
@@ -234,7 +234,7 @@ async def _claim(outbox_id: int, lease_seconds: float) -> bool:
 
 
 async def _renew(ids: list[int], lease_seconds: float) -> None:
-    from domain import outbox
+    from domain.events import outbox
     from workers.runtime import resources
 
     async with resources().sessions() as session, session.begin():
@@ -242,7 +242,7 @@ async def _renew(ids: list[int], lease_seconds: float) -> None:
 
 
 async def _complete(outbox_id: int, *, dead: bool) -> None:
-    from domain import outbox
+    from domain.events import outbox
     from workers.runtime import resources
 
     async with resources().sessions() as session, session.begin():

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from infra.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from domain.events.relay import Relay
 
 _resources: Resources | None = None
 # Set when the worker runs inside the API process (embedded default): in-memory broadcasts must be
@@ -37,40 +43,42 @@ class Resources:
             self._redis = make_redis(self.settings.redis_url)
         await self._redis.publish(channel, message)
 
+    def relay(self) -> Relay:
+        """Where jobs' committed work goes: this worker's broker, and its publisher for events."""
+        from domain.events.relay import Relay
+        from workers.broker import current_broker
+
+        broker = self.broker
+        if broker is None:
+            try:
+                broker = current_broker()
+            except RuntimeError:  # no broker in this process: the outbox sweeper sends the jobs
+                broker = None
+        return Relay(self.sessions, broker, self, self.settings.outbox_lease_seconds)
+
     async def close(self) -> None:
         await self.engine.dispose()
         if self._redis is not None:
             await self._redis.aclose()
 
 
-async def commit(session) -> list:
-    """Commit a job's transaction (with its events), then relay what it caused: publish the events
-    and send the outbox jobs. The job's own outbox row is closed in the same transaction, so its work
-    and "done" commit together. A failure after commit loses nothing: the sweepers pick them up."""
-    from domain import events, outbox
-    from parley.relay import publish_and_mark, send_jobs
-    from workers.broker import current_broker
+@asynccontextmanager
+async def unit_of_work() -> AsyncIterator[AsyncSession]:
+    """A job's transaction (domain/events/unit.py). The job's own outbox row is closed in it, so its
+    work and "done" commit together; then what it caused is relayed (events published, outbox jobs
+    sent to this worker's broker). A failure after commit loses nothing: the sweepers pick them up."""
+    from domain.events import unit
+    from domain.events.outbox import complete
     from workers.middleware import current_claim
 
+    res = resources()
     claim = current_claim.get()
-    if claim is not None and not claim.completed:
-        await outbox.complete(session, claim.outbox_id)
-    committed = await events.commit(session)
+    async with unit.unit_of_work(res.sessions, res.relay()) as session:
+        yield session
+        if claim is not None and not claim.completed:
+            await complete(session, claim.outbox_id)
     if claim is not None:
         claim.completed = True
-    jobs = session.info.pop("outbox_jobs", [])
-    res = resources()
-    try:
-        if committed:
-            await publish_and_mark(res.sessions, res, committed)
-        if jobs:
-            await send_jobs(res.sessions, res.broker or current_broker(), jobs,
-                            lease_seconds=res.settings.outbox_lease_seconds)
-    except Exception:  # noqa: BLE001 - the sweepers relay it later
-        from infra.logs import get_logger
-
-        get_logger("parley.worker").warning("worker.relay_after_commit_failed", exc_info=True)
-    return committed
 
 
 def use_local_publisher(loop: asyncio.AbstractEventLoop | None, publish: Callable[[str, str], Awaitable[None]] | None) -> None:

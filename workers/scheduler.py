@@ -6,8 +6,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from infra.logs import get_logger
+
+if TYPE_CHECKING:
+    from domain.events.relay import Relay
 
 log = get_logger("parley.scheduler")
 
@@ -28,7 +32,7 @@ class Scheduler:
                     log.info("scheduler.ran", job=name, result=result)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a failing run must not stop the schedule
+            except Exception:  # a failing run must not stop the schedule
                 log.exception("scheduler.failed", job=name)
             await asyncio.sleep(seconds)
 
@@ -48,16 +52,17 @@ class Scheduler:
 def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     """`broadcast` is anything with `async publish(channel, message)`: the app's Broadcast, or a
     Redis client in a worker process."""
-    from parley.relay import sweep_events, sweep_outbox
+    from domain.events.relay import Relay, sweep_events, sweep_outbox
     from workers.runtime import resources
 
     settings = resources().settings
+    relay = Relay(sessions, broker, broadcast, settings.outbox_lease_seconds)
     scheduler = Scheduler()
     scheduler.every(settings.outbox_sweep_seconds, "outbox.sweep",
                     lambda: sweep_outbox(sessions, broker, lease_seconds=settings.outbox_lease_seconds))
     if broadcast is not None:
         scheduler.every(2.0, "events.sweep", lambda: sweep_events(sessions, broadcast))
-    scheduler.every(15.0, "conversations.wake_snoozed", lambda: wake_snoozed_conversations(sessions))
+    scheduler.every(15.0, "conversations.wake_snoozed", lambda: wake_snoozed_conversations(sessions, relay))
     scheduler.every(3600.0, "tokens.cleanup", _after_one_interval(lambda: cleanup_expired_tokens(sessions)))
     scheduler.every(3600.0, "events.prune", _after_one_interval(lambda: prune_event_log(sessions)))
     scheduler.every(60.0, "webhooks.requeue_stuck", _after_one_interval(lambda: requeue_stuck_deliveries(sessions)))
@@ -69,15 +74,14 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     return scheduler
 
 
-async def wake_snoozed_conversations(sessions) -> int:
-    """Reopen conversations whose snooze ended. Their events are relayed by the event sweeper."""
-    from domain import events
+async def wake_snoozed_conversations(sessions, relay: Relay | None = None) -> int:
+    """Reopen conversations whose snooze ended. Without a relay, their events and jobs are relayed
+    by the sweepers."""
+    from domain.events import Relay, unit_of_work
     from domain.helpdesk.conversations import wake_snoozed
 
-    async with sessions() as session:
-        count = await wake_snoozed(session)
-        await events.commit(session)
-    return count
+    async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
+        return await wake_snoozed(session)
 
 
 async def enqueue_orphan_sweep(broker) -> None:

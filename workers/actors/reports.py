@@ -5,7 +5,7 @@ from __future__ import annotations
 from domain.reports import exports, recorder
 from infra.logs import get_logger
 from workers.broker import parley_actor
-from workers.runtime import commit, resources
+from workers.runtime import resources, unit_of_work
 
 log = get_logger("parley.reports")
 
@@ -13,9 +13,8 @@ log = get_logger("parley.reports")
 @parley_actor(name="reports.record", queue="reports", max_retries=10, time_limit_ms=60_000)
 async def reports_record(event_ids: list[int], outbox_id: int | None = None) -> None:
     """Reporting events and roll-ups of these event-log events (idempotent: unique per event and name)."""
-    async with resources().sessions() as session:
+    async with unit_of_work() as session:
         count = await recorder.record(session, event_ids)
-        await commit(session)  # closes this job's outbox row in the same transaction
     if count:
         log.debug("reports.recorded", count=count)
 
@@ -44,6 +43,5 @@ async def reports_export(export_id: int, outbox_id: int | None = None) -> None:
             await exports.fail(session, export_id, "The export could not be written; it will be retried.")
             await session.commit()
         raise
-    async with res.sessions() as session:
+    async with unit_of_work() as session:
         await exports.finish(session, export_id, row_count=counter.rows, key=key)
-        await commit(session)

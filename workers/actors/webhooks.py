@@ -8,16 +8,15 @@ import dramatiq
 from domain.crypto import DecryptionError
 from domain.webhooks import service
 from workers.broker import parley_actor
-from workers.runtime import commit, resources
+from workers.runtime import resources, unit_of_work
 
 FAN_OUT = "webhooks.fan_out"
 
 
 @parley_actor(name=FAN_OUT, queue="webhooks", max_retries=10, time_limit_ms=120_000)
 async def webhooks_fan_out(event_ids: list[int], outbox_id: int | None = None) -> None:
-    async with resources().sessions() as session:
+    async with unit_of_work() as session:
         await service.fan_out(session, event_ids)
-        await commit(session)
 
 
 # Retries follow the webhook schedule (Retry with a delay); the limit here only bounds unexpected
