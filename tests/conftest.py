@@ -1,13 +1,18 @@
 """Test fixtures: a real PostgreSQL database migrated once with Alembic, Redis on its own DB index,
 live Parley servers on free ports. Tests drive them over HTTP and WebSocket like clients do.
 
-PARLEY_TEST_DATABASE_URL and PARLEY_TEST_REDIS_URL point the suite elsewhere.
+PARLEY_TEST_DATABASE_URL and PARLEY_TEST_REDIS_URL point the suite elsewhere. Under pytest-xdist each
+worker gets a database and a Redis of its own: worker gwN uses the database named with a `_gwN`
+suffix and a private redis-server (or, without one installed or for a remote Redis, the Redis index N
+below the given one), so workers never share state. Passwords are hashed at bcrypt's lowest cost: the suite checks what hashing decides, not how
+long it takes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -17,15 +22,47 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 
 from db.session import create_engine
+from domain.accounts import passwords
 from infra.settings import Environment, Settings
 from tests.support.gql import GraphQLHTTP
-from tests.support.server import LiveServer, ProcessServer
+from tests.support.server import TEST_BCRYPT_ROUNDS, LiveServer, ProcessServer
 from tests.support.smtp import SMTPServer
 
-TEST_DATABASE_URL = os.environ.get(
-    "PARLEY_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/parley_test"
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # gw0, gw1… under pytest-xdist; empty otherwise
+
+
+def _worker_database(url: str) -> str:
+    if not XDIST_WORKER:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path}_{XDIST_WORKER}"))
+
+
+def _worker_redis(url: str) -> str:
+    """Redis pub/sub channels are server-wide, whatever the DB index: a worker on a loopback Redis
+    gets a private redis-server of its own when one is installed (so no worker hears another's
+    broadcasts), and the Redis index N below the given one otherwise."""
+    if not XDIST_WORKER:
+        return url
+    parts = urlsplit(url)
+    if parts.hostname in ("127.0.0.1", "localhost", "::1") and shutil.which("redis-server"):
+        import atexit
+
+        from tests.support.redis_proc import RedisProcess
+
+        private = RedisProcess().start()
+        atexit.register(private.stop)
+        return private.url
+    index = int(parts.path.lstrip("/") or 0) - int(XDIST_WORKER.removeprefix("gw"))
+    if index < 0:
+        raise pytest.UsageError(f"too many xdist workers for Redis index {parts.path.lstrip('/') or 0} of {url}")
+    return urlunsplit(parts._replace(path=f"/{index}"))
+
+
+TEST_DATABASE_URL = _worker_database(
+    os.environ.get("PARLEY_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/parley_test")
 )
-TEST_REDIS_URL = os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_REDIS_URL = _worker_redis(os.environ.get("PARLEY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 
 # Keep the suite's own environment from leaking into the settings under test.
 for _name in list(os.environ):
@@ -33,6 +70,7 @@ for _name in list(os.environ):
         del os.environ[_name]
 os.environ.pop("DATABASE_URL", None)
 os.environ.pop("REDIS_URL", None)
+passwords.use_cost(TEST_BCRYPT_ROUNDS)  # servers started in this process; child processes get it from their environment
 
 
 def _admin_url(url: str) -> str:
@@ -81,12 +119,16 @@ async def _truncate_all(engine) -> None:
         try:
             async with engine.begin() as conn:
                 rows = await conn.execute(
-                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+                    text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                    )
                 )
                 tables = [r[0] for r in rows]
                 if tables:
                     await conn.execute(text("SET LOCAL lock_timeout = '5s'"))
-                    await conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+                    await conn.execute(
+                        text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+                    )
             return
         except DBAPIError as exc:
             if attempt == 4 or "deadlock" not in str(exc) and "lock timeout" not in str(exc):
@@ -99,17 +141,73 @@ async def redis_client() -> AsyncIterator[aioredis.Redis]:
     client = aioredis.Redis.from_url(TEST_REDIS_URL)
     try:
         await client.ping()
-    except Exception as exc:  # pragma: no cover
+    except Exception as exc:  # noqa: BLE001 - pragma: no cover; whatever the failure, the run cannot go on
         pytest.exit(f"Redis is not reachable at {TEST_REDIS_URL}: {exc}", returncode=2)
     yield client
     await client.aclose()
 
 
+class Tables:
+    """The test database's tables, emptied before each test unless it is marked `keep_tables` (it
+    then works on a world its module shares: see tests/support/worlds.py). `generation` counts the
+    times they were emptied, so a shared world knows when it is gone."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.generation = 0
+
+    async def empty(self) -> None:
+        await _truncate_all(self.engine)
+        self.generation += 1
+
+
+@pytest.fixture(scope="session")
+def tables(db_engine) -> Tables:
+    return Tables(db_engine)
+
+
+def _machine_lock_paths() -> tuple[Path, Path]:
+    import hashlib
+    import tempfile
+
+    run = hashlib.sha256(os.environ.get("PARLEY_TEST_DATABASE_URL", "parley_test").encode()).hexdigest()[:12]
+    base = Path(tempfile.gettempdir())
+    return base / f"parley-tests-{run}.turnstile", base / f"parley-tests-{run}.lock"
+
+
 @pytest.fixture(autouse=True)
-async def _isolate(request: pytest.FixtureRequest, db_engine, redis_client) -> AsyncIterator[None]:
-    """Each test starts with empty tables and an empty Redis DB index."""
+def _machine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Under pytest-xdist, a test marked `alone` (timing or CPU measurements, faults) runs while no
+    other worker runs one: it takes the lock exclusively, every other test shares it. The turnstile
+    keeps new tests from starting while an `alone` one waits for the running ones to finish."""
+    if not XDIST_WORKER:
+        yield
+        return
+    import fcntl
+
+    turnstile_path, lock_path = _machine_lock_paths()
+    alone = request.node.get_closest_marker("alone") is not None
+    with open(turnstile_path, "a") as turnstile, open(lock_path, "a") as lock:
+        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            if not alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if alone:
+                fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+
+@pytest.fixture(autouse=True)
+async def _isolate(request: pytest.FixtureRequest, tables: Tables, redis_client) -> AsyncIterator[None]:
+    """Each test starts with an empty Redis DB index and empty tables (or its module's shared world)."""
     if not request.node.get_closest_marker("embedded"):
-        await _truncate_all(db_engine)
+        if not request.node.get_closest_marker("keep_tables"):
+            await tables.empty()
         await redis_client.flushdb()
     yield
 
@@ -127,6 +225,7 @@ def make_settings(tmp: Path, **overrides) -> Settings:
         log_level="WARNING",
         # Every test signs up from 127.0.0.1; the sign-up limit has its own test (tests/test_auth.py).
         signup_per_ip_per_hour=1000,
+        bcrypt_rounds=TEST_BCRYPT_ROUNDS,
     )
     values.update(overrides)
     return Settings(**values)

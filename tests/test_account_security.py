@@ -60,8 +60,13 @@ def proxied(tmp_path_factory, database_url, smtp_server):
     """A server behind a trusted proxy (127.0.0.1 may set X-Forwarded-For, as an operator configures it
     for a proxy), so a test can speak from several client addresses; small limits keep the tests short."""
     settings = make_settings(
-        tmp_path_factory.mktemp("parley-proxied"), smtp_host="127.0.0.1", smtp_port=smtp_server.port,
-        smtp_starttls=False, login_failures_per_ip=8, login_failures_per_email=12, signup_per_ip_per_hour=3,
+        tmp_path_factory.mktemp("parley-proxied"),
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
+        login_failures_per_ip=8,
+        login_failures_per_email=12,
+        signup_per_ip_per_hour=3,
     )
     live = LiveServer(settings)
     live.server.config.proxy_headers = True
@@ -96,9 +101,9 @@ async def login_from(gql: GraphQLHTTP, ip: str, email: str, password: str, devic
 
 async def test_concurrent_wrong_passwords_are_evaluated_at_most_up_to_the_limit(gql):
     admin = await signup(gql)
-    bodies = await asyncio.gather(*(
-        gql.execute(LOGIN, {"input": {"email": admin.email, "password": f"wrong guess {i}"}}) for i in range(20)
-    ))
+    bodies = await asyncio.gather(
+        *(gql.execute(LOGIN, {"input": {"email": admin.email, "password": f"wrong guess {i}"}}) for i in range(20))
+    )
     counts = Counter(outcome(b) for b in bodies)
     assert counts == {"INVALID_CREDENTIALS": 5, "RATE_LIMITED": 15}, counts
     limited = [b for b in bodies if outcome(b) == "RATE_LIMITED"]
@@ -120,10 +125,16 @@ async def test_an_attacker_address_cannot_lock_the_owner_out(pgql):
 
 async def test_one_address_spraying_many_emails_is_stopped_and_others_are_not(pgql):
     for _ in range(8):
-        assert outcome(await login_from(pgql, "203.0.113.20", unique_email("spray"), "wrong password!")) == "INVALID_CREDENTIALS"
+        assert (
+            outcome(await login_from(pgql, "203.0.113.20", unique_email("spray"), "wrong password!"))
+            == "INVALID_CREDENTIALS"
+        )
     body = await login_from(pgql, "203.0.113.20", unique_email("fresh"), "wrong password!")
     assert top_code(body) == "RATE_LIMITED"
-    assert outcome(await login_from(pgql, "203.0.113.21", unique_email("fresh"), "wrong password!")) == "INVALID_CREDENTIALS"
+    assert (
+        outcome(await login_from(pgql, "203.0.113.21", unique_email("fresh"), "wrong password!"))
+        == "INVALID_CREDENTIALS"
+    )
 
 
 async def test_a_known_device_signs_in_while_the_email_is_under_attack(pgql):
@@ -148,7 +159,8 @@ async def test_reset_requests_have_their_own_limit_and_never_block_sign_in(gql, 
     admin = await signup(gql)
     answers = [await gql.execute(RESET_REQUEST, {"e": admin.email}) for _ in range(6)]
     assert [a.get("data") and a["data"]["passwordResetRequest"] for a in answers[:3]] == [
-        {"accepted": True, "errors": []}] * 3
+        {"accepted": True, "errors": []}
+    ] * 3
     assert {top_code(a) for a in answers[3:]} == {"RATE_LIMITED"}
     assert answers[3]["errors"][0]["extensions"]["retryAfter"] >= 1
     assert (await login(gql, admin.email))["errors"] == []
@@ -161,7 +173,9 @@ async def test_a_successful_reset_clears_the_emails_throttle(gql, smtp):
     assert top_code(await gql.execute(LOGIN, {"input": {"email": admin.email, "password": PASSWORD}})) == "RATE_LIMITED"
     await gql.data(RESET_REQUEST, {"e": admin.email})
     token = smtp.token_in(smtp.wait_for(admin.email, subject_contains="Reset"))
-    done = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "a fresh start"}}))["passwordResetConfirm"]
+    done = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "a fresh start"}}))[
+        "passwordResetConfirm"
+    ]
     assert done["errors"] == []
     assert (await login(gql, admin.email, "a fresh start"))["errors"] == []
 
@@ -174,8 +188,9 @@ def reset_tokens(smtp, email: str, count: int) -> list[str]:
 
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
-        found = [smtp.token_in(m) for m in list(smtp.messages)
-                 if email in str(m["To"]) and "Reset" in str(m["Subject"])]
+        found = [
+            smtp.token_in(m) for m in list(smtp.messages) if email in str(m["To"]) and "Reset" in str(m["Subject"])
+        ]
         if len(found) >= count:
             return found
         time.sleep(0.05)
@@ -188,8 +203,11 @@ async def test_a_reset_ends_every_other_reset_link(gql, smtp):
     await gql.data(RESET_REQUEST, {"e": admin.email})
     older, newer = reset_tokens(smtp, admin.email, 2)
     assert (await gql.data(RESET_CONFIRM, {"input": {"token": newer, "newPassword": "the newest secret"}}))[
-        "passwordResetConfirm"]["errors"] == []
-    late = (await gql.data(RESET_CONFIRM, {"input": {"token": older, "newPassword": "an attackers pick"}}))["passwordResetConfirm"]
+        "passwordResetConfirm"
+    ]["errors"] == []
+    late = (await gql.data(RESET_CONFIRM, {"input": {"token": older, "newPassword": "an attackers pick"}}))[
+        "passwordResetConfirm"
+    ]
     assert [(e["field"], e["code"]) for e in late["errors"]] == [("token", "TOKEN_USED")] and late["tokens"] is None
     assert (await login(gql, admin.email, "an attackers pick"))["errors"][0]["code"] == "INVALID_CREDENTIALS"
     assert (await login(gql, admin.email, "the newest secret"))["errors"] == []
@@ -199,10 +217,17 @@ async def test_a_password_change_ends_every_reset_link(gql, smtp):
     admin = await signup(gql)
     await gql.data(RESET_REQUEST, {"e": admin.email})
     [link] = reset_tokens(smtp, admin.email, 1)
-    changed = (await gql.data(PASSWORD_CHANGE, {"input": {"currentPassword": PASSWORD, "newPassword": "changed on purpose"}},
-                              headers=bearer(admin.access)))["passwordChange"]
+    changed = (
+        await gql.data(
+            PASSWORD_CHANGE,
+            {"input": {"currentPassword": PASSWORD, "newPassword": "changed on purpose"}},
+            headers=bearer(admin.access),
+        )
+    )["passwordChange"]
     assert changed["errors"] == []
-    late = (await gql.data(RESET_CONFIRM, {"input": {"token": link, "newPassword": "an attackers pick"}}))["passwordResetConfirm"]
+    late = (await gql.data(RESET_CONFIRM, {"input": {"token": link, "newPassword": "an attackers pick"}}))[
+        "passwordResetConfirm"
+    ]
     assert [(e["field"], e["code"]) for e in late["errors"]] == [("token", "TOKEN_USED")]
     assert (await login(gql, admin.email, "changed on purpose"))["errors"] == []
 
@@ -223,20 +248,26 @@ async def test_inviting_an_existing_user_waits_for_their_answer_and_reveals_noth
     user = await signup(gql, account="Home")
     await confirm_email(gql, user, smtp)
     before = await gql.data(ME, headers=bearer(user.access))  # header-less: the only account
-    known = await gql.execute(FULL_INVITE, {"input": {"email": user.email, "name": "Typed By Inviter"}},
-                              headers=inviter.headers())
+    known = await gql.execute(
+        FULL_INVITE, {"input": {"email": user.email, "name": "Typed By Inviter"}}, headers=inviter.headers()
+    )
     fresh_email = unique_email("nobody")
-    unknown = await gql.execute(FULL_INVITE, {"input": {"email": fresh_email, "name": "Typed By Inviter"}},
-                                headers=inviter.headers())
+    unknown = await gql.execute(
+        FULL_INVITE, {"input": {"email": fresh_email, "name": "Typed By Inviter"}}, headers=inviter.headers()
+    )
     # The same answer whether or not the email has a login, and nothing but the email and role.
     assert json.dumps(known["data"]).replace(user.email, "E") == json.dumps(unknown["data"]).replace(fresh_email, "E")
-    assert known["data"]["agentInvite"] == {"invitation": {"email": user.email, "role": "AGENT", "customRole": None},
-                                            "errors": []}
+    assert known["data"]["agentInvite"] == {
+        "invitation": {"email": user.email, "role": "AGENT", "customRole": None},
+        "errors": [],
+    }
     # Not a member yet: not listed with their name, and their own session is untouched.
     members = await gql.data(MEMBER_EMAILS, headers=inviter.headers())
-    assert user.email not in json.dumps(members) and "Ada" not in {e["node"]["user"]["name"] for e in
-                                                                   members["memberships"]["edges"]
-                                                                   if e["node"]["user"]["email"] != inviter.email}
+    assert user.email not in json.dumps(members) and "Ada" not in {
+        e["node"]["user"]["name"]
+        for e in members["memberships"]["edges"]
+        if e["node"]["user"]["email"] != inviter.email
+    }
     presence = await gql.data("{ agentPresence { user { email } } }", headers=inviter.headers())
     assert [p["user"]["email"] for p in presence["agentPresence"]] == [inviter.email]
     listed = await gql.data("{ invitations { edges { node { email role } } } }", headers=inviter.headers())
@@ -251,11 +282,15 @@ async def test_inviting_an_existing_user_waits_for_their_answer_and_reveals_noth
     # They see it, and accept it.
     [pending] = (await gql.data(PENDING, headers=bearer(user.access)))["pendingInvitations"]
     assert pending["accountName"] == "Inviters" and pending["inviterName"] == "Ada" and pending["role"] == "AGENT"
-    accepted = (await gql.data(RESPOND, {"id": pending["id"], "a": True}, headers=bearer(user.access)))["invitationRespond"]
+    accepted = (await gql.data(RESPOND, {"id": pending["id"], "a": True}, headers=bearer(user.access)))[
+        "invitationRespond"
+    ]
     assert accepted == {"membership": {"role": "AGENT", "account": {"name": "Inviters"}}, "errors": []}
     assert user.email in json.dumps(await gql.data(MEMBER_EMAILS, headers=inviter.headers()))
     assert (await gql.data(PENDING, headers=bearer(user.access)))["pendingInvitations"] == []
-    again = (await gql.data(RESPOND, {"id": pending["id"], "a": True}, headers=bearer(user.access)))["invitationRespond"]
+    again = (await gql.data(RESPOND, {"id": pending["id"], "a": True}, headers=bearer(user.access)))[
+        "invitationRespond"
+    ]
     assert [(e["field"], e["code"]) for e in again["errors"]] == [("id", "NOT_FOUND")]
 
 
@@ -267,30 +302,45 @@ async def test_invitations_are_answered_only_by_their_confirmed_recipient(gql, s
     bystander = await signup(gql, account="Elsewhere")
     await confirm_email(gql, bystander, smtp)
     assert (await gql.data(INVITE, {"input": {"email": invitee.email, "name": "X"}}, headers=inviter.headers()))[
-        "agentInvite"]["errors"] == []
+        "agentInvite"
+    ]["errors"] == []
     [pending] = (await gql.data(PENDING, headers=bearer(invitee.access)))["pendingInvitations"]
     assert (await gql.data(PENDING, headers=bearer(bystander.access)))["pendingInvitations"] == []
-    stolen = (await gql.data(RESPOND, {"id": pending["id"], "a": True}, headers=bearer(bystander.access)))["invitationRespond"]
+    stolen = (await gql.data(RESPOND, {"id": pending["id"], "a": True}, headers=bearer(bystander.access)))[
+        "invitationRespond"
+    ]
     assert [(e["field"], e["code"]) for e in stolen["errors"]] == [("id", "NOT_FOUND")] and stolen["membership"] is None
-    assert top_code(await gql.execute("{ account { name } }", headers=bystander.headers(inviter.account_id))) == "FORBIDDEN"
+    assert (
+        top_code(await gql.execute("{ account { name } }", headers=bystander.headers(inviter.account_id)))
+        == "FORBIDDEN"
+    )
     # Someone who signed up with an address but never confirmed it cannot collect its invitations.
     squatted = unique_email("squat")
     squatter = await signup(gql, email=squatted, account="Squat")
     assert (await gql.data(INVITE, {"input": {"email": squatted, "name": "X"}}, headers=inviter.headers()))[
-        "agentInvite"]["errors"] == []
+        "agentInvite"
+    ]["errors"] == []
     assert (await gql.data(PENDING, headers=bearer(squatter.access)))["pendingInvitations"] == []
     # Declining ends it; the inviting account still sees only a waiting email.
-    declined = (await gql.data(RESPOND, {"id": pending["id"], "a": False}, headers=bearer(invitee.access)))["invitationRespond"]
+    declined = (await gql.data(RESPOND, {"id": pending["id"], "a": False}, headers=bearer(invitee.access)))[
+        "invitationRespond"
+    ]
     assert declined == {"membership": None, "errors": []}
-    assert top_code(await gql.execute("{ account { name } }", headers=invitee.headers(inviter.account_id))) == "FORBIDDEN"
+    assert (
+        top_code(await gql.execute("{ account { name } }", headers=invitee.headers(inviter.account_id))) == "FORBIDDEN"
+    )
     listed = await gql.data("{ invitations { edges { node { email } } } }", headers=inviter.headers())
     assert invitee.email in {e["node"]["email"] for e in listed["invitations"]["edges"]}
 
 
 async def test_an_unconfirmed_owner_cannot_invite(gql, smtp):
     admin = await signup(gql)
-    body = (await gql.data(INVITE, {"input": {"email": unique_email("x"), "name": "X"}}, headers=admin.headers()))["agentInvite"]
-    assert [(e["field"], e["code"]) for e in body["errors"]] == [(None, "EMAIL_NOT_VERIFIED")] and body["invitation"] is None
+    body = (await gql.data(INVITE, {"input": {"email": unique_email("x"), "name": "X"}}, headers=admin.headers()))[
+        "agentInvite"
+    ]
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [(None, "EMAIL_NOT_VERIFIED")] and body[
+        "invitation"
+    ] is None
     listed = await gql.data("{ invitations { edges { node { email } } } }", headers=admin.headers())
     assert listed["invitations"]["edges"] == []
 
@@ -304,7 +354,9 @@ async def test_sign_up_answers_the_same_for_a_known_email(gql, smtp):
     fresh = unique_email("fresh")
     answers = []
     for email in (owner.email.upper(), fresh):
-        resp = await gql.post(SIGNUP, {"input": {"accountName": "X", "name": "B", "email": email, "password": "another secret"}})
+        resp = await gql.post(
+            SIGNUP, {"input": {"accountName": "X", "name": "B", "email": email, "password": "another secret"}}
+        )
         assert resp.status_code == 200
         answers.append(resp.content)
     assert answers[0] == answers[1]
@@ -324,7 +376,11 @@ async def test_widget_email_answers_the_same_when_another_contact_has_it(gql):
     first = await w.visitor()
     mine = "otto@example.test"
     await first.data(f'mutation {{ widgetContactUpdate(input: {{email: "{mine}"}}) {{ {ERR} }} }}')
-    doc = "mutation($e: String!) { widgetContactUpdate(input: {email: $e}) { contact { name email verified } " + ERR + " } }"
+    doc = (
+        "mutation($e: String!) { widgetContactUpdate(input: {email: $e}) { contact { name email verified } "
+        + ERR
+        + " } }"
+    )
     second, third = await w.visitor(), await w.visitor()
     taken = await gql.post(doc, {"e": mine}, headers=second.headers)
     fresh = await gql.post(doc, {"e": "nobody@example.test"}, headers=third.headers)
@@ -341,14 +397,23 @@ async def test_widget_email_answers_the_same_when_another_contact_has_it(gql):
 
 async def test_sign_ups_are_limited_per_address(pgql):
     for _ in range(3):
-        body = await pgql.execute(SIGNUP, {"input": {"accountName": "Flood", "name": "F", "email": unique_email("flood"),
-                                                     "password": PASSWORD}}, headers=from_ip("203.0.113.50"))
+        body = await pgql.execute(
+            SIGNUP,
+            {"input": {"accountName": "Flood", "name": "F", "email": unique_email("flood"), "password": PASSWORD}},
+            headers=from_ip("203.0.113.50"),
+        )
         assert body["data"]["accountCreate"]["errors"] == []
-    refused = await pgql.execute(SIGNUP, {"input": {"accountName": "Flood", "name": "F", "email": unique_email("flood"),
-                                                    "password": PASSWORD}}, headers=from_ip("203.0.113.50"))
+    refused = await pgql.execute(
+        SIGNUP,
+        {"input": {"accountName": "Flood", "name": "F", "email": unique_email("flood"), "password": PASSWORD}},
+        headers=from_ip("203.0.113.50"),
+    )
     assert top_code(refused) == "RATE_LIMITED" and refused["errors"][0]["extensions"]["retryAfter"] >= 1
-    other = await pgql.execute(SIGNUP, {"input": {"accountName": "Fine", "name": "F", "email": unique_email("fine"),
-                                                  "password": PASSWORD}}, headers=from_ip("203.0.113.51"))
+    other = await pgql.execute(
+        SIGNUP,
+        {"input": {"accountName": "Fine", "name": "F", "email": unique_email("fine"), "password": PASSWORD}},
+        headers=from_ip("203.0.113.51"),
+    )
     assert other["data"]["accountCreate"]["errors"] == []
 
 
@@ -359,17 +424,22 @@ async def test_a_sign_up_confirms_its_email_by_the_emailed_link(gql, smtp):
     token = smtp.token_in(smtp.wait_for(admin.email, subject_contains="Confirm your email"))
     verify = "mutation($t: String!) { emailVerify(input: {token: $t}) { emailVerified " + ERR + " } }"
     bad = (await gql.data(verify, {"t": "plyo_forged"}))["emailVerify"]
-    assert bad["emailVerified"] is False and [(e["field"], e["code"]) for e in bad["errors"]] == [("token", "INVALID_TOKEN")]
+    assert bad["emailVerified"] is False and [(e["field"], e["code"]) for e in bad["errors"]] == [
+        ("token", "INVALID_TOKEN")
+    ]
     assert (await gql.data(verify, {"t": token}))["emailVerify"] == {"emailVerified": True, "errors": []}
     assert (await gql.data(me, headers=bearer(admin.access)))["me"]["user"]["emailVerified"] is True
     assert (await gql.data(verify, {"t": token}))["emailVerify"]["errors"][0]["code"] == "INVALID_TOKEN"
-    invited = (await gql.data(INVITE, {"input": {"email": unique_email("x"), "name": "X"}}, headers=admin.headers()))
+    invited = await gql.data(INVITE, {"input": {"email": unique_email("x"), "name": "X"}}, headers=admin.headers())
     assert invited["agentInvite"]["errors"] == []
 
 
 async def test_the_in_memory_throttle_of_the_embedded_default_is_atomic_too(embedded_gql):
     admin = await signup(embedded_gql, account="Embedded throttle")
-    bodies = await asyncio.gather(*(
-        embedded_gql.execute(LOGIN, {"input": {"email": admin.email, "password": f"wrong guess {i}"}}) for i in range(20)
-    ))
+    bodies = await asyncio.gather(
+        *(
+            embedded_gql.execute(LOGIN, {"input": {"email": admin.email, "password": f"wrong guess {i}"}})
+            for i in range(20)
+        )
+    )
     assert Counter(outcome(b) for b in bodies) == {"INVALID_CREDENTIALS": 5, "RATE_LIMITED": 15}

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from domain.storage import get_storage
 from domain.storage.local import LocalStorage, SignatureError
 from domain.storage.s3 import S3Config, S3Storage
-from schema.ids import decode_id
+from schema.core.ids import decode_id
 from tests.conftest import make_settings
 from tests.support.accounts import signup
 from tests.support.desk import ERR, build_desk
@@ -31,11 +31,11 @@ from tests.support.server import LiveServer
 from tests.test_query_counts import count_statements
 
 BUCKET = "parley-attachments"
-UPLOAD = f"""mutation($n: String!, $t: String!, $s: Int!) {{
-  attachmentUploadCreate(input: {{fileName: $n, contentType: $t, byteSize: $s}}) {{
-    attachment {{ id status fileName byteSize contentType fileType downloadUrl }}
-    upload {{ url method fields {{ name value }} headers {{ name value }} expiresAt }}
-    errors {{ field code message }} }} }}"""
+UPLOAD = """mutation($n: String!, $t: String!, $s: Int!) {
+  attachmentUploadCreate(input: {fileName: $n, contentType: $t, byteSize: $s}) {
+    attachment { id status fileName byteSize contentType fileType downloadUrl }
+    upload { url method fields { name value } headers { name value } expiresAt }
+    errors { field code message } } }"""
 SEND = f"""mutation($c: ID!, $t: String!, $a: [ID!]!) {{
   messageCreate(input: {{conversationId: $c, content: $t, attachmentIds: $a}}) {{
     message {{ id content attachments {{ id fileType fileName byteSize contentType width height status
@@ -66,31 +66,53 @@ def moto_endpoint() -> Iterator[str]:
     moto.start()
     host, port = moto.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                 aws_secret_access_key="testing").create_bucket(Bucket=BUCKET)
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(Bucket=BUCKET)
     yield endpoint
     moto.stop()
 
 
 def _settings(tmp, smtp_server, namespace: str, **overrides):
     # Each server its own job namespace: a job must run on the worker of the server that queued it.
-    return make_settings(tmp, smtp_host="127.0.0.1", smtp_port=smtp_server.port, smtp_starttls=False,
-                         dramatiq_namespace=namespace, **overrides)
+    return make_settings(
+        tmp,
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
+        dramatiq_namespace=namespace,
+        **overrides,
+    )
 
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory, database_url, smtp_server, moto_endpoint) -> Iterator[LiveServer]:
-    settings = _settings(tmp_path_factory.mktemp("attach-s3"), smtp_server, "parley-attach-s3",
-                         s3_bucket=BUCKET, s3_endpoint_url=moto_endpoint, s3_access_key_id="testing",
-                         s3_secret_access_key="testing", s3_region="us-east-1")
+    settings = _settings(
+        tmp_path_factory.mktemp("attach-s3"),
+        smtp_server,
+        "parley-attach-s3",
+        s3_bucket=BUCKET,
+        s3_endpoint_url=moto_endpoint,
+        s3_access_key_id="testing",
+        s3_secret_access_key="testing",
+        s3_region="us-east-1",
+    )
     with LiveServer(settings) as live:
         yield live
 
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory, database_url, smtp_server) -> Iterator[LiveServer]:
-    settings = _settings(tmp_path_factory.mktemp("attach-local"), smtp_server, "parley-attach-local",
-                         storage_max_upload_bytes=2 * 1024 * 1024)
+    settings = _settings(
+        tmp_path_factory.mktemp("attach-local"),
+        smtp_server,
+        "parley-attach-local",
+        storage_max_upload_bytes=2 * 1024 * 1024,
+    )
     live = LiveServer(settings)
     settings.storage_public_url = live.url  # the port is known only now; storage is built on first use
     with live:
@@ -154,8 +176,11 @@ async def exists(server: LiveServer, attachment_key: str) -> bool:
 
 async def storage_key(db_engine, attachment_id: str) -> str | None:
     async with db_engine.connect() as c:
-        return (await c.execute(text("SELECT storage_key FROM attachments WHERE id = :i"),
-                                {"i": decode_id(attachment_id, "Attachment")})).scalar()
+        return (
+            await c.execute(
+                text("SELECT storage_key FROM attachments WHERE id = :i"), {"i": decode_id(attachment_id, "Attachment")}
+            )
+        ).scalar()
 
 
 async def wait_for(predicate, timeout: float = 15.0) -> None:
@@ -182,11 +207,15 @@ async def test_upload_attach_and_download(client, backend, smtp, db_engine):
     assert (await put_file(payload["upload"], image, "image/png")).status_code in (200, 201, 204)
     pdf_id = await uploaded(desk, desk.agent, "Rechnung März.pdf", "application/pdf", b"%PDF-1.4\n" + b"x" * 100)
 
-    body = await desk.data(desk.agent, SEND, {"c": conversation["id"], "t": "", "a": [payload["attachment"]["id"], pdf_id]})
+    body = await desk.data(
+        desk.agent, SEND, {"c": conversation["id"], "t": "", "a": [payload["attachment"]["id"], pdf_id]}
+    )
     assert body["messageCreate"]["errors"] == [], body
     files = body["messageCreate"]["message"]["attachments"]
     assert [(f["fileType"], f["fileName"], f["status"]) for f in files] == [
-        ("IMAGE", "photo.png", "ATTACHED"), ("FILE", "Rechnung März.pdf", "ATTACHED")]
+        ("IMAGE", "photo.png", "ATTACHED"),
+        ("FILE", "Rechnung März.pdf", "ATTACHED"),
+    ]
     assert (files[0]["width"], files[0]["height"], files[0]["byteSize"]) == (3, 2, len(image))
     assert files[1]["width"] is None
 
@@ -204,8 +233,12 @@ async def test_upload_attach_and_download(client, backend, smtp, db_engine):
             assert got.headers["x-content-type-options"] == "nosniff"
 
     # The message list shows them too; the administrator sees them, the attachment query answers.
-    listed = await desk.data(desk.admin, """query($id: ID!) { conversation(id: $id) { messages(first: 5) {
-      edges { node { content attachments { fileName } } } } } }""", {"id": conversation["id"]})
+    listed = await desk.data(
+        desk.admin,
+        """query($id: ID!) { conversation(id: $id) { messages(first: 5) {
+      edges { node { content attachments { fileName } } } } } }""",
+        {"id": conversation["id"]},
+    )
     names = [[a["fileName"] for a in e["node"]["attachments"]] for e in listed["conversation"]["messages"]["edges"]]
     assert ["photo.png", "Rechnung März.pdf"] in names
     one = await desk.data(desk.admin, "query($id: ID!) { attachment(id: $id) { fileName status } }", {"id": pdf_id})
@@ -244,29 +277,41 @@ async def test_size_and_type_mismatches_are_refused_and_nothing_changes(client, 
     desk = await build_desk(client, smtp)
     conversation = await desk.new_conversation()
     short = await uploaded(desk, desk.agent, "short.png", "image/png", png(), declared=len(png()) + 50)
-    fake = await uploaded(desk, desk.agent, "fake.png", "image/png", b"<html><script>alert(1)</script></html>" + b" " * 40)
+    fake = await uploaded(
+        desk, desk.agent, "fake.png", "image/png", b"<html><script>alert(1)</script></html>" + b" " * 40
+    )
     missing = (await request_upload(desk, desk.agent, "never.png", "image/png", 100))["attachment"]["id"]
     good = await uploaded(desk, desk.agent, "good.png", "image/png", png())
 
     body = await desk.data(desk.agent, SEND, {"c": conversation["id"], "t": "files", "a": [good, short, fake, missing]})
     errors = body["messageCreate"]["errors"]
     assert [(e["field"], e["code"]) for e in errors] == [
-        ("attachmentIds.1", "SIZE_MISMATCH"), ("attachmentIds.2", "TYPE_MISMATCH"), ("attachmentIds.3", "NOT_UPLOADED")]
+        ("attachmentIds.1", "SIZE_MISMATCH"),
+        ("attachmentIds.2", "TYPE_MISMATCH"),
+        ("attachmentIds.3", "NOT_UPLOADED"),
+    ]
     assert body["messageCreate"]["message"] is None
-    after = await desk.data(desk.agent, "query($id: ID!) { conversation(id: $id) { messages { edges { node { content } } } } }",
-                            {"id": conversation["id"]})
+    after = await desk.data(
+        desk.agent,
+        "query($id: ID!) { conversation(id: $id) { messages { edges { node { content } } } } }",
+        {"id": conversation["id"]},
+    )
     assert "files" not in [e["node"]["content"] for e in after["conversation"]["messages"]["edges"]]
     # The good one is still pending and can be attached on its own.
     ok = await desk.data(desk.agent, SEND, {"c": conversation["id"], "t": "files", "a": [good]})
     assert ok["messageCreate"]["errors"] == []
     again = await desk.data(desk.agent, SEND, {"c": conversation["id"], "t": "again", "a": [good]})
-    assert [(e["field"], e["code"]) for e in again["messageCreate"]["errors"]] == [("attachmentIds.0", "ALREADY_ATTACHED")]
+    assert [(e["field"], e["code"]) for e in again["messageCreate"]["errors"]] == [
+        ("attachmentIds.0", "ALREADY_ATTACHED")
+    ]
 
 
 async def test_at_most_fifteen_attachments(client, backend, smtp):
     desk = await build_desk(client, smtp)
     conversation = await desk.new_conversation()
-    ids = [(await request_upload(desk, desk.agent, f"f{i}.png", "image/png", 10))["attachment"]["id"] for i in range(16)]
+    ids = [
+        (await request_upload(desk, desk.agent, f"f{i}.png", "image/png", 10))["attachment"]["id"] for i in range(16)
+    ]
     body = await desk.data(desk.agent, SEND, {"c": conversation["id"], "t": "many", "a": ids})
     errors = body["messageCreate"]["errors"]
     assert [(e["field"], e["code"]) for e in errors] == [("attachmentIds", "TOO_MANY")]
@@ -293,15 +338,23 @@ async def test_other_accounts_and_agents_can_neither_download_nor_attach(client,
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
     # Account B attaches A's upload to its own conversation: not found, and A's file stays pending.
-    inbox = await client.data('mutation { inboxCreate(input: {name: "O", channelType: API}) { inbox { id } } }',
-                              headers=other.headers())
-    contact = await client.data('mutation { contactCreate(input: {name: "O"}) { contact { id } } }', headers=other.headers())
-    conv = await client.data("mutation($i: ID!, $c: ID!) { conversationCreate(input: {inboxId: $i, contactId: $c}) "
-                             "{ conversation { id } } }", {"i": inbox["inboxCreate"]["inbox"]["id"],
-                                                           "c": contact["contactCreate"]["contact"]["id"]},
-                             headers=other.headers())
-    stolen = await client.data(SEND, {"c": conv["conversationCreate"]["conversation"]["id"], "t": "mine", "a": [pending]},
-                               headers=other.headers())
+    inbox = await client.data(
+        'mutation { inboxCreate(input: {name: "O", channelType: API}) { inbox { id } } }', headers=other.headers()
+    )
+    contact = await client.data(
+        'mutation { contactCreate(input: {name: "O"}) { contact { id } } }', headers=other.headers()
+    )
+    conv = await client.data(
+        "mutation($i: ID!, $c: ID!) { conversationCreate(input: {inboxId: $i, contactId: $c}) "
+        "{ conversation { id } } }",
+        {"i": inbox["inboxCreate"]["inbox"]["id"], "c": contact["contactCreate"]["contact"]["id"]},
+        headers=other.headers(),
+    )
+    stolen = await client.data(
+        SEND,
+        {"c": conv["conversationCreate"]["conversation"]["id"], "t": "mine", "a": [pending]},
+        headers=other.headers(),
+    )
     assert [(e["field"], e["code"]) for e in stolen["messageCreate"]["errors"]] == [("attachmentIds.0", "NOT_FOUND")]
     # Within the account, an administrator cannot attach the agent's pending upload either.
     taken = await desk.data(desk.admin, SEND, {"c": conversation["id"], "t": "mine now", "a": [pending]})
@@ -320,8 +373,11 @@ async def test_deleting_a_message_removes_its_files(client, backend, smtp, db_en
     sent = await desk.data(desk.agent, SEND, {"c": conversation["id"], "t": "bye", "a": [file_id]})
     key = await storage_key(db_engine, file_id)
     assert await exists(backend, key)
-    deleted = await desk.data(desk.agent, f"mutation($id: ID!) {{ messageDelete(id: $id) {{ message {{ attachments {{ id }} }} {ERR} }} }}",
-                              {"id": sent["messageCreate"]["message"]["id"]})
+    deleted = await desk.data(
+        desk.agent,
+        f"mutation($id: ID!) {{ messageDelete(id: $id) {{ message {{ attachments {{ id }} }} {ERR} }} }}",
+        {"id": sent["messageCreate"]["message"]["id"]},
+    )
     assert deleted["messageDelete"] == {"message": {"attachments": []}, "errors": []}
     assert await storage_key(db_engine, file_id) is None
 
@@ -338,7 +394,9 @@ async def test_deleting_a_contact_removes_the_files_of_their_conversations(clien
     sent = await desk.data(desk.agent, SEND, {"c": conversation["id"], "t": "contract", "a": [file_id]})
     assert sent["messageCreate"]["errors"] == []
     key = await storage_key(db_engine, file_id)
-    body = await desk.data(desk.admin, f"mutation($id: ID!) {{ contactDelete(id: $id) {{ {ERR} }} }}", {"id": desk.contact_id})
+    body = await desk.data(
+        desk.admin, f"mutation($id: ID!) {{ contactDelete(id: $id) {{ {ERR} }} }}", {"id": desk.contact_id}
+    )
     assert body["contactDelete"]["errors"] == []
 
     async def gone() -> bool:
@@ -356,8 +414,10 @@ async def test_orphaned_uploads_are_swept_after_a_day(client, backend, smtp, db_
     fresh = await uploaded(desk, desk.agent, "fresh.png", "image/png", png())
     old_key, fresh_key = await storage_key(db_engine, old), await storage_key(db_engine, fresh)
     async with db_engine.begin() as c:
-        await c.execute(text("UPDATE attachments SET created_at = :t WHERE id = :i"),
-                        {"t": datetime.now(UTC) - timedelta(hours=25), "i": decode_id(old, "Attachment")})
+        await c.execute(
+            text("UPDATE attachments SET created_at = :t WHERE id = :i"),
+            {"t": datetime.now(UTC) - timedelta(hours=25), "i": decode_id(old, "Attachment")},
+        )
     broker = backend.app.state.broker
     await asyncio.to_thread(broker.enqueue, attachments_sweep_orphans.message())
 
@@ -386,17 +446,32 @@ async def test_message_attachments_do_not_grow_statements_with_the_page(local_se
         conversation = await desk.new_conversation()
         conv_pk = decode_id(conversation["id"], "Conversation")
         async with db_engine.begin() as c:
-            row = (await c.execute(text("SELECT account_id, inbox_id FROM conversations WHERE id = :i"), {"i": conv_pk})).one()
+            row = (
+                await c.execute(text("SELECT account_id, inbox_id FROM conversations WHERE id = :i"), {"i": conv_pk})
+            ).one()
             for i in range(40):
-                message = (await c.execute(text(
-                    "INSERT INTO messages (account_id, conversation_id, inbox_id, message_type, content, private, sender_type, "
-                    "content_attributes, created_at) VALUES (:a, :c, :b, 'outgoing', :m, false, 'user', '{}', now()) RETURNING id"),
-                    {"a": row.account_id, "c": conv_pk, "b": row.inbox_id, "m": f"m{i}"})).scalar()
+                message = (
+                    await c.execute(
+                        text(
+                            "INSERT INTO messages (account_id, conversation_id, inbox_id, message_type, content, private, sender_type, "
+                            "content_attributes, created_at) VALUES (:a, :c, :b, 'outgoing', :m, false, 'user', '{}', now()) RETURNING id"
+                        ),
+                        {"a": row.account_id, "c": conv_pk, "b": row.inbox_id, "m": f"m{i}"},
+                    )
+                ).scalar()
                 for j in range(2):
-                    await c.execute(text(
-                        "INSERT INTO attachments (account_id, message_id, file_type, file_name, content_type, byte_size, "
-                        "storage_key, created_at, status) VALUES (:a, :m, 'image', :n, 'image/png', 10, :k, now(), 'attached')"),
-                        {"a": row.account_id, "m": message, "n": f"f{i}-{j}.png", "k": f"accounts/{row.account_id}/attachments/x{i}{j}"})
+                    await c.execute(
+                        text(
+                            "INSERT INTO attachments (account_id, message_id, file_type, file_name, content_type, byte_size, "
+                            "storage_key, created_at, status) VALUES (:a, :m, 'image', :n, 'image/png', 10, :k, now(), 'attached')"
+                        ),
+                        {
+                            "a": row.account_id,
+                            "m": message,
+                            "n": f"f{i}-{j}.png",
+                            "k": f"accounts/{row.account_id}/attachments/x{i}{j}",
+                        },
+                    )
         query = """query($id: ID!, $n: Int) { conversation(id: $id) { messages(first: $n) { edges { node {
           id attachments { id fileName fileType width downloadUrl } } } } } }"""
         engine = local_server.app.state.services.engine
@@ -421,8 +496,12 @@ def test_local_urls_refuse_tampering_and_expiry(tmp_path):
     url = storage.upload_url(key, content_type="image/png", max_bytes=100, expires_at=int(time.time()) + 60)
     params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert storage.verify_upload(key, params).max_bytes == 100
-    for name, value in (("max", "100000"), ("type", "text/html"), ("exp", str(int(time.time()) + 10_000)),
-                        ("sig", params["sig"][:-2] + "AA")):
+    for name, value in (
+        ("max", "100000"),
+        ("type", "text/html"),
+        ("exp", str(int(time.time()) + 10_000)),
+        ("sig", params["sig"][:-2] + "AA"),
+    ):
         with pytest.raises(SignatureError):
             storage.verify_upload(key, {**params, name: value})
     with pytest.raises(SignatureError):
@@ -458,7 +537,9 @@ async def test_local_upload_route_enforces_what_was_signed(local_server, tmp_pat
         assert (await http.put(url, content=b"x" * 50, headers={"Content-Type": "image/png"})).status_code == 204
         assert (await http.put(url, content=b"y" * 50, headers={"Content-Type": "image/png"})).status_code == 409
         assert await storage.read_prefix(key, 100) == b"x" * 50
-        traversal = local_server.url + "/files/download/accounts/../../etc/passwd?exp=9999999999&name=a&type=t&inline=0&sig=x"
+        traversal = (
+            local_server.url + "/files/download/accounts/../../etc/passwd?exp=9999999999&name=a&type=t&inline=0&sig=x"
+        )
         assert (await http.get(traversal)).status_code in (403, 404)
         download = await storage.download_url(key, file_name="x.png", content_type="image/png", expires_in=30)
         assert (await http.get(download.replace("inline=0", "inline=1"))).status_code == 403
@@ -472,11 +553,20 @@ def _decode_policy(fields: dict[str, str]) -> dict:
 
 
 def test_s3_presigned_post_policy_pins_key_type_size_and_expiry():
-    storage = S3Storage(S3Config(bucket="b", endpoint_url="http://s3.test", public_endpoint_url="https://files.example",
-                                 access_key_id="AKID", secret_access_key="secret", path_style=True))
+    storage = S3Storage(
+        S3Config(
+            bucket="b",
+            endpoint_url="http://s3.test",
+            public_endpoint_url="https://files.example",
+            access_key_id="AKID",
+            secret_access_key="secret",
+            path_style=True,
+        )
+    )
     before = datetime.now(UTC)
-    upload = asyncio.run(storage.presign_upload("accounts/1/attachments/k", content_type="image/png", max_bytes=1234,
-                                                expires_in=600))
+    upload = asyncio.run(
+        storage.presign_upload("accounts/1/attachments/k", content_type="image/png", max_bytes=1234, expires_in=600)
+    )
     assert upload.method == "POST" and upload.url == "https://files.example/b"
     assert upload.fields["key"] == "accounts/1/attachments/k" and upload.fields["Content-Type"] == "image/png"
     policy = _decode_policy(upload.fields)
@@ -491,10 +581,16 @@ def test_s3_presigned_post_policy_pins_key_type_size_and_expiry():
 
 
 def test_s3_download_url_is_short_lived_and_forces_the_disposition():
-    storage = S3Storage(S3Config(bucket="b", endpoint_url="http://s3.test", access_key_id="AKID",
-                                 secret_access_key="secret", path_style=True))
-    url = asyncio.run(storage.download_url("accounts/1/attachments/k", file_name='evil".svg', content_type="image/svg+xml",
-                                           expires_in=300))
+    storage = S3Storage(
+        S3Config(
+            bucket="b", endpoint_url="http://s3.test", access_key_id="AKID", secret_access_key="secret", path_style=True
+        )
+    )
+    url = asyncio.run(
+        storage.download_url(
+            "accounts/1/attachments/k", file_name='evil".svg', content_type="image/svg+xml", expires_in=300
+        )
+    )
     query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
     assert urlsplit(url).path == "/b/accounts/1/attachments/k"
     assert query["X-Amz-Expires"] == "300"
@@ -507,13 +603,28 @@ def test_sniffing_and_image_dimensions():
     from domain.storage import sniff as s
 
     gif = b"GIF89a" + struct.pack("<HH", 640, 480) + b"\x00" * 10
-    jpeg = (b"\xff\xd8\xff\xe1" + struct.pack(">H", 18) + b"Exif\x00\x00" + b"\x00" * 10
-            + b"\xff\xc0" + struct.pack(">HBHH", 17, 8, 300, 400) + b"\x00" * 20)
+    jpeg = (
+        b"\xff\xd8\xff\xe1"
+        + struct.pack(">H", 18)
+        + b"Exif\x00\x00"
+        + b"\x00" * 10
+        + b"\xff\xc0"
+        + struct.pack(">HBHH", 17, 8, 300, 400)
+        + b"\x00" * 20
+    )
     webp = b"RIFF\x00\x00\x00\x00WEBPVP8X" + b"\x00" * 8 + (99).to_bytes(3, "little") + (49).to_bytes(3, "little")
-    cases = [(png(7, 5), s.PNG, (7, 5)), (gif, s.GIF, (640, 480)), (jpeg, s.JPEG, (400, 300)), (webp, s.WEBP, (100, 50)),
-             (b"%PDF-1.7\n", s.PDF, None), (b"PK\x03\x04rest", s.ZIP, None), (SVG, s.SVG, None),
-             (b"<!doctype html><script>", s.HTML, None), ("a;b\nnaïve".encode("latin-1"), s.TEXT, None),
-             (b"\x00\x01\x02\x03", None, None)]
+    cases = [
+        (png(7, 5), s.PNG, (7, 5)),
+        (gif, s.GIF, (640, 480)),
+        (jpeg, s.JPEG, (400, 300)),
+        (webp, s.WEBP, (100, 50)),
+        (b"%PDF-1.7\n", s.PDF, None),
+        (b"PK\x03\x04rest", s.ZIP, None),
+        (SVG, s.SVG, None),
+        (b"<!doctype html><script>", s.HTML, None),
+        ("a;b\nnaïve".encode("latin-1"), s.TEXT, None),
+        (b"\x00\x01\x02\x03", None, None),
+    ]
     for data, kind, size in cases:
         assert s.sniff(data) == kind, data[:16]
         assert s.dimensions(kind, data) == size, kind
@@ -527,11 +638,11 @@ async def test_put_stream_stores_what_it_is_given(backend, monkeypatch):
         key = f"exports/test/{time.time_ns()}.csv"
         data = bytes(i % 251 for i in range(size))
 
-        async def chunks():
+        async def chunks(data: bytes, size: int):
             for start in range(0, size, 1024 * 1024):
-                yield data[start:start + 1024 * 1024]
+                yield data[start : start + 1024 * 1024]
 
-        assert await storage.put_stream(key, chunks(), content_type="text/csv") == size
+        assert await storage.put_stream(key, chunks(data, size), content_type="text/csv") == size
         stored = await storage.head(key)
         assert stored is not None and stored.byte_size == size and stored.content_type == "text/csv"
         assert await storage.read_prefix(key, 5) == data[:5]

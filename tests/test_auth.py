@@ -53,7 +53,9 @@ async def test_signup_refuses_bad_input_and_creates_nothing(gql):
     )
     errors = body["accountCreate"]["errors"]
     assert {(e["field"], e["code"]) for e in errors} == {
-        ("accountName", "REQUIRED"), ("email", "INVALID_EMAIL"), ("password", "PASSWORD_TOO_SHORT")
+        ("accountName", "REQUIRED"),
+        ("email", "INVALID_EMAIL"),
+        ("password", "PASSWORD_TOO_SHORT"),
     }
     assert body["accountCreate"]["account"] is None
     assert (await login(gql, "not-an-email", "short"))["errors"][0]["code"] == "INVALID_CREDENTIALS"
@@ -153,8 +155,13 @@ async def test_forged_and_mistyped_access_tokens_are_refused(gql, settings):
         "no typ": jwt.encode({k: v for k, v in claims.items() if k != "typ"}, key, algorithm="HS256"),
         "integer sub": jwt.encode({**claims, "sub": 1}, key, algorithm="HS256"),
         "expired": jwt.encode(
-            {**claims, "iat": int((now - timedelta(hours=1)).timestamp()), "exp": int((now - timedelta(minutes=30)).timestamp())},
-            key, algorithm="HS256",
+            {
+                **claims,
+                "iat": int((now - timedelta(hours=1)).timestamp()),
+                "exp": int((now - timedelta(minutes=30)).timestamp()),
+            },
+            key,
+            algorithm="HS256",
         ),
         "HS512 with the right key": jwt.encode(claims, key, algorithm="HS512"),
         "malformed": "not.a.jwt",
@@ -185,7 +192,9 @@ async def test_logout_ends_only_the_current_session(gql):
 async def test_logout_everywhere_ends_every_session(gql):
     admin = await signup(gql)
     second = await login(gql, admin.email)
-    body = await gql.data("mutation { logoutEverywhere { revokedSessions } }", headers=bearer(second["tokens"]["accessToken"]))
+    body = await gql.data(
+        "mutation { logoutEverywhere { revokedSessions } }", headers=bearer(second["tokens"]["accessToken"])
+    )
     assert body["logoutEverywhere"]["revokedSessions"] == 2
     for token in (admin.access, second["tokens"]["accessToken"]):
         assert error_code(await me(gql, token)) == "UNAUTHENTICATED"
@@ -199,14 +208,26 @@ PASSWORD_CHANGE = """mutation($input: PasswordChangeInput!) {
 async def test_password_change_revokes_other_sessions_and_keeps_this_client_signed_in(gql):
     admin = await signup(gql)
     stolen = await login(gql, admin.email)
-    wrong = (await gql.data(PASSWORD_CHANGE, {"input": {"currentPassword": "nope nope", "newPassword": "x"}},
-                            headers=bearer(admin.access)))["passwordChange"]
+    wrong = (
+        await gql.data(
+            PASSWORD_CHANGE,
+            {"input": {"currentPassword": "nope nope", "newPassword": "x"}},
+            headers=bearer(admin.access),
+        )
+    )["passwordChange"]
     assert {(e["field"], e["code"]) for e in wrong["errors"]} == {
-        ("currentPassword", "INVALID_CREDENTIALS"), ("newPassword", "PASSWORD_TOO_SHORT")}
+        ("currentPassword", "INVALID_CREDENTIALS"),
+        ("newPassword", "PASSWORD_TOO_SHORT"),
+    }
     assert (await me(gql, stolen["tokens"]["accessToken"]))["data"]  # nothing changed
 
-    changed = (await gql.data(PASSWORD_CHANGE, {"input": {"currentPassword": PASSWORD, "newPassword": "a brand new secret"}},
-                              headers=bearer(admin.access)))["passwordChange"]
+    changed = (
+        await gql.data(
+            PASSWORD_CHANGE,
+            {"input": {"currentPassword": PASSWORD, "newPassword": "a brand new secret"}},
+            headers=bearer(admin.access),
+        )
+    )["passwordChange"]
     assert changed["errors"] == []
     assert error_code(await me(gql, stolen["tokens"]["accessToken"])) == "UNAUTHENTICATED"
     assert error_code(await me(gql, admin.access)) == "UNAUTHENTICATED"
@@ -234,13 +255,19 @@ async def test_password_reset_by_email_link_is_single_use_and_revokes_sessions(g
     token = smtp.token_in(msg)
     assert msg.get_body(preferencelist=("html",)) is not None
 
-    too_short = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "short"}}))["passwordResetConfirm"]
+    too_short = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "short"}}))[
+        "passwordResetConfirm"
+    ]
     assert too_short["errors"][0]["code"] == "PASSWORD_TOO_SHORT"
-    done = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "reset and better"}}))["passwordResetConfirm"]
+    done = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "reset and better"}}))[
+        "passwordResetConfirm"
+    ]
     assert done["errors"] == [] and done["tokens"]["accessToken"]
-    again = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "third password"}}))["passwordResetConfirm"]
+    again = (await gql.data(RESET_CONFIRM, {"input": {"token": token, "newPassword": "third password"}}))[
+        "passwordResetConfirm"
+    ]
     assert again["errors"][0]["code"] == "TOKEN_USED"
-    forged = (await gql.data(RESET_CONFIRM, {"input": {"token": "plyo_forged", "newPassword": "third password"}}))
+    forged = await gql.data(RESET_CONFIRM, {"input": {"token": "plyo_forged", "newPassword": "third password"}})
     assert forged["passwordResetConfirm"]["errors"][0]["code"] == "INVALID_TOKEN"
     assert error_code(await me(gql, admin.access)) == "UNAUTHENTICATED"
     assert (await login(gql, admin.email, "reset and better"))["errors"] == []
@@ -256,7 +283,9 @@ async def test_cookie_sessions_need_the_csrf_header_and_an_allowed_origin(gql, s
     # Setting cookies without the header is refused (login CSRF).
     body = await gql.execute(LOGIN, {"input": {"email": admin.email, "password": PASSWORD, "useCookies": True}})
     assert error_code(body) == "FORBIDDEN"
-    resp = await gql.post(LOGIN, {"input": {"email": admin.email, "password": PASSWORD, "useCookies": True}}, headers=csrf)
+    resp = await gql.post(
+        LOGIN, {"input": {"email": admin.email, "password": PASSWORD, "useCookies": True}}, headers=csrf
+    )
     payload = resp.json()["data"]["login"]
     assert payload["errors"] == [] and payload["tokens"]["accessToken"] is None  # tokens only in cookies
     cookies = {c.name: c for c in gql.client.cookies.jar}
@@ -279,7 +308,9 @@ async def test_cookie_sessions_need_the_csrf_header_and_an_allowed_origin(gql, s
 
     # Refresh through the cookie rotates both cookies.
     old_refresh = gql.client.cookies.get("parley_refresh")
-    refreshed = await gql.execute("mutation { tokenRefresh(input: {}) { tokens { accessToken } errors { code } } }", headers=csrf)
+    refreshed = await gql.execute(
+        "mutation { tokenRefresh(input: {}) { tokens { accessToken } errors { code } } }", headers=csrf
+    )
     assert refreshed["data"]["tokenRefresh"]["errors"] == []
     assert gql.client.cookies.get("parley_refresh") != old_refresh
 
@@ -308,7 +339,8 @@ async def test_personal_api_token_is_shown_once_works_and_can_be_revoked(gql):
     assert used["apiTokens"][0]["lastUsedAt"] is not None
     revoked = await gql.data(
         "mutation($id: ID!) { apiTokenRevoke(id: $id) { apiToken { revokedAt } errors { code } } }",
-        {"id": created["apiToken"]["id"]}, headers=admin.headers(),
+        {"id": created["apiToken"]["id"]},
+        headers=admin.headers(),
     )
     assert revoked["apiTokenRevoke"]["apiToken"]["revokedAt"]
     assert error_code(await me(gql, secret)) == "UNAUTHENTICATED"
@@ -316,10 +348,15 @@ async def test_personal_api_token_is_shown_once_works_and_can_be_revoked(gql):
 
 async def test_bot_tokens_act_as_the_bot_with_a_bots_rights(gql):
     admin = await signup(gql)
-    bot = (await gql.data('mutation { botCreate(input: {name: "Triage"}) { bot { id name } errors { code } } }',
-                          headers=admin.headers()))["botCreate"]["bot"]
-    created = (await gql.data(TOKEN_CREATE, {"input": {"name": "triage", "botId": bot["id"]}},
-                              headers=admin.headers()))["apiTokenCreate"]
+    bot = (
+        await gql.data(
+            'mutation { botCreate(input: {name: "Triage"}) { bot { id name } errors { code } } }',
+            headers=admin.headers(),
+        )
+    )["botCreate"]["bot"]
+    created = (
+        await gql.data(TOKEN_CREATE, {"input": {"name": "triage", "botId": bot["id"]}}, headers=admin.headers())
+    )["apiTokenCreate"]
     assert created["secret"].startswith("plyb_") and created["apiToken"]["bot"]["name"] == "Triage"
     account = await gql.execute("{ account { name } }", headers=bearer(created["secret"]))
     assert account["data"]["account"]["name"] == "Acme"
@@ -332,7 +369,9 @@ async def test_bot_tokens_act_as_the_bot_with_a_bots_rights(gql):
 async def test_agents_cannot_create_bot_tokens(gql, smtp):
     admin = await signup(gql)
     agent = await add_agent(gql, admin, smtp)
-    bot = (await gql.data('mutation { botCreate(input: {name: "B"}) { bot { id } } }', headers=admin.headers()))["botCreate"]["bot"]
+    bot = (await gql.data('mutation { botCreate(input: {name: "B"}) { bot { id } } }', headers=admin.headers()))[
+        "botCreate"
+    ]["bot"]
     body = await gql.execute(TOKEN_CREATE, {"input": {"name": "x", "botId": bot["id"]}}, headers=agent.headers())
     assert error_code(body) == "FORBIDDEN"
 
@@ -344,7 +383,7 @@ async def test_socket_is_closed_when_its_session_is_logged_out(gql, server):
     admin = await signup(gql)
     sock = SubscriptionSocket(server.ws_url, payload={"token": admin.access})
     await sock.connect()
-    await sock.subscribe("subscription { diagnosticsPings(topic: \"x\") { message } }")
+    await sock.subscribe('subscription { diagnosticsPings(topic: "x") { message } }')
     await gql.data("mutation { logout { revokedSessions } }", headers=bearer(admin.access))
     with pytest.raises(Exception) as closed:
         await sock.receive(timeout=10)
@@ -369,7 +408,7 @@ async def test_expired_access_token_closes_the_socket(gql, server, settings):
     short = jwt.encode({**claims, "iat": now, "exp": now + 2}, key, algorithm="HS256", headers={"typ": "at+jwt"})
     sock = SubscriptionSocket(server.ws_url, payload={"token": short})
     await sock.connect()
-    await sock.subscribe("subscription { diagnosticsPings(topic: \"x\") { message } }")
+    await sock.subscribe('subscription { diagnosticsPings(topic: "x") { message } }')
     with pytest.raises(Exception) as closed:
         await sock.receive(timeout=15)
     assert closed.value.rcvd.code == 4401

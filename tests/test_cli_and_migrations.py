@@ -46,7 +46,10 @@ def test_export_schema_writes_sdl(tmp_path):
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
-        ({"PARLEY_DATABASE_URL": "mysql://root@localhost/x"}, "PARLEY_DATABASE_URL: unsupported database scheme 'mysql'"),
+        (
+            {"PARLEY_DATABASE_URL": "mysql://root@localhost/x"},
+            "PARLEY_DATABASE_URL: unsupported database scheme 'mysql'",
+        ),
         ({"PARLEY_PORT": "eighty"}, "PARLEY_PORT: Input should be a valid integer"),
         ({"PARLEY_REDIS_URL": "http://localhost"}, "unsupported Redis URL"),
         ({"PARLEY_DATABASE_URL": "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"}, "cannot reach the database"),
@@ -80,12 +83,17 @@ def test_start_migrates_an_empty_postgresql_database_and_serves_the_demo(databas
     from tests.conftest import TEST_REDIS_URL
     from tests.support.server import ProcessServer
 
-    url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/parley_test_start"
+    url = TEST_DATABASE_URL + "_start"
     asyncio.run(_recreate_database(url))
     args = _start_arguments()
     assert args[0] == "serve"
-    env = {"PARLEY_DATABASE_URL": url, "PARLEY_REDIS_URL": TEST_REDIS_URL, "PARLEY_DATA_DIR": str(tmp_path),
-           "PARLEY_DRAMATIQ_NAMESPACE": "parley-start-test", "PARLEY_LOG_LEVEL": "WARNING"}
+    env = {
+        "PARLEY_DATABASE_URL": url,
+        "PARLEY_REDIS_URL": TEST_REDIS_URL,
+        "PARLEY_DATA_DIR": str(tmp_path),
+        "PARLEY_DRAMATIQ_NAMESPACE": "parley-start-test",
+        "PARLEY_LOG_LEVEL": "WARNING",
+    }
     with ProcessServer(env, args=tuple(args[1:])) as live:
         out = live.read_output()
         assert "Traceback" not in out, out
@@ -115,12 +123,16 @@ async def _db_state(url: str) -> tuple[set[str], set[str]]:
     engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as conn:
-            tables = {r[0] for r in await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))}
+            tables = {
+                r[0] for r in await conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+            }
             enums = {
                 r[0]
                 for r in await conn.execute(
-                    text("SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-                         "WHERE n.nspname = 'public' AND t.typtype = 'e'")
+                    text(
+                        "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
+                        "WHERE n.nspname = 'public' AND t.typtype = 'e'"
+                    )
                 )
             }
         return tables, enums
@@ -129,7 +141,7 @@ async def _db_state(url: str) -> tuple[set[str], set[str]]:
 
 
 def test_migrations_upgrade_downgrade_upgrade_on_postgresql(database_url):
-    url = TEST_DATABASE_URL.rsplit("/", 1)[0] + "/parley_test_migrations"
+    url = TEST_DATABASE_URL + "_migrations"
     asyncio.run(_recreate_database(url))
     env = {"PARLEY_DATABASE_URL": url}
     assert run_cli("db", "upgrade", env=env).returncode == 0

@@ -26,9 +26,12 @@ def demo_server(tmp_path_factory):
 async def _login(base_url: str, email: str, password: str) -> GraphQLHTTP:
     anon = GraphQLHTTP(base_url)
     try:
-        payload = (await anon.data(
-            f"mutation($i: LoginInput!) {{ login(input: $i) {{ tokens {{ accessToken }} {ERR} }} }}",
-            {"i": {"email": email, "password": password}}))["login"]
+        payload = (
+            await anon.data(
+                f"mutation($i: LoginInput!) {{ login(input: $i) {{ tokens {{ accessToken }} {ERR} }} }}",
+                {"i": {"email": email, "password": password}},
+            )
+        )["login"]
     finally:
         await anon.aclose()
     assert payload["errors"] == []
@@ -64,21 +67,31 @@ async def test_the_demo_agent_sees_conversations_labels_and_reports(demo_server)
     client = await _login(demo_server.url, email, password)
     try:
         counts = (await client.data("{ conversationCounts { open pending resolved } }"))["conversationCounts"]
-        page = (await client.data("""{ conversations(first: 100) { edges { node {
+        page = (
+            await client.data("""{ conversations(first: 100) { edges { node {
             status labels { title } assignee { email } inbox { channelType } messages(first: 50) { edges { node { private } } }
-        } } } }"""))["conversations"]["edges"]
+        } } } }""")
+        )["conversations"]["edges"]
     finally:
         await client.aclose()
     _, admin_email, admin_password = _logins(demo_server)[0]
     admin = await _login(demo_server.url, admin_email, admin_password)  # reports need report_manage
     try:
         today = date.today()
-        report = (await admin.data(
-            """query($i: ReportInput!) { report(input: $i) { summary { conversationsOpened conversationsResolved
+        report = (
+            await admin.data(
+                """query($i: ReportInput!) { report(input: $i) { summary { conversationsOpened conversationsResolved
                 incomingMessages outgoingMessages firstResponse { average } resolutionTime { average } }
                 series { start metrics { conversationsOpened } } } }""",
-            {"i": {"since": str(today - timedelta(days=40)), "until": str(today + timedelta(days=1)), "groupBy": "WEEK"}},
-        ))["report"]
+                {
+                    "i": {
+                        "since": str(today - timedelta(days=40)),
+                        "until": str(today + timedelta(days=1)),
+                        "groupBy": "WEEK",
+                    }
+                },
+            )
+        )["report"]
     finally:
         await admin.aclose()
 
@@ -107,10 +120,12 @@ async def test_the_demo_has_csat_ratings_and_a_live_widget(demo_server):
     client = await _login(demo_server.url, email, password)
     try:
         today = date.today()
-        csat = (await client.data(
-            "query($i: CsatSummaryInput!) { csatSummary(input: $i) { responseCount averageRating } }",
-            {"i": {"since": str(today - timedelta(days=40)), "until": str(today + timedelta(days=1))}},
-        ))["csatSummary"]
+        csat = (
+            await client.data(
+                "query($i: CsatSummaryInput!) { csatSummary(input: $i) { responseCount averageRating } }",
+                {"i": {"since": str(today - timedelta(days=40)), "until": str(today + timedelta(days=1))}},
+            )
+        )["csatSummary"]
     finally:
         await client.aclose()
     assert csat["responseCount"] >= 10 and 1 <= csat["averageRating"] <= 5, csat
@@ -119,7 +134,13 @@ async def test_the_demo_has_csat_ratings_and_a_live_widget(demo_server):
     async with httpx.AsyncClient(base_url=demo_server.url, timeout=30) as http:
         page = await http.get(f"/widget/demo?token={token}")
         assert page.status_code == 200 and 'rel="icon"' in page.text
-        config = (await http.post("/graphql", json={
-            "query": "query($w: String!) { widgetConfig(websiteToken: $w) { welcomeTitle welcomeTagline } }",
-            "variables": {"w": token}})).json()["data"]["widgetConfig"]
+        config = (
+            await http.post(
+                "/graphql",
+                json={
+                    "query": "query($w: String!) { widgetConfig(websiteToken: $w) { welcomeTitle welcomeTagline } }",
+                    "variables": {"w": token},
+                },
+            )
+        ).json()["data"]["widgetConfig"]
     assert config["welcomeTitle"] == "Hi there!"

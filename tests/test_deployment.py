@@ -27,8 +27,8 @@ import pytest
 import yaml
 from pydantic import AliasChoices
 
-from parley.cli import build_parser
 from infra.settings import ConfigurationError, Environment, Settings
+from parley.cli import build_parser
 from tests.support.server import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -189,9 +189,7 @@ def settings_env_names() -> dict[str, str]:
 
 def unknown_parley_names(env: dict[str, Any]) -> list[str]:
     known = settings_env_names()
-    return sorted(
-        name for name in env if name.upper().startswith("PARLEY_") and name.upper() not in known
-    )
+    return sorted(name for name in env if name.upper().startswith("PARLEY_") and name.upper() not in known)
 
 
 def settings_values(env: dict[str, Any]) -> dict[str, Any]:
@@ -460,6 +458,14 @@ def test_production_checks_can_refuse():
     env = {**container_env("api"), "PARLEY_SECRET_KEY": "too-short"}
     with pytest.raises(ConfigurationError, match="PARLEY_SECRET_KEY"):
         settings_for(env).check_production()
+
+
+def test_production_refuses_a_low_bcrypt_cost():
+    """Tests hash at bcrypt's lowest cost; production keeps at least 10 (12 unless set)."""
+    assert Settings.model_fields["bcrypt_rounds"].default == 12
+    settings_for({**container_env("api"), "PARLEY_BCRYPT_ROUNDS": "10"}).check_production()
+    with pytest.raises(ConfigurationError, match="PARLEY_BCRYPT_ROUNDS"):
+        settings_for({**container_env("api"), "PARLEY_BCRYPT_ROUNDS": "9"}).check_production()
 
 
 def test_api_port_mapping_matches_the_bound_port():

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from db.models import Event, OutboxJob
 from db.session import create_session_factory
 from domain import email_replies, events
-from schema.ids import decode_id
+from schema.core.ids import decode_id
 from tests.support.desk import ERR, Desk, build_desk
 
 CONTACT_EMAIL = "carla@example.test"
@@ -28,25 +28,36 @@ async def desk(gql, smtp) -> Desk:
 
 @pytest.fixture
 async def email_inbox(desk: Desk, smtp) -> str:
-    body = await desk.data(desk.admin, f"""mutation {{ inboxCreate(input: {{name: "Support", channelType: EMAIL,
-      channelConfig: {{email: "support@shop.test"}}}}) {{ inbox {{ id }} {ERR} }} }}""")
+    body = await desk.data(
+        desk.admin,
+        f"""mutation {{ inboxCreate(input: {{name: "Support", channelType: EMAIL,
+      channelConfig: {{email: "support@shop.test"}}}}) {{ inbox {{ id }} {ERR} }} }}""",
+    )
     inbox_id = body["inboxCreate"]["inbox"]["id"]
-    members = await desk.data(desk.admin, "mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
-                              {"i": inbox_id, "u": [desk.user_ids["agent"]]})
+    members = await desk.data(
+        desk.admin,
+        "mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
+        {"i": inbox_id, "u": [desk.user_ids["agent"]]},
+    )
     assert members["inboxMembersSet"]["errors"] == []
     smtp.clear()  # the invitations that built the desk
     return inbox_id
 
 
 async def start(desk: Desk, inbox_id: str, message: str) -> dict:
-    body = await desk.data(desk.agent, f"""mutation($i: ID!, $c: ID!, $m: String) {{
+    body = await desk.data(
+        desk.agent,
+        f"""mutation($i: ID!, $c: ID!, $m: String) {{
       conversationCreate(input: {{inboxId: $i, contactId: $c, message: $m}}) {{ conversation {{ id displayId }} {ERR} }} }}""",
-                           {"i": inbox_id, "c": desk.contact_id, "m": message})
+        {"i": inbox_id, "c": desk.contact_id, "m": message},
+    )
     assert body["conversationCreate"]["errors"] == [], body
     return body["conversationCreate"]["conversation"]
 
 
-async def reply(desk: Desk, conversation_id: str, content: str, *, private: bool = False, in_reply_to: str | None = None) -> str:
+async def reply(
+    desk: Desk, conversation_id: str, content: str, *, private: bool = False, in_reply_to: str | None = None
+) -> str:
     body = await desk.data(desk.agent, MESSAGE, {"c": conversation_id, "t": content, "p": private, "r": in_reply_to})
     assert body["messageCreate"]["errors"] == [], body
     return body["messageCreate"]["message"]["id"]
@@ -110,13 +121,22 @@ async def test_a_reply_answers_the_incoming_email_it_names(desk: Desk, email_inb
     # The contact's email as the email channel stores it: its own Message-ID in the attributes.
     conv_pk = decode_id(conv["id"], "Conversation")
     async with db_engine.begin() as c:
-        await c.execute(text("UPDATE conversations SET additional_attributes = '{\"mail_subject\": \"Where is my order?\"}' WHERE id = :c"),
-                        {"c": conv_pk})
-        incoming = (await c.execute(text(
-            "INSERT INTO messages (account_id, conversation_id, inbox_id, message_type, content, private, sender_type, sender_id, "
-            "content_attributes, created_at) SELECT account_id, id, inbox_id, 'incoming', 'Still waiting', false, 'contact', contact_id, "
-            "'{\"email\": {\"message_id\": \"<abc.123@customer.test>\"}}', :t FROM conversations WHERE id = :c RETURNING id"),
-            {"c": conv_pk, "t": datetime.now(UTC)})).scalar()
+        await c.execute(
+            text(
+                'UPDATE conversations SET additional_attributes = \'{"mail_subject": "Where is my order?"}\' WHERE id = :c'
+            ),
+            {"c": conv_pk},
+        )
+        incoming = (
+            await c.execute(
+                text(
+                    "INSERT INTO messages (account_id, conversation_id, inbox_id, message_type, content, private, sender_type, sender_id, "
+                    "content_attributes, created_at) SELECT account_id, id, inbox_id, 'incoming', 'Still waiting', false, 'contact', contact_id, "
+                    '\'{"email": {"message_id": "<abc.123@customer.test>"}}\', :t FROM conversations WHERE id = :c RETURNING id'
+                ),
+                {"c": conv_pk, "t": datetime.now(UTC)},
+            )
+        ).scalar()
     await reply(desk, conv["id"], "Sorry for the wait!")
     answer = await email_with(smtp, "Sorry for the wait!")
     assert str(answer["Subject"]) == "Re: Where is my order?"
@@ -131,7 +151,9 @@ async def test_a_reply_answers_the_incoming_email_it_names(desk: Desk, email_inb
     assert str(targeted["In-Reply-To"]) == first_id
 
 
-async def test_replies_elsewhere_are_not_emailed_and_a_repeated_job_sends_nothing_twice(desk: Desk, email_inbox: str, smtp, db_engine):
+async def test_replies_elsewhere_are_not_emailed_and_a_repeated_job_sends_nothing_twice(
+    desk: Desk, email_inbox: str, smtp, db_engine
+):
     api_conv = await desk.new_conversation()
     await reply(desk, api_conv["id"], "Reply in the API inbox")
     conv = await start(desk, email_inbox, "Reply in the email inbox")
@@ -141,10 +163,17 @@ async def test_replies_elsewhere_are_not_emailed_and_a_repeated_job_sends_nothin
     sessions = create_session_factory(db_engine)
     async with sessions() as session:
         ids = list((await session.scalars(select(Event.id).where(Event.type == "message.created"))).all())
-        jobs = await session.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.actor_name == "email.send"))
+        jobs = await session.scalar(
+            select(func.count()).select_from(OutboxJob).where(OutboxJob.actor_name == "email.send")
+        )
     async with sessions() as session:
         assert await email_replies.queue_replies(session, ids) == 0
         await events.commit(session)
     async with sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(OutboxJob).where(OutboxJob.actor_name == "email.send")) == jobs
+        assert (
+            await session.scalar(
+                select(func.count()).select_from(OutboxJob).where(OutboxJob.actor_name == "email.send")
+            )
+            == jobs
+        )
     assert conv["id"]

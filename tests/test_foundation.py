@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import httpx
 import pytest
 
 from tests.conftest import make_settings
@@ -69,7 +66,9 @@ async def test_validation_errors_carry_a_code(gql: GraphQLHTTP):
 async def test_a_variable_graphql_cannot_coerce_is_bad_user_input_not_a_server_error(gql: GraphQLHTTP):
     body = await gql.execute(
         'mutation($n: Int!) { attachmentUploadCreate(input: {fileName: "a.png", contentType: "image/png", byteSize: $n}) '
-        "{ errors { code } } }", {"n": 2**40})
+        "{ errors { code } } }",
+        {"n": 2**40},
+    )
     assert len(body["errors"]) == 1 and body.get("data") is None
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "32-bit" in body["errors"][0]["message"]
@@ -89,9 +88,7 @@ async def test_subscription_receives_pings_published_by_a_worker_job(gql: GraphQ
         assert ping == {"topic": "jobs", "message": "from a job", "via": "worker"}
 
 
-async def test_event_published_on_one_instance_reaches_a_subscriber_on_another(
-    server: LiveServer, settings, tmp_path
-):
+async def test_event_published_on_one_instance_reaches_a_subscriber_on_another(server: LiveServer, settings, tmp_path):
     """Two API processes share Redis: a ping published through B arrives on a socket held by A."""
     with LiveServer(make_settings(tmp_path, worker_in_process=False)) as other:
         b = GraphQLHTTP(other.url)

@@ -206,9 +206,11 @@ async def test_graphiql_runs_a_query_in_headless_chromium_offline(server):
                 assert typed == QUERY
 
                 async with page.expect_response(
-                    lambda r: r.url == server.url + "/graphql"
-                    and r.request.method == "POST"
-                    and "serverInfo" in (r.request.post_data or "")
+                    lambda r: (
+                        r.url == server.url + "/graphql"
+                        and r.request.method == "POST"
+                        and "serverInfo" in (r.request.post_data or "")
+                    )
                 ) as answer:
                     await page.locator(".graphiql-execute-button").click()
                 assert (await answer.value).status == 200
@@ -270,23 +272,31 @@ async def test_graphiql_signs_in_with_cookies_and_shows_a_subscription_event(ser
             run = page.locator(".graphiql-execute-button")
 
             # Sign in through GraphiQL's editor and fetcher: no header typed by hand.
-            await page.evaluate(_editor_js(".graphiql-query-editor"), (
-                f'mutation SignIn {{ login(input: {{email: "{admin.email}", password: "{PASSWORD}", useCookies: true}}) '
-                "{ user { email } errors { code message } } }"))
-            async with page.expect_response(lambda r: r.request.method == "POST" and "SignIn" in (r.request.post_data or "")
-                                            ) as answer:
+            await page.evaluate(
+                _editor_js(".graphiql-query-editor"),
+                (
+                    f'mutation SignIn {{ login(input: {{email: "{admin.email}", password: "{PASSWORD}", useCookies: true}}) '
+                    "{ user { email } errors { code message } } }"
+                ),
+            )
+            async with page.expect_response(
+                lambda r: r.request.method == "POST" and "SignIn" in (r.request.post_data or "")
+            ) as answer:
                 await run.click()
             response = await answer.value
             assert response.status == 200
             assert (await response.request.all_headers()).get("x-parley-csrf") == "1"
             await expect(response_pane).to_contain_text(admin.email, timeout=15_000)
-            shown = await page.evaluate("() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
+            shown = await page.evaluate(
+                "() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()"
+            )
             assert json.loads(shown) == {"data": {"login": {"user": {"email": admin.email}, "errors": []}}}
             assert "parley_access" in {c["name"] for c in await context.cookies()}
 
             # A subscription over GraphiQL's WebSocket, authenticated by that cookie alone.
-            await page.evaluate(_editor_js(".graphiql-query-editor"),
-                                "subscription Events { accountEvents { type contact { name } } }")
+            await page.evaluate(
+                _editor_js(".graphiql-query-editor"), "subscription Events { accountEvents { type contact { name } } }"
+            )
             # GraphiQL re-reads the document's operation names shortly after an edit.
             await page.wait_for_timeout(1000)
             await run.click()
@@ -300,8 +310,11 @@ async def test_graphiql_signs_in_with_cookies_and_shows_a_subscription_event(ser
             name = None
             for attempt in range(10):
                 name = f"Seen in GraphiQL {attempt}"
-                created = await gql.data('mutation($n: String!) { contactCreate(input: {name: $n}) { errors { code } } }',
-                                         {"n": name}, headers=admin.headers())
+                created = await gql.data(
+                    "mutation($n: String!) { contactCreate(input: {name: $n}) { errors { code } } }",
+                    {"n": name},
+                    headers=admin.headers(),
+                )
                 assert created["contactCreate"]["errors"] == []
                 try:
                     await expect(response_pane).to_contain_text("Seen in GraphiQL", timeout=2_000)
@@ -309,7 +322,9 @@ async def test_graphiql_signs_in_with_cookies_and_shows_a_subscription_event(ser
                 except AssertionError:
                     continue
             await expect(response_pane).to_contain_text("contact.created", timeout=5_000)
-            shown = await page.evaluate("() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()")
+            shown = await page.evaluate(
+                "() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue()"
+            )
             event = json.loads(shown)["data"]["accountEvents"]
             assert event["type"] == "contact.created" and event["contact"]["name"].startswith("Seen in GraphiQL"), shown
         finally:

@@ -36,8 +36,9 @@ async def test_content_negotiation_and_status_codes(gql):
     assert ok.status_code == 200 and ok.headers["content-type"] == f"{GRAPHQL_RESPONSE}; charset=utf-8"
     legacy = await gql.client.post("/graphql", json={"query": INFO}, headers={"Accept": "application/json"})
     assert legacy.headers["content-type"] == "application/json; charset=utf-8"
-    preferred = await gql.client.post("/graphql", json={"query": INFO},
-                                      headers={"Accept": f"application/json;q=0.5, {GRAPHQL_RESPONSE}"})
+    preferred = await gql.client.post(
+        "/graphql", json={"query": INFO}, headers={"Accept": f"application/json;q=0.5, {GRAPHQL_RESPONSE}"}
+    )
     assert preferred.headers["content-type"].startswith(GRAPHQL_RESPONSE)
 
     # A document that does not validate: a request error, without `data`; 400 with the new media type,
@@ -50,7 +51,9 @@ async def test_content_negotiation_and_status_codes(gql):
     assert old.status_code == 200 and "data" not in old.json()
 
     # A field error is not a request error: `data` is there (null) and the status is 200.
-    field_error = await gql.client.post("/graphql", json={"query": "{ me { user { email } } }"}, headers={"Accept": GRAPHQL_RESPONSE})
+    field_error = await gql.client.post(
+        "/graphql", json={"query": "{ me { user { email } } }"}, headers={"Accept": GRAPHQL_RESPONSE}
+    )
     assert field_error.status_code == 200 and field_error.json()["data"] is None
 
     refused = await gql.client.post("/graphql", json={"query": INFO}, headers={"Accept": "text/plain"})
@@ -109,10 +112,14 @@ async def test_apq_miss_register_hit_and_get(gql):
     # A document that does not validate is answered but not remembered.
     invalid = "{ serverInfo { nope } }"
     await gql.client.post("/graphql", json={"query": invalid, "extensions": apq(sha(invalid))})
-    assert (await gql.client.post("/graphql", json={"extensions": apq(sha(invalid))})).json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert (await gql.client.post("/graphql", json={"extensions": apq(sha(invalid))})).json()["errors"][0][
+        "extensions"
+    ]["code"] == "PERSISTED_QUERY_NOT_FOUND"
 
     registered = await gql.client.post("/graphql", json={"query": INFO, "extensions": apq(hash_)})
-    assert registered.json()["data"] == {"serverInfo": {"name": "Parley", "version": registered.json()["data"]["serverInfo"]["version"]}}
+    assert registered.json()["data"] == {
+        "serverInfo": {"name": "Parley", "version": registered.json()["data"]["serverInfo"]["version"]}
+    }
     hit = await gql.client.post("/graphql", json={"extensions": apq(hash_), "operationName": "Info"})
     assert hit.json()["data"]["serverInfo"]["name"] == "Parley"
     get = await gql.client.get("/graphql", params={"extensions": json.dumps(apq(hash_))})
@@ -123,7 +130,10 @@ async def test_apq_miss_register_hit_and_get(gql):
     await gql.client.post("/graphql", json={"query": mutation, "extensions": apq(sha(mutation))})
     assert (await gql.client.get("/graphql", params={"extensions": json.dumps(apq(sha(mutation)))})).status_code == 405
     # Malformed persisted query extensions are the client's mistake.
-    for ext in ({"persistedQuery": {"version": 2, "sha256Hash": hash_}}, {"persistedQuery": {"version": 1, "sha256Hash": "abc"}}):
+    for ext in (
+        {"persistedQuery": {"version": 2, "sha256Hash": hash_}},
+        {"persistedQuery": {"version": 1, "sha256Hash": "abc"}},
+    ):
         body = (await gql.client.post("/graphql", json={"extensions": ext})).json()
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
     # Document ids are for partners' registered operations.
@@ -156,28 +166,40 @@ async def test_cors_for_configured_origins_only(tmp_path, database_url):
     with LiveServer(settings) as live:
         client = GraphQLHTTP(live.url)
         try:
-            preflight = await client.client.options("/graphql", headers={
-                "Origin": "https://partner.example", "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization, content-type",
-            })
+            preflight = await client.client.options(
+                "/graphql",
+                headers={
+                    "Origin": "https://partner.example",
+                    "Access-Control-Request-Method": "POST",
+                    "Access-Control-Request-Headers": "authorization, content-type",
+                },
+            )
             assert preflight.status_code == 200
             assert preflight.headers["access-control-allow-origin"] == "https://partner.example"
             assert "authorization" in preflight.headers["access-control-allow-headers"].lower()
-            simple = await client.client.post("/graphql", json={"query": INFO}, headers={"Origin": "https://partner.example"})
+            simple = await client.client.post(
+                "/graphql", json={"query": INFO}, headers={"Origin": "https://partner.example"}
+            )
             assert simple.headers["access-control-allow-origin"] == "https://partner.example"
             assert "retry-after" in simple.headers["access-control-expose-headers"].lower()
             # Any site may embed the website widget, so a preflight from an unlisted origin is answered
             # (a preflight carries no token) — but never with credentials: cookies stay same-origin.
-            other = await client.client.options("/graphql", headers={
-                "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+            other = await client.client.options(
+                "/graphql", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+            )
             assert other.status_code == 204 and "access-control-allow-credentials" not in other.headers
             # Its page may read public answers to requests without credentials...
-            stranger = await client.client.post("/graphql", json={"query": INFO}, headers={"Origin": "https://evil.example"})
+            stranger = await client.client.post(
+                "/graphql", json={"query": INFO}, headers={"Origin": "https://evil.example"}
+            )
             assert stranger.headers["access-control-allow-origin"] == "https://evil.example"
             assert "access-control-allow-credentials" not in stranger.headers
             # ...but not answers to an agent's bearer token (only widget session tokens are served cross-origin).
-            agent = await client.client.post("/graphql", json={"query": INFO}, headers={
-                "Origin": "https://evil.example", "Authorization": "Bearer not-a-widget-token"})
+            agent = await client.client.post(
+                "/graphql",
+                json={"query": INFO},
+                headers={"Origin": "https://evil.example", "Authorization": "Bearer not-a-widget-token"},
+            )
             assert "access-control-allow-origin" not in agent.headers
         finally:
             await client.aclose()
@@ -204,9 +226,12 @@ def test_apollo_clients_persisted_query_link(node_clients, server):
     a CDN may cache."""
     out = run_node(node_clients, "apq.mjs", server.url + "/graphql")
     assert [(e["method"], e["sentQuery"], e["sentHash"], e["status"]) for e in out["first"]] == [
-        ("GET", False, True, 200), ("POST", True, True, 200)]
+        ("GET", False, True, 200),
+        ("POST", True, True, 200),
+    ]
     assert [(e["method"], e["sentQuery"], e["status"], e["cacheControl"]) for e in out["second"]] == [
-        ("GET", False, 200, "public, max-age=60")]
+        ("GET", False, 200, "public, max-age=60")
+    ]
     assert out["firstData"]["serverInfo"]["name"] == out["secondData"]["serverInfo"]["name"] == "Parley"
 
 

@@ -35,10 +35,16 @@ async def _count(db_engine, sql: str, **params) -> int:
 async def _setup(gql):
     admin = await signup(gql, account="Keys")
     h = admin.headers()
-    inbox = (await gql.data(f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}',
-                            headers=h))["inboxCreate"]["inbox"]["id"]
+    inbox = (
+        await gql.data(
+            f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}',
+            headers=h,
+        )
+    )["inboxCreate"]["inbox"]["id"]
     contact = (await gql.data(CONTACT, {"n": "Kim", "e": None}, headers=h))["contactCreate"]["contact"]["id"]
-    conversation = (await gql.data(CONVERSATION, {"i": inbox, "c": contact, "m": None}, headers=h))["conversationCreate"]["conversation"]
+    conversation = (await gql.data(CONVERSATION, {"i": inbox, "c": contact, "m": None}, headers=h))[
+        "conversationCreate"
+    ]["conversation"]
     return admin, inbox, contact, conversation["id"]
 
 
@@ -59,8 +65,9 @@ async def test_a_retried_message_create_returns_the_first_message_and_writes_not
 async def test_concurrent_copies_of_a_keyed_message_create_make_one_message(gql, db_engine):
     admin, _, _, conversation = await _setup(gql)
     headers = {**admin.headers(), "Idempotency-Key": key()}
-    bodies = await asyncio.gather(*[gql.execute(MESSAGE, {"c": conversation, "t": "at once"}, headers=headers)
-                                    for _ in range(6)])
+    bodies = await asyncio.gather(
+        *[gql.execute(MESSAGE, {"c": conversation, "t": "at once"}, headers=headers) for _ in range(6)]
+    )
     assert all(not b.get("errors") for b in bodies), bodies
     ids = {b["data"]["messageCreate"]["message"]["id"] for b in bodies}
     assert len(ids) == 1, bodies
@@ -78,7 +85,9 @@ async def test_the_same_key_with_another_request_is_refused_and_writes_nothing(g
     error = body["errors"][0]
     assert error["extensions"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     assert error["extensions"]["status"] == 422
-    assert error["message"] == "This Idempotency-Key was used with a different request; send a new key for a new request"
+    assert (
+        error["message"] == "This Idempotency-Key was used with a different request; send a new key for a new request"
+    )
     assert await _count(db_engine, "SELECT count(*) FROM messages WHERE content = 'another body'") == 0
     # The key names one mutation: another mutation with it is another request too.
     other = await gql.execute(CONTACT, {"n": "Lee", "e": None}, headers=headers)
@@ -114,8 +123,9 @@ async def test_a_failed_write_keeps_no_key(gql, db_engine):
 @pytest.mark.parametrize("value", ['""', '"unterminated', "x" * 256, '"caf\u00e9"', '"a\\b"'])
 async def test_a_malformed_key_is_a_typed_error(gql, db_engine, value):
     admin = await signup(gql, account="Bad keys")
-    resp = await gql.post(CONTACT, {"n": "Nobody", "e": None},
-                          headers={**admin.headers(), "Idempotency-Key": value.encode("utf-8")})
+    resp = await gql.post(
+        CONTACT, {"n": "Nobody", "e": None}, headers={**admin.headers(), "Idempotency-Key": value.encode("utf-8")}
+    )
     body = resp.json()
     assert len(body["errors"]) == 1, body
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -144,7 +154,10 @@ async def test_a_retried_widget_message_returns_the_first_message(gql, db_engine
     assert all(b == first for b in again), again
     independent = await other.run(SEND, variables, **{"Idempotency-Key": shared})
     assert independent["data"]["widgetMessageCreate"]["errors"] == []
-    assert independent["data"]["widgetMessageCreate"]["message"]["id"] != first["data"]["widgetMessageCreate"]["message"]["id"]
+    assert (
+        independent["data"]["widgetMessageCreate"]["message"]["id"]
+        != first["data"]["widgetMessageCreate"]["message"]["id"]
+    )
     assert await _count(db_engine, "SELECT count(*) FROM messages WHERE content = 'from the widget'") == 2
     assert await _count(db_engine, "SELECT count(*) FROM conversations") == 2
 
@@ -160,7 +173,10 @@ async def test_keys_expire_and_the_scheduler_removes_them(gql, db_engine, server
     # An expired key is a new request: it writes again (and is kept anew).
     await gql.data(MESSAGE, {"c": conversation, "t": "expiring"}, headers=headers)
     assert await _count(db_engine, "SELECT count(*) FROM messages WHERE content = 'expiring'") == 2
-    assert await _count(db_engine, "SELECT count(*) FROM idempotency_keys WHERE expires_at > now() + interval '23 hours'") == 1
+    assert (
+        await _count(db_engine, "SELECT count(*) FROM idempotency_keys WHERE expires_at > now() + interval '23 hours'")
+        == 1
+    )
     async with db_engine.begin() as conn:
         await conn.execute(text("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"))
     assert server.settings.idempotency_key_ttl_hours == 24

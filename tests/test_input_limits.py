@@ -53,7 +53,7 @@ async def test_a_refused_document_is_parsed_once(gql, monkeypatch):
     import graphql
     import strawberry.schema.schema as strawberry_schema
 
-    import schema.limits as limits
+    import schema.extensions.guard as limits
 
     calls: list[int] = []
     real = graphql.parse
@@ -65,7 +65,7 @@ async def test_a_refused_document_is_parsed_once(gql, monkeypatch):
     monkeypatch.setattr(limits, "parse", counting_parse)
     monkeypatch.setattr(strawberry_schema, "parse", counting_parse)
     document = "{ " + "a " * 6_000 + "}"  # 6,002 tokens in 12 kB: under the size limit, over the token limit
-    body = (await gql.execute(document))
+    body = await gql.execute(document)
     [error] = body["errors"]
     assert (error["extensions"]["code"], error["extensions"]["details"]["limit"]) == ("QUERY_TOO_COMPLEX", "tokens")
     assert calls == [len(document)]
@@ -96,9 +96,11 @@ async def test_persisted_queries_still_work_beside_the_document_limit(gql, serve
 
 
 async def test_deeply_nested_json_is_refused_with_a_json_error(gql):
-    for raw in ("[" * 3000 + "]" * 3000,
-                '{"query": "{ __typename }", "variables": {"a": ' + "[" * 3000 + "]" * 3000 + "}}",
-                '{"query": "{ __typename }", "variables": {"a": ' + "[" * 70 + "]" * 70 + "}}"):
+    for raw in (
+        "[" * 3000 + "]" * 3000,
+        '{"query": "{ __typename }", "variables": {"a": ' + "[" * 3000 + "]" * 3000 + "}}",
+        '{"query": "{ __typename }", "variables": {"a": ' + "[" * 70 + "]" * 70 + "}}",
+    ):
         resp = await gql.client.post("/graphql", content=raw, headers={"Content-Type": "application/json"})
         error = contract_error(resp, 400)
         assert error["extensions"]["code"] == "BAD_USER_INPUT"
@@ -120,20 +122,30 @@ async def test_nul_characters_and_lone_surrogates_in_json_are_refused(gql):
         error = contract_error(resp, 400)
         assert error["extensions"]["code"] == "BAD_USER_INPUT" and message in error["message"], error
     # The literal text "\u0000" (an escaped backslash) is not a NUL.
-    resp = await gql.client.post("/graphql", headers={"Content-Type": "application/json"},
-                                 content='{"query": "{ __typename }", "variables": {"a": "\\\\u0000"}}')
+    resp = await gql.client.post(
+        "/graphql",
+        headers={"Content-Type": "application/json"},
+        content='{"query": "{ __typename }", "variables": {"a": "\\\\u0000"}}',
+    )
     assert resp.json() == {"data": {"__typename": "Query"}}, resp.text
 
 
-@pytest.mark.parametrize("value, status, message", [
-    (10**30, 200, "Int cannot represent"),
-    (2**63, 200, "Int cannot represent"),
-    (-(2**70), 200, "Int cannot represent"),
-    ("9" * 5000, 400, "Unable to parse"),  # beyond even a double: not a JSON number we read
-])
+@pytest.mark.parametrize(
+    "value, status, message",
+    [
+        (10**30, 200, "Int cannot represent"),
+        (2**63, 200, "Int cannot represent"),
+        (-(2**70), 200, "Int cannot represent"),
+        ("9" * 5000, 400, "Unable to parse"),  # beyond even a double: not a JSON number we read
+    ],
+)
 async def test_an_int_variable_beyond_graphql_int_is_a_typed_error(gql, settings, value, status, message):
     headers = await demo_admin(gql, settings)
-    raw = '{"query": "query($n: Int) { conversations(first: $n) { edges { cursor } } }", "variables": {"n": %s}}' % value
+    raw = (
+        '{"query": "query($n: Int) { conversations(first: $n) { edges { cursor } } }", "variables": {"n": '
+        + str(value)
+        + "}}"
+    )
     resp = await gql.client.post("/graphql", content=raw, headers={**headers, "Content-Type": "application/json"})
     error = contract_error(resp, status)
     assert error["extensions"]["code"] == "BAD_USER_INPUT", error
@@ -142,7 +154,7 @@ async def test_an_int_variable_beyond_graphql_int_is_a_typed_error(gql, settings
 
 async def test_a_huge_page_size_literal_is_a_typed_error_not_an_overflow(gql, settings):
     headers = await demo_admin(gql, settings)
-    body = await gql.execute("{ conversations(first: %d) { edges { cursor } } }" % 10**30, headers=headers)
+    body = await gql.execute("{ conversations(first: " + str(10**30) + ") { edges { cursor } } }", headers=headers)
     [error] = body["errors"]
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED" and "Int cannot represent" in error["message"]
     # Nested lists of the largest page multiply far beyond 64 bits: the cost stays a JSON-safe number.
@@ -155,11 +167,19 @@ async def test_priority_update_without_the_argument_clears_the_priority(gql, set
     headers = await demo_admin(gql, settings)
     conversations = await gql.data("{ conversations(first: 1) { edges { node { id } } } }", headers=headers)
     conversation_id = conversations["conversations"]["edges"][0]["node"]["id"]
-    set_high = await gql.data("""mutation($id: ID!) { conversationPriorityUpdate(id: $id, priority: HIGH) {
-        conversation { priority } errors { code } } }""", {"id": conversation_id}, headers=headers)
+    set_high = await gql.data(
+        """mutation($id: ID!) { conversationPriorityUpdate(id: $id, priority: HIGH) {
+        conversation { priority } errors { code } } }""",
+        {"id": conversation_id},
+        headers=headers,
+    )
     assert set_high["conversationPriorityUpdate"] == {"conversation": {"priority": "HIGH"}, "errors": []}
-    cleared = await gql.data("""mutation($id: ID!) { conversationPriorityUpdate(id: $id) {
-        conversation { priority } errors { code } } }""", {"id": conversation_id}, headers=headers)
+    cleared = await gql.data(
+        """mutation($id: ID!) { conversationPriorityUpdate(id: $id) {
+        conversation { priority } errors { code } } }""",
+        {"id": conversation_id},
+        headers=headers,
+    )
     assert cleared["conversationPriorityUpdate"] == {"conversation": {"priority": None}, "errors": []}
 
 
@@ -168,6 +188,7 @@ async def test_priority_update_without_the_argument_clears_the_priority(gql, set
 
 async def test_an_error_nothing_else_answered_is_a_json_error_with_the_request_id(tmp_path, database_url):
     """A route of the application that fails outside GraphQL: the masked error body, never plain text."""
+
     async def broken(request):
         raise RuntimeError("secret internal detail")
 
@@ -181,9 +202,20 @@ async def test_an_error_nothing_else_answered_is_a_json_error_with_the_request_i
     assert resp.headers["x-request-id"] == "req-123"
     assert resp.headers["content-type"].startswith("application/json")
     assert "secret internal detail" not in resp.text and "RuntimeError" not in resp.text
-    assert resp.json() == {"errors": [{"message": "Internal server error", "extensions": {
-        "code": "INTERNAL_SERVER_ERROR", "status": 500, "name": "ApplicationError",
-        "details": {"requestId": "req-123"}, "requestId": "req-123"}}]}
+    assert resp.json() == {
+        "errors": [
+            {
+                "message": "Internal server error",
+                "extensions": {
+                    "code": "INTERNAL_SERVER_ERROR",
+                    "status": 500,
+                    "name": "ApplicationError",
+                    "details": {"requestId": "req-123"},
+                    "requestId": "req-123",
+                },
+            }
+        ]
+    }
     rid = generated.headers["x-request-id"]
     assert rid and generated.json()["errors"][0]["extensions"]["requestId"] == rid
 
@@ -192,8 +224,13 @@ async def test_an_error_nothing_else_answered_is_a_json_error_with_the_request_i
 
 
 def _production(tmp_path, **overrides):
-    return make_settings(tmp_path, env=Environment.production, secret_key="production-test-secret-" + "k" * 32,
-                         worker_in_process=False, **overrides)
+    return make_settings(
+        tmp_path,
+        env=Environment.production,
+        secret_key="production-test-secret-" + "k" * 32,
+        worker_in_process=False,
+        **overrides,
+    )
 
 
 @pytest.mark.parametrize("configured, served", [(None, False), (True, True)])

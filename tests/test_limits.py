@@ -47,8 +47,10 @@ def strict(tmp_path_factory, database_url):
         introspection="users",
         max_batch_operations=10,
         query_cost_window_seconds=3,
-        query_limits_by_caller={"user": {"max_cost": 300, "cost_budget_per_hour": 100},
-                                "anonymous": {"max_cost": 300, "max_depth": 3}},
+        query_limits_by_caller={
+            "user": {"max_cost": 300, "cost_budget_per_hour": 100},
+            "anonymous": {"max_cost": 300, "max_depth": 3},
+        },
     )
     with LiveServer(settings) as live:
         yield live
@@ -77,8 +79,9 @@ async def test_depth_is_limited_through_fragments_and_whatever_the_names(strict_
     # The strict server lets anonymous callers nest 3 levels; limits apply before authorization.
     assert too_complex(await strict_gql.execute(MEMBERS), "depth") == {"limit": "depth", "max": 3, "actual": 5}
     # Naming the operation or a fragment `__schema` changes nothing (GraphQL Armor's bypass).
-    named = ("query __schema { ...__schema } "
-             "fragment __schema on Query { memberships { edges { node { user { id } } } } }")
+    named = (
+        "query __schema { ...__schema } fragment __schema on Query { memberships { edges { node { user { id } } } } }"
+    )
     assert too_complex(await strict_gql.execute(named), "depth")["actual"] == 5
     nested = "query Q { ...A } fragment A on Query { memberships { ...B } } fragment B on MembershipConnection { edges { node { id } } }"
     assert too_complex(await strict_gql.execute(nested), "depth")["actual"] == 4
@@ -95,6 +98,7 @@ async def test_circular_introspection_is_refused_but_graphiqls_query_runs(gql):
     assert "errors" not in body and body["data"]["__schema"]["queryType"]["name"] == "Query"
 
 
+@pytest.mark.alone  # measured in under 2 s
 async def test_aliases_are_counted_through_every_fragment_spread(gql):
     many = "{ " + " ".join(f"a{i}: __typename" for i in range(101)) + " }"
     assert too_complex(await gql.execute(many), "aliases") == {"limit": "aliases", "max": 30, "actual": 101}
@@ -128,19 +132,29 @@ async def test_token_root_field_and_directive_limits(gql):
 async def test_batching_login_attacks_are_refused(gql):
     admin = await signup(gql)
     attempts = " ".join(
-        f'l{i}: login(input: {{email: "{admin.email}", password: "guess {i}"}}) {{ errors {{ code }} }}' for i in range(100)
+        f'l{i}: login(input: {{email: "{admin.email}", password: "guess {i}"}}) {{ errors {{ code }} }}'
+        for i in range(100)
     )
     body = await gql.execute(f"mutation {{ {attempts} }}")
     assert too_complex(body, "aliases")["actual"] == 100
     assert too_complex(body, "mutations")["actual"] == 100
     assert too_complex(body, "sensitiveMutations")["actual"] == 100
     # Even two sign-ins in one request are one too many, whatever the other limits say.
-    two = " ".join(f'l{i}: login(input: {{email: "{admin.email}", password: "guess {i}"}}) {{ errors {{ code }} }}' for i in range(2))
+    two = " ".join(
+        f'l{i}: login(input: {{email: "{admin.email}", password: "guess {i}"}}) {{ errors {{ code }} }}'
+        for i in range(2)
+    )
     assert too_complex(await gql.execute(f"mutation {{ {two} }}"), "sensitiveMutations")["actual"] == 2
     six = " ".join(f'p{i}: diagnosticsPing(input: {{topic: "t", message: "m"}}) {{ accepted }}' for i in range(6))
-    assert too_complex(await gql.execute(f"mutation {{ {six} }}"), "mutations") == {"limit": "mutations", "max": 5, "actual": 6}
+    assert too_complex(await gql.execute(f"mutation {{ {six} }}"), "mutations") == {
+        "limit": "mutations",
+        "max": 5,
+        "actual": 6,
+    }
     # None of them ran: the account is not locked out by 100 failed sign-ins.
-    assert (await gql.data(LOGIN, {"input": {"email": admin.email, "password": "correct horse battery"}}))["login"]["errors"] == []
+    assert (await gql.data(LOGIN, {"input": {"email": admin.email, "password": "correct horse battery"}}))["login"][
+        "errors"
+    ] == []
     # Array batching is off by default.
     batch = [{"query": LOGIN, "variables": {"input": {"email": admin.email, "password": f"g{i}"}}} for i in range(100)]
     resp = await gql.client.post("/graphql", json=batch)
@@ -159,7 +173,9 @@ async def test_cost_is_computed_reported_and_limited(strict_gql):
     assert cost["requestedQueryCost"] == 41 and cost["maximumQueryCost"] == 300
     assert cost["budget"]["limit"] == 100 and cost["budget"]["used"] == 41 and cost["budget"]["remaining"] == 59
     # The rateLimit field costs nothing and says the same.
-    rate = await strict_gql.execute("{ rateLimit { cost maxCost limit used remaining resetAt } }", headers=admin.headers())
+    rate = await strict_gql.execute(
+        "{ rateLimit { cost maxCost limit used remaining resetAt } }", headers=admin.headers()
+    )
     assert rate["data"]["rateLimit"]["cost"] == 0 and rate["data"]["rateLimit"]["used"] == 41
     assert rate["data"]["rateLimit"]["remaining"] == 59 and rate["data"]["rateLimit"]["maxCost"] == 300
     # `first` multiplies: 100 rows would cost 401, over the 300 a query may cost.
@@ -191,7 +207,9 @@ async def test_spent_budget_is_rate_limited_until_the_window_resets(strict_gql):
     assert error["extensions"]["name"] == "RateLimitError" and error["extensions"]["details"]["remaining"] == 18
     assert body["extensions"]["cost"]["budget"]["used"] == 82  # a refused query is not charged
     # A cheaper query still fits what is left.
-    assert (await strict_gql.execute(MEMBERS, {"n": 1}, headers=admin.headers()))["extensions"]["cost"]["budget"]["used"] == 87
+    assert (await strict_gql.execute(MEMBERS, {"n": 1}, headers=admin.headers()))["extensions"]["cost"]["budget"][
+        "used"
+    ] == 87
     reset_at = datetime.fromisoformat(body["extensions"]["cost"]["budget"]["resetAt"].replace("Z", "+00:00"))
     assert (reset_at - datetime.now(UTC)).total_seconds() <= 4
     deadline = time.monotonic() + 10
@@ -225,11 +243,16 @@ async def test_introspection_and_suggestions_only_for_signed_in_users(strict_gql
     assert allowed == {"data": {"__type": {"name": "Query"}}, "extensions": allowed["extensions"]}
     assert "Did you mean" in json.dumps(await strict_gql.execute("{ serverInfo { nam } }", headers=admin.headers()))
     # Partners may not register introspection either.
-    app = await strict_gql.data('mutation { partnerAppCreate(input: {name: "p"}) { partnerApp { id } } }', headers=admin.headers())
+    app = await strict_gql.data(
+        'mutation { partnerAppCreate(input: {name: "p"}) { partnerApp { id } } }', headers=admin.headers()
+    )
     upload = await strict_gql.data(
         "mutation($a: ID!, $m: String!) { partnerManifestUpload(input: {partnerAppId: $a, manifest: $m}) "
         "{ invalidOperations { documentId messages } } }",
-        {"a": app["partnerAppCreate"]["partnerApp"]["id"], "m": json.dumps({"peek": "query Peek { __schema { queryType { name } } }"})},
+        {
+            "a": app["partnerAppCreate"]["partnerApp"]["id"],
+            "m": json.dumps({"peek": "query Peek { __schema { queryType { name } } }"}),
+        },
         headers=admin.headers(),
     )
     assert upload["partnerManifestUpload"]["invalidOperations"][0]["documentId"] == "peek"
@@ -255,8 +278,13 @@ async def test_introspection_off_for_everyone_also_removes_graphiql(tmp_path, da
 
 
 async def test_requests_over_the_rate_limit_get_429_with_retry_after(tmp_path, database_url):
-    settings = make_settings(tmp_path, worker_in_process=False, rate_limit_anonymous_per_minute=5,
-                             rate_limit_authenticated_per_minute=8, max_batch_operations=5)
+    settings = make_settings(
+        tmp_path,
+        worker_in_process=False,
+        rate_limit_anonymous_per_minute=5,
+        rate_limit_authenticated_per_minute=8,
+        max_batch_operations=5,
+    )
     with LiveServer(settings) as live:
         client = GraphQLHTTP(live.url)
         try:
@@ -270,7 +298,12 @@ async def test_requests_over_the_rate_limit_get_429_with_retry_after(tmp_path, d
             body = resp.json()
             assert "data" not in body
             ext = body["errors"][0]["extensions"]
-            assert (ext["code"], ext["status"], ext["name"], ext["retryAfter"]) == ("RATE_LIMITED", 429, "RateLimitError", retry_after)
+            assert (ext["code"], ext["status"], ext["name"], ext["retryAfter"]) == (
+                "RATE_LIMITED",
+                429,
+                "RateLimitError",
+                retry_after,
+            )
             # GET is limited the same way.
             assert (await client.client.get("/graphql", params={"query": "{ serverInfo { name } }"})).status_code == 429
             # A signed-in user has a bucket of their own; a batch counts once per operation.
@@ -297,7 +330,12 @@ async def test_errors_carry_code_status_name_and_details(gql):
     admin = await signup(gql)
     forbidden = await gql.execute("{ partnerApps { id } }")
     ext = forbidden["errors"][0]["extensions"]
-    assert (ext["code"], ext["status"], ext["name"], ext["details"]) == ("UNAUTHENTICATED", 401, "UnauthorizedError", {})
+    assert (ext["code"], ext["status"], ext["name"], ext["details"]) == (
+        "UNAUTHENTICATED",
+        401,
+        "UnauthorizedError",
+        {},
+    )
     bad_cursor = await gql.execute('{ memberships(after: "###") { edges { node { id } } } }', headers=admin.headers())
     ext = bad_cursor["errors"][0]["extensions"]
     assert (ext["code"], ext["status"], ext["name"]) == ("BAD_USER_INPUT", 400, "ValidationError")
@@ -309,16 +347,19 @@ async def test_errors_carry_code_status_name_and_details(gql):
 
 async def test_unexpected_errors_are_masked_with_the_request_id(tmp_path, settings):
     """A real fault: the database is unreachable. The client learns only the request id."""
-    broken = make_settings(tmp_path, worker_in_process=False,
-                           database_url=TEST_DATABASE_URL.rsplit("@", 1)[0] + "@127.0.0.1:1/nowhere")
+    broken = make_settings(
+        tmp_path, worker_in_process=False, database_url=TEST_DATABASE_URL.rsplit("@", 1)[0] + "@127.0.0.1:1/nowhere"
+    )
     with LiveServer(broken) as live:
         client = GraphQLHTTP(live.url)
         try:
             from uuid import uuid4
 
             access, _ = tokens.issue_access_token(broken.secret_key, 1, str(uuid4()), datetime.now(UTC))
-            resp = await client.post("{ me { user { email } } }", headers={"Authorization": f"Bearer {access}",
-                                                                         "X-Request-ID": "trace-me-42"})
+            resp = await client.post(
+                "{ me { user { email } } }",
+                headers={"Authorization": f"Bearer {access}", "X-Request-ID": "trace-me-42"},
+            )
             assert resp.status_code == 200
             body = resp.json()
             [error] = body["errors"]

@@ -14,13 +14,15 @@ from db.models import Event
 from db.models.notifications import Notification
 from db.session import create_session_factory
 from domain import events
-from domain import notifications as service
-from schema.ids import decode_id
+from domain.notifications import fanout
+from schema.core.ids import decode_id
 from tests.support.accounts import Member
 from tests.support.desk import ERR, Desk, build_desk
 from tests.test_query_counts import count_statements
 
-NOTIFICATION = "id notificationType title readAt createdAt conversation { id displayId } message { id content } actor { email }"
+NOTIFICATION = (
+    "id notificationType title readAt createdAt conversation { id displayId } message { id content } actor { email }"
+)
 LIST = f"""query($first: Int, $after: String, $unread: Boolean) {{
   notifications(first: $first, after: $after, unreadOnly: $unread) {{
     edges {{ cursor node {{ {NOTIFICATION} }} }} pageInfo {{ hasNextPage endCursor }} }}
@@ -31,7 +33,9 @@ SETTINGS_UPDATE = f"""mutation($s: [NotificationSettingInput!]!) {{
 MARK_READ = f"""mutation($ids: [ID!]!) {{ notificationMarkRead(input: {{ids: $ids}}) {{
   notifications {{ id readAt }} unreadCount {ERR} }} }}"""
 MARK_ALL = f"mutation {{ notificationMarkAllRead {{ markedCount unreadCount {ERR} }} }}"
-DELETE = f"mutation($id: ID!) {{ notificationDelete(input: {{id: $id}}) {{ notification {{ id }} unreadCount {ERR} }} }}"
+DELETE = (
+    f"mutation($id: ID!) {{ notificationDelete(input: {{id: $id}}) {{ notification {{ id }} unreadCount {ERR} }} }}"
+)
 ASSIGN = f"""mutation($id: ID!, $a: ID) {{ conversationAssign(id: $id, input: {{assigneeId: $a}}) {{
   conversation {{ id }} {ERR} }} }}"""
 MESSAGE = f"""mutation($c: ID!, $t: String!, $p: Boolean, $type: MessageType) {{
@@ -48,8 +52,11 @@ async def desk(gql, smtp) -> Desk:
 async def bot_of(desk: Desk) -> Member:
     """An API client of the account (a bot): it posts the contact's messages on the API inbox."""
     bot = await desk.data(desk.admin, 'mutation { botCreate(input: {name: "Channel"}) { bot { id } } }')
-    token = await desk.data(desk.admin, "mutation($b: ID) { apiTokenCreate(input: {name: \"channel\", botId: $b}) { secret } }",
-                            {"b": bot["botCreate"]["bot"]["id"]})
+    token = await desk.data(
+        desk.admin,
+        'mutation($b: ID) { apiTokenCreate(input: {name: "channel", botId: $b}) { secret } }',
+        {"b": bot["botCreate"]["bot"]["id"]},
+    )
     return Member("bot", token["apiTokenCreate"]["secret"], "", desk.admin.account_id)
 
 
@@ -69,9 +76,12 @@ async def wait_for(desk: Desk, who: Member, count: int, timeout: float = 15) -> 
         await asyncio.sleep(0.1)
 
 
-async def send(desk: Desk, who: Member, conversation_id: str, content: str, *, private: bool = False, incoming: bool = False) -> str:
-    body = await desk.data(who, MESSAGE, {"c": conversation_id, "t": content, "p": private,
-                                          "type": "INCOMING" if incoming else "OUTGOING"})
+async def send(
+    desk: Desk, who: Member, conversation_id: str, content: str, *, private: bool = False, incoming: bool = False
+) -> str:
+    body = await desk.data(
+        who, MESSAGE, {"c": conversation_id, "t": content, "p": private, "type": "INCOMING" if incoming else "OUTGOING"}
+    )
     assert body["messageCreate"]["errors"] == [], body
     return body["messageCreate"]["message"]["id"]
 
@@ -155,21 +165,32 @@ async def test_an_agent_removed_from_the_inbox_is_told_nothing_more(desk: Desk, 
     await wait_for(desk, desk.agent, 1)
     await send(desk, desk.admin, conv["id"], "I will take a look too.")
     await wait_for(desk, desk.agent, 2)
-    body = await desk.data(desk.admin, "mutation($i: ID!) { inboxMembersSet(id: $i, userIds: []) { errors { code } } }",
-                           {"i": desk.inbox_id})
+    body = await desk.data(
+        desk.admin,
+        "mutation($i: ID!) { inboxMembersSet(id: $i, userIds: []) { errors { code } } }",
+        {"i": desk.inbox_id},
+    )
     assert body["inboxMembersSet"]["errors"] == []
     await send(desk, bot, conv["id"], "Hello?", incoming=True)
     await wait_for(desk, desk.admin, 1)  # the same message reaches the participating administrator
     # Nothing new for the removed agent, and what they were told about it is no longer theirs to read.
     assert await listed(desk, desk.agent) == ([], 0)
     async with create_session_factory(db_engine)() as session:
-        kinds = (await session.scalars(select(Notification.notification_type).where(
-            Notification.user_id == decode_id(desk.user_ids["agent"], "User")))).all()
+        kinds = (
+            await session.scalars(
+                select(Notification.notification_type).where(
+                    Notification.user_id == decode_id(desk.user_ids["agent"], "User")
+                )
+            )
+        ).all()
     assert sorted(kinds) == ["assigned_conversation_new_message", "conversation_assignment"]
 
 
 async def test_settings_default_like_chatwoot_and_turned_off_mean_no_notification(desk: Desk):
-    defaults = {s["notificationType"]: (s["inApp"], s["email"]) for s in (await desk.data(desk.agent, SETTINGS))["notificationSettings"]}
+    defaults = {
+        s["notificationType"]: (s["inApp"], s["email"])
+        for s in (await desk.data(desk.agent, SETTINGS))["notificationSettings"]
+    }
     assert defaults == {
         "CONVERSATION_CREATION": (False, False),
         "CONVERSATION_ASSIGNMENT": (True, True),
@@ -177,11 +198,19 @@ async def test_settings_default_like_chatwoot_and_turned_off_mean_no_notificatio
         "ASSIGNED_CONVERSATION_NEW_MESSAGE": (True, False),
         "PARTICIPATING_CONVERSATION_NEW_MESSAGE": (True, False),
     }
-    changed = await update_settings(desk, desk.agent, [{"notificationType": "CONVERSATION_ASSIGNMENT", "inApp": False, "email": False}])
-    assert {s["notificationType"]: (s["inApp"], s["email"]) for s in changed}["CONVERSATION_ASSIGNMENT"] == (False, False)
+    changed = await update_settings(
+        desk, desk.agent, [{"notificationType": "CONVERSATION_ASSIGNMENT", "inApp": False, "email": False}]
+    )
+    assert {s["notificationType"]: (s["inApp"], s["email"]) for s in changed}["CONVERSATION_ASSIGNMENT"] == (
+        False,
+        False,
+    )
     await update_settings(desk, desk.outsider, [{"notificationType": "CONVERSATION_CREATION", "inApp": True}])
-    members = await desk.data(desk.admin, "mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
-                              {"i": desk.inbox_id, "u": [desk.user_ids["agent"], desk.user_ids["outsider"]]})
+    members = await desk.data(
+        desk.admin,
+        "mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
+        {"i": desk.inbox_id, "u": [desk.user_ids["agent"], desk.user_ids["outsider"]]},
+    )
     assert members["inboxMembersSet"]["errors"] == []
     # One change, one fan-out: the outsider (who asked) hears of the new conversation; the agent,
     # who turned assignments off and never turned new conversations on, hears nothing.
@@ -195,10 +224,26 @@ async def test_settings_default_like_chatwoot_and_turned_off_mean_no_notificatio
 async def test_settings_update_refuses_bad_input_and_changes_nothing(desk: Desk):
     before = await desk.data(desk.agent, SETTINGS)
     cases = [
-        ([{"notificationType": "CONVERSATION_MENTION", "email": True}, {"notificationType": "CONVERSATION_MENTION", "inApp": False}],
-         [{"field": "settings.1.type", "code": "DUPLICATE", "message": "Give each notification type once."}]),
-        ([{"notificationType": "CONVERSATION_MENTION", "email": True}, {"notificationType": "CONVERSATION_CREATION", "inApp": None}],
-         [{"field": "settings.1.inApp", "code": "INVALID", "message": "Give true or false, or leave the field out."}]),
+        (
+            [
+                {"notificationType": "CONVERSATION_MENTION", "email": True},
+                {"notificationType": "CONVERSATION_MENTION", "inApp": False},
+            ],
+            [{"field": "settings.1.type", "code": "DUPLICATE", "message": "Give each notification type once."}],
+        ),
+        (
+            [
+                {"notificationType": "CONVERSATION_MENTION", "email": True},
+                {"notificationType": "CONVERSATION_CREATION", "inApp": None},
+            ],
+            [
+                {
+                    "field": "settings.1.inApp",
+                    "code": "INVALID",
+                    "message": "Give true or false, or leave the field out.",
+                }
+            ],
+        ),
     ]
     for settings, errors in cases:
         body = await desk.data(desk.agent, SETTINGS_UPDATE, {"s": settings})
@@ -227,20 +272,34 @@ async def test_mark_read_mark_all_read_delete_and_pages(desk: Desk):
     assert [n["id"] for n in unread] == [nodes[1]["id"], nodes[2]["id"]] and count == 2
 
     # Someone else's notification (even an administrator's colleague's) is not found, and nothing changes.
-    for who, ids in ((desk.admin, [nodes[1]["id"]]), (desk.agent, [nodes[1]["id"], "Tm90aWZpY2F0aW9uOjk5OTk5"]),
-                     (desk.agent, ["not-an-id"])):
+    for who, ids in (
+        (desk.admin, [nodes[1]["id"]]),
+        (desk.agent, [nodes[1]["id"], "Tm90aWZpY2F0aW9uOjk5OTk5"]),
+        (desk.agent, ["not-an-id"]),
+    ):
         refused = (await desk.data(who, MARK_READ, {"ids": ids}))["notificationMarkRead"]
-        assert refused == {"notifications": None, "unreadCount": None,
-                           "errors": [{"field": "ids", "code": "NOT_FOUND", "message": "No such notification."}]}
+        assert refused == {
+            "notifications": None,
+            "unreadCount": None,
+            "errors": [{"field": "ids", "code": "NOT_FOUND", "message": "No such notification."}],
+        }
     body = await desk.run(desk.admin, DELETE, {"id": nodes[1]["id"]})
     assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"]
     empty = (await desk.data(desk.agent, MARK_READ, {"ids": []}))["notificationMarkRead"]
     assert [e["code"] for e in empty["errors"]] == ["REQUIRED"]
     assert (await listed(desk, desk.agent))[1] == 2
 
-    assert (await desk.data(desk.admin, MARK_ALL))["notificationMarkAllRead"] == {"markedCount": 0, "unreadCount": 0, "errors": []}
+    assert (await desk.data(desk.admin, MARK_ALL))["notificationMarkAllRead"] == {
+        "markedCount": 0,
+        "unreadCount": 0,
+        "errors": [],
+    }
     assert (await listed(desk, desk.agent))[1] == 2
-    assert (await desk.data(desk.agent, MARK_ALL))["notificationMarkAllRead"] == {"markedCount": 2, "unreadCount": 0, "errors": []}
+    assert (await desk.data(desk.agent, MARK_ALL))["notificationMarkAllRead"] == {
+        "markedCount": 2,
+        "unreadCount": 0,
+        "errors": [],
+    }
     deleted = (await desk.data(desk.agent, DELETE, {"id": nodes[2]["id"]}))["notificationDelete"]
     assert deleted == {"notification": {"id": nodes[2]["id"]}, "unreadCount": 0, "errors": []}
     assert [n["id"] for n in (await listed(desk, desk.agent))[0]] == [nodes[0]["id"], nodes[1]["id"]]
@@ -268,13 +327,13 @@ async def test_the_fan_out_run_again_for_the_same_events_adds_nothing(desk: Desk
     await wait_for(desk, desk.agent, 2)
     sessions = create_session_factory(db_engine)
     async with sessions() as session:
-        event_ids = list((await session.scalars(select(Event.id).where(Event.type.in_(service.CONSUMED)))).all())
+        event_ids = list((await session.scalars(select(Event.id).where(Event.type.in_(fanout.CONSUMED)))).all())
         before = await session.scalar(select(func.count()).select_from(Notification))
         announced = await session.scalar(select(func.count()).where(Event.type == "notification.created"))
     assert before == 2 and announced == 2
     for _ in range(2):
         async with sessions() as session:
-            assert await service.fan_out(session, event_ids, email_delay=timedelta(minutes=3)) == 0
+            assert await fanout.fan_out(session, event_ids, email_delay=timedelta(minutes=3)) == 0
             await events.commit(session)
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Notification)) == before
@@ -287,9 +346,12 @@ async def test_each_new_notification_is_recorded_for_real_time_clients(desk: Des
     await assign(desk, desk.admin, conv["id"], desk.user_ids["agent"])
     [note] = await wait_for(desk, desk.agent, 1)
     async with create_session_factory(db_engine)() as session:
-        rows = (await session.execute(select(Event.account_id, Event.payload).where(Event.type == "notification.created"))).all()
+        rows = (
+            await session.execute(select(Event.account_id, Event.payload).where(Event.type == "notification.created"))
+        ).all()
     assert [payload for _, payload in rows] == [
-        {"user_id": decode_id(desk.user_ids["agent"], "User"), "notification_id": decode_id(note["id"], "Notification")}]
+        {"user_id": decode_id(desk.user_ids["agent"], "User"), "notification_id": decode_id(note["id"], "Notification")}
+    ]
     assert rows[0][0] == decode_id((await desk.data(desk.admin, "{ account { id } }"))["account"]["id"], "Account")
 
 
@@ -301,14 +363,31 @@ async def test_notification_list_statement_count_does_not_grow_with_the_page(des
     now = datetime.now(UTC)
     async with db_engine.begin() as c:
         for i in range(100):
-            message = (await c.execute(text(
-                "INSERT INTO messages (account_id, conversation_id, inbox_id, message_type, content, private, sender_type, "
-                "sender_id, content_attributes, created_at) SELECT account_id, id, inbox_id, 'outgoing', :m, false, 'user', :u, '{}', :t "
-                "FROM conversations WHERE id = :c RETURNING id"), {"m": f"message {i}", "u": admin_pk, "t": now, "c": conv_pk})).scalar()
-            await c.execute(text(
-                "INSERT INTO notifications (account_id, user_id, notification_type, conversation_id, message_id, actor_user_id, event_id, "
-                "title, in_app, created_at) VALUES (:a, :u, 'assigned_conversation_new_message', :c, :m, :actor, :e, 't', true, :t)"),
-                {"a": account_pk, "u": agent_pk, "c": conv_pk, "m": message, "actor": admin_pk, "e": 1000 + i, "t": now})
+            message = (
+                await c.execute(
+                    text(
+                        "INSERT INTO messages (account_id, conversation_id, inbox_id, message_type, content, private, sender_type, "
+                        "sender_id, content_attributes, created_at) SELECT account_id, id, inbox_id, 'outgoing', :m, false, 'user', :u, '{}', :t "
+                        "FROM conversations WHERE id = :c RETURNING id"
+                    ),
+                    {"m": f"message {i}", "u": admin_pk, "t": now, "c": conv_pk},
+                )
+            ).scalar()
+            await c.execute(
+                text(
+                    "INSERT INTO notifications (account_id, user_id, notification_type, conversation_id, message_id, actor_user_id, event_id, "
+                    "title, in_app, created_at) VALUES (:a, :u, 'assigned_conversation_new_message', :c, :m, :actor, :e, 't', true, :t)"
+                ),
+                {
+                    "a": account_pk,
+                    "u": agent_pk,
+                    "c": conv_pk,
+                    "m": message,
+                    "actor": admin_pk,
+                    "e": 1000 + i,
+                    "t": now,
+                },
+            )
     engine = server.app.state.services.engine
     counts = {}
     for first in (25, 100):
@@ -355,7 +434,10 @@ async def test_an_email_digest_collects_a_busy_conversation_into_one_email(desk:
     assert len(emails_to(smtp, desk.agent.email)) == 1
     assert str(msg["Subject"]) == f"4 new notifications in conversation #{conv['displayId']}"
     body = smtp.text_of(msg)
-    assert "You have 4 new notifications:" in body and f"A conversation (#{conv['displayId']}) has been assigned to you" in body
+    assert (
+        "You have 4 new notifications:" in body
+        and f"A conversation (#{conv['displayId']}) has been assigned to you" in body
+    )
     for text_ in ("First question", "Second <b>question</b> & more", "Third question"):
         assert text_ in body
     html = msg.get_body(preferencelist=("html",)).get_content()
@@ -363,12 +445,16 @@ async def test_an_email_digest_collects_a_busy_conversation_into_one_email(desk:
     assert emails_to(smtp, desk.admin.email) == []
 
 
-async def test_email_digest_skips_what_was_read_and_what_is_turned_off(desk: Desk, mailbox, short_email_delay, db_engine):
+async def test_email_digest_skips_what_was_read_and_what_is_turned_off(
+    desk: Desk, mailbox, short_email_delay, db_engine
+):
     smtp = mailbox
     bot = await bot_of(desk)
     # The administrator wants participating messages by email (and is the run's witness); the agent
     # keeps the default (assignments by email) but reads it in time; the outsider turned email off.
-    await update_settings(desk, desk.admin, [{"notificationType": "PARTICIPATING_CONVERSATION_NEW_MESSAGE", "email": True}])
+    await update_settings(
+        desk, desk.admin, [{"notificationType": "PARTICIPATING_CONVERSATION_NEW_MESSAGE", "email": True}]
+    )
     conv = await desk.new_conversation()
     await send(desk, desk.admin, conv["id"], "Looking into it")
     await assign(desk, desk.admin, conv["id"], desk.user_ids["agent"])
@@ -382,11 +468,16 @@ async def test_email_digest_skips_what_was_read_and_what_is_turned_off(desk: Des
     await asyncio.sleep(3)
     assert emails_to(smtp, desk.agent.email) == []
     # With email off, nothing is due at all.
-    await update_settings(desk, desk.admin, [{"notificationType": "PARTICIPATING_CONVERSATION_NEW_MESSAGE", "email": False}])
+    await update_settings(
+        desk, desk.admin, [{"notificationType": "PARTICIPATING_CONVERSATION_NEW_MESSAGE", "email": False}]
+    )
     await send(desk, bot, conv["id"], "Hello again?", incoming=True)
     await wait_for(desk, desk.admin, 2)
     async with create_session_factory(db_engine)() as session:
-        pending = await session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.email_due_at.is_not(None), Notification.email_done_at.is_(None)))
+        pending = await session.scalar(
+            select(func.count())
+            .select_from(Notification)
+            .where(Notification.email_due_at.is_not(None), Notification.email_done_at.is_(None))
+        )
     assert pending == 0
     assert len(emails_to(smtp, desk.admin.email)) == 1

@@ -11,6 +11,7 @@ import signal
 import time
 import uuid
 
+import pytest
 from sqlalchemy import select, text
 
 from db.models import OutboxJob
@@ -30,6 +31,9 @@ from tests.test_worker_runtime import (  # noqa: F401 - fixtures
     workers,
 )
 
+# Kills workers and loses Redis data, counting on jobs to be back within seconds: no other test meanwhile.
+pytestmark = pytest.mark.alone
+
 # Dramatiq's defaults: a dead worker's messages would come back only after a minute, by chance.
 DRAMATIQ_DEFAULTS = {"PARLEY_WORKER_HEARTBEAT_TIMEOUT_MS": "60000", "PARLEY_WORKER_MAINTENANCE_CHANCE": "1000"}
 SHORT_LEASE = 4.0
@@ -47,8 +51,7 @@ async def _scalar(db_engine, sql: str) -> int:
 
 async def _open_actors(db_engine) -> set[str]:
     async with db_engine.connect() as conn:
-        return set((await conn.execute(
-            select(OutboxJob.actor_name).where(OutboxJob.completed_at.is_(None)))).scalars())
+        return set((await conn.execute(select(OutboxJob.actor_name).where(OutboxJob.completed_at.is_(None)))).scalars())
 
 
 async def _desk_with_agent(gql, smtp, receiver, events: list[str]):
@@ -56,16 +59,22 @@ async def _desk_with_agent(gql, smtp, receiver, events: list[str]):
     conversation assigned to the agent. Needs a running worker (the invitation is emailed)."""
     admin, inbox_id, contact_id = await _desk_without_agents(gql)
     agent = await add_agent(gql, admin, smtp)
-    body = await gql.data(f"""mutation($i: ID!, $u: [ID!]!) {{ inboxMembersSet(id: $i, userIds: $u) {{ inbox {{ id }} {ERR} }} }}""",
-                          {"i": inbox_id, "u": [await user_id(gql, agent)]}, headers=admin.headers())
+    body = await gql.data(
+        f"""mutation($i: ID!, $u: [ID!]!) {{ inboxMembersSet(id: $i, userIds: $u) {{ inbox {{ id }} {ERR} }} }}""",
+        {"i": inbox_id, "u": [await user_id(gql, agent)]},
+        headers=admin.headers(),
+    )
     assert body["inboxMembersSet"]["errors"] == []
     await create_webhook(_Desk(gql, admin), receiver.url, events)
     agent_id = await user_id(gql, agent)
 
     async def start() -> str:  # assigned to the agent, who is notified
-        body = await gql.data(f"""mutation($i: ID!, $c: ID!, $a: ID) {{ conversationCreate(input: {{inboxId: $i, contactId: $c,
-          assigneeId: $a}}) {{ conversation {{ id }} {ERR} }} }}""", {"i": inbox_id, "c": contact_id, "a": agent_id},
-                              headers=admin.headers())
+        body = await gql.data(
+            f"""mutation($i: ID!, $c: ID!, $a: ID) {{ conversationCreate(input: {{inboxId: $i, contactId: $c,
+          assigneeId: $a}}) {{ conversation {{ id }} {ERR} }} }}""",
+            {"i": inbox_id, "c": contact_id, "a": agent_id},
+            headers=admin.headers(),
+        )
         assert body["conversationCreate"]["errors"] == [], body
         return body["conversationCreate"]["conversation"]["id"]
 
@@ -77,7 +86,9 @@ async def _state(db_engine, receiver) -> dict[str, int]:
         "deliveries": await _scalar(db_engine, "SELECT count(*) FROM webhook_deliveries"),
         "delivered": await _scalar(db_engine, "SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'"),
         "notified": await _scalar(db_engine, "SELECT count(DISTINCT event_id) FROM notifications"),
-        "reported": await _scalar(db_engine, "SELECT count(*) FROM reporting_events WHERE name = 'conversation_opened'"),
+        "reported": await _scalar(
+            db_engine, "SELECT count(*) FROM reporting_events WHERE name = 'conversation_opened'"
+        ),
         "open_jobs": await _scalar(db_engine, "SELECT count(*) FROM outbox_jobs WHERE completed_at IS NULL"),
         "webhook_ids": len({r.webhook_id for r in receiver.events("conversation_created")}),
     }
@@ -86,8 +97,14 @@ async def _state(db_engine, receiver) -> dict[str, int]:
 async def _wait_all_done(db_engine, receiver, conversations: int, timeout: float) -> None:
     """Every conversation's webhook delivered (one id each), notification and reporting row made,
     and no outbox job left open."""
-    want = {"deliveries": conversations, "delivered": conversations, "notified": conversations,
-            "reported": conversations, "open_jobs": 0, "webhook_ids": conversations}
+    want = {
+        "deliveries": conversations,
+        "delivered": conversations,
+        "notified": conversations,
+        "reported": conversations,
+        "open_jobs": 0,
+        "webhook_ids": conversations,
+    }
     deadline = time.monotonic() + timeout
     state = await _state(db_engine, receiver)
     while state != want and time.monotonic() < deadline:
@@ -104,12 +121,21 @@ def _stable_ids(receiver, name: str) -> None:
     assert all(len(v) == 1 for v in by_event.values()), by_event
 
 
-async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(settings, smtp, receiver, workers, db_engine, tmp_path):
+async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(
+    settings, smtp, receiver, workers, db_engine, tmp_path
+):
     namespace = f"parley-lease-{uuid.uuid4().hex[:6]}"
     # A short lease, so that the margin below holds on a loaded machine: the killed worker renewed
     # its leases until it died, and its successor has to boot before it can sweep.
-    api = settings.model_copy(update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace,
-                                      "data_dir": tmp_path, "outbox_lease_seconds": SHORT_LEASE})
+    api = settings.model_copy(
+        update={
+            **FAST_HOOKS,
+            "worker_in_process": False,
+            "dramatiq_namespace": namespace,
+            "data_dir": tmp_path,
+            "outbox_lease_seconds": SHORT_LEASE,
+        }
+    )
     env = worker_env(namespace, **DRAMATIQ_DEFAULTS, **_mail(smtp), PARLEY_OUTBOX_LEASE_SECONDS=str(SHORT_LEASE))
     with own_server(api, settings) as server:
         gql = GraphQLHTTP(server.url)
@@ -126,7 +152,9 @@ async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(set
             for _ in range(2):
                 await start()
             invited = unique_email("late")
-            body = await gql.data(INVITE, {"input": {"email": invited, "name": "Lou", "role": "AGENT"}}, headers=admin.headers())
+            body = await gql.data(
+                INVITE, {"input": {"email": invited, "name": "Lou", "role": "AGENT"}}, headers=admin.headers()
+            )
             assert body["agentInvite"]["errors"] == []
             await asyncio.sleep(1)
             assert QUEUED_ACTORS <= await _open_actors(db_engine)
@@ -147,13 +175,16 @@ async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(set
             await gql.aclose()
 
 
-async def test_jobs_lost_with_redis_data_all_run_after_the_sweep(settings, smtp, receiver, workers, db_engine, redis_client, tmp_path):
-    from parley.relay import _message
+async def test_jobs_lost_with_redis_data_all_run_after_the_sweep(
+    settings, smtp, receiver, workers, db_engine, redis_client, tmp_path
+):
+    from domain.events.relay import _message
     from workers.scheduler import requeue_stuck_deliveries
 
     namespace = f"parley-flush-{uuid.uuid4().hex[:6]}"
-    api = settings.model_copy(update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace,
-                                      "data_dir": tmp_path})
+    api = settings.model_copy(
+        update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace, "data_dir": tmp_path}
+    )
     env = worker_env(namespace, **DRAMATIQ_DEFAULTS, **_mail(smtp))
     with own_server(api, settings) as server:
         gql = GraphQLHTTP(server.url)
@@ -168,8 +199,11 @@ async def test_jobs_lost_with_redis_data_all_run_after_the_sweep(settings, smtp,
             for _ in range(3):
                 await start()
             async with db_engine.connect() as conn:
-                rows = (await conn.execute(select(OutboxJob.actor_name, OutboxJob.sends).where(
-                    OutboxJob.completed_at.is_(None)))).all()
+                rows = (
+                    await conn.execute(
+                        select(OutboxJob.actor_name, OutboxJob.sends).where(OutboxJob.completed_at.is_(None))
+                    )
+                ).all()
             assert {name for name, _ in rows} >= {"webhooks.fan_out", "notifications.fan_out", "reports.record"}
             assert all(sends == 1 for _, sends in rows), rows
             assert await redis_client.dbsize() > 0
@@ -183,8 +217,14 @@ async def test_jobs_lost_with_redis_data_all_run_after_the_sweep(settings, smtp,
 
             # A copy of a finished job (Dramatiq requeueing what the outbox sent again) does nothing.
             async with create_session_factory(db_engine)() as session:
-                done = (await session.scalars(select(OutboxJob).where(OutboxJob.actor_name == "webhooks.deliver")
-                                              .order_by(OutboxJob.id).limit(1))).one()
+                done = (
+                    await session.scalars(
+                        select(OutboxJob)
+                        .where(OutboxJob.actor_name == "webhooks.deliver")
+                        .order_by(OutboxJob.id)
+                        .limit(1)
+                    )
+                ).one()
             assert done.completed_at is not None and done.dead is False
             broker = server.app.state.broker
             await asyncio.to_thread(broker.enqueue, _message(broker, done))
@@ -195,11 +235,20 @@ async def test_jobs_lost_with_redis_data_all_run_after_the_sweep(settings, smtp,
             # A delivery left pending long past its next attempt, with no job that will send it (a job
             # that dead-lettered, or one lost before jobs stayed open until done), is queued again.
             async with db_engine.begin() as conn:
-                delivery_id = (await conn.execute(text("SELECT id FROM webhook_deliveries ORDER BY id LIMIT 1"))).scalar_one()
-                await conn.execute(text("UPDATE webhook_deliveries SET status = 'pending', completed_at = NULL, "
-                                        "created_at = now() - interval '1 hour' WHERE id = :d"), {"d": delivery_id})
-                await conn.execute(text("UPDATE webhook_attempts SET created_at = now() - interval '1 hour' "
-                                        "WHERE delivery_id = :d"), {"d": delivery_id})
+                delivery_id = (
+                    await conn.execute(text("SELECT id FROM webhook_deliveries ORDER BY id LIMIT 1"))
+                ).scalar_one()
+                await conn.execute(
+                    text(
+                        "UPDATE webhook_deliveries SET status = 'pending', completed_at = NULL, "
+                        "created_at = now() - interval '1 hour' WHERE id = :d"
+                    ),
+                    {"d": delivery_id},
+                )
+                await conn.execute(
+                    text("UPDATE webhook_attempts SET created_at = now() - interval '1 hour' WHERE delivery_id = :d"),
+                    {"d": delivery_id},
+                )
             sessions = create_session_factory(db_engine)
             assert await requeue_stuck_deliveries(sessions) == 1
             assert await requeue_stuck_deliveries(sessions) == 0  # its job is open now

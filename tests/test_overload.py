@@ -26,20 +26,31 @@ ANSWER_WITHIN = 5.0
 async def _desk(gql: GraphQLHTTP) -> tuple[dict[str, str], str]:
     admin = await signup(gql, account="Rush")
     h = admin.headers()
-    inbox = (await gql.data(f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}',
-                            headers=h))["inboxCreate"]["inbox"]["id"]
+    inbox = (
+        await gql.data(
+            f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}',
+            headers=h,
+        )
+    )["inboxCreate"]["inbox"]["id"]
     contact = (await gql.data(CONTACT, {"n": "Rae", "e": None}, headers=h))["contactCreate"]["contact"]["id"]
-    conversation = (await gql.data(CONVERSATION, {"i": inbox, "c": contact, "m": None}, headers=h))
+    conversation = await gql.data(CONVERSATION, {"i": inbox, "c": contact, "m": None}, headers=h)
     return h, conversation["conversationCreate"]["conversation"]["id"]
 
 
 async def test_two_hundred_writers_get_an_answer_within_seconds_and_nothing_refused_is_committed(db_engine):
-    env = worker_env(f"parley-rush-{uuid.uuid4().hex[:6]}", PARLEY_LOG_LEVEL="WARNING",
-                     PARLEY_HTTP_MAX_CONCURRENCY="6", PARLEY_HTTP_QUEUE_SIZE="12",
-                     PARLEY_HTTP_QUEUE_TIMEOUT_SECONDS="0.5", PARLEY_DATABASE_POOL_SIZE="4",
-                     PARLEY_DATABASE_MAX_OVERFLOW="0", PARLEY_DATABASE_POOL_TIMEOUT_SECONDS="2",
-                     PARLEY_RATE_LIMIT_AUTHENTICATED_PER_MINUTE="100000", PARLEY_RATE_LIMIT_IP_PER_MINUTE="100000",
-                     PARLEY_SIGNUP_PER_IP_PER_HOUR="1000")
+    env = worker_env(
+        f"parley-rush-{uuid.uuid4().hex[:6]}",
+        PARLEY_LOG_LEVEL="WARNING",
+        PARLEY_HTTP_MAX_CONCURRENCY="6",
+        PARLEY_HTTP_QUEUE_SIZE="12",
+        PARLEY_HTTP_QUEUE_TIMEOUT_SECONDS="0.5",
+        PARLEY_DATABASE_POOL_SIZE="4",
+        PARLEY_DATABASE_MAX_OVERFLOW="0",
+        PARLEY_DATABASE_POOL_TIMEOUT_SECONDS="2",
+        PARLEY_RATE_LIMIT_AUTHENTICATED_PER_MINUTE="100000",
+        PARLEY_RATE_LIMIT_IP_PER_MINUTE="100000",
+        PARLEY_SIGNUP_PER_IP_PER_HOUR="1000",
+    )
     with ProcessServer(env) as server:
         gql = GraphQLHTTP(server.url)
         readiness: list[tuple[int, str]] = []
@@ -47,11 +58,15 @@ async def test_two_hundred_writers_get_an_answer_within_seconds_and_nothing_refu
             headers, conversation = await _desk(gql)
             limits = httpx.Limits(max_connections=WRITERS + 10, max_keepalive_connections=WRITERS + 10)
             async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=ANSWER_WITHIN * 3) as client:
+
                 async def write(i: int) -> tuple[str, httpx.Response, float]:
                     content = f"rush {i}"
                     started = time.monotonic()
-                    resp = await client.post("/graphql", json={"query": MESSAGE, "variables": {"c": conversation, "t": content}},
-                                             headers=headers)
+                    resp = await client.post(
+                        "/graphql",
+                        json={"query": MESSAGE, "variables": {"c": conversation, "t": content}},
+                        headers=headers,
+                    )
                     return content, resp, time.monotonic() - started
 
                 async def watch_readiness(stop: asyncio.Event) -> None:
@@ -98,11 +113,17 @@ async def test_two_hundred_writers_get_an_answer_within_seconds_and_nothing_refu
 
 
 async def test_with_the_redis_pool_exhausted_requests_beyond_the_rate_limit_still_get_429(settings, tmp_path):
-    own = settings.model_copy(update={
-        "data_dir": tmp_path, "dramatiq_namespace": f"parley-pool-{uuid.uuid4().hex[:6]}",
-        "redis_max_connections": 2, "redis_pool_timeout_seconds": 0.1, "rate_limit_redis_timeout_seconds": 0.2,
-        "rate_limit_ip_per_minute": 5, "rate_limit_anonymous_per_minute": 1000,
-    })
+    own = settings.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "dramatiq_namespace": f"parley-pool-{uuid.uuid4().hex[:6]}",
+            "redis_max_connections": 2,
+            "redis_pool_timeout_seconds": 0.1,
+            "rate_limit_redis_timeout_seconds": 0.2,
+            "rate_limit_ip_per_minute": 5,
+            "rate_limit_anonymous_per_minute": 1000,
+        }
+    )
     with own_server(own, settings) as server:
         redis = server.app.state.services.redis
         pool = redis.connection_pool

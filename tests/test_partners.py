@@ -14,7 +14,7 @@ from tests.support.accounts import signup
 
 ROOT = Path(__file__).resolve().parent.parent
 
-APP_CREATE = 'mutation($n: String!) { partnerAppCreate(input: {name: $n}) { partnerApp { id name } errors { code } } }'
+APP_CREATE = "mutation($n: String!) { partnerAppCreate(input: {name: $n}) { partnerApp { id name } errors { code } } }"
 TOKEN_CREATE = """mutation($a: ID!) { partnerTokenCreate(input: {partnerAppId: $a, name: "ci"}) {
   secret partnerToken { id prefix } errors { code } } }"""
 UPLOAD = """mutation($a: ID!, $m: String!, $skip: Boolean! = false) {
@@ -36,11 +36,13 @@ def sha(text: str) -> str:
 
 
 def apollo_manifest(*bodies: tuple[str, str]) -> str:
-    return json.dumps({
-        "format": "apollo-persisted-query-manifest",
-        "version": 1,
-        "operations": [{"id": sha(body), "name": name, "type": "query", "body": body} for name, body in bodies],
-    })
+    return json.dumps(
+        {
+            "format": "apollo-persisted-query-manifest",
+            "version": 1,
+            "operations": [{"id": sha(body), "name": name, "type": "query", "body": body} for name, body in bodies],
+        }
+    )
 
 
 async def run_op(gql, headers: dict, query: str | None = None, **fields) -> dict:
@@ -75,8 +77,11 @@ async def test_partner_token_runs_only_registered_operations(gql):
     body = await run_op(gql, partner(secret), documentId=sha(ACCOUNT_NAME))
     assert code_of(body) == "PERSISTED_QUERY_NOT_ALLOWED" and "no manifest" in body["errors"][0]["message"]
 
-    uploaded = (await gql.data(UPLOAD, {"a": app_id, "m": apollo_manifest(("AccountName", ACCOUNT_NAME))},
-                               headers=admin.headers()))["partnerManifestUpload"]
+    uploaded = (
+        await gql.data(
+            UPLOAD, {"a": app_id, "m": apollo_manifest(("AccountName", ACCOUNT_NAME))}, headers=admin.headers()
+        )
+    )["partnerManifestUpload"]
     assert uploaded["errors"] == [] and uploaded["invalidOperations"] == []
     assert uploaded["manifest"]["version"] == 1 and uploaded["manifest"]["format"] == "APOLLO"
     assert uploaded["manifest"]["operations"] == [
@@ -88,7 +93,9 @@ async def test_partner_token_runs_only_registered_operations(gql):
     assert by_id == {"data": {"account": {"name": "Acme"}}, "extensions": by_id["extensions"]}
     by_prefixed_id = await run_op(gql, partner(secret), documentId="sha256:" + sha(ACCOUNT_NAME))
     assert by_prefixed_id["data"] == {"account": {"name": "Acme"}}
-    by_hash = await run_op(gql, partner(secret), extensions={"persistedQuery": {"version": 1, "sha256Hash": sha(ACCOUNT_NAME)}})
+    by_hash = await run_op(
+        gql, partner(secret), extensions={"persistedQuery": {"version": 1, "sha256Hash": sha(ACCOUNT_NAME)}}
+    )
     assert by_hash["data"] == {"account": {"name": "Acme"}}
     get = await gql.client.get("/graphql", params={"documentId": sha(ACCOUNT_NAME)}, headers=partner(secret))
     assert get.status_code == 200 and get.json()["data"] == {"account": {"name": "Acme"}}
@@ -100,7 +107,9 @@ async def test_partner_token_runs_only_registered_operations(gql):
     # Anything else is refused before it runs.
     refusals = {
         "raw document": dict(query=ACCOUNT_NAME),
-        "raw document with an APQ hash": dict(query=SERVER_NAME, extensions={"persistedQuery": {"version": 1, "sha256Hash": sha(SERVER_NAME)}}),
+        "raw document with an APQ hash": dict(
+            query=SERVER_NAME, extensions={"persistedQuery": {"version": 1, "sha256Hash": sha(SERVER_NAME)}}
+        ),
         "unregistered id": dict(documentId=sha(SERVER_NAME)),
         "registered id with another text": dict(query=SERVER_NAME, documentId=sha(ACCOUNT_NAME)),
     }
@@ -131,7 +140,9 @@ async def test_manifests_are_validated_versioned_and_can_be_rolled_back(gql):
     assert set(problems) == {"Stale"}  # introspection is open to everyone outside production
     assert "removedField" in problems["Stale"][0]
 
-    skipped = (await gql.data(UPLOAD, {"a": app_id, "m": manifest, "skip": True}, headers=admin.headers()))["partnerManifestUpload"]
+    skipped = (await gql.data(UPLOAD, {"a": app_id, "m": manifest, "skip": True}, headers=admin.headers()))[
+        "partnerManifestUpload"
+    ]
     assert skipped["errors"] == [] and skipped["manifest"]["version"] == 1
     assert "Stale" in {p["name"] for p in skipped["invalidOperations"]}
     assert "Stale" not in {o["name"] for o in skipped["manifest"]["operations"]}
@@ -154,7 +165,9 @@ async def test_manifests_are_validated_versioned_and_can_be_rolled_back(gql):
     missing = (await gql.data(ACTIVATE, {"a": app_id, "v": 9}, headers=admin.headers()))["partnerManifestActivate"]
     assert missing["errors"] == [{"field": "version", "code": "NOT_FOUND"}]
 
-    listed = await gql.data("{ partnerApps { currentVersion manifests { version current operationCount } } }", headers=admin.headers())
+    listed = await gql.data(
+        "{ partnerApps { currentVersion manifests { version current operationCount } } }", headers=admin.headers()
+    )
     assert listed["partnerApps"][0]["manifests"] == [
         {"version": 2, "current": False, "operationCount": 1},
         {"version": 1, "current": True, "operationCount": len(skipped["manifest"]["operations"])},
@@ -189,7 +202,9 @@ async def test_partner_tokens_act_with_a_bots_rights_and_end_with_revocation_or_
     admin_only = "query Apps { partnerApps { id } }"
     change = 'mutation Spawn { partnerAppCreate(input: {name: "x"}) { errors { code } } }'
     manifest = json.dumps({"name": ACCOUNT_NAME, "apps": admin_only, "spawn": change})
-    assert (await gql.data(UPLOAD, {"a": app_id, "m": manifest}, headers=admin.headers()))["partnerManifestUpload"]["errors"] == []
+    assert (await gql.data(UPLOAD, {"a": app_id, "m": manifest}, headers=admin.headers()))["partnerManifestUpload"][
+        "errors"
+    ] == []
     # A registered operation still meets the field's access rule: partners are not administrators.
     assert code_of(await run_op(gql, partner(secret), documentId="apps")) == "FORBIDDEN"
     assert code_of(await run_op(gql, partner(secret), documentId="spawn")) == "FORBIDDEN"
@@ -206,8 +221,11 @@ async def test_partner_tokens_act_with_a_bots_rights_and_end_with_revocation_or_
     tokens = await gql.data("{ partnerApps { tokens { id revokedAt lastUsedAt } } }", headers=admin.headers())
     [token] = tokens["partnerApps"][0]["tokens"]
     assert token["lastUsedAt"] is not None
-    await gql.data("mutation($id: ID!) { partnerTokenRevoke(id: $id) { partnerToken { revokedAt } } }", {"id": token["id"]},
-                   headers=admin.headers())
+    await gql.data(
+        "mutation($id: ID!) { partnerTokenRevoke(id: $id) { partnerToken { revokedAt } } }",
+        {"id": token["id"]},
+        headers=admin.headers(),
+    )
     assert code_of(await run_op(gql, partner(secret), documentId="name")) == "UNAUTHENTICATED"
     assert code_of(await run_op(gql, partner("plya_forged"), documentId="name")) == "UNAUTHENTICATED"
 
@@ -220,9 +238,25 @@ async def test_cli_uploads_a_manifest_through_the_api(gql, server, tmp_path):
 
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "parley.cli", "partner-manifest", "upload", str(manifest), "--app", app_id,
-             "--token", admin.access, "--url", server.url, *args],
-            cwd=ROOT, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "parley.cli",
+                "partner-manifest",
+                "upload",
+                str(manifest),
+                "--app",
+                app_id,
+                "--token",
+                admin.access,
+                "--url",
+                server.url,
+                *args,
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     refused = run()
@@ -234,7 +268,23 @@ async def test_cli_uploads_a_manifest_through_the_api(gql, server, tmp_path):
     body = await run_op(gql, partner(secret), documentId=sha(ACCOUNT_NAME))
     assert body["data"] == {"account": {"name": "Acme"}}
     wrong_token = subprocess.run(
-        [sys.executable, "-m", "parley.cli", "partner-manifest", "upload", str(manifest), "--app", app_id,
-         "--token", "plyp_wrong", "--url", server.url], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "parley.cli",
+            "partner-manifest",
+            "upload",
+            str(manifest),
+            "--app",
+            app_id,
+            "--token",
+            "plyp_wrong",
+            "--url",
+            server.url,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert wrong_token.returncode == 2 and "UNAUTHENTICATED" in wrong_token.stderr

@@ -14,24 +14,28 @@ QUERY = {"query": "{ __typename }"}
 
 
 def serve(tmp_path, **env: str) -> ProcessServer:
-    return ProcessServer({
-        "PARLEY_ENV": "test",
-        "PARLEY_DATABASE_URL": TEST_DATABASE_URL,
-        "PARLEY_REDIS_URL": TEST_REDIS_URL,
-        "PARLEY_DATA_DIR": str(tmp_path),
-        "PARLEY_WORKER_IN_PROCESS": "false",
-        "PARLEY_DRAMATIQ_NAMESPACE": "parley-test",
-        "PARLEY_LOG_LEVEL": "WARNING",
-        "PARLEY_RATE_LIMIT_ANONYMOUS_PER_MINUTE": "3",
-        **env,
-    })
+    return ProcessServer(
+        {
+            "PARLEY_ENV": "test",
+            "PARLEY_DATABASE_URL": TEST_DATABASE_URL,
+            "PARLEY_REDIS_URL": TEST_REDIS_URL,
+            "PARLEY_DATA_DIR": str(tmp_path),
+            "PARLEY_WORKER_IN_PROCESS": "false",
+            "PARLEY_DRAMATIQ_NAMESPACE": "parley-test",
+            "PARLEY_LOG_LEVEL": "WARNING",
+            "PARLEY_RATE_LIMIT_ANONYMOUS_PER_MINUTE": "3",
+            **env,
+        }
+    )
 
 
 def statuses(server: ProcessServer) -> list[int]:
     """Five anonymous requests, each claiming another client address."""
     with httpx.Client(base_url=server.url) as client:
-        return [client.post("/graphql", json=QUERY, headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
-                for i in range(1, 6)]
+        return [
+            client.post("/graphql", json=QUERY, headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+            for i in range(1, 6)
+        ]
 
 
 @pytest.mark.parametrize("trusted", [None, "127.0.0.1"])

@@ -285,9 +285,7 @@ async def test_websocket_subscriber_that_stops_reading_is_completed(private_redi
     queue_size = 5
     server = start_server(
         live_servers,
-        make_settings(
-            tmp_path, redis_url=private_redis.url, worker_in_process=False, broadcast_queue_size=queue_size
-        ),
+        make_settings(tmp_path, redis_url=private_redis.url, worker_in_process=False, broadcast_queue_size=queue_size),
     )
     gql = GraphQLHTTP(server.url)
     sock = NonReadingSocket(server.ws_url)

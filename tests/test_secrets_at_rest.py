@@ -39,8 +39,12 @@ async def test_the_inbox_secret_is_sealed_in_the_database_and_still_verifies_ide
     assert secret and len(secret) >= 32
     async with db_engine.connect() as conn:
         rows = (await conn.execute(text("SELECT hmac_token_encrypted, hmac_token_key_id FROM inboxes"))).all()
-        columns = {r[0] for r in await conn.execute(text(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'inboxes'"))}
+        columns = {
+            r[0]
+            for r in await conn.execute(
+                text("SELECT column_name FROM information_schema.columns WHERE table_name = 'inboxes'")
+            )
+        }
     assert "hmac_token" not in columns
     assert len(rows) == len(inboxes)
     current = crypto.key_id(crypto.keys(settings)[0])
@@ -55,11 +59,29 @@ async def test_the_inbox_secret_is_sealed_in_the_database_and_still_verifies_ide
     with pytest.raises(crypto.DecryptionError):
         crypto.decrypt(sealed, settings, context=b"webhook-secret")
 
-    verified = await gql.data(START, {"i": {"websiteToken": widget["websiteToken"], "identifier": "user-7",
-                                            "identifierHash": sign(secret, "user-7")}})
-    assert verified["widgetSessionStart"]["errors"] == [] and verified["widgetSessionStart"]["contact"]["verified"] is True
-    forged = await gql.data(START, {"i": {"websiteToken": widget["websiteToken"], "identifier": "user-7",
-                                          "identifierHash": sign("not-the-secret", "user-7")}})
+    verified = await gql.data(
+        START,
+        {
+            "i": {
+                "websiteToken": widget["websiteToken"],
+                "identifier": "user-7",
+                "identifierHash": sign(secret, "user-7"),
+            }
+        },
+    )
+    assert (
+        verified["widgetSessionStart"]["errors"] == [] and verified["widgetSessionStart"]["contact"]["verified"] is True
+    )
+    forged = await gql.data(
+        START,
+        {
+            "i": {
+                "websiteToken": widget["websiteToken"],
+                "identifier": "user-7",
+                "identifierHash": sign("not-the-secret", "user-7"),
+            }
+        },
+    )
     assert forged["widgetSessionStart"]["errors"] == [{"field": "identifierHash", "code": "INVALID_HASH"}]
 
 
@@ -83,21 +105,34 @@ def test_migration_0011_seals_existing_secrets_and_its_downgrade_opens_them():
     asyncio.run(_recreate_database(url))
     upgrade(url, "0010")
     now = datetime.now(UTC)
-    asyncio.run(_sql(url, "INSERT INTO accounts (id, name, locale, timezone, status, settings, conversation_seq, "
-                          "event_seq, created_at, updated_at) VALUES (1, 'Old', 'en', 'UTC', 'active', '{}', 0, 0, :t, :t)",
-                     {"t": now}))
+    asyncio.run(
+        _sql(
+            url,
+            "INSERT INTO accounts (id, name, locale, timezone, status, settings, conversation_seq, "
+            "event_seq, created_at, updated_at) VALUES (1, 'Old', 'en', 'UTC', 'active', '{}', 0, 0, :t, :t)",
+            {"t": now},
+        )
+    )
     for pk, secret in ((1, "plain-secret-one"), (2, "plain-secret-two")):
-        asyncio.run(_sql(url, "INSERT INTO inboxes (id, account_id, name, channel_type, channel_config, hmac_token, "
-                              "hmac_mandatory, greeting_enabled, greeting_message, out_of_office_message, "
-                              "working_hours_enabled, working_hours, timezone, enable_auto_assignment, created_at, "
-                              "updated_at) VALUES (:id, 1, 'Site', 'web_widget', '{}', :s, false, false, '', '', false, "
-                              "'[]', 'UTC', true, :t, :t)", {"id": pk, "s": secret, "t": now}))
+        asyncio.run(
+            _sql(
+                url,
+                "INSERT INTO inboxes (id, account_id, name, channel_type, channel_config, hmac_token, "
+                "hmac_mandatory, greeting_enabled, greeting_message, out_of_office_message, "
+                "working_hours_enabled, working_hours, timezone, enable_auto_assignment, created_at, "
+                "updated_at) VALUES (:id, 1, 'Site', 'web_widget', '{}', :s, false, false, '', '', false, "
+                "'[]', 'UTC', true, :t, :t)",
+                {"id": pk, "s": secret, "t": now},
+            )
+        )
     upgrade(url, "0011")
     # The migration reads the keys as the application does: here the test environment's defaults.
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     rows = asyncio.run(_sql(url, "SELECT id, hmac_token_encrypted, hmac_token_key_id FROM inboxes ORDER BY id"))
-    assert [crypto.decrypt(r[1], settings, context=HMAC_TOKEN_CONTEXT) for r in rows] == ["plain-secret-one",
-                                                                                          "plain-secret-two"]
+    assert [crypto.decrypt(r[1], settings, context=HMAC_TOKEN_CONTEXT) for r in rows] == [
+        "plain-secret-one",
+        "plain-secret-two",
+    ]
     assert all("plain-secret" not in r[1] and r[2] == crypto.key_id_of(r[1]) for r in rows)
     downgrade(url, "0010")
     rows = asyncio.run(_sql(url, "SELECT hmac_token FROM inboxes ORDER BY id"))

@@ -13,7 +13,7 @@ import httpx
 import pytest
 import websockets
 
-from schema.ids import decode_id
+from schema.core.ids import decode_id
 from tests.conftest import make_settings
 from tests.support.accounts import Member
 from tests.support.desk import ERR, Desk, build_desk
@@ -41,9 +41,12 @@ async def desk(gql: GraphQLHTTP, smtp) -> Desk:
 @pytest.fixture(scope="module")
 def strict_server(tmp_path_factory, database_url) -> Iterator[LiveServer]:
     """A server with the legacy graphql-ws protocol switched on and two HTTP streams per caller."""
-    settings = make_settings(tmp_path_factory.mktemp("parley-strict"), legacy_graphql_ws=True,
-                             http_max_streams_per_caller=2,
-                             worker_in_process=False)  # only the session server runs an in-process worker
+    settings = make_settings(
+        tmp_path_factory.mktemp("parley-strict"),
+        legacy_graphql_ws=True,
+        http_max_streams_per_caller=2,
+        worker_in_process=False,
+    )  # only the session server runs an in-process worker
     with LiveServer(settings) as live:
         yield live
 
@@ -57,13 +60,21 @@ def position(cursor: str) -> int:
 
 
 def js_config(server: LiveServer, member: Member, scenario: str, after: str | None = None) -> dict:
-    return {"scenario": scenario, "url": server.url + "/graphql", "wsUrl": server.ws_url,
-            "token": member.access, "accountId": member.account_id, "after": after}
+    return {
+        "scenario": scenario,
+        "url": server.url + "/graphql",
+        "wsUrl": server.ws_url,
+        "token": member.access,
+        "accountId": member.account_id,
+        "after": after,
+    }
 
 
 async def reference_events(server: LiveServer, member: Member, after: str, last_content: str) -> list[dict]:
     """What our own client receives from `after` up to the message `last_content`, then in a quiet second."""
-    async with SubscriptionSocket(server.ws_url, payload={"token": member.access, "accountId": member.account_id}) as sock:
+    async with SubscriptionSocket(
+        server.ws_url, payload={"token": member.access, "accountId": member.account_id}
+    ) as sock:
         await sock.subscribe(ACCOUNT_EVENTS, {"after": after})
         items = []
         while not any((i.get("message") or {}).get("content") == last_content for i in items):
@@ -138,11 +149,14 @@ async def test_apollo_client_splits_queries_over_http_with_persisted_queries_and
         result = (await js.expect("result"))["result"]
         await js.finish()
     created = [i for i in result["items"] if i["type"] == "message.created"]
-    assert [(i["message"]["content"], i["conversation"]["id"]) for i in created] == [("hello apollo", conversation["id"])]
+    assert [(i["message"]["content"], i["conversation"]["id"]) for i in created] == [
+        ("hello apollo", conversation["id"])
+    ]
     # The query went over HTTP through the persisted-query link (hash first, then the document);
     # the subscription never touched HTTP.
-    assert [(e["method"], e["operationName"], e["sentQuery"], e["sentHash"], e["status"]) for e in result["exchanges"]] == [
-        ("GET", "Cursor", False, True, 200), ("POST", "Cursor", True, True, 200)]
+    assert [
+        (e["method"], e["operationName"], e["sentQuery"], e["sentHash"], e["status"]) for e in result["exchanges"]
+    ] == [("GET", "Cursor", False, True, 200), ("POST", "Cursor", True, True, 200)]
 
 
 # --- stock clients over HTTP ------------------------------------------------------------------------------
@@ -168,17 +182,31 @@ async def test_every_graphql_transport_ws_message_is_a_text_frame(server, desk):
     after = await event_cursor(desk, desk.agent)
     received: list[str | bytes] = []
     async with websockets.connect(server.ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-        await ws.send(json.dumps({"type": "connection_init",
-                                  "payload": {"token": desk.agent.access, "accountId": desk.agent.account_id}}))
+        await ws.send(
+            json.dumps(
+                {"type": "connection_init", "payload": {"token": desk.agent.access, "accountId": desk.agent.account_id}}
+            )
+        )
         received += await frames(ws, 1)  # connection_ack
         await ws.send(json.dumps({"type": "ping"}))
         received += await frames(ws, 1)  # pong
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": ACCOUNT_EVENTS, "variables": {"after": after}}}))
+        await ws.send(
+            json.dumps(
+                {"id": "1", "type": "subscribe", "payload": {"query": ACCOUNT_EVENTS, "variables": {"after": after}}}
+            )
+        )
         await desk.data(desk.agent, REPLY, {"c": conversation["id"], "t": "over text"})
         received += await frames(ws, 1)  # next
         await ws.send(json.dumps({"id": "2", "type": "subscribe", "payload": {"query": "subscription { nope }"}}))
-        await ws.send(json.dumps({"id": "3", "type": "subscribe",
-                                  "payload": {"query": ACCOUNT_EVENTS, "variables": {"after": "not-a-cursor"}}}))
+        await ws.send(
+            json.dumps(
+                {
+                    "id": "3",
+                    "type": "subscribe",
+                    "payload": {"query": ACCOUNT_EVENTS, "variables": {"after": "not-a-cursor"}},
+                }
+            )
+        )
         types: set[str] = set()
         while not {"error", "complete"} <= types:
             received += await frames(ws, 1)
@@ -200,15 +228,19 @@ async def test_every_legacy_graphql_ws_message_is_a_text_frame_when_switched_on(
         await gql.aclose()
     async with websockets.connect(strict_server.ws_url, subprotocols=["graphql-ws"]) as ws:
         assert ws.subprotocol == "graphql-ws"
-        await ws.send(json.dumps({"type": "connection_init", "payload": {"token": admin.access, "accountId": admin.account_id}}))
+        await ws.send(
+            json.dumps({"type": "connection_init", "payload": {"token": admin.access, "accountId": admin.account_id}})
+        )
         received = await frames(ws, 2)  # connection_ack, ka
         await ws.send(json.dumps({"id": "1", "type": "start", "payload": {"query": ACCOUNT_EVENTS}}))
         await ws.send(json.dumps({"id": "2", "type": "start", "payload": {"query": "subscription { nope }"}}))
         received += await frames(ws, 1)  # error
         gql = GraphQLHTTP(strict_server.url)
         try:
-            await gql.data('mutation { contactCreate(input: {name: "Legacy Lee"}) { contact { id } errors { code } } }',
-                           headers=admin.headers())
+            await gql.data(
+                'mutation { contactCreate(input: {name: "Legacy Lee"}) { contact { id } errors { code } } }',
+                headers=admin.headers(),
+            )
         finally:
             await gql.aclose()
         while not any(json.loads(m)["type"] == "data" for m in received):
@@ -249,8 +281,9 @@ async def next_event(events: AsyncIterator[tuple[str, dict | None]], timeout: fl
 
 def sse_request(client: httpx.AsyncClient, member: Member | None, query: str, variables: dict | None = None, **headers):
     auth = member.headers() if member is not None else {}
-    return client.stream("POST", "/graphql", json={"query": query, "variables": variables or {}},
-                         headers={**SSE, **auth, **headers})
+    return client.stream(
+        "POST", "/graphql", json={"query": query, "variables": variables or {}}, headers={**SSE, **auth, **headers}
+    )
 
 
 async def test_sse_stream_authorizes_every_event_like_the_socket(server, desk):
@@ -264,7 +297,10 @@ async def test_sse_stream_authorizes_every_event_like_the_socket(server, desk):
             assert response.headers["cache-control"] == "no-cache, no-transform"
             events = sse_events(response)
             await desk.data(desk.agent, REPLY, {"c": conversation["id"], "t": "not for outsiders"})
-            await desk.data(desk.admin, 'mutation { contactCreate(input: {name: "Seen by all"}) { contact { id } errors { code } } }')
+            await desk.data(
+                desk.admin,
+                'mutation { contactCreate(input: {name: "Seen by all"}) { contact { id } errors { code } } }',
+            )
             kind, data = await next_event(events)
             assert kind == "next"
             assert data["data"]["accountEvents"]["type"] == "contact.created"
@@ -297,7 +333,9 @@ async def test_sse_stream_ends_when_its_session_is_logged_out(server, desk):
     async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
         async with sse_request(client, desk.agent, ACCOUNT_EVENTS) as response:
             events = sse_events(response)
-            await desk.data(desk.admin, 'mutation { contactCreate(input: {name: "First"}) { contact { id } errors { code } } }')
+            await desk.data(
+                desk.admin, 'mutation { contactCreate(input: {name: "First"}) { contact { id } errors { code } } }'
+            )
             kind, _ = await next_event(events)
             assert kind == "next"
             await asyncio.sleep(0.5)  # the stream's session watch is listening by now
@@ -321,7 +359,10 @@ async def test_open_streams_per_caller_are_limited_and_freed_when_a_stream_ends(
     finally:
         await gql.aclose()
     async with httpx.AsyncClient(base_url=strict_server.url, timeout=30) as client:
-        async with sse_request(client, admin, ACCOUNT_EVENTS) as first, sse_request(client, admin, ACCOUNT_EVENTS) as second:
+        async with (
+            sse_request(client, admin, ACCOUNT_EVENTS) as first,
+            sse_request(client, admin, ACCOUNT_EVENTS) as second,
+        ):
             assert first.status_code == second.status_code == 200
             async with sse_request(client, admin, ACCOUNT_EVENTS) as third:
                 assert third.status_code == 429
@@ -347,8 +388,9 @@ async def test_subscription_over_plain_json_gets_a_typed_error_naming_the_transp
         if method == "POST":
             response = await client.post("/graphql", json={"query": query}, headers=desk.agent.headers())
         else:
-            response = await client.get("/graphql", params={"query": query},
-                                        headers={**desk.agent.headers(), "Accept": "application/json"})
+            response = await client.get(
+                "/graphql", params={"query": query}, headers={**desk.agent.headers(), "Accept": "application/json"}
+            )
     assert response.status_code == 400
     body = response.json()
     assert "data" not in body

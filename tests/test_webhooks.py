@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -16,7 +17,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from db.models import Event, Webhook
 from infra.settings import Settings
-from schema.ids import decode_id
+from schema.core.ids import decode_id
 from tests.support.desk import ERR, build_desk
 from tests.support.receiver import Receiver
 from tests.test_query_counts import count_statements
@@ -93,8 +94,9 @@ async def attempts(desk, webhook_id: str) -> list[dict]:
 
 async def test_administrators_manage_webhooks_and_see_the_secret_once(gql, smtp, receiver):
     desk = await build_desk(gql, smtp)
-    webhook, secret = await create_webhook(desk, receiver.url, ["MESSAGE_CREATED", "CONVERSATION_CREATED"],
-                                           description="CRM sync", inboxId=desk.inbox_id)
+    webhook, secret = await create_webhook(
+        desk, receiver.url, ["MESSAGE_CREATED", "CONVERSATION_CREATED"], description="CRM sync", inboxId=desk.inbox_id
+    )
     assert secret.startswith("whsec_") and len(secret) > 40
     assert webhook["secretHint"] == f"whsec_…{secret[-4:]}"
     assert webhook["events"] == ["CONVERSATION_CREATED", "MESSAGE_CREATED"]
@@ -108,7 +110,9 @@ async def test_administrators_manage_webhooks_and_see_the_secret_once(gql, smtp,
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
     # Update: an explicit null removes the inbox filter; omitted fields stay.
-    body = await desk.data(desk.admin, UPDATE, {"id": webhook["id"], "input": {"inboxId": None, "events": ["CONTACT_UPDATED"]}})
+    body = await desk.data(
+        desk.admin, UPDATE, {"id": webhook["id"], "input": {"inboxId": None, "events": ["CONTACT_UPDATED"]}}
+    )
     updated = body["webhookUpdate"]
     assert updated["errors"] == [] and updated["webhook"]["inbox"] is None
     assert updated["webhook"]["events"] == ["CONTACT_UPDATED"] and updated["webhook"]["description"] == "CRM sync"
@@ -117,19 +121,28 @@ async def test_administrators_manage_webhooks_and_see_the_secret_once(gql, smtp,
     assert body["webhookUpdate"]["webhook"]["disabledReason"] == "disabled by an administrator"
 
     # Bad input: typed errors, nothing changed.
-    body = await desk.data(desk.admin, UPDATE, {"id": webhook["id"], "input": {"events": [], "url": "ftp://example.com/x"}})
+    body = await desk.data(
+        desk.admin, UPDATE, {"id": webhook["id"], "input": {"events": [], "url": "ftp://example.com/x"}}
+    )
     errors = body["webhookUpdate"]["errors"]
     assert sorted((e["field"], e["code"]) for e in errors) == [("events", "REQUIRED"), ("url", "INVALID_URL")]
     again = await desk.data(desk.admin, "query($id: ID!) { webhook(id: $id) { url events } }", {"id": webhook["id"]})
     assert again["webhook"] == {"url": receiver.url, "events": ["CONTACT_UPDATED"]}
 
     # Rotation shows a new secret once.
-    body = await desk.data(desk.admin, f"mutation($id: ID!) {{ webhookSecretRotate(id: $id) {{ secret webhook {{ secretHint }} {ERR} }} }}",
-                           {"id": webhook["id"]})
+    body = await desk.data(
+        desk.admin,
+        f"mutation($id: ID!) {{ webhookSecretRotate(id: $id) {{ secret webhook {{ secretHint }} {ERR} }} }}",
+        {"id": webhook["id"]},
+    )
     rotated = body["webhookSecretRotate"]
     assert rotated["errors"] == [] and rotated["secret"].startswith("whsec_") and rotated["secret"] != secret
 
-    body = await desk.data(desk.admin, f"mutation($id: ID!) {{ webhookDelete(id: $id) {{ webhook {{ id }} {ERR} }} }}", {"id": webhook["id"]})
+    body = await desk.data(
+        desk.admin,
+        f"mutation($id: ID!) {{ webhookDelete(id: $id) {{ webhook {{ id }} {ERR} }} }}",
+        {"id": webhook["id"]},
+    )
     assert body["webhookDelete"]["errors"] == []
     assert (await desk.data(desk.admin, "{ webhooks { edges { node { id } } } }"))["webhooks"]["edges"] == []
     audit = await desk.data(desk.admin, "{ auditLogs(first: 50) { edges { node { action } } } }")
@@ -138,15 +151,18 @@ async def test_administrators_manage_webhooks_and_see_the_secret_once(gql, smtp,
         assert action in actions, actions
 
 
-@pytest.mark.parametrize("url", [
-    "http://127.0.0.1:8080/hooks",
-    "http://169.254.169.254/latest/meta-data/",
-    "http://10.1.2.3/hooks",
-    "http://[::1]:8080/hooks",
-    "http://localhost:8080/hooks",
-    "http://2130706433/hooks",  # 127.0.0.1 as a decimal literal
-    "http://[::ffff:127.0.0.1]/hooks",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/hooks",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.1.2.3/hooks",
+        "http://[::1]:8080/hooks",
+        "http://localhost:8080/hooks",
+        "http://2130706433/hooks",  # 127.0.0.1 as a decimal literal
+        "http://[::ffff:127.0.0.1]/hooks",
+    ],
+)
 async def test_private_targets_are_refused_with_the_default_setting(gql, smtp, server, url):
     default = Settings.model_fields["webhooks_allow_private_targets"].default
     assert default is False
@@ -188,15 +204,24 @@ async def test_a_target_allowed_at_save_time_is_checked_again_on_connect(gql, sm
 
 async def test_events_are_delivered_signed_with_the_api_objects(gql, smtp, receiver):
     desk = await build_desk(gql, smtp)
-    webhook, secret = await create_webhook(desk, receiver.url, [
-        "CONVERSATION_CREATED", "MESSAGE_CREATED", "CONVERSATION_STATUS_CHANGED", "CONVERSATION_UPDATED"])
+    webhook, secret = await create_webhook(
+        desk,
+        receiver.url,
+        ["CONVERSATION_CREATED", "MESSAGE_CREATED", "CONVERSATION_STATUS_CHANGED", "CONVERSATION_UPDATED"],
+    )
     conversation = await desk.new_conversation("Where is my parcel?")
     await desk.data(desk.agent, MESSAGE, {"c": conversation["id"], "t": "Internal: check the courier", "p": True})
-    body = await desk.data(desk.agent, f"""mutation($id: ID!) {{ conversationStatusUpdate(id: $id, input: {{status: RESOLVED}})
-      {{ conversation {{ id }} {ERR} }} }}""", {"id": conversation["id"]})
+    body = await desk.data(
+        desk.agent,
+        f"""mutation($id: ID!) {{ conversationStatusUpdate(id: $id, input: {{status: RESOLVED}})
+      {{ conversation {{ id }} {ERR} }} }}""",
+        {"id": conversation["id"]},
+    )
     assert body["conversationStatusUpdate"]["errors"] == []
 
-    await wait_until(lambda: len(receiver.events("message_created")) >= 2 and receiver.events("conversation_status_changed"))
+    await wait_until(
+        lambda: len(receiver.events("message_created")) >= 2 and receiver.events("conversation_status_changed")
+    )
     verifier = StandardWebhook(secret)
     for request in receiver.requests:
         verifier.verify(request.body, request.headers)  # raises when the signature is wrong
@@ -237,7 +262,11 @@ async def test_a_failing_receiver_gets_the_event_after_retries_and_the_log_shows
 
     tries = await wait_until(delivered, timeout=30)
     assert [(t["number"], t["statusCode"], t["succeeded"]) for t in tries] == [
-        (1, 500, False), (2, 503, False), (3, 429, False), (4, 200, True)]
+        (1, 500, False),
+        (2, 503, False),
+        (3, 429, False),
+        (4, 200, True),
+    ]
     assert [t["error"] for t in tries] == ["HTTP 500", "HTTP 503", "HTTP 429", None]
     assert tries[0]["responseBody"] == "status 500" and all(t["durationMs"] >= 0 for t in tries)
     assert {t["delivery"]["id"] for t in tries} == {tries[0]["delivery"]["id"]}
@@ -252,7 +281,7 @@ async def test_a_failing_receiver_gets_the_event_after_retries_and_the_log_shows
         StandardWebhook(secret).verify(r.body, r.headers)
     assert requests[0].json()["conversation"]["id"] == conversation["id"]
     # Backoff grows: 0.2 s, 0.8 s, 3.2 s (with the module's base of 0.2 s).
-    gaps = [b.at - a.at for a, b in zip(requests, requests[1:])]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(requests)]
     assert gaps[0] >= 0.15 and gaps[1] >= 0.7 and gaps[2] >= 3.0, gaps
 
 
@@ -282,8 +311,11 @@ async def test_redeliver_and_test_ping(gql, smtp, receiver):
     first = (await wait_until(lambda: attempts(desk, webhook["id"])))[0]
     assert first["statusCode"] == 404
 
-    body = await desk.data(desk.admin, f"mutation($id: ID!) {{ webhookRedeliver(id: $id) {{ delivery {{ id status }} {ERR} }} }}",
-                           {"id": first["id"]})
+    body = await desk.data(
+        desk.admin,
+        f"mutation($id: ID!) {{ webhookRedeliver(id: $id) {{ delivery {{ id status }} {ERR} }} }}",
+        {"id": first["id"]},
+    )
     assert body["webhookRedeliver"]["errors"] == []
     assert body["webhookRedeliver"]["delivery"]["id"] == first["delivery"]["id"]
 
@@ -292,26 +324,38 @@ async def test_redeliver_and_test_ping(gql, smtp, receiver):
         return tries if len(tries) == 2 else None
 
     tries = await redelivered() or await wait_until(redelivered)
-    assert (tries[1]["number"], tries[1]["manual"], tries[1]["statusCode"], tries[1]["succeeded"]) == (2, True, 200, True)
+    assert (tries[1]["number"], tries[1]["manual"], tries[1]["statusCode"], tries[1]["succeeded"]) == (
+        2,
+        True,
+        200,
+        True,
+    )
     assert tries[1]["delivery"]["status"] == "DELIVERED"
     assert receiver.requests[0].webhook_id == receiver.requests[1].webhook_id
     assert receiver.requests[0].body == receiver.requests[1].body
 
-    body = await desk.data(desk.admin, f"mutation($id: ID!) {{ webhookTest(id: $id) {{ delivery {{ id event status }} {ERR} }} }}",
-                           {"id": webhook["id"]})
+    body = await desk.data(
+        desk.admin,
+        f"mutation($id: ID!) {{ webhookTest(id: $id) {{ delivery {{ id event status }} {ERR} }} }}",
+        {"id": webhook["id"]},
+    )
     assert body["webhookTest"]["errors"] == [] and body["webhookTest"]["delivery"]["event"] == "webhook_test"
     ping = (await wait_until(lambda: receiver.events("webhook_test")))[0]
     assert StandardWebhook(secret).verify(ping.body, ping.headers)["webhook"]["id"] == webhook["id"]
 
     # Another account's attempt is simply not found.
     other = await build_desk(gql, smtp)
-    body = await other.run(other.admin, "mutation($id: ID!) { webhookRedeliver(id: $id) { errors { code } } }", {"id": first["id"]})
+    body = await other.run(
+        other.admin, "mutation($id: ID!) { webhookRedeliver(id: $id) { errors { code } } }", {"id": first["id"]}
+    )
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_only_subscribed_events_of_the_filtered_inbox_are_sent(gql, smtp, receiver):
     desk = await build_desk(gql, smtp)
-    other_inbox = await desk.data(desk.admin, f'mutation {{ inboxCreate(input: {{name: "Other", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}')
+    other_inbox = await desk.data(
+        desk.admin, f'mutation {{ inboxCreate(input: {{name: "Other", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}'
+    )
     await create_webhook(desk, receiver.url, ["MESSAGE_CREATED"], inboxId=other_inbox["inboxCreate"]["inbox"]["id"])
     everything, _ = await create_webhook(desk, receiver.url + "/all", ["CONTACT_CREATED"])
     await desk.new_conversation()  # in desk.inbox_id: the filtered webhook gets nothing
@@ -351,7 +395,9 @@ async def test_persistent_failure_disables_the_webhook_with_an_audit_entry(gql, 
         await desk.new_conversation()
 
         async def disabled():
-            body = await desk.data(desk.admin, "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }", {"id": webhook["id"]})
+            body = await desk.data(
+                desk.admin, "query($id: ID!) { webhook(id: $id) { enabled disabledReason } }", {"id": webhook["id"]}
+            )
             return body["webhook"] if not body["webhook"]["enabled"] else None
 
         state = await wait_until(disabled, timeout=30)
@@ -384,7 +430,12 @@ async def test_a_job_that_fails_for_good_is_a_dead_job_administrators_can_retry(
         return edges[0]["node"] if edges else None
 
     job = await wait_until(dead)
-    assert (job["actorName"], job["queueName"], job["errorClass"], job["attempts"]) == ("webhooks.deliver", "webhooks", "DecryptionError", 1)
+    assert (job["actorName"], job["queueName"], job["errorClass"], job["attempts"]) == (
+        "webhooks.deliver",
+        "webhooks",
+        "DecryptionError",
+        1,
+    )
     assert job["errorMessage"] == "cannot decrypt this secret with the configured keys"
     assert set(job["arguments"]) == {"delivery_id"} and job["retryable"] is True
     assert receiver.requests == []
@@ -392,7 +443,9 @@ async def test_a_job_that_fails_for_good_is_a_dead_job_administrators_can_retry(
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     other = await build_desk(gql, smtp)
     assert (await other.data(other.admin, query))["deadJobs"]["edges"] == []
-    body = await other.run(other.admin, "mutation($id: ID!) { deadJobRetry(id: $id) { errors { code } } }", {"id": job["id"]})
+    body = await other.run(
+        other.admin, "mutation($id: ID!) { deadJobRetry(id: $id) { errors { code } } }", {"id": job["id"]}
+    )
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
     async with db_engine.begin() as conn:  # the operator restores the key
@@ -404,7 +457,8 @@ async def test_a_job_that_fails_for_good_is_a_dead_job_administrators_can_retry(
     StandardWebhook(secret).verify(request.body, request.headers)
     body = await desk.data(desk.admin, retry, {"id": job["id"]})
     assert [(e["code"], e["message"]) for e in body["deadJobRetry"]["errors"]] == [
-        ("ALREADY_RETRIED", "This job was retried already.")]
+        ("ALREADY_RETRIED", "This job was retried already.")
+    ]
 
 
 # --- statement counts --------------------------------------------------------------------------------
@@ -413,42 +467,76 @@ async def test_a_job_that_fails_for_good_is_a_dead_job_administrators_can_retry(
 async def _seed_deliveries(db_engine, account_pk: int, webhook_pk: int, n: int) -> None:
     async with db_engine.begin() as c:
         for i in range(n):
-            delivery = (await c.execute(text(
-                "INSERT INTO webhook_deliveries (account_id, webhook_id, event_id, event_type, message_id, body, status, "
-                "attempt_count, created_at) VALUES (:a, :w, :e, 'message_created', :m, '{}', 'delivered', 2, now()) RETURNING id"),
-                {"a": account_pk, "w": webhook_pk, "e": 10_000 + i, "m": f"msg_seed_{webhook_pk}_{i}"})).scalar()
+            delivery = (
+                await c.execute(
+                    text(
+                        "INSERT INTO webhook_deliveries (account_id, webhook_id, event_id, event_type, message_id, body, status, "
+                        "attempt_count, created_at) VALUES (:a, :w, :e, 'message_created', :m, '{}', 'delivered', 2, now()) RETURNING id"
+                    ),
+                    {"a": account_pk, "w": webhook_pk, "e": 10_000 + i, "m": f"msg_seed_{webhook_pk}_{i}"},
+                )
+            ).scalar()
             for number in (1, 2):
-                await c.execute(text(
-                    "INSERT INTO webhook_attempts (account_id, webhook_id, delivery_id, number, manual, succeeded, status_code, "
-                    "duration_ms, response_body, created_at) VALUES (:a, :w, :d, :n, false, :ok, :s, 5, '', now())"),
-                    {"a": account_pk, "w": webhook_pk, "d": delivery, "n": number, "ok": number == 2, "s": 200 if number == 2 else 500})
-            await c.execute(text(
-                "INSERT INTO dead_jobs (account_id, actor_name, queue_name, message_id, kwargs, redacted, error_class, "
-                "error_message, attempts, created_at) VALUES (:a, 'email.send', 'email', :m, '{}', false, 'X', '', 9, now())"),
-                {"a": account_pk, "m": f"m{i}"})
+                await c.execute(
+                    text(
+                        "INSERT INTO webhook_attempts (account_id, webhook_id, delivery_id, number, manual, succeeded, status_code, "
+                        "duration_ms, response_body, created_at) VALUES (:a, :w, :d, :n, false, :ok, :s, 5, '', now())"
+                    ),
+                    {
+                        "a": account_pk,
+                        "w": webhook_pk,
+                        "d": delivery,
+                        "n": number,
+                        "ok": number == 2,
+                        "s": 200 if number == 2 else 500,
+                    },
+                )
+            await c.execute(
+                text(
+                    "INSERT INTO dead_jobs (account_id, actor_name, queue_name, message_id, kwargs, redacted, error_class, "
+                    "error_message, attempts, created_at) VALUES (:a, 'email.send', 'email', :m, '{}', false, 'X', '', 9, now())"
+                ),
+                {"a": account_pk, "m": f"m{i}"},
+            )
 
 
 async def test_webhook_list_fields_make_a_constant_number_of_statements(gql, smtp, receiver, server, db_engine):
     desk = await build_desk(gql, smtp)
-    created = [await create_webhook(desk, receiver.url + f"/{i}", ["CONTACT_UPDATED"], inboxId=desk.inbox_id) for i in range(3)]
+    created = [
+        await create_webhook(desk, receiver.url + f"/{i}", ["CONTACT_UPDATED"], inboxId=desk.inbox_id) for i in range(3)
+    ]
     account_pk = decode_id(desk.admin.account_id, "Account")
     webhook_id = created[0][0]["id"]
     await _seed_deliveries(db_engine, account_pk, decode_id(webhook_id, "Webhook"), 30)
     engine = server.app.state.services.engine
     documents = {
-        "webhooks": ("query($first: Int) { webhooks(first: $first) { edges { node { " + WEBHOOK_FIELDS + " } } } }", {}),
-        "webhookDeliveries": (DELIVERIES.replace("first: 100", "first: $first").replace("query($id: ID!)", "query($id: ID!, $first: Int)"),
-                              {"id": webhook_id}),
-        "webhookAttempts": (ATTEMPTS.replace("first: 100", "first: $first").replace("query($id: ID!)", "query($id: ID!, $first: Int)"),
-                            {"id": webhook_id}),
-        "deadJobs": ("query($first: Int) { deadJobs(first: $first) { edges { node { id actorName arguments } } } }", {}),
+        "webhooks": (
+            "query($first: Int) { webhooks(first: $first) { edges { node { " + WEBHOOK_FIELDS + " } } } }",
+            {},
+        ),
+        "webhookDeliveries": (
+            DELIVERIES.replace("first: 100", "first: $first").replace(
+                "query($id: ID!)", "query($id: ID!, $first: Int)"
+            ),
+            {"id": webhook_id},
+        ),
+        "webhookAttempts": (
+            ATTEMPTS.replace("first: 100", "first: $first").replace("query($id: ID!)", "query($id: ID!, $first: Int)"),
+            {"id": webhook_id},
+        ),
+        "deadJobs": (
+            "query($first: Int) { deadJobs(first: $first) { edges { node { id actorName arguments } } } }",
+            {},
+        ),
     }
     for name, (document, variables) in documents.items():
         counts = []
         for first in (1, 25):
             with count_statements(engine) as statements:
                 body = await desk.data(desk.admin, document, {**variables, "first": first})
-            assert len(body[name]["edges"]) == min(first, 3 if name == "webhooks" else 30 if name != "webhookAttempts" else 60)
+            assert len(body[name]["edges"]) == min(
+                first, 3 if name == "webhooks" else 30 if name != "webhookAttempts" else 60
+            )
             counts.append(len(statements))
         assert counts[0] == counts[1], (name, counts)
         assert counts[1] <= 8, (name, counts)
@@ -463,8 +551,13 @@ async def test_the_signing_secret_is_stored_encrypted_with_its_key_id(gql, smtp,
     desk = await build_desk(gql, smtp)
     webhook, secret = await create_webhook(desk, receiver.url, ["CONTACT_CREATED"])
     async with db_engine.connect() as conn:
-        stored, key_id = (await conn.execute(select(Webhook.secret_encrypted, Webhook.secret_key_id)
-                                             .where(Webhook.id == decode_id(webhook["id"], "Webhook")))).one()
+        stored, key_id = (
+            await conn.execute(
+                select(Webhook.secret_encrypted, Webhook.secret_key_id).where(
+                    Webhook.id == decode_id(webhook["id"], "Webhook")
+                )
+            )
+        ).one()
     raw = secret.removeprefix("whsec_")
     assert secret not in stored and raw not in stored
     assert stored.startswith(f"v1:{key_id}:") and key_id == crypto.key_id(crypto.keys(server.settings)[0])

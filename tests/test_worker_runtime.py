@@ -24,7 +24,7 @@ from sqlalchemy import select, text
 
 from db.models import WebhookAttempt, WebhookDelivery
 from db.session import create_session_factory
-from schema.ids import decode_id
+from schema.core.ids import decode_id
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.support.accounts import signup
 from tests.support.desk import ERR, build_desk
@@ -34,7 +34,11 @@ from tests.support.redis_proc import RedisProcess
 from tests.support.server import LiveServer
 from tests.test_webhooks import create_webhook, wait_until
 
-FAST_HOOKS = {"webhooks_allow_private_targets": True, "webhooks_retry_base_seconds": 0.2, "webhooks_timeout_seconds": 30.0}
+FAST_HOOKS = {
+    "webhooks_allow_private_targets": True,
+    "webhooks_retry_base_seconds": 0.2,
+    "webhooks_timeout_seconds": 30.0,
+}
 
 
 @contextlib.contextmanager
@@ -66,11 +70,19 @@ def receiver() -> Iterator[Receiver]:
 # --- 1. Redis outage: outbox + sweeper, delivered once -----------------------------------------------
 
 
-async def test_a_message_created_while_redis_is_down_is_delivered_once_after_it_returns(settings, smtp, receiver, tmp_path):
+async def test_a_message_created_while_redis_is_down_is_delivered_once_after_it_returns(
+    settings, smtp, receiver, tmp_path
+):
     redis = RedisProcess().start()
     try:
-        own = settings.model_copy(update={**FAST_HOOKS, "redis_url": redis.url, "data_dir": tmp_path,
-                                          "dramatiq_namespace": f"parley-outage-{uuid.uuid4().hex[:6]}"})
+        own = settings.model_copy(
+            update={
+                **FAST_HOOKS,
+                "redis_url": redis.url,
+                "data_dir": tmp_path,
+                "dramatiq_namespace": f"parley-outage-{uuid.uuid4().hex[:6]}",
+            }
+        )
         with own_server(own, settings) as server:
             gql = GraphQLHTTP(server.url)
             try:
@@ -82,13 +94,18 @@ async def test_a_message_created_while_redis_is_down_is_delivered_once_after_it_
                 redis.stop()
                 await desk.incoming(conversation["id"], "while Redis is down")
                 await asyncio.sleep(2)
-                assert [r.json()["message"]["content"] for r in receiver.events("message_created")] == ["before the outage"]
+                assert [r.json()["message"]["content"] for r in receiver.events("message_created")] == [
+                    "before the outage"
+                ]
 
                 redis.start()  # same port, empty: only the outbox knows about the job
 
                 def during():
-                    return [r for r in receiver.events("message_created")
-                            if r.json()["message"]["content"] == "while Redis is down"]
+                    return [
+                        r
+                        for r in receiver.events("message_created")
+                        if r.json()["message"]["content"] == "while Redis is down"
+                    ]
 
                 await wait_until(during, timeout=60, interval=0.2)
                 await asyncio.sleep(3)  # anything duplicated would arrive by now
@@ -112,8 +129,9 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> WorkerProcess:
-        self.proc = subprocess.Popen([sys.executable, "-m", "parley.cli", "worker"], env=self.env,
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "parley.cli", "worker"], env=self.env, stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + timeout
         while "worker.started" not in self.output():
             if self.proc.poll() is not None:
@@ -145,11 +163,18 @@ def workers() -> Iterator[list[WorkerProcess]]:
 
 def worker_env(namespace: str, **extra: str) -> dict[str, str]:
     return {
-        "PARLEY_ENV": "test", "PARLEY_DATABASE_URL": TEST_DATABASE_URL, "PARLEY_REDIS_URL": TEST_REDIS_URL,
-        "PARLEY_DRAMATIQ_NAMESPACE": namespace, "PARLEY_LOG_LEVEL": "INFO", "PARLEY_LOG_FORMAT": "json",
-        "PARLEY_WORKER_THREADS": "2", "PARLEY_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
-        "PARLEY_WEBHOOKS_TIMEOUT_SECONDS": "60", "PARLEY_WORKER_HEARTBEAT_TIMEOUT_MS": "3000",
-        "PARLEY_WORKER_MAINTENANCE_CHANCE": "1000000", **extra,
+        "PARLEY_ENV": "test",
+        "PARLEY_DATABASE_URL": TEST_DATABASE_URL,
+        "PARLEY_REDIS_URL": TEST_REDIS_URL,
+        "PARLEY_DRAMATIQ_NAMESPACE": namespace,
+        "PARLEY_LOG_LEVEL": "INFO",
+        "PARLEY_LOG_FORMAT": "json",
+        "PARLEY_WORKER_THREADS": "2",
+        "PARLEY_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+        "PARLEY_WEBHOOKS_TIMEOUT_SECONDS": "60",
+        "PARLEY_WORKER_HEARTBEAT_TIMEOUT_MS": "3000",
+        "PARLEY_WORKER_MAINTENANCE_CHANCE": "1000000",
+        **extra,
     }
 
 
@@ -157,14 +182,22 @@ async def _desk_without_agents(gql: GraphQLHTTP):
     """An administrator, an API inbox and a contact: no invitation email needed (no worker yet)."""
     admin = await signup(gql, account="Workers")
     h = admin.headers()
-    inbox = await gql.data(f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}', headers=h)
-    contact = await gql.data(f'mutation {{ contactCreate(input: {{name: "Kim"}}) {{ contact {{ id }} {ERR} }} }}', headers=h)
+    inbox = await gql.data(
+        f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}', headers=h
+    )
+    contact = await gql.data(
+        f'mutation {{ contactCreate(input: {{name: "Kim"}}) {{ contact {{ id }} {ERR} }} }}', headers=h
+    )
     return admin, inbox["inboxCreate"]["inbox"]["id"], contact["contactCreate"]["contact"]["id"]
 
 
 async def _start_conversation(gql, admin, inbox_id, contact_id) -> str:
-    body = await gql.data(f"""mutation($i: ID!, $c: ID!) {{ conversationCreate(input: {{inboxId: $i, contactId: $c}})
-      {{ conversation {{ id }} {ERR} }} }}""", {"i": inbox_id, "c": contact_id}, headers=admin.headers())
+    body = await gql.data(
+        f"""mutation($i: ID!, $c: ID!) {{ conversationCreate(input: {{inboxId: $i, contactId: $c}})
+      {{ conversation {{ id }} {ERR} }} }}""",
+        {"i": inbox_id, "c": contact_id},
+        headers=admin.headers(),
+    )
     assert body["conversationCreate"]["errors"] == [], body
     return body["conversationCreate"]["conversation"]["id"]
 
@@ -186,7 +219,9 @@ async def _delivery_state(db_engine) -> tuple[list, list]:
 
 async def test_a_worker_killed_mid_job_loses_nothing(settings, receiver, workers, db_engine, tmp_path):
     namespace = f"parley-kill-{uuid.uuid4().hex[:6]}"
-    api = settings.model_copy(update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace, "data_dir": tmp_path})
+    api = settings.model_copy(
+        update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace, "data_dir": tmp_path}
+    )
     with own_server(api, settings) as server:
         gql = GraphQLHTTP(server.url)
         try:
@@ -205,8 +240,11 @@ async def test_a_worker_killed_mid_job_loses_nothing(settings, receiver, workers
             second = WorkerProcess(worker_env(namespace)).start()
             workers.append(second)
 
-            requests = await wait_until(lambda: len(receiver.events("conversation_created")) >= 2 and receiver.events("conversation_created"),
-                                        timeout=60, interval=0.2)
+            requests = await wait_until(
+                lambda: len(receiver.events("conversation_created")) >= 2 and receiver.events("conversation_created"),
+                timeout=60,
+                interval=0.2,
+            )
             # Not before the broker's heartbeat timeout (3 s here): the job was requeued, not lost.
             assert requests[1].at - killed_at >= 2.5
             assert requests[0].webhook_id == requests[1].webhook_id and requests[0].body == requests[1].body
@@ -223,7 +261,9 @@ async def test_a_worker_killed_mid_job_loses_nothing(settings, receiver, workers
 
 async def test_sigterm_lets_the_running_job_finish(settings, receiver, workers, db_engine, tmp_path):
     namespace = f"parley-term-{uuid.uuid4().hex[:6]}"
-    api = settings.model_copy(update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace, "data_dir": tmp_path})
+    api = settings.model_copy(
+        update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace, "data_dir": tmp_path}
+    )
     with own_server(api, settings) as server:
         gql = GraphQLHTTP(server.url)
         try:
@@ -265,21 +305,42 @@ async def test_expired_tokens_and_old_events_are_removed(gql, db_engine):
     old, recent = now - timedelta(days=3), now - timedelta(hours=1)
     async with db_engine.begin() as c:
         user_pk = (await c.execute(text("SELECT user_id FROM user_sessions LIMIT 1"))).scalar()
-        for sid, expires, revoked in (("expired", old, None), ("revoked", now + timedelta(days=5), old),
-                                      ("fresh-revoked", now + timedelta(days=5), recent)):
-            await c.execute(text("INSERT INTO user_sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at) "
-                                 "VALUES (:id, :u, :t, :t, :e, :r)"), {"id": sid, "u": user_pk, "t": old, "e": expires, "r": revoked})
-            await c.execute(text("INSERT INTO refresh_tokens (session_id, token_hash, created_at) VALUES (:s, :h, :t)"),
-                            {"s": sid, "h": f"hash-{sid}", "t": old})
-        for i, (expires, used) in enumerate(((old, None), (now + timedelta(days=1), old), (now + timedelta(days=1), None))):
-            await c.execute(text("INSERT INTO one_time_tokens (purpose, user_id, token_hash, created_at, expires_at, used_at) "
-                                 "VALUES ('password_reset', :u, :h, :t, :e, :used)"),
-                            {"u": user_pk, "h": f"ott-{i}", "t": old, "e": expires, "used": used})
-        for i, (created, relayed) in enumerate(((now - timedelta(days=40), True), (now - timedelta(days=40), False),
-                                                (now - timedelta(days=2), True))):
-            await c.execute(text("INSERT INTO events (account_id, position, type, private, payload, created_at, relayed_at) "
-                                 "VALUES (:a, :p, 'contact.updated', false, '{}', :t, :r)"),
-                            {"a": account_pk, "p": 1_000_000 + i, "t": created, "r": created if relayed else None})
+        for sid, expires, revoked in (
+            ("expired", old, None),
+            ("revoked", now + timedelta(days=5), old),
+            ("fresh-revoked", now + timedelta(days=5), recent),
+        ):
+            await c.execute(
+                text(
+                    "INSERT INTO user_sessions (id, user_id, created_at, last_used_at, expires_at, revoked_at) "
+                    "VALUES (:id, :u, :t, :t, :e, :r)"
+                ),
+                {"id": sid, "u": user_pk, "t": old, "e": expires, "r": revoked},
+            )
+            await c.execute(
+                text("INSERT INTO refresh_tokens (session_id, token_hash, created_at) VALUES (:s, :h, :t)"),
+                {"s": sid, "h": f"hash-{sid}", "t": old},
+            )
+        for i, (expires, used) in enumerate(
+            ((old, None), (now + timedelta(days=1), old), (now + timedelta(days=1), None))
+        ):
+            await c.execute(
+                text(
+                    "INSERT INTO one_time_tokens (purpose, user_id, token_hash, created_at, expires_at, used_at) "
+                    "VALUES ('password_reset', :u, :h, :t, :e, :used)"
+                ),
+                {"u": user_pk, "h": f"ott-{i}", "t": old, "e": expires, "used": used},
+            )
+        for i, (created, relayed) in enumerate(
+            ((now - timedelta(days=40), True), (now - timedelta(days=40), False), (now - timedelta(days=2), True))
+        ):
+            await c.execute(
+                text(
+                    "INSERT INTO events (account_id, position, type, private, payload, created_at, relayed_at) "
+                    "VALUES (:a, :p, 'contact.updated', false, '{}', :t, :r)"
+                ),
+                {"a": account_pk, "p": 1_000_000 + i, "t": created, "r": created if relayed else None},
+            )
     sessions = create_session_factory(db_engine)
     removed = await cleanup_expired_tokens(sessions)
     assert removed == 4  # two sessions, two one-time tokens

@@ -40,18 +40,26 @@ async def _until(http: httpx.AsyncClient, predicate, timeout: float = 30) -> dic
 
 
 def _status(namespace: str, settings) -> tuple[int, str]:
-    result = run_cli("status", env={
-        "PARLEY_ENV": "test", "PARLEY_DATABASE_URL": settings.database_url, "PARLEY_REDIS_URL": settings.redis_url,
-        "PARLEY_DRAMATIQ_NAMESPACE": namespace, "PARLEY_WORKER_MISSING_AFTER_SECONDS": str(MISSING_AFTER),
-    }, timeout=60)
+    result = run_cli(
+        "status",
+        env={
+            "PARLEY_ENV": "test",
+            "PARLEY_DATABASE_URL": settings.database_url,
+            "PARLEY_REDIS_URL": settings.redis_url,
+            "PARLEY_DRAMATIQ_NAMESPACE": namespace,
+            "PARLEY_WORKER_MISSING_AFTER_SECONDS": str(MISSING_AFTER),
+        },
+        timeout=60,
+    )
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, result.stdout
 
 
 async def test_readyz_and_status_show_a_missing_worker_until_one_runs(settings, tmp_path, workers):
     namespace = f"parley-vis-{uuid.uuid4().hex[:6]}"
-    own = make_settings(tmp_path, worker_in_process=False, dramatiq_namespace=namespace,
-                        worker_missing_after_seconds=MISSING_AFTER)
+    own = make_settings(
+        tmp_path, worker_in_process=False, dramatiq_namespace=namespace, worker_missing_after_seconds=MISSING_AFTER
+    )
     with own_server(own, settings) as server:
         async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
             await _scenario(server, http, namespace, own, workers)
@@ -64,7 +72,11 @@ async def _scenario(server, http, namespace, own, workers) -> None:
     assert body["failed"] == [] and body["degraded"] == ["worker"]
     assert body["checks"]["worker"] == "no worker seen"
     assert {k: v for k, v in body["checks"].items() if k != "worker"} == {
-        "database": "ok", "redis": "ok", "broadcast": "ok", "broker": "ok"}
+        "database": "ok",
+        "redis": "ok",
+        "broadcast": "ok",
+        "broker": "ok",
+    }
 
     # Work arrives anyway: the jobs wait in their queue.
     gql = GraphQLHTTP(server.url)
@@ -106,8 +118,15 @@ async def _scenario(server, http, namespace, own, workers) -> None:
 
 
 async def test_status_says_in_one_line_when_redis_is_unreachable(settings):
-    result = run_cli("status", env={"PARLEY_ENV": "test", "PARLEY_DATABASE_URL": settings.database_url,
-                                    "PARLEY_REDIS_URL": "redis://127.0.0.1:1/0"}, timeout=60)
+    result = run_cli(
+        "status",
+        env={
+            "PARLEY_ENV": "test",
+            "PARLEY_DATABASE_URL": settings.database_url,
+            "PARLEY_REDIS_URL": "redis://127.0.0.1:1/0",
+        },
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "database: ok" in result.stdout
     assert "redis: unreachable at redis://127.0.0.1:1/0" in result.stdout

@@ -14,6 +14,7 @@ async def setup_b(gql, world) -> None:
     )
     world.b["invitation"] = invited["agentInvite"]["invitation"]["id"]
 
+
 PROBES: dict[str, Probe | str] = {
     # Public fields take no account and no account-scoped ID: nothing of B can be named.
     "serverInfo": "public: server version only",
@@ -50,9 +51,11 @@ PROBES: dict[str, Probe | str] = {
         "query($actor: ID) { auditLogs(actorId: $actor, first: 100) { edges { node { id targetId } } } }",
         lambda w: {"actor": w.b["admin_user"]},
     ),
-    "accountUpdate": Probe(f'mutation {{ accountUpdate(input: {{name: "Pwned"}}) {{ account {{ id }} {PAYLOAD_ERRORS} }} }}'),
+    "accountUpdate": Probe(
+        f'mutation {{ accountUpdate(input: {{name: "Pwned"}}) {{ account {{ id }} {PAYLOAD_ERRORS} }} }}'
+    ),
     "agentInvite": Probe(
-        f"mutation($r: ID) {{ agentInvite(input: {{email: \"x@evil.test\", name: \"X\", customRoleId: $r}}) {{ {PAYLOAD_ERRORS} }} }}",
+        f'mutation($r: ID) {{ agentInvite(input: {{email: "x@evil.test", name: "X", customRoleId: $r}}) {{ {PAYLOAD_ERRORS} }} }}',
         lambda w: {"r": w.b["custom_role"]},
         inside_a="PAYLOAD",
     ),

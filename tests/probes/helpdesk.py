@@ -14,15 +14,23 @@ B_STATE = """
 
 async def setup_b(gql, world) -> None:
     h = world.admin_b.headers()
-    inbox = await gql.data('mutation { inboxCreate(input: {name: "B inbox", channelType: API}) { inbox { id } } }', headers=h)
+    inbox = await gql.data(
+        'mutation { inboxCreate(input: {name: "B inbox", channelType: API}) { inbox { id } } }', headers=h
+    )
     world.b["inbox"] = inbox["inboxCreate"]["inbox"]["id"]
     for key, email in (("contact", "b1@b.test"), ("contact2", "b2@b.test")):
-        c = await gql.data("mutation($e: String) { contactCreate(input: {name: \"B\", email: $e}) { contact { id } } }", {"e": email}, headers=h)
+        c = await gql.data(
+            'mutation($e: String) { contactCreate(input: {name: "B", email: $e}) { contact { id } } }',
+            {"e": email},
+            headers=h,
+        )
         world.b[key] = c["contactCreate"]["contact"]["id"]
     conv = await gql.data(
-        "mutation($i: ID!, $c: ID!) { conversationCreate(input: {inboxId: $i, contactId: $c, message: \"hello B\"}) "
+        'mutation($i: ID!, $c: ID!) { conversationCreate(input: {inboxId: $i, contactId: $c, message: "hello B"}) '
         "{ conversation { id lastMessage { id } } errors { code } } }",
-        {"i": world.b["inbox"], "c": world.b["contact"]}, headers=h)
+        {"i": world.b["inbox"], "c": world.b["contact"]},
+        headers=h,
+    )
     world.b["conversation"] = conv["conversationCreate"]["conversation"]["id"]
     world.b["message"] = conv["conversationCreate"]["conversation"]["lastMessage"]["id"]
 
@@ -34,40 +42,86 @@ def _conv(mutation: str) -> Probe:
 PROBES: dict[str, Probe | str] = {
     "inboxes": Probe("{ inboxes { id } }"),
     "contacts": Probe("{ contacts(first: 100) { edges { node { id } } } }"),
-    "contact": Probe("query($id: ID!) { contact(id: $id) { id } }", lambda w: {"id": w.b["contact"]}, inside_a="NOT_FOUND"),
+    "contact": Probe(
+        "query($id: ID!) { contact(id: $id) { id } }", lambda w: {"id": w.b["contact"]}, inside_a="NOT_FOUND"
+    ),
     "conversations": Probe("{ conversations(first: 100) { edges { node { id } } } }"),
-    "conversation": Probe("query($id: ID!) { conversation(id: $id) { id } }", lambda w: {"id": w.b["conversation"]}, inside_a="NOT_FOUND"),
+    "conversation": Probe(
+        "query($id: ID!) { conversation(id: $id) { id } }", lambda w: {"id": w.b["conversation"]}, inside_a="NOT_FOUND"
+    ),
     "conversationCounts": Probe("{ conversationCounts { open } }"),
     "inboxCreate": Probe(f'mutation {{ inboxCreate(input: {{name: "A2", channelType: API}}) {{ {PAYLOAD_ERRORS} }} }}'),
-    "inboxUpdate": Probe(f'mutation($id: ID!) {{ inboxUpdate(id: $id, input: {{name: "Pwned"}}) {{ {PAYLOAD_ERRORS} }} }}',
-                         lambda w: {"id": w.b["inbox"]}, inside_a="NOT_FOUND"),
-    "inboxMembersSet": Probe(f"mutation($id: ID!) {{ inboxMembersSet(id: $id, userIds: []) {{ {PAYLOAD_ERRORS} }} }}",
-                             lambda w: {"id": w.b["inbox"]}, inside_a="NOT_FOUND"),
+    "inboxUpdate": Probe(
+        f'mutation($id: ID!) {{ inboxUpdate(id: $id, input: {{name: "Pwned"}}) {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["inbox"]},
+        inside_a="NOT_FOUND",
+    ),
+    "inboxMembersSet": Probe(
+        f"mutation($id: ID!) {{ inboxMembersSet(id: $id, userIds: []) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["inbox"]},
+        inside_a="NOT_FOUND",
+    ),
     "contactCreate": Probe(f'mutation {{ contactCreate(input: {{name: "A contact"}}) {{ {PAYLOAD_ERRORS} }} }}'),
-    "contactUpdate": Probe(f'mutation($id: ID!) {{ contactUpdate(id: $id, input: {{name: "Pwned", blocked: true}}) {{ {PAYLOAD_ERRORS} }} }}',
-                           lambda w: {"id": w.b["contact"]}, inside_a="NOT_FOUND"),
-    "contactDelete": Probe(f"mutation($id: ID!) {{ contactDelete(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
-                           lambda w: {"id": w.b["contact"]}, inside_a="NOT_FOUND"),
-    "contactMerge": Probe(f"mutation($a: ID!, $b: ID!) {{ contactMerge(baseContactId: $a, mergeeContactId: $b) {{ {PAYLOAD_ERRORS} }} }}",
-                          lambda w: {"a": w.b["contact"], "b": w.b["contact2"]}, inside_a="NOT_FOUND"),
-    "contactNoteCreate": Probe(f'mutation($id: ID!) {{ contactNoteCreate(contactId: $id, content: "x") {{ {PAYLOAD_ERRORS} }} }}',
-                               lambda w: {"id": w.b["contact"]}, inside_a="NOT_FOUND"),
+    "contactUpdate": Probe(
+        f'mutation($id: ID!) {{ contactUpdate(id: $id, input: {{name: "Pwned", blocked: true}}) {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["contact"]},
+        inside_a="NOT_FOUND",
+    ),
+    "contactDelete": Probe(
+        f"mutation($id: ID!) {{ contactDelete(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["contact"]},
+        inside_a="NOT_FOUND",
+    ),
+    "contactMerge": Probe(
+        f"mutation($a: ID!, $b: ID!) {{ contactMerge(baseContactId: $a, mergeeContactId: $b) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"a": w.b["contact"], "b": w.b["contact2"]},
+        inside_a="NOT_FOUND",
+    ),
+    "contactNoteCreate": Probe(
+        f'mutation($id: ID!) {{ contactNoteCreate(contactId: $id, content: "x") {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["contact"]},
+        inside_a="NOT_FOUND",
+    ),
     "conversationCreate": Probe(
-        f"mutation($i: ID!, $c: ID!) {{ conversationCreate(input: {{inboxId: $i, contactId: $c, message: \"x\"}}) {{ {PAYLOAD_ERRORS} }} }}",
-        lambda w: {"i": w.b["inbox"], "c": w.b["contact"]}, inside_a="PAYLOAD"),
-    "messageCreate": Probe(f'mutation($id: ID!) {{ messageCreate(input: {{conversationId: $id, content: "x"}}) {{ {PAYLOAD_ERRORS} }} }}',
-                           lambda w: {"id": w.b["conversation"]}, inside_a="NOT_FOUND"),
-    "messageUpdate": Probe(f'mutation($id: ID!) {{ messageUpdate(id: $id, content: "Pwned") {{ {PAYLOAD_ERRORS} }} }}',
-                           lambda w: {"id": w.b["message"]}, inside_a="NOT_FOUND"),
-    "messageDelete": Probe(f"mutation($id: ID!) {{ messageDelete(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
-                           lambda w: {"id": w.b["message"]}, inside_a="NOT_FOUND"),
-    "conversationAssign": _conv(f"mutation($id: ID!) {{ conversationAssign(id: $id, input: {{assigneeId: null}}) {{ {PAYLOAD_ERRORS} }} }}"),
-    "conversationStatusUpdate": _conv(f"mutation($id: ID!) {{ conversationStatusUpdate(id: $id, input: {{status: RESOLVED}}) {{ {PAYLOAD_ERRORS} }} }}"),
-    "conversationPriorityUpdate": _conv(f"mutation($id: ID!) {{ conversationPriorityUpdate(id: $id, priority: URGENT) {{ {PAYLOAD_ERRORS} }} }}"),
-    "conversationLabelsUpdate": _conv(f"mutation($id: ID!) {{ conversationLabelsUpdate(id: $id, input: {{add: []}}) {{ {PAYLOAD_ERRORS} }} }}"),
-    "conversationCustomAttributesUpdate": _conv(f"mutation($id: ID!) {{ conversationCustomAttributesUpdate(id: $id, values: {{}}) {{ {PAYLOAD_ERRORS} }} }}"),
+        f'mutation($i: ID!, $c: ID!) {{ conversationCreate(input: {{inboxId: $i, contactId: $c, message: "x"}}) {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"i": w.b["inbox"], "c": w.b["contact"]},
+        inside_a="PAYLOAD",
+    ),
+    "messageCreate": Probe(
+        f'mutation($id: ID!) {{ messageCreate(input: {{conversationId: $id, content: "x"}}) {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["conversation"]},
+        inside_a="NOT_FOUND",
+    ),
+    "messageUpdate": Probe(
+        f'mutation($id: ID!) {{ messageUpdate(id: $id, content: "Pwned") {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["message"]},
+        inside_a="NOT_FOUND",
+    ),
+    "messageDelete": Probe(
+        f"mutation($id: ID!) {{ messageDelete(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["message"]},
+        inside_a="NOT_FOUND",
+    ),
+    "conversationAssign": _conv(
+        f"mutation($id: ID!) {{ conversationAssign(id: $id, input: {{assigneeId: null}}) {{ {PAYLOAD_ERRORS} }} }}"
+    ),
+    "conversationStatusUpdate": _conv(
+        f"mutation($id: ID!) {{ conversationStatusUpdate(id: $id, input: {{status: RESOLVED}}) {{ {PAYLOAD_ERRORS} }} }}"
+    ),
+    "conversationPriorityUpdate": _conv(
+        f"mutation($id: ID!) {{ conversationPriorityUpdate(id: $id, priority: URGENT) {{ {PAYLOAD_ERRORS} }} }}"
+    ),
+    "conversationLabelsUpdate": _conv(
+        f"mutation($id: ID!) {{ conversationLabelsUpdate(id: $id, input: {{add: []}}) {{ {PAYLOAD_ERRORS} }} }}"
+    ),
+    "conversationCustomAttributesUpdate": _conv(
+        f"mutation($id: ID!) {{ conversationCustomAttributesUpdate(id: $id, values: {{}}) {{ {PAYLOAD_ERRORS} }} }}"
+    ),
     "conversationMarkRead": _conv(f"mutation($id: ID!) {{ conversationMarkRead(id: $id) {{ {PAYLOAD_ERRORS} }} }}"),
     "conversationMute": _conv(f"mutation($id: ID!) {{ conversationMute(id: $id) {{ {PAYLOAD_ERRORS} }} }}"),
-    "conversationBulkUpdate": Probe(f"mutation($id: ID!) {{ conversationBulkUpdate(input: {{ids: [$id], status: RESOLVED}}) {{ {PAYLOAD_ERRORS} }} }}",
-                                    lambda w: {"id": w.b["conversation"]}, inside_a="NOT_FOUND"),
+    "conversationBulkUpdate": Probe(
+        f"mutation($id: ID!) {{ conversationBulkUpdate(input: {{ids: [$id], status: RESOLVED}}) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["conversation"]},
+        inside_a="NOT_FOUND",
+    ),
 }

@@ -16,19 +16,34 @@ B_STATE = """
 async def setup_b(gql, world) -> None:
     """B's administrator is assigned a conversation by B's bot, so B has a notification to aim at."""
     h = world.admin_b.headers()
-    inbox = await gql.data('mutation { inboxCreate(input: {name: "B notify", channelType: API}) { inbox { id } } }', headers=h)
+    inbox = await gql.data(
+        'mutation { inboxCreate(input: {name: "B notify", channelType: API}) { inbox { id } } }', headers=h
+    )
     inbox_id = inbox["inboxCreate"]["inbox"]["id"]
-    await gql.data("mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
-                   {"i": inbox_id, "u": [world.b["admin_user"]]}, headers=h)
-    contact = await gql.data('mutation { contactCreate(input: {name: "B", email: "bn@b.test"}) { contact { id } } }', headers=h)
+    await gql.data(
+        "mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
+        {"i": inbox_id, "u": [world.b["admin_user"]]},
+        headers=h,
+    )
+    contact = await gql.data(
+        'mutation { contactCreate(input: {name: "B", email: "bn@b.test"}) { contact { id } } }', headers=h
+    )
     bot = await gql.data('mutation { botCreate(input: {name: "B channel"}) { bot { id } } }', headers=h)
-    token = await gql.data('mutation($b: ID) { apiTokenCreate(input: {name: "b channel", botId: $b}) { secret } }',
-                           {"b": bot["botCreate"]["bot"]["id"]}, headers=h)
-    as_bot = {"Authorization": f"Bearer {token['apiTokenCreate']['secret']}", "X-Parley-Account": world.admin_b.account_id}
+    token = await gql.data(
+        'mutation($b: ID) { apiTokenCreate(input: {name: "b channel", botId: $b}) { secret } }',
+        {"b": bot["botCreate"]["bot"]["id"]},
+        headers=h,
+    )
+    as_bot = {
+        "Authorization": f"Bearer {token['apiTokenCreate']['secret']}",
+        "X-Parley-Account": world.admin_b.account_id,
+    }
     created = await gql.data(
         "mutation($i: ID!, $c: ID!, $a: ID) { conversationCreate(input: {inboxId: $i, contactId: $c, assigneeId: $a}) "
         "{ errors { code } } }",
-        {"i": inbox_id, "c": contact["contactCreate"]["contact"]["id"], "a": world.b["admin_user"]}, headers=as_bot)
+        {"i": inbox_id, "c": contact["contactCreate"]["contact"]["id"], "a": world.b["admin_user"]},
+        headers=as_bot,
+    )
     assert created["conversationCreate"]["errors"] == []
     for _ in range(200):  # the worker makes it after the commit
         found = await gql.data("{ notifications(first: 1) { edges { node { id } } } }", headers=h)
@@ -40,7 +55,9 @@ async def setup_b(gql, world) -> None:
 
 
 PROBES: dict[str, Probe | str] = {
-    "notifications": Probe("{ notifications(first: 100) { edges { node { id conversation { id } message { id } } } } }"),
+    "notifications": Probe(
+        "{ notifications(first: 100) { edges { node { id conversation { id } message { id } } } } }"
+    ),
     "notificationUnreadCount": Probe("{ notificationUnreadCount }"),
     "notificationSettings": Probe("{ notificationSettings { notificationType inApp email } }"),
     "notificationMarkRead": Probe(

@@ -14,14 +14,16 @@ async def setup_b(gql, world) -> None:
     app = await gql.data('mutation { partnerAppCreate(input: {name: "B app"}) { partnerApp { id } } }', headers=h)
     world.b["partner_app"] = app["partnerAppCreate"]["partnerApp"]["id"]
     token = await gql.data(
-        "mutation($a: ID!) { partnerTokenCreate(input: {partnerAppId: $a, name: \"b\"}) { partnerToken { id } } }",
-        {"a": world.b["partner_app"]}, headers=h,
+        'mutation($a: ID!) { partnerTokenCreate(input: {partnerAppId: $a, name: "b"}) { partnerToken { id } } }',
+        {"a": world.b["partner_app"]},
+        headers=h,
     )
     world.b["partner_token"] = token["partnerTokenCreate"]["partnerToken"]["id"]
     uploaded = await gql.data(
         "mutation($a: ID!, $m: String!) { partnerManifestUpload(input: {partnerAppId: $a, manifest: $m}) "
         "{ manifest { id } errors { code } } }",
-        {"a": world.b["partner_app"], "m": MANIFEST}, headers=h,
+        {"a": world.b["partner_app"], "m": MANIFEST},
+        headers=h,
     )
     world.b["partner_manifest"] = uploaded["partnerManifestUpload"]["manifest"]["id"]
 
@@ -31,7 +33,7 @@ PROBES: dict[str, Probe | str] = {
     "partnerApps": Probe("{ partnerApps { id name tokens { id } manifests { id operations { documentId } } } }"),
     "partnerAppCreate": Probe(f'mutation {{ partnerAppCreate(input: {{name: "Spy"}}) {{ {PAYLOAD_ERRORS} }} }}'),
     "partnerAppUpdate": Probe(
-        f'mutation($id: ID!) {{ partnerAppUpdate(id: $id, input: {{disabled: true}}) {{ {PAYLOAD_ERRORS} }} }}',
+        f"mutation($id: ID!) {{ partnerAppUpdate(id: $id, input: {{disabled: true}}) {{ {PAYLOAD_ERRORS} }} }}",
         lambda w: {"id": w.b["partner_app"]},
         inside_a="NOT_FOUND",
     ),

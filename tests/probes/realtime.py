@@ -10,7 +10,10 @@ PROBES: dict[str, Probe | str] = {
     "agentPresence": Probe("{ agentPresence { connected status user { id } } }"),
     "typingSet": Probe(
         f"mutation($id: ID!) {{ typingSet(input: {{conversationId: $id, on: true}}) {{ accepted {PAYLOAD_ERRORS} }} }}",
-        lambda w: {"id": w.b["conversation"]}, inside_a="PAYLOAD",
+        lambda w: {"id": w.b["conversation"]},
+        inside_a="PAYLOAD",
     ),
-    "availabilitySet": Probe(f"mutation {{ availabilitySet(input: {{availability: BUSY}}) {{ presence {{ status }} {PAYLOAD_ERRORS} }} }}"),
+    "availabilitySet": Probe(
+        f"mutation {{ availabilitySet(input: {{availability: BUSY}}) {{ presence {{ status }} {PAYLOAD_ERRORS} }} }}"
+    ),
 }

@@ -50,10 +50,14 @@ def unique_email(prefix: str = "user") -> str:
     return f"{prefix}{next(_seq)}@example.test"
 
 
-async def signup(gql: GraphQLHTTP, *, email: str | None = None, account: str = "Acme", password: str = PASSWORD) -> Member:
+async def signup(
+    gql: GraphQLHTTP, *, email: str | None = None, account: str = "Acme", password: str = PASSWORD
+) -> Member:
     """Sign up (the answer carries no session, whatever the email), then sign in and pick the new account."""
     email = email or unique_email("admin")
-    data = await gql.data(SIGNUP, {"input": {"accountName": account, "name": "Ada", "email": email, "password": password}})
+    data = await gql.data(
+        SIGNUP, {"input": {"accountName": account, "name": "Ada", "email": email, "password": password}}
+    )
     payload = data["accountCreate"]
     assert payload["errors"] == [] and payload["tokens"] is None, payload
     signed_in = await login(gql, email, password)
@@ -71,8 +75,10 @@ async def confirm_email(gql: GraphQLHTTP, member: Member, smtp) -> None:
     try:
         msg = smtp.wait_for(member.email, subject_contains="Confirm your email", timeout=10)
     except AssertionError:  # the email went before this test's mailbox was emptied: ask again
-        resent = await gql.data("mutation { emailVerificationResend { emailVerified errors { code } } }",
-                                headers={"Authorization": f"Bearer {member.access}"})
+        resent = await gql.data(
+            "mutation { emailVerificationResend { emailVerified errors { code } } }",
+            headers={"Authorization": f"Bearer {member.access}"},
+        )
         assert resent["emailVerificationResend"]["errors"] == [], resent
         msg = smtp.wait_for(member.email, subject_contains="Confirm your email")
     done = (await gql.data(EMAIL_VERIFY, {"input": {"token": smtp.token_in(msg)}}))["emailVerify"]
@@ -84,7 +90,9 @@ async def login(gql: GraphQLHTTP, email: str, password: str = PASSWORD) -> dict:
     return (await gql.data(LOGIN, {"input": {"email": email, "password": password}}))["login"]
 
 
-async def add_agent(gql: GraphQLHTTP, admin: Member, smtp, *, role: str = "agent", custom_role_id: str | None = None) -> Member:
+async def add_agent(
+    gql: GraphQLHTTP, admin: Member, smtp, *, role: str = "agent", custom_role_id: str | None = None
+) -> Member:
     """Invite through the API, read the emailed link from the SMTP server, accept it."""
     await confirm_email(gql, admin, smtp)
     email = unique_email(role)
@@ -97,5 +105,6 @@ async def add_agent(gql: GraphQLHTTP, admin: Member, smtp, *, role: str = "agent
     token = smtp.token_in(msg)
     accepted = (await gql.data(ACCEPT, {"input": {"token": token, "password": PASSWORD}}))["invitationAccept"]
     assert accepted["errors"] == [], accepted
-    return Member(email, accepted["tokens"]["accessToken"], accepted["tokens"]["refreshToken"], admin.account_id,
-                  verified=True)
+    return Member(
+        email, accepted["tokens"]["accessToken"], accepted["tokens"]["refreshToken"], admin.account_id, verified=True
+    )

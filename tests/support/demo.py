@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from parley.demo import seed_demo
 from infra.settings import Settings
+from parley.demo import seed_demo
 from tests.support.accounts import login
 from tests.support.gql import GraphQLHTTP
 

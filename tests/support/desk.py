@@ -32,23 +32,31 @@ class Desk:
 
     async def incoming(self, conversation_id: str, content: str) -> dict:
         """The contact writes (through the API channel)."""
-        body = await self.data(self.admin, f"""mutation($c: ID!, $t: String!) {{
+        body = await self.data(
+            self.admin,
+            f"""mutation($c: ID!, $t: String!) {{
           messageCreate(input: {{conversationId: $c, content: $t, messageType: INCOMING}}) {{ message {{ id }} {ERR} }} }}""",
-                               {"c": conversation_id, "t": content})
+            {"c": conversation_id, "t": content},
+        )
         assert body["messageCreate"]["errors"] == [], body
         return body["messageCreate"]["message"]
 
     async def new_conversation(self, message: str = "Hello, my order is late", contact_id: str | None = None) -> dict:
-        body = await self.data(self.agent, f"""mutation($i: ID!, $c: ID!) {{
+        body = await self.data(
+            self.agent,
+            f"""mutation($i: ID!, $c: ID!) {{
           conversationCreate(input: {{inboxId: $i, contactId: $c}}) {{ conversation {{ id displayId }} {ERR} }} }}""",
-                               {"i": self.inbox_id, "c": contact_id or self.contact_id})
+            {"i": self.inbox_id, "c": contact_id or self.contact_id},
+        )
         assert body["conversationCreate"]["errors"] == [], body
         conversation = body["conversationCreate"]["conversation"]
         await self.incoming(conversation["id"], message)
         return conversation
 
     async def conversation(self, who: Member, conversation_id: str) -> dict:
-        body = await self.run(who, f"query($id: ID!) {{ conversation(id: $id) {{ {CONVERSATION_FIELDS} }} }}", {"id": conversation_id})
+        body = await self.run(
+            who, f"query($id: ID!) {{ conversation(id: $id) {{ {CONVERSATION_FIELDS} }} }}", {"id": conversation_id}
+        )
         return body
 
 
@@ -60,13 +68,24 @@ async def build_desk(gql: GraphQLHTTP, smtp) -> Desk:
     admin = await signup(gql, account="Desk")
     agent = await add_agent(gql, admin, smtp)
     outsider = await add_agent(gql, admin, smtp)
-    inbox = await gql.data(f"""mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}""",
-                           headers=admin.headers())
+    inbox = await gql.data(
+        f"""mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}""",
+        headers=admin.headers(),
+    )
     inbox_id = inbox["inboxCreate"]["inbox"]["id"]
-    ids = {"admin": await user_id(gql, admin), "agent": await user_id(gql, agent), "outsider": await user_id(gql, outsider)}
-    members = await gql.data(f"""mutation($i: ID!, $u: [ID!]!) {{ inboxMembersSet(id: $i, userIds: $u) {{ inbox {{ members {{ email }} }} {ERR} }} }}""",
-                             {"i": inbox_id, "u": [ids["agent"]]}, headers=admin.headers())
+    ids = {
+        "admin": await user_id(gql, admin),
+        "agent": await user_id(gql, agent),
+        "outsider": await user_id(gql, outsider),
+    }
+    members = await gql.data(
+        f"""mutation($i: ID!, $u: [ID!]!) {{ inboxMembersSet(id: $i, userIds: $u) {{ inbox {{ members {{ email }} }} {ERR} }} }}""",
+        {"i": inbox_id, "u": [ids["agent"]]},
+        headers=admin.headers(),
+    )
     assert members["inboxMembersSet"]["errors"] == []
-    contact = await gql.data(f"""mutation {{ contactCreate(input: {{name: "Carla Customer", email: "carla@example.test"}}) {{ contact {{ id }} {ERR} }} }}""",
-                             headers=admin.headers())
+    contact = await gql.data(
+        f"""mutation {{ contactCreate(input: {{name: "Carla Customer", email: "carla@example.test"}}) {{ contact {{ id }} {ERR} }} }}""",
+        headers=admin.headers(),
+    )
     return Desk(gql, admin, agent, outsider, inbox_id, contact["contactCreate"]["contact"]["id"], ids)

@@ -16,7 +16,9 @@ class GraphQLHTTP:
         self.base_url = base_url
         self.client = httpx.AsyncClient(base_url=base_url, headers=headers or {}, timeout=30)
 
-    async def post(self, query: str, variables: dict | None = None, *, headers: dict | None = None, **extra) -> httpx.Response:
+    async def post(
+        self, query: str, variables: dict | None = None, *, headers: dict | None = None, **extra
+    ) -> httpx.Response:
         body: dict[str, Any] = {"query": query}
         if variables is not None:
             body["variables"] = variables

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import hashlib
 import json
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -21,12 +23,24 @@ def ensure_node_clients() -> Path:
     """tests/node with its node_modules matching package-lock.json (a fresh clone installs them here)."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if not node or not npm:
-        pytest.skip("node and npm are not installed: the JavaScript client checks need them (apt-get install nodejs npm)")
+        pytest.skip(
+            "node and npm are not installed: the JavaScript client checks need them (apt-get install nodejs npm)"
+        )
     digest = hashlib.sha256((NODE_DIR / "package-lock.json").read_bytes()).hexdigest()
-    if not _STAMP.is_file() or _STAMP.read_text().strip() != digest:
-        result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True, timeout=600)
-        assert result.returncode == 0, f"npm ci failed in tests/node: {result.stderr[-2000:]}"
-        _STAMP.write_text(digest)
+    if _STAMP.is_file() and _STAMP.read_text().strip() == digest:
+        return NODE_DIR
+    # Parallel test workers install once: the others wait for the lock and find the stamp.
+    lock_path = (
+        Path(tempfile.gettempdir()) / f"parley-npm-{hashlib.sha256(str(NODE_DIR).encode()).hexdigest()[:12]}.lock"
+    )
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not _STAMP.is_file() or _STAMP.read_text().strip() != digest:
+            result = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True, timeout=600
+            )
+            assert result.returncode == 0, f"npm ci failed in tests/node: {result.stderr[-2000:]}"
+            _STAMP.write_text(digest)
     return NODE_DIR
 
 
@@ -41,8 +55,13 @@ class NodeScript:
 
     async def __aenter__(self) -> NodeScript:
         self.proc = await asyncio.create_subprocess_exec(
-            "node", self.script, cwd=NODE_DIR, stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=2**22,
+            "node",
+            self.script,
+            cwd=NODE_DIR,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            limit=2**22,
         )
         await self.send(self.config)
         return self
@@ -65,7 +84,9 @@ class NodeScript:
             if not raw:
                 await self.proc.wait()
                 stderr = (await self.proc.stderr.read()).decode(errors="replace") if self.proc.stderr else ""
-                raise AssertionError(f"{self.script} ended (exit {self.proc.returncode}) before {key!r}: {self.seen}\n{stderr[-3000:]}")
+                raise AssertionError(
+                    f"{self.script} ended (exit {self.proc.returncode}) before {key!r}: {self.seen}\n{stderr[-3000:]}"
+                )
             line = json.loads(raw)
             self.seen.append(line)
             if "error" in line:

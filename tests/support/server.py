@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 import time
 
 import uvicorn
 
 from infra.settings import Settings
+
+# bcrypt's lowest cost: hashing in tests checks what it decides, not how long it takes (production
+# refuses anything under 10, so servers started with PARLEY_ENV=production keep their default).
+TEST_BCRYPT_ROUNDS = 4
 
 
 def free_port() -> int:
@@ -83,6 +88,8 @@ class ProcessServer:
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
         self.env.update(env)
         self.env["PARLEY_PORT"] = str(self.port)
+        if self.env.get("PARLEY_ENV", "").lower() != "production":
+            self.env.setdefault("PARLEY_BCRYPT_ROUNDS", str(TEST_BCRYPT_ROUNDS))
         self.cmd = [sys.executable, "-m", "parley.cli", "serve", *args]
         self.proc = None
         self.output = b""
@@ -96,7 +103,6 @@ class ProcessServer:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
     def start(self, timeout: float = 60) -> ProcessServer:
-        import subprocess
         import tempfile
 
         import httpx
@@ -125,7 +131,7 @@ class ProcessServer:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=15)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
 

@@ -17,7 +17,7 @@ class _Handler:
     def __init__(self, inbox: list) -> None:
         self.inbox = inbox
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.inbox.append(msg)
         return "250 OK"
