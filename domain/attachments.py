@@ -40,39 +40,89 @@ OCTET_STREAM = "application/octet-stream"
 
 # Allowed content types (Chatwoot's list: images, audio, video, documents) -> what the bytes may be.
 _IMAGES = {
-    "image/png": {s.PNG}, "image/jpeg": {s.JPEG}, "image/jpg": {s.JPEG}, "image/gif": {s.GIF}, "image/webp": {s.WEBP},
-    "image/bmp": {s.BMP}, "image/tiff": {s.TIFF}, "image/svg+xml": {s.SVG}, "image/heic": {s.HEIC},
-    "image/heif": {s.HEIC}, "image/avif": {s.HEIC}, "image/x-icon": {s.ICO}, "image/vnd.microsoft.icon": {s.ICO},
+    "image/png": {s.PNG},
+    "image/jpeg": {s.JPEG},
+    "image/jpg": {s.JPEG},
+    "image/gif": {s.GIF},
+    "image/webp": {s.WEBP},
+    "image/bmp": {s.BMP},
+    "image/tiff": {s.TIFF},
+    "image/svg+xml": {s.SVG},
+    "image/heic": {s.HEIC},
+    "image/heif": {s.HEIC},
+    "image/avif": {s.HEIC},
+    "image/x-icon": {s.ICO},
+    "image/vnd.microsoft.icon": {s.ICO},
 }
 _AUDIO = {
-    "audio/mpeg": {s.MP3}, "audio/mp3": {s.MP3}, "audio/ogg": {s.OGG}, "audio/opus": {s.OGG}, "audio/wav": {s.WAV},
-    "audio/x-wav": {s.WAV}, "audio/wave": {s.WAV}, "audio/webm": {s.WEBM}, "audio/mp4": {s.MP4, s.AAC},
-    "audio/x-m4a": {s.MP4}, "audio/m4a": {s.MP4}, "audio/aac": {s.AAC, s.MP4}, "audio/flac": {s.FLAC},
-    "audio/amr": {s.AMR}, "audio/3gpp": {s.MP4},
+    "audio/mpeg": {s.MP3},
+    "audio/mp3": {s.MP3},
+    "audio/ogg": {s.OGG},
+    "audio/opus": {s.OGG},
+    "audio/wav": {s.WAV},
+    "audio/x-wav": {s.WAV},
+    "audio/wave": {s.WAV},
+    "audio/webm": {s.WEBM},
+    "audio/mp4": {s.MP4, s.AAC},
+    "audio/x-m4a": {s.MP4},
+    "audio/m4a": {s.MP4},
+    "audio/aac": {s.AAC, s.MP4},
+    "audio/flac": {s.FLAC},
+    "audio/amr": {s.AMR},
+    "audio/3gpp": {s.MP4},
 }
 _VIDEO = {
-    "video/mp4": {s.MP4}, "video/quicktime": {s.MP4}, "video/3gpp": {s.MP4}, "video/x-m4v": {s.MP4},
-    "video/webm": {s.WEBM}, "video/ogg": {s.OGG}, "video/x-msvideo": {s.AVI}, "video/mpeg": {s.MPEG},
+    "video/mp4": {s.MP4},
+    "video/quicktime": {s.MP4},
+    "video/3gpp": {s.MP4},
+    "video/x-m4v": {s.MP4},
+    "video/webm": {s.WEBM},
+    "video/ogg": {s.OGG},
+    "video/x-msvideo": {s.AVI},
+    "video/mpeg": {s.MPEG},
     "video/x-flv": {s.FLV},
 }
 _OOXML = "application/vnd.openxmlformats-officedocument."
 _TEXT = {s.TEXT, s.HTML, s.SVG}
 _DOCUMENTS = {
     # Text that happens to hold markup is still text: it is only ever served as a download.
-    "application/pdf": {s.PDF}, "text/plain": _TEXT, "text/csv": _TEXT, "application/json": _TEXT,
-    "text/rtf": {s.RTF}, "application/rtf": {s.RTF}, "application/zip": {s.ZIP}, "application/x-zip-compressed": {s.ZIP},
-    "application/x-7z-compressed": {s.SEVEN_Z}, "application/vnd.rar": {s.RAR}, "application/x-rar-compressed": {s.RAR},
-    "application/x-tar": {s.TAR}, "application/gzip": {s.GZIP}, "application/msword": {s.OLE},
-    "application/vnd.ms-excel": {s.OLE}, "application/vnd.ms-powerpoint": {s.OLE},
-    _OOXML + "wordprocessingml.document": {s.ZIP}, _OOXML + "spreadsheetml.sheet": {s.ZIP},
-    _OOXML + "presentationml.presentation": {s.ZIP}, "application/vnd.oasis.opendocument.text": {s.ZIP},
-    "application/vnd.oasis.opendocument.spreadsheet": {s.ZIP}, "application/vnd.oasis.opendocument.presentation": {s.ZIP},
+    "application/pdf": {s.PDF},
+    "text/plain": _TEXT,
+    "text/csv": _TEXT,
+    "application/json": _TEXT,
+    "text/rtf": {s.RTF},
+    "application/rtf": {s.RTF},
+    "application/zip": {s.ZIP},
+    "application/x-zip-compressed": {s.ZIP},
+    "application/x-7z-compressed": {s.SEVEN_Z},
+    "application/vnd.rar": {s.RAR},
+    "application/x-rar-compressed": {s.RAR},
+    "application/x-tar": {s.TAR},
+    "application/gzip": {s.GZIP},
+    "application/msword": {s.OLE},
+    "application/vnd.ms-excel": {s.OLE},
+    "application/vnd.ms-powerpoint": {s.OLE},
+    _OOXML + "wordprocessingml.document": {s.ZIP},
+    _OOXML + "spreadsheetml.sheet": {s.ZIP},
+    _OOXML + "presentationml.presentation": {s.ZIP},
+    "application/vnd.oasis.opendocument.text": {s.ZIP},
+    "application/vnd.oasis.opendocument.spreadsheet": {s.ZIP},
+    "application/vnd.oasis.opendocument.presentation": {s.ZIP},
 }
 ALLOWED_TYPES: dict[str, set[str]] = {**_IMAGES, **_AUDIO, **_VIDEO, **_DOCUMENTS}
 # Rendered inline only when asked, and only these: raster images, audio and video. SVG (scripts
 # run when opened from our origin, CVE-2021-3741), HTML and documents are always downloads.
-INLINE_SAFE = {"image/png", "image/jpeg", "image/jpg", "image/gif", "image/webp", "image/bmp", "image/avif",
-               *_AUDIO, *_VIDEO}
+INLINE_SAFE = {
+    "image/png",
+    "image/jpeg",
+    "image/jpg",
+    "image/gif",
+    "image/webp",
+    "image/bmp",
+    "image/avif",
+    *_AUDIO,
+    *_VIDEO,
+}
 _FILE_NAME_BAD = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
@@ -85,9 +135,12 @@ class AttachmentConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AttachmentConfig:
-        return cls(storage=get_storage(settings), max_bytes=settings.storage_max_upload_bytes,
-                   upload_expires_in=settings.storage_upload_expires_seconds,
-                   download_expires_in=settings.storage_download_expires_seconds)
+        return cls(
+            storage=get_storage(settings),
+            max_bytes=settings.storage_max_upload_bytes,
+            upload_expires_in=settings.storage_upload_expires_seconds,
+            download_expires_in=settings.storage_download_expires_seconds,
+        )
 
 
 def normalize_type(content_type: str) -> str:
@@ -115,8 +168,13 @@ def _upload_errors(file_name: str, content_type: str, byte_size: int, max_bytes:
     if not file_name:
         errors.append(FieldError("fileName", "REQUIRED", "Give the file's name."))
     if content_type not in ALLOWED_TYPES:
-        errors.append(FieldError("contentType", "UNSUPPORTED_TYPE",
-                                 "This type of file cannot be attached: use images, audio, video or documents."))
+        errors.append(
+            FieldError(
+                "contentType",
+                "UNSUPPORTED_TYPE",
+                "This type of file cannot be attached: use images, audio, video or documents.",
+            )
+        )
     if byte_size < 1:
         errors.append(FieldError("byteSize", "INVALID", "The file is empty."))
     elif byte_size > max_bytes:
@@ -142,15 +200,22 @@ async def create_upload(
         raise ValidationError(errors)
     key = f"accounts/{actor.account_id}/attachments/{uuid.uuid4().hex}"
     attachment = Attachment(
-        account_id=actor.account_id, file_type=file_type_of(ctype), file_name=name, content_type=ctype,
-        byte_size=byte_size, storage_key=key, status=AttachmentStatus.PENDING, created_at=utcnow(),
+        account_id=actor.account_id,
+        file_type=file_type_of(ctype),
+        file_name=name,
+        content_type=ctype,
+        byte_size=byte_size,
+        storage_key=key,
+        status=AttachmentStatus.PENDING,
+        created_at=utcnow(),
         uploader_user_id=None if uploader_contact_id is not None else actor.user_id,
         uploader_contact_id=uploader_contact_id,
     )
     session.add(attachment)
     await session.flush()
-    upload = await config.storage.presign_upload(key, content_type=ctype, max_bytes=byte_size,
-                                                 expires_in=config.upload_expires_in)
+    upload = await config.storage.presign_upload(
+        key, content_type=ctype, max_bytes=byte_size, expires_in=config.upload_expires_in
+    )
     return attachment, upload
 
 
@@ -178,8 +243,10 @@ async def verify(
     for index, pk in enumerate(ids):
         where = f"{field}.{index}"
         row = rows.get(pk)
-        if row is None or row.uploader_contact_id != uploader_contact_id or (
-            uploader_contact_id is None and row.uploader_user_id != uploader_user_id
+        if (
+            row is None
+            or row.uploader_contact_id != uploader_contact_id
+            or (uploader_contact_id is None and row.uploader_user_id != uploader_user_id)
         ):
             errors.append(FieldError(where, "NOT_FOUND", "No such upload."))
             continue
@@ -230,8 +297,11 @@ async def download_url(config: AttachmentConfig, attachment: Attachment, *, inli
         return None
     ctype = attachment.content_type if attachment.content_type in ALLOWED_TYPES else OCTET_STREAM
     return await config.storage.download_url(
-        attachment.storage_key, file_name=attachment.file_name, content_type=ctype,
-        expires_in=config.download_expires_in, inline=inline and ctype in INLINE_SAFE,
+        attachment.storage_key,
+        file_name=attachment.file_name,
+        content_type=ctype,
+        expires_in=config.download_expires_in,
+        inline=inline and ctype in INLINE_SAFE,
     )
 
 
@@ -240,7 +310,7 @@ async def download_url(config: AttachmentConfig, attachment: Attachment, *, inli
 
 def _queue_deletes(session: AsyncSession, keys: Sequence[str]) -> None:
     for start in range(0, len(keys), DELETE_BATCH):
-        outbox.add_job(session, "attachments.delete_objects", keys=list(keys[start:start + DELETE_BATCH]))
+        outbox.add_job(session, "attachments.delete_objects", keys=list(keys[start : start + DELETE_BATCH]))
 
 
 async def _remove(session: AsyncSession, rows: Sequence[tuple[int, str]]) -> int:
@@ -271,8 +341,9 @@ async def delete_objects(storage: Storage, keys: Sequence[str]) -> int:
     return len(keys)
 
 
-async def sweep_orphans(session: AsyncSession, storage: Storage, *, now: datetime | None = None,
-                        batch: int = DELETE_BATCH) -> int:
+async def sweep_orphans(
+    session: AsyncSession, storage: Storage, *, now: datetime | None = None, batch: int = DELETE_BATCH
+) -> int:
     """Remove uploads that never joined a message (and files whose message vanished) after a day:
     objects first, then rows, so a failure leaves rows for the next run. The caller commits."""
     cutoff = (now or utcnow()) - ORPHAN_AGE

@@ -41,7 +41,11 @@ def key_id(key: bytes) -> str:
 
 def keys(settings: Settings) -> tuple[bytes, dict[str, bytes]]:
     """The current key and every key that may read (current first)."""
-    current = _decode_key(settings.secrets_encryption_key) if settings.secrets_encryption_key else _derive(settings.secret_key)
+    current = (
+        _decode_key(settings.secrets_encryption_key)
+        if settings.secrets_encryption_key
+        else _derive(settings.secret_key)
+    )
     readable = {key_id(current): current}
     for value in settings.secrets_previous_keys:
         old = _decode_key(value)

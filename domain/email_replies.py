@@ -37,8 +37,12 @@ def _domain(address: str) -> str:
 
 
 def _emailed(message: Message) -> bool:
-    return (message.message_type == MessageType.OUTGOING and not message.private and message.sender_type in SENT_BY
-            and message.deleted_at is None)
+    return (
+        message.message_type == MessageType.OUTGOING
+        and not message.private
+        and message.sender_type in SENT_BY
+        and message.deleted_at is None
+    )
 
 
 def message_id_of(message: Message, domain: str) -> str | None:
@@ -91,24 +95,39 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int]) -> int:
         in_reply_to = next((mid for i, mid in thread if i == answered), None) or (thread[-1][1] if thread else None)
         references = [mid for _, mid in thread]
         if len(references) > MAX_REFERENCES:  # RFC 5322: keep the first and the most recent
-            references = references[:1] + references[-(MAX_REFERENCES - 1):]
+            references = references[:1] + references[-(MAX_REFERENCES - 1) :]
         message_id = stable_message_id(message, domain)
-        agent = await session.get(User, message.sender_id) if message.sender_type == SenderType.USER and message.sender_id else None
+        agent = (
+            await session.get(User, message.sender_id)
+            if message.sender_type == SenderType.USER and message.sender_id
+            else None
+        )
         display = f"{agent.display_name or agent.name} from {inbox.name}" if agent else inbox.name
         headers: dict[str, Any] = {"Reply-To": address}
         if in_reply_to:
             headers["In-Reply-To"] = in_reply_to
             headers["References"] = " ".join(references)
         add_job(
-            session, "email.send", to=contact.email, subject=_subject(conversation),
+            session,
+            "email.send",
+            to=contact.email,
+            subject=_subject(conversation),
             text=render("conversation_reply.txt", content=message.content),
             html=render("conversation_reply.html", content=html_paragraphs(message.content)),
-            sender=formataddr((display, address)), message_id=message_id, headers=headers,
+            sender=formataddr((display, address)),
+            message_id=message_id,
+            headers=headers,
         )
         message.source_id = message_id
-        message.content_attributes = {**(message.content_attributes or {}), "email": {
-            "message_id": message_id, "in_reply_to": in_reply_to, "references": references, "to": [contact.email],
-        }}
+        message.content_attributes = {
+            **(message.content_attributes or {}),
+            "email": {
+                "message_id": message_id,
+                "in_reply_to": in_reply_to,
+                "references": references,
+                "to": [contact.email],
+            },
+        }
         queued += 1
     await session.flush()
     return queued

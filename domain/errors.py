@@ -62,7 +62,9 @@ class StreamOverflow(ParleyError):
     """A subscriber fell too far behind and was cut off; it resumes from its last cursor."""
 
     code = ErrorCode.STREAM_OVERFLOW
-    default_message = "This subscription fell too far behind and was ended; resubscribe with `after` set to the last cursor received"
+    default_message = (
+        "This subscription fell too far behind and was ended; resubscribe with `after` set to the last cursor received"
+    )
 
 
 class CursorExpired(ParleyError):

@@ -35,21 +35,24 @@ def parse_header(value: str | None) -> str | None:
         for ch in inner:
             if escaped:
                 if ch not in '"\\':
-                    raise BadUserInput("Idempotency-Key: only \\\" and \\\\ may be escaped", field="Idempotency-Key")
+                    raise BadUserInput('Idempotency-Key: only \\" and \\\\ may be escaped', field="Idempotency-Key")
                 out.append(ch)
                 escaped = False
             elif ch == "\\":
                 escaped = True
             elif ch == '"':
-                raise BadUserInput("Idempotency-Key: a quote inside the string must be escaped", field="Idempotency-Key")
+                raise BadUserInput(
+                    "Idempotency-Key: a quote inside the string must be escaped", field="Idempotency-Key"
+                )
             else:
                 out.append(ch)
         if escaped:
             raise BadUserInput("Idempotency-Key: an unterminated escape", field="Idempotency-Key")
         raw = "".join(out)
     if not raw or len(raw) > MAX_KEY_LENGTH or not all(" " <= ch <= "~" for ch in raw):
-        raise BadUserInput(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters",
-                           field="Idempotency-Key")
+        raise BadUserInput(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters", field="Idempotency-Key"
+        )
     return raw
 
 
@@ -79,8 +82,11 @@ def _plain(value: Any) -> Any:
     if value is strawberry.UNSET:
         return {"$unset": True}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if getattr(value, f.name) is not strawberry.UNSET}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if getattr(value, f.name) is not strawberry.UNSET
+        }
     if isinstance(value, Enum):
         return _plain(value.value)
     if isinstance(value, dict):
@@ -100,8 +106,11 @@ def fingerprint(operation: str, arguments: dict[str, Any]) -> str:
 
 
 async def find(session: AsyncSession, scope: str, key: str) -> IdempotencyKey | None:
-    return await session.scalar(select(IdempotencyKey).where(
-        IdempotencyKey.scope == scope, IdempotencyKey.key == key, IdempotencyKey.expires_at > utcnow()))
+    return await session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.scope == scope, IdempotencyKey.key == key, IdempotencyKey.expires_at > utcnow()
+        )
+    )
 
 
 def check_same_request(row: IdempotencyKey, operation: str, digest: str) -> None:
@@ -109,16 +118,28 @@ def check_same_request(row: IdempotencyKey, operation: str, digest: str) -> None
         raise IdempotencyKeyReused()
 
 
-async def reserve(session: AsyncSession, *, scope: str, account_id: int | None, key: str, operation: str,
-                  digest: str, ttl: timedelta) -> IdempotencyKey:
+async def reserve(
+    session: AsyncSession, *, scope: str, account_id: int | None, key: str, operation: str, digest: str, ttl: timedelta
+) -> IdempotencyKey:
     """Insert the key first in the write's transaction. On PostgreSQL a concurrent request with the
     same key waits here until this transaction ends, then fails on the unique key (and replays the
     result committed here) or, if this one rolled back, goes ahead itself."""
-    await session.execute(delete(IdempotencyKey).where(
-        IdempotencyKey.scope == scope, IdempotencyKey.key == key, IdempotencyKey.expires_at <= utcnow()))
+    await session.execute(
+        delete(IdempotencyKey).where(
+            IdempotencyKey.scope == scope, IdempotencyKey.key == key, IdempotencyKey.expires_at <= utcnow()
+        )
+    )
     now = utcnow()
-    row = IdempotencyKey(account_id=account_id, scope=scope, key=key, operation=operation, fingerprint=digest,
-                         result={}, created_at=now, expires_at=now + ttl)
+    row = IdempotencyKey(
+        account_id=account_id,
+        scope=scope,
+        key=key,
+        operation=operation,
+        fingerprint=digest,
+        result={},
+        created_at=now,
+        expires_at=now + ttl,
+    )
     session.add(row)
     await session.flush()
     return row

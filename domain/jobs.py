@@ -48,14 +48,29 @@ def redact(value: Any, key: str = "") -> tuple[Any, bool]:
     return value, False
 
 
-def dead_job_row(*, account_id: int | None, actor_name: str, queue_name: str, message_id: str,
-                 kwargs: dict[str, Any], error: BaseException | None, attempts: int) -> DeadJob:
+def dead_job_row(
+    *,
+    account_id: int | None,
+    actor_name: str,
+    queue_name: str,
+    message_id: str,
+    kwargs: dict[str, Any],
+    error: BaseException | None,
+    attempts: int,
+) -> DeadJob:
     safe, hidden = redact({k: v for k, v in kwargs.items() if k not in _TRANSPORT_KWARGS})
     message = str(error) if error is not None else ""
     return DeadJob(
-        account_id=account_id, actor_name=actor_name[:100], queue_name=queue_name[:64], message_id=message_id[:64],
-        kwargs=safe, redacted=hidden, error_class=(type(error).__qualname__ if error is not None else "Failed")[:255],
-        error_message=message[:MAX_ERROR_MESSAGE], attempts=attempts, created_at=utcnow(),
+        account_id=account_id,
+        actor_name=actor_name[:100],
+        queue_name=queue_name[:64],
+        message_id=message_id[:64],
+        kwargs=safe,
+        redacted=hidden,
+        error_class=(type(error).__qualname__ if error is not None else "Failed")[:255],
+        error_message=message[:MAX_ERROR_MESSAGE],
+        attempts=attempts,
+        created_at=utcnow(),
     )
 
 
@@ -65,7 +80,9 @@ async def retry_dead_job(session: AsyncSession, actor: Actor, dead_job_id: int, 
     if row is None:
         raise NotFound("No such dead job")
     if row.redacted:
-        raise ValidationError.single(None, "NOT_RETRYABLE", "Parts of this job were hidden when it was recorded; it cannot be retried.")
+        raise ValidationError.single(
+            None, "NOT_RETRYABLE", "Parts of this job were hidden when it was recorded; it cannot be retried."
+        )
     if row.retried_at is not None:
         raise ValidationError.single(None, "ALREADY_RETRIED", "This job was retried already.")
     outbox.add_job(session, row.actor_name, **row.kwargs)
@@ -102,14 +119,17 @@ async def delete_expired_idempotency_keys(session: AsyncSession, *, batch: int =
     return await housekeeping.delete_idempotency_keys_expired_before(session, utcnow(), batch)
 
 
-async def requeue_stuck_deliveries(session: AsyncSession, settings: Settings, *, grace: timedelta, batch: int = 200) -> int:
+async def requeue_stuck_deliveries(
+    session: AsyncSession, settings: Settings, *, grace: timedelta, batch: int = 200
+) -> int:
     """Webhook deliveries still pending well past their next attempt that no open outbox job will
     send (their job dead-lettered, or was lost before jobs stayed open until done): queue them again."""
     from domain.webhooks.service import DELIVER_ACTOR, retry_delay
 
     now = utcnow()
     rows = await housekeeping.pending_deliveries_without_job(
-        session, created_before=now - grace, deliver_actor=DELIVER_ACTOR, batch=batch)
+        session, created_before=now - grace, deliver_actor=DELIVER_ACTOR, batch=batch
+    )
     queued = 0
     for delivery_id, attempts, last in rows:
         due = now if not attempts or last is None else last + timedelta(seconds=retry_delay(settings, attempts))

@@ -16,7 +16,9 @@ def _html(paragraphs: list[str], link: str | None = None, label: str = "") -> st
     return f"<!doctype html><html><body>{body}</body></html>"
 
 
-def send_email(session: AsyncSession, *, to: str, subject: str, paragraphs: list[str], link: str | None = None, label: str = "") -> None:
+def send_email(
+    session: AsyncSession, *, to: str, subject: str, paragraphs: list[str], link: str | None = None, label: str = ""
+) -> None:
     text = "\n\n".join(paragraphs) + (f"\n\n{label}: {link}\n" if link else "\n")
     add_job(session, "email.send", to=to, subject=subject, text=text, html=_html(paragraphs, link, label))
 
@@ -83,7 +85,9 @@ def signup_attempt_email(session: AsyncSession, *, to: str, reset_link: str) -> 
     )
 
 
-def invitation_for_existing_user_email(session: AsyncSession, *, to: str, inviter: str, account: str, link: str) -> None:
+def invitation_for_existing_user_email(
+    session: AsyncSession, *, to: str, inviter: str, account: str, link: str
+) -> None:
     send_email(
         session,
         to=to,

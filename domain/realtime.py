@@ -56,8 +56,16 @@ class Typing:
     contact_id: int | None = None
 
     def message(self) -> str:
-        return json.dumps({EPHEMERAL_KEY: "typing", "conversation_id": self.conversation_id, "on": self.on,
-                           "private": self.private, "user_id": self.user_id, "contact_id": self.contact_id})
+        return json.dumps(
+            {
+                EPHEMERAL_KEY: "typing",
+                "conversation_id": self.conversation_id,
+                "on": self.on,
+                "private": self.private,
+                "user_id": self.user_id,
+                "contact_id": self.contact_id,
+            }
+        )
 
     @property
     def who(self) -> str:
@@ -65,8 +73,13 @@ class Typing:
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Typing:
-        return cls(conversation_id=int(data["conversation_id"]), on=bool(data["on"]), private=bool(data["private"]),
-                   user_id=data.get("user_id"), contact_id=data.get("contact_id"))
+        return cls(
+            conversation_id=int(data["conversation_id"]),
+            on=bool(data["on"]),
+            private=bool(data["private"]),
+            user_id=data.get("user_id"),
+            contact_id=data.get("contact_id"),
+        )
 
 
 # --- presence --------------------------------------------------------------------------------------

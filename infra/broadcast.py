@@ -31,8 +31,9 @@ from infra.logs import get_logger
 log = get_logger(__name__)
 
 
-def make_redis(url: str, *, max_connections: int | None = None, pool_timeout: float | None = None,
-               **kwargs: Any) -> aioredis.Redis:
+def make_redis(
+    url: str, *, max_connections: int | None = None, pool_timeout: float | None = None, **kwargs: Any
+) -> aioredis.Redis:
     """A Redis client that survives restarts: redis-py 8's from_url() has no retry and no timeouts.
     With `max_connections`, its pool blocks a caller up to `pool_timeout` for a free connection under
     load instead of failing at once (redis-py's default pool raises MaxConnectionsError)."""
@@ -46,7 +47,8 @@ def make_redis(url: str, *, max_connections: int | None = None, pool_timeout: fl
     options.update(kwargs)
     if max_connections is not None:
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=pool_timeout, **options)
+            url, max_connections=max_connections, timeout=pool_timeout, **options
+        )
         return aioredis.Redis.from_pool(pool)
     return aioredis.Redis.from_url(url, **options)
 

@@ -37,7 +37,13 @@ class RedisDocumentStore:
     async def put(self, sha256: str, document: str) -> None:
         await self.script(
             keys=[self.prefix + "doc:", self.prefix + "index"],
-            args=[sha256, document, self.ttl, time.time_ns() // 1000, self.max_entries],  # µs scores: oldest registration evicted first
+            args=[
+                sha256,
+                document,
+                self.ttl,
+                time.time_ns() // 1000,
+                self.max_entries,
+            ],  # µs scores: oldest registration evicted first
         )
 
 

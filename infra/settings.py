@@ -25,7 +25,13 @@ class Environment(StrEnum):
 
 QUERY_LIMIT_CALLERS = ("anonymous", "user", "bot", "partner")
 QUERY_LIMIT_NAMES = (
-    "max_depth", "max_aliases", "max_tokens", "max_root_fields", "max_mutations", "max_directives", "max_cost",
+    "max_depth",
+    "max_aliases",
+    "max_tokens",
+    "max_root_fields",
+    "max_mutations",
+    "max_directives",
+    "max_cost",
     "cost_budget_per_hour",
 )
 
@@ -46,9 +52,7 @@ class ConfigurationError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="PARLEY_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore", populate_by_name=True)
 
     env: Environment = Field(Environment.development, description="development, test or production")
     debug: bool = Field(False, description="Verbose errors in logs; refused in production")
@@ -73,7 +77,10 @@ class Settings(BaseSettings):
         1.0, gt=0, le=60, description="How long a caller waits for a pooled Redis connection before it fails"
     )
     rate_limit_redis_timeout_seconds: float = Field(
-        0.5, gt=0, le=10, description="A rate-limit check Redis does not answer within this counts in the process instead"
+        0.5,
+        gt=0,
+        le=10,
+        description="A rate-limit check Redis does not answer within this counts in the process instead",
     )
     redis_url: str = Field(
         "",
@@ -84,15 +91,17 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `parley serve` binds")
     port: int = Field(8000, description="Port `parley serve` binds")
     forwarded_allow_ips: str = Field(
-        "", description="Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or networks, or *); "
-        "default: none, the connecting address is the client's"
+        "",
+        description="Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or networks, or *); "
+        "default: none, the connecting address is the client's",
     )
     public_url: str = Field("", description="The URL clients reach Parley at; default http://host:port")
     log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
     log_format: str = Field("json", description="json (one object per line) or console")
     graphiql: bool | None = Field(
-        None, description="Serve the GraphiQL explorer on GET /graphql for browsers; default: off in production, "
-        "elsewhere unless introspection is off"
+        None,
+        description="Serve the GraphiQL explorer on GET /graphql for browsers; default: off in production, "
+        "elsewhere unless introspection is off",
     )
     introspection: Introspection | None = Field(
         None,
@@ -101,7 +110,7 @@ class Settings(BaseSettings):
     )
     cors_origins: list[str] = Field(
         default_factory=list,
-        description="Origins (JSON list, or [\"*\"]) whose pages may call /graphql with bearer tokens (CORS); "
+        description='Origins (JSON list, or ["*"]) whose pages may call /graphql with bearer tokens (CORS); '
         "the dashboard origins are always allowed",
     )
     max_batch_operations: int = Field(0, description="Operations allowed in one JSON-array batch; 0 = batching off")
@@ -114,9 +123,7 @@ class Settings(BaseSettings):
     rate_limit_anonymous_per_minute: int = Field(
         300, description="Requests a minute per IP without credentials (bursts up to the same number); 0 = off"
     )
-    rate_limit_authenticated_per_minute: int = Field(
-        1200, description="Requests a minute per user or token; 0 = off"
-    )
+    rate_limit_authenticated_per_minute: int = Field(1200, description="Requests a minute per user or token; 0 = off")
     rate_limit_ip_per_minute: int = Field(
         3000, description="Requests a minute per IP whatever the credentials (a ceiling); 0 = off"
     )
@@ -124,8 +131,9 @@ class Settings(BaseSettings):
     query_max_aliases: int = Field(30, description="Most aliases in a document (counted through fragments)")
     query_max_tokens: int = Field(5000, description="Most lexical tokens in a document")
     query_max_document_chars: int = Field(
-        32_000, description="Longest GraphQL document accepted, in characters (comments and whitespace count), "
-        "checked before parsing"
+        32_000,
+        description="Longest GraphQL document accepted, in characters (comments and whitespace count), "
+        "checked before parsing",
     )
     query_max_root_fields: int = Field(20, description="Most root fields in an operation")
     query_max_mutations: int = Field(5, description="Most mutation fields in one request (sign-in and the like: one)")
@@ -160,12 +168,17 @@ class Settings(BaseSettings):
         32, ge=1, le=10_000, description="GraphQL requests one API process works on at once; more wait in a short queue"
     )
     http_queue_size: int = Field(
-        64, ge=0, le=100_000, description="Requests that may wait for a slot; beyond this they get 503 with Retry-After at once"
+        64,
+        ge=0,
+        le=100_000,
+        description="Requests that may wait for a slot; beyond this they get 503 with Retry-After at once",
     )
     http_queue_timeout_seconds: float = Field(
         1.0, ge=0, le=60, description="How long a queued request waits for a slot before it gets 503 with Retry-After"
     )
-    http_retry_after_seconds: int = Field(1, ge=1, le=3600, description="Retry-After of a request refused under overload")
+    http_retry_after_seconds: int = Field(
+        1, ge=1, le=3600, description="Retry-After of a request refused under overload"
+    )
     presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
     presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
     typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")
@@ -180,7 +193,8 @@ class Settings(BaseSettings):
     signup_enabled: bool = Field(True, description="Let anyone create an account with accountCreate")
     signup_per_ip_per_hour: int = Field(5, description="Sign-ups (anonymous accountCreate) an hour per IP; 0 = off")
     login_failures_per_email_ip: int = Field(
-        5, description="Failed sign-ins per email and IP before each further attempt waits (30 s, doubling up to 15 min)"
+        5,
+        description="Failed sign-ins per email and IP before each further attempt waits (30 s, doubling up to 15 min)",
     )
     login_failures_per_ip: int = Field(50, description="Failed sign-ins per IP across all emails in 15 minutes")
     login_failures_per_email: int = Field(
@@ -216,42 +230,60 @@ class Settings(BaseSettings):
     )
     # --- worker runtime and webhooks ---
     worker_heartbeat_timeout_ms: int = Field(
-        60_000, ge=1000, description="A worker silent this long counts as dead; its unfinished jobs go back to their queue"
+        60_000,
+        ge=1000,
+        description="A worker silent this long counts as dead; its unfinished jobs go back to their queue",
     )
     worker_missing_after_seconds: float = Field(
-        60, gt=0, description="With jobs out of process, /readyz reports the worker missing when none was seen this long"
+        60,
+        gt=0,
+        description="With jobs out of process, /readyz reports the worker missing when none was seen this long",
     )
     worker_maintenance_chance: int = Field(
-        1000, ge=0, le=1_000_000, description="Broker commands per million that also requeue dead workers' jobs (Dramatiq's maintenance)"
+        1000,
+        ge=0,
+        le=1_000_000,
+        description="Broker commands per million that also requeue dead workers' jobs (Dramatiq's maintenance)",
     )
     worker_shutdown_timeout_seconds: float = Field(
         30, description="On SIGTERM, how long `parley worker` lets running jobs finish; the rest return to the queue"
     )
     outbox_lease_seconds: float = Field(
-        10, ge=1, le=3600, description="An outbox job sent to the broker but not finished within this long is sent "
-        "again (the broker lost it, or its worker died); the worker running a job renews it every third of this"
+        10,
+        ge=1,
+        le=3600,
+        description="An outbox job sent to the broker but not finished within this long is sent "
+        "again (the broker lost it, or its worker died); the worker running a job renews it every third of this",
     )
-    outbox_sweep_seconds: float = Field(2, gt=0, le=300, description="How often the outbox sweeper looks for jobs to send again")
+    outbox_sweep_seconds: float = Field(
+        2, gt=0, le=300, description="How often the outbox sweeper looks for jobs to send again"
+    )
     idempotency_key_ttl_hours: float = Field(
         24, gt=0, le=24 * 30, description="How long a mutation's Idempotency-Key and its result are kept"
     )
     events_retention_days: int = Field(30, description="Relayed event-log rows older than this are deleted; 0 = keep")
     secrets_encryption_key: str = Field(
-        "", description="Base64 of 32 random bytes that encrypts stored secrets (AES-256-GCM); empty = derived from "
-        "PARLEY_SECRET_KEY"
+        "",
+        description="Base64 of 32 random bytes that encrypts stored secrets (AES-256-GCM); empty = derived from "
+        "PARLEY_SECRET_KEY",
     )
     secrets_previous_keys: list[str] = Field(
         default_factory=list, description="Earlier encryption keys (JSON list, base64) still accepted for reading"
     )
     webhooks_allow_private_targets: bool = Field(
-        False, description="Let webhooks reach private, loopback and link-local addresses (never in production "
-        "unless the network is yours)"
+        False,
+        description="Let webhooks reach private, loopback and link-local addresses (never in production "
+        "unless the network is yours)",
     )
     webhooks_timeout_seconds: float = Field(15, gt=0, le=120, description="Total time one webhook request may take")
-    webhooks_max_attempts: int = Field(10, ge=1, le=50, description="Tries per webhook delivery (the first and its retries)")
+    webhooks_max_attempts: int = Field(
+        10, ge=1, le=50, description="Tries per webhook delivery (the first and its retries)"
+    )
     webhooks_retry_base_seconds: float = Field(
-        5, gt=0, description="First retry delay of a webhook delivery; each next one is 4 times longer, at most 8 hours "
-        "(10 tries span about a day)"
+        5,
+        gt=0,
+        description="First retry delay of a webhook delivery; each next one is 4 times longer, at most 8 hours "
+        "(10 tries span about a day)",
     )
     webhooks_disable_after_failures: int = Field(
         5, ge=1, description="Deliveries in a row that exhaust their retries before the webhook is disabled"
@@ -274,20 +306,23 @@ class Settings(BaseSettings):
 
     # --- storage ---
     storage_backend: StorageBackend | None = Field(
-        None, description="Where attachments live: local (files under storage_local_dir) or s3; default: s3 when "
-        "PARLEY_S3_BUCKET is set"
+        None,
+        description="Where attachments live: local (files under storage_local_dir) or s3; default: s3 when "
+        "PARLEY_S3_BUCKET is set",
     )
     storage_local_dir: Path | None = Field(None, description="Directory of the local backend; default <data_dir>/files")
     storage_public_url: str = Field(
-        "", description="Base URL of the local backend's signed upload and download links (e.g. a separate files "
-        "domain); default: public_url"
+        "",
+        description="Base URL of the local backend's signed upload and download links (e.g. a separate files "
+        "domain); default: public_url",
     )
     storage_max_upload_bytes: int = Field(40 * 1024 * 1024, description="Largest attachment accepted (Chatwoot: 40 MB)")
     storage_upload_expires_seconds: int = Field(600, description="How long a presigned upload stays valid")
     storage_download_expires_seconds: int = Field(300, description="How long a download link stays valid")
     s3_endpoint_url: str = Field("", description="S3 API endpoint (MinIO, …); empty = AWS S3")
     s3_public_endpoint_url: str = Field(
-        "", description="Endpoint put into presigned URLs when clients reach storage by another address; default: s3_endpoint_url"
+        "",
+        description="Endpoint put into presigned URLs when clients reach storage by another address; default: s3_endpoint_url",
     )
     s3_region: str = Field("us-east-1", description="S3 region")
     s3_bucket: str = Field(
@@ -301,19 +336,25 @@ class Settings(BaseSettings):
 
     # --- reports ---
     reports_export_batch_rows: int = Field(1000, description="Rows a report export reads and writes per batch")
-    reports_export_url_expires_seconds: int = Field(300, description="How long a report export's download link stays valid")
+    reports_export_url_expires_seconds: int = Field(
+        300, description="How long a report export's download link stays valid"
+    )
 
     # --- widget ---
     widget_session_days: int = Field(180, description="How long a website widget's contact session token is valid")
     widget_sessions_per_ip_per_minute: int = Field(
         20, description="widgetSessionStart calls a minute per IP (bursts up to the same number); 0 = off"
     )
-    widget_conversations_per_ip_per_minute: int = Field(10, description="New widget conversations a minute per IP; 0 = off")
+    widget_conversations_per_ip_per_minute: int = Field(
+        10, description="New widget conversations a minute per IP; 0 = off"
+    )
     widget_conversations_per_session_per_minute: int = Field(
         3, description="New widget conversations a minute per contact session; 0 = off"
     )
     widget_messages_per_ip_per_minute: int = Field(120, description="Widget messages a minute per IP; 0 = off")
-    widget_messages_per_session_per_minute: int = Field(30, description="Widget messages a minute per contact session; 0 = off")
+    widget_messages_per_session_per_minute: int = Field(
+        30, description="Widget messages a minute per contact session; 0 = off"
+    )
     widget_max_message_chars: int = Field(10_000, description="Longest message a website visitor may send")
 
     @field_validator("database_url")
@@ -336,8 +377,18 @@ class Settings(BaseSettings):
     @field_validator("introspection", mode="before")
     @classmethod
     def _read_introspection(cls, value: object) -> object:
-        aliases = {"1": "true", "yes": "true", "on": "true", "all": "true", "everyone": "true",
-                   "0": "false", "no": "false", "off": "false", "none": "false", "nobody": "false"}
+        aliases = {
+            "1": "true",
+            "yes": "true",
+            "on": "true",
+            "all": "true",
+            "everyone": "true",
+            "0": "false",
+            "no": "false",
+            "off": "false",
+            "none": "false",
+            "nobody": "false",
+        }
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, str):
@@ -395,10 +446,14 @@ class Settings(BaseSettings):
     def query_limits(self, caller: str) -> dict[str, int]:
         """The query limits of a kind of caller: the defaults with its overrides."""
         limits = {
-            "max_depth": self.query_max_depth, "max_aliases": self.query_max_aliases,
-            "max_tokens": self.query_max_tokens, "max_root_fields": self.query_max_root_fields,
-            "max_mutations": self.query_max_mutations, "max_directives": self.query_max_directives,
-            "max_cost": self.query_max_cost, "cost_budget_per_hour": self.query_cost_budget_per_hour,
+            "max_depth": self.query_max_depth,
+            "max_aliases": self.query_max_aliases,
+            "max_tokens": self.query_max_tokens,
+            "max_root_fields": self.query_max_root_fields,
+            "max_mutations": self.query_max_mutations,
+            "max_directives": self.query_max_directives,
+            "max_cost": self.query_max_cost,
+            "cost_budget_per_hour": self.query_cost_budget_per_hour,
         }
         limits.update(self.query_limits_by_caller.get(caller, {}))
         return limits

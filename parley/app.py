@@ -16,16 +16,15 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from db.session import create_engine, create_session_factory
-from parley import __version__
 from infra.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
+from infra.logs import get_logger
 from infra.services import Services
+from infra.settings import Introspection, Settings, get_settings
+from parley import __version__, widget_pages
 from parley.files import files_mount
 from parley.graphql_view import ParleyGraphQL
-from infra.logs import get_logger
 from parley.middleware import RequestIdMiddleware
 from parley.shedding import Gate, LoadShedMiddleware
-from infra.settings import Introspection, Settings, get_settings
-from parley import widget_pages
 
 log = get_logger("parley.app")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -63,11 +62,15 @@ def protection_services(settings: Settings, redis) -> dict:
 
     if redis is not None:
         return dict(
-            rate_limiter=ratelimit.FallbackRateLimiter(ratelimit.RedisRateLimiter(redis),
-                                                       timeout=settings.rate_limit_redis_timeout_seconds, log=log),
-            cost_budget=ratelimit.FallbackCostBudget(ratelimit.RedisCostBudget(redis),
-                                                     timeout=settings.rate_limit_redis_timeout_seconds, log=log),
-            documents=persisted.RedisDocumentStore(redis, ttl=settings.apq_ttl_seconds, max_entries=settings.apq_max_entries),
+            rate_limiter=ratelimit.FallbackRateLimiter(
+                ratelimit.RedisRateLimiter(redis), timeout=settings.rate_limit_redis_timeout_seconds, log=log
+            ),
+            cost_budget=ratelimit.FallbackCostBudget(
+                ratelimit.RedisCostBudget(redis), timeout=settings.rate_limit_redis_timeout_seconds, log=log
+            ),
+            documents=persisted.RedisDocumentStore(
+                redis, ttl=settings.apq_ttl_seconds, max_entries=settings.apq_max_entries
+            ),
             operations=persisted.OperationCache(),
         )
     return dict(
@@ -102,8 +105,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         broadcast = create_broadcast(settings.redis_url, settings.broadcast_queue_size)
         await broadcast.connect()
-        redis = make_redis(settings.redis_url, max_connections=settings.redis_max_connections,
-                           pool_timeout=settings.redis_pool_timeout_seconds) if settings.uses_redis else None
+        redis = (
+            make_redis(
+                settings.redis_url,
+                max_connections=settings.redis_max_connections,
+                pool_timeout=settings.redis_pool_timeout_seconds,
+            )
+            if settings.uses_redis
+            else None
+        )
         from domain.accounts.throttle import LoginThrottle, ThrottlePolicy
         from infra.counters import MemoryCounter, RedisCounter
         from infra.presence import create_presence
@@ -113,13 +123,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             engine=engine,
             sessions=create_session_factory(engine),
             broadcast=broadcast,
-            login_throttle=LoginThrottle(RedisCounter(redis) if redis is not None else MemoryCounter(), ThrottlePolicy(
-                pair_failures=settings.login_failures_per_email_ip, ip_failures=settings.login_failures_per_ip,
-                email_failures=settings.login_failures_per_email,
-                reset_per_email_per_hour=settings.password_resets_per_email_per_hour,
-                reset_per_ip_per_hour=settings.password_resets_per_ip_per_hour,
-                signup_per_ip_per_hour=settings.signup_per_ip_per_hour,
-            )),
+            login_throttle=LoginThrottle(
+                RedisCounter(redis) if redis is not None else MemoryCounter(),
+                ThrottlePolicy(
+                    pair_failures=settings.login_failures_per_email_ip,
+                    ip_failures=settings.login_failures_per_ip,
+                    email_failures=settings.login_failures_per_email,
+                    reset_per_email_per_hour=settings.password_resets_per_email_per_hour,
+                    reset_per_ip_per_hour=settings.password_resets_per_ip_per_hour,
+                    signup_per_ip_per_hour=settings.signup_per_ip_per_hour,
+                ),
+            ),
             redis=redis,
             presence=create_presence(redis),
             **protection_services(settings, redis),
@@ -177,8 +191,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # probing the database now would only wait behind that queue and misreport it as down.
             # A load balancer should send new work elsewhere for a moment; liveness (/healthz) stays
             # ok, so nothing restarts the process.
-            return JSONResponse({"status": "saturated", "failed": [], "degraded": [], "checks": {}, "load": load},
-                                status_code=503)
+            return JSONResponse(
+                {"status": "saturated", "failed": [], "degraded": [], "checks": {}, "load": load}, status_code=503
+            )
         checks = {"database": _check_database(services)}
         if services.redis is not None:
             checks["redis"] = _check_redis(services)
@@ -231,7 +246,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )
-    app.add_middleware(widget_pages.WidgetCORSMiddleware, configured=[*settings.dashboard_origins, *settings.cors_origins])
+    app.add_middleware(
+        widget_pages.WidgetCORSMiddleware, configured=[*settings.dashboard_origins, *settings.cors_origins]
+    )
     app.add_middleware(RequestIdMiddleware)
     app.state.gate = gate
     app.state.settings = settings

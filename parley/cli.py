@@ -252,8 +252,11 @@ async def _status_report(settings: Settings) -> tuple[list[str], bool]:
                 lines.append(f"database: ok ({engine.dialect.name})")
                 try:
                     jobs = await conn.scalar(
-                        select(func.count()).select_from(OutboxJob).where(OutboxJob.completed_at.is_(None)))
-                    events = await conn.scalar(select(func.count()).select_from(Event).where(Event.relayed_at.is_(None)))
+                        select(func.count()).select_from(OutboxJob).where(OutboxJob.completed_at.is_(None))
+                    )
+                    events = await conn.scalar(
+                        select(func.count()).select_from(Event).where(Event.relayed_at.is_(None))
+                    )
                     lines.append(f"outbox: {jobs} job(s) not yet done, {events} event(s) not yet relayed")
                 except Exception:  # noqa: BLE001 - an empty database
                     healthy = False
@@ -314,9 +317,17 @@ def cmd_partner_manifest(args: argparse.Namespace) -> None:
     url = (args.url or load_settings().base_url).rstrip("/") + "/graphql"
     query = """mutation($input: PartnerManifestUploadInput!) { partnerManifestUpload(input: $input) {
       manifest { version operationCount } invalidOperations { documentId name messages } errors { field code message } } }"""
-    body = json.dumps({"query": query, "variables": {"input": {
-        "partnerAppId": args.app, "manifest": text, "skipInvalid": args.skip_invalid}}}).encode()
-    headers = {"Content-Type": "application/json", "Accept": "application/json", "Authorization": f"Bearer {args.token}"}
+    body = json.dumps(
+        {
+            "query": query,
+            "variables": {"input": {"partnerAppId": args.app, "manifest": text, "skipInvalid": args.skip_invalid}},
+        }
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Authorization": f"Bearer {args.token}",
+    }
     if args.account:
         headers["X-Parley-Account"] = args.account
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")
@@ -328,7 +339,9 @@ def cmd_partner_manifest(args: argparse.Namespace) -> None:
     except (urllib.error.URLError, OSError) as exc:
         raise CommandError(f"cannot reach {url}: {getattr(exc, 'reason', exc)}") from None
     if answer.get("errors"):
-        raise CommandError("; ".join(f"{e['message']} ({e.get('extensions', {}).get('code')})" for e in answer["errors"]))
+        raise CommandError(
+            "; ".join(f"{e['message']} ({e.get('extensions', {}).get('code')})" for e in answer["errors"])
+        )
     payload = answer["data"]["partnerManifestUpload"]
     for op in payload["invalidOperations"]:
         print(f"invalid: {op['documentId']} ({op['name'] or 'unnamed'}): {'; '.join(op['messages'])}", file=sys.stderr)

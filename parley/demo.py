@@ -97,23 +97,62 @@ DEMO_CONTACTS = [
 ]
 # (first message, labels, the agent's reply, the contact's follow-up or None)
 DEMO_TOPICS = [
-    ("My parcel #4711 has not arrived yet.", ["shipping"],
-     "Sorry about that! The carrier shows it in transit, it should arrive tomorrow.", "Thanks, I will wait until then."),
-    ("Your API returns 429 for me, what are the limits?", ["bug"],
-     "The default is 60 requests a minute per token; the Retry-After header tells you when to try again.", None),
-    ("We would like a quote for 50 seats.", ["sales"], "Happy to help: I have sent you our volume pricing.",
-     "Great, can we also get an annual invoice?"),
-    ("How do I change my invoice address?", ["billing"], "Under Settings, Billing you can edit it; the next invoice uses it.",
-     None),
-    ("The widget does not load on my site.", ["bug"], "Is your site's domain in the inbox's allowed domains?",
-     "That was it, it works now!"),
+    (
+        "My parcel #4711 has not arrived yet.",
+        ["shipping"],
+        "Sorry about that! The carrier shows it in transit, it should arrive tomorrow.",
+        "Thanks, I will wait until then.",
+    ),
+    (
+        "Your API returns 429 for me, what are the limits?",
+        ["bug"],
+        "The default is 60 requests a minute per token; the Retry-After header tells you when to try again.",
+        None,
+    ),
+    (
+        "We would like a quote for 50 seats.",
+        ["sales"],
+        "Happy to help: I have sent you our volume pricing.",
+        "Great, can we also get an annual invoice?",
+    ),
+    (
+        "How do I change my invoice address?",
+        ["billing"],
+        "Under Settings, Billing you can edit it; the next invoice uses it.",
+        None,
+    ),
+    (
+        "The widget does not load on my site.",
+        ["bug"],
+        "Is your site's domain in the inbox's allowed domains?",
+        "That was it, it works now!",
+    ),
     ("I was charged twice this month.", ["billing", "urgent"], "I am sorry, I have refunded the second charge.", None),
-    ("Do you offer a discount for non-profits?", ["sales"], "Yes, 30 %. Send us your registration and we set it up.", None),
+    (
+        "Do you offer a discount for non-profits?",
+        ["sales"],
+        "Yes, 30 %. Send us your registration and we set it up.",
+        None,
+    ),
     ("Can I export all my conversations?", [], "Reports, Export gives you a CSV of every conversation.", None),
-    ("The login page shows an error since this morning.", ["bug", "urgent"], "Thanks for the report, a fix is live now.",
-     "Confirmed, I can log in again."),
-    ("Where can I download last year's invoices?", ["billing"], "All invoices are under Settings, Billing, History.", None),
-    ("Is there a German version of the help center?", ["feedback"], "Not yet, but it is planned for next quarter.", None),
+    (
+        "The login page shows an error since this morning.",
+        ["bug", "urgent"],
+        "Thanks for the report, a fix is live now.",
+        "Confirmed, I can log in again.",
+    ),
+    (
+        "Where can I download last year's invoices?",
+        ["billing"],
+        "All invoices are under Settings, Billing, History.",
+        None,
+    ),
+    (
+        "Is there a German version of the help center?",
+        ["feedback"],
+        "Not yet, but it is planned for next quarter.",
+        None,
+    ),
     ("I love the new dashboard, thank you!", ["feedback"], "Thank you, we will pass it on to the team!", None),
 ]
 PRIVATE_NOTES = [
@@ -146,16 +185,33 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
     from domain.widget import conversations as visitor_conversations
     from domain.widget import sessions as contact_sessions
 
-    users = {u.email: u for u in (await session.scalars(select(User).join(
-        AccountMembership, AccountMembership.user_id == User.id).where(AccountMembership.account_id == account_id))).all()}
+    users = {
+        u.email: u
+        for u in (
+            await session.scalars(
+                select(User)
+                .join(AccountMembership, AccountMembership.user_id == User.id)
+                .where(AccountMembership.account_id == account_id)
+            )
+        ).all()
+    }
     admin, alan, grace = (users[email] for _, email, _ in DEMO_USERS)
 
     def actor_of(user: User, role: Role) -> Actor:
-        return Actor(kind=ActorKind.user, user_id=user.id, account_id=account_id, role=role,
-                     permissions=effective_permissions(role, None), label=user.email)
+        return Actor(
+            kind=ActorKind.user,
+            user_id=user.id,
+            account_id=account_id,
+            role=role,
+            permissions=effective_permissions(role, None),
+            label=user.email,
+        )
 
-    actors = {admin.id: actor_of(admin, Role.ADMINISTRATOR), alan.id: actor_of(alan, Role.AGENT),
-              grace.id: actor_of(grace, Role.AGENT)}
+    actors = {
+        admin.id: actor_of(admin, Role.ADMINISTRATOR),
+        alan.id: actor_of(alan, Role.AGENT),
+        grace.id: actor_of(grace, Role.AGENT),
+    }
     actor = actors[admin.id]
     meta = RequestMeta(ip="127.0.0.1", user_agent="parley seed-demo")
     now = datetime.now(UTC)
@@ -173,23 +229,51 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
         return result
 
     async def setup():
-        api = await inboxes.create_inbox(session, actor, name="Support API", channel_type=ChannelType.API, config={},
-                                         settings={}, meta=meta, app_settings=settings)
-        web = await inboxes.create_inbox(session, actor, name="Website", channel_type=ChannelType.WEB_WIDGET,
-                                         config={"welcomeTitle": "Hi there!",
-                                                 "welcomeTagline": "Ask us anything about orders, billing or the API."},
-                                         settings={}, meta=meta, app_settings=settings)
-        mail = await inboxes.create_inbox(session, actor, name="Email", channel_type=ChannelType.EMAIL,
-                                          config={"email": "support@demo.parley.test"}, settings={}, meta=meta,
-                                          app_settings=settings)
+        api = await inboxes.create_inbox(
+            session,
+            actor,
+            name="Support API",
+            channel_type=ChannelType.API,
+            config={},
+            settings={},
+            meta=meta,
+            app_settings=settings,
+        )
+        web = await inboxes.create_inbox(
+            session,
+            actor,
+            name="Website",
+            channel_type=ChannelType.WEB_WIDGET,
+            config={"welcomeTitle": "Hi there!", "welcomeTagline": "Ask us anything about orders, billing or the API."},
+            settings={},
+            meta=meta,
+            app_settings=settings,
+        )
+        mail = await inboxes.create_inbox(
+            session,
+            actor,
+            name="Email",
+            channel_type=ChannelType.EMAIL,
+            config={"email": "support@demo.parley.test"},
+            settings={},
+            meta=meta,
+            app_settings=settings,
+        )
         # Everyone answers the API inbox and the website chat; Grace and Ada also take the email.
         await inboxes.set_inbox_members(session, actor, api.id, [admin.id, alan.id, grace.id], meta)
         await inboxes.set_inbox_members(session, actor, web.id, [admin.id, alan.id, grace.id], meta)
         await inboxes.set_inbox_members(session, actor, mail.id, [admin.id, grace.id], meta)
-        for title, color in (("billing", "#f59e0b"), ("bug", "#ef4444"), ("sales", "#10b981"), ("shipping", "#3b82f6"),
-                             ("feedback", "#8b5cf6"), ("urgent", "#dc2626")):
-            await create_label(session, actor, title=title, description="", color=color, show_on_sidebar=True,
-                               meta=meta)
+        for title, color in (
+            ("billing", "#f59e0b"),
+            ("bug", "#ef4444"),
+            ("sales", "#10b981"),
+            ("shipping", "#3b82f6"),
+            ("feedback", "#8b5cf6"),
+            ("urgent", "#dc2626"),
+        ):
+            await create_label(
+                session, actor, title=title, description="", color=color, show_on_sidebar=True, meta=meta
+            )
         people = [await contacts.create_contact(session, actor, {"name": n, "email": e}) for n, e in DEMO_CONTACTS]
         return api, web, mail, people
 
@@ -203,8 +287,16 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
     async def contact_writes(conversation_id: int, text: str) -> None:
         # What an arriving email (or an API client's incoming message) does to the conversation.
         conv = await session.get(Conversation, conversation_id)
-        await conversations.add_message(session, actor, conv, await session.get(Inbox, conv.inbox_id), content=text,
-                                        private=False, message_type=MessageType.INCOMING, content_attributes={})
+        await conversations.add_message(
+            session,
+            actor,
+            conv,
+            await session.get(Inbox, conv.inbox_id),
+            content=text,
+            private=False,
+            message_type=MessageType.INCOMING,
+            content_attributes={},
+        )
 
     for n, age in enumerate(ages):
         inbox = channels[n % 3]
@@ -216,14 +308,23 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
             if inbox.channel_type == ChannelType.WEB_WIDGET:
                 # A visitor on the website: the widget starts a contact session and writes.
                 started = await contact_sessions.start_session(
-                    session, secret_key=settings.secret_key, app_settings=settings, ttl=timedelta(days=1),
-                    website_token=inbox.website_token, session_token=None, identifier=None, identifier_hash_=None,
-                    name=contact.name, email=None)
+                    session,
+                    secret_key=settings.secret_key,
+                    app_settings=settings,
+                    ttl=timedelta(days=1),
+                    website_token=inbox.website_token,
+                    session_token=None,
+                    identifier=None,
+                    identifier_hash_=None,
+                    name=contact.name,
+                    email=None,
+                )
                 visitor = contact_sessions.session_actor(started.contact_inbox, inbox)
                 conv, _, _ = await visitor_conversations.create_message(session, visitor, None, text, max_chars=10_000)
                 return conv.id
-            conv = await opening.create_conversation(session, actor, inbox_id=inbox.id, contact_id=contact.id,
-                                                     content=None)
+            conv = await opening.create_conversation(
+                session, actor, inbox_id=inbox.id, contact_id=contact.id, content=None
+            )
             await contact_writes(conv.id, text)
             return conv.id
 
@@ -237,37 +338,60 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
         t += timedelta(minutes=rng.uniform(1, 20))
 
         async def assign_and_label(cid=cid, agent=agent, labels=labels) -> None:
-            await conversations.assign(session, actor, cid, assignee_id=agent.id, set_assignee=True, team_id=None,
-                                       set_team=False)
+            await conversations.assign(
+                session, actor, cid, assignee_id=agent.id, set_assignee=True, team_id=None, set_team=False
+            )
             if labels:
                 await conversations.update_labels(session, actor, cid, add=labels, remove=[], replace=False)
 
         await step(t, assign_and_label)
         t += timedelta(minutes=rng.uniform(2, 180))
-        await step(t, lambda cid=cid, reply=reply, a=agent_actor: conversations.create_message(
-            session, a, cid, content=reply, private=False, message_type=MessageType.OUTGOING))
+        await step(
+            t,
+            lambda cid=cid, reply=reply, a=agent_actor: conversations.create_message(
+                session, a, cid, content=reply, private=False, message_type=MessageType.OUTGOING
+            ),
+        )
         if n % 4 == 1:
             note = PRIVATE_NOTES[n % len(PRIVATE_NOTES)]
             t += timedelta(minutes=rng.uniform(1, 30))
-            await step(t, lambda cid=cid, a=agent_actor, note=note: conversations.create_message(
-                session, a, cid, content=note, private=True, message_type=MessageType.OUTGOING))
+            await step(
+                t,
+                lambda cid=cid, a=agent_actor, note=note: conversations.create_message(
+                    session, a, cid, content=note, private=True, message_type=MessageType.OUTGOING
+                ),
+            )
         if follow_up and t + timedelta(hours=4) < now:
             t += timedelta(minutes=rng.uniform(10, 120))
             await step(t, lambda cid=cid, follow_up=follow_up: contact_writes(cid, follow_up))
             t += timedelta(minutes=rng.uniform(3, 60))
-            await step(t, lambda cid=cid, a=agent_actor: conversations.create_message(
-                session, a, cid, content="Glad to hear it. Anything else we can do?", private=False,
-                message_type=MessageType.OUTGOING))
+            await step(
+                t,
+                lambda cid=cid, a=agent_actor: conversations.create_message(
+                    session,
+                    a,
+                    cid,
+                    content="Glad to hear it. Anything else we can do?",
+                    private=False,
+                    message_type=MessageType.OUTGOING,
+                ),
+            )
         if recent:
             if n % 2 == 1:
-                await step(t + timedelta(minutes=1), lambda cid=cid, a=agent_actor: conversations.set_status(
-                    session, a, cid, ConversationStatus.PENDING, None))
+                await step(
+                    t + timedelta(minutes=1),
+                    lambda cid=cid, a=agent_actor: conversations.set_status(
+                        session, a, cid, ConversationStatus.PENDING, None
+                    ),
+                )
             continue
         t += timedelta(hours=rng.uniform(0.5, 20))
         if n % 5 == 4 or t >= now:
             continue  # an older conversation that is still open
-        await step(t, lambda cid=cid, a=agent_actor: conversations.set_status(
-            session, a, cid, ConversationStatus.RESOLVED, None))
+        await step(
+            t,
+            lambda cid=cid, a=agent_actor: conversations.set_status(session, a, cid, ConversationStatus.RESOLVED, None),
+        )
         if n % 4 != 3:
             # The contact answers the CSAT survey of the resolved conversation.
             async def rate(cid=cid, n=n) -> None:
@@ -275,8 +399,9 @@ async def _seed_helpdesk(session, account_id: int, settings: Settings) -> None:
                 contact_inbox = await session.get(ContactInbox, conv.contact_inbox_id)
                 rating = (5, 4, 5, 3, 5, 2, 4)[n % 7]
                 visitor = contact_sessions.session_actor(contact_inbox, await session.get(Inbox, conv.inbox_id))
-                await visitor_conversations.submit_csat(session, visitor, cid, rating,
-                                                        "" if rating >= 4 else "Took a while, but it got sorted.")
+                await visitor_conversations.submit_csat(
+                    session, visitor, cid, rating, "" if rating >= 4 else "Took a while, but it got sorted."
+                )
 
             await step(t + timedelta(minutes=rng.uniform(2, 90)), rate)
     # The reporting consumer records these after commit (an outbox job); recording them in this
@@ -294,8 +419,10 @@ async def demo_widget_token(settings: Settings) -> str | None:
     try:
         async with create_session_factory(engine)() as session:
             return await session.scalar(
-                select(Inbox.website_token).join(Account, Account.id == Inbox.account_id)
-                .where(Account.name == DEMO_ACCOUNT, Inbox.channel_type == ChannelType.WEB_WIDGET).limit(1)
+                select(Inbox.website_token)
+                .join(Account, Account.id == Inbox.account_id)
+                .where(Account.name == DEMO_ACCOUNT, Inbox.channel_type == ChannelType.WEB_WIDGET)
+                .limit(1)
             )
     finally:
         await engine.dispose()

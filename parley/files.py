@@ -50,8 +50,9 @@ def files_mount(settings: Settings) -> Mount:
         if declared is not None and (not declared.isdigit() or int(declared) > grant.max_bytes):
             return _refused(413, "The file is larger than this link allows.")
         try:
-            size = await storage.write(key, request.stream(), content_type=grant.content_type,
-                                       max_bytes=grant.max_bytes, replace=False)
+            size = await storage.write(
+                key, request.stream(), content_type=grant.content_type, max_bytes=grant.max_bytes, replace=False
+            )
         except ObjectTooLarge:
             return _refused(413, "The file is larger than this link allows.")
         except ObjectExists:
@@ -80,7 +81,10 @@ def files_mount(settings: Settings) -> Mount:
         }
         return FileResponse(path, media_type=grant.content_type, headers=headers)
 
-    return Mount("/files", routes=[
-        Route("/upload/{key:path}", upload, methods=["PUT"], max_body_size=settings.storage_max_upload_bytes),
-        Route("/download/{key:path}", download, methods=["GET", "HEAD"]),
-    ])
+    return Mount(
+        "/files",
+        routes=[
+            Route("/upload/{key:path}", upload, methods=["PUT"], max_body_size=settings.storage_max_upload_bytes),
+            Route("/download/{key:path}", download, methods=["GET", "HEAD"]),
+        ],
+    )

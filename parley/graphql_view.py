@@ -10,7 +10,6 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 from cross_web import HTTPException
@@ -19,27 +18,32 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
-from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types.graphql import OperationType
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types.graphql import OperationType
 
 from db.repositories import accounts as account_repo
 from domain.accounts import tokens
 from domain.accounts.actor import ActorKind
 from domain.audit import RequestMeta
 from domain.errors import ErrorCode, ParleyError
-from infra.services import Services
-from resolvers.context import ACCESS_COOKIE, ACCOUNT_HEADER, CSRF_HEADER, Context, Credential, allowed_origins, csrf_problem
+from domain.events.channels import SESSIONS_REVOKED_CHANNEL
 from domain.partners.service import PREFIX_PARTNER
 from infra.logs import get_logger, request_id_var
 from infra.ratelimit import token_key
-from domain.events.channels import SESSIONS_REVOKED_CHANNEL
+from infra.services import Services
 from parley.sse import HTTP_STREAM_PROTOCOLS, SUBSCRIPTION_OVER_JSON, StreamSlots, guard_stream
+from resolvers.context import (
+    ACCESS_COOKIE,
+    ACCOUNT_HEADER,
+    Context,
+    Credential,
+    csrf_problem,
+)
 
 log = get_logger("parley.graphql")
 
@@ -176,7 +180,10 @@ def request_identity(conn: HTTPConnection, services: Services) -> tuple[str, str
         return ip, "token:" + token_key(token)
     if tokens.is_widget_token(token):
         try:
-            return ip, f"contact-session:{tokens.decode_widget_token(services.settings.secret_key, token).contact_inbox_id}"
+            return (
+                ip,
+                f"contact-session:{tokens.decode_widget_token(services.settings.secret_key, token).contact_inbox_id}",
+            )
         except tokens.InvalidToken:
             return ip, None
     try:
@@ -200,8 +207,12 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
 class ParleyGraphQL(GraphQL):
     websocket_adapter_class = TextFrameWebSocketAdapter  # type: ignore[assignment]
 
-    def __init__(self, schema: Any, services_getter: Any, *, legacy_ws: bool, graphiql: bool, max_subscriptions: int = 20) -> None:
-        protocols = (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL) if legacy_ws else (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+    def __init__(
+        self, schema: Any, services_getter: Any, *, legacy_ws: bool, graphiql: bool, max_subscriptions: int = 20
+    ) -> None:
+        protocols = (
+            (GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL) if legacy_ws else (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+        )
         protocols += HTTP_STREAM_PROTOCOLS  # subscriptions over HTTP: SSE and multipart (parley.sse)
         super().__init__(
             schema,
@@ -281,13 +292,18 @@ class ParleyGraphQL(GraphQL):
             try:
                 response = await self.run(request)
             except Throttled as exc:
-                body = _error_body(str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError",
-                                   retryAfter=exc.retry_after, limit=exc.limit)
+                body = _error_body(
+                    str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError", retryAfter=exc.retry_after, limit=exc.limit
+                )
                 response = self._json(body, 429, media, {"Retry-After": str(exc.retry_after)})
             except HTTPException as exc:
                 code, name = _HTTP_ERROR_CODES.get(exc.status_code, (ErrorCode.BAD_USER_INPUT, "BadRequestError"))
-                headers = {"Allow": "POST" if request.method == "GET" else "GET, POST"} if exc.status_code == 405 else {}
-                response = self._json(_error_body(exc.reason, code, exc.status_code, name), exc.status_code, media, headers)
+                headers = (
+                    {"Allow": "POST" if request.method == "GET" else "GET, POST"} if exc.status_code == 405 else {}
+                )
+                response = self._json(
+                    _error_body(exc.reason, code, exc.status_code, name), exc.status_code, media, headers
+                )
             await response(scope, receive, send)
         finally:
             release = scope.pop("parley.stream_slot", None)
@@ -318,8 +334,13 @@ class ParleyGraphQL(GraphQL):
                         closed = True
                         log.warning("ws.rate_limited", limit=limit)
                         with contextlib.suppress(Exception):
-                            await send({"type": "websocket.close", "code": WS_CLOSE_RATE_LIMITED,
-                                        "reason": "too many messages"})
+                            await send(
+                                {
+                                    "type": "websocket.close",
+                                    "code": WS_CLOSE_RATE_LIMITED,
+                                    "reason": "too many messages",
+                                }
+                            )
                     return {"type": "websocket.disconnect", "code": WS_CLOSE_RATE_LIMITED}
             return message
 
@@ -381,8 +402,9 @@ class ParleyGraphQL(GraphQL):
             extensions = {**(extensions or {}), "documentId": document_id}
         if query is None and not extensions:
             raise HTTPException(400, "No GraphQL query found in the request")
-        return GraphQLRequestData(query=query, variables=variables, operation_name=operation_name,
-                                  extensions=extensions, protocol=protocol)
+        return GraphQLRequestData(
+            query=query, variables=variables, operation_name=operation_name, extensions=extensions, protocol=protocol
+        )
 
     async def parse_http_body(self, request_adapter):  # type: ignore[override]
         """JSON bodies (or GET parameters) only, a top-level `documentId` carried to the persisted
@@ -410,7 +432,8 @@ class ParleyGraphQL(GraphQL):
             services: Services = self._services_getter()
             ip, identity = request_identity(request, services)
             request.scope["parley.stream_slot"] = self._streams.acquire(
-                identity or f"ip:{ip}", services.settings.http_max_streams_per_caller)
+                identity or f"ip:{ip}", services.settings.http_max_streams_per_caller
+            )
         return result
 
     async def _throttle(self, request: Request, cost: int) -> None:
@@ -439,9 +462,13 @@ class ParleyGraphQL(GraphQL):
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         try:
             return await self.schema.execute(
-                request_data.query, root_value=root_value, variable_values=request_data.variables,
-                context_value=context, operation_name=request_data.operation_name,
-                allowed_operation_types=allowed, operation_extensions=request_data.extensions,
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
             )
         except CannotGetOperationTypeError as exc:
             raise HTTPException(400, exc.as_http_error_reason()) from exc
@@ -482,10 +509,14 @@ class ParleyGraphQL(GraphQL):
             headers["Vary"] = VARY
             max_age = self._services_getter().settings.get_cache_max_age
             cacheable = status == 200 and exchange.public and not response_data.get("errors")  # type: ignore[union-attr]
-            headers["Cache-Control"] = f"public, max-age={max_age}" if cacheable and max_age > 0 else "private, no-store"
+            headers["Cache-Control"] = (
+                f"public, max-age={max_age}" if cacheable and max_age > 0 else "private, no-store"
+            )
         else:
             headers["Cache-Control"] = "no-store"
-        response = Response(self.encode_json(response_data), status_code=sub_response.status_code or status, headers=headers)
+        response = Response(
+            self.encode_json(response_data), status_code=sub_response.status_code or status, headers=headers
+        )
         response.headers["content-type"] = f"{media}; charset=utf-8"
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
@@ -522,10 +553,13 @@ class ParleyGraphQL(GraphQL):
         token = params.get("token") or params.get("accessToken") or _bearer(str(params.get("authorization") or ""))
         ws = context.request
         if ws is not None and ws.scope.get("parley.cross_origin") and not tokens.is_widget_token(str(token or "")):
-            raise ConnectionRejectionError({"reason": "Only website widget sessions may connect from another origin",
-                                            "code": "FORBIDDEN"})
+            raise ConnectionRejectionError(
+                {"reason": "Only website widget sessions may connect from another origin", "code": "FORBIDDEN"}
+            )
         if token:
-            context.credential = Credential(token=str(token), account_ref=params.get("accountId") or context.credential.account_ref)
+            context.credential = Credential(
+                token=str(token), account_ref=params.get("accountId") or context.credential.account_ref
+            )
         elif ws is not None and (cookie := ws.cookies.get(ACCESS_COOKIE)):
             # Strawberry refuses cross-origin handshakes, so a cookie here comes from our own pages.
             context.credential = Credential(token=cookie, from_cookie=True, account_ref=params.get("accountId"))
@@ -565,7 +599,9 @@ class ParleyGraphQL(GraphQL):
         actor = context._actor
         assert actor is not None
         expires_in = None
-        if context.credential.token and not context.credential.token.startswith((tokens.PREFIX_PERSONAL, tokens.PREFIX_BOT)):
+        if context.credential.token and not context.credential.token.startswith(
+            (tokens.PREFIX_PERSONAL, tokens.PREFIX_BOT)
+        ):
             try:
                 claims = tokens.decode_access_token(context.settings.secret_key, context.credential.token)
                 from db.base import utcnow

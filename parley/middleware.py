@@ -47,16 +47,28 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception as exc:  # the last resort: answer in the contract, log the rest
-            log.error("http.unhandled_error", error=type(exc).__name__, path=scope.get("path"),
-                      exc_info=(type(exc), exc, exc.__traceback__))
+            log.error(
+                "http.unhandled_error",
+                error=type(exc).__name__,
+                path=scope.get("path"),
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
             if started:
                 return  # the response is under way: the client sees the connection end
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
                 return
-            await send({"type": "http.response.start", "status": 500, "headers": [
-                (b"content-type", b"application/json; charset=utf-8"), (b"cache-control", b"no-store"),
-                (b"x-request-id", rid.encode("latin-1"))]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [
+                        (b"content-type", b"application/json; charset=utf-8"),
+                        (b"cache-control", b"no-store"),
+                        (b"x-request-id", rid.encode("latin-1")),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": internal_error_body(rid)})
         finally:
             request_id_var.reset(token)
@@ -64,6 +76,11 @@ class RequestIdMiddleware:
 
 def internal_error_body(rid: str) -> bytes:
     """The masked error of domain.errors / schema.extensions.error_contract, as the whole response."""
-    extensions = {"code": "INTERNAL_SERVER_ERROR", "status": 500, "name": "ApplicationError",
-                  "details": {"requestId": rid}, "requestId": rid}
+    extensions = {
+        "code": "INTERNAL_SERVER_ERROR",
+        "status": 500,
+        "name": "ApplicationError",
+        "details": {"requestId": rid},
+        "requestId": rid,
+    }
     return json.dumps({"errors": [{"message": "Internal server error", "extensions": extensions}]}).encode()

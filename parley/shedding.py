@@ -89,18 +89,30 @@ class Gate:
 
 def overloaded_body(retry_after: int) -> bytes:
     rid = request_id_var.get()
-    extensions: dict[str, object] = {"code": ErrorCode.OVERLOADED.value, "status": 503, "name": "OverloadedError",
-                                     "retryAfter": retry_after, "details": {"retryAfter": retry_after}}
+    extensions: dict[str, object] = {
+        "code": ErrorCode.OVERLOADED.value,
+        "status": 503,
+        "name": "OverloadedError",
+        "retryAfter": retry_after,
+        "details": {"retryAfter": retry_after},
+    }
     if rid:
         extensions["requestId"] = rid
-    return json.dumps({"errors": [{"message": "The server is busy; nothing was done. Retry after a moment.",
-                                   "extensions": extensions}]}).encode()
+    return json.dumps(
+        {
+            "errors": [
+                {"message": "The server is busy; nothing was done. Retry after a moment.", "extensions": extensions}
+            ]
+        }
+    ).encode()
 
 
 class LoadShedMiddleware:
     """Bounds concurrent HTTP requests to the given paths (the GraphQL endpoint)."""
 
-    def __init__(self, app: ASGIApp, *, gate: Gate, paths: tuple[str, ...] = ("/graphql",), retry_after: int = 1) -> None:
+    def __init__(
+        self, app: ASGIApp, *, gate: Gate, paths: tuple[str, ...] = ("/graphql",), retry_after: int = 1
+    ) -> None:
         self.app = app
         self.gate = gate
         self.paths = paths
@@ -134,7 +146,16 @@ class LoadShedMiddleware:
 
     async def _refuse(self, send: Send) -> None:
         body = overloaded_body(self.retry_after)
-        await send({"type": "http.response.start", "status": 503, "headers": [
-            (b"content-type", b"application/json; charset=utf-8"), (b"cache-control", b"no-store"),
-            (b"retry-after", str(self.retry_after).encode()), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 503,
+                "headers": [
+                    (b"content-type", b"application/json; charset=utf-8"),
+                    (b"cache-control", b"no-store"),
+                    (b"retry-after", str(self.retry_after).encode()),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -18,9 +18,9 @@ from strawberry.subscriptions import GRAPHQL_SSE_PROTOCOL, MULTIPART_SUBSCRIPTIO
 
 from domain.accounts import tokens
 from domain.errors import ErrorCode, ParleyError
-from resolvers.context import Context
-from infra.logs import get_logger
 from domain.events.channels import SESSIONS_REVOKED_CHANNEL
+from infra.logs import get_logger
+from resolvers.context import Context
 
 log = get_logger("parley.sse")
 
@@ -117,9 +117,15 @@ async def session_end(ctx: Context) -> str:
 
 
 def _ended_chunk(transport: HTTPStreamTransport, reason: str, encode: Callable[[object], str]) -> str:
-    error = {"message": f"Subscription closed: {reason}",
-             "extensions": {"code": ErrorCode.UNAUTHENTICATED.value, "status": 401, "name": "UnauthorizedError",
-                            "details": {"reason": reason}}}
+    error = {
+        "message": f"Subscription closed: {reason}",
+        "extensions": {
+            "code": ErrorCode.UNAUTHENTICATED.value,
+            "status": 401,
+            "name": "UnauthorizedError",
+            "details": {"reason": reason},
+        },
+    }
     return transport.encode_next({"errors": [error]}, encode) + transport.encode_complete()
 
 

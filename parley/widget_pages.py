@@ -26,13 +26,18 @@ async def widget_js(request: Request) -> Response:
     global _script
     if _script is None:
         _script = (STATIC / "widget.js").read_bytes()
-    return Response(_script, media_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"})
+    return Response(
+        _script,
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300", "Access-Control-Allow-Origin": "*"},
+    )
 
 
 # A speech bubble, inline: the page needs no file of its own and no request that can fail.
-FAVICON = ("data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'%3E%3Cpath fill='%231f93ff' "
-           "d='M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z'/%3E%3C/svg%3E")
+FAVICON = (
+    "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 24 24'%3E%3Cpath fill='%231f93ff' "
+    "d='M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2z'/%3E%3C/svg%3E"
+)
 
 DEMO = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -51,10 +56,13 @@ code{{background:#f3f4f6;padding:2px 5px;border-radius:4px}}</style></head>
 async def widget_demo(request: Request) -> Response:
     token = request.query_params.get("token", "")
     if not TOKEN_RE.match(token):
-        return HTMLResponse("<!doctype html><title>Parley widget demo</title><p>Add ?token=&lt;website token&gt;.</p>",
-                            status_code=400)
+        return HTMLResponse(
+            "<!doctype html><title>Parley widget demo</title><p>Add ?token=&lt;website token&gt;.</p>", status_code=400
+        )
     base = html.escape(str(request.base_url).rstrip("/"))
-    return HTMLResponse(DEMO.format(base=base, token=html.escape(token), favicon=FAVICON), headers={"Cache-Control": "no-store"})
+    return HTMLResponse(
+        DEMO.format(base=base, token=html.escape(token), favicon=FAVICON), headers={"Cache-Control": "no-store"}
+    )
 
 
 def routes() -> list[Route]:
@@ -81,13 +89,16 @@ class WidgetCORSMiddleware:
             await self.app(scope, receive, send)
             return
         if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
-            await Response(status_code=204, headers={
-                "Access-Control-Allow-Origin": origin,
-                "Access-Control-Allow-Methods": "GET, POST",
-                "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept",
-                "Access-Control-Max-Age": "600",
-                "Vary": "Origin",
-            })(scope, receive, send)
+            await Response(
+                status_code=204,
+                headers={
+                    "Access-Control-Allow-Origin": origin,
+                    "Access-Control-Allow-Methods": "GET, POST",
+                    "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept",
+                    "Access-Control-Max-Age": "600",
+                    "Vary": "Origin",
+                },
+            )(scope, receive, send)
             return
         auth = headers.get("authorization", "")
         if auth and not auth[7:].strip().startswith(PREFIX_WIDGET):
@@ -97,7 +108,9 @@ class WidgetCORSMiddleware:
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 # Starlette's CORS adds Allow-Credentials to every response: never with a reflected origin.
-                raw = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"access-control-allow-credentials"]
+                raw = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"access-control-allow-credentials"
+                ]
                 raw.append((b"access-control-allow-origin", origin.encode("latin-1")))
                 raw.append((b"access-control-expose-headers", b"Retry-After, X-Request-ID"))
                 raw.append((b"vary", b"Origin"))

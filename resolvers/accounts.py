@@ -126,17 +126,37 @@ async def login(info: Ctx, input: i.LoginInput) -> t.LoginPayload:
     device = input.device_token or ctx.cookie(DEVICE_COOKIE)
 
     async def work(session) -> t.LoginPayload:
-        pair = await auth.login(session, ctx.settings.secret_key, ctx.services.login_throttle, input.email,
-                                input.password, ctx.meta, device_token=device)
+        pair = await auth.login(
+            session,
+            ctx.settings.secret_key,
+            ctx.services.login_throttle,
+            input.email,
+            input.password,
+            ctx.meta,
+            device_token=device,
+        )
         device_token = pair.device_token
         if input.use_cookies and ctx.response is not None and device_token:
-            ctx.response.set_cookie(DEVICE_COOKIE, device_token, max_age=365 * 24 * 3600, path="/graphql",
-                                    secure=ctx.settings.cookies_secure, httponly=True, samesite="strict")
+            ctx.response.set_cookie(
+                DEVICE_COOKIE,
+                device_token,
+                max_age=365 * 24 * 3600,
+                path="/graphql",
+                secure=ctx.settings.cookies_secure,
+                httponly=True,
+                samesite="strict",
+            )
             device_token = None
-        return t.LoginPayload(tokens=_session_tokens(info, pair, input.use_cookies), user=t.User.from_row(pair.user),
-                              device_token=device_token, errors=[])
+        return t.LoginPayload(
+            tokens=_session_tokens(info, pair, input.use_cookies),
+            user=t.User.from_row(pair.user),
+            device_token=device_token,
+            errors=[],
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.LoginPayload(tokens=None, user=None, device_token=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.LoginPayload(tokens=None, user=None, device_token=None, errors=e)
+    )
 
 
 async def token_refresh(info: Ctx, input: i.TokenRefreshInput) -> t.TokenRefreshPayload:
@@ -151,8 +171,14 @@ async def token_refresh(info: Ctx, input: i.TokenRefreshInput) -> t.TokenRefresh
             raise Forbidden(f"Cookie authentication refused: {problem}")
     _require_csrf_for_cookies(info, use_cookies)
     if not presented:
-        return t.TokenRefreshPayload(tokens=None, errors=[AccountError(
-            field="refreshToken", code=AccountErrorCode.REQUIRED, message="No refresh token was presented.")])
+        return t.TokenRefreshPayload(
+            tokens=None,
+            errors=[
+                AccountError(
+                    field="refreshToken", code=AccountErrorCode.REQUIRED, message="No refresh token was presented."
+                )
+            ],
+        )
     reused = False
     try:
         async with ctx.transaction() as session:
@@ -165,11 +191,16 @@ async def token_refresh(info: Ctx, input: i.TokenRefreshInput) -> t.TokenRefresh
         return t.TokenRefreshPayload(tokens=None, errors=_errors(exc))
     if pair is None:
         code = AccountErrorCode.REFRESH_TOKEN_REUSED if reused else AccountErrorCode.INVALID_TOKEN
-        message = ("This refresh token was already used; the session was ended for safety. Sign in again."
-                   if reused else "The refresh token is invalid or expired. Sign in again.")
+        message = (
+            "This refresh token was already used; the session was ended for safety. Sign in again."
+            if reused
+            else "The refresh token is invalid or expired. Sign in again."
+        )
         if use_cookies:
             ctx.clear_session_cookies()
-        return t.TokenRefreshPayload(tokens=None, errors=[AccountError(field="refreshToken", code=code, message=message)])
+        return t.TokenRefreshPayload(
+            tokens=None, errors=[AccountError(field="refreshToken", code=code, message=message)]
+        )
     return t.TokenRefreshPayload(tokens=_session_tokens(info, pair, use_cookies), errors=[])
 
 
@@ -197,8 +228,9 @@ async def password_change(info: Ctx, input: i.PasswordChangeInput) -> t.Password
     ctx = info.context
 
     async def work(session) -> t.PasswordChangePayload:
-        pair, revoked = await auth.change_password(session, ctx.settings.secret_key, actor, input.current_password,
-                                                   input.new_password, ctx.meta)
+        pair, revoked = await auth.change_password(
+            session, ctx.settings.secret_key, actor, input.current_password, input.new_password, ctx.meta
+        )
         ctx.revoked_session_ids.extend(revoked)
         return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
 
@@ -223,8 +255,9 @@ async def password_reset_confirm(info: Ctx, input: i.PasswordResetConfirmInput) 
     reset_email: list[str] = []
 
     async def work(session) -> t.PasswordChangePayload:
-        pair, revoked = await auth.confirm_password_reset(session, ctx.settings.secret_key, input.token,
-                                                          input.new_password, ctx.meta)
+        pair, revoked = await auth.confirm_password_reset(
+            session, ctx.settings.secret_key, input.token, input.new_password, ctx.meta
+        )
         ctx.revoked_session_ids.extend(revoked)
         reset_email.append(pair.user.email)
         return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
@@ -266,8 +299,14 @@ async def account_create(info: Ctx, input: i.AccountCreateInput) -> t.AccountCre
 
     async def work(session) -> t.AccountCreatePayload:
         created = await service.create_account(
-            session, actor, account_name=input.account_name, user_name=input.name, email=input.email,
-            password=input.password, signup_enabled=ctx.settings.signup_enabled, base_url=ctx.settings.base_url,
+            session,
+            actor,
+            account_name=input.account_name,
+            user_name=input.name,
+            email=input.email,
+            password=input.password,
+            signup_enabled=ctx.settings.signup_enabled,
+            base_url=ctx.settings.base_url,
             meta=ctx.meta,
         )
         account = t.Account.from_row(created.account) if created.account is not None else None
@@ -280,8 +319,9 @@ async def account_update(info: Ctx, input: i.AccountUpdateInput) -> t.AccountUpd
     actor = await info.context.actor()
 
     async def work(session) -> t.AccountUpdatePayload:
-        account = await service.update_account(session, actor, name=input.name, locale=input.locale,
-                                               timezone=input.timezone, meta=info.context.meta)
+        account = await service.update_account(
+            session, actor, name=input.name, locale=input.locale, timezone=input.timezone, meta=info.context.meta
+        )
         return t.AccountUpdatePayload(account=t.Account.from_row(account), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.AccountUpdatePayload(account=None, errors=e))
@@ -293,8 +333,14 @@ async def agent_invite(info: Ctx, input: i.AgentInviteInput) -> t.AgentInvitePay
 
     async def work(session) -> t.AgentInvitePayload:
         invitation = await service.invite_agent(
-            session, actor, email=input.email, name=input.name, role=Role(input.role), custom_role_id=custom_role_pk,
-            base_url=info.context.settings.base_url, meta=info.context.meta,
+            session,
+            actor,
+            email=input.email,
+            name=input.name,
+            role=Role(input.role),
+            custom_role_id=custom_role_pk,
+            base_url=info.context.settings.base_url,
+            meta=info.context.meta,
         )
         return t.AgentInvitePayload(invitation=t.Invitation.from_row(invitation), errors=[])
 
@@ -316,8 +362,12 @@ async def pending_invitations(info: Ctx) -> list[t.PendingInvitation]:
     actor = await info.context.actor()
     async with info.context.db() as session:
         rows = await service.pending_invitations(session, actor)
-    return [t.PendingInvitation(pk=inv.id, account_name=a.name, inviter_name=u.name if u else None, role=inv.role,
-                                expires_at=inv.expires_at) for inv, a, u in rows]
+    return [
+        t.PendingInvitation(
+            pk=inv.id, account_name=a.name, inviter_name=u.name if u else None, role=inv.role, expires_at=inv.expires_at
+        )
+        for inv, a, u in rows
+    ]
 
 
 async def invitation_respond(info: Ctx, id: strawberry.ID, accept: bool) -> t.InvitationRespondPayload:
@@ -326,7 +376,9 @@ async def invitation_respond(info: Ctx, id: strawberry.ID, accept: bool) -> t.In
 
     async def work(session) -> t.InvitationRespondPayload:
         _invitation, membership = await service.respond_to_invitation(session, actor, pk, accept, info.context.meta)
-        return t.InvitationRespondPayload(membership=t.Membership.from_row(membership) if membership else None, errors=[])
+        return t.InvitationRespondPayload(
+            membership=t.Membership.from_row(membership) if membership else None, errors=[]
+        )
 
     return await mutate(info, _errors, work, lambda e: t.InvitationRespondPayload(membership=None, errors=e))
 
@@ -336,10 +388,12 @@ async def invitation_accept(info: Ctx, input: i.InvitationAcceptInput) -> t.Invi
     ctx = info.context
 
     async def work(session) -> t.InvitationAcceptPayload:
-        pair = await service.accept_invitation(session, ctx.settings.secret_key, input.token, input.password,
-                                               input.name, ctx.meta)
-        return t.InvitationAcceptPayload(tokens=_session_tokens(info, pair, input.use_cookies),
-                                         user=t.User.from_row(pair.user), errors=[])
+        pair = await service.accept_invitation(
+            session, ctx.settings.secret_key, input.token, input.password, input.name, ctx.meta
+        )
+        return t.InvitationAcceptPayload(
+            tokens=_session_tokens(info, pair, input.use_cookies), user=t.User.from_row(pair.user), errors=[]
+        )
 
     return await mutate(info, _errors, work, lambda e: t.InvitationAcceptPayload(tokens=None, user=None, errors=e))
 
@@ -352,8 +406,13 @@ async def membership_update(info: Ctx, id: strawberry.ID, input: i.MembershipUpd
 
     async def work(session) -> t.MembershipPayload:
         membership = await service.update_membership(
-            session, actor, pk, role=Role(input.role) if input.role else None, custom_role_id=role_pk,
-            clear_custom_role=clear, meta=info.context.meta,
+            session,
+            actor,
+            pk,
+            role=Role(input.role) if input.role else None,
+            custom_role_id=role_pk,
+            clear_custom_role=clear,
+            meta=info.context.meta,
         )
         return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
 
@@ -388,8 +447,14 @@ async def custom_role_create(info: Ctx, input: i.CustomRoleCreateInput) -> t.Cus
     actor = await info.context.actor()
 
     async def work(session) -> t.CustomRolePayload:
-        role = await service.create_custom_role(session, actor, name=input.name, description=input.description,
-                                                permissions=_permissions(input.permissions), meta=info.context.meta)
+        role = await service.create_custom_role(
+            session,
+            actor,
+            name=input.name,
+            description=input.description,
+            permissions=_permissions(input.permissions),
+            meta=info.context.meta,
+        )
         return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
@@ -400,8 +465,15 @@ async def custom_role_update(info: Ctx, id: strawberry.ID, input: i.CustomRoleUp
     pk = decode_id(id, "CustomRole")
 
     async def work(session) -> t.CustomRolePayload:
-        role = await service.update_custom_role(session, actor, pk, name=input.name, description=input.description,
-                                                permissions=_permissions(input.permissions), meta=info.context.meta)
+        role = await service.update_custom_role(
+            session,
+            actor,
+            pk,
+            name=input.name,
+            description=input.description,
+            permissions=_permissions(input.permissions),
+            meta=info.context.meta,
+        )
         return t.CustomRolePayload(custom_role=t.CustomRole.from_row(role), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.CustomRolePayload(custom_role=None, errors=e))
@@ -422,8 +494,9 @@ async def bot_create(info: Ctx, input: i.BotCreateInput) -> t.BotCreatePayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.BotCreatePayload:
-        bot = await service.create_bot(session, actor, name=input.name, description=input.description,
-                                       meta=info.context.meta)
+        bot = await service.create_bot(
+            session, actor, name=input.name, description=input.description, meta=info.context.meta
+        )
         return t.BotCreatePayload(bot=t.Bot.from_row(bot), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.BotCreatePayload(bot=None, errors=e))
@@ -434,8 +507,9 @@ async def api_token_create(info: Ctx, input: i.ApiTokenCreateInput) -> t.ApiToke
     bot_pk = decode_optional(input.bot_id, "Bot")
 
     async def work(session) -> t.ApiTokenCreatePayload:
-        row, secret = await service.create_api_token(session, actor, name=input.name, bot_id=bot_pk,
-                                                     meta=info.context.meta)
+        row, secret = await service.create_api_token(
+            session, actor, name=input.name, bot_id=bot_pk, meta=info.context.meta
+        )
         return t.ApiTokenCreatePayload(api_token=t.ApiToken.from_row(row), secret=secret, errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.ApiTokenCreatePayload(api_token=None, secret=None, errors=e))

@@ -36,12 +36,14 @@ async def attachment_upload_create(info: Ctx, input: i.AttachmentUploadCreateInp
     cfg = config(info)
 
     async def work(session) -> t.AttachmentUploadCreatePayload:
-        row, upload = await attachments.create_upload(session, cfg, actor, file_name=input.file_name,
-                                                      content_type=input.content_type, byte_size=input.byte_size)
+        row, upload = await attachments.create_upload(
+            session, cfg, actor, file_name=input.file_name, content_type=input.content_type, byte_size=input.byte_size
+        )
         return t.AttachmentUploadCreatePayload(
             attachment=t.Attachment.from_row(row),
             upload=t.PresignedUpload(
-                url=upload.url, method=upload.method,
+                url=upload.url,
+                method=upload.method,
                 fields=[t.UploadParameter(name=k, value=v) for k, v in upload.fields.items()],
                 headers=[t.UploadParameter(name=k, value=v) for k, v in upload.headers.items()],
                 expires_at=utcnow() + timedelta(seconds=upload.expires_in),
@@ -49,8 +51,9 @@ async def attachment_upload_create(info: Ctx, input: i.AttachmentUploadCreateInp
             errors=[],
         )
 
-    return await mutate(info, _errors, work,
-                        lambda e: t.AttachmentUploadCreatePayload(attachment=None, upload=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.AttachmentUploadCreatePayload(attachment=None, upload=None, errors=e)
+    )
 
 
 async def attachment(info: Ctx, id: strawberry.ID) -> t.Attachment:

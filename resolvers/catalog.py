@@ -38,14 +38,21 @@ TeamUpdate = Annotated[i.TeamUpdateInput, strawberry.argument(description="What 
 TeamMembers = Annotated[i.TeamMembersInput, strawberry.argument(description="The users.")]
 LabelCreate = Annotated[i.LabelCreateInput, strawberry.argument(description="The new label.")]
 LabelUpdate = Annotated[i.LabelUpdateInput, strawberry.argument(description="What to change.")]
-CannedResponseCreate = Annotated[i.CannedResponseCreateInput, strawberry.argument(description="The new canned response.")]
+CannedResponseCreate = Annotated[
+    i.CannedResponseCreateInput, strawberry.argument(description="The new canned response.")
+]
 CannedResponseUpdate = Annotated[i.CannedResponseUpdateInput, strawberry.argument(description="What to change.")]
-DefinitionCreate = Annotated[i.CustomAttributeDefinitionCreateInput, strawberry.argument(description="The new definition.")]
+DefinitionCreate = Annotated[
+    i.CustomAttributeDefinitionCreateInput, strawberry.argument(description="The new definition.")
+]
 DefinitionUpdate = Annotated[i.CustomAttributeDefinitionUpdateInput, strawberry.argument(description="What to change.")]
-Search = Annotated[str | None, strawberry.argument(
-    description=f"Only those whose short code or content contains this (any case, up to {MAX_SEARCH} "
-    "characters); short codes that start with it come first, then other short codes, then content matches.",
-)]
+Search = Annotated[
+    str | None,
+    strawberry.argument(
+        description=f"Only those whose short code or content contains this (any case, up to {MAX_SEARCH} "
+        "characters); short codes that start with it come first, then other short codes, then content matches.",
+    ),
+]
 ModelFilter = Annotated[t.AttributeModelEnum | None, strawberry.argument(description="Only those of this model.")]
 
 
@@ -107,8 +114,14 @@ async def team_create(info: Ctx, input: TeamCreate) -> t.TeamPayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.TeamPayload:
-        row = await team_service.create_team(session, actor, name=input.name, description=input.description,
-                                        allow_auto_assign=input.allow_auto_assign, meta=info.context.meta)
+        row = await team_service.create_team(
+            session,
+            actor,
+            name=input.name,
+            description=input.description,
+            allow_auto_assign=input.allow_auto_assign,
+            meta=info.context.meta,
+        )
         return t.TeamPayload(team=t.Team.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.TeamPayload(team=None, errors=e))
@@ -119,8 +132,15 @@ async def team_update(info: Ctx, id: TeamID, input: TeamUpdate) -> t.TeamPayload
     pk = decode_id(id, "Team")
 
     async def work(session) -> t.TeamPayload:
-        row = await team_service.update_team(session, actor, pk, name=input.name, description=input.description,
-                                        allow_auto_assign=input.allow_auto_assign, meta=info.context.meta)
+        row = await team_service.update_team(
+            session,
+            actor,
+            pk,
+            name=input.name,
+            description=input.description,
+            allow_auto_assign=input.allow_auto_assign,
+            meta=info.context.meta,
+        )
         return t.TeamPayload(team=t.Team.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.TeamPayload(team=None, errors=e))
@@ -164,8 +184,15 @@ async def label_create(info: Ctx, input: LabelCreate) -> t.LabelPayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.LabelPayload:
-        row = await label_service.create_label(session, actor, title=input.title, description=input.description,
-                                         color=input.color, show_on_sidebar=input.show_on_sidebar, meta=info.context.meta)
+        row = await label_service.create_label(
+            session,
+            actor,
+            title=input.title,
+            description=input.description,
+            color=input.color,
+            show_on_sidebar=input.show_on_sidebar,
+            meta=info.context.meta,
+        )
         return t.LabelPayload(label=t.Label.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.LabelPayload(label=None, errors=e))
@@ -176,8 +203,16 @@ async def label_update(info: Ctx, id: LabelID, input: LabelUpdate) -> t.LabelPay
     pk = decode_id(id, "Label")
 
     async def work(session) -> t.LabelPayload:
-        row = await label_service.update_label(session, actor, pk, title=input.title, description=input.description,
-                                         color=input.color, show_on_sidebar=input.show_on_sidebar, meta=info.context.meta)
+        row = await label_service.update_label(
+            session,
+            actor,
+            pk,
+            title=input.title,
+            description=input.description,
+            color=input.color,
+            show_on_sidebar=input.show_on_sidebar,
+            meta=info.context.meta,
+        )
         return t.LabelPayload(label=t.Label.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.LabelPayload(label=None, errors=e))
@@ -201,18 +236,24 @@ async def canned_response_create(info: Ctx, input: CannedResponseCreate) -> t.Ca
     actor = await info.context.actor()
 
     async def work(session) -> t.CannedResponsePayload:
-        row = await canned_service.create_canned_response(session, actor, short_code=input.short_code, content=input.content)
+        row = await canned_service.create_canned_response(
+            session, actor, short_code=input.short_code, content=input.content
+        )
         return t.CannedResponsePayload(canned_response=t.CannedResponse.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.CannedResponsePayload(canned_response=None, errors=e))
 
 
-async def canned_response_update(info: Ctx, id: CannedResponseID, input: CannedResponseUpdate) -> t.CannedResponsePayload:
+async def canned_response_update(
+    info: Ctx, id: CannedResponseID, input: CannedResponseUpdate
+) -> t.CannedResponsePayload:
     actor = await info.context.actor()
     pk = decode_id(id, "CannedResponse")
 
     async def work(session) -> t.CannedResponsePayload:
-        row = await canned_service.update_canned_response(session, actor, pk, short_code=input.short_code, content=input.content)
+        row = await canned_service.update_canned_response(
+            session, actor, pk, short_code=input.short_code, content=input.content
+        )
         return t.CannedResponsePayload(canned_response=t.CannedResponse.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.CannedResponsePayload(canned_response=None, errors=e))
@@ -232,21 +273,30 @@ async def canned_response_delete(info: Ctx, id: CannedResponseID) -> t.CannedRes
 # --- custom attribute definitions ----------------------------------------------------------------------
 
 
-async def custom_attribute_definition_create(
-    info: Ctx, input: DefinitionCreate
-) -> t.CustomAttributeDefinitionPayload:
+async def custom_attribute_definition_create(info: Ctx, input: DefinitionCreate) -> t.CustomAttributeDefinitionPayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.CustomAttributeDefinitionPayload:
         row = await attribute_service.create_attribute_definition(
-            session, actor, model=AttributeModel(input.model), key=input.key, display_name=input.display_name,
-            display_type=AttributeDisplayType(input.display_type), description=input.description,
-            list_values=list(input.list_values), regex_pattern=input.regex_pattern, regex_cue=input.regex_cue,
+            session,
+            actor,
+            model=AttributeModel(input.model),
+            key=input.key,
+            display_name=input.display_name,
+            display_type=AttributeDisplayType(input.display_type),
+            description=input.description,
+            list_values=list(input.list_values),
+            regex_pattern=input.regex_pattern,
+            regex_cue=input.regex_cue,
             meta=info.context.meta,
         )
-        return t.CustomAttributeDefinitionPayload(custom_attribute_definition=t.CustomAttributeDefinition.from_row(row), errors=[])
+        return t.CustomAttributeDefinitionPayload(
+            custom_attribute_definition=t.CustomAttributeDefinition.from_row(row), errors=[]
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.CustomAttributeDefinitionPayload(custom_attribute_definition=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.CustomAttributeDefinitionPayload(custom_attribute_definition=None, errors=e)
+    )
 
 
 async def custom_attribute_definition_update(
@@ -257,13 +307,23 @@ async def custom_attribute_definition_update(
 
     async def work(session) -> t.CustomAttributeDefinitionPayload:
         row = await attribute_service.update_attribute_definition(
-            session, actor, pk, display_name=input.display_name, description=input.description,
+            session,
+            actor,
+            pk,
+            display_name=input.display_name,
+            description=input.description,
             list_values=None if input.list_values is None else list(input.list_values),
-            regex_pattern=_unset(input.regex_pattern), regex_cue=_unset(input.regex_cue), meta=info.context.meta,
+            regex_pattern=_unset(input.regex_pattern),
+            regex_cue=_unset(input.regex_cue),
+            meta=info.context.meta,
         )
-        return t.CustomAttributeDefinitionPayload(custom_attribute_definition=t.CustomAttributeDefinition.from_row(row), errors=[])
+        return t.CustomAttributeDefinitionPayload(
+            custom_attribute_definition=t.CustomAttributeDefinition.from_row(row), errors=[]
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.CustomAttributeDefinitionPayload(custom_attribute_definition=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.CustomAttributeDefinitionPayload(custom_attribute_definition=None, errors=e)
+    )
 
 
 async def custom_attribute_definition_delete(info: Ctx, id: DefinitionID) -> t.CustomAttributeDefinitionPayload:
@@ -272,6 +332,10 @@ async def custom_attribute_definition_delete(info: Ctx, id: DefinitionID) -> t.C
 
     async def work(session) -> t.CustomAttributeDefinitionPayload:
         row = await attribute_service.delete_attribute_definition(session, actor, pk, info.context.meta)
-        return t.CustomAttributeDefinitionPayload(custom_attribute_definition=t.CustomAttributeDefinition.from_row(row), errors=[])
+        return t.CustomAttributeDefinitionPayload(
+            custom_attribute_definition=t.CustomAttributeDefinition.from_row(row), errors=[]
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.CustomAttributeDefinitionPayload(custom_attribute_definition=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.CustomAttributeDefinitionPayload(custom_attribute_definition=None, errors=e)
+    )

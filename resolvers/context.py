@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -175,8 +174,13 @@ class Context:
             ACCESS_COOKIE, pair.access_token, max_age=15 * 60, path="/", secure=secure, httponly=True, samesite="lax"
         )
         self.response.set_cookie(
-            REFRESH_COOKIE, pair.refresh_token, max_age=7 * 24 * 3600, path="/graphql", secure=secure,
-            httponly=True, samesite="strict",
+            REFRESH_COOKIE,
+            pair.refresh_token,
+            max_age=7 * 24 * 3600,
+            path="/graphql",
+            secure=secure,
+            httponly=True,
+            samesite="strict",
         )
 
     def clear_session_cookies(self) -> None:
@@ -206,6 +210,7 @@ class Context:
 
 
 # --- which origins may use a session cookie ------------------------------------------------------
+
 
 def _origin_of(url: str) -> str:
     parts = urlsplit(url)

@@ -48,9 +48,14 @@ def _config(value: i.ChannelConfigInput | None) -> dict[str, Any]:
     if value is None:
         return {}
     return {
-        "widgetColor": value.widget_color, "websiteUrl": value.website_url, "welcomeTitle": value.welcome_title,
-        "welcomeTagline": value.welcome_tagline, "replyTime": value.reply_time, "allowedDomains": value.allowed_domains,
-        "callbackUrl": value.callback_url, "email": value.email,
+        "widgetColor": value.widget_color,
+        "websiteUrl": value.website_url,
+        "welcomeTitle": value.welcome_title,
+        "welcomeTagline": value.welcome_tagline,
+        "replyTime": value.reply_time,
+        "allowedDomains": value.allowed_domains,
+        "callbackUrl": value.callback_url,
+        "email": value.email,
     }
 
 
@@ -59,12 +64,24 @@ def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
         return {}
     hours = None
     if value.working_hours is not None:
-        hours = [{"dayOfWeek": h.day_of_week, "closedAllDay": h.closed_all_day, "openAllDay": h.open_all_day,
-                  "openTime": h.open_time, "closeTime": h.close_time} for h in value.working_hours]
+        hours = [
+            {
+                "dayOfWeek": h.day_of_week,
+                "closedAllDay": h.closed_all_day,
+                "openAllDay": h.open_all_day,
+                "openTime": h.open_time,
+                "closeTime": h.close_time,
+            }
+            for h in value.working_hours
+        ]
     return {
-        "greetingEnabled": value.greeting_enabled, "greetingMessage": value.greeting_message,
-        "outOfOfficeMessage": value.out_of_office_message, "workingHoursEnabled": value.working_hours_enabled,
-        "workingHours": hours, "timezone": value.timezone, "enableAutoAssignment": value.enable_auto_assignment,
+        "greetingEnabled": value.greeting_enabled,
+        "greetingMessage": value.greeting_message,
+        "outOfOfficeMessage": value.out_of_office_message,
+        "workingHoursEnabled": value.working_hours_enabled,
+        "workingHours": hours,
+        "timezone": value.timezone,
+        "enableAutoAssignment": value.enable_auto_assignment,
         "hmacMandatory": value.hmac_mandatory,
     }
 
@@ -72,7 +89,9 @@ def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
 async def inboxes_list(info: Ctx) -> list[t.Inbox]:
     actor = await info.context.actor()
     async with info.context.db() as session:
-        rows = await repo.inboxes_of_account(session, actor.account_id, None if actor.is_administrator else actor.user_id)
+        rows = await repo.inboxes_of_account(
+            session, actor.account_id, None if actor.is_administrator else actor.user_id
+        )
     return [t.Inbox.from_row(r) for r in rows]
 
 
@@ -80,9 +99,16 @@ async def inbox_create(info: Ctx, input: i.InboxCreateInput) -> i.InboxPayload:
     actor = await info.context.actor()
 
     async def work(session) -> i.InboxPayload:
-        inbox = await inboxes.create_inbox(session, actor, name=input.name, channel_type=ChannelType(input.channel_type),
-                                           config=_config(input.channel_config), settings=_settings(input.settings),
-                                           meta=info.context.meta, app_settings=info.context.settings)
+        inbox = await inboxes.create_inbox(
+            session,
+            actor,
+            name=input.name,
+            channel_type=ChannelType(input.channel_type),
+            config=_config(input.channel_config),
+            settings=_settings(input.settings),
+            meta=info.context.meta,
+            app_settings=info.context.settings,
+        )
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
     return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
@@ -93,9 +119,15 @@ async def inbox_update(info: Ctx, id: strawberry.ID, input: i.InboxUpdateInput) 
     pk = decode_id(id, "Inbox")
 
     async def work(session) -> i.InboxPayload:
-        inbox = await inboxes.update_inbox(session, actor, pk, name=input.name,
-                                           config=_config(input.channel_config) if input.channel_config else None,
-                                           settings=_settings(input.settings), meta=info.context.meta)
+        inbox = await inboxes.update_inbox(
+            session,
+            actor,
+            pk,
+            name=input.name,
+            config=_config(input.channel_config) if input.channel_config else None,
+            settings=_settings(input.settings),
+            meta=info.context.meta,
+        )
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
     return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
@@ -116,14 +148,21 @@ async def inbox_members_set(info: Ctx, id: strawberry.ID, user_ids: list[strawbe
 # --- contacts ------------------------------------------------------------------------------------------
 
 
-async def contacts_list(info: Ctx, first: int | None = 25, after: str | None = None, search: str | None = None) -> Connection[t.Contact]:
+async def contacts_list(
+    info: Ctx, first: int | None = 25, after: str | None = None, search: str | None = None
+) -> Connection[t.Contact]:
     actor = await info.context.actor()
     limit = page_size(first)
     if search is not None and not 1 <= len(search.strip()) <= 200:
         raise BadUserInput("Search with 1 to 200 characters", field="search")
     async with info.context.db() as session:
-        rows = await repo.contacts_page(session, actor.account_id, search=search and search.strip(),
-                                        after_id=decode_int_cursor(after), limit=limit + 1)
+        rows = await repo.contacts_page(
+            session,
+            actor.account_id,
+            search=search and search.strip(),
+            after_id=decode_int_cursor(after),
+            limit=limit + 1,
+        )
     return build_connection(rows, limit, t.Contact.from_row, lambda r: r.id, after is not None)
 
 
@@ -138,9 +177,13 @@ async def contact(info: Ctx, id: strawberry.ID) -> t.Contact:
 
 def _contact_data(value: i.ContactCreateInput | i.ContactUpdateInput) -> dict[str, Any]:
     data = {
-        "name": value.name, "email": value.email, "phone_number": value.phone_number, "identifier": value.identifier,
+        "name": value.name,
+        "email": value.email,
+        "phone_number": value.phone_number,
+        "identifier": value.identifier,
         "contact_type": ContactType(value.contact_type) if value.contact_type else None,
-        "additional_attributes": value.additional_attributes, "custom_attributes": value.custom_attributes,
+        "additional_attributes": value.additional_attributes,
+        "custom_attributes": value.custom_attributes,
     }
     if isinstance(value, i.ContactUpdateInput):
         data["blocked"] = value.blocked
@@ -187,7 +230,9 @@ async def contact_delete(info: Ctx, id: strawberry.ID) -> i.ContactPayload:
     return await mutate(info, _errors, work, lambda e: i.ContactPayload(contact=None, errors=e))
 
 
-async def contact_merge(info: Ctx, base_contact_id: strawberry.ID, mergee_contact_id: strawberry.ID) -> i.ContactPayload:
+async def contact_merge(
+    info: Ctx, base_contact_id: strawberry.ID, mergee_contact_id: strawberry.ID
+) -> i.ContactPayload:
     actor = await info.context.actor()
     base, mergee = decode_id(base_contact_id, "Contact"), decode_id(mergee_contact_id, "Contact")
 
@@ -204,7 +249,9 @@ async def contact_note_create(info: Ctx, contact_id: strawberry.ID, content: str
 
     async def work(session) -> i.ContactNotePayload:
         note = await contacts.add_note(session, actor, pk, content)
-        return i.ContactNotePayload(note=t.ContactNote(pk=note.id, content=note.content, created_at=note.created_at), errors=[])
+        return i.ContactNotePayload(
+            note=t.ContactNote(pk=note.id, content=note.content, created_at=note.created_at), errors=[]
+        )
 
     return await mutate(info, _errors, work, lambda e: i.ContactNotePayload(note=None, errors=e))
 
@@ -242,8 +289,11 @@ async def _filter(info: Ctx, f: i.ConversationFilterInput | None) -> repo.Conver
 
 
 async def conversations_list(
-    info: Ctx, filter: i.ConversationFilterInput | None = None, sort: t.ConversationSort = t.ConversationSort.LAST_ACTIVITY,
-    first: int | None = 25, after: str | None = None,
+    info: Ctx,
+    filter: i.ConversationFilterInput | None = None,
+    sort: t.ConversationSort = t.ConversationSort.LAST_ACTIVITY,
+    first: int | None = 25,
+    after: str | None = None,
 ) -> Connection[t.Conversation]:
     actor = await info.context.actor()
     limit = page_size(first)
@@ -281,8 +331,11 @@ async def conversation(info: Ctx, id: strawberry.ID | None = None, display_id: i
 
             from db.models import Conversation as ConversationRow
 
-            row = await session.scalar(select(ConversationRow).where(
-                ConversationRow.display_id == display_id, repo.visible_conversations(actor)))
+            row = await session.scalar(
+                select(ConversationRow).where(
+                    ConversationRow.display_id == display_id, repo.visible_conversations(actor)
+                )
+            )
         else:
             raise BadUserInput("Give `id` or `displayId`")
     if row is None:
@@ -296,7 +349,6 @@ async def conversation_counts(info: Ctx, filter: i.ConversationFilterInput | Non
     async with info.context.db() as session:
         counts = await repo.conversation_counts(session, actor, f)
     return t.ConversationCounts(**counts)
-
 
 
 def _conversation_payload(row) -> i.ConversationPayload:
@@ -313,16 +365,21 @@ async def conversation_create(info: Ctx, input: i.ConversationCreateInput) -> i.
     assignee_pk = decode_optional(input.assignee_id, "User")
 
     async def work(session) -> i.ConversationPayload:
-        row = await opening.create_conversation(session, actor, inbox_id=inbox_pk, contact_id=contact_pk,
-                                                content=input.message, assignee_id=assignee_pk)
+        row = await opening.create_conversation(
+            session, actor, inbox_id=inbox_pk, contact_id=contact_pk, content=input.message, assignee_id=assignee_pk
+        )
         return _conversation_payload(row)
 
     async def replay(session, saved) -> i.ConversationPayload:
         row = await _own_row(session, ConversationRow, saved.get("conversation"), actor.account_id)
         return _conversation_payload(row) if row else i.ConversationPayload(conversation=None, errors=[])
 
-    keyed = Keyed("conversationCreate", {"input": input},
-                  lambda p: {"conversation": p.conversation.pk if p.conversation else None}, replay)
+    keyed = Keyed(
+        "conversationCreate",
+        {"input": input},
+        lambda p: {"conversation": p.conversation.pk if p.conversation else None},
+        replay,
+    )
     return await mutate(info, _errors, work, _conversation_error, keyed)
 
 
@@ -333,10 +390,17 @@ async def message_create(info: Ctx, input: i.MessageCreateInput) -> i.MessagePay
     attachment_pks = decode_attachment_ids(input.attachment_ids)
 
     async def work(session) -> i.MessagePayload:
-        row = await conversations.create_message(session, actor, conversation_pk, content=input.content,
-                                                 private=input.private, message_type=MessageType(input.message_type),
-                                                 in_reply_to=reply_pk, attachment_ids=attachment_pks,
-                                                 attachment_config=attachment_config(info) if attachment_pks else None)
+        row = await conversations.create_message(
+            session,
+            actor,
+            conversation_pk,
+            content=input.content,
+            private=input.private,
+            message_type=MessageType(input.message_type),
+            in_reply_to=reply_pk,
+            attachment_ids=attachment_pks,
+            attachment_config=attachment_config(info) if attachment_pks else None,
+        )
         return i.MessagePayload(message=t.Message.from_row(row), errors=[])
 
     async def replay(session, saved) -> i.MessagePayload:
@@ -377,14 +441,17 @@ async def conversation_assign(info: Ctx, id: strawberry.ID, input: i.Conversatio
     team_pk = decode_optional(input.team_id, "Team") if set_team else None
 
     async def work(session) -> i.ConversationPayload:
-        row = await conversations.assign(session, actor, pk, assignee_id=assignee_pk, set_assignee=set_assignee,
-                                         team_id=team_pk, set_team=set_team)
+        row = await conversations.assign(
+            session, actor, pk, assignee_id=assignee_pk, set_assignee=set_assignee, team_id=team_pk, set_team=set_team
+        )
         return _conversation_payload(row)
 
     return await mutate(info, _errors, work, _conversation_error)
 
 
-async def conversation_status_update(info: Ctx, id: strawberry.ID, input: i.ConversationStatusInput) -> i.ConversationPayload:
+async def conversation_status_update(
+    info: Ctx, id: strawberry.ID, input: i.ConversationStatusInput
+) -> i.ConversationPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Conversation")
 
@@ -408,18 +475,24 @@ async def conversation_priority_update(
     return await mutate(info, _errors, work, _conversation_error)
 
 
-async def conversation_labels_update(info: Ctx, id: strawberry.ID, input: i.ConversationLabelsInput) -> i.ConversationPayload:
+async def conversation_labels_update(
+    info: Ctx, id: strawberry.ID, input: i.ConversationLabelsInput
+) -> i.ConversationPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Conversation")
 
     async def work(session) -> i.ConversationPayload:
-        row = await conversations.update_labels(session, actor, pk, add=input.add, remove=input.remove, replace=input.replace)
+        row = await conversations.update_labels(
+            session, actor, pk, add=input.add, remove=input.remove, replace=input.replace
+        )
         return _conversation_payload(row)
 
     return await mutate(info, _errors, work, _conversation_error)
 
 
-async def conversation_custom_attributes_update(info: Ctx, id: strawberry.ID, values: strawberry.scalars.JSON) -> i.ConversationPayload:
+async def conversation_custom_attributes_update(
+    info: Ctx, id: strawberry.ID, values: strawberry.scalars.JSON
+) -> i.ConversationPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Conversation")
     if not isinstance(values, dict):
@@ -454,19 +527,40 @@ async def conversation_mute(info: Ctx, id: strawberry.ID, muted: bool = True) ->
 async def conversation_bulk_update(info: Ctx, input: i.ConversationBulkInput) -> i.ConversationBulkPayload:
     actor = await info.context.actor()
     if len(input.ids) > conversations.MAX_BULK:
-        return i.ConversationBulkPayload(conversations=[], errors=[HelpdeskError(
-            field="ids", code=HelpdeskErrorCode.TOO_MANY, message=f"At most {conversations.MAX_BULK} conversations.")])
+        return i.ConversationBulkPayload(
+            conversations=[],
+            errors=[
+                HelpdeskError(
+                    field="ids",
+                    code=HelpdeskErrorCode.TOO_MANY,
+                    message=f"At most {conversations.MAX_BULK} conversations.",
+                )
+            ],
+        )
     ids = [decode_id(x, "Conversation") for x in input.ids]
     set_assignee = not _unset(input.assignee_id)
     assignee_pk = decode_optional(input.assignee_id, "User") if set_assignee else None
     status = ConversationStatus(input.status) if input.status else None
     if status == ConversationStatus.SNOOZED:
-        return i.ConversationBulkPayload(conversations=[], errors=[HelpdeskError(
-            field="status", code=HelpdeskErrorCode.INVALID, message="Snooze conversations one at a time.")])
+        return i.ConversationBulkPayload(
+            conversations=[],
+            errors=[
+                HelpdeskError(
+                    field="status", code=HelpdeskErrorCode.INVALID, message="Snooze conversations one at a time."
+                )
+            ],
+        )
 
     async def work(session) -> i.ConversationBulkPayload:
-        rows = await conversations.bulk(session, actor, ids, status=status, assignee_id=assignee_pk,
-                                        set_assignee=set_assignee, add_labels=input.add_labels)
+        rows = await conversations.bulk(
+            session,
+            actor,
+            ids,
+            status=status,
+            assignee_id=assignee_pk,
+            set_assignee=set_assignee,
+            add_labels=input.add_labels,
+        )
         return i.ConversationBulkPayload(conversations=[t.Conversation.from_row(r) for r in rows], errors=[])
 
     return await mutate(info, _errors, work, lambda e: i.ConversationBulkPayload(conversations=[], errors=e))

@@ -95,7 +95,8 @@ class Loaders:
                     Message.conversation_id.in_(list(keys)),
                     Message.message_type == MessageType.INCOMING,
                     and_(
-                        Conversation.agent_last_seen_at.is_(None) | (Message.created_at > Conversation.agent_last_seen_at)
+                        Conversation.agent_last_seen_at.is_(None)
+                        | (Message.created_at > Conversation.agent_last_seen_at)
                     ),
                 )
                 .group_by(Message.conversation_id)

@@ -80,8 +80,15 @@ async def keyed_transaction(info: Any, work: Callable[[Any], Awaitable[P]], keye
                     idempotency.check_same_request(row, keyed.operation, digest)
                     return await keyed.load(session, row.result)
                 reserving = True
-                row = await idempotency.reserve(session, scope=scope_name, account_id=account_id, key=key,
-                                                operation=keyed.operation, digest=digest, ttl=ttl)
+                row = await idempotency.reserve(
+                    session,
+                    scope=scope_name,
+                    account_id=account_id,
+                    key=key,
+                    operation=keyed.operation,
+                    digest=digest,
+                    ttl=ttl,
+                )
                 reserving = False
                 payload = await work(session)
                 row.result = keyed.save(payload)

@@ -28,14 +28,18 @@ UnreadOnly = Annotated[bool, strawberry.argument(description="Only unread notifi
 
 
 def _settings(prefs: service.Preferences) -> list[t.NotificationSetting]:
-    return [t.NotificationSetting(notification_type=kind, in_app=kind in prefs.in_app, email=kind in prefs.email)
-            for kind in NotificationType]
+    return [
+        t.NotificationSetting(notification_type=kind, in_app=kind in prefs.in_app, email=kind in prefs.email)
+        for kind in NotificationType
+    ]
 
 
 # --- queries -------------------------------------------------------------------------------------------
 
 
-async def notifications(info: Ctx, first: First = 25, after: After = None, unread_only: UnreadOnly = False) -> Connection[t.Notification]:
+async def notifications(
+    info: Ctx, first: First = 25, after: After = None, unread_only: UnreadOnly = False
+) -> Connection[t.Notification]:
     actor = await info.context.actor()
     limit = page_size(first)
     before_id = decode_int_cursor(after)
@@ -69,9 +73,13 @@ async def notification_mark_read(info: Ctx, input: i.NotificationMarkReadInput) 
             raise ValidationError.single("ids", "NOT_FOUND", "No such notification.") from None
         rows = await service.mark_read(session, actor, ids)
         count = await service.unread_count(session, actor)
-        return t.NotificationMarkReadPayload(notifications=[t.Notification.from_row(r) for r in rows], unread_count=count, errors=[])
+        return t.NotificationMarkReadPayload(
+            notifications=[t.Notification.from_row(r) for r in rows], unread_count=count, errors=[]
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.NotificationMarkReadPayload(notifications=None, unread_count=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.NotificationMarkReadPayload(notifications=None, unread_count=None, errors=e)
+    )
 
 
 async def notification_mark_all_read(info: Ctx) -> t.NotificationMarkAllReadPayload:
@@ -79,9 +87,13 @@ async def notification_mark_all_read(info: Ctx) -> t.NotificationMarkAllReadPayl
 
     async def work(session) -> t.NotificationMarkAllReadPayload:
         marked = await service.mark_all_read(session, actor)
-        return t.NotificationMarkAllReadPayload(marked_count=marked, unread_count=await service.unread_count(session, actor), errors=[])
+        return t.NotificationMarkAllReadPayload(
+            marked_count=marked, unread_count=await service.unread_count(session, actor), errors=[]
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.NotificationMarkAllReadPayload(marked_count=0, unread_count=0, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.NotificationMarkAllReadPayload(marked_count=0, unread_count=0, errors=e)
+    )
 
 
 async def notification_delete(info: Ctx, input: i.NotificationDeleteInput) -> t.NotificationDeletePayload:
@@ -90,20 +102,29 @@ async def notification_delete(info: Ctx, input: i.NotificationDeleteInput) -> t.
 
     async def work(session) -> t.NotificationDeletePayload:
         row = await service.delete(session, actor, pk)
-        return t.NotificationDeletePayload(notification=t.Notification.from_row(row),
-                                           unread_count=await service.unread_count(session, actor), errors=[])
+        return t.NotificationDeletePayload(
+            notification=t.Notification.from_row(row),
+            unread_count=await service.unread_count(session, actor),
+            errors=[],
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.NotificationDeletePayload(notification=None, unread_count=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.NotificationDeletePayload(notification=None, unread_count=None, errors=e)
+    )
 
 
 def _keep(value: Any) -> Any:
     return service.KEEP if value is strawberry.UNSET else value
 
 
-async def notification_settings_update(info: Ctx, input: i.NotificationSettingsUpdateInput) -> t.NotificationSettingsUpdatePayload:
+async def notification_settings_update(
+    info: Ctx, input: i.NotificationSettingsUpdateInput
+) -> t.NotificationSettingsUpdatePayload:
     actor = await info.context.actor()
-    changes = [service.SettingChange(type=NotificationType(s.notification_type), in_app=_keep(s.in_app), email=_keep(s.email))
-               for s in input.settings]
+    changes = [
+        service.SettingChange(type=NotificationType(s.notification_type), in_app=_keep(s.in_app), email=_keep(s.email))
+        for s in input.settings
+    ]
 
     async def work(session) -> t.NotificationSettingsUpdatePayload:
         prefs = await service.update_preferences(session, actor, changes)

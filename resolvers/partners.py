@@ -42,11 +42,11 @@ async def partner_apps(info: Ctx) -> list[t.PartnerApp]:
         tokens = await repo.tokens_of_apps(session, actor.account_id, ids) if ids else []
         manifests = await repo.manifests_of_apps(session, actor.account_id, ids) if ids else []
     return [
-        t.PartnerApp.from_row(a, [x for x in tokens if x.partner_app_id == a.id],
-                              [m for m in manifests if m.partner_app_id == a.id])
+        t.PartnerApp.from_row(
+            a, [x for x in tokens if x.partner_app_id == a.id], [m for m in manifests if m.partner_app_id == a.id]
+        )
         for a in apps
     ]
-
 
 
 async def rate_limit(info: Ctx) -> t.RateLimit | None:
@@ -54,8 +54,14 @@ async def rate_limit(info: Ctx) -> t.RateLimit | None:
     report = getattr(caller, "cost", None)
     if report is None:
         return None
-    return t.RateLimit(cost=report.cost, max_cost=report.max_cost, limit=report.limit, used=report.used,
-                       remaining=report.remaining, reset_at=report.reset_at)
+    return t.RateLimit(
+        cost=report.cost,
+        max_cost=report.max_cost,
+        limit=report.limit,
+        used=report.used,
+        remaining=report.remaining,
+        reset_at=report.reset_at,
+    )
 
 
 # --- mutations -------------------------------------------------------------------------------------------
@@ -65,8 +71,9 @@ async def partner_app_create(info: Ctx, input: i.PartnerAppCreateInput) -> t.Par
     actor = await info.context.actor()
 
     async def work(session) -> t.PartnerAppPayload:
-        app = await service.create_app(session, actor, name=input.name, description=input.description,
-                                       meta=info.context.meta)
+        app = await service.create_app(
+            session, actor, name=input.name, description=input.description, meta=info.context.meta
+        )
         return t.PartnerAppPayload(partner_app=t.PartnerApp.from_row(app), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))
@@ -77,8 +84,15 @@ async def partner_app_update(info: Ctx, id: strawberry.ID, input: i.PartnerAppUp
     pk = decode_id(id, "PartnerApp")
 
     async def work(session) -> t.PartnerAppPayload:
-        app = await service.update_app(session, actor, pk, name=input.name, description=input.description,
-                                       disabled=input.disabled, meta=info.context.meta)
+        app = await service.update_app(
+            session,
+            actor,
+            pk,
+            name=input.name,
+            description=input.description,
+            disabled=input.disabled,
+            meta=info.context.meta,
+        )
         return t.PartnerAppPayload(partner_app=await _app_view(session, actor.account_id, app), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.PartnerAppPayload(partner_app=None, errors=e))
@@ -92,7 +106,9 @@ async def partner_token_create(info: Ctx, input: i.PartnerTokenCreateInput) -> t
         row, secret = await service.create_token(session, actor, app_pk, name=input.name, meta=info.context.meta)
         return t.PartnerTokenCreatePayload(partner_token=t.PartnerToken.from_row(row), secret=secret, errors=[])
 
-    return await mutate(info, _errors, work, lambda e: t.PartnerTokenCreatePayload(partner_token=None, secret=None, errors=e))
+    return await mutate(
+        info, _errors, work, lambda e: t.PartnerTokenCreatePayload(partner_token=None, secret=None, errors=e)
+    )
 
 
 async def partner_token_revoke(info: Ctx, id: strawberry.ID) -> t.PartnerTokenRevokePayload:
@@ -139,24 +155,46 @@ async def partner_manifest_upload(info: Ctx, input: i.PartnerManifestUploadInput
     validate = operation_validator(info)
 
     async def work(session) -> t.PartnerManifestUploadPayload:
-        result = await service.upload_manifest(session, actor, app_pk, text=input.manifest, validate=validate,
-                                               skip_invalid=input.skip_invalid, meta=info.context.meta)
-        problems = [t.PartnerOperationProblem(document_id=op.document_id, name=op.name, messages=op.problems)
-                    for op in result.invalid]
+        result = await service.upload_manifest(
+            session,
+            actor,
+            app_pk,
+            text=input.manifest,
+            validate=validate,
+            skip_invalid=input.skip_invalid,
+            meta=info.context.meta,
+        )
+        problems = [
+            t.PartnerOperationProblem(document_id=op.document_id, name=op.name, messages=op.problems)
+            for op in result.invalid
+        ]
         app = await _app_view(session, actor.account_id, result.app)
         if result.manifest is None:
             count = len(problems)
             return t.PartnerManifestUploadPayload(
-                manifest=None, partner_app=app, invalid_operations=problems,
-                errors=[PartnerError(field="manifest", code=PartnerErrorCode.INVALID_OPERATIONS,
-                                       message=f"{count} operation(s) do not validate; nothing was stored "
-                                               "(fix them, or upload with skipInvalid)")],
+                manifest=None,
+                partner_app=app,
+                invalid_operations=problems,
+                errors=[
+                    PartnerError(
+                        field="manifest",
+                        code=PartnerErrorCode.INVALID_OPERATIONS,
+                        message=f"{count} operation(s) do not validate; nothing was stored "
+                        "(fix them, or upload with skipInvalid)",
+                    )
+                ],
             )
         manifest = t.PartnerManifest.from_row(result.manifest, result.app.current_version)
-        return t.PartnerManifestUploadPayload(manifest=manifest, partner_app=app, invalid_operations=problems, errors=[])
+        return t.PartnerManifestUploadPayload(
+            manifest=manifest, partner_app=app, invalid_operations=problems, errors=[]
+        )
 
-    return await mutate(info, _errors, work, lambda e: t.PartnerManifestUploadPayload(
-        manifest=None, partner_app=None, invalid_operations=[], errors=e))
+    return await mutate(
+        info,
+        _errors,
+        work,
+        lambda e: t.PartnerManifestUploadPayload(manifest=None, partner_app=None, invalid_operations=[], errors=e),
+    )
 
 
 async def partner_manifest_activate(info: Ctx, input: i.PartnerManifestActivateInput) -> t.PartnerAppPayload:

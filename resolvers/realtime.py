@@ -190,7 +190,9 @@ async def _hydrate(session, actor: Actor, events: list[Event]) -> list[Delivery]
     conversations = await event_repo.visible_conversations_by_id(
         session, actor, [e.conversation_id for e in events if e.conversation_id is not None]
     )
-    messages = await event_repo.messages_by_id(session, actor.account_id, [e.message_id for e in events if e.message_id])
+    messages = await event_repo.messages_by_id(
+        session, actor.account_id, [e.message_id for e in events if e.message_id]
+    )
     contacts = await event_repo.contacts_by_id(
         session, actor.account_id, [e.contact_id for e in events if e.contact_id and e.conversation_id is None]
     )
@@ -219,15 +221,22 @@ async def _hydrate(session, actor: Actor, events: list[Event]) -> list[Delivery]
 def _presence_signal(data: dict[str, Any], last: int) -> Delivery | None:
     if data.get(realtime.EPHEMERAL_KEY) != "presence":
         return None
-    return Delivery(position=last, type=LiveType.PRESENCE_CHANGED,
-                    presence=(int(data["user_id"]), Availability(data["status"])))
+    return Delivery(
+        position=last, type=LiveType.PRESENCE_CHANGED, presence=(int(data["user_id"]), Availability(data["status"]))
+    )
 
 
 async def account_events(info: Info[Context, None], after: str | None) -> AsyncGenerator[Delivery, None]:
     position = decode_cursor(after)
     actor = await _member_actor(info, Rule.member)
-    async for delivery in _stream(info, channel=account_channel(actor.account_id), account_id=actor.account_id,
-                                  after=position, page=_account_page(actor), on_signal=_presence_signal):
+    async for delivery in _stream(
+        info,
+        channel=account_channel(actor.account_id),
+        account_id=actor.account_id,
+        after=position,
+        page=_account_page(actor),
+        on_signal=_presence_signal,
+    ):
         yield delivery
 
 
@@ -256,12 +265,20 @@ async def conversation_events(info: Info[Context, None], id: str, after: str | N
         if data.get(realtime.EPHEMERAL_KEY) != "typing":
             return None
         typing = realtime.Typing.from_data(data)
-        if typing.conversation_id != conversation_id or (typing.user_id is not None and typing.user_id == actor.user_id):
+        if typing.conversation_id != conversation_id or (
+            typing.user_id is not None and typing.user_id == actor.user_id
+        ):
             return None
         return Delivery(position=last, type=LiveType.TYPING_ON if typing.on else LiveType.TYPING_OFF, typing=typing)
 
-    async for delivery in _stream(info, channel=conversation_channel(conversation_id), account_id=actor.account_id,
-                                  after=position, page=page, on_signal=typing_signal):
+    async for delivery in _stream(
+        info,
+        channel=conversation_channel(conversation_id),
+        account_id=actor.account_id,
+        after=position,
+        page=page,
+        on_signal=typing_signal,
+    ):
         yield delivery
 
 
@@ -278,8 +295,13 @@ async def notification_events(info: Info[Context, None], after: str | None) -> A
         )
         return [Delivery(position=e.position, type=e.type, event=e) for e in events], last_scanned, scanned
 
-    async for delivery in _stream(info, channel=user_channel(actor.account_id, actor.user_id),
-                                  account_id=actor.account_id, after=position, page=page):
+    async for delivery in _stream(
+        info,
+        channel=user_channel(actor.account_id, actor.user_id),
+        account_id=actor.account_id,
+        after=position,
+        page=page,
+    ):
         yield delivery
 
 
@@ -296,7 +318,9 @@ async def typing_set(info: Info[Context, None], conversation_id: int, on: bool, 
         if conversation is None:
             raise ValidationError.single("conversationId", "NOT_FOUND", "No such conversation.")
         # Webhooks that asked for typing events get them (sent after commit, through the outbox).
-        await webhooks.queue_typing(session, conversation, user_id=actor.user_id, contact_id=None, on=on, private=private)
+        await webhooks.queue_typing(
+            session, conversation, user_id=actor.user_id, contact_id=None, on=on, private=private
+        )
     signal = realtime.Typing(conversation_id=conversation_id, on=on, private=private, user_id=actor.user_id)
     await ctx.broadcast.publish(conversation_channel(conversation_id), signal.message())
     if not private:  # the contact's widget shows a reply being typed, never a note
@@ -344,8 +368,9 @@ class SocketPresence:
             log.warning("presence.touch_failed", error=type(exc).__name__)
             return
         if became_online:
-            await announce_presence(self.ctx, self.account_id, self.user_id,
-                                    realtime.effective_status(self.availability, True))
+            await announce_presence(
+                self.ctx, self.account_id, self.user_id, realtime.effective_status(self.availability, True)
+            )
 
     async def _heartbeat(self) -> None:
         while True:
@@ -380,8 +405,12 @@ async def agent_presence(info: Info[Context, None]) -> list[AgentPresence]:
         users = await event_repo.users_of_account(session, actor.account_id)
     online = await presence_of_account(info.context, actor.account_id)
     return [
-        AgentPresence(user_pk=u.id, availability=u.availability, connected=u.id in online,
-                      status=realtime.effective_status(u.availability, u.id in online))
+        AgentPresence(
+            user_pk=u.id,
+            availability=u.availability,
+            connected=u.id in online,
+            status=realtime.effective_status(u.availability, u.id in online),
+        )
         for u in users
     ]
 
@@ -398,8 +427,12 @@ async def typing_set_mutation(info: Info[Context, None], input: TypingSetInput) 
     try:
         conversation_id = decode_id(str(input.conversation_id), "Conversation")
     except NotFound:
-        return TypingSetPayload(accepted=False, errors=[RealtimeError(field="conversationId", code=RealtimeErrorCode.NOT_FOUND,
-                                                                      message="No such conversation.")])
+        return TypingSetPayload(
+            accepted=False,
+            errors=[
+                RealtimeError(field="conversationId", code=RealtimeErrorCode.NOT_FOUND, message="No such conversation.")
+            ],
+        )
     try:
         await typing_set(info, conversation_id, input.on, input.private)
     except ValidationError as exc:
@@ -409,7 +442,9 @@ async def typing_set_mutation(info: Info[Context, None], input: TypingSetInput) 
 
 async def availability_set(info: Info[Context, None], input: AvailabilitySetInput) -> AvailabilitySetPayload:
     actor = await info.context.actor()
-    availability = Availability(input.availability.value if hasattr(input.availability, "value") else input.availability)
+    availability = Availability(
+        input.availability.value if hasattr(input.availability, "value") else input.availability
+    )
     async with info.context.transaction() as session:
         user = await realtime.set_availability(session, actor, availability)
         chosen = user.availability

@@ -46,6 +46,7 @@ MEDIAN_FIELDS = frozenset({"median", "medianBusinessHours"})
 
 def _wants_medians(info: Ctx) -> bool:
     """Medians cost a scan of the range's raw events; skip it when the selection asks for none."""
+
     def walk(selections) -> bool:
         for sel in selections:
             if getattr(sel, "name", None) in MEDIAN_FIELDS or walk(getattr(sel, "selections", None) or ()):
@@ -58,20 +59,35 @@ def _wants_medians(info: Ctx) -> bool:
 async def report(info: Ctx, input: ReportArg) -> t.Report:
     actor = await info.context.actor()
     dimension = Dimension(input.dimension)
-    dimension_id = decode_id(input.id, t.DIMENSION_ID_TYPES[dimension]) if dimension != Dimension.ACCOUNT and input.id else None
+    dimension_id = (
+        decode_id(input.id, t.DIMENSION_ID_TYPES[dimension]) if dimension != Dimension.ACCOUNT and input.id else None
+    )
     async with info.context.db() as session, _bad_input():
         await queries.check_dimension(session, actor.account_id, dimension, dimension_id)
-        result = await queries.report(session, actor.account_id, since=input.since, until=input.until,
-                                      group_by=GroupBy(input.group_by), dimension=dimension, dimension_id=dimension_id,
-                                      medians=_wants_medians(info))
+        result = await queries.report(
+            session,
+            actor.account_id,
+            since=input.since,
+            until=input.until,
+            group_by=GroupBy(input.group_by),
+            dimension=dimension,
+            dimension_id=dimension_id,
+            medians=_wants_medians(info),
+        )
     return t.Report.of(result)
 
 
 async def report_summaries(info: Ctx, input: SummariesArg) -> list[t.ReportSummaryRow]:
     actor = await info.context.actor()
     async with info.context.db() as session, _bad_input():
-        rows = await queries.summaries(session, actor.account_id, dimension=Dimension(input.dimension),
-                                       since=input.since, until=input.until, medians=_wants_medians(info))
+        rows = await queries.summaries(
+            session,
+            actor.account_id,
+            dimension=Dimension(input.dimension),
+            since=input.since,
+            until=input.until,
+            medians=_wants_medians(info),
+        )
     return [t.ReportSummaryRow.of(r) for r in rows]
 
 
@@ -88,7 +104,9 @@ async def report_live(info: Ctx, input: LiveArg = None) -> t.LiveReport:
         members = await live.member_ids(session, actor.account_id)
     from resolvers.realtime import account_statuses
 
-    return t.LiveReport.of(counts, live.agent_status_counts(members, await account_statuses(info.context, actor.account_id)))
+    return t.LiveReport.of(
+        counts, live.agent_status_counts(members, await account_statuses(info.context, actor.account_id))
+    )
 
 
 async def csat_summary(info: Ctx, input: CsatArg) -> t.CsatSummary:
@@ -99,8 +117,15 @@ async def csat_summary(info: Ctx, input: CsatArg) -> t.CsatSummary:
         for dimension, pk in ((Dimension.INBOX, inbox_id), (Dimension.TEAM, team_id), (Dimension.AGENT, agent_id)):
             if pk is not None:
                 await queries.check_dimension(session, actor.account_id, dimension, pk)
-        result = await csat.csat_summary(session, actor.account_id, since=input.since, until=input.until,
-                                         inbox_id=inbox_id, team_id=team_id, assignee_id=agent_id)
+        result = await csat.csat_summary(
+            session,
+            actor.account_id,
+            since=input.since,
+            until=input.until,
+            inbox_id=inbox_id,
+            team_id=team_id,
+            assignee_id=agent_id,
+        )
     return t.CsatSummary.of(result)
 
 
@@ -120,8 +145,15 @@ async def report_export_create(info: Ctx, input: ExportCreateArg) -> t.ReportExp
     actor = await info.context.actor()
 
     async def work(session) -> t.ReportExportCreatePayload:
-        row = await exports.create_export(session, actor, kind=ExportKind(input.kind), since=input.since, until=input.until,
-                                          group_by=GroupBy(input.group_by), format=input.format.value)
+        row = await exports.create_export(
+            session,
+            actor,
+            kind=ExportKind(input.kind),
+            since=input.since,
+            until=input.until,
+            group_by=GroupBy(input.group_by),
+            format=input.format.value,
+        )
         return t.ReportExportCreatePayload(report_export=t.ReportExport.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.ReportExportCreatePayload(report_export=None, errors=e))

@@ -103,15 +103,23 @@ async def webhook_create(
 
     async def work(session) -> t.WebhookSecretPayload:
         row, secret = await service.create_webhook(
-            session, actor, info.context.settings, url=input.url, description=input.description,
-            events=list(input.events), inbox_id=inbox_pk, meta=info.context.meta)
+            session,
+            actor,
+            info.context.settings,
+            url=input.url,
+            description=input.description,
+            events=list(input.events),
+            inbox_id=inbox_pk,
+            meta=info.context.meta,
+        )
         return t.WebhookSecretPayload(webhook=t.Webhook.from_row(row), secret=secret, errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.WebhookSecretPayload(webhook=None, secret=None, errors=e))
 
 
 async def webhook_update(
-    info: Ctx, id: WebhookID,
+    info: Ctx,
+    id: WebhookID,
     input: Annotated[i.WebhookUpdateInput, strawberry.argument(description="What to change.")],
 ) -> t.WebhookPayload:
     actor = await info.context.actor()
@@ -122,8 +130,17 @@ async def webhook_update(
 
     async def work(session) -> t.WebhookPayload:
         row = await service.update_webhook(
-            session, actor, info.context.settings, pk, url=_given(input.url), description=_given(input.description),
-            events=_given(input.events), inbox_id=inbox, enabled=_given(input.enabled), meta=info.context.meta)
+            session,
+            actor,
+            info.context.settings,
+            pk,
+            url=_given(input.url),
+            description=_given(input.description),
+            events=_given(input.events),
+            inbox_id=inbox,
+            enabled=_given(input.enabled),
+            meta=info.context.meta,
+        )
         return t.WebhookPayload(webhook=t.Webhook.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.WebhookPayload(webhook=None, errors=e))

@@ -72,8 +72,9 @@ async def _limit(ctx: Context, checks: list[tuple[str, int]]) -> None:
         # Never fails open: when Redis does not answer, the limiter counts in this process.
         decision = await limiter.hit("widget:" + key, per_minute)
         if not decision.allowed:
-            raise RateLimited("Too many requests from this visitor; try again later",
-                              retryAfter=decision.retry_after_seconds)
+            raise RateLimited(
+                "Too many requests from this visitor; try again later", retryAfter=decision.retry_after_seconds
+            )
 
 
 def _check_origin(ctx: Context, inbox) -> None:
@@ -98,9 +99,16 @@ async def widget_session_start(info: Ctx, input: i.WidgetSessionStartInput) -> t
             inbox = await contact_sessions.inbox_for_website_token(session, input.website_token)
             _check_origin(ctx, inbox)
             started = await contact_sessions.start_session(
-                session, secret_key=settings.secret_key, app_settings=settings, ttl=timedelta(days=settings.widget_session_days),
-                website_token=input.website_token, session_token=input.session_token, identifier=input.identifier,
-                identifier_hash_=input.identifier_hash, name=input.name, email=input.email,
+                session,
+                secret_key=settings.secret_key,
+                app_settings=settings,
+                ttl=timedelta(days=settings.widget_session_days),
+                website_token=input.website_token,
+                session_token=input.session_token,
+                identifier=input.identifier,
+                identifier_hash_=input.identifier_hash,
+                name=input.name,
+                email=input.email,
             )
             contact = _contact(started.contact, started.contact_inbox.hmac_verified)
     except ValidationError as exc:
@@ -168,8 +176,13 @@ def _conversation_pk(value: str | None, field_name: str = "conversationId") -> i
         raise ValidationError.single(field_name, "NOT_FOUND", "No such conversation.") from None
 
 
-async def widget_messages(info: Ctx, conversation_id: strawberry.ID, first: int | None = None, after: str | None = None,
-                          before: str | None = None) -> Connection[t.WidgetMessage]:
+async def widget_messages(
+    info: Ctx,
+    conversation_id: strawberry.ID,
+    first: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+) -> Connection[t.WidgetMessage]:
     actor = await _session(info)
     limit = page_size(first)
     after_id, before_id = decode_int_cursor(after), decode_int_cursor(before)
@@ -187,10 +200,15 @@ async def widget_messages(info: Ctx, conversation_id: strawberry.ID, first: int 
         more_after, more_before = False, len(rows) > limit
         rows = rows[-limit:] if limit else []
     edges = [Edge(cursor=encode_cursor(r.id), node=t.WidgetMessage.from_row(r, names)) for r in rows]
-    return Connection(edges=edges, page_info=PageInfo(
-        has_next_page=more_after, has_previous_page=more_before,
-        start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
-    ))
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=more_after,
+            has_previous_page=more_before,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+    )
 
 
 async def widget_message_create(info: Ctx, input: i.WidgetMessageCreateInput) -> t.WidgetMessageCreatePayload:
@@ -198,44 +216,72 @@ async def widget_message_create(info: Ctx, input: i.WidgetMessageCreateInput) ->
     ctx = info.context
     s = ctx.settings
     ip = _ip(ctx)
-    checks = [(f"message:ip:{ip}", s.widget_messages_per_ip_per_minute),
-              (f"message:session:{actor.contact_inbox_id}", s.widget_messages_per_session_per_minute)]
+    checks = [
+        (f"message:ip:{ip}", s.widget_messages_per_ip_per_minute),
+        (f"message:session:{actor.contact_inbox_id}", s.widget_messages_per_session_per_minute),
+    ]
     if input.conversation_id is None:
-        checks += [(f"conversation:ip:{ip}", s.widget_conversations_per_ip_per_minute),
-                   (f"conversation:session:{actor.contact_inbox_id}", s.widget_conversations_per_session_per_minute)]
+        checks += [
+            (f"conversation:ip:{ip}", s.widget_conversations_per_ip_per_minute),
+            (f"conversation:session:{actor.contact_inbox_id}", s.widget_conversations_per_session_per_minute),
+        ]
     try:
         conversation_pk = _conversation_pk(input.conversation_id)
         attachment_ids = _attachment_pks(input.attachment_ids)
         if input.content or not attachment_ids:
             visitor_conversations.check_content(input.content, s.widget_max_message_chars)
+
         async def work(session) -> t.WidgetMessageCreatePayload:
             await _limit(ctx, checks)  # here: a retry that replays its first result spends nothing
             conversation, message, _ = await visitor_conversations.create_message(
-                session, actor, conversation_pk, input.content, max_chars=s.widget_max_message_chars,
-                attachment_ids=attachment_ids, attachment_config=attachments_config(info) if attachment_ids else None,
+                session,
+                actor,
+                conversation_pk,
+                input.content,
+                max_chars=s.widget_max_message_chars,
+                attachment_ids=attachment_ids,
+                attachment_config=attachments_config(info) if attachment_ids else None,
             )
-            return t.WidgetMessageCreatePayload(message=t.WidgetMessage.from_row(message, {}),
-                                                conversation=t.WidgetConversation.from_row(conversation), errors=[])
+            return t.WidgetMessageCreatePayload(
+                message=t.WidgetMessage.from_row(message, {}),
+                conversation=t.WidgetConversation.from_row(conversation),
+                errors=[],
+            )
 
-        return await keyed_transaction(info, work, Keyed(
-            "widgetMessageCreate", {"input": input},
-            lambda p: {"message": p.message.pk, "conversation": p.conversation.pk},
-            lambda session, saved: _replay_widget_message(session, actor, saved)))
+        return await keyed_transaction(
+            info,
+            work,
+            Keyed(
+                "widgetMessageCreate",
+                {"input": input},
+                lambda p: {"message": p.message.pk, "conversation": p.conversation.pk},
+                lambda session, saved: _replay_widget_message(session, actor, saved),
+            ),
+        )
     except ValidationError as exc:
         return t.WidgetMessageCreatePayload(message=None, conversation=None, errors=_errors(exc))
 
 
-async def _replay_widget_message(session, actor: contact_sessions.ContactActor, saved: dict) -> t.WidgetMessageCreatePayload:
+async def _replay_widget_message(
+    session, actor: contact_sessions.ContactActor, saved: dict
+) -> t.WidgetMessageCreatePayload:
     """The result of a widgetMessageCreate this contact session sent before with the same key."""
     from db.models import Conversation, Message
 
     conversation = await session.get(Conversation, saved.get("conversation"))
     message = await session.get(Message, saved.get("message"))
-    if conversation is None or conversation.contact_id != actor.contact_id or message is None \
-            or message.conversation_id != conversation.id:
+    if (
+        conversation is None
+        or conversation.contact_id != actor.contact_id
+        or message is None
+        or message.conversation_id != conversation.id
+    ):
         return t.WidgetMessageCreatePayload(message=None, conversation=None, errors=[])
-    return t.WidgetMessageCreatePayload(message=t.WidgetMessage.from_row(message, {}),
-                                        conversation=t.WidgetConversation.from_row(conversation), errors=[])
+    return t.WidgetMessageCreatePayload(
+        message=t.WidgetMessage.from_row(message, {}),
+        conversation=t.WidgetConversation.from_row(conversation),
+        errors=[],
+    )
 
 
 def _attachment_pks(ids) -> list[int]:
@@ -248,24 +294,37 @@ def _attachment_pks(ids) -> list[int]:
     return out
 
 
-async def widget_attachment_upload_create(info: Ctx, input: AttachmentUploadCreateInput) -> AttachmentUploadCreatePayload:
+async def widget_attachment_upload_create(
+    info: Ctx, input: AttachmentUploadCreateInput
+) -> AttachmentUploadCreatePayload:
     """The visitor asks to upload a file (presigned, straight to storage); rate-limited like messages."""
     actor = await _session(info)
     ctx = info.context
     s = ctx.settings
-    await _limit(ctx, [(f"upload:ip:{_ip(ctx)}", s.widget_messages_per_ip_per_minute),
-                       (f"upload:session:{actor.contact_inbox_id}", s.widget_messages_per_session_per_minute)])
+    await _limit(
+        ctx,
+        [
+            (f"upload:ip:{_ip(ctx)}", s.widget_messages_per_ip_per_minute),
+            (f"upload:session:{actor.contact_inbox_id}", s.widget_messages_per_session_per_minute),
+        ],
+    )
     try:
         async with ctx.transaction() as session:
-            row, upload = await visitor_conversations.create_upload(session, actor, attachments_config(info), file_name=input.file_name,
-                                                     content_type=input.content_type, byte_size=input.byte_size)
+            row, upload = await visitor_conversations.create_upload(
+                session,
+                actor,
+                attachments_config(info),
+                file_name=input.file_name,
+                content_type=input.content_type,
+                byte_size=input.byte_size,
+            )
     except ValidationError as exc:
-        return AttachmentUploadCreatePayload(attachment=None, upload=None,
-                                             errors=_attachment_errors(exc))
+        return AttachmentUploadCreatePayload(attachment=None, upload=None, errors=_attachment_errors(exc))
     return AttachmentUploadCreatePayload(
         attachment=Attachment.from_row(row),
         upload=PresignedUpload(
-            url=upload.url, method=upload.method,
+            url=upload.url,
+            method=upload.method,
             fields=[UploadParameter(name=k, value=v) for k, v in upload.fields.items()],
             headers=[UploadParameter(name=k, value=v) for k, v in upload.headers.items()],
             expires_at=utcnow() + timedelta(seconds=upload.expires_in),
@@ -296,7 +355,9 @@ async def widget_csat_submit(info: Ctx, input: i.WidgetCsatSubmitInput) -> t.Wid
     try:
         conversation_pk = _conversation_pk(input.conversation_id)
         async with info.context.transaction() as session:
-            response = await visitor_conversations.submit_csat(session, actor, conversation_pk, input.rating, input.feedback)
+            response = await visitor_conversations.submit_csat(
+                session, actor, conversation_pk, input.rating, input.feedback
+            )
             conversation = await repo.conversation(session, actor, conversation_pk)
             out = t.WidgetConversation.from_row(conversation, response.rating)
     except ValidationError as exc:
@@ -340,9 +401,17 @@ async def widget_events(info: Ctx, after: str | None) -> AsyncGenerator[Delivery
                 message = messages.get(e.message_id) if e.message_id else None
                 if message is None:
                     continue  # a private note, an activity line: not the visitor's business
-            out.append(WidgetDelivery(position=e.position, type=realtime.public_type(e), event=e,
-                                      conversation=conversation, message=message, names=names,
-                                      csat=csat[conversation.id].rating if conversation.id in csat else None))
+            out.append(
+                WidgetDelivery(
+                    position=e.position,
+                    type=realtime.public_type(e),
+                    event=e,
+                    conversation=conversation,
+                    message=message,
+                    names=names,
+                    csat=csat[conversation.id].rating if conversation.id in csat else None,
+                )
+            )
         return out, last_scanned, scanned
 
     def typing_signal(data: dict[str, Any], last: int) -> Delivery | None:
@@ -353,8 +422,14 @@ async def widget_events(info: Ctx, after: str | None) -> AsyncGenerator[Delivery
             return None
         return Delivery(position=last, type=LiveType.TYPING_ON if typing.on else LiveType.TYPING_OFF, typing=typing)
 
-    async for delivery in _stream(info, channel=contact_channel(actor.contact_id), account_id=actor.widget_account_id,
-                                  after=position, page=page, on_signal=typing_signal):
+    async for delivery in _stream(
+        info,
+        channel=contact_channel(actor.contact_id),
+        account_id=actor.widget_account_id,
+        after=position,
+        page=page,
+        on_signal=typing_signal,
+    ):
         yield delivery
 
 

@@ -27,12 +27,36 @@ from schema.widget.root import WidgetMutation, WidgetQuery, WidgetSubscription
 
 
 @strawberry.type(description="Everything that can be read.")
-class Query(DiagnosticsQuery, AccountsQuery, HelpdeskQuery, CatalogQuery, PartnersQuery, RealtimeQuery, ReportsQuery, AttachmentsQuery, NotificationsQuery, WebhooksQuery, WidgetQuery):
+class Query(
+    DiagnosticsQuery,
+    AccountsQuery,
+    HelpdeskQuery,
+    CatalogQuery,
+    PartnersQuery,
+    RealtimeQuery,
+    ReportsQuery,
+    AttachmentsQuery,
+    NotificationsQuery,
+    WebhooksQuery,
+    WidgetQuery,
+):
     pass
 
 
 @strawberry.type(description="Everything that can be changed.")
-class Mutation(AccountsMutation, HelpdeskMutation, DiagnosticsMutation, CatalogMutation, PartnersMutation, RealtimeMutation, ReportsMutation, AttachmentsMutation, NotificationsMutation, WebhooksMutation, WidgetMutation):
+class Mutation(
+    AccountsMutation,
+    HelpdeskMutation,
+    DiagnosticsMutation,
+    CatalogMutation,
+    PartnersMutation,
+    RealtimeMutation,
+    ReportsMutation,
+    AttachmentsMutation,
+    NotificationsMutation,
+    WebhooksMutation,
+    WidgetMutation,
+):
     pass
 
 

@@ -48,14 +48,23 @@ def parse_workers(raw: dict[Any, Any]) -> list[SeenWorker]:
     for value in raw.values():
         try:
             data = json.loads(value)
-            seen.append(SeenWorker(host=str(data["host"]), pid=int(data["pid"]), queues=list(data.get("queues") or []),
-                                   started_at=float(data["started_at"]), last_seen=float(data["last_seen"])))
+            seen.append(
+                SeenWorker(
+                    host=str(data["host"]),
+                    pid=int(data["pid"]),
+                    queues=list(data.get("queues") or []),
+                    started_at=float(data["started_at"]),
+                    last_seen=float(data["last_seen"]),
+                )
+            )
         except (ValueError, KeyError, TypeError):
             continue  # not ours, or from another version: ignore
     return sorted(seen, key=lambda w: w.last_seen, reverse=True)
 
 
-def missing_worker_problem(workers: list[SeenWorker], missing_after_seconds: float, now: float | None = None) -> str | None:
+def missing_worker_problem(
+    workers: list[SeenWorker], missing_after_seconds: float, now: float | None = None
+) -> str | None:
     """None when some worker was seen recently, else the one-line reason `/readyz` shows."""
     if not workers:
         return "no worker seen"
@@ -76,11 +85,16 @@ class WorkerHeartbeat(dramatiq.Middleware):
     def after_worker_boot(self, broker, worker) -> None:
         field = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         queues = worker.consumer_whitelist or broker.get_declared_queues()
-        record = {"host": socket.gethostname(), "pid": os.getpid(),
-                  "queues": sorted(q for q in queues if not q.endswith(".DQ")), "started_at": time.time()}
+        record = {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": sorted(q for q in queues if not q.endswith(".DQ")),
+            "started_at": time.time(),
+        }
         stop = threading.Event()
-        thread = threading.Thread(target=self._beat, args=(broker.client, field, record, stop),
-                                  name="parley-worker-heartbeat", daemon=True)
+        thread = threading.Thread(
+            target=self._beat, args=(broker.client, field, record, stop), name="parley-worker-heartbeat", daemon=True
+        )
         self._beats[id(worker)] = (stop, thread, field)
         thread.start()
 
@@ -101,8 +115,11 @@ class WorkerHeartbeat(dramatiq.Middleware):
             now = time.time()
             try:
                 client.hset(self.key, field, json.dumps({**record, "last_seen": now}))
-                stale = [f for f, w in client.hgetall(self.key).items()
-                         if _last_seen(w) is not None and now - _last_seen(w) > PRUNE_AFTER_SECONDS]
+                stale = [
+                    f
+                    for f, w in client.hgetall(self.key).items()
+                    if _last_seen(w) is not None and now - _last_seen(w) > PRUNE_AFTER_SECONDS
+                ]
                 if stale:
                     client.hdel(self.key, *stale)
             except Exception:  # noqa: BLE001 - Redis is away; try again on the next beat
@@ -140,4 +157,4 @@ async def read_queue_depths(redis, namespace: str, queues: tuple[str, ...]) -> l
             pipe.llen(f"{namespace}:{queue}.DQ")
             pipe.zcard(f"{namespace}:{queue}.XQ")
         counts = await pipe.execute()
-    return [QueueDepth(queue, *counts[i * 3:i * 3 + 3]) for i, queue in enumerate(queues)]
+    return [QueueDepth(queue, *counts[i * 3 : i * 3 + 3]) for i, queue in enumerate(queues)]

@@ -66,8 +66,12 @@ class DeadLetterMiddleware(dramatiq.Middleware):
         from infra.logs import get_logger
 
         log = get_logger("parley.worker")
-        log.warning("job.dead", actor=message.actor_name, message_id=message.message_id,
-                    error=type(exception).__name__ if exception is not None else None)
+        log.warning(
+            "job.dead",
+            actor=message.actor_name,
+            message_id=message.message_id,
+            error=type(exception).__name__ if exception is not None else None,
+        )
         loop_thread = get_event_loop_thread()
         if loop_thread is None:
             return
@@ -84,11 +88,17 @@ async def _write_dead_job(message, exception) -> None:
     kwargs = dict(message.kwargs or {})
     async with resources().sessions() as session:
         account_id = await jobs.account_of(session, kwargs)
-        session.add(jobs.dead_job_row(
-            account_id=account_id, actor_name=message.actor_name, queue_name=message.queue_name,
-            message_id=message.message_id, kwargs=kwargs, error=exception,
-            attempts=int(message.options.get("retries", 0)) or 1,
-        ))
+        session.add(
+            jobs.dead_job_row(
+                account_id=account_id,
+                actor_name=message.actor_name,
+                queue_name=message.queue_name,
+                message_id=message.message_id,
+                kwargs=kwargs,
+                error=exception,
+                attempts=int(message.options.get("retries", 0)) or 1,
+            )
+        )
         await session.commit()
 
 

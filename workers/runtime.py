@@ -81,7 +81,9 @@ async def unit_of_work() -> AsyncIterator[AsyncSession]:
         claim.completed = True
 
 
-def use_local_publisher(loop: asyncio.AbstractEventLoop | None, publish: Callable[[str, str], Awaitable[None]] | None) -> None:
+def use_local_publisher(
+    loop: asyncio.AbstractEventLoop | None, publish: Callable[[str, str], Awaitable[None]] | None
+) -> None:
     global _local_publish, _local_loop
     _local_loop, _local_publish = loop, publish
 

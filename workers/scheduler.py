@@ -58,8 +58,11 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     settings = resources().settings
     relay = Relay(sessions, broker, broadcast, settings.outbox_lease_seconds)
     scheduler = Scheduler()
-    scheduler.every(settings.outbox_sweep_seconds, "outbox.sweep",
-                    lambda: sweep_outbox(sessions, broker, lease_seconds=settings.outbox_lease_seconds))
+    scheduler.every(
+        settings.outbox_sweep_seconds,
+        "outbox.sweep",
+        lambda: sweep_outbox(sessions, broker, lease_seconds=settings.outbox_lease_seconds),
+    )
     if broadcast is not None:
         scheduler.every(2.0, "events.sweep", lambda: sweep_events(sessions, broadcast))
     scheduler.every(15.0, "conversations.wake_snoozed", lambda: wake_snoozed_conversations(sessions, relay))

@@ -4,10 +4,6 @@ from db.base import Base
 from db.models.accounts import Account, AccountMembership, Bot, CustomRole, Invitation, User
 from db.models.audit import AuditLog, IdempotencyKey, OutboxJob
 from db.models.auth import ApiToken, OneTimeToken, RefreshToken, UserSession
-from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
-from db.models.notifications import Notification, NotificationSetting
-from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
-from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.helpdesk import (
     Attachment,
     CannedResponse,
@@ -27,14 +23,39 @@ from db.models.helpdesk import (
     Team,
     TeamMember,
 )
+from db.models.notifications import Notification, NotificationSetting
+from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
+from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
+from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
-    "Notification", "NotificationSetting",
-    "DeadJob", "Webhook", "WebhookAttempt", "WebhookDelivery",
-    "CsatResponse", "ReportExport", "ReportingEvent", "ReportingRollup",
-    "Attachment", "CannedResponse", "Contact", "ContactInbox", "ContactNote", "Conversation",
-    "ConversationLabel", "ConversationParticipant", "CustomAttributeDefinition", "Event", "Inbox",
-    "InboxMember", "Label", "Mention", "Message", "Team", "TeamMember",
+    "Notification",
+    "NotificationSetting",
+    "DeadJob",
+    "Webhook",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "CsatResponse",
+    "ReportExport",
+    "ReportingEvent",
+    "ReportingRollup",
+    "Attachment",
+    "CannedResponse",
+    "Contact",
+    "ContactInbox",
+    "ContactNote",
+    "Conversation",
+    "ConversationLabel",
+    "ConversationParticipant",
+    "CustomAttributeDefinition",
+    "Event",
+    "Inbox",
+    "InboxMember",
+    "Label",
+    "Mention",
+    "Message",
+    "Team",
+    "TeamMember",
     "Account",
     "AccountMembership",
     "ApiToken",

@@ -113,7 +113,9 @@ class Invitation(Base):
     email: Mapped[str] = mapped_column(String(320), index=True)  # stored lower-case
     name: Mapped[str] = mapped_column(String(255))  # the inviter's spelling, used for a new user only
     role: Mapped[Role] = mapped_column(enum_column(Role, "invitation_role"), default=Role.AGENT)
-    custom_role_id: Mapped[int | None] = mapped_column(ForeignKey("custom_roles.id", ondelete="SET NULL"), nullable=True)
+    custom_role_id: Mapped[int | None] = mapped_column(
+        ForeignKey("custom_roles.id", ondelete="SET NULL"), nullable=True
+    )
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

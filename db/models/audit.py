@@ -37,8 +37,12 @@ class OutboxJob(Base):
 
     __tablename__ = "outbox_jobs"
     __table_args__ = (
-        Index("ix_outbox_jobs_open", "lease_until", postgresql_where=text("completed_at IS NULL"),
-              sqlite_where=text("completed_at IS NULL")),
+        Index(
+            "ix_outbox_jobs_open",
+            "lease_until",
+            postgresql_where=text("completed_at IS NULL"),
+            sqlite_where=text("completed_at IS NULL"),
+        ),
         Index("ix_outbox_jobs_completed", "completed_at"),
     )
 

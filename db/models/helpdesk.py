@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 
 from db.base import Base, JSONType, UTCDateTime, utcnow
@@ -116,7 +116,9 @@ class Contact(Base):
     identifier: Mapped[str | None] = mapped_column(String(255), nullable=True)
     additional_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    contact_type: Mapped[ContactType] = mapped_column(enum_column(ContactType, "contact_type"), default=ContactType.VISITOR)
+    contact_type: Mapped[ContactType] = mapped_column(
+        enum_column(ContactType, "contact_type"), default=ContactType.VISITOR
+    )
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -293,7 +295,9 @@ class CustomAttributeDefinition(Base):
     attribute_model: Mapped[AttributeModel] = mapped_column(enum_column(AttributeModel, "attribute_model"))
     attribute_key: Mapped[str] = mapped_column(String(100))
     display_name: Mapped[str] = mapped_column(String(255))
-    display_type: Mapped[AttributeDisplayType] = mapped_column(enum_column(AttributeDisplayType, "attribute_display_type"))
+    display_type: Mapped[AttributeDisplayType] = mapped_column(
+        enum_column(AttributeDisplayType, "attribute_display_type")
+    )
     description: Mapped[str] = mapped_column(Text, default="")
     list_values: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     regex_pattern: Mapped[str | None] = mapped_column(String(255), nullable=True)

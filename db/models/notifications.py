@@ -36,10 +36,16 @@ class Notification(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # VARCHAR + CHECK like db.models.accounts.enum_column, wider for Chatwoot's longest type name.
-    notification_type: Mapped[NotificationType] = mapped_column(Enum(
-        NotificationType, name="notification_type", native_enum=False, create_constraint=True, length=48,
-        values_callable=lambda e: [m.value for m in e],
-    ))
+    notification_type: Mapped[NotificationType] = mapped_column(
+        Enum(
+            NotificationType,
+            name="notification_type",
+            native_enum=False,
+            create_constraint=True,
+            length=48,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)

@@ -22,8 +22,13 @@ class ReportingEvent(Base):
     __table_args__ = (
         UniqueConstraint("source_event_id", "name"),
         # Range scans of one metric of one account; INCLUDE makes the median an index-only scan on PostgreSQL.
-        Index("ix_reporting_events_account_name_end", "account_id", "name", "event_end_time",
-              postgresql_include=["value", "value_in_business_hours", "user_id", "inbox_id", "team_id"]),
+        Index(
+            "ix_reporting_events_account_name_end",
+            "account_id",
+            "name",
+            "event_end_time",
+            postgresql_include=["value", "value_in_business_hours", "user_id", "inbox_id", "team_id"],
+        ),
         Index("ix_reporting_events_conversation", "conversation_id"),
     )
 
@@ -87,7 +92,9 @@ class ReportExport(Base):
     kind: Mapped[str] = mapped_column(String(32))
     format: Mapped[str] = mapped_column(String(8), default="csv")
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    status: Mapped[ExportStatus] = mapped_column(enum_column(ExportStatus, "report_export_status"), default=ExportStatus.PENDING)
+    status: Mapped[ExportStatus] = mapped_column(
+        enum_column(ExportStatus, "report_export_status"), default=ExportStatus.PENDING
+    )
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     storage_key: Mapped[str | None] = mapped_column(String(512), nullable=True)
     error: Mapped[str | None] = mapped_column(String(255), nullable=True)

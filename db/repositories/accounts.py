@@ -75,7 +75,9 @@ async def account_by_id(session: AsyncSession, account_id: int) -> Account | Non
     return await session.get(Account, account_id)
 
 
-async def membership_in_account(session: AsyncSession, account_id: int, membership_id: int, *, lock: bool = False) -> AccountMembership | None:
+async def membership_in_account(
+    session: AsyncSession, account_id: int, membership_id: int, *, lock: bool = False
+) -> AccountMembership | None:
     stmt = select(AccountMembership).where(
         AccountMembership.id == membership_id, AccountMembership.account_id == account_id
     )
@@ -94,11 +96,14 @@ async def memberships_page(
 
 
 async def count_administrators(session: AsyncSession, account_id: int) -> int:
-    return await session.scalar(
-        select(func.count()).where(
-            AccountMembership.account_id == account_id, AccountMembership.role == Role.ADMINISTRATOR
+    return (
+        await session.scalar(
+            select(func.count()).where(
+                AccountMembership.account_id == account_id, AccountMembership.role == Role.ADMINISTRATOR
+            )
         )
-    ) or 0
+        or 0
+    )
 
 
 async def users_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, User]:
@@ -127,7 +132,9 @@ async def custom_role_by_name(session: AsyncSession, account_id: int, name: str)
 
 
 async def custom_roles_of_account(session: AsyncSession, account_id: int) -> Sequence[CustomRole]:
-    return (await session.scalars(select(CustomRole).where(CustomRole.account_id == account_id).order_by(CustomRole.id))).all()
+    return (
+        await session.scalars(select(CustomRole).where(CustomRole.account_id == account_id).order_by(CustomRole.id))
+    ).all()
 
 
 async def bot_in_account(session: AsyncSession, account_id: int, bot_id: int) -> Bot | None:
@@ -151,7 +158,9 @@ async def api_token_in_account(session: AsyncSession, account_id: int, token_id:
     return await session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.account_id == account_id))
 
 
-async def api_tokens_visible(session: AsyncSession, account_id: int, user_id: int, include_bots: bool) -> Sequence[ApiToken]:
+async def api_tokens_visible(
+    session: AsyncSession, account_id: int, user_id: int, include_bots: bool
+) -> Sequence[ApiToken]:
     cond = ApiToken.user_id == user_id
     if include_bots:
         cond = cond | ApiToken.bot_id.is_not(None)
@@ -177,7 +186,9 @@ async def user_session(session: AsyncSession, session_id: str, *, lock: bool = F
     return await session.scalar(stmt)
 
 
-async def revoke_sessions(session: AsyncSession, user_id: int, now: datetime, reason: str, *, except_id: str | None = None) -> list[str]:
+async def revoke_sessions(
+    session: AsyncSession, user_id: int, now: datetime, reason: str, *, except_id: str | None = None
+) -> list[str]:
     stmt = select(UserSession.id).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
     if except_id:
         stmt = stmt.where(UserSession.id != except_id)
@@ -200,8 +211,12 @@ def _pending(now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (Invitation.accepted_at.is_(None), Invitation.declined_at.is_(None), Invitation.expires_at > now)
 
 
-async def pending_invitation(session: AsyncSession, account_id: int, email: str, now: datetime, *, lock: bool = False) -> Invitation | None:
-    stmt = select(Invitation).where(Invitation.account_id == account_id, Invitation.email == email.lower(), *_pending(now))
+async def pending_invitation(
+    session: AsyncSession, account_id: int, email: str, now: datetime, *, lock: bool = False
+) -> Invitation | None:
+    stmt = select(Invitation).where(
+        Invitation.account_id == account_id, Invitation.email == email.lower(), *_pending(now)
+    )
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt.order_by(Invitation.id.desc()).limit(1))
@@ -214,7 +229,9 @@ async def invitation_by_token_hash(session: AsyncSession, token_hash: str, *, lo
     return await session.scalar(stmt)
 
 
-async def invitation_for_email(session: AsyncSession, invitation_id: int, email: str, *, lock: bool = False) -> Invitation | None:
+async def invitation_for_email(
+    session: AsyncSession, invitation_id: int, email: str, *, lock: bool = False
+) -> Invitation | None:
     """An invitation by id, only if it is addressed to this email (the signed-in user's)."""
     stmt = select(Invitation).where(Invitation.id == invitation_id, Invitation.email == email.strip().lower())
     if lock:

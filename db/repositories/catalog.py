@@ -33,7 +33,10 @@ def _like_escape(value: str) -> str:
 
 
 async def _count(session: AsyncSession, model: Any, account_id: int, *conditions: ColumnElement[bool]) -> int:
-    return await session.scalar(select(func.count()).select_from(model).where(model.account_id == account_id, *conditions)) or 0
+    return (
+        await session.scalar(select(func.count()).select_from(model).where(model.account_id == account_id, *conditions))
+        or 0
+    )
 
 
 # --- teams ---------------------------------------------------------------------------------------------
@@ -52,7 +55,9 @@ async def team_in_account(session: AsyncSession, account_id: int, team_id: int, 
 
 
 async def team_by_name(session: AsyncSession, account_id: int, name: str) -> Team | None:
-    return await session.scalar(select(Team).where(Team.account_id == account_id, func.lower(Team.name) == name.lower()))
+    return await session.scalar(
+        select(Team).where(Team.account_id == account_id, func.lower(Team.name) == name.lower())
+    )
 
 
 async def count_teams(session: AsyncSession, account_id: int) -> int:
@@ -118,14 +123,18 @@ async def add_team_members(session: AsyncSession, account_id: int, team_id: int,
 
 async def remove_team_members(session: AsyncSession, team_id: int, user_ids: Sequence[int]) -> None:
     if user_ids:
-        await session.execute(delete(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id.in_(list(user_ids))))
+        await session.execute(
+            delete(TeamMember).where(TeamMember.team_id == team_id, TeamMember.user_id.in_(list(user_ids)))
+        )
 
 
 # --- labels --------------------------------------------------------------------------------------------
 
 
 async def labels_of_account(session: AsyncSession, account_id: int) -> Sequence[Label]:
-    return (await session.scalars(select(Label).where(Label.account_id == account_id).order_by(Label.title, Label.id))).all()
+    return (
+        await session.scalars(select(Label).where(Label.account_id == account_id).order_by(Label.title, Label.id))
+    ).all()
 
 
 async def label_in_account(session: AsyncSession, account_id: int, label_id: int) -> Label | None:
@@ -141,7 +150,9 @@ async def labels_with_titles(session: AsyncSession, account_id: int, titles: Seq
     """`titles` are already lower-case, as stored."""
     if not titles:
         return []
-    return (await session.scalars(select(Label).where(Label.account_id == account_id, Label.title.in_(list(titles))))).all()
+    return (
+        await session.scalars(select(Label).where(Label.account_id == account_id, Label.title.in_(list(titles))))
+    ).all()
 
 
 async def count_labels(session: AsyncSession, account_id: int) -> int:
@@ -151,7 +162,9 @@ async def count_labels(session: AsyncSession, account_id: int) -> int:
 # --- canned responses ----------------------------------------------------------------------------------
 
 
-async def canned_responses(session: AsyncSession, account_id: int, search: str | None = None) -> Sequence[CannedResponse]:
+async def canned_responses(
+    session: AsyncSession, account_id: int, search: str | None = None
+) -> Sequence[CannedResponse]:
     """All of the account's canned responses by short code; with `search`, those whose short code or
     content contains it (any case), short codes starting with it first, then short codes containing
     it, then matches in the content — the order the composer's `/` menu wants."""
@@ -176,7 +189,9 @@ async def canned_response_in_account(session: AsyncSession, account_id: int, can
     )
 
 
-async def canned_response_by_short_code(session: AsyncSession, account_id: int, short_code: str) -> CannedResponse | None:
+async def canned_response_by_short_code(
+    session: AsyncSession, account_id: int, short_code: str
+) -> CannedResponse | None:
     return await session.scalar(
         select(CannedResponse).where(
             CannedResponse.account_id == account_id, func.lower(CannedResponse.short_code) == short_code.lower()
@@ -226,4 +241,6 @@ async def attribute_definitions_by_keys(
 
 
 async def count_attribute_definitions(session: AsyncSession, account_id: int, model: AttributeModel) -> int:
-    return await _count(session, CustomAttributeDefinition, account_id, CustomAttributeDefinition.attribute_model == model)
+    return await _count(
+        session, CustomAttributeDefinition, account_id, CustomAttributeDefinition.attribute_model == model
+    )

@@ -35,7 +35,11 @@ async def account_events_after(
         .limit(limit)
     )
     rows = list((await session.scalars(stmt)).all())
-    return [e for e in rows if e.type.startswith(tuple(types_prefixes))], (rows[-1].position if rows else after), len(rows)
+    return (
+        [e for e in rows if e.type.startswith(tuple(types_prefixes))],
+        (rows[-1].position if rows else after),
+        len(rows),
+    )
 
 
 async def conversation_events_after(
@@ -64,7 +68,9 @@ async def personal_events_after(
     return rows, (rows[-1].position if rows else after), len(rows)
 
 
-async def visible_conversations_by_id(session: AsyncSession, actor: Actor, ids: Iterable[int]) -> dict[int, Conversation]:
+async def visible_conversations_by_id(
+    session: AsyncSession, actor: Actor, ids: Iterable[int]
+) -> dict[int, Conversation]:
     """The conversations among `ids` this actor may see now (membership and role as of this moment)."""
     ids = sorted(set(ids))
     if not ids:
@@ -107,6 +113,8 @@ async def users_of_account(session: AsyncSession, account_id: int) -> list[User]
 async def events_by_ids(session: AsyncSession, ids: Iterable[int], types: Iterable[str]) -> Sequence[Event]:
     """The events with these ids whose type is one of `types`, oldest first: what a consumer job was
     handed, less what it does not consume."""
-    return (await session.scalars(
-        select(Event).where(Event.id.in_(list(ids)), Event.type.in_(list(types))).order_by(Event.id)
-    )).all()
+    return (
+        await session.scalars(
+            select(Event).where(Event.id.in_(list(ids)), Event.type.in_(list(types))).order_by(Event.id)
+        )
+    ).all()

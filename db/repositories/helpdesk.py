@@ -83,12 +83,16 @@ async def members_of_account(session: AsyncSession, account_id: int, user_ids: S
 
 
 async def is_inbox_member(session: AsyncSession, inbox_id: int, user_id: int) -> bool:
-    return bool(await session.scalar(
-        select(func.count()).where(InboxMember.inbox_id == inbox_id, InboxMember.user_id == user_id)
-    ))
+    return bool(
+        await session.scalar(
+            select(func.count()).where(InboxMember.inbox_id == inbox_id, InboxMember.user_id == user_id)
+        )
+    )
 
 
-async def contact_in_account(session: AsyncSession, account_id: int, contact_id: int, *, lock: bool = False) -> Contact | None:
+async def contact_in_account(
+    session: AsyncSession, account_id: int, contact_id: int, *, lock: bool = False
+) -> Contact | None:
     stmt = select(Contact).where(Contact.id == contact_id, Contact.account_id == account_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -102,7 +106,9 @@ async def contact_by_email(session: AsyncSession, account_id: int, email: str) -
 
 
 async def contact_by_identifier(session: AsyncSession, account_id: int, identifier: str) -> Contact | None:
-    return await session.scalar(select(Contact).where(Contact.account_id == account_id, Contact.identifier == identifier))
+    return await session.scalar(
+        select(Contact).where(Contact.account_id == account_id, Contact.identifier == identifier)
+    )
 
 
 def _like(term: str) -> str:
@@ -115,8 +121,13 @@ async def contacts_page(
     stmt = select(Contact).where(Contact.account_id == account_id)
     if search:
         haystack = (
-            func.coalesce(Contact.name, "") + " " + func.coalesce(Contact.email, "") + " "
-            + func.coalesce(Contact.phone_number, "") + " " + func.coalesce(Contact.identifier, "")
+            func.coalesce(Contact.name, "")
+            + " "
+            + func.coalesce(Contact.email, "")
+            + " "
+            + func.coalesce(Contact.phone_number, "")
+            + " "
+            + func.coalesce(Contact.identifier, "")
         )
         # On PostgreSQL the trigram index of the same expression serves this ILIKE.
         stmt = stmt.where(haystack.ilike(_like(search), escape="\\"))
@@ -135,7 +146,11 @@ async def conversation_visible(
 
 
 async def conversations_visible(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> list[Conversation]:
-    stmt = select(Conversation).where(Conversation.id.in_(list(ids)), visible_conversations(actor)).order_by(Conversation.id)
+    stmt = (
+        select(Conversation)
+        .where(Conversation.id.in_(list(ids)), visible_conversations(actor))
+        .order_by(Conversation.id)
+    )
     return list((await session.scalars(stmt.with_for_update())).all())
 
 
@@ -162,9 +177,7 @@ class ConversationFilter:
     search: str | None = None
 
 
-PRIORITY_RANK = case(
-    {"urgent": 4, "high": 3, "medium": 2, "low": 1}, value=Conversation.priority, else_=0
-)
+PRIORITY_RANK = case({"urgent": 4, "high": 3, "medium": 2, "low": 1}, value=Conversation.priority, else_=0)
 SORTS = {
     "LAST_ACTIVITY": (Conversation.last_activity_at, True),
     "CREATED": (Conversation.created_at, True),
@@ -203,15 +216,19 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
     if f.contact_id is not None:
         conds.append(Conversation.contact_id == f.contact_id)
     if f.label_id is not None:
-        conds.append(exists().where(
-            ConversationLabel.conversation_id == Conversation.id, ConversationLabel.label_id == f.label_id
-        ))
+        conds.append(
+            exists().where(
+                ConversationLabel.conversation_id == Conversation.id, ConversationLabel.label_id == f.label_id
+            )
+        )
     if f.search:
-        conds.append(exists().where(
-            Message.conversation_id == Conversation.id,
-            Message.content.ilike(_like(f.search), escape="\\"),
-            Message.deleted_at.is_(None),
-        ))
+        conds.append(
+            exists().where(
+                Message.conversation_id == Conversation.id,
+                Message.content.ilike(_like(f.search), escape="\\"),
+                Message.deleted_at.is_(None),
+            )
+        )
     return conds
 
 
@@ -237,16 +254,18 @@ async def conversation_counts(session: AsyncSession, actor: Actor, f: Conversati
     """Per-status counts and mine/unassigned/all for the open tab, in one statement."""
     base = _filtered(actor, ConversationFilter(**{**f.__dict__, "status": None, "assignee": None}))
     is_open = Conversation.status == ConversationStatus.OPEN
-    row = (await session.execute(
-        select(
-            func.count().filter(Conversation.status == ConversationStatus.OPEN),
-            func.count().filter(Conversation.status == ConversationStatus.PENDING),
-            func.count().filter(Conversation.status == ConversationStatus.RESOLVED),
-            func.count().filter(Conversation.status == ConversationStatus.SNOOZED),
-            func.count().filter(and_(is_open, Conversation.assignee_id == actor.user_id)),
-            func.count().filter(and_(is_open, Conversation.assignee_id.is_(None))),
-        ).where(*base)
-    )).one()
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(Conversation.status == ConversationStatus.OPEN),
+                func.count().filter(Conversation.status == ConversationStatus.PENDING),
+                func.count().filter(Conversation.status == ConversationStatus.RESOLVED),
+                func.count().filter(Conversation.status == ConversationStatus.SNOOZED),
+                func.count().filter(and_(is_open, Conversation.assignee_id == actor.user_id)),
+                func.count().filter(and_(is_open, Conversation.assignee_id.is_(None))),
+            ).where(*base)
+        )
+    ).one()
     return dict(zip(["open", "pending", "resolved", "snoozed", "mine", "unassigned"], row, strict=True))
 
 
@@ -268,31 +287,44 @@ async def message_in_conversation(session: AsyncSession, conversation_id: int, m
 
 
 async def message_visible(session: AsyncSession, actor: Actor, message_id: int) -> tuple[Message, Conversation] | None:
-    row = (await session.execute(
-        select(Message, Conversation)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.id == message_id, visible_conversations(actor))
-        .with_for_update(of=Message)
-    )).first()
+    row = (
+        await session.execute(
+            select(Message, Conversation)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Message.id == message_id, visible_conversations(actor))
+            .with_for_update(of=Message)
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 
 async def label_ids_of(session: AsyncSession, conversation_id: int) -> set[int]:
-    return set(await session.scalars(select(ConversationLabel.label_id).where(ConversationLabel.conversation_id == conversation_id)))
+    return set(
+        await session.scalars(
+            select(ConversationLabel.label_id).where(ConversationLabel.conversation_id == conversation_id)
+        )
+    )
 
 
 async def users_in_account_by_ids(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, User]:
     rows = await session.scalars(
-        select(User).join(AccountMembership, AccountMembership.user_id == User.id)
+        select(User)
+        .join(AccountMembership, AccountMembership.user_id == User.id)
         .where(AccountMembership.account_id == account_id, User.id.in_(list(ids)))
     )
     return {u.id: u for u in rows}
 
 
 async def users_by_mention_names(session: AsyncSession, account_id: int) -> list[User]:
-    return list((await session.scalars(
-        select(User).join(AccountMembership, AccountMembership.user_id == User.id).where(AccountMembership.account_id == account_id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(User)
+                .join(AccountMembership, AccountMembership.user_id == User.id)
+                .where(AccountMembership.account_id == account_id)
+            )
+        ).all()
+    )
 
 
 async def labels_of_account(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, Label]:
@@ -309,7 +341,9 @@ async def contact_inbox_of(session: AsyncSession, contact_id: int, inbox_id: int
 
 async def message_id_in_conversation(session: AsyncSession, conversation_id: int, message_id: int) -> int | None:
     """`message_id` when that message belongs to the conversation (a reply's target), else None."""
-    return await session.scalar(select(Message.id).where(Message.id == message_id, Message.conversation_id == conversation_id))
+    return await session.scalar(
+        select(Message.id).where(Message.id == message_id, Message.conversation_id == conversation_id)
+    )
 
 
 async def is_participant(session: AsyncSession, conversation_id: int, user_id: int) -> bool:
@@ -323,20 +357,29 @@ async def is_participant(session: AsyncSession, conversation_id: int, user_id: i
 
 async def mention_of(session: AsyncSession, conversation_id: int, user_id: int) -> Mention | None:
     """The user's mention in the conversation (one row a user, moved to the latest note)."""
-    return await session.scalar(select(Mention).where(Mention.conversation_id == conversation_id, Mention.user_id == user_id))
+    return await session.scalar(
+        select(Mention).where(Mention.conversation_id == conversation_id, Mention.user_id == user_id)
+    )
 
 
 async def remove_conversation_labels(session: AsyncSession, conversation_id: int, label_ids: set[int]) -> None:
-    await session.execute(delete(ConversationLabel).where(
-        ConversationLabel.conversation_id == conversation_id, ConversationLabel.label_id.in_(label_ids)))
+    await session.execute(
+        delete(ConversationLabel).where(
+            ConversationLabel.conversation_id == conversation_id, ConversationLabel.label_id.in_(label_ids)
+        )
+    )
 
 
 async def snoozed_due(session: AsyncSession, now: datetime, limit: int = 500) -> Sequence[Conversation]:
     """Snoozed conversations whose wake-up time has come, locked; rows another worker holds are skipped."""
-    return (await session.scalars(
-        select(Conversation).where(Conversation.status == ConversationStatus.SNOOZED, Conversation.snoozed_until <= now)
-        .limit(limit).with_for_update(skip_locked=True)
-    )).all()
+    return (
+        await session.scalars(
+            select(Conversation)
+            .where(Conversation.status == ConversationStatus.SNOOZED, Conversation.snoozed_until <= now)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
 
 
 async def message_for_update(session: AsyncSession, message_id: int) -> Message | None:
@@ -347,12 +390,18 @@ async def message_for_update(session: AsyncSession, message_id: int) -> Message 
 async def public_messages_before(session: AsyncSession, conversation_id: int, message_id: int) -> Sequence[Message]:
     """The conversation's incoming and outgoing messages (no notes, no activity) before `message_id`,
     oldest first: the thread an email reply refers to."""
-    return (await session.scalars(
-        select(Message).where(Message.conversation_id == conversation_id, Message.id < message_id,
-                              Message.private.is_(False),
-                              Message.message_type.in_([MessageType.INCOMING, MessageType.OUTGOING]))
-        .order_by(Message.id)
-    )).all()
+    return (
+        await session.scalars(
+            select(Message)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.id < message_id,
+                Message.private.is_(False),
+                Message.message_type.in_([MessageType.INCOMING, MessageType.OUTGOING]),
+            )
+            .order_by(Message.id)
+        )
+    ).all()
 
 
 async def messages_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int, Message]:
@@ -363,10 +412,16 @@ async def messages_by_ids(session: AsyncSession, ids: Sequence[int]) -> dict[int
 
 async def label_titles_of(session: AsyncSession, conversation_id: int) -> list[str]:
     """The titles of the conversation's labels, alphabetical."""
-    return list((await session.scalars(
-        select(Label.title).join(ConversationLabel, ConversationLabel.label_id == Label.id)
-        .where(ConversationLabel.conversation_id == conversation_id).order_by(Label.title)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(Label.title)
+                .join(ConversationLabel, ConversationLabel.label_id == Label.id)
+                .where(ConversationLabel.conversation_id == conversation_id)
+                .order_by(Label.title)
+            )
+        ).all()
+    )
 
 
 async def move_contact_records(session: AsyncSession, from_contact_id: int, to_contact_id: int) -> None:
@@ -376,4 +431,6 @@ async def move_contact_records(session: AsyncSession, from_contact_id: int, to_c
 
 
 async def remove_inbox_members(session: AsyncSession, inbox_id: int, user_ids: set[int]) -> None:
-    await session.execute(delete(InboxMember).where(InboxMember.inbox_id == inbox_id, InboxMember.user_id.in_(user_ids)))
+    await session.execute(
+        delete(InboxMember).where(InboxMember.inbox_id == inbox_id, InboxMember.user_id.in_(user_ids))
+    )

@@ -24,21 +24,28 @@ from domain.webhooks.enums import WebhookDeliveryStatus
 
 async def delete_sessions_ended_before(session: AsyncSession, cutoff: datetime) -> int:
     """Sessions (their refresh tokens go with them) that expired or were revoked before `cutoff`."""
-    return await execute_rowcount(session, delete(UserSession).where(
-        or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff)))
+    return await execute_rowcount(
+        session, delete(UserSession).where(or_(UserSession.expires_at < cutoff, UserSession.revoked_at < cutoff))
+    )
 
 
 async def delete_one_time_tokens_done_before(session: AsyncSession, cutoff: datetime) -> int:
     """One-time tokens that expired or were used before `cutoff`."""
-    return await execute_rowcount(session, delete(OneTimeToken).where(
-        or_(OneTimeToken.expires_at < cutoff, OneTimeToken.used_at < cutoff)))
+    return await execute_rowcount(
+        session, delete(OneTimeToken).where(or_(OneTimeToken.expires_at < cutoff, OneTimeToken.used_at < cutoff))
+    )
 
 
 async def delete_relayed_events_before(session: AsyncSession, cutoff: datetime, batch: int) -> int:
     """Up to `batch` of the oldest events created before `cutoff` that were relayed."""
-    ids = (await session.scalars(
-        select(Event.id).where(Event.created_at < cutoff, Event.relayed_at.is_not(None)).order_by(Event.id).limit(batch)
-    )).all()
+    ids = (
+        await session.scalars(
+            select(Event.id)
+            .where(Event.created_at < cutoff, Event.relayed_at.is_not(None))
+            .order_by(Event.id)
+            .limit(batch)
+        )
+    ).all()
     if not ids:
         return 0
     return await execute_rowcount(session, delete(Event).where(Event.id.in_(list(ids))))
@@ -65,18 +72,32 @@ async def pending_deliveries_without_job(
 ) -> Sequence[tuple[int, int, datetime | None]]:
     """(id, attempt count, time of the last attempt) of pending webhook deliveries created before
     `created_before` for which no open outbox job of `deliver_actor` exists, oldest first."""
-    last_attempt = (select(func.max(WebhookAttempt.created_at)).where(WebhookAttempt.delivery_id == WebhookDelivery.id)
-                    .scalar_subquery())
-    has_open_job = select(OutboxJob.id).where(
-        OutboxJob.completed_at.is_(None), OutboxJob.actor_name == deliver_actor,
-        OutboxJob.kwargs["delivery_id"].as_integer() == WebhookDelivery.id,
-    ).exists()
-    rows = (await session.execute(
-        select(WebhookDelivery.id, WebhookDelivery.attempt_count, last_attempt)
-        .where(WebhookDelivery.status == WebhookDeliveryStatus.PENDING, WebhookDelivery.created_at < created_before,
-               ~has_open_job)
-        .order_by(WebhookDelivery.id).limit(batch)
-    )).all()
+    last_attempt = (
+        select(func.max(WebhookAttempt.created_at))
+        .where(WebhookAttempt.delivery_id == WebhookDelivery.id)
+        .scalar_subquery()
+    )
+    has_open_job = (
+        select(OutboxJob.id)
+        .where(
+            OutboxJob.completed_at.is_(None),
+            OutboxJob.actor_name == deliver_actor,
+            OutboxJob.kwargs["delivery_id"].as_integer() == WebhookDelivery.id,
+        )
+        .exists()
+    )
+    rows = (
+        await session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.attempt_count, last_attempt)
+            .where(
+                WebhookDelivery.status == WebhookDeliveryStatus.PENDING,
+                WebhookDelivery.created_at < created_before,
+                ~has_open_job,
+            )
+            .order_by(WebhookDelivery.id)
+            .limit(batch)
+        )
+    ).all()
     return [(r[0], r[1], r[2]) for r in rows]
 
 

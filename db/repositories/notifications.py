@@ -45,7 +45,9 @@ async def unread_count(session: AsyncSession, actor: Actor) -> int:
     return await session.scalar(select(func.count()).where(mine(actor), Notification.read_at.is_(None))) or 0
 
 
-async def of_actor_by_ids(session: AsyncSession, actor: Actor, ids: Sequence[int], *, lock: bool = False) -> list[Notification]:
+async def of_actor_by_ids(
+    session: AsyncSession, actor: Actor, ids: Sequence[int], *, lock: bool = False
+) -> list[Notification]:
     stmt = select(Notification).where(mine(actor), Notification.id.in_(list(ids))).order_by(Notification.id.desc())
     if lock:
         stmt = stmt.with_for_update()
@@ -61,20 +63,30 @@ async def mark_read(session: AsyncSession, actor: Actor, ids: Sequence[int] | No
 
 async def delete_by_id(session: AsyncSession, actor: Actor, notification_id: int) -> None:
     await session.execute(
-        delete(Notification).where(mine(actor), Notification.id == notification_id).execution_options(synchronize_session=False)
+        delete(Notification)
+        .where(mine(actor), Notification.id == notification_id)
+        .execution_options(synchronize_session=False)
     )
 
 
-async def setting_of(session: AsyncSession, account_id: int, user_id: int, *, lock: bool = False) -> NotificationSetting | None:
-    stmt = select(NotificationSetting).where(NotificationSetting.account_id == account_id, NotificationSetting.user_id == user_id)
+async def setting_of(
+    session: AsyncSession, account_id: int, user_id: int, *, lock: bool = False
+) -> NotificationSetting | None:
+    stmt = select(NotificationSetting).where(
+        NotificationSetting.account_id == account_id, NotificationSetting.user_id == user_id
+    )
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
 
 
-async def settings_of(session: AsyncSession, account_id: int, user_ids: Sequence[int]) -> dict[int, NotificationSetting]:
+async def settings_of(
+    session: AsyncSession, account_id: int, user_ids: Sequence[int]
+) -> dict[int, NotificationSetting]:
     rows = await session.scalars(
-        select(NotificationSetting).where(NotificationSetting.account_id == account_id, NotificationSetting.user_id.in_(list(user_ids)))
+        select(NotificationSetting).where(
+            NotificationSetting.account_id == account_id, NotificationSetting.user_id.in_(list(user_ids))
+        )
     )
     return {r.user_id: r for r in rows}
 
@@ -90,40 +102,65 @@ async def member_actors(session: AsyncSession, account_id: int, user_ids: Sequen
         .where(AccountMembership.account_id == account_id, AccountMembership.user_id.in_(list(user_ids)))
     )
     return {
-        m.user_id: Actor(kind=ActorKind.user, user_id=m.user_id, account_id=account_id, role=m.role,
-                         custom_role_id=m.custom_role_id, permissions=effective_permissions(m.role, perms),
-                         label=f"user:{m.user_id}")
+        m.user_id: Actor(
+            kind=ActorKind.user,
+            user_id=m.user_id,
+            account_id=account_id,
+            role=m.role,
+            custom_role_id=m.custom_role_id,
+            permissions=effective_permissions(m.role, perms),
+            label=f"user:{m.user_id}",
+        )
         for m, perms in rows
     }
 
 
 async def can_see(session: AsyncSession, actor: Actor, conversation_id: int) -> bool:
-    return bool(await session.scalar(
-        select(func.count()).select_from(Conversation).where(Conversation.id == conversation_id, visible_conversations(actor))
-    ))
+    return bool(
+        await session.scalar(
+            select(func.count())
+            .select_from(Conversation)
+            .where(Conversation.id == conversation_id, visible_conversations(actor))
+        )
+    )
 
 
 async def inbox_member_ids(session: AsyncSession, inbox_id: int) -> list[int]:
-    return list((await session.scalars(select(InboxMember.user_id).where(InboxMember.inbox_id == inbox_id).order_by(InboxMember.user_id))).all())
+    return list(
+        (
+            await session.scalars(
+                select(InboxMember.user_id).where(InboxMember.inbox_id == inbox_id).order_by(InboxMember.user_id)
+            )
+        ).all()
+    )
 
 
 async def assignee_before(session: AsyncSession, conversation_id: int, event_id: int) -> int | None:
     """Who the conversation was assigned to when this event happened, from the event log (writers of a
     conversation hold its row lock, so its events' ids follow their commit order)."""
     payload = await session.scalar(
-        select(Event.payload).where(Event.conversation_id == conversation_id, Event.type == EventType.ASSIGNEE_CHANGED, Event.id < event_id)
-        .order_by(Event.id.desc()).limit(1)
+        select(Event.payload)
+        .where(Event.conversation_id == conversation_id, Event.type == EventType.ASSIGNEE_CHANGED, Event.id < event_id)
+        .order_by(Event.id.desc())
+        .limit(1)
     )
     change = ((payload or {}).get("changed_attributes") or {}).get("assignee_id") or [None, None]
     return int(change[1]) if change[1] is not None else None
 
 
 async def participant_ids_at(session: AsyncSession, conversation_id: int, when: datetime) -> list[int]:
-    return list((await session.scalars(
-        select(ConversationParticipant.user_id).where(ConversationParticipant.conversation_id == conversation_id,
-                                                      ConversationParticipant.created_at <= when)
-        .order_by(ConversationParticipant.user_id)
-    )).all())
+    return list(
+        (
+            await session.scalars(
+                select(ConversationParticipant.user_id)
+                .where(
+                    ConversationParticipant.conversation_id == conversation_id,
+                    ConversationParticipant.created_at <= when,
+                )
+                .order_by(ConversationParticipant.user_id)
+            )
+        ).all()
+    )
 
 
 async def insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> list[tuple[int, int, bool]]:
@@ -145,7 +182,11 @@ async def due_email_groups(session: AsyncSession, now: datetime, limit: int) -> 
     """(account, user, conversation) groups whose oldest pending email is due."""
     rows = await session.execute(
         select(Notification.account_id, Notification.user_id, Notification.conversation_id)
-        .where(Notification.email_done_at.is_(None), Notification.email_due_at.is_not(None), Notification.email_due_at <= now)
+        .where(
+            Notification.email_done_at.is_(None),
+            Notification.email_due_at.is_not(None),
+            Notification.email_due_at <= now,
+        )
         .group_by(Notification.account_id, Notification.user_id, Notification.conversation_id)
         .order_by(func.min(Notification.email_due_at))
         .limit(limit)
@@ -157,8 +198,12 @@ async def lock_pending_emails(session: AsyncSession, user_id: int, conversation_
     """The group's pending email notifications, locked; rows another sweeper holds are skipped."""
     stmt = (
         select(Notification)
-        .where(Notification.user_id == user_id, Notification.conversation_id == conversation_id,
-               Notification.email_done_at.is_(None), Notification.email_due_at.is_not(None))
+        .where(
+            Notification.user_id == user_id,
+            Notification.conversation_id == conversation_id,
+            Notification.email_done_at.is_(None),
+            Notification.email_due_at.is_not(None),
+        )
         .order_by(Notification.id)
     )
     if dialect_name(session) == "postgresql":
@@ -169,8 +214,12 @@ async def lock_pending_emails(session: AsyncSession, user_id: int, conversation_
 async def give_up_emails(session: AsyncSession, user_id: int, conversation_id: int, now: datetime) -> None:
     await session.execute(
         update(Notification)
-        .where(Notification.user_id == user_id, Notification.conversation_id == conversation_id,
-               Notification.email_done_at.is_(None), Notification.email_due_at.is_not(None))
+        .where(
+            Notification.user_id == user_id,
+            Notification.conversation_id == conversation_id,
+            Notification.email_done_at.is_(None),
+            Notification.email_due_at.is_not(None),
+        )
         .values(email_done_at=now)
         .execution_options(synchronize_session=False)
     )

@@ -17,7 +17,9 @@ async def apps_of_account(session: AsyncSession, account_id: int) -> Sequence[Pa
     return (await session.scalars(stmt)).all()
 
 
-async def app_in_account(session: AsyncSession, account_id: int, app_id: int, *, lock: bool = False) -> PartnerApp | None:
+async def app_in_account(
+    session: AsyncSession, account_id: int, app_id: int, *, lock: bool = False
+) -> PartnerApp | None:
     stmt = select(PartnerApp).where(PartnerApp.id == app_id, PartnerApp.account_id == account_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -33,7 +35,9 @@ async def tokens_of_apps(session: AsyncSession, account_id: int, app_ids: Sequen
     return (await session.scalars(stmt)).all()
 
 
-async def manifests_of_apps(session: AsyncSession, account_id: int, app_ids: Sequence[int]) -> Sequence[PartnerManifest]:
+async def manifests_of_apps(
+    session: AsyncSession, account_id: int, app_ids: Sequence[int]
+) -> Sequence[PartnerManifest]:
     stmt = (
         select(PartnerManifest)
         .where(PartnerManifest.account_id == account_id, PartnerManifest.partner_app_id.in_(app_ids))
@@ -52,12 +56,15 @@ async def manifest_version(session: AsyncSession, account_id: int, app_id: int, 
 
 
 async def latest_version(session: AsyncSession, app_id: int) -> int:
-    return await session.scalar(
-        select(func.max(PartnerManifest.version)).where(PartnerManifest.partner_app_id == app_id)
-    ) or 0
+    return (
+        await session.scalar(select(func.max(PartnerManifest.version)).where(PartnerManifest.partner_app_id == app_id))
+        or 0
+    )
 
 
-async def operations_of_manifest(session: AsyncSession, account_id: int, manifest_id: int) -> Sequence[PartnerOperation]:
+async def operations_of_manifest(
+    session: AsyncSession, account_id: int, manifest_id: int
+) -> Sequence[PartnerOperation]:
     stmt = (
         select(PartnerOperation)
         .join(PartnerManifest, PartnerManifest.id == PartnerOperation.manifest_id)

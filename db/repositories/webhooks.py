@@ -16,7 +16,9 @@ from db.session import dialect_name
 MAX_WEBHOOKS = 50
 
 
-async def webhook_in_account(session: AsyncSession, account_id: int, webhook_id: int, *, lock: bool = False) -> Webhook | None:
+async def webhook_in_account(
+    session: AsyncSession, account_id: int, webhook_id: int, *, lock: bool = False
+) -> Webhook | None:
     stmt = select(Webhook).where(Webhook.id == webhook_id, Webhook.account_id == account_id)
     if lock:
         stmt = stmt.with_for_update()
@@ -36,7 +38,9 @@ async def webhooks_page(session: AsyncSession, account_id: int, after: int | Non
 
 async def subscribed_webhooks(session: AsyncSession, account_ids: Sequence[int]) -> Sequence[Webhook]:
     """The enabled webhooks of these accounts (the caller matches event names and inbox filters)."""
-    stmt = select(Webhook).where(Webhook.account_id.in_(list(account_ids)), Webhook.enabled.is_(True)).order_by(Webhook.id)
+    stmt = (
+        select(Webhook).where(Webhook.account_id.in_(list(account_ids)), Webhook.enabled.is_(True)).order_by(Webhook.id)
+    )
     return (await session.scalars(stmt)).all()
 
 
@@ -81,7 +85,9 @@ async def deliveries_page(
     session: AsyncSession, account_id: int, webhook_id: int, before: int | None, limit: int
 ) -> Sequence[WebhookDelivery]:
     """Newest first."""
-    stmt = select(WebhookDelivery).where(WebhookDelivery.account_id == account_id, WebhookDelivery.webhook_id == webhook_id)
+    stmt = select(WebhookDelivery).where(
+        WebhookDelivery.account_id == account_id, WebhookDelivery.webhook_id == webhook_id
+    )
     if before is not None:
         stmt = stmt.where(WebhookDelivery.id < before)
     return (await session.scalars(stmt.order_by(WebhookDelivery.id.desc()).limit(limit + 1))).all()
@@ -91,16 +97,21 @@ async def attempts_page(
     session: AsyncSession, account_id: int, webhook_id: int, before: int | None, limit: int
 ) -> Sequence[WebhookAttempt]:
     """Newest first."""
-    stmt = select(WebhookAttempt).where(WebhookAttempt.account_id == account_id, WebhookAttempt.webhook_id == webhook_id)
+    stmt = select(WebhookAttempt).where(
+        WebhookAttempt.account_id == account_id, WebhookAttempt.webhook_id == webhook_id
+    )
     if before is not None:
         stmt = stmt.where(WebhookAttempt.id < before)
     return (await session.scalars(stmt.order_by(WebhookAttempt.id.desc()).limit(limit + 1))).all()
 
 
 async def count_attempts(session: AsyncSession, delivery_id: int) -> int:
-    return await session.scalar(
-        select(func.count()).select_from(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id)
-    ) or 0
+    return (
+        await session.scalar(
+            select(func.count()).select_from(WebhookAttempt).where(WebhookAttempt.delivery_id == delivery_id)
+        )
+        or 0
+    )
 
 
 async def dead_jobs_page(session: AsyncSession, account_id: int, before: int | None, limit: int) -> Sequence[DeadJob]:
@@ -110,7 +121,9 @@ async def dead_jobs_page(session: AsyncSession, account_id: int, before: int | N
     return (await session.scalars(stmt.order_by(DeadJob.id.desc()).limit(limit + 1))).all()
 
 
-async def dead_job_in_account(session: AsyncSession, account_id: int, dead_job_id: int, *, lock: bool = False) -> DeadJob | None:
+async def dead_job_in_account(
+    session: AsyncSession, account_id: int, dead_job_id: int, *, lock: bool = False
+) -> DeadJob | None:
     stmt = select(DeadJob).where(DeadJob.id == dead_job_id, DeadJob.account_id == account_id)
     if lock:
         stmt = stmt.with_for_update()

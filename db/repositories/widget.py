@@ -31,12 +31,17 @@ class Session(Protocol):
 
 
 def session_conversations(s: Session) -> ColumnElement[bool]:
-    scope = and_(Conversation.account_id == s.widget_account_id, Conversation.inbox_id == s.inbox_id,
-                 Conversation.contact_id == s.contact_id)
+    scope = and_(
+        Conversation.account_id == s.widget_account_id,
+        Conversation.inbox_id == s.inbox_id,
+        Conversation.contact_id == s.contact_id,
+    )
     if not s.verified:
         return and_(scope, Conversation.contact_inbox_id == s.contact_inbox_id)
     verified_inboxes = select(ContactInbox.id).where(
-        ContactInbox.contact_id == s.contact_id, ContactInbox.inbox_id == s.inbox_id, ContactInbox.hmac_verified.is_(True)
+        ContactInbox.contact_id == s.contact_id,
+        ContactInbox.inbox_id == s.inbox_id,
+        ContactInbox.hmac_verified.is_(True),
     )
     return and_(scope, Conversation.contact_inbox_id.in_(verified_inboxes))
 
@@ -51,12 +56,17 @@ async def widget_inbox(session: AsyncSession, website_token: str) -> Inbox | Non
     )
 
 
-async def contact_inbox(session: AsyncSession, contact_inbox_id: int, inbox_id: int, account_id: int,
-                        source_id: str) -> ContactInbox | None:
-    return await session.scalar(select(ContactInbox).where(
-        ContactInbox.id == contact_inbox_id, ContactInbox.inbox_id == inbox_id, ContactInbox.account_id == account_id,
-        ContactInbox.source_id == source_id,
-    ))
+async def contact_inbox(
+    session: AsyncSession, contact_inbox_id: int, inbox_id: int, account_id: int, source_id: str
+) -> ContactInbox | None:
+    return await session.scalar(
+        select(ContactInbox).where(
+            ContactInbox.id == contact_inbox_id,
+            ContactInbox.inbox_id == inbox_id,
+            ContactInbox.account_id == account_id,
+            ContactInbox.source_id == source_id,
+        )
+    )
 
 
 async def conversations(session: AsyncSession, s: Session, limit: int = 100) -> list[Conversation]:
@@ -64,7 +74,9 @@ async def conversations(session: AsyncSession, s: Session, limit: int = 100) -> 
     return list((await session.scalars(stmt)).all())
 
 
-async def conversation(session: AsyncSession, s: Session, conversation_id: int, *, lock: bool = False) -> Conversation | None:
+async def conversation(
+    session: AsyncSession, s: Session, conversation_id: int, *, lock: bool = False
+) -> Conversation | None:
     stmt = select(Conversation).where(Conversation.id == conversation_id, session_conversations(s))
     if lock:
         stmt = stmt.with_for_update()
@@ -75,8 +87,9 @@ async def conversation_ids(session: AsyncSession, s: Session) -> set[int]:
     return set((await session.scalars(select(Conversation.id).where(session_conversations(s)))).all())
 
 
-async def messages(session: AsyncSession, s: Session, conversation_id: int, *, before: int | None, after: int | None,
-                   limit: int) -> list[Message]:
+async def messages(
+    session: AsyncSession, s: Session, conversation_id: int, *, before: int | None, after: int | None, limit: int
+) -> list[Message]:
     """A page of a conversation's contact-visible messages, oldest first: the latest `limit` (or those
     before / after a message id)."""
     stmt = (
@@ -114,8 +127,9 @@ async def conversations_by_id(session: AsyncSession, s: Session, ids: Iterable[i
     return {c.id: c for c in rows}
 
 
-async def events_after(session: AsyncSession, s: Session, after: int, *, types: Sequence[str], limit: int
-                       ) -> tuple[list[Event], int, int]:
+async def events_after(
+    session: AsyncSession, s: Session, after: int, *, types: Sequence[str], limit: int
+) -> tuple[list[Event], int, int]:
     """The account's shared events after a position (a page), keeping those of the session's
     conversations of the given types; with the last position scanned and how many rows were scanned."""
     stmt = (
@@ -126,8 +140,11 @@ async def events_after(session: AsyncSession, s: Session, after: int, *, types: 
     )
     rows = list((await session.scalars(stmt)).all())
     last = rows[-1].position if rows else after
-    candidates = [e for e in rows if e.type in types and e.private is False and e.contact_id == s.contact_id
-                  and e.conversation_id is not None]
+    candidates = [
+        e
+        for e in rows
+        if e.type in types and e.private is False and e.contact_id == s.contact_id and e.conversation_id is not None
+    ]
     return candidates, last, len(rows)
 
 
@@ -137,9 +154,9 @@ async def sender_names(session: AsyncSession, messages: Iterable[Message]) -> di
     bots = {m.sender_id for m in messages if m.sender_type == SenderType.BOT and m.sender_id}
     names: dict[tuple[str, int], str] = {}
     if users:
-        for uid, display, name in (await session.execute(
-            select(User.id, User.display_name, User.name).where(User.id.in_(users))
-        )).all():
+        for uid, display, name in (
+            await session.execute(select(User.id, User.display_name, User.name).where(User.id.in_(users)))
+        ).all():
             names[("user", uid)] = display or name
     if bots:
         for bid, name in (await session.execute(select(Bot.id, Bot.name).where(Bot.id.in_(bots)))).all():

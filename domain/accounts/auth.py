@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import utcnow
 from db.models import OneTimeToken, RefreshToken, User, UserSession
 from db.repositories import accounts as repo
 from domain.accounts import tokens
@@ -19,7 +20,6 @@ from domain.enums import AccountStatus, OneTimePurpose
 from domain.errors import FieldError, Forbidden, NotAuthenticated, ValidationError
 from domain.mail import email_verification_email, password_reset_email
 from domain.validation import is_email
-from db.base import utcnow
 
 
 @dataclass(frozen=True)
@@ -290,7 +290,12 @@ async def actor_for_access_token(
 
 
 async def actor_for_user(
-    session: AsyncSession, user: User, account_id: int | None, *, session_id: str | None = None, api_token_id: int | None = None
+    session: AsyncSession,
+    user: User,
+    account_id: int | None,
+    *,
+    session_id: str | None = None,
+    api_token_id: int | None = None,
 ) -> Actor:
     base = Actor(
         kind=ActorKind.user,

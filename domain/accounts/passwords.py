@@ -44,7 +44,9 @@ def password_problem(password: str, field: str = "password") -> FieldError | Non
         return FieldError(field, "PASSWORD_TOO_SHORT", f"Use at least {MIN_LENGTH} characters.")
     if len(password.encode("utf-8")) > MAX_BYTES:
         return FieldError(
-            field, "PASSWORD_TOO_LONG", f"Use at most {MAX_BYTES} bytes (UTF-8); accented letters and emoji count as several."
+            field,
+            "PASSWORD_TOO_LONG",
+            f"Use at most {MAX_BYTES} bytes (UTF-8); accented letters and emoji count as several.",
         )
     return None
 

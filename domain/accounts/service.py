@@ -123,14 +123,28 @@ async def create_account(
     session.add(account)
     await session.flush()
     session.add(AccountMembership(account_id=account.id, user_id=user.id, role=Role.ADMINISTRATOR))
-    audit.record(session, actor if actor.user_id else Actor(user_id=user.id, label=user.email), "account.create",
-                 "Account", account.id, {"name": account.name}, meta, account_id=account.id)
+    audit.record(
+        session,
+        actor if actor.user_id else Actor(user_id=user.id, label=user.email),
+        "account.create",
+        "Account",
+        account.id,
+        {"name": account.name},
+        meta,
+        account_id=account.id,
+    )
     await session.flush()
     return AccountCreated(account if actor.user_id is not None else None, user)
 
 
 async def update_account(
-    session: AsyncSession, actor: Actor, *, name: str | None, locale: str | None, timezone: str | None, meta: RequestMeta
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    name: str | None,
+    locale: str | None,
+    timezone: str | None,
+    meta: RequestMeta,
 ) -> Account:
     account = await repo.account_by_id(session, actor.require_account_id())
     if account is None:
@@ -158,8 +172,13 @@ async def update_account(
     audit.record(session, actor, "account.update", "Account", account.id, changes, meta)
     if changes:
         # Reports rebuild their daily roll-ups when the reporting time zone changes.
-        events.record(session, account_id=account.id, type=EventType.ACCOUNT_UPDATED, actor_user_id=actor.user_id,
-                      payload={"changed_attributes": changes})
+        events.record(
+            session,
+            account_id=account.id,
+            type=EventType.ACCOUNT_UPDATED,
+            actor_user_id=actor.user_id,
+            payload={"changed_attributes": changes},
+        )
     await session.flush()
     return account
 
@@ -185,7 +204,10 @@ async def invite_agent(
     errors: list[FieldError] = []
     email = _check_email(email, "email", errors)
     name = _check_name(name, "name", errors)
-    if custom_role_id is not None and await repo.custom_role_in_account(session, actor.require_account_id(), custom_role_id) is None:
+    if (
+        custom_role_id is not None
+        and await repo.custom_role_in_account(session, actor.require_account_id(), custom_role_id) is None
+    ):
         errors.append(FieldError("customRoleId", "NOT_FOUND", "No such custom role in this account."))
     if errors:
         raise ValidationError(errors)
@@ -193,8 +215,9 @@ async def invite_agent(
     inviter = await repo.user_by_id(session, actor.require_user_id())
     assert account is not None and inviter is not None
     if not inviter.email_verified:
-        raise ValidationError.single(None, "EMAIL_NOT_VERIFIED",
-                                     "Confirm your own email address (see the link we sent) before inviting anyone.")
+        raise ValidationError.single(
+            None, "EMAIL_NOT_VERIFIED", "Confirm your own email address (see the link we sent) before inviting anyone."
+        )
     user = await repo.user_by_email(session, email)
     if user is not None and await repo.membership_with_role(session, account.id, user.id) is not None:
         raise ValidationError.single("email", "ALREADY_MEMBER", "This person is already a member of the account.")
@@ -213,13 +236,26 @@ async def invite_agent(
     invitation.expires_at = now + tokens.INVITATION_TTL
     await session.flush()
     if user is not None and user.password_hash is not None:
-        invitation_for_existing_user_email(session, to=user.email, inviter=inviter.name, account=account.name,
-                                           link=f"{base_url}/auth/invitations")
+        invitation_for_existing_user_email(
+            session, to=user.email, inviter=inviter.name, account=account.name, link=f"{base_url}/auth/invitations"
+        )
     else:
-        invitation_email(session, to=email, inviter=inviter.name, account=account.name,
-                         link=f"{base_url}/auth/invitation?token={token}")
-    audit.record(session, actor, "membership.invite", "Invitation", invitation.id,
-                 {"email": email, "role": role.value, "customRoleId": custom_role_id}, meta)
+        invitation_email(
+            session,
+            to=email,
+            inviter=inviter.name,
+            account=account.name,
+            link=f"{base_url}/auth/invitation?token={token}",
+        )
+    audit.record(
+        session,
+        actor,
+        "membership.invite",
+        "Invitation",
+        invitation.id,
+        {"email": email, "role": role.value, "customRoleId": custom_role_id},
+        meta,
+    )
     await session.flush()
     return invitation
 
@@ -237,8 +273,13 @@ async def _join(session: AsyncSession, invitation: Invitation, user: User) -> Ac
     found = await repo.membership_with_role(session, invitation.account_id, user.id)
     if found is not None:
         return found[0]
-    membership = AccountMembership(account_id=invitation.account_id, user_id=user.id, role=invitation.role,
-                                   custom_role_id=invitation.custom_role_id, inviter_id=invitation.inviter_id)
+    membership = AccountMembership(
+        account_id=invitation.account_id,
+        user_id=user.id,
+        role=invitation.role,
+        custom_role_id=invitation.custom_role_id,
+        inviter_id=invitation.inviter_id,
+    )
     session.add(membership)
     await session.flush()
     return membership
@@ -263,8 +304,9 @@ async def accept_invitation(
     _check_pending(invitation, "token")
     user = await repo.user_by_email(session, invitation.email)
     if user is not None and user.password_hash is not None:
-        raise ValidationError.single("token", "SIGN_IN_REQUIRED",
-                                     "You already have a Parley login: sign in and accept the invitation there.")
+        raise ValidationError.single(
+            "token", "SIGN_IN_REQUIRED", "You already have a Parley login: sign in and accept the invitation there."
+        )
     password_hash = await hash_password(password)
     if user is None:
         user = User(name=name or invitation.name, email=invitation.email, password_hash=password_hash)
@@ -273,8 +315,9 @@ async def accept_invitation(
                 session.add(user)
                 await session.flush()
         except IntegrityError:
-            raise ValidationError.single("token", "SIGN_IN_REQUIRED",
-                                         "You already have a Parley login: sign in and accept the invitation there.") from None
+            raise ValidationError.single(
+                "token", "SIGN_IN_REQUIRED", "You already have a Parley login: sign in and accept the invitation there."
+            ) from None
     else:
         user.password_hash = password_hash
         if name:
@@ -312,17 +355,31 @@ async def respond_to_invitation(
 ) -> tuple[Invitation, AccountMembership | None]:
     user = await repo.user_by_id(session, actor.require_user_id())
     assert user is not None
-    invitation = await repo.invitation_for_email(session, invitation_id, user.email, lock=True) if user.email_verified else None
-    if invitation is None or invitation.accepted_at is not None or invitation.declined_at is not None \
-            or invitation.expires_at <= utcnow():
+    invitation = (
+        await repo.invitation_for_email(session, invitation_id, user.email, lock=True) if user.email_verified else None
+    )
+    if (
+        invitation is None
+        or invitation.accepted_at is not None
+        or invitation.declined_at is not None
+        or invitation.expires_at <= utcnow()
+    ):
         raise ValidationError.single("id", "NOT_FOUND", "No such pending invitation.")
     if not accept:
         invitation.declined_at = utcnow()
         await session.flush()
         return invitation, None
     membership = await _join(session, invitation, user)
-    audit.record(session, Actor(user_id=user.id, label=user.email), "membership.join", "Membership", membership.id,
-                 {"invitationId": invitation.id, "role": membership.role.value}, meta, account_id=invitation.account_id)
+    audit.record(
+        session,
+        Actor(user_id=user.id, label=user.email),
+        "membership.join",
+        "Membership",
+        membership.id,
+        {"invitationId": invitation.id, "role": membership.role.value},
+        meta,
+        account_id=invitation.account_id,
+    )
     await session.flush()
     return invitation, membership
 
@@ -365,13 +422,22 @@ async def update_membership(
     return membership
 
 
-async def remove_membership(session: AsyncSession, actor: Actor, membership_id: int, meta: RequestMeta) -> AccountMembership:
+async def remove_membership(
+    session: AsyncSession, actor: Actor, membership_id: int, meta: RequestMeta
+) -> AccountMembership:
     membership = await repo.membership_in_account(session, actor.require_account_id(), membership_id, lock=True)
     if membership is None:
         raise NotFound("No such membership")
     await _guard_last_administrator(session, membership, None)
-    audit.record(session, actor, "membership.remove", "Membership", membership.id,
-                 {"userId": membership.user_id, "role": membership.role.value}, meta)
+    audit.record(
+        session,
+        actor,
+        "membership.remove",
+        "Membership",
+        membership.id,
+        {"userId": membership.user_id, "role": membership.role.value},
+        meta,
+    )
     # As Chatwoot: a removed member leaves the account's inboxes and teams too.
     await repo.remove_from_inboxes_and_teams(session, membership.account_id, membership.user_id)
     await session.delete(membership)
@@ -406,7 +472,9 @@ async def create_custom_role(
     role = CustomRole(account_id=actor.account_id, name=name, description=description, permissions=perms)
     session.add(role)
     await session.flush()
-    audit.record(session, actor, "custom_role.create", "CustomRole", role.id, {"name": name, "permissions": perms}, meta)
+    audit.record(
+        session, actor, "custom_role.create", "CustomRole", role.id, {"name": name, "permissions": perms}, meta
+    )
     return role
 
 
@@ -501,8 +569,15 @@ async def create_api_token(
     )
     session.add(row)
     await session.flush()
-    audit.record(session, actor, "api_token.create", "ApiToken", row.id,
-                 {"name": name, "botId": bot_id, "prefix": row.token_prefix}, meta)
+    audit.record(
+        session,
+        actor,
+        "api_token.create",
+        "ApiToken",
+        row.id,
+        {"name": name, "botId": bot_id, "prefix": row.token_prefix},
+        meta,
+    )
     return row, secret
 
 

@@ -123,7 +123,14 @@ class WidgetClaims:
 
 
 def issue_widget_token(
-    secret_key: str, *, contact_inbox_id: int, inbox_id: int, account_id: int, source_id: str, now: datetime, ttl: timedelta
+    secret_key: str,
+    *,
+    contact_inbox_id: int,
+    inbox_id: int,
+    account_id: int,
+    source_id: str,
+    now: datetime,
+    ttl: timedelta,
 ) -> str:
     """A contact session of the website widget: scoped to one contact inbox (and with it one inbox and
     account), signed with its own purpose-derived key, so no other kind of token verifies as one."""
@@ -150,7 +157,7 @@ def decode_widget_token(secret_key: str, token: str) -> WidgetClaims:
         raise InvalidToken("not a widget token")
     try:
         claims = jwt.decode(
-            token[len(PREFIX_WIDGET):],
+            token[len(PREFIX_WIDGET) :],
             derive_key(secret_key, "widget"),
             algorithms=["HS256"],
             audience=WIDGET_AUDIENCE,
@@ -165,8 +172,13 @@ def decode_widget_token(secret_key: str, token: str) -> WidgetClaims:
     try:
         from datetime import UTC
 
-        return WidgetClaims(int(claims["sub"]), int(claims["inb"]), int(claims["acc"]), str(claims["src"]),
-                            datetime.fromtimestamp(claims["exp"], UTC))
+        return WidgetClaims(
+            int(claims["sub"]),
+            int(claims["inb"]),
+            int(claims["acc"]),
+            str(claims["src"]),
+            datetime.fromtimestamp(claims["exp"], UTC),
+        )
     except (KeyError, TypeError, ValueError):
         raise InvalidToken("bad claims") from None
 
@@ -207,7 +219,7 @@ def decode_device_token(secret_key: str, token: str | None) -> DeviceClaims | No
         return None
     try:
         claims = jwt.decode(
-            token[len(PREFIX_DEVICE):],
+            token[len(PREFIX_DEVICE) :],
             derive_key(secret_key, "device"),
             algorithms=["HS256"],
             audience=DEVICE_AUDIENCE,

@@ -44,7 +44,9 @@ async def _canned_or_404(session: AsyncSession, actor: Actor, canned_id: int) ->
     return row
 
 
-async def create_canned_response(session: AsyncSession, actor: Actor, *, short_code: str, content: str) -> CannedResponse:
+async def create_canned_response(
+    session: AsyncSession, actor: Actor, *, short_code: str, content: str
+) -> CannedResponse:
     errors: list[FieldError] = []
     short_code = _check_short_code(short_code, errors)
     content = _check_content(content, errors)
@@ -52,7 +54,9 @@ async def create_canned_response(session: AsyncSession, actor: Actor, *, short_c
         errors.append(FieldError("shortCode", "TAKEN", "A canned response with this short code exists."))
     if errors:
         raise ValidationError(errors)
-    refuse_beyond(await repo.count_canned_responses(session, actor.require_account_id()), MAX_CANNED_RESPONSES, "canned responses")
+    refuse_beyond(
+        await repo.count_canned_responses(session, actor.require_account_id()), MAX_CANNED_RESPONSES, "canned responses"
+    )
     row = CannedResponse(account_id=actor.account_id, short_code=short_code, content=content)
     session.add(row)
     await flush_unique(session, "shortCode", "A canned response with this short code exists.")
@@ -87,4 +91,3 @@ async def delete_canned_response(session: AsyncSession, actor: Actor, canned_id:
     await session.delete(row)
     await session.flush()
     return row
-

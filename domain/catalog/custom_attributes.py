@@ -27,14 +27,38 @@ ATTRIBUTE_KEY_RE = re.compile(r"[\w.-]+")  # Chatwoot: letters, digits, undersco
 # Chatwoot's standard attributes (CustomAttributeDefinition::STANDARD_ATTRIBUTES): a custom key may not
 # shadow them, since filters and automations address both kinds by key.
 RESERVED_KEYS: dict[AttributeModel, frozenset[str]] = {
-    AttributeModel.CONVERSATION: frozenset({
-        "status", "priority", "assignee_id", "inbox_id", "team_id", "display_id", "campaign_id", "labels",
-        "browser_language", "country_code", "referer", "created_at", "last_activity_at",
-    }),
-    AttributeModel.CONTACT: frozenset({
-        "name", "email", "phone_number", "identifier", "country_code", "city", "company_name", "created_at",
-        "last_activity_at", "referer", "blocked",
-    }),
+    AttributeModel.CONVERSATION: frozenset(
+        {
+            "status",
+            "priority",
+            "assignee_id",
+            "inbox_id",
+            "team_id",
+            "display_id",
+            "campaign_id",
+            "labels",
+            "browser_language",
+            "country_code",
+            "referer",
+            "created_at",
+            "last_activity_at",
+        }
+    ),
+    AttributeModel.CONTACT: frozenset(
+        {
+            "name",
+            "email",
+            "phone_number",
+            "identifier",
+            "country_code",
+            "city",
+            "company_name",
+            "created_at",
+            "last_activity_at",
+            "referer",
+            "blocked",
+        }
+    ),
 }
 
 
@@ -55,7 +79,9 @@ def _check_list_values(values: list[str], display_type: AttributeDisplayType, er
     return cleaned
 
 
-def _check_regex(pattern: str | None, cue: str | None, display_type: AttributeDisplayType, errors: list[FieldError]) -> tuple[str | None, str | None]:
+def _check_regex(
+    pattern: str | None, cue: str | None, display_type: AttributeDisplayType, errors: list[FieldError]
+) -> tuple[str | None, str | None]:
     pattern = pattern or None
     cue = (cue or "").strip() or None
     if cue is not None and len(cue) > 255:
@@ -110,17 +136,33 @@ async def create_attribute_definition(
         errors.append(FieldError("key", "TAKEN", f"A {model.value} attribute with this key exists."))
     if errors:
         raise ValidationError(errors)
-    refuse_beyond(await repo.count_attribute_definitions(session, actor.require_account_id(), model), MAX_DEFINITIONS_PER_MODEL,
-           f"{model.value} attributes")
+    refuse_beyond(
+        await repo.count_attribute_definitions(session, actor.require_account_id(), model),
+        MAX_DEFINITIONS_PER_MODEL,
+        f"{model.value} attributes",
+    )
     row = CustomAttributeDefinition(
-        account_id=actor.account_id, attribute_model=model, attribute_key=key, display_name=display_name,
-        display_type=display_type, description=description, list_values=values, regex_pattern=regex_pattern,
+        account_id=actor.account_id,
+        attribute_model=model,
+        attribute_key=key,
+        display_name=display_name,
+        display_type=display_type,
+        description=description,
+        list_values=values,
+        regex_pattern=regex_pattern,
         regex_cue=regex_cue,
     )
     session.add(row)
     await flush_unique(session, "key", f"A {model.value} attribute with this key exists.")
-    audit.record(session, actor, "custom_attribute_definition.create", "CustomAttributeDefinition", row.id,
-                 {"model": model.value, "key": key, "displayType": display_type.value}, meta)
+    audit.record(
+        session,
+        actor,
+        "custom_attribute_definition.create",
+        "CustomAttributeDefinition",
+        row.id,
+        {"model": model.value, "key": key, "displayType": display_type.value},
+        meta,
+    )
     await session.flush()
     return row
 
@@ -157,8 +199,11 @@ async def update_attribute_definition(
     if errors:
         raise ValidationError(errors)
     changes: dict[str, list[Any]] = {}
-    for attr, key, value in (("display_name", "displayName", display_name), ("description", "description", description),
-                             ("list_values", "listValues", list_values)):
+    for attr, key, value in (
+        ("display_name", "displayName", display_name),
+        ("description", "description", description),
+        ("list_values", "listValues", list_values),
+    ):
         if value is not None and getattr(row, attr) != value:
             changes[key] = [getattr(row, attr), value]
             setattr(row, attr, value)
@@ -167,8 +212,9 @@ async def update_attribute_definition(
             changes[key] = [getattr(row, attr), value]
             setattr(row, attr, value)
     if changes:
-        audit.record(session, actor, "custom_attribute_definition.update", "CustomAttributeDefinition", row.id,
-                     changes, meta)
+        audit.record(
+            session, actor, "custom_attribute_definition.update", "CustomAttributeDefinition", row.id, changes, meta
+        )
         await session.flush()
     return row
 
@@ -178,15 +224,26 @@ async def delete_attribute_definition(
 ) -> CustomAttributeDefinition:
     """Values already stored under the key stay on contacts and conversations, as in Chatwoot."""
     row = await _definition_or_404(session, actor, definition_id)
-    audit.record(session, actor, "custom_attribute_definition.delete", "CustomAttributeDefinition", row.id,
-                 {"model": row.attribute_model.value, "key": row.attribute_key}, meta)
+    audit.record(
+        session,
+        actor,
+        "custom_attribute_definition.delete",
+        "CustomAttributeDefinition",
+        row.id,
+        {"model": row.attribute_model.value, "key": row.attribute_key},
+        meta,
+    )
     await session.delete(row)
     await session.flush()
     return row
 
 
 async def validate_custom_attributes(
-    session: AsyncSession, account_id: int, model: AttributeModel, values: dict[str, Any], field: str = "customAttributes"
+    session: AsyncSession,
+    account_id: int,
+    model: AttributeModel,
+    values: dict[str, Any],
+    field: str = "customAttributes",
 ) -> list[FieldError]:
     """Errors of custom attribute values against the account's definitions for `model`: each key must
     be defined (`UNKNOWN_ATTRIBUTE`) and its value must fit the definition's type (`INVALID_ATTRIBUTE`):
@@ -207,7 +264,9 @@ async def validate_custom_attributes(
         path = f"{field}.{key}"
         definition = definitions.get(key)
         if definition is None:
-            errors.append(FieldError(path, "UNKNOWN_ATTRIBUTE", f"No {model.value} attribute is defined with the key `{key}`."))
+            errors.append(
+                FieldError(path, "UNKNOWN_ATTRIBUTE", f"No {model.value} attribute is defined with the key `{key}`.")
+            )
             continue
         if value is None:
             continue
@@ -221,7 +280,11 @@ def _value_problem(definition: CustomAttributeDefinition, value: Any, budget: li
     kind = definition.display_type
     name = definition.display_name
     if kind in (AttributeDisplayType.NUMBER, AttributeDisplayType.CURRENCY, AttributeDisplayType.PERCENT):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not math.isfinite(value)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
             return f"{name} takes a number."
         return None
     if kind == AttributeDisplayType.CHECKBOX:
@@ -238,7 +301,11 @@ def _value_problem(definition: CustomAttributeDefinition, value: Any, budget: li
             return f"{name} takes an http or https link."
         return None
     if kind == AttributeDisplayType.LIST:
-        return None if value in (definition.list_values or []) else f"{name} takes one of: {', '.join(definition.list_values or [])}."
+        return (
+            None
+            if value in (definition.list_values or [])
+            else f"{name} takes one of: {', '.join(definition.list_values or [])}."
+        )
     # text
     if len(value) > MAX_TEXT_VALUE:
         return f"{name} takes at most {MAX_TEXT_VALUE} characters."

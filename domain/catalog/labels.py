@@ -74,12 +74,20 @@ async def create_label(
     if errors:
         raise ValidationError(errors)
     refuse_beyond(await repo.count_labels(session, actor.require_account_id()), MAX_LABELS, "labels")
-    label = Label(account_id=actor.account_id, title=title, description=description, color=color,
-                  show_on_sidebar=show_on_sidebar)
+    label = Label(
+        account_id=actor.account_id, title=title, description=description, color=color, show_on_sidebar=show_on_sidebar
+    )
     session.add(label)
     await flush_unique(session, "title", "A label with this title exists.")
-    audit.record(session, actor, "label.create", "Label", label.id,
-                 {"title": title, "color": color, "showOnSidebar": show_on_sidebar}, meta)
+    audit.record(
+        session,
+        actor,
+        "label.create",
+        "Label",
+        label.id,
+        {"title": title, "color": color, "showOnSidebar": show_on_sidebar},
+        meta,
+    )
     await session.flush()
     return label
 
@@ -111,8 +119,12 @@ async def update_label(
     if errors:
         raise ValidationError(errors)
     changes: dict[str, list[Any]] = {}
-    for attr, key, value in (("title", "title", title), ("description", "description", description),
-                             ("color", "color", color), ("show_on_sidebar", "showOnSidebar", show_on_sidebar)):
+    for attr, key, value in (
+        ("title", "title", title),
+        ("description", "description", description),
+        ("color", "color", color),
+        ("show_on_sidebar", "showOnSidebar", show_on_sidebar),
+    ):
         if value is not None and getattr(label, attr) != value:
             changes[key] = [getattr(label, attr), value]
             setattr(label, attr, value)
@@ -130,4 +142,3 @@ async def delete_label(session: AsyncSession, actor: Actor, label_id: int, meta:
     await session.delete(label)
     await session.flush()
     return label
-

@@ -36,7 +36,9 @@ async def _team_or_404(session: AsyncSession, actor: Actor, team_id: int, *, loc
     return team
 
 
-async def _check_team_name(session: AsyncSession, actor: Actor, name: str, errors: list[FieldError], own_id: int | None) -> str:
+async def _check_team_name(
+    session: AsyncSession, actor: Actor, name: str, errors: list[FieldError], own_id: int | None
+) -> str:
     name = required(name, "name", errors, 100)
     if name and not errors:
         other = await repo.team_by_name(session, actor.require_account_id(), name)
@@ -57,8 +59,15 @@ async def create_team(
     team = Team(account_id=actor.account_id, name=name, description=description, allow_auto_assign=allow_auto_assign)
     session.add(team)
     await flush_unique(session, "name", "A team with this name exists.")
-    audit.record(session, actor, "team.create", "Team", team.id,
-                 {"name": name, "description": description, "allowAutoAssign": allow_auto_assign}, meta)
+    audit.record(
+        session,
+        actor,
+        "team.create",
+        "Team",
+        team.id,
+        {"name": name, "description": description, "allowAutoAssign": allow_auto_assign},
+        meta,
+    )
     await session.flush()
     return team
 
@@ -82,8 +91,11 @@ async def update_team(
     if errors:
         raise ValidationError(errors)
     changes: dict[str, list[Any]] = {}
-    for attr, key, value in (("name", "name", name), ("description", "description", description),
-                             ("allow_auto_assign", "allowAutoAssign", allow_auto_assign)):
+    for attr, key, value in (
+        ("name", "name", name),
+        ("description", "description", description),
+        ("allow_auto_assign", "allowAutoAssign", allow_auto_assign),
+    ):
         if value is not None and getattr(team, attr) != value:
             changes[key] = [getattr(team, attr), value]
             setattr(team, attr, value)
@@ -119,8 +131,11 @@ async def change_team_members(
     if mode != "remove":
         members = await repo.account_member_user_ids(session, actor.require_account_id(), wanted)
         # One answer for "no such user" and "not in this account": user ids of other accounts stay unknown.
-        errors = [FieldError("userIds", "NOT_A_MEMBER", f"userIds[{user_ids.index(u)}] is not a member of this account.")
-                  for u in wanted if u not in members]
+        errors = [
+            FieldError("userIds", "NOT_A_MEMBER", f"userIds[{user_ids.index(u)}] is not a member of this account.")
+            for u in wanted
+            if u not in members
+        ]
         if errors:
             raise ValidationError(errors)
     if mode == "add":
@@ -132,8 +147,8 @@ async def change_team_members(
     await repo.add_team_members(session, actor.require_account_id(), team.id, added)
     await repo.remove_team_members(session, team.id, removed)
     if added or removed:
-        audit.record(session, actor, f"team.members_{mode}", "Team", team.id,
-                     {"added": sorted(added), "removed": removed}, meta)
+        audit.record(
+            session, actor, f"team.members_{mode}", "Team", team.id, {"added": sorted(added), "removed": removed}, meta
+        )
     await session.flush()
     return team
-

@@ -12,6 +12,18 @@ from domain.events.relay import Relay
 from domain.events.unit import unit_of_work
 
 __all__ = [
-    "CONSUMERS", "PERSONAL_TYPES", "Consumer", "EventType", "LiveType", "PendingWork", "Relay", "Stream", "commit",
-    "discard", "finalize", "pending", "record", "unit_of_work",
+    "CONSUMERS",
+    "PERSONAL_TYPES",
+    "Consumer",
+    "EventType",
+    "LiveType",
+    "PendingWork",
+    "Relay",
+    "Stream",
+    "commit",
+    "discard",
+    "finalize",
+    "pending",
+    "record",
+    "unit_of_work",
 ]

@@ -32,8 +32,13 @@ MAX_LEASE = timedelta(hours=1)
 def add_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> OutboxJob:
     """Write a job for the actor of this name into the session's transaction; it is sent after the
     commit (see domain/events/unit.py)."""
-    job = OutboxJob(actor_name=str(actor_name), kwargs=kwargs, request_id=request_id_var.get(),
-                    lease_until=utcnow() + RELAY_GRACE, sends=0)
+    job = OutboxJob(
+        actor_name=str(actor_name),
+        kwargs=kwargs,
+        request_id=request_id_var.get(),
+        lease_until=utcnow() + RELAY_GRACE,
+        sends=0,
+    )
     session.add(job)
     pending(session).jobs.append(job)
     return job
@@ -41,11 +46,14 @@ def add_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> OutboxJob:
 
 def lease_after_send(sends: int, lease_seconds: float) -> timedelta:
     """The lease of a job sent `sends` times (1 = the first send)."""
-    return min(timedelta(seconds=lease_seconds * 2 ** max(sends - 1, 0)), max(MAX_LEASE, timedelta(seconds=lease_seconds)))
+    return min(
+        timedelta(seconds=lease_seconds * 2 ** max(sends - 1, 0)), max(MAX_LEASE, timedelta(seconds=lease_seconds))
+    )
 
 
-async def mark_sent(session: AsyncSession, jobs: Sequence[OutboxJob], *, lease_seconds: float,
-                    now: datetime | None = None) -> None:
+async def mark_sent(
+    session: AsyncSession, jobs: Sequence[OutboxJob], *, lease_seconds: float, now: datetime | None = None
+) -> None:
     """Lease jobs just handed to the broker (each job's `sends` as it was before this send)."""
     now = now or utcnow()
     by_sends: dict[int, list[int]] = {}
@@ -53,10 +61,14 @@ async def mark_sent(session: AsyncSession, jobs: Sequence[OutboxJob], *, lease_s
         by_sends.setdefault(job.sends or 0, []).append(job.id)
     for sends, ids in sorted(by_sends.items()):
         await session.execute(
-            update(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.completed_at.is_(None)).values(
-                relayed_at=func.coalesce(OutboxJob.relayed_at, now), sends=OutboxJob.sends + 1,
+            update(OutboxJob)
+            .where(OutboxJob.id.in_(ids), OutboxJob.completed_at.is_(None))
+            .values(
+                relayed_at=func.coalesce(OutboxJob.relayed_at, now),
+                sends=OutboxJob.sends + 1,
                 lease_until=now + lease_after_send(sends + 1, lease_seconds),
-            ).execution_options(synchronize_session=False)
+            )
+            .execution_options(synchronize_session=False)
         )
 
 
@@ -79,7 +91,8 @@ async def claim(session: AsyncSession, outbox_id: int, *, lease_seconds: float) 
     `sends` 0) still runs: the broker may hold its only copy."""
     renewed = await execute_rowcount(
         session,
-        update(OutboxJob).where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
+        update(OutboxJob)
+        .where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
         .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False),
     )
@@ -92,7 +105,8 @@ async def renew(session: AsyncSession, ids: Sequence[int], *, lease_seconds: flo
     if not ids:
         return
     await session.execute(
-        update(OutboxJob).where(OutboxJob.id.in_(list(ids)), OutboxJob.completed_at.is_(None))
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(list(ids)), OutboxJob.completed_at.is_(None))
         .values(lease_until=utcnow() + timedelta(seconds=lease_seconds))
         .execution_options(synchronize_session=False)
     )
@@ -101,7 +115,8 @@ async def renew(session: AsyncSession, ids: Sequence[int], *, lease_seconds: flo
 async def complete(session: AsyncSession, outbox_id: int, *, dead: bool = False) -> None:
     """The job finished (or failed for good: `dead`, recorded in dead_jobs); it is never sent again."""
     await session.execute(
-        update(OutboxJob).where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
+        update(OutboxJob)
+        .where(OutboxJob.id == outbox_id, OutboxJob.completed_at.is_(None))
         .values(completed_at=utcnow(), dead=dead, lease_until=None)
         .execution_options(synchronize_session=False)
     )

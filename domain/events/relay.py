@@ -44,7 +44,13 @@ def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message[Any]:
     return actor.message_with_options(kwargs={**job.kwargs, "outbox_id": job.id}, **options)
 
 
-async def send_jobs(sessions: async_sessionmaker[AsyncSession], broker: dramatiq.Broker, jobs: Sequence[OutboxJob], *, lease_seconds: float) -> int:
+async def send_jobs(
+    sessions: async_sessionmaker[AsyncSession],
+    broker: dramatiq.Broker,
+    jobs: Sequence[OutboxJob],
+    *,
+    lease_seconds: float,
+) -> int:
     """Hand committed jobs to the broker. They stay open in the outbox until their actor finishes:
     sending only leases them (a job not sent here is due for the sweeper after a short grace)."""
     sent: list[OutboxJob] = []
@@ -61,7 +67,9 @@ async def send_jobs(sessions: async_sessionmaker[AsyncSession], broker: dramatiq
     return len(sent)
 
 
-async def sweep_outbox(sessions: async_sessionmaker[AsyncSession], broker: dramatiq.Broker, *, lease_seconds: float, batch: int = 100) -> int:
+async def sweep_outbox(
+    sessions: async_sessionmaker[AsyncSession], broker: dramatiq.Broker, *, lease_seconds: float, batch: int = 100
+) -> int:
     """Send again the open jobs whose lease ran out: never sent (broker down, process died after
     commit), lost by the broker (Redis restarted without its data), or their worker died. A copy that
     arrives after the job finished is skipped by the worker. Several sweepers may run at once: rows
@@ -104,14 +112,22 @@ async def publish_events(broadcast: Publisher, events: Sequence[Event]) -> list[
     return sent
 
 
-async def publish_and_mark(sessions: async_sessionmaker[AsyncSession], broadcast: Publisher, events: Sequence[Event]) -> None:
+async def publish_and_mark(
+    sessions: async_sessionmaker[AsyncSession], broadcast: Publisher, events: Sequence[Event]
+) -> None:
     sent = await publish_events(broadcast, events)
     if sent:
         async with sessions() as session, session.begin():
             await session.execute(update(Event).where(Event.id.in_(sent)).values(relayed_at=utcnow()))
 
 
-async def sweep_events(sessions: async_sessionmaker[AsyncSession], broadcast: Publisher, *, older_than: timedelta = timedelta(seconds=5), batch: int = 500) -> int:
+async def sweep_events(
+    sessions: async_sessionmaker[AsyncSession],
+    broadcast: Publisher,
+    *,
+    older_than: timedelta = timedelta(seconds=5),
+    batch: int = 500,
+) -> int:
     """Publish events that stayed unrelayed (Redis down, process died between commit and relay)."""
     async with sessions() as session, session.begin():
         stmt = (

@@ -50,7 +50,9 @@ async def _validate(
             phone = strip_chars(phone, " \t\r\n\f\v\u00a0().-")
         data["phone_number"] = phone
         if not matches(PHONE_RE, phone, 16):
-            errors.append(FieldError("phoneNumber", "INVALID_PHONE", "Use the international E.164 form, e.g. +4930123456."))
+            errors.append(
+                FieldError("phoneNumber", "INVALID_PHONE", "Use the international E.164 form, e.g. +4930123456.")
+            )
     if data.get("identifier"):
         other = await repo.contact_by_identifier(session, actor.require_account_id(), data["identifier"])
         if other is not None and (existing is None or other.id != existing.id):
@@ -79,8 +81,14 @@ async def create_contact(session: AsyncSession, actor: Actor, data: dict[str, An
     )
     session.add(contact)
     await session.flush()
-    events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_CREATED, contact_id=contact.id,
-                  actor_user_id=actor.user_id, payload={"name": contact.name})
+    events.record(
+        session,
+        account_id=actor.require_account_id(),
+        type=EventType.CONTACT_CREATED,
+        contact_id=contact.id,
+        actor_user_id=actor.user_id,
+        payload={"name": contact.name},
+    )
     return contact
 
 
@@ -104,8 +112,14 @@ async def update_contact(session: AsyncSession, actor: Actor, contact_id: int, d
                 changed[key] = [getattr(contact, key), merged]
                 setattr(contact, key, merged)
     if changed:
-        events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_UPDATED, contact_id=contact.id,
-                      actor_user_id=actor.user_id, payload={"changed_attributes": changed})
+        events.record(
+            session,
+            account_id=actor.require_account_id(),
+            type=EventType.CONTACT_UPDATED,
+            contact_id=contact.id,
+            actor_user_id=actor.user_id,
+            payload={"changed_attributes": changed},
+        )
     await session.flush()
     return contact
 
@@ -118,12 +132,21 @@ async def delete_contact(session: AsyncSession, actor: Actor, contact_id: int, m
     contact = await repo.contact_in_account(session, actor.require_account_id(), contact_id, lock=True)
     if contact is None:
         raise NotFound("No such contact")
-    audit.record(session, actor, "contact.delete", "Contact", contact.id, {"name": contact.name, "email": contact.email}, meta)
-    events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_DELETED, contact_id=contact.id,
-                  actor_user_id=actor.user_id)
+    audit.record(
+        session, actor, "contact.delete", "Contact", contact.id, {"name": contact.name, "email": contact.email}, meta
+    )
+    events.record(
+        session,
+        account_id=actor.require_account_id(),
+        type=EventType.CONTACT_DELETED,
+        contact_id=contact.id,
+        actor_user_id=actor.user_id,
+    )
     from domain import attachments
 
-    await attachments.remove_for_contact(session, actor.require_account_id(), contact.id)  # stored files: a job after commit
+    await attachments.remove_for_contact(
+        session, actor.require_account_id(), contact.id
+    )  # stored files: a job after commit
     await session.delete(contact)  # conversations and messages go with it (ON DELETE CASCADE)
     await session.flush()
     return contact
@@ -148,8 +171,14 @@ async def merge_contacts(session: AsyncSession, actor: Actor, base_id: int, merg
     base.email = base.email or email
     base.phone_number = base.phone_number or phone
     base.identifier = base.identifier or identifier
-    events.record(session, account_id=actor.require_account_id(), type=EventType.CONTACT_MERGED, contact_id=base.id,
-                  actor_user_id=actor.user_id, payload={"merged_contact_id": mergee_id})
+    events.record(
+        session,
+        account_id=actor.require_account_id(),
+        type=EventType.CONTACT_MERGED,
+        contact_id=base.id,
+        actor_user_id=actor.user_id,
+        payload={"merged_contact_id": mergee_id},
+    )
     await session.flush()
     return base
 

@@ -58,8 +58,15 @@ def _activity(session: AsyncSession, conversation: Conversation, text: str) -> M
     )
     session.add(message)
     # Live clients show activity lines as they happen (webhooks, reports and notifications skip them).
-    events.record(session, account_id=conversation.account_id, type=EventType.MESSAGE_CREATED, conversation_id=conversation.id,
-                  contact_id=conversation.contact_id, inbox_id=conversation.inbox_id, message=message)
+    events.record(
+        session,
+        account_id=conversation.account_id,
+        type=EventType.MESSAGE_CREATED,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        inbox_id=conversation.inbox_id,
+        message=message,
+    )
     return message
 
 
@@ -88,7 +95,9 @@ async def inbox_for_agent(session: AsyncSession, actor: Actor, inbox_id: int, fi
     """The account's inbox, when the actor is one of its agents (administrators and bots: any)."""
     inbox = await repo.inbox_in_account(session, actor.require_account_id(), inbox_id)
     if inbox is None or not (
-        actor.is_administrator or actor.kind == ActorKind.bot or await repo.is_inbox_member(session, inbox.id, actor.require_user_id())
+        actor.is_administrator
+        or actor.kind == ActorKind.bot
+        or await repo.is_inbox_member(session, inbox.id, actor.require_user_id())
     ):
         raise ValidationError.single(field, "NOT_FOUND", "No such inbox, or you are not one of its agents.")
     return inbox
@@ -124,15 +133,20 @@ async def create_message(
     if attachment_ids:
         from domain import attachments
 
-        files = await attachments.verify(session, attachment_config, actor.require_account_id(), attachment_ids,
-                                         uploader_user_id=actor.user_id)
+        files = await attachments.verify(
+            session, attachment_config, actor.require_account_id(), attachment_ids, uploader_user_id=actor.user_id
+        )
     conversation = await _visible(session, actor, conversation_id)
     inbox = await session.get_one(Inbox, conversation.inbox_id)
     if message_type not in (MessageType.OUTGOING, MessageType.INCOMING):
-        raise ValidationError.single("messageType", "INVALID", "Agents send OUTGOING messages (or INCOMING on API inboxes).")
+        raise ValidationError.single(
+            "messageType", "INVALID", "Agents send OUTGOING messages (or INCOMING on API inboxes)."
+        )
     if message_type == MessageType.INCOMING:
         if inbox.channel_type != ChannelType.API:
-            raise ValidationError.single("messageType", "INVALID", "Only API inboxes take incoming messages from agents' clients.")
+            raise ValidationError.single(
+                "messageType", "INVALID", "Only API inboxes take incoming messages from agents' clients."
+            )
         if private:
             raise ValidationError.single("private", "INVALID", "An incoming message cannot be a private note.")
     attributes: dict[str, Any] = {}
@@ -141,8 +155,16 @@ async def create_message(
         if target is None:
             raise ValidationError.single("inReplyTo", "NOT_FOUND", "No such message in this conversation.")
         attributes["in_reply_to"] = in_reply_to
-    message = await add_message(session, actor, conversation, inbox, content=content, private=private,
-                                message_type=message_type, content_attributes=attributes)
+    message = await add_message(
+        session,
+        actor,
+        conversation,
+        inbox,
+        content=content,
+        private=private,
+        message_type=message_type,
+        content_attributes=attributes,
+    )
     if files:
         from domain import attachments
 
@@ -175,8 +197,12 @@ async def add_message(
         message_type=message_type,
         content=content,
         private=private,
-        sender_type=SenderType.CONTACT if incoming else (SenderType.BOT if actor.kind == ActorKind.bot else SenderType.USER),
-        sender_id=conversation.contact_id if incoming else (actor.bot_id if actor.kind == ActorKind.bot else actor.user_id),
+        sender_type=SenderType.CONTACT
+        if incoming
+        else (SenderType.BOT if actor.kind == ActorKind.bot else SenderType.USER),
+        sender_id=conversation.contact_id
+        if incoming
+        else (actor.bot_id if actor.kind == ActorKind.bot else actor.user_id),
         content_attributes=content_attributes,
         created_at=now,
     )
@@ -192,28 +218,50 @@ async def add_message(
             previous = conversation.status
             conversation.status = ConversationStatus.OPEN
             conversation.snoozed_until = None
-            _event(session, conversation, EventType.CONVERSATION_STATUS_CHANGED, actor,
-                   payload={"changed_attributes": {"status": [previous.value, "open"]}, "reason": "incoming_message"})
+            _event(
+                session,
+                conversation,
+                EventType.CONVERSATION_STATUS_CHANGED,
+                actor,
+                payload={"changed_attributes": {"status": [previous.value, "open"]}, "reason": "incoming_message"},
+            )
     elif not private and message.sender_type == SenderType.USER:
         first = conversation.first_reply_created_at is None
         if first:
             conversation.first_reply_created_at = now
         waited = conversation.waiting_since
         conversation.waiting_since = None
-        _event(session, conversation, EventType.FIRST_REPLY_CREATED if first else EventType.REPLY_CREATED, actor, message_id=message.id,
-               payload={"waiting_since": waited.isoformat() if waited else None})
+        _event(
+            session,
+            conversation,
+            EventType.FIRST_REPLY_CREATED if first else EventType.REPLY_CREATED,
+            actor,
+            message_id=message.id,
+            payload={"waiting_since": waited.isoformat() if waited else None},
+        )
     if not incoming and actor.user_id is not None:
         await _participate(session, conversation, actor.user_id)
     if private:
         await _mentions(session, actor, conversation, message)
-    _event(session, conversation, EventType.MESSAGE_CREATED, actor, message_id=message.id, private=private,
-           payload={"message_type": message_type.value})
+    _event(
+        session,
+        conversation,
+        EventType.MESSAGE_CREATED,
+        actor,
+        message_id=message.id,
+        private=private,
+        payload={"message_type": message_type.value},
+    )
     return message
 
 
 async def _participate(session: AsyncSession, conversation: Conversation, user_id: int) -> None:
     if not await repo.is_participant(session, conversation.id, user_id):
-        session.add(ConversationParticipant(conversation_id=conversation.id, user_id=user_id, account_id=conversation.account_id))
+        session.add(
+            ConversationParticipant(
+                conversation_id=conversation.id, user_id=user_id, account_id=conversation.account_id
+            )
+        )
         await session.flush()
 
 
@@ -227,45 +275,80 @@ async def _mentions(session: AsyncSession, actor: Actor, conversation: Conversat
     for user_id in sorted(members):
         existing = await repo.mention_of(session, conversation.id, user_id)
         if existing is None:
-            session.add(Mention(account_id=conversation.account_id, conversation_id=conversation.id, user_id=user_id,
-                                message_id=message.id, mentioned_at=utcnow()))
+            session.add(
+                Mention(
+                    account_id=conversation.account_id,
+                    conversation_id=conversation.id,
+                    user_id=user_id,
+                    message_id=message.id,
+                    mentioned_at=utcnow(),
+                )
+            )
         else:
             existing.message_id, existing.mentioned_at = message.id, utcnow()
         await _participate(session, conversation, user_id)
-        _event(session, conversation, EventType.CONVERSATION_MENTIONED, actor, message_id=message.id, private=True,
-               payload={"user_id": user_id})
+        _event(
+            session,
+            conversation,
+            EventType.CONVERSATION_MENTIONED,
+            actor,
+            message_id=message.id,
+            private=True,
+            payload={"user_id": user_id},
+        )
     message.content_attributes = {**message.content_attributes, "mentioned_user_ids": sorted(members)}
 
 
 # --- changing --------------------------------------------------------------------------------------
 
 
-async def change_assignee(session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None,
-                          field: str = "assigneeId") -> bool:
+async def change_assignee(
+    session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None, field: str = "assigneeId"
+) -> bool:
     """Assign the conversation (None: unassign) to an agent of its inbox, with its activity line and
     event; False when nothing changed."""
     if assignee_id == conversation.assignee_id:
         return False
     actor_user = await _actor_user(session, actor)
     if assignee_id is not None:
-        assignee = (await repo.users_in_account_by_ids(session, conversation.account_id, [assignee_id])).get(assignee_id)
+        assignee = (await repo.users_in_account_by_ids(session, conversation.account_id, [assignee_id])).get(
+            assignee_id
+        )
         if assignee is None or not await repo.is_inbox_member(session, conversation.inbox_id, assignee_id):
-            raise ValidationError.single(field, "ASSIGNEE_NOT_IN_INBOX", "The assignee must be an agent of this conversation's inbox.")
-        text = (f"{_actor_name(actor_user, actor)} self-assigned this conversation" if assignee_id == actor.user_id
-                else f"Assigned to {assignee.display_name or assignee.name} by {_actor_name(actor_user, actor)}")
+            raise ValidationError.single(
+                field, "ASSIGNEE_NOT_IN_INBOX", "The assignee must be an agent of this conversation's inbox."
+            )
+        text = (
+            f"{_actor_name(actor_user, actor)} self-assigned this conversation"
+            if assignee_id == actor.user_id
+            else f"Assigned to {assignee.display_name or assignee.name} by {_actor_name(actor_user, actor)}"
+        )
         await _participate(session, conversation, assignee_id)
     else:
         text = f"Conversation unassigned by {_actor_name(actor_user, actor)}"
     previous = conversation.assignee_id
     conversation.assignee_id = assignee_id
     _activity(session, conversation, text)
-    _event(session, conversation, EventType.ASSIGNEE_CHANGED, actor,
-           payload={"changed_attributes": {"assignee_id": [previous, assignee_id]}})
+    _event(
+        session,
+        conversation,
+        EventType.ASSIGNEE_CHANGED,
+        actor,
+        payload={"changed_attributes": {"assignee_id": [previous, assignee_id]}},
+    )
     return True
 
 
-async def assign(session: AsyncSession, actor: Actor, conversation_id: int, *, assignee_id: int | None,
-                 set_assignee: bool, team_id: int | None, set_team: bool) -> Conversation:
+async def assign(
+    session: AsyncSession,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    assignee_id: int | None,
+    set_assignee: bool,
+    team_id: int | None,
+    set_team: bool,
+) -> Conversation:
     conversation = await _visible(session, actor, conversation_id)
     if set_team:
         await _set_team(session, actor, conversation, team_id)
@@ -291,7 +374,13 @@ async def _set_team(session: AsyncSession, actor: Actor, conversation: Conversat
     previous = conversation.team_id
     conversation.team_id = team_id
     _activity(session, conversation, text)
-    _event(session, conversation, EventType.TEAM_CHANGED, actor, payload={"changed_attributes": {"team_id": [previous, team_id]}})
+    _event(
+        session,
+        conversation,
+        EventType.TEAM_CHANGED,
+        actor,
+        payload={"changed_attributes": {"team_id": [previous, team_id]}},
+    )
 
 
 STATUS_TEXT = {
@@ -302,16 +391,28 @@ STATUS_TEXT = {
 }
 
 
-async def set_status(session: AsyncSession, actor: Actor, conversation_id: int, status: ConversationStatus,
-                     snoozed_until: datetime | None, now: datetime | None = None) -> Conversation:
+async def set_status(
+    session: AsyncSession,
+    actor: Actor,
+    conversation_id: int,
+    status: ConversationStatus,
+    snoozed_until: datetime | None,
+    now: datetime | None = None,
+) -> Conversation:
     conversation = await _visible(session, actor, conversation_id)
     await _set_status(session, actor, conversation, status, snoozed_until, now or utcnow())
     await session.flush()
     return conversation
 
 
-async def _set_status(session: AsyncSession, actor: Actor, conversation: Conversation, status: ConversationStatus,
-                      snoozed_until: datetime | None, now: datetime) -> None:
+async def _set_status(
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    status: ConversationStatus,
+    snoozed_until: datetime | None,
+    now: datetime,
+) -> None:
     if status == ConversationStatus.SNOOZED:
         if snoozed_until is not None and snoozed_until <= now:
             raise ValidationError.single("snoozedUntil", "SNOOZE_IN_PAST", "Snooze until a time in the future.")
@@ -326,24 +427,48 @@ async def _set_status(session: AsyncSession, actor: Actor, conversation: Convers
         conversation.waiting_since = None
     actor_user = await _actor_user(session, actor)
     _activity(session, conversation, STATUS_TEXT[status].format(who=_actor_name(actor_user, actor)))
-    _event(session, conversation, EventType.CONVERSATION_STATUS_CHANGED, actor,
-           payload={"changed_attributes": {"status": [previous.value, status.value]},
-                    "snoozed_until": snoozed_until.isoformat() if snoozed_until else None})
+    _event(
+        session,
+        conversation,
+        EventType.CONVERSATION_STATUS_CHANGED,
+        actor,
+        payload={
+            "changed_attributes": {"status": [previous.value, status.value]},
+            "snoozed_until": snoozed_until.isoformat() if snoozed_until else None,
+        },
+    )
 
 
-async def set_priority(session: AsyncSession, actor: Actor, conversation_id: int, priority: Priority | None) -> Conversation:
+async def set_priority(
+    session: AsyncSession, actor: Actor, conversation_id: int, priority: Priority | None
+) -> Conversation:
     conversation = await _visible(session, actor, conversation_id)
     if conversation.priority != priority:
         previous = conversation.priority
         conversation.priority = priority
-        _event(session, conversation, EventType.CONVERSATION_UPDATED, actor, payload={"changed_attributes": {
-            "priority": [previous.value if previous else None, priority.value if priority else None]}})
+        _event(
+            session,
+            conversation,
+            EventType.CONVERSATION_UPDATED,
+            actor,
+            payload={
+                "changed_attributes": {
+                    "priority": [previous.value if previous else None, priority.value if priority else None]
+                }
+            },
+        )
     await session.flush()
     return conversation
 
 
-async def _set_labels(session: AsyncSession, actor: Actor, conversation: Conversation, add: Sequence[str],
-                      remove: Sequence[str], replace: bool) -> None:
+async def _set_labels(
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    add: Sequence[str],
+    remove: Sequence[str],
+    replace: bool,
+) -> None:
     from domain.catalog.labels import labels_by_titles
 
     if len(add) + len(remove) > MAX_BULK:
@@ -353,45 +478,87 @@ async def _set_labels(session: AsyncSession, actor: Actor, conversation: Convers
         raise ValidationError.single("labels", "UNKNOWN_LABEL", f"No such label: {', '.join(missing)}.")
     removing, _ = await labels_by_titles(session, conversation.account_id, list(remove))
     current = await repo.label_ids_of(session, conversation.id)
-    wanted = {label.id for label in found} if replace else (current | {label.id for label in found}) - {label.id for label in removing}
+    wanted = (
+        {label.id for label in found}
+        if replace
+        else (current | {label.id for label in found}) - {label.id for label in removing}
+    )
     added, dropped = wanted - current, current - wanted
     if not added and not dropped:
         return
-    session.add_all(ConversationLabel(conversation_id=conversation.id, label_id=i, account_id=conversation.account_id) for i in sorted(added))
+    session.add_all(
+        ConversationLabel(conversation_id=conversation.id, label_id=i, account_id=conversation.account_id)
+        for i in sorted(added)
+    )
     if dropped:
         await repo.remove_conversation_labels(session, conversation.id, dropped)
     titles = {label.id: label.title for label in [*found, *removing]}
     if dropped - set(titles):
-        titles.update({i: label.title for i, label in (await repo.labels_of_account(session, conversation.account_id, list(dropped))).items()})
+        titles.update(
+            {
+                i: label.title
+                for i, label in (await repo.labels_of_account(session, conversation.account_id, list(dropped))).items()
+            }
+        )
     actor_name = _actor_name(await _actor_user(session, actor), actor)
     if added:
         _activity(session, conversation, f"{actor_name} added {', '.join(sorted(titles[i] for i in added))}")
     if dropped:
         _activity(session, conversation, f"{actor_name} removed {', '.join(sorted(titles[i] for i in dropped))}")
-    _event(session, conversation, EventType.CONVERSATION_UPDATED, actor, payload={"changed_attributes": {
-        "labels": [sorted(titles.get(i, str(i)) for i in current), sorted(titles.get(i, str(i)) for i in wanted)]}})
+    _event(
+        session,
+        conversation,
+        EventType.CONVERSATION_UPDATED,
+        actor,
+        payload={
+            "changed_attributes": {
+                "labels": [
+                    sorted(titles.get(i, str(i)) for i in current),
+                    sorted(titles.get(i, str(i)) for i in wanted),
+                ]
+            }
+        },
+    )
 
 
-async def update_labels(session: AsyncSession, actor: Actor, conversation_id: int, *, add: Sequence[str],
-                        remove: Sequence[str], replace: bool) -> Conversation:
+async def update_labels(
+    session: AsyncSession,
+    actor: Actor,
+    conversation_id: int,
+    *,
+    add: Sequence[str],
+    remove: Sequence[str],
+    replace: bool,
+) -> Conversation:
     conversation = await _visible(session, actor, conversation_id)
     await _set_labels(session, actor, conversation, add, remove, replace)
     await session.flush()
     return conversation
 
 
-async def update_custom_attributes(session: AsyncSession, actor: Actor, conversation_id: int, values: dict[str, Any]) -> Conversation:
+async def update_custom_attributes(
+    session: AsyncSession, actor: Actor, conversation_id: int, values: dict[str, Any]
+) -> Conversation:
     from domain.catalog.custom_attributes import validate_custom_attributes
 
     conversation = await _visible(session, actor, conversation_id)
-    errors = await validate_custom_attributes(session, actor.require_account_id(), AttributeModel.CONVERSATION,
-                                              {k: v for k, v in values.items() if v is not None})
+    errors = await validate_custom_attributes(
+        session,
+        actor.require_account_id(),
+        AttributeModel.CONVERSATION,
+        {k: v for k, v in values.items() if v is not None},
+    )
     if errors:
         raise ValidationError(errors)
     merged = {k: v for k, v in {**conversation.custom_attributes, **values}.items() if v is not None}
     if merged != conversation.custom_attributes:
-        _event(session, conversation, EventType.CONVERSATION_UPDATED, actor,
-               payload={"changed_attributes": {"custom_attributes": [conversation.custom_attributes, merged]}})
+        _event(
+            session,
+            conversation,
+            EventType.CONVERSATION_UPDATED,
+            actor,
+            payload={"changed_attributes": {"custom_attributes": [conversation.custom_attributes, merged]}},
+        )
         conversation.custom_attributes = merged
     await session.flush()
     return conversation
@@ -414,14 +581,28 @@ async def mute(session: AsyncSession, actor: Actor, conversation_id: int, muted:
         _activity(session, conversation, f"{actor_name} {'muted' if muted else 'unmuted'} the conversation")
         if muted and conversation.status != ConversationStatus.RESOLVED:
             await _set_status(session, actor, conversation, ConversationStatus.RESOLVED, None, utcnow())
-        events.record(session, account_id=conversation.account_id, type=EventType.CONTACT_UPDATED, contact_id=contact.id,
-                      actor_user_id=actor.user_id, payload={"changed_attributes": {"blocked": [not muted, muted]}})
+        events.record(
+            session,
+            account_id=conversation.account_id,
+            type=EventType.CONTACT_UPDATED,
+            contact_id=contact.id,
+            actor_user_id=actor.user_id,
+            payload={"changed_attributes": {"blocked": [not muted, muted]}},
+        )
     await session.flush()
     return conversation
 
 
-async def bulk(session: AsyncSession, actor: Actor, ids: Sequence[int], *, status: ConversationStatus | None,
-               assignee_id: int | None, set_assignee: bool, add_labels: Sequence[str]) -> list[Conversation]:
+async def bulk(
+    session: AsyncSession,
+    actor: Actor,
+    ids: Sequence[int],
+    *,
+    status: ConversationStatus | None,
+    assignee_id: int | None,
+    set_assignee: bool,
+    add_labels: Sequence[str],
+) -> list[Conversation]:
     """Assign, change status or label up to 100 conversations in one transaction: all or nothing."""
     if not ids or len(ids) > MAX_BULK:
         raise ValidationError.single("ids", "INVALID", f"Give 1 to {MAX_BULK} conversations.")
@@ -448,8 +629,15 @@ async def edit_message(session: AsyncSession, actor: Actor, message_id: int, con
     message.content_attributes = {**message.content_attributes, "previous_contents": history[-20:]}
     message.content = content
     message.edited_at = utcnow()
-    _event(session, conversation, EventType.MESSAGE_UPDATED, actor, message_id=message.id, private=message.private,
-           payload={"changed_attributes": {"content": True}})
+    _event(
+        session,
+        conversation,
+        EventType.MESSAGE_UPDATED,
+        actor,
+        message_id=message.id,
+        private=message.private,
+        payload={"changed_attributes": {"content": True}},
+    )
     await session.flush()
     return message
 
@@ -457,14 +645,25 @@ async def edit_message(session: AsyncSession, actor: Actor, message_id: int, con
 async def delete_message(session: AsyncSession, actor: Actor, message_id: int) -> Message:
     message, conversation = await _own_message(session, actor, message_id)
     if message.deleted_at is None:
-        message.content_attributes = {**message.content_attributes, "deleted": True, "original_content": message.content}
+        message.content_attributes = {
+            **message.content_attributes,
+            "deleted": True,
+            "original_content": message.content,
+        }
         message.content = "This message was deleted"
         message.deleted_at = utcnow()
         from domain import attachments
 
         await attachments.remove_for_messages(session, message.account_id, [message.id])
-        _event(session, conversation, EventType.MESSAGE_UPDATED, actor, message_id=message.id, private=message.private,
-               payload={"changed_attributes": {"deleted": [False, True]}})
+        _event(
+            session,
+            conversation,
+            EventType.MESSAGE_UPDATED,
+            actor,
+            message_id=message.id,
+            private=message.private,
+            payload={"changed_attributes": {"deleted": [False, True]}},
+        )
     await session.flush()
     return message
 
@@ -489,6 +688,11 @@ async def wake_snoozed(session: AsyncSession, now: datetime | None = None) -> in
         conversation.status = ConversationStatus.OPEN
         conversation.snoozed_until = None
         _activity(session, conversation, "Conversation was reopened after its snooze ended")
-        _event(session, conversation, EventType.CONVERSATION_STATUS_CHANGED, system,
-               payload={"changed_attributes": {"status": ["snoozed", "open"]}, "reason": "snooze_ended"})
+        _event(
+            session,
+            conversation,
+            EventType.CONVERSATION_STATUS_CHANGED,
+            system,
+            payload={"changed_attributes": {"status": ["snoozed", "open"]}, "reason": "snooze_ended"},
+        )
     return len(due)

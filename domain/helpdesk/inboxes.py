@@ -47,7 +47,9 @@ def _validate_config(channel: ChannelType, config: dict[str, Any], errors: list[
             errors.append(FieldError("widgetColor", "INVALID", "Use a colour like #1f93ff."))
         domains = [d.strip().lower() for d in (config.get("allowedDomains") or []) if d.strip()]
         if len(domains) > 50 or any(not matches(DOMAIN_RE, d, MAX_DOMAIN) for d in domains):
-            errors.append(FieldError("allowedDomains", "INVALID", "Use up to 50 host names such as example.com or *.example.com."))
+            errors.append(
+                FieldError("allowedDomains", "INVALID", "Use up to 50 host names such as example.com or *.example.com.")
+            )
         out.update(
             widget_color=color,
             website_url=(config.get("websiteUrl") or "")[:500],
@@ -82,11 +84,26 @@ def _validate_hours(hours: list[dict[str, Any]] | None, errors: list[FieldError]
         open_all = bool(entry.get("openAllDay"))
         start, end = entry.get("openTime"), entry.get("closeTime")
         if not closed and not open_all:
-            if not (isinstance(start, str) and matches(TIME_RE, start, 5) and isinstance(end, str) and matches(TIME_RE, end, 5)) or start >= end:
-                errors.append(FieldError("workingHours", "INVALID", "Open and close times are HH:MM with open before close."))
+            if (
+                not (
+                    isinstance(start, str)
+                    and matches(TIME_RE, start, 5)
+                    and isinstance(end, str)
+                    and matches(TIME_RE, end, 5)
+                )
+                or start >= end
+            ):
+                errors.append(
+                    FieldError("workingHours", "INVALID", "Open and close times are HH:MM with open before close.")
+                )
                 return []
-        days[day] = {"day_of_week": day, "closed_all_day": closed, "open_all_day": open_all,
-                     "open_time": None if closed or open_all else start, "close_time": None if closed or open_all else end}
+        days[day] = {
+            "day_of_week": day,
+            "closed_all_day": closed,
+            "open_all_day": open_all,
+            "open_time": None if closed or open_all else start,
+            "close_time": None if closed or open_all else end,
+        }
     return [days[d] for d in sorted(days)]
 
 
@@ -130,9 +147,17 @@ async def create_inbox(
     set_hmac_token(inbox, secrets.token_urlsafe(24), app_settings)
     session.add(inbox)
     await session.flush()
-    audit.record(session, actor, "inbox.create", "Inbox", inbox.id, {"name": name, "channelType": channel_type.value}, meta)
-    events.record(session, account_id=actor.require_account_id(), type=EventType.INBOX_CREATED, inbox_id=inbox.id,
-                  actor_user_id=actor.user_id, payload={"name": name})
+    audit.record(
+        session, actor, "inbox.create", "Inbox", inbox.id, {"name": name, "channelType": channel_type.value}, meta
+    )
+    events.record(
+        session,
+        account_id=actor.require_account_id(),
+        type=EventType.INBOX_CREATED,
+        inbox_id=inbox.id,
+        actor_user_id=actor.user_id,
+        payload={"name": name},
+    )
     return inbox
 
 
@@ -146,8 +171,14 @@ def _check_timezone(value: str, errors: list[FieldError]) -> None:
 
 
 async def update_inbox(
-    session: AsyncSession, actor: Actor, inbox_id: int, *, name: str | None, config: dict[str, Any] | None,
-    settings: dict[str, Any], meta: RequestMeta,
+    session: AsyncSession,
+    actor: Actor,
+    inbox_id: int,
+    *,
+    name: str | None,
+    config: dict[str, Any] | None,
+    settings: dict[str, Any],
+    meta: RequestMeta,
 ) -> Inbox:
     inbox = await repo.inbox_in_account(session, actor.require_account_id(), inbox_id)
     if inbox is None:
@@ -176,17 +207,27 @@ async def update_inbox(
     if hours is not None:
         inbox.working_hours = hours
     simple = {
-        "greetingEnabled": "greeting_enabled", "greetingMessage": "greeting_message",
-        "outOfOfficeMessage": "out_of_office_message", "workingHoursEnabled": "working_hours_enabled",
-        "timezone": "timezone", "enableAutoAssignment": "enable_auto_assignment", "hmacMandatory": "hmac_mandatory",
+        "greetingEnabled": "greeting_enabled",
+        "greetingMessage": "greeting_message",
+        "outOfOfficeMessage": "out_of_office_message",
+        "workingHoursEnabled": "working_hours_enabled",
+        "timezone": "timezone",
+        "enableAutoAssignment": "enable_auto_assignment",
+        "hmacMandatory": "hmac_mandatory",
     }
     for key, attr in simple.items():
         if settings.get(key) is not None:
             changes[key] = [getattr(inbox, attr), settings[key]]
             setattr(inbox, attr, settings[key])
     audit.record(session, actor, "inbox.update", "Inbox", inbox.id, changes, meta)
-    events.record(session, account_id=actor.require_account_id(), type=EventType.INBOX_UPDATED, inbox_id=inbox.id,
-                  actor_user_id=actor.user_id, payload={"changed": sorted(changes)})
+    events.record(
+        session,
+        account_id=actor.require_account_id(),
+        type=EventType.INBOX_UPDATED,
+        inbox_id=inbox.id,
+        actor_user_id=actor.user_id,
+        payload={"changed": sorted(changes)},
+    )
     await session.flush()
     return inbox
 
@@ -194,9 +235,14 @@ async def update_inbox(
 def _config_as_input(inbox: Inbox) -> dict[str, Any]:
     c = inbox.channel_config or {}
     return {
-        "widgetColor": c.get("widget_color"), "websiteUrl": c.get("website_url"), "welcomeTitle": c.get("welcome_title"),
-        "welcomeTagline": c.get("welcome_tagline"), "replyTime": c.get("reply_time"),
-        "allowedDomains": c.get("allowed_domains"), "callbackUrl": c.get("callback_url"), "email": c.get("email"),
+        "widgetColor": c.get("widget_color"),
+        "websiteUrl": c.get("website_url"),
+        "welcomeTitle": c.get("welcome_title"),
+        "welcomeTagline": c.get("welcome_tagline"),
+        "replyTime": c.get("reply_time"),
+        "allowedDomains": c.get("allowed_domains"),
+        "callbackUrl": c.get("callback_url"),
+        "email": c.get("email"),
     }
 
 
@@ -214,10 +260,19 @@ async def set_inbox_members(
         raise ValidationError.single("userIds", "NOT_FOUND", "Every member must be an agent of this account.")
     current = set(await repo.inbox_member_ids(session, inbox.id))
     if wanted - current:
-        session.add_all(InboxMember(account_id=actor.account_id, inbox_id=inbox.id, user_id=u) for u in sorted(wanted - current))
+        session.add_all(
+            InboxMember(account_id=actor.account_id, inbox_id=inbox.id, user_id=u) for u in sorted(wanted - current)
+        )
     if current - wanted:
         await repo.remove_inbox_members(session, inbox.id, current - wanted)
-    audit.record(session, actor, "inbox.members", "Inbox", inbox.id,
-                 {"added": sorted(wanted - current), "removed": sorted(current - wanted)}, meta)
+    audit.record(
+        session,
+        actor,
+        "inbox.members",
+        "Inbox",
+        inbox.id,
+        {"added": sorted(wanted - current), "removed": sorted(current - wanted)},
+        meta,
+    )
     await session.flush()
     return inbox

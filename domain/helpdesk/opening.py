@@ -63,16 +63,28 @@ async def open_conversation(
     )
     session.add(conversation)
     await session.flush()
-    events.record(session, account_id=conversation.account_id, type=EventType.CONVERSATION_CREATED,
-                  conversation_id=conversation.id, contact_id=conversation.contact_id, inbox_id=conversation.inbox_id,
-                  actor_user_id=actor.user_id)
+    events.record(
+        session,
+        account_id=conversation.account_id,
+        type=EventType.CONVERSATION_CREATED,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        inbox_id=conversation.inbox_id,
+        actor_user_id=actor.user_id,
+    )
     if assignee_id is not None:
         await conversations.change_assignee(session, actor, conversation, assignee_id, field="assigneeId")
     message = None
     if first_message is not None:
         message = await conversations.add_message(
-            session, actor, conversation, inbox, content=first_message.content, private=False,
-            message_type=first_message.message_type, content_attributes={},
+            session,
+            actor,
+            conversation,
+            inbox,
+            content=first_message.content,
+            private=False,
+            message_type=first_message.message_type,
+            content_attributes={},
         )
     return conversation, message
 
@@ -83,8 +95,12 @@ async def contact_inbox_for(session: AsyncSession, inbox: Inbox, contact: Contac
     contact_inbox = await repo.contact_inbox_of(session, contact.id, inbox.id)
     if contact_inbox is None:
         contact_inbox = ContactInbox(
-            account_id=inbox.account_id, contact_id=contact.id, inbox_id=inbox.id,
-            source_id=contact.email if inbox.channel_type == ChannelType.EMAIL and contact.email else f"contact-{contact.id}",
+            account_id=inbox.account_id,
+            contact_id=contact.id,
+            inbox_id=inbox.id,
+            source_id=contact.email
+            if inbox.channel_type == ChannelType.EMAIL and contact.email
+            else f"contact-{contact.id}",
         )
         session.add(contact_inbox)
         await session.flush()
@@ -111,8 +127,13 @@ async def create_conversation(
         conversations.check_content(content)
     contact_inbox = await contact_inbox_for(session, inbox, contact)
     conversation, _ = await open_conversation(
-        session, actor, inbox=inbox, contact=contact, contact_inbox_id=contact_inbox.id,
-        additional_attributes=additional_attributes, assignee_id=assignee_id,
+        session,
+        actor,
+        inbox=inbox,
+        contact=contact,
+        contact_inbox_id=contact_inbox.id,
+        additional_attributes=additional_attributes,
+        assignee_id=assignee_id,
         first_message=FirstMessage(content, MessageType.OUTGOING) if content is not None else None,
     )
     return conversation

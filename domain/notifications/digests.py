@@ -37,14 +37,17 @@ async def send_due_email_digests(session: AsyncSession, *, now: datetime | None 
             async with session.begin_nested():
                 queued += await _email_digest(session, account_id, user_id, conversation_id, now)
         except Exception:  # noqa: BLE001 - one bad group must not stop the sweep for ever
-            get_logger("parley.notifications").exception("notifications.digest_failed", user_id=user_id,
-                                                         conversation_id=conversation_id)
+            get_logger("parley.notifications").exception(
+                "notifications.digest_failed", user_id=user_id, conversation_id=conversation_id
+            )
             await repo.give_up_emails(session, user_id, conversation_id, now)
     await session.flush()
     return queued
 
 
-async def _email_digest(session: AsyncSession, account_id: int, user_id: int, conversation_id: int, now: datetime) -> int:
+async def _email_digest(
+    session: AsyncSession, account_id: int, user_id: int, conversation_id: int, now: datetime
+) -> int:
     from db.models import Account, User
     from domain.email_templates import Safe, html_paragraphs, render
     from domain.events.outbox import add_job
@@ -71,14 +74,26 @@ async def _email_digest(session: AsyncSession, account_id: int, user_id: int, co
     text_items, html_items = [], []
     for row in wanted:
         snippet = _snippet(messages.get(row.message_id) if row.message_id is not None else None)
-        text_items.append(render("notification_digest_item.txt", title=row.title, snippet=f"\n  {snippet}" if snippet else ""))
-        html_items.append(render("notification_digest_item.html", title=row.title,
-                                 snippet=Safe("<br>" + html_paragraphs(snippet)) if snippet else ""))
+        text_items.append(
+            render("notification_digest_item.txt", title=row.title, snippet=f"\n  {snippet}" if snippet else "")
+        )
+        html_items.append(
+            render(
+                "notification_digest_item.html",
+                title=row.title,
+                snippet=Safe("<br>" + html_paragraphs(snippet)) if snippet else "",
+            )
+        )
     count = len(wanted)
     subject = wanted[0].title if count == 1 else f"{count} new notifications in conversation #{conversation.display_id}"
     intro = "You have a new notification:" if count == 1 else f"You have {count} new notifications:"
-    common = dict(name=user.display_name or user.name, intro=intro, display_id=conversation.display_id,
-                  inbox=inbox.name, account=account.name)
+    common = dict(
+        name=user.display_name or user.name,
+        intro=intro,
+        display_id=conversation.display_id,
+        inbox=inbox.name,
+        account=account.name,
+    )
     text = render("notification_digest.txt", items="".join(text_items), **common)
     html_body = render("notification_digest.html", items=Safe("".join(html_items)), **common)
     add_job(session, "email.send", to=user.email, subject=subject, text=text, html=html_body)

@@ -31,7 +31,9 @@ TITLES = {
 }
 
 
-async def _candidates(session: AsyncSession, event: Event, conversation: Conversation) -> list[tuple[int, T, int | None]]:
+async def _candidates(
+    session: AsyncSession, event: Event, conversation: Conversation
+) -> list[tuple[int, T, int | None]]:
     """(user, type, message) pairs an event concerns, before settings and visibility."""
     payload = event.payload or {}
     if event.type == EventType.CONVERSATION_CREATED:
@@ -63,7 +65,9 @@ async def _candidates(session: AsyncSession, event: Event, conversation: Convers
     return []
 
 
-async def fan_out(session: AsyncSession, event_ids: Sequence[int], *, email_delay: timedelta, now: datetime | None = None) -> int:
+async def fan_out(
+    session: AsyncSession, event_ids: Sequence[int], *, email_delay: timedelta, now: datetime | None = None
+) -> int:
     """Make the notifications these events call for; returns how many were new. Safe to run again
     for the same events: existing (user, event, type) rows are skipped and announced only once."""
     now = now or utcnow()
@@ -85,7 +89,11 @@ async def fan_out(session: AsyncSession, event_ids: Sequence[int], *, email_dela
         user_ids = sorted({c[0] for c in candidates})
         actors = await repo.member_actors(session, event.account_id, user_ids)
         prefs = {u: preferences_of(s) for u, s in (await repo.settings_of(session, event.account_id, user_ids)).items()}
-        inbox = await session.get(Inbox, conversation.inbox_id) if any(c[1] == T.CONVERSATION_CREATION for c in candidates) else None
+        inbox = (
+            await session.get(Inbox, conversation.inbox_id)
+            if any(c[1] == T.CONVERSATION_CREATION for c in candidates)
+            else None
+        )
         rows = []
         for user_id, kind, message_id in candidates:
             actor = actors.get(user_id)
@@ -94,17 +102,33 @@ async def fan_out(session: AsyncSession, event_ids: Sequence[int], *, email_dela
             in_app, email = prefs.get(user_id, DEFAULTS).wants(kind)
             if not in_app and not email:
                 continue
-            rows.append(dict(
-                account_id=event.account_id, user_id=user_id, notification_type=kind, conversation_id=conversation.id,
-                message_id=message_id, actor_user_id=event.actor_user_id, event_id=event.id,
-                title=TITLES[kind].format(display_id=conversation.display_id, inbox=inbox.name if inbox else "")[:500],
-                in_app=in_app, read_at=None, email_due_at=now + email_delay if email else None, email_done_at=None,
-                created_at=now,
-            ))
+            rows.append(
+                dict(
+                    account_id=event.account_id,
+                    user_id=user_id,
+                    notification_type=kind,
+                    conversation_id=conversation.id,
+                    message_id=message_id,
+                    actor_user_id=event.actor_user_id,
+                    event_id=event.id,
+                    title=TITLES[kind].format(display_id=conversation.display_id, inbox=inbox.name if inbox else "")[
+                        :500
+                    ],
+                    in_app=in_app,
+                    read_at=None,
+                    email_due_at=now + email_delay if email else None,
+                    email_done_at=None,
+                    created_at=now,
+                )
+            )
         for notification_id, user_id, in_app in await repo.insert_new(session, rows):
             created += 1
             if in_app:  # email-only ones are not shown in the app
-                events.record(session, account_id=event.account_id, type=EventType.NOTIFICATION_CREATED,
-                              payload={"user_id": user_id, "notification_id": notification_id})
+                events.record(
+                    session,
+                    account_id=event.account_id,
+                    type=EventType.NOTIFICATION_CREATED,
+                    payload={"user_id": user_id, "notification_id": notification_id},
+                )
     await session.flush()
     return created

@@ -23,8 +23,14 @@ KEEP: Any = object()
 
 # Chatwoot's defaults: in the app everything but new conversations (Chatwoot creates those only for
 # users subscribed to them); by email only assignments.
-DEFAULT_IN_APP = frozenset({T.CONVERSATION_ASSIGNMENT, T.CONVERSATION_MENTION, T.ASSIGNED_CONVERSATION_NEW_MESSAGE,
-                            T.PARTICIPATING_CONVERSATION_NEW_MESSAGE})
+DEFAULT_IN_APP = frozenset(
+    {
+        T.CONVERSATION_ASSIGNMENT,
+        T.CONVERSATION_MENTION,
+        T.ASSIGNED_CONVERSATION_NEW_MESSAGE,
+        T.PARTICIPATING_CONVERSATION_NEW_MESSAGE,
+    }
+)
 DEFAULT_EMAIL = frozenset({T.CONVERSATION_ASSIGNMENT})
 
 
@@ -45,8 +51,9 @@ def preferences_of(row: NotificationSetting | None) -> Preferences:
     if row is None:
         return DEFAULTS
     known = {t.value for t in T}
-    return Preferences(frozenset(T(v) for v in row.in_app_types if v in known),
-                       frozenset(T(v) for v in row.email_types if v in known))
+    return Preferences(
+        frozenset(T(v) for v in row.in_app_types if v in known), frozenset(T(v) for v in row.email_types if v in known)
+    )
 
 
 # --- settings --------------------------------------------------------------------------------------
@@ -75,7 +82,9 @@ async def update_preferences(session: AsyncSession, actor: Actor, changes: Seque
             value = getattr(change, name)
             if value is not KEEP and not isinstance(value, bool):
                 field = "inApp" if name == "in_app" else "email"
-                raise ValidationError.single(f"settings.{i}.{field}", "INVALID", "Give true or false, or leave the field out.")
+                raise ValidationError.single(
+                    f"settings.{i}.{field}", "INVALID", "Give true or false, or leave the field out."
+                )
     row = await repo.setting_of(session, actor.require_account_id(), actor.require_user_id(), lock=True)
     current = preferences_of(row)
     in_app, email = set(current.in_app), set(current.email)
@@ -99,7 +108,9 @@ async def update_preferences(session: AsyncSession, actor: Actor, changes: Seque
 # --- reading and marking ---------------------------------------------------------------------------
 
 
-async def page(session: AsyncSession, actor: Actor, *, unread_only: bool, before_id: int | None, limit: int) -> Sequence[Notification]:
+async def page(
+    session: AsyncSession, actor: Actor, *, unread_only: bool, before_id: int | None, limit: int
+) -> Sequence[Notification]:
     return await repo.page(session, actor, unread_only=unread_only, before_id=before_id, limit=limit)
 
 
@@ -115,7 +126,9 @@ def _check_ids(ids: Sequence[int]) -> list[int]:
     return sorted(set(ids))
 
 
-async def mark_read(session: AsyncSession, actor: Actor, ids: Sequence[int], now: datetime | None = None) -> list[Notification]:
+async def mark_read(
+    session: AsyncSession, actor: Actor, ids: Sequence[int], now: datetime | None = None
+) -> list[Notification]:
     """Mark these notifications read (those already read keep their time). All of them must be the
     caller's, or nothing changes."""
     wanted = _check_ids(ids)

@@ -76,7 +76,9 @@ def parse_manifest(text: str) -> ParsedManifest:
         ops = []
         for doc_id, body in data.items():
             if not isinstance(body, str):
-                raise ManifestError(f"The value of {doc_id!r} must be the operation's text (Relay's {{id: body}} format)")
+                raise ManifestError(
+                    f"The value of {doc_id!r} must be the operation's text (Relay's {{id: body}} format)"
+                )
             ops.append(ManifestOperation(doc_id, body, None, _guess_kind(body)))
         fmt = ManifestFormat.RELAY
     if not ops:

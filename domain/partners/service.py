@@ -61,7 +61,9 @@ async def _app(session: AsyncSession, actor: Actor, app_id: int, *, lock: bool =
     return app
 
 
-async def create_app(session: AsyncSession, actor: Actor, *, name: str, description: str, meta: RequestMeta) -> PartnerApp:
+async def create_app(
+    session: AsyncSession, actor: Actor, *, name: str, description: str, meta: RequestMeta
+) -> PartnerApp:
     errors: list[FieldError] = []
     name = _name(name, "name", errors)
     if len(description) > 1000:
@@ -76,8 +78,14 @@ async def create_app(session: AsyncSession, actor: Actor, *, name: str, descript
 
 
 async def update_app(
-    session: AsyncSession, actor: Actor, app_id: int, *, name: str | None, description: str | None,
-    disabled: bool | None, meta: RequestMeta,
+    session: AsyncSession,
+    actor: Actor,
+    app_id: int,
+    *,
+    name: str | None,
+    description: str | None,
+    disabled: bool | None,
+    meta: RequestMeta,
 ) -> PartnerApp:
     app = await _app(session, actor, app_id, lock=True)
     errors: list[FieldError] = []
@@ -111,13 +119,24 @@ async def create_token(
     app = await _app(session, actor, app_id)
     secret, secret_hash = tokens.new_secret(PREFIX_PARTNER)
     row = PartnerToken(
-        account_id=actor.account_id, partner_app_id=app.id, name=name, token_prefix=secret[:12],
-        token_hash=secret_hash, created_by_id=actor.user_id,
+        account_id=actor.account_id,
+        partner_app_id=app.id,
+        name=name,
+        token_prefix=secret[:12],
+        token_hash=secret_hash,
+        created_by_id=actor.user_id,
     )
     session.add(row)
     await session.flush()
-    audit.record(session, actor, "partner_token.create", "PartnerToken", row.id,
-                 {"name": name, "partnerAppId": app.id, "prefix": row.token_prefix}, meta)
+    audit.record(
+        session,
+        actor,
+        "partner_token.create",
+        "PartnerToken",
+        row.id,
+        {"name": name, "partnerAppId": app.id, "prefix": row.token_prefix},
+        meta,
+    )
     return row, secret
 
 
@@ -140,7 +159,13 @@ class UploadResult:
 
 
 async def upload_manifest(
-    session: AsyncSession, actor: Actor, app_id: int, *, text: str, validate: Validator, skip_invalid: bool,
+    session: AsyncSession,
+    actor: Actor,
+    app_id: int,
+    *,
+    text: str,
+    validate: Validator,
+    skip_invalid: bool,
     meta: RequestMeta,
 ) -> UploadResult:
     """Store a new version of the app's manifest and make it current. Every operation is validated
@@ -162,30 +187,56 @@ async def upload_manifest(
         raise ValidationError.single("manifest", "INVALID_MANIFEST", "No operation of the manifest is valid")
     version = await repo.latest_version(session, app.id) + 1
     manifest = PartnerManifest(
-        account_id=app.account_id, partner_app_id=app.id, version=version, format=parsed.format,
-        operation_count=len(valid), created_by_id=actor.user_id,
+        account_id=app.account_id,
+        partner_app_id=app.id,
+        version=version,
+        format=parsed.format,
+        operation_count=len(valid),
+        created_by_id=actor.user_id,
     )
     session.add(manifest)
     await session.flush()
     session.add_all(
-        PartnerOperation(manifest_id=manifest.id, document_id=op.document_id, sha256=op.sha256, name=op.name,
-                         kind=op.kind, body=op.body)
+        PartnerOperation(
+            manifest_id=manifest.id,
+            document_id=op.document_id,
+            sha256=op.sha256,
+            name=op.name,
+            kind=op.kind,
+            body=op.body,
+        )
         for op in valid
     )
     app.current_version = version
-    audit.record(session, actor, "partner_manifest.upload", "PartnerApp", app.id,
-                 {"version": version, "operations": len(valid), "skipped": len(invalid)}, meta)
+    audit.record(
+        session,
+        actor,
+        "partner_manifest.upload",
+        "PartnerApp",
+        app.id,
+        {"version": version, "operations": len(valid), "skipped": len(invalid)},
+        meta,
+    )
     await session.flush()
     return UploadResult(manifest, app, invalid)
 
 
-async def activate_manifest(session: AsyncSession, actor: Actor, app_id: int, version: int, meta: RequestMeta) -> PartnerApp:
+async def activate_manifest(
+    session: AsyncSession, actor: Actor, app_id: int, version: int, meta: RequestMeta
+) -> PartnerApp:
     app = await _app(session, actor, app_id, lock=True)
     if await repo.manifest_version(session, actor.require_account_id(), app.id, version) is None:
         raise ValidationError.single("version", "NOT_FOUND", "This app has no manifest of that version.")
     if app.current_version != version:
-        audit.record(session, actor, "partner_manifest.activate", "PartnerApp", app.id,
-                     {"version": [app.current_version, version]}, meta)
+        audit.record(
+            session,
+            actor,
+            "partner_manifest.activate",
+            "PartnerApp",
+            app.id,
+            {"version": [app.current_version, version]},
+            meta,
+        )
         app.current_version = version
     await session.flush()
     return app

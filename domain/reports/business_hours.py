@@ -21,7 +21,9 @@ def _at(day: date, clock: time, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, clock, tzinfo=zone).astimezone(UTC)
 
 
-def business_seconds(start: datetime, end: datetime, *, enabled: bool, hours: Sequence[dict[str, Any]], timezone: str) -> float:
+def business_seconds(
+    start: datetime, end: datetime, *, enabled: bool, hours: Sequence[dict[str, Any]], timezone: str
+) -> float:
     if not enabled or end <= start:
         return 0.0
     by_day = {h["day_of_week"]: h for h in hours or ()}

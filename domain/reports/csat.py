@@ -20,13 +20,25 @@ class CsatSummary:
     distribution: dict[int, int]  # rating 1..5 → responses
 
 
-async def csat_summary(session: AsyncSession, account_id: int, *, since: date, until: date, inbox_id: int | None = None,
-                       team_id: int | None = None, assignee_id: int | None = None) -> CsatSummary:
+async def csat_summary(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    since: date,
+    until: date,
+    inbox_id: int | None = None,
+    team_id: int | None = None,
+    assignee_id: int | None = None,
+) -> CsatSummary:
     check_range(since, until)
     rng = Range(since, until, await account_timezone(session, account_id))
-    stmt = (select(CsatResponse.rating, func.count()).where(
-        CsatResponse.account_id == account_id, CsatResponse.created_at >= rng.lo, CsatResponse.created_at < rng.hi)
-        .group_by(CsatResponse.rating))
+    stmt = (
+        select(CsatResponse.rating, func.count())
+        .where(
+            CsatResponse.account_id == account_id, CsatResponse.created_at >= rng.lo, CsatResponse.created_at < rng.hi
+        )
+        .group_by(CsatResponse.rating)
+    )
     if assignee_id is not None:
         stmt = stmt.where(CsatResponse.assignee_id == assignee_id)
     if inbox_id is not None or team_id is not None:

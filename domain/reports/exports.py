@@ -27,15 +27,30 @@ from domain.storage import Storage
 
 ACTOR = "reports.export"
 CONTENT_TYPE = "text/csv"
-KIND_DIMENSION = {ExportKind.AGENTS: Dimension.AGENT, ExportKind.INBOXES: Dimension.INBOX,
-                  ExportKind.TEAMS: Dimension.TEAM, ExportKind.LABELS: Dimension.LABEL}
+KIND_DIMENSION = {
+    ExportKind.AGENTS: Dimension.AGENT,
+    ExportKind.INBOXES: Dimension.INBOX,
+    ExportKind.TEAMS: Dimension.TEAM,
+    ExportKind.LABELS: Dimension.LABEL,
+}
 TIME_COLUMNS = ("count", "average", "median", "average_business_hours", "median_business_hours")
 METRIC_COLUMNS = (
-    "conversations_opened", "conversations_resolved", "conversations_reopened", "incoming_messages", "outgoing_messages",
+    "conversations_opened",
+    "conversations_resolved",
+    "conversations_reopened",
+    "incoming_messages",
+    "outgoing_messages",
     *(f"{m}_{c}" for m in ("first_response", "reply_time", "resolution_time") for c in TIME_COLUMNS),
 )
-EVENT_COLUMNS = ("name", "conversation_display_id", "inbox", "event_start_time", "event_end_time", "value",
-                 "value_in_business_hours")
+EVENT_COLUMNS = (
+    "name",
+    "conversation_display_id",
+    "inbox",
+    "event_start_time",
+    "event_end_time",
+    "value",
+    "value_in_business_hours",
+)
 
 
 def _cell(value: object) -> str:
@@ -43,8 +58,13 @@ def _cell(value: object) -> str:
 
 
 def metrics_cells(m: queries.Metrics) -> list[str]:
-    cells: list[Any] = [m.conversations_opened, m.conversations_resolved, m.conversations_reopened, m.incoming_messages,
-                   m.outgoing_messages]
+    cells: list[Any] = [
+        m.conversations_opened,
+        m.conversations_resolved,
+        m.conversations_reopened,
+        m.incoming_messages,
+        m.outgoing_messages,
+    ]
     for t in (m.first_response, m.reply_time, m.resolution_time):
         cells += [t.count, t.average, t.median, t.average_business_hours, t.median_business_hours]
     return [_cell(c) for c in cells]
@@ -56,14 +76,29 @@ def _csv(rows: Sequence[Sequence[str]]) -> bytes:
     return buf.getvalue().encode()
 
 
-async def create_export(session: AsyncSession, actor: Actor, *, kind: ExportKind, since: date, until: date,
-                        group_by: GroupBy, format: str = "csv") -> ReportExport:
+async def create_export(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    kind: ExportKind,
+    since: date,
+    until: date,
+    group_by: GroupBy,
+    format: str = "csv",
+) -> ReportExport:
     if format != "csv":
         raise ValidationError(FieldError("format", "INVALID", "Reports export as CSV."))
     queries.check_range(since, until)
-    export = ReportExport(account_id=actor.account_id, requester_id=actor.user_id, kind=kind.value, format=format,
-                          params={"since": since.isoformat(), "until": until.isoformat(), "group_by": group_by.value},
-                          status=ExportStatus.PENDING, row_count=0, created_at=utcnow())
+    export = ReportExport(
+        account_id=actor.account_id,
+        requester_id=actor.user_id,
+        kind=kind.value,
+        format=format,
+        params={"since": since.isoformat(), "until": until.isoformat(), "group_by": group_by.value},
+        status=ExportStatus.PENDING,
+        row_count=0,
+        created_at=utcnow(),
+    )
     session.add(export)
     await session.flush()
     outbox.add_job(session, ACTOR, export_id=export.id)
@@ -72,7 +107,9 @@ async def create_export(session: AsyncSession, actor: Actor, *, kind: ExportKind
 
 async def export_visible(session: AsyncSession, actor: Actor, export_id: int) -> ReportExport:
     """An export of the actor's account that the actor asked for (administrators see all of them)."""
-    export = await session.scalar(select(ReportExport).where(ReportExport.id == export_id, ReportExport.account_id == actor.account_id))
+    export = await session.scalar(
+        select(ReportExport).where(ReportExport.id == export_id, ReportExport.account_id == actor.account_id)
+    )
     if export is None or not (actor.is_administrator or export.requester_id == actor.user_id):
         raise NotFound("No ReportExport with this ID")
     return export
@@ -102,7 +139,9 @@ class Counter:
     rows: int = 0
 
 
-async def chunks(sessions: async_sessionmaker[AsyncSession], export: ReportExport, counter: Counter, *, batch_rows: int = 1000) -> AsyncIterator[bytes]:
+async def chunks(
+    sessions: async_sessionmaker[AsyncSession], export: ReportExport, counter: Counter, *, batch_rows: int = 1000
+) -> AsyncIterator[bytes]:
     """The CSV in pieces of at most `batch_rows` rows; every batch of raw events is its own query."""
     kind = ExportKind(export.kind)
     since, until = date.fromisoformat(export.params["since"]), date.fromisoformat(export.params["until"])
@@ -114,32 +153,53 @@ async def chunks(sessions: async_sessionmaker[AsyncSession], export: ReportExpor
         after = 0
         while True:
             async with sessions() as session:
-                rows = (await session.execute(
-                    select(ReportingEvent.id, ReportingEvent.name, Conversation.display_id, Inbox.name,
-                           ReportingEvent.event_start_time, ReportingEvent.event_end_time, ReportingEvent.value,
-                           ReportingEvent.value_in_business_hours)
-                    .outerjoin(Conversation, Conversation.id == ReportingEvent.conversation_id)
-                    .outerjoin(Inbox, Inbox.id == ReportingEvent.inbox_id)
-                    .where(ReportingEvent.account_id == export.account_id, ReportingEvent.id > after,
-                           ReportingEvent.event_end_time >= rng.lo, ReportingEvent.event_end_time < rng.hi)
-                    .order_by(ReportingEvent.id).limit(batch_rows)
-                )).all()
+                rows = (
+                    await session.execute(
+                        select(
+                            ReportingEvent.id,
+                            ReportingEvent.name,
+                            Conversation.display_id,
+                            Inbox.name,
+                            ReportingEvent.event_start_time,
+                            ReportingEvent.event_end_time,
+                            ReportingEvent.value,
+                            ReportingEvent.value_in_business_hours,
+                        )
+                        .outerjoin(Conversation, Conversation.id == ReportingEvent.conversation_id)
+                        .outerjoin(Inbox, Inbox.id == ReportingEvent.inbox_id)
+                        .where(
+                            ReportingEvent.account_id == export.account_id,
+                            ReportingEvent.id > after,
+                            ReportingEvent.event_end_time >= rng.lo,
+                            ReportingEvent.event_end_time < rng.hi,
+                        )
+                        .order_by(ReportingEvent.id)
+                        .limit(batch_rows)
+                    )
+                ).all()
             if not rows:
                 return
             after = rows[-1][0]
             counter.rows += len(rows)
-            yield _csv([[r[1], _cell(r[2]), r[3] or "", r[4].isoformat(), r[5].isoformat(), _cell(r[6]), _cell(r[7])] for r in rows])
+            yield _csv(
+                [
+                    [r[1], _cell(r[2]), r[3] or "", r[4].isoformat(), r[5].isoformat(), _cell(r[6]), _cell(r[7])]
+                    for r in rows
+                ]
+            )
         return
     async with sessions() as session:
         if kind == ExportKind.OVERVIEW:
             result = await queries.report(session, export.account_id, since=since, until=until, group_by=group_by)
             header, body = ["period_start"], [[b.start.isoformat(), *metrics_cells(b.metrics)] for b in result.series]
         else:
-            summaries = await queries.summaries(session, export.account_id, dimension=KIND_DIMENSION[kind], since=since, until=until)
+            summaries = await queries.summaries(
+                session, export.account_id, dimension=KIND_DIMENSION[kind], since=since, until=until
+            )
             header, body = ["name"], [[r.name, *metrics_cells(r.metrics)] for r in summaries]
     yield _csv([[*header, *METRIC_COLUMNS]])
     for offset in range(0, len(body), batch_rows):
-        part = body[offset:offset + batch_rows]
+        part = body[offset : offset + batch_rows]
         counter.rows += len(part)
         yield _csv(part)
 
@@ -150,8 +210,14 @@ async def finish(session: AsyncSession, export_id: int, *, row_count: int, key: 
     export.row_count = row_count
     export.storage_key = key
     export.finished_at = utcnow()
-    events.record(session, account_id=export.account_id, type=EventType.REPORT_EXPORT_COMPLETED, actor_user_id=export.requester_id,
-                  private=True, payload={"user_id": export.requester_id, "export_id": export.id})
+    events.record(
+        session,
+        account_id=export.account_id,
+        type=EventType.REPORT_EXPORT_COMPLETED,
+        actor_user_id=export.requester_id,
+        private=True,
+        payload={"user_id": export.requester_id, "export_id": export.id},
+    )
     await session.flush()
     return export
 
@@ -168,5 +234,6 @@ async def fail(session: AsyncSession, export_id: int, reason: str) -> None:
 async def download_url(storage: Storage, export: ReportExport, *, expires_in: int) -> str | None:
     if export.status != ExportStatus.DONE or not export.storage_key:
         return None
-    return await storage.download_url(export.storage_key, file_name=file_name(export), content_type=CONTENT_TYPE,
-                                      expires_in=expires_in)
+    return await storage.download_url(
+        export.storage_key, file_name=file_name(export), content_type=CONTENT_TYPE, expires_in=expires_in
+    )

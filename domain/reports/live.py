@@ -41,21 +41,35 @@ def agent_status_counts(member_ids: Iterable[int], presence: Mapping[int, str]) 
 
 
 async def member_ids(session: AsyncSession, account_id: int) -> list[int]:
-    return list(await session.scalars(select(AccountMembership.user_id).where(AccountMembership.account_id == account_id)))
+    return list(
+        await session.scalars(select(AccountMembership.user_id).where(AccountMembership.account_id == account_id))
+    )
 
 
-async def live_counts(session: AsyncSession, account_id: int, *, inbox_id: int | None = None, team_id: int | None = None,
-                      assignee_id: int | None = None) -> LiveCounts:
+async def live_counts(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    inbox_id: int | None = None,
+    team_id: int | None = None,
+    assignee_id: int | None = None,
+) -> LiveCounts:
     """Chatwoot's live conversation metrics: open; unattended (open, and never answered or waiting
     for a reply); unassigned (open without an assignee); pending."""
     is_open = Conversation.status == ConversationStatus.OPEN
-    unattended = and_(is_open, or_(Conversation.first_reply_created_at.is_(None), Conversation.waiting_since.is_not(None)))
+    unattended = and_(
+        is_open, or_(Conversation.first_reply_created_at.is_(None), Conversation.waiting_since.is_not(None))
+    )
 
     def n(condition: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
-    stmt = select(n(is_open), n(unattended), n(and_(is_open, Conversation.assignee_id.is_(None))),
-                  n(Conversation.status == ConversationStatus.PENDING)).where(Conversation.account_id == account_id)
+    stmt = select(
+        n(is_open),
+        n(unattended),
+        n(and_(is_open, Conversation.assignee_id.is_(None))),
+        n(Conversation.status == ConversationStatus.PENDING),
+    ).where(Conversation.account_id == account_id)
     if inbox_id is not None:
         stmt = stmt.where(Conversation.inbox_id == inbox_id)
     if team_id is not None:

@@ -156,10 +156,14 @@ class _Acc:
             return int(self.sums.get(name.value, [0])[0])
 
         return Metrics(
-            conversations_opened=n(Metric.CONVERSATION_OPENED), conversations_resolved=n(Metric.CONVERSATION_RESOLVED),
-            conversations_reopened=n(Metric.CONVERSATION_REOPENED), incoming_messages=n(Metric.INCOMING_MESSAGE),
-            outgoing_messages=n(Metric.OUTGOING_MESSAGE), first_response=timed(Metric.FIRST_RESPONSE),
-            reply_time=timed(Metric.REPLY_TIME), resolution_time=timed(Metric.CONVERSATION_RESOLVED),
+            conversations_opened=n(Metric.CONVERSATION_OPENED),
+            conversations_resolved=n(Metric.CONVERSATION_RESOLVED),
+            conversations_reopened=n(Metric.CONVERSATION_REOPENED),
+            incoming_messages=n(Metric.INCOMING_MESSAGE),
+            outgoing_messages=n(Metric.OUTGOING_MESSAGE),
+            first_response=timed(Metric.FIRST_RESPONSE),
+            reply_time=timed(Metric.REPLY_TIME),
+            resolution_time=timed(Metric.CONVERSATION_RESOLVED),
         )
 
 
@@ -170,13 +174,24 @@ def _dimension_filter(dimension: Dimension, dimension_id: int | None) -> tuple[s
     if dimension == Dimension.ACCOUNT or dimension_id is None:
         return "", {}
     if dimension == Dimension.LABEL:
-        return (" AND conversation_id IN (SELECT conversation_id FROM conversation_labels WHERE label_id = :dim)",
-                {"dim": dimension_id})
+        return (
+            " AND conversation_id IN (SELECT conversation_id FROM conversation_labels WHERE label_id = :dim)",
+            {"dim": dimension_id},
+        )
     return f" AND {COLUMN[dimension]} = :dim", {"dim": dimension_id}
 
 
-async def _raw(session: AsyncSession, account_id: int, rng: Range, names: Sequence[Metric], group_by: GroupBy | None,
-               dimension: Dimension, dimension_id: int | None, *, with_counts: bool) -> dict[tuple[str, date | None], tuple[Any, ...]]:
+async def _raw(
+    session: AsyncSession,
+    account_id: int,
+    rng: Range,
+    names: Sequence[Metric],
+    group_by: GroupBy | None,
+    dimension: Dimension,
+    dimension_id: int | None,
+    *,
+    with_counts: bool,
+) -> dict[tuple[str, date | None], tuple[Any, ...]]:
     """(name, bucket or None for the whole range) → (count, sum, sum in business hours, median, median
     in business hours), read from the raw reporting events of the range. On PostgreSQL one statement
     with `percentile_cont` and GROUPING SETS over the (account, name, end time) index; on SQLite the
@@ -214,21 +229,39 @@ async def _raw(session: AsyncSession, account_id: int, rng: Range, names: Sequen
     zone = ZoneInfo(rng.timezone)
     groups: dict[tuple[str, date | None], list[tuple[float, float]]] = defaultdict(list)
     for name, end, value, value_bh in await session.execute(stmt, params):
-        end = datetime.fromisoformat(str(end)).replace(tzinfo=UTC) if not isinstance(end, datetime) else end.replace(tzinfo=UTC)
+        end = (
+            datetime.fromisoformat(str(end)).replace(tzinfo=UTC)
+            if not isinstance(end, datetime)
+            else end.replace(tzinfo=UTC)
+        )
         groups[(name, None)].append((value, value_bh))
         if group_by:
             groups[(name, bucket_of(end.astimezone(zone).date(), group_by))].append((value, value_bh))
     for key, values in groups.items():
-        out[key] = (len(values), sum(v for v, _ in values), sum(b for _, b in values),
-                    statistics.median(v for v, _ in values), statistics.median(b for _, b in values))
+        out[key] = (
+            len(values),
+            sum(v for v, _ in values),
+            sum(b for _, b in values),
+            statistics.median(v for v, _ in values),
+            statistics.median(b for _, b in values),
+        )
     return out
 
 
 # --- the report over time ----------------------------------------------------------------------------
 
 
-async def report(session: AsyncSession, account_id: int, *, since: date, until: date, group_by: GroupBy,
-                 dimension: Dimension = Dimension.ACCOUNT, dimension_id: int | None = None, medians: bool = True) -> Report:
+async def report(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    since: date,
+    until: date,
+    group_by: GroupBy,
+    dimension: Dimension = Dimension.ACCOUNT,
+    dimension_id: int | None = None,
+    medians: bool = True,
+) -> Report:
     """`medians=False` skips the one statement that reads raw events (the medians stay None): counts
     and averages then come from the roll-ups alone."""
     check_range(since, until)
@@ -242,20 +275,38 @@ async def report(session: AsyncSession, account_id: int, *, since: date, until: 
     else:
         kind = "account" if dimension == Dimension.ACCOUNT else dimension.value
         rows = await session.execute(
-            select(ReportingRollup.day, ReportingRollup.name, ReportingRollup.count, ReportingRollup.sum_value,
-                   ReportingRollup.sum_value_business_hours)
-            .where(ReportingRollup.account_id == account_id, ReportingRollup.dimension_type == kind,
-                   ReportingRollup.dimension_id == (account_id if dimension == Dimension.ACCOUNT else dimension_id),
-                   ReportingRollup.day >= since, ReportingRollup.day <= until)
+            select(
+                ReportingRollup.day,
+                ReportingRollup.name,
+                ReportingRollup.count,
+                ReportingRollup.sum_value,
+                ReportingRollup.sum_value_business_hours,
+            ).where(
+                ReportingRollup.account_id == account_id,
+                ReportingRollup.dimension_type == kind,
+                ReportingRollup.dimension_id == (account_id if dimension == Dimension.ACCOUNT else dimension_id),
+                ReportingRollup.day >= since,
+                ReportingRollup.day <= until,
+            )
         )
         for day, name, count, total, total_bh in rows:
             summary.add(name, count, total, total_bh)
             per_bucket[bucket_of(day, group_by)].add(name, count, total, total_bh)
-        raw = await _raw(session, account_id, rng, TIMED, group_by, dimension, dimension_id, with_counts=False) if medians else {}
+        raw = (
+            await _raw(session, account_id, rng, TIMED, group_by, dimension, dimension_id, with_counts=False)
+            if medians
+            else {}
+        )
     for (name, b), (_c, _t, _tb, median, median_bh) in raw.items():
         (summary if b is None else per_bucket[b]).medians[name] = (median, median_bh)
-    return Report(rng.timezone, since, until, group_by, summary.metrics(),
-                  [Bucket(b, acc.metrics()) for b, acc in per_bucket.items()])
+    return Report(
+        rng.timezone,
+        since,
+        until,
+        group_by,
+        summary.metrics(),
+        [Bucket(b, acc.metrics()) for b, acc in per_bucket.items()],
+    )
 
 
 # --- per agent, inbox, team or label -------------------------------------------------------------------
@@ -263,8 +314,11 @@ async def report(session: AsyncSession, account_id: int, *, since: date, until: 
 
 async def _members(session: AsyncSession, account_id: int, dimension: Dimension) -> list[tuple[int, str]]:
     if dimension == Dimension.AGENT:
-        stmt = (select(User.id, func.coalesce(User.display_name, User.name)).join(AccountMembership, AccountMembership.user_id == User.id)
-                .where(AccountMembership.account_id == account_id))
+        stmt = (
+            select(User.id, func.coalesce(User.display_name, User.name))
+            .join(AccountMembership, AccountMembership.user_id == User.id)
+            .where(AccountMembership.account_id == account_id)
+        )
     elif dimension == Dimension.INBOX:
         stmt = select(Inbox.id, Inbox.name).where(Inbox.account_id == account_id)
     elif dimension == Dimension.TEAM:
@@ -274,8 +328,9 @@ async def _members(session: AsyncSession, account_id: int, dimension: Dimension)
     return sorted(((i, n) for i, n in await session.execute(stmt)), key=lambda r: (r[1].lower(), r[0]))
 
 
-async def summaries(session: AsyncSession, account_id: int, *, dimension: Dimension, since: date, until: date,
-                    medians: bool = True) -> list[SummaryRow]:
+async def summaries(
+    session: AsyncSession, account_id: int, *, dimension: Dimension, since: date, until: date, medians: bool = True
+) -> list[SummaryRow]:
     """One row per agent (member of the account), inbox, team or label over the range, by name; a
     constant number of statements whatever the number of rows."""
     if dimension == Dimension.ACCOUNT:
@@ -287,40 +342,73 @@ async def summaries(session: AsyncSession, account_id: int, *, dimension: Dimens
     params = dict(a=account_id, lo=rng.lo, hi=rng.hi)
     if dimension == Dimension.LABEL:
         # Labels come from the conversations' current labels (agents label when they resolve).
-        stmt = (select(ConversationLabel.label_id, ReportingEvent.name, func.count(), func.sum(ReportingEvent.value),
-                       func.sum(ReportingEvent.value_in_business_hours))
-                .join(ConversationLabel, ConversationLabel.conversation_id == ReportingEvent.conversation_id)
-                .where(ReportingEvent.account_id == account_id, ReportingEvent.event_end_time >= rng.lo,
-                       ReportingEvent.event_end_time < rng.hi).group_by(ConversationLabel.label_id, ReportingEvent.name))
+        stmt = (
+            select(
+                ConversationLabel.label_id,
+                ReportingEvent.name,
+                func.count(),
+                func.sum(ReportingEvent.value),
+                func.sum(ReportingEvent.value_in_business_hours),
+            )
+            .join(ConversationLabel, ConversationLabel.conversation_id == ReportingEvent.conversation_id)
+            .where(
+                ReportingEvent.account_id == account_id,
+                ReportingEvent.event_end_time >= rng.lo,
+                ReportingEvent.event_end_time < rng.hi,
+            )
+            .group_by(ConversationLabel.label_id, ReportingEvent.name)
+        )
     else:
-        stmt = (select(ReportingRollup.dimension_id, ReportingRollup.name, func.sum(ReportingRollup.count),
-                       func.sum(ReportingRollup.sum_value), func.sum(ReportingRollup.sum_value_business_hours))
-                .where(ReportingRollup.account_id == account_id, ReportingRollup.dimension_type == dimension.value,
-                       ReportingRollup.day >= since, ReportingRollup.day <= until)
-                .group_by(ReportingRollup.dimension_id, ReportingRollup.name))
+        stmt = (
+            select(
+                ReportingRollup.dimension_id,
+                ReportingRollup.name,
+                func.sum(ReportingRollup.count),
+                func.sum(ReportingRollup.sum_value),
+                func.sum(ReportingRollup.sum_value_business_hours),
+            )
+            .where(
+                ReportingRollup.account_id == account_id,
+                ReportingRollup.dimension_type == dimension.value,
+                ReportingRollup.day >= since,
+                ReportingRollup.day <= until,
+            )
+            .group_by(ReportingRollup.dimension_id, ReportingRollup.name)
+        )
     for dim_id, name, count, total, total_bh in await session.execute(stmt):
         if dim_id in accs:
             accs[dim_id].add(name, count, total or 0.0, total_bh or 0.0)
-    for (dim_id, name), (median, median_bh) in ((await _medians_by(session, rng, params, dimension)) if medians else {}).items():
+    for (dim_id, name), (median, median_bh) in (
+        (await _medians_by(session, rng, params, dimension)) if medians else {}
+    ).items():
         if dim_id in accs:
             accs[dim_id].medians[name] = (median, median_bh)
     return [SummaryRow(dimension, i, n, accs[i].metrics()) for i, n in members]
 
 
-async def _medians_by(session: AsyncSession, rng: Range, params: dict[str, Any], dimension: Dimension) -> dict[tuple[int, str], tuple[Any, ...]]:
+async def _medians_by(
+    session: AsyncSession, rng: Range, params: dict[str, Any], dimension: Dimension
+) -> dict[tuple[int, str], tuple[Any, ...]]:
     names = [m.value for m in TIMED]
     if dimension == Dimension.LABEL:
-        source, key = ("reporting_events re JOIN conversation_labels cl ON cl.conversation_id = re.conversation_id", "cl.label_id")
+        source, key = (
+            "reporting_events re JOIN conversation_labels cl ON cl.conversation_id = re.conversation_id",
+            "cl.label_id",
+        )
     else:
         source, key = "reporting_events re", f"re.{COLUMN[dimension]}"
-    filters = (f"re.account_id = :a AND re.event_end_time >= :lo AND re.event_end_time < :hi AND {key} IS NOT NULL "
-               f"AND re.name IN ({', '.join(f':n{i}' for i in range(len(names)))})")
+    filters = (
+        f"re.account_id = :a AND re.event_end_time >= :lo AND re.event_end_time < :hi AND {key} IS NOT NULL "
+        f"AND re.name IN ({', '.join(f':n{i}' for i in range(len(names)))})"
+    )
     binds = {**params, **{f"n{i}": n for i, n in enumerate(names)}}
     out: dict[tuple[int, str], tuple[Any, ...]] = {}
     if dialect_name(session) == "postgresql":
-        stmt = text(f"SELECT {key}, re.name, percentile_cont(0.5) WITHIN GROUP (ORDER BY re.value), "
-                    "percentile_cont(0.5) WITHIN GROUP (ORDER BY re.value_in_business_hours) "
-                    f"FROM {source} WHERE {filters} GROUP BY {key}, re.name")
+        stmt = text(
+            f"SELECT {key}, re.name, percentile_cont(0.5) WITHIN GROUP (ORDER BY re.value), "
+            "percentile_cont(0.5) WITHIN GROUP (ORDER BY re.value_in_business_hours) "
+            f"FROM {source} WHERE {filters} GROUP BY {key}, re.name"
+        )
         for dim_id, name, median, median_bh in await session.execute(stmt, binds):
             out[(dim_id, name)] = (median, median_bh)
         return out
@@ -333,7 +421,9 @@ async def _medians_by(session: AsyncSession, rng: Range, params: dict[str, Any],
     return {k: (statistics.median(v for v, _ in vs), statistics.median(b for _, b in vs)) for k, vs in groups.items()}
 
 
-async def check_dimension(session: AsyncSession, account_id: int, dimension: Dimension, dimension_id: int | None) -> None:
+async def check_dimension(
+    session: AsyncSession, account_id: int, dimension: Dimension, dimension_id: int | None
+) -> None:
     """The agent, inbox, team or label a report is about must belong to the account."""
     from domain.errors import NotFound
 
@@ -342,11 +432,14 @@ async def check_dimension(session: AsyncSession, account_id: int, dimension: Dim
     if dimension_id is None:
         raise ValidationError(FieldError("id", "REQUIRED", "Name the agent, inbox, team or label."))
     if dimension == Dimension.AGENT:
-        stmt = select(AccountMembership.user_id).where(AccountMembership.account_id == account_id,
-                                                       AccountMembership.user_id == dimension_id)
+        stmt = select(AccountMembership.user_id).where(
+            AccountMembership.account_id == account_id, AccountMembership.user_id == dimension_id
+        )
     else:
         models: dict[Dimension, type[Inbox | Team | Label]] = {
-            Dimension.INBOX: Inbox, Dimension.TEAM: Team, Dimension.LABEL: Label
+            Dimension.INBOX: Inbox,
+            Dimension.TEAM: Team,
+            Dimension.LABEL: Label,
         }
         model = models[dimension]
         stmt = select(model.id).where(model.account_id == account_id, model.id == dimension_id)

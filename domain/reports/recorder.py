@@ -84,15 +84,25 @@ class _Context:
 async def _load(session: AsyncSession, events: Sequence[Event]) -> _Context:
     conversation_ids = {e.conversation_id for e in events if e.conversation_id}
     message_ids = {e.message_id for e in events if e.message_id}
-    conversations = {c.id: c for c in await session.scalars(select(Conversation).where(Conversation.id.in_(conversation_ids)))} \
-        if conversation_ids else {}
-    messages = {m.id: m for m in await session.scalars(select(Message).where(Message.id.in_(message_ids)))} if message_ids else {}
+    conversations = (
+        {c.id: c for c in await session.scalars(select(Conversation).where(Conversation.id.in_(conversation_ids)))}
+        if conversation_ids
+        else {}
+    )
+    messages = (
+        {m.id: m for m in await session.scalars(select(Message).where(Message.id.in_(message_ids)))}
+        if message_ids
+        else {}
+    )
     inbox_ids = {c.inbox_id for c in conversations.values()}
-    inboxes = {i.id: i for i in await session.scalars(select(Inbox).where(Inbox.id.in_(inbox_ids)))} if inbox_ids else {}
+    inboxes = (
+        {i.id: i for i in await session.scalars(select(Inbox).where(Inbox.id.in_(inbox_ids)))} if inbox_ids else {}
+    )
     history: dict[int, list[Event]] = defaultdict(list)
     if conversation_ids:
         rows = await session.scalars(
-            select(Event).where(Event.conversation_id.in_(conversation_ids), Event.type == EventType.CONVERSATION_STATUS_CHANGED)
+            select(Event)
+            .where(Event.conversation_id.in_(conversation_ids), Event.type == EventType.CONVERSATION_STATUS_CHANGED)
             .order_by(Event.conversation_id, Event.position)
         )
         for row in rows:
@@ -103,7 +113,8 @@ async def _load(session: AsyncSession, events: Sequence[Event]) -> _Context:
         recorded_rows = await session.execute(
             select(ReportingEvent.conversation_id, ReportingEvent.name, ReportingEvent.event_end_time).where(
                 ReportingEvent.conversation_id.in_(conversation_ids),
-                ReportingEvent.name.in_([Metric.CONVERSATION_RESOLVED.value, Metric.CONVERSATION_REOPENED.value]))
+                ReportingEvent.name.in_([Metric.CONVERSATION_RESOLVED.value, Metric.CONVERSATION_REOPENED.value]),
+            )
         )
         for conversation_id, name, end in recorded_rows:
             if conversation_id is not None:  # always: selected by conversation id
@@ -111,14 +122,38 @@ async def _load(session: AsyncSession, events: Sequence[Event]) -> _Context:
     return _Context(conversations, messages, inboxes, history, recorded)
 
 
-def _row(event: Event, conversation: Conversation, inbox: Inbox, name: Metric, start: datetime, end: datetime,
-         user_id: int | None, timed: bool) -> dict[str, Any]:
+def _row(
+    event: Event,
+    conversation: Conversation,
+    inbox: Inbox,
+    name: Metric,
+    start: datetime,
+    end: datetime,
+    user_id: int | None,
+    timed: bool,
+) -> dict[str, Any]:
     value = max((end - start).total_seconds(), 0.0) if timed else 0.0
-    in_hours = business_seconds(start, end, enabled=inbox.working_hours_enabled, hours=inbox.working_hours,
-                                timezone=inbox.timezone) if timed else 0.0
-    return dict(account_id=event.account_id, source_event_id=event.id, name=name.value, value=value,
-                value_in_business_hours=in_hours, conversation_id=conversation.id, inbox_id=conversation.inbox_id,
-                user_id=user_id, team_id=conversation.team_id, event_start_time=start, event_end_time=end, created_at=utcnow())
+    in_hours = (
+        business_seconds(
+            start, end, enabled=inbox.working_hours_enabled, hours=inbox.working_hours, timezone=inbox.timezone
+        )
+        if timed
+        else 0.0
+    )
+    return dict(
+        account_id=event.account_id,
+        source_event_id=event.id,
+        name=name.value,
+        value=value,
+        value_in_business_hours=in_hours,
+        conversation_id=conversation.id,
+        inbox_id=conversation.inbox_id,
+        user_id=user_id,
+        team_id=conversation.team_id,
+        event_start_time=start,
+        event_end_time=end,
+        created_at=utcnow(),
+    )
 
 
 def facts(event: Event, ctx: _Context) -> list[dict[str, Any]]:
@@ -133,29 +168,82 @@ def facts(event: Event, ctx: _Context) -> list[dict[str, Any]]:
         return [_row(event, conversation, inbox, Metric.CONVERSATION_OPENED, at, at, conversation.assignee_id, False)]
     if event.type == EventType.MESSAGE_CREATED and message is not None:
         if message.message_type == MessageType.INCOMING:
-            return [_row(event, conversation, inbox, Metric.INCOMING_MESSAGE, message.created_at, message.created_at,
-                         conversation.assignee_id, False)]
+            return [
+                _row(
+                    event,
+                    conversation,
+                    inbox,
+                    Metric.INCOMING_MESSAGE,
+                    message.created_at,
+                    message.created_at,
+                    conversation.assignee_id,
+                    False,
+                )
+            ]
         if message.message_type == MessageType.OUTGOING and not message.private:
             user = message.sender_id if message.sender_type == SenderType.USER else None
-            return [_row(event, conversation, inbox, Metric.OUTGOING_MESSAGE, message.created_at, message.created_at, user, False)]
+            return [
+                _row(
+                    event,
+                    conversation,
+                    inbox,
+                    Metric.OUTGOING_MESSAGE,
+                    message.created_at,
+                    message.created_at,
+                    user,
+                    False,
+                )
+            ]
         return []
     if event.type == EventType.FIRST_REPLY_CREATED and message is not None:
         start = ctx.latest(conversation.id, event, "reopen", message.created_at) or conversation.created_at
-        return [_row(event, conversation, inbox, Metric.FIRST_RESPONSE, start, message.created_at, message.sender_id, True)]
+        return [
+            _row(event, conversation, inbox, Metric.FIRST_RESPONSE, start, message.created_at, message.sender_id, True)
+        ]
     if event.type == EventType.REPLY_CREATED and message is not None:
         waiting = (event.payload or {}).get("waiting_since")
         if not waiting:
             return []
-        return [_row(event, conversation, inbox, Metric.REPLY_TIME, datetime.fromisoformat(waiting), message.created_at,
-                     message.sender_id, True)]
+        return [
+            _row(
+                event,
+                conversation,
+                inbox,
+                Metric.REPLY_TIME,
+                datetime.fromisoformat(waiting),
+                message.created_at,
+                message.sender_id,
+                True,
+            )
+        ]
     if event.type == EventType.CONVERSATION_STATUS_CHANGED:
         if _is_resolve(event):
-            return [_row(event, conversation, inbox, Metric.CONVERSATION_RESOLVED, conversation.created_at, event.created_at,
-                         conversation.assignee_id, True)]
+            return [
+                _row(
+                    event,
+                    conversation,
+                    inbox,
+                    Metric.CONVERSATION_RESOLVED,
+                    conversation.created_at,
+                    event.created_at,
+                    conversation.assignee_id,
+                    True,
+                )
+            ]
         if _is_reopen(event):
             start = ctx.latest(conversation.id, event, "resolve", event.created_at) or event.created_at
-            return [_row(event, conversation, inbox, Metric.CONVERSATION_REOPENED, start, event.created_at,
-                         conversation.assignee_id, True)]
+            return [
+                _row(
+                    event,
+                    conversation,
+                    inbox,
+                    Metric.CONVERSATION_REOPENED,
+                    start,
+                    event.created_at,
+                    conversation.assignee_id,
+                    True,
+                )
+            ]
     return []
 
 
@@ -179,27 +267,47 @@ async def add_to_rollups(session: AsyncSession, rows: Sequence[dict[str, Any]], 
             acc[2] += row["value_in_business_hours"]
     if not sums:
         return
-    values = [dict(account_id=k[0], dimension_type=k[1], dimension_id=k[2], name=k[3], day=k[4], count=v[0], sum_value=v[1],
-                   sum_value_business_hours=v[2]) for k, v in sorted(sums.items())]
+    values = [
+        dict(
+            account_id=k[0],
+            dimension_type=k[1],
+            dimension_id=k[2],
+            name=k[3],
+            day=k[4],
+            count=v[0],
+            sum_value=v[1],
+            sum_value_business_hours=v[2],
+        )
+        for k, v in sorted(sums.items())
+    ]
     stmt = dialect_insert(session, ReportingRollup).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["account_id", "dimension_type", "dimension_id", "name", "day"],
-        set_={"count": ReportingRollup.count + stmt.excluded.count,
-              "sum_value": ReportingRollup.sum_value + stmt.excluded.sum_value,
-              "sum_value_business_hours": ReportingRollup.sum_value_business_hours + stmt.excluded.sum_value_business_hours},
+        set_={
+            "count": ReportingRollup.count + stmt.excluded.count,
+            "sum_value": ReportingRollup.sum_value + stmt.excluded.sum_value,
+            "sum_value_business_hours": ReportingRollup.sum_value_business_hours
+            + stmt.excluded.sum_value_business_hours,
+        },
     )
     await session.execute(stmt)
 
 
 async def record(session: AsyncSession, event_ids: Sequence[int]) -> int:
     """Record the reporting events of these event-log events; returns how many were new."""
-    events = list(await session.scalars(
-        select(Event).where(Event.id.in_(list(event_ids)), Event.type.in_(CONSUMED)).order_by(Event.account_id, Event.position)
-    ))
+    events = list(
+        await session.scalars(
+            select(Event)
+            .where(Event.id.in_(list(event_ids)), Event.type.in_(CONSUMED))
+            .order_by(Event.account_id, Event.position)
+        )
+    )
     if not events:
         return 0
     for event in events:
-        if event.type == EventType.ACCOUNT_UPDATED and "timezone" in ((event.payload or {}).get("changed_attributes") or {}):
+        if event.type == EventType.ACCOUNT_UPDATED and "timezone" in (
+            (event.payload or {}).get("changed_attributes") or {}
+        ):
             await rebuild_rollups(session, event.account_id)
     events = [e for e in events if e.type != EventType.ACCOUNT_UPDATED]
     ctx = await _load(session, events)
@@ -209,12 +317,19 @@ async def record(session: AsyncSession, event_ids: Sequence[int]) -> int:
     inserted: list[dict[str, Any]] = []
     by_key = {(r["source_event_id"], r["name"]): r for r in rows}
     for start in range(0, len(rows), 500):
-        stmt = (dialect_insert(session, ReportingEvent).values(rows[start:start + 500])
-                .on_conflict_do_nothing(index_elements=["source_event_id", "name"])
-                .returning(ReportingEvent.source_event_id, ReportingEvent.name))
+        stmt = (
+            dialect_insert(session, ReportingEvent)
+            .values(rows[start : start + 500])
+            .on_conflict_do_nothing(index_elements=["source_event_id", "name"])
+            .returning(ReportingEvent.source_event_id, ReportingEvent.name)
+        )
         inserted.extend(by_key[(r.source_event_id, r.name)] for r in await session.execute(stmt))
     accounts = {r["account_id"] for r in inserted}
-    zones = dict((await session.execute(select(Account.id, Account.timezone).where(Account.id.in_(accounts)))).all()) if accounts else {}
+    zones = (
+        dict((await session.execute(select(Account.id, Account.timezone).where(Account.id.in_(accounts)))).all())
+        if accounts
+        else {}
+    )
     await add_to_rollups(session, inserted, zones)
     return len(inserted)
 
@@ -229,21 +344,40 @@ async def rebuild_rollups(session: AsyncSession, account_id: int) -> None:
     if dialect_name(session) == "postgresql":
         columns = {"account": "account_id", "inbox": "inbox_id", "agent": "user_id", "team": "team_id"}
         for kind, column in columns.items():
-            await session.execute(text(
-                "INSERT INTO reporting_rollups (account_id, day, dimension_type, dimension_id, name, count, sum_value, "
-                f"sum_value_business_hours) SELECT account_id, (event_end_time AT TIME ZONE :tz)::date, :kind, {column}, name, "
-                "count(*), sum(value), sum(value_in_business_hours) FROM reporting_events "
-                f"WHERE account_id = :a AND {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
-            ), {"tz": zone, "kind": kind, "a": account_id})
+            await session.execute(
+                text(
+                    "INSERT INTO reporting_rollups (account_id, day, dimension_type, dimension_id, name, count, sum_value, "
+                    f"sum_value_business_hours) SELECT account_id, (event_end_time AT TIME ZONE :tz)::date, :kind, {column}, name, "
+                    "count(*), sum(value), sum(value_in_business_hours) FROM reporting_events "
+                    f"WHERE account_id = :a AND {column} IS NOT NULL GROUP BY 1, 2, 3, 4, 5"
+                ),
+                {"tz": zone, "kind": kind, "a": account_id},
+            )
         return
     after = 0
     while True:
-        batch = list(await session.scalars(select(ReportingEvent).where(
-            ReportingEvent.account_id == account_id, ReportingEvent.id > after).order_by(ReportingEvent.id).limit(1000)))
+        batch = list(
+            await session.scalars(
+                select(ReportingEvent)
+                .where(ReportingEvent.account_id == account_id, ReportingEvent.id > after)
+                .order_by(ReportingEvent.id)
+                .limit(1000)
+            )
+        )
         if not batch:
             return
         after = batch[-1].id
-        rows = [dict(account_id=r.account_id, inbox_id=r.inbox_id, user_id=r.user_id, team_id=r.team_id, name=r.name,
-                     value=r.value, value_in_business_hours=r.value_in_business_hours, event_end_time=r.event_end_time)
-                for r in batch]
+        rows = [
+            dict(
+                account_id=r.account_id,
+                inbox_id=r.inbox_id,
+                user_id=r.user_id,
+                team_id=r.team_id,
+                name=r.name,
+                value=r.value,
+                value_in_business_hours=r.value_in_business_hours,
+                event_end_time=r.event_end_time,
+            )
+            for r in batch
+        ]
         await add_to_rollups(session, rows, {account_id: zone})

@@ -87,7 +87,9 @@ class LocalStorage:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LocalStorage:
-        return cls(settings.storage_directory, settings.storage_public_url or settings.base_url, settings.storage_signing_key)
+        return cls(
+            settings.storage_directory, settings.storage_public_url or settings.base_url, settings.storage_signing_key
+        )
 
     # --- paths ---------------------------------------------------------------------------------
 
@@ -135,7 +137,13 @@ class LocalStorage:
 
     def verify_download(self, key: str, params: dict[str, str], now: float | None = None) -> DownloadGrant:
         try:
-            exp, name, content_type, inline, sig = params["exp"], params["name"], params["type"], params["inline"], params["sig"]
+            exp, name, content_type, inline, sig = (
+                params["exp"],
+                params["name"],
+                params["type"],
+                params["inline"],
+                params["sig"],
+            )
             check_key(key)
         except (KeyError, InvalidKey):
             raise SignatureError("missing parameters") from None
@@ -144,8 +152,15 @@ class LocalStorage:
 
     # --- writing -------------------------------------------------------------------------------
 
-    async def write(self, key: str, chunks: AsyncIterator[bytes], *, content_type: str, max_bytes: int | None = None,
-                    replace: bool = True) -> int:
+    async def write(
+        self,
+        key: str,
+        chunks: AsyncIterator[bytes],
+        *,
+        content_type: str,
+        max_bytes: int | None = None,
+        replace: bool = True,
+    ) -> int:
         """Stream into a temporary file and move it into place; nothing is left behind on failure."""
         target, meta = self.data_path(key), self._meta_path(key)
         if not replace and target.exists():
@@ -184,7 +199,9 @@ class LocalStorage:
     # --- the Storage protocol -----------------------------------------------------------------
 
     async def presign_upload(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedUpload:
-        url = self.upload_url(key, content_type=content_type, max_bytes=max_bytes, expires_at=int(time.time()) + expires_in)
+        url = self.upload_url(
+            key, content_type=content_type, max_bytes=max_bytes, expires_at=int(time.time()) + expires_in
+        )
         return PresignedUpload(url=url, method="PUT", headers={"Content-Type": content_type}, expires_in=expires_in)
 
     async def head(self, key: str) -> StoredObject | None:
@@ -215,8 +232,9 @@ class LocalStorage:
     async def put_stream(self, key: str, chunks: AsyncIterator[bytes], *, content_type: str) -> int:
         return await self.write(key, chunks, content_type=content_type)
 
-    async def download_url(self, key: str, *, file_name: str, content_type: str, expires_in: int,
-                           inline: bool = False) -> str:
+    async def download_url(
+        self, key: str, *, file_name: str, content_type: str, expires_in: int, inline: bool = False
+    ) -> str:
         expires_at = int(time.time()) + expires_in
         flag = "1" if inline else "0"
         sig = self._sign("GET", check_key(key), str(expires_at), file_name, content_type, flag)

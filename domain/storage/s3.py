@@ -51,15 +51,17 @@ class S3Storage:
     def from_settings(cls, settings: Settings) -> S3Storage:
         endpoint = settings.s3_endpoint_url or None
         path_style = settings.s3_path_style if settings.s3_path_style is not None else bool(endpoint)
-        return cls(S3Config(
-            bucket=settings.s3_bucket,
-            region=settings.s3_region,
-            endpoint_url=endpoint,
-            public_endpoint_url=settings.s3_public_endpoint_url or endpoint,
-            access_key_id=settings.s3_access_key_id or None,
-            secret_access_key=settings.s3_secret_access_key or None,
-            path_style=path_style,
-        ))
+        return cls(
+            S3Config(
+                bucket=settings.s3_bucket,
+                region=settings.s3_region,
+                endpoint_url=endpoint,
+                public_endpoint_url=settings.s3_public_endpoint_url or endpoint,
+                access_key_id=settings.s3_access_key_id or None,
+                secret_access_key=settings.s3_secret_access_key or None,
+                path_style=path_style,
+            )
+        )
 
     def _client_kwargs(self, endpoint: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"region_name": self.config.region}
@@ -81,9 +83,16 @@ class S3Storage:
         with self._lock:
             if self._session is None:
                 self._session = get_session()  # caches the service model between clients
-        config = AioConfig(signature_version="s3v4", s3=self._s3_options(), retries={"max_attempts": 3, "mode": "standard"},
-                           connect_timeout=5, read_timeout=30)
-        async with self._session.create_client("s3", config=config, **self._client_kwargs(self.config.endpoint_url)) as client:
+        config = AioConfig(
+            signature_version="s3v4",
+            s3=self._s3_options(),
+            retries={"max_attempts": 3, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=30,
+        )
+        async with self._session.create_client(
+            "s3", config=config, **self._client_kwargs(self.config.endpoint_url)
+        ) as client:
             yield client
 
     def _signing_client(self) -> Any:
@@ -93,7 +102,8 @@ class S3Storage:
                 from botocore.config import Config
 
                 self._signer = botocore.session.get_session().create_client(
-                    "s3", config=Config(signature_version="s3v4", s3=self._s3_options()),
+                    "s3",
+                    config=Config(signature_version="s3v4", s3=self._s3_options()),
                     **self._client_kwargs(self.config.public_endpoint_url),
                 )
             return self._signer
@@ -153,22 +163,27 @@ class S3Storage:
                     total += len(chunk)
                     while len(buffer) >= PART_SIZE:
                         if upload_id is None:
-                            started = await client.create_multipart_upload(Bucket=bucket, Key=key, ContentType=content_type)
+                            started = await client.create_multipart_upload(
+                                Bucket=bucket, Key=key, ContentType=content_type
+                            )
                             upload_id = started["UploadId"]
                         part = bytes(buffer[:PART_SIZE])
                         del buffer[:PART_SIZE]
-                        sent = await client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                        PartNumber=len(parts) + 1, Body=part)
+                        sent = await client.upload_part(
+                            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1, Body=part
+                        )
                         parts.append({"PartNumber": len(parts) + 1, "ETag": sent["ETag"]})
                 if upload_id is None:
                     await client.put_object(Bucket=bucket, Key=key, Body=bytes(buffer), ContentType=content_type)
                     return total
                 if buffer:
-                    sent = await client.upload_part(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                    PartNumber=len(parts) + 1, Body=bytes(buffer))
+                    sent = await client.upload_part(
+                        Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=len(parts) + 1, Body=bytes(buffer)
+                    )
                     parts.append({"PartNumber": len(parts) + 1, "ETag": sent["ETag"]})
-                await client.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id,
-                                                       MultipartUpload={"Parts": parts})
+                await client.complete_multipart_upload(
+                    Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+                )
                 return total
             except BaseException:
                 if upload_id is not None:
@@ -176,8 +191,9 @@ class S3Storage:
                         await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
                 raise
 
-    async def download_url(self, key: str, *, file_name: str, content_type: str, expires_in: int,
-                           inline: bool = False) -> str:
+    async def download_url(
+        self, key: str, *, file_name: str, content_type: str, expires_in: int, inline: bool = False
+    ) -> str:
         url: str = self._signing_client().generate_presigned_url(
             "get_object",
             Params={

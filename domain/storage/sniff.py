@@ -32,8 +32,12 @@ def _is_text(data: bytes) -> bool:
 
 def _markup_kind(data: bytes) -> str | None:
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if b"<svg" in head and (head.startswith(b"<?xml") or head.startswith(b"<svg") or head.startswith(b"<!--")
-                            or head.startswith(b"<!doctype svg")):
+    if b"<svg" in head and (
+        head.startswith(b"<?xml")
+        or head.startswith(b"<svg")
+        or head.startswith(b"<!--")
+        or head.startswith(b"<!doctype svg")
+    ):
         return SVG
     for marker in (b"<!doctype html", b"<html", b"<head", b"<body", b"<script", b"<iframe"):
         if head.startswith(marker) or marker in head[:512]:
@@ -148,9 +152,9 @@ def _jpeg_size(data: bytes) -> tuple[int, int] | None:
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7 or marker == 0xFF:
             i += 1 if marker == 0xFF else 2
             continue
-        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
         if marker in (0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF):
-            height, width = struct.unpack(">HH", data[i + 5:i + 9])
+            height, width = struct.unpack(">HH", data[i + 5 : i + 9])
             return width, height
         i += 2 + length
     return None

@@ -74,8 +74,9 @@ async def post(url: str, body: str, headers: dict[str, str], *, timeout: float, 
         return int((time.monotonic() - started) * 1000)
 
     try:
-        async with httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False,
-                                     timeout=httpx.Timeout(timeout)) as client:
+        async with httpx.AsyncClient(
+            transport=transport, follow_redirects=False, trust_env=False, timeout=httpx.Timeout(timeout)
+        ) as client:
             async with asyncio.timeout(timeout):
                 request_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
                 async with client.stream("POST", url, content=body.encode(), headers=request_headers) as response:
@@ -85,19 +86,39 @@ async def post(url: str, body: str, headers: dict[str, str], *, timeout: float, 
                         if len(raw) >= MAX_RESPONSE_READ:
                             break
     except ssrf.TargetRefused as exc:
-        return Outcome(False, False, duration_ms=elapsed(), error=f"refused: {exc.code}", remote_ip=transport.connected_ip)
+        return Outcome(
+            False, False, duration_ms=elapsed(), error=f"refused: {exc.code}", remote_ip=transport.connected_ip
+        )
     except (TimeoutError, httpx.TimeoutException):
         return Outcome(False, True, duration_ms=elapsed(), error="timeout", remote_ip=transport.connected_ip)
     except httpx.HTTPError as exc:
-        return Outcome(False, True, duration_ms=elapsed(), error=f"connection: {type(exc).__name__}",
-                       remote_ip=transport.connected_ip)
+        return Outcome(
+            False,
+            True,
+            duration_ms=elapsed(),
+            error=f"connection: {type(exc).__name__}",
+            remote_ip=transport.connected_ip,
+        )
     except OSError as exc:
-        return Outcome(False, True, duration_ms=elapsed(), error=f"connection: {type(exc).__name__}",
-                       remote_ip=transport.connected_ip)
+        return Outcome(
+            False,
+            True,
+            duration_ms=elapsed(),
+            error=f"connection: {type(exc).__name__}",
+            remote_ip=transport.connected_ip,
+        )
     status = response.status_code
     text = raw[:MAX_RESPONSE_STORED].decode("utf-8", errors="replace")
     ok = 200 <= status < 300
     retryable = not ok and (status >= 500 or status in RETRYABLE_STATUS)
     error = None if ok else ("redirect not followed" if 300 <= status < 400 else f"HTTP {status}")
-    return Outcome(ok, retryable, status_code=status, duration_ms=elapsed(), response_body=text, error=error,
-                   remote_ip=transport.connected_ip, gone=status == 410)
+    return Outcome(
+        ok,
+        retryable,
+        status_code=status,
+        duration_ms=elapsed(),
+        response_body=text,
+        error=error,
+        remote_ip=transport.connected_ip,
+        gone=status == 410,
+    )

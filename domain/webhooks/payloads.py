@@ -35,7 +35,11 @@ SOURCE_TYPES = frozenset(EVENT_MAP)
 # never activity lines (`MessageFilterHelpers#webhook_sendable?`).
 SENDABLE_MESSAGES = frozenset({MessageType.INCOMING, MessageType.OUTGOING, MessageType.TEMPLATE})
 # Changed attributes that hold primary keys are shown as the related object's global ID.
-_ID_ATTRIBUTES = {"assignee_id": ("assignee", "User"), "team_id": ("team", "Team"), "contact_id": ("contact", "Contact")}
+_ID_ATTRIBUTES = {
+    "assignee_id": ("assignee", "User"),
+    "team_id": ("team", "Team"),
+    "contact_id": ("contact", "Contact"),
+}
 
 
 def gid(type_name: str, pk: int | None) -> str | None:
@@ -59,7 +63,7 @@ def changed_attributes(event: Event) -> list[dict[str, Any]]:
     changed = (event.payload or {}).get("changed_attributes") or {}
     out = []
     for attribute, values in changed.items():
-        previous, current = (values if isinstance(values, list) and len(values) == 2 else (None, values))
+        previous, current = values if isinstance(values, list) and len(values) == 2 else (None, values)
         if attribute in _ID_ATTRIBUTES:
             name, type_name = _ID_ATTRIBUTES[attribute]
             out.append({name: {"previousValue": gid(type_name, previous), "currentValue": gid(type_name, current)}})
@@ -80,20 +84,31 @@ def account_data(account: Account) -> dict[str, Any]:
 
 def inbox_data(inbox: Inbox) -> dict[str, Any]:
     return {
-        "id": gid("Inbox", inbox.id), "name": inbox.name, "channelType": _enum(inbox.channel_type),
-        "greetingEnabled": inbox.greeting_enabled, "greetingMessage": inbox.greeting_message,
-        "workingHoursEnabled": inbox.working_hours_enabled, "timezone": inbox.timezone,
-        "enableAutoAssignment": inbox.enable_auto_assignment, "createdAt": iso_time(inbox.created_at),
+        "id": gid("Inbox", inbox.id),
+        "name": inbox.name,
+        "channelType": _enum(inbox.channel_type),
+        "greetingEnabled": inbox.greeting_enabled,
+        "greetingMessage": inbox.greeting_message,
+        "workingHoursEnabled": inbox.working_hours_enabled,
+        "timezone": inbox.timezone,
+        "enableAutoAssignment": inbox.enable_auto_assignment,
+        "createdAt": iso_time(inbox.created_at),
     }
 
 
 def contact_data(contact: Contact) -> dict[str, Any]:
     return {
-        "id": gid("Contact", contact.id), "name": contact.name, "email": contact.email,
-        "phoneNumber": contact.phone_number, "identifier": contact.identifier,
-        "additionalAttributes": contact.additional_attributes, "customAttributes": contact.custom_attributes,
-        "contactType": _enum(contact.contact_type), "blocked": contact.blocked,
-        "lastActivityAt": iso_time(contact.last_activity_at), "createdAt": iso_time(contact.created_at),
+        "id": gid("Contact", contact.id),
+        "name": contact.name,
+        "email": contact.email,
+        "phoneNumber": contact.phone_number,
+        "identifier": contact.identifier,
+        "additionalAttributes": contact.additional_attributes,
+        "customAttributes": contact.custom_attributes,
+        "contactType": _enum(contact.contact_type),
+        "blocked": contact.blocked,
+        "lastActivityAt": iso_time(contact.last_activity_at),
+        "createdAt": iso_time(contact.created_at),
     }
 
 
@@ -124,8 +139,10 @@ class PayloadBuilder:
         contact = await self._get(Contact, conversation.contact_id)
         team = await self._get(Team, conversation.team_id)
         return {
-            "id": gid("Conversation", conversation.id), "displayId": conversation.display_id,
-            "status": _enum(conversation.status), "priority": _enum(conversation.priority),
+            "id": gid("Conversation", conversation.id),
+            "displayId": conversation.display_id,
+            "status": _enum(conversation.status),
+            "priority": _enum(conversation.priority),
             "inbox": {"id": gid("Inbox", inbox.id), "name": inbox.name} if inbox else None,
             "contact": contact_data(contact) if contact else None,
             "assignee": user_data(await self._get(User, conversation.assignee_id)),
@@ -133,7 +150,8 @@ class PayloadBuilder:
             "labels": list(labels),
             "customAttributes": conversation.custom_attributes,
             "additionalAttributes": conversation.additional_attributes,
-            "snoozedUntil": iso_time(conversation.snoozed_until), "lastActivityAt": iso_time(conversation.last_activity_at),
+            "snoozedUntil": iso_time(conversation.snoozed_until),
+            "lastActivityAt": iso_time(conversation.last_activity_at),
             "waitingSince": iso_time(conversation.waiting_since),
             "firstReplyCreatedAt": iso_time(conversation.first_reply_created_at),
             "createdAt": iso_time(conversation.created_at),
@@ -153,15 +171,24 @@ class PayloadBuilder:
     async def message_data(self, message: Message) -> dict[str, Any]:
         attachments = await attachment_repo.attachments_of_message(self.session, message.id)
         return {
-            "id": gid("Message", message.id), "content": message.content,
-            "messageType": _enum(message.message_type), "private": message.private,
-            "senderType": _enum(message.sender_type), "contentAttributes": message.content_attributes,
-            "createdAt": iso_time(message.created_at), "editedAt": iso_time(message.edited_at),
+            "id": gid("Message", message.id),
+            "content": message.content,
+            "messageType": _enum(message.message_type),
+            "private": message.private,
+            "senderType": _enum(message.sender_type),
+            "contentAttributes": message.content_attributes,
+            "createdAt": iso_time(message.created_at),
+            "editedAt": iso_time(message.edited_at),
             "deletedAt": iso_time(message.deleted_at),
             "sender": await self.sender_data(message),
             "attachments": [
-                {"id": gid("Attachment", a.id), "fileType": _enum(a.file_type), "fileName": a.file_name,
-                 "contentType": a.content_type, "byteSize": a.byte_size}
+                {
+                    "id": gid("Attachment", a.id),
+                    "fileType": _enum(a.file_type),
+                    "fileName": a.file_name,
+                    "contentType": a.content_type,
+                    "byteSize": a.byte_size,
+                }
                 for a in attachments
             ],
         }
@@ -172,8 +199,12 @@ class PayloadBuilder:
         account = await self._get(Account, event.account_id)
         if name is None or account is None:
             return None
-        data: dict[str, Any] = {"event": name.value, "eventId": gid("Event", event.id),
-                                "occurredAt": iso_time(event.created_at), "account": account_data(account)}
+        data: dict[str, Any] = {
+            "event": name.value,
+            "eventId": gid("Event", event.id),
+            "occurredAt": iso_time(event.created_at),
+            "account": account_data(account),
+        }
         if name in (WebhookEvent.MESSAGE_CREATED, WebhookEvent.MESSAGE_UPDATED):
             message = await self._get(Message, event.message_id)
             if message is None or message.message_type not in SENDABLE_MESSAGES:
@@ -198,8 +229,13 @@ class PayloadBuilder:
             if conversation is None:
                 return None
             data["conversation"] = await self.conversation_data(conversation)
-        if name in (WebhookEvent.CONVERSATION_UPDATED, WebhookEvent.CONVERSATION_STATUS_CHANGED,
-                    WebhookEvent.CONTACT_UPDATED, WebhookEvent.MESSAGE_UPDATED, WebhookEvent.INBOX_UPDATED):
+        if name in (
+            WebhookEvent.CONVERSATION_UPDATED,
+            WebhookEvent.CONVERSATION_STATUS_CHANGED,
+            WebhookEvent.CONTACT_UPDATED,
+            WebhookEvent.MESSAGE_UPDATED,
+            WebhookEvent.INBOX_UPDATED,
+        ):
             data["changedAttributes"] = changed_attributes(event)
         return data
 
@@ -210,8 +246,14 @@ def encode(data: dict[str, Any]) -> str:
 
 
 def ping_body(account: Account, webhook_pk: int, at: datetime) -> str:
-    return encode({"event": "webhook_test", "webhook": {"id": gid("Webhook", webhook_pk)},
-                   "account": account_data(account), "occurredAt": iso_time(at)})
+    return encode(
+        {
+            "event": "webhook_test",
+            "webhook": {"id": gid("Webhook", webhook_pk)},
+            "account": account_data(account),
+            "occurredAt": iso_time(at),
+        }
+    )
 
 
 def event_names(types: Sequence[str]) -> set[WebhookEvent]:

@@ -51,8 +51,13 @@ def _check_events(events: list[WebhookEvent], errors: list[FieldError]) -> list[
     return sorted({WebhookEvent(e).value for e in events})
 
 
-async def _check_inbox(session: AsyncSession, actor: Actor, inbox_id: int | None, errors: list[FieldError]) -> int | None:
-    if inbox_id is not None and await helpdesk_repo.inbox_in_account(session, actor.require_account_id(), inbox_id) is None:
+async def _check_inbox(
+    session: AsyncSession, actor: Actor, inbox_id: int | None, errors: list[FieldError]
+) -> int | None:
+    if (
+        inbox_id is not None
+        and await helpdesk_repo.inbox_in_account(session, actor.require_account_id(), inbox_id) is None
+    ):
         errors.append(FieldError("inboxId", "NOT_FOUND", "No such inbox."))
     return inbox_id
 
@@ -75,8 +80,15 @@ async def webhook_or_404(session: AsyncSession, actor: Actor, webhook_id: int, *
 
 
 async def create_webhook(
-    session: AsyncSession, actor: Actor, settings: Settings, *, url: str, description: str,
-    events: list[WebhookEvent], inbox_id: int | None, meta: RequestMeta,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    *,
+    url: str,
+    description: str,
+    events: list[WebhookEvent],
+    inbox_id: int | None,
+    meta: RequestMeta,
 ) -> tuple[Webhook, str]:
     """The new webhook and its signing secret (shown this once)."""
     errors: list[FieldError] = []
@@ -88,21 +100,47 @@ async def create_webhook(
     if errors:
         raise ValidationError(errors)
     if await repo.count_webhooks(session, actor.require_account_id()) >= repo.MAX_WEBHOOKS:
-        raise ValidationError.single(None, "LIMIT_REACHED", f"An account can have at most {repo.MAX_WEBHOOKS} webhooks.")
+        raise ValidationError.single(
+            None, "LIMIT_REACHED", f"An account can have at most {repo.MAX_WEBHOOKS} webhooks."
+        )
     secret = signing.new_secret()
-    webhook = Webhook(account_id=actor.account_id, url=url, description=description.strip(), events=names,
-                      inbox_id=inbox_id, enabled=True, created_by_id=actor.user_id, failed_deliveries_in_row=0)
+    webhook = Webhook(
+        account_id=actor.account_id,
+        url=url,
+        description=description.strip(),
+        events=names,
+        inbox_id=inbox_id,
+        enabled=True,
+        created_by_id=actor.user_id,
+        failed_deliveries_in_row=0,
+    )
     _set_secret(webhook, secret, settings)
     session.add(webhook)
     await session.flush()
-    audit.record(session, actor, "webhook.create", "Webhook", webhook.id,
-                 {"url": url, "events": names, "inboxId": inbox_id}, meta)
+    audit.record(
+        session,
+        actor,
+        "webhook.create",
+        "Webhook",
+        webhook.id,
+        {"url": url, "events": names, "inboxId": inbox_id},
+        meta,
+    )
     return webhook, secret
 
 
 async def update_webhook(
-    session: AsyncSession, actor: Actor, settings: Settings, webhook_id: int, *, url: Any = KEEP,
-    description: Any = KEEP, events: Any = KEEP, inbox_id: Any = KEEP, enabled: Any = KEEP, meta: RequestMeta,
+    session: AsyncSession,
+    actor: Actor,
+    settings: Settings,
+    webhook_id: int,
+    *,
+    url: Any = KEEP,
+    description: Any = KEEP,
+    events: Any = KEEP,
+    inbox_id: Any = KEEP,
+    enabled: Any = KEEP,
+    meta: RequestMeta,
 ) -> Webhook:
     """Omitted fields (KEEP) stay; `inbox_id=None` removes the inbox filter."""
     webhook = await webhook_or_404(session, actor, webhook_id, lock=True)
@@ -170,9 +208,17 @@ async def queue_test(session: AsyncSession, actor: Actor, webhook_id: int) -> We
     """A `webhook_test` ping, sent once (no retries), disabled webhooks included."""
     webhook = await webhook_or_404(session, actor, webhook_id)
     account = await session.get_one(Account, actor.account_id)
-    row = WebhookDelivery(account_id=actor.account_id, webhook_id=webhook.id, event_id=None, event_type="webhook_test",
-                          message_id=_message_id(), body=payloads.ping_body(account, webhook.id, utcnow()),
-                          status=WebhookDeliveryStatus.PENDING, attempt_count=0, created_at=utcnow())
+    row = WebhookDelivery(
+        account_id=actor.account_id,
+        webhook_id=webhook.id,
+        event_id=None,
+        event_type="webhook_test",
+        message_id=_message_id(),
+        body=payloads.ping_body(account, webhook.id, utcnow()),
+        status=WebhookDeliveryStatus.PENDING,
+        attempt_count=0,
+        created_at=utcnow(),
+    )
     session.add(row)
     await session.flush()
     outbox.add_job(session, DELIVER_ACTOR, delivery_id=row.id, manual=True)
@@ -234,35 +280,72 @@ async def fan_out(session: AsyncSession, event_ids: list[int]) -> list[int]:
             continue
         body = payloads.encode(data)
         for webhook in targets:
-            rows.append({"account_id": event.account_id, "webhook_id": webhook.id, "event_id": event.id,
-                         "event_type": name.value, "message_id": _message_id(), "body": body,
-                         "status": WebhookDeliveryStatus.PENDING, "attempt_count": 0, "created_at": utcnow()})
+            rows.append(
+                {
+                    "account_id": event.account_id,
+                    "webhook_id": webhook.id,
+                    "event_id": event.id,
+                    "event_type": name.value,
+                    "message_id": _message_id(),
+                    "body": body,
+                    "status": WebhookDeliveryStatus.PENDING,
+                    "attempt_count": 0,
+                    "created_at": utcnow(),
+                }
+            )
     new_ids = await repo.insert_deliveries(session, rows)
     for delivery_id in new_ids:
         outbox.add_job(session, DELIVER_ACTOR, delivery_id=delivery_id)
     return new_ids
 
 
-async def queue_typing(session: AsyncSession, conversation: Conversation, *, user_id: int | None, contact_id: int | None,
-                       on: bool, private: bool) -> list[int]:
+async def queue_typing(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    user_id: int | None,
+    contact_id: int | None,
+    on: bool,
+    private: bool,
+) -> list[int]:
     """`conversation_typing_on/off` for webhooks that asked for them. Typing is ephemeral (never in
     the event log), so these deliveries have no event; each is sent once a typingSet call says so."""
     name = WebhookEvent.CONVERSATION_TYPING_ON if on else WebhookEvent.CONVERSATION_TYPING_OFF
-    webhooks = [w for w in await repo.subscribed_webhooks(session, [conversation.account_id])
-                if name.value in (w.events or []) and (w.inbox_id is None or w.inbox_id == conversation.inbox_id)]
+    webhooks = [
+        w
+        for w in await repo.subscribed_webhooks(session, [conversation.account_id])
+        if name.value in (w.events or []) and (w.inbox_id is None or w.inbox_id == conversation.inbox_id)
+    ]
     if not webhooks:
         return []
     builder = payloads.PayloadBuilder(session)
     account = await session.get_one(Account, conversation.account_id)
     user = await session.get(User, user_id) if user_id is not None else None
-    body = payloads.encode({
-        "event": name.value, "occurredAt": payloads.iso_time(utcnow()), "account": payloads.account_data(account),
-        "conversation": await builder.conversation_data(conversation), "user": payloads.user_data(user),
-        "contactId": payloads.gid("Contact", contact_id), "isPrivate": private,
-    })
-    rows = [{"account_id": conversation.account_id, "webhook_id": w.id, "event_id": None, "event_type": name.value,
-             "message_id": _message_id(), "body": body, "status": WebhookDeliveryStatus.PENDING, "attempt_count": 0,
-             "created_at": utcnow()} for w in webhooks]
+    body = payloads.encode(
+        {
+            "event": name.value,
+            "occurredAt": payloads.iso_time(utcnow()),
+            "account": payloads.account_data(account),
+            "conversation": await builder.conversation_data(conversation),
+            "user": payloads.user_data(user),
+            "contactId": payloads.gid("Contact", contact_id),
+            "isPrivate": private,
+        }
+    )
+    rows = [
+        {
+            "account_id": conversation.account_id,
+            "webhook_id": w.id,
+            "event_id": None,
+            "event_type": name.value,
+            "message_id": _message_id(),
+            "body": body,
+            "status": WebhookDeliveryStatus.PENDING,
+            "attempt_count": 0,
+            "created_at": utcnow(),
+        }
+        for w in webhooks
+    ]
     new_ids = await repo.insert_deliveries(session, rows)
     for delivery_id in new_ids:
         outbox.add_job(session, DELIVER_ACTOR, delivery_id=delivery_id)
@@ -285,7 +368,9 @@ def retry_delay(settings: Settings, attempts_made: int) -> float:
     return min(delay, MAX_RETRY_DELAY_SECONDS)
 
 
-async def deliver(sessions: async_sessionmaker[AsyncSession], settings: Settings, delivery_id: int, *, manual: bool = False) -> DeliveryResult:
+async def deliver(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, delivery_id: int, *, manual: bool = False
+) -> DeliveryResult:
     """Make one attempt of a delivery and record it. Without `manual`, a delivery already delivered or
     failed is left alone (a job that runs twice sends once)."""
     async with sessions() as session:
@@ -302,21 +387,35 @@ async def deliver(sessions: async_sessionmaker[AsyncSession], settings: Settings
         url, body, message_id = webhook.url, row.body, row.message_id
         secret = secret_of(webhook, settings)
     timestamp = int(utcnow().timestamp())
-    outcome = await delivery.post(url, body, signing.headers(secret, message_id, timestamp, body),
-                                  timeout=settings.webhooks_timeout_seconds,
-                                  allow_private=settings.webhooks_allow_private_targets)
+    outcome = await delivery.post(
+        url,
+        body,
+        signing.headers(secret, message_id, timestamp, body),
+        timeout=settings.webhooks_timeout_seconds,
+        allow_private=settings.webhooks_allow_private_targets,
+    )
     async with sessions() as session, session.begin():
         row = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
         webhook = await session.get(Webhook, row.webhook_id, with_for_update=True) if row is not None else None
         if row is None or webhook is None:
             return DeliveryResult(done=True, outcome=outcome)
         number = await repo.count_attempts(session, row.id) + 1
-        session.add(WebhookAttempt(
-            account_id=row.account_id, webhook_id=row.webhook_id, delivery_id=row.id, number=number, manual=manual,
-            succeeded=outcome.succeeded, status_code=outcome.status_code, duration_ms=outcome.duration_ms,
-            response_body=outcome.response_body, error=(outcome.error or None) and outcome.error[:255],
-            remote_ip=outcome.remote_ip, created_at=utcnow(),
-        ))
+        session.add(
+            WebhookAttempt(
+                account_id=row.account_id,
+                webhook_id=row.webhook_id,
+                delivery_id=row.id,
+                number=number,
+                manual=manual,
+                succeeded=outcome.succeeded,
+                status_code=outcome.status_code,
+                duration_ms=outcome.duration_ms,
+                response_body=outcome.response_body,
+                error=(outcome.error or None) and outcome.error[:255],
+                remote_ip=outcome.remote_ip,
+                created_at=utcnow(),
+            )
+        )
         if not manual:
             row.attempt_count += 1
         if outcome.succeeded:
@@ -328,7 +427,9 @@ async def deliver(sessions: async_sessionmaker[AsyncSession], settings: Settings
         if outcome.gone:
             _disable(session, webhook, "the receiver answered 410 Gone")
         elif outcome.retryable and row.attempt_count < settings.webhooks_max_attempts:
-            return DeliveryResult(done=False, retry_in_seconds=retry_delay(settings, row.attempt_count), outcome=outcome)
+            return DeliveryResult(
+                done=False, retry_in_seconds=retry_delay(settings, row.attempt_count), outcome=outcome
+            )
         row.status, row.completed_at = WebhookDeliveryStatus.FAILED, utcnow()
         webhook.failed_deliveries_in_row += 1
         if webhook.enabled and webhook.failed_deliveries_in_row >= settings.webhooks_disable_after_failures:
@@ -343,5 +444,6 @@ def _disable(session: AsyncSession, webhook: Webhook, reason: str) -> None:
     webhook.disabled_reason = reason
     webhook.updated_at = utcnow()
     system = Actor(account_id=webhook.account_id, label="system")
-    audit.record(session, system, "webhook.auto_disable", "Webhook", webhook.id,
-                 {"enabled": [True, False], "reason": reason})
+    audit.record(
+        session, system, "webhook.auto_disable", "Webhook", webhook.id, {"enabled": [True, False], "reason": reason}
+    )

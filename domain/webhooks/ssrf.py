@@ -14,7 +14,15 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # Beyond what `is_global` already rules out: shared address space, NAT64 and 6to4 wrappers.
 _EXTRA_BLOCKED = [
     ipaddress.ip_network(n)
-    for n in ("0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16")
+    for n in (
+        "0.0.0.0/8",
+        "100.64.0.0/10",
+        "192.0.0.0/24",
+        "198.18.0.0/15",
+        "64:ff9b::/96",
+        "64:ff9b:1::/48",
+        "2002::/16",
+    )
 ]
 MAX_URL = 2048
 
@@ -36,8 +44,13 @@ def address_allowed(ip: IPAddress) -> bool:
         if embedded is not None and not address_allowed(embedded):
             return False
     if (
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-        or ip.is_unspecified or not ip.is_global
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or not ip.is_global
     ):
         return False
     return not any(ip in net for net in _EXTRA_BLOCKED)

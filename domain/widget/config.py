@@ -43,7 +43,7 @@ def open_now(inbox: Inbox, now: datetime | None = None) -> bool:
     try:
         local = (now or utcnow()).astimezone(ZoneInfo(inbox.timezone or "UTC"))
     except Exception:  # noqa: BLE001 - a bad zone: treat as UTC
-        local = (now or utcnow())
+        local = now or utcnow()
     day = (local.weekday() + 1) % 7  # 0 = Sunday, as the inbox stores it
     entry = next((h for h in inbox.working_hours or [] if h.get("day_of_week") == day), None)
     if entry is None or entry.get("closed_all_day"):

@@ -31,8 +31,14 @@ def check_content(content: str, max_chars: int) -> str:
 
 
 async def create_message(
-    session: AsyncSession, actor: ContactActor, conversation_id: int | None, content: str, *, max_chars: int,
-    attachment_ids: list[int] | None = None, attachment_config: Any = None,
+    session: AsyncSession,
+    actor: ContactActor,
+    conversation_id: int | None,
+    content: str,
+    *,
+    max_chars: int,
+    attachment_ids: list[int] | None = None,
+    attachment_config: Any = None,
 ) -> tuple[Conversation, Message, bool]:
     """The visitor writes: into one of its conversations, or (none given) a new one, as Chatwoot's
     widget creates the conversation with its first message. A blocked contact's conversations stay
@@ -43,8 +49,9 @@ async def create_message(
     if attachment_ids:
         from domain import attachments
 
-        files = await attachments.verify(session, attachment_config, actor.widget_account_id, attachment_ids,
-                                         uploader_contact_id=actor.contact_id)
+        files = await attachments.verify(
+            session, attachment_config, actor.widget_account_id, attachment_ids, uploader_contact_id=actor.contact_id
+        )
     contact = await session.get(Contact, actor.contact_id, with_for_update=True)
     inbox = await session.get(Inbox, actor.inbox_id)
     if contact is None or inbox is None or contact.account_id != actor.widget_account_id:
@@ -53,7 +60,11 @@ async def create_message(
     message: Message | None
     if conversation_id is None:
         conversation, message = await opening.open_conversation(
-            session, actor, inbox=inbox, contact=contact, contact_inbox_id=actor.contact_inbox_id,
+            session,
+            actor,
+            inbox=inbox,
+            contact=contact,
+            contact_inbox_id=actor.contact_inbox_id,
             additional_attributes={"source": "widget"},
             first_message=opening.FirstMessage(content, MessageType.INCOMING),
         )
@@ -64,7 +75,13 @@ async def create_message(
             raise ValidationError.single("conversationId", "NOT_FOUND", "No such conversation.")
         conversation = found
         message = await conversations.add_message(
-            session, actor, conversation, inbox, content=content, private=False, message_type=MessageType.INCOMING,
+            session,
+            actor,
+            conversation,
+            inbox,
+            content=content,
+            private=False,
+            message_type=MessageType.INCOMING,
             content_attributes={},
         )
     if files:
@@ -75,18 +92,27 @@ async def create_message(
     return conversation, message, created
 
 
-async def create_upload(session: AsyncSession, actor: ContactActor, config: Any, *, file_name: str, content_type: str,
-                        byte_size: int) -> tuple[Attachment, PresignedUpload]:
+async def create_upload(
+    session: AsyncSession, actor: ContactActor, config: Any, *, file_name: str, content_type: str, byte_size: int
+) -> tuple[Attachment, PresignedUpload]:
     """A pending upload of the visitor's (domain/attachments.py), to send with their next message."""
     from domain import attachments
 
     owner = Actor(account_id=actor.widget_account_id, label=actor.label)  # names the account only
-    return await attachments.create_upload(session, config, owner, file_name=file_name, content_type=content_type,
-                                           byte_size=byte_size, uploader_contact_id=actor.contact_id)
+    return await attachments.create_upload(
+        session,
+        config,
+        owner,
+        file_name=file_name,
+        content_type=content_type,
+        byte_size=byte_size,
+        uploader_contact_id=actor.contact_id,
+    )
 
 
-async def submit_csat(session: AsyncSession, actor: ContactActor, conversation_id: int, rating: int, feedback: str
-                      ) -> CsatResponse:
+async def submit_csat(
+    session: AsyncSession, actor: ContactActor, conversation_id: int, rating: int, feedback: str
+) -> CsatResponse:
     """A rating (1–5) with feedback for a resolved conversation; submitting again updates it."""
     errors: list[FieldError] = []
     if not 1 <= rating <= 5:
@@ -103,9 +129,15 @@ async def submit_csat(session: AsyncSession, actor: ContactActor, conversation_i
         raise ValidationError.single("conversationId", "NOT_RESOLVED", "Rate a conversation once it is resolved.")
     response = await repo.csat_response_of(session, conversation.id)
     if response is None:
-        response = CsatResponse(account_id=conversation.account_id, conversation_id=conversation.id,
-                                contact_id=conversation.contact_id, assignee_id=conversation.assignee_id,
-                                rating=rating, feedback=feedback, created_at=utcnow())
+        response = CsatResponse(
+            account_id=conversation.account_id,
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+            assignee_id=conversation.assignee_id,
+            rating=rating,
+            feedback=feedback,
+            created_at=utcnow(),
+        )
         session.add(response)
     else:
         response.rating, response.feedback = rating, feedback

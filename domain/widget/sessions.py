@@ -102,7 +102,9 @@ async def actor_for_token(session: AsyncSession, secret_key: str, token: str) ->
         claims = tokens.decode_widget_token(secret_key, token)
     except tokens.InvalidToken:
         raise NotAuthenticated("Invalid or expired widget session") from None
-    found = await repo.contact_inbox(session, claims.contact_inbox_id, claims.inbox_id, claims.account_id, claims.source_id)
+    found = await repo.contact_inbox(
+        session, claims.contact_inbox_id, claims.inbox_id, claims.account_id, claims.source_id
+    )
     inbox = await session.get(Inbox, claims.inbox_id) if found is not None else None
     if found is None or inbox is None:
         raise NotAuthenticated("This widget session no longer exists")
@@ -111,24 +113,46 @@ async def actor_for_token(session: AsyncSession, secret_key: str, token: str) ->
 
 def _issue(secret_key: str, ttl: timedelta, contact_inbox: ContactInbox) -> str:
     return tokens.issue_widget_token(
-        secret_key, contact_inbox_id=contact_inbox.id, inbox_id=contact_inbox.inbox_id,
-        account_id=contact_inbox.account_id, source_id=contact_inbox.source_id, now=utcnow(), ttl=ttl,
+        secret_key,
+        contact_inbox_id=contact_inbox.id,
+        inbox_id=contact_inbox.inbox_id,
+        account_id=contact_inbox.account_id,
+        source_id=contact_inbox.source_id,
+        now=utcnow(),
+        ttl=ttl,
     )
 
 
 async def _new_contact(session: AsyncSession, inbox: Inbox, *, identifier: str | None = None) -> Contact:
-    contact = Contact(account_id=inbox.account_id, name="", identifier=identifier, contact_type=ContactType.VISITOR,
-                      additional_attributes={}, custom_attributes={})
+    contact = Contact(
+        account_id=inbox.account_id,
+        name="",
+        identifier=identifier,
+        contact_type=ContactType.VISITOR,
+        additional_attributes={},
+        custom_attributes={},
+    )
     session.add(contact)
     await session.flush()
-    events.record(session, account_id=inbox.account_id, type=EventType.CONTACT_CREATED, contact_id=contact.id,
-                  inbox_id=inbox.id, payload={"name": contact.name, "source": "widget"})
+    events.record(
+        session,
+        account_id=inbox.account_id,
+        type=EventType.CONTACT_CREATED,
+        contact_id=contact.id,
+        inbox_id=inbox.id,
+        payload={"name": contact.name, "source": "widget"},
+    )
     return contact
 
 
 async def _new_contact_inbox(session: AsyncSession, inbox: Inbox, contact: Contact, verified: bool) -> ContactInbox:
-    ci = ContactInbox(account_id=inbox.account_id, contact_id=contact.id, inbox_id=inbox.id,
-                      source_id=str(uuid.uuid4()), hmac_verified=verified)
+    ci = ContactInbox(
+        account_id=inbox.account_id,
+        contact_id=contact.id,
+        inbox_id=inbox.id,
+        source_id=str(uuid.uuid4()),
+        hmac_verified=verified,
+    )
     session.add(ci)
     await session.flush()
     return ci
@@ -160,8 +184,9 @@ async def start_session(
         if claims is not None:
             if claims.inbox_id != inbox.id or claims.account_id != inbox.account_id:
                 raise ValidationError.single("sessionToken", "WRONG_INBOX", "This session belongs to another widget.")
-            contact_inbox = await repo.contact_inbox(session, claims.contact_inbox_id, inbox.id, inbox.account_id,
-                                                     claims.source_id)
+            contact_inbox = await repo.contact_inbox(
+                session, claims.contact_inbox_id, inbox.id, inbox.account_id, claims.source_id
+            )
             if contact_inbox is not None:
                 contact = await session.get(Contact, contact_inbox.contact_id)
     identifier = (identifier or "").strip() or None
@@ -179,8 +204,9 @@ async def start_session(
         known = await helpdesk_repo.contact_by_identifier(session, inbox.account_id, identifier)
         if known is not None and (contact is None or known.id != contact.id):
             if not verified:
-                raise ValidationError.single("identifierHash", "REQUIRED",
-                                             "Another visitor uses this identifier; send its identifierHash.")
+                raise ValidationError.single(
+                    "identifierHash", "REQUIRED", "Another visitor uses this identifier; send its identifierHash."
+                )
             contact = known  # the verified person: a new session (device) of the known contact
             contact_inbox = await _new_contact_inbox(session, inbox, contact, verified=True)
         elif contact is not None and contact.identifier not in (None, identifier):
@@ -221,7 +247,9 @@ def shown_email(contact: Contact) -> str | None:
     return (contact.additional_attributes or {}).get(UNVERIFIED_EMAIL) or contact.email
 
 
-async def _apply_details(session: AsyncSession, contact: Contact, name: str | None, email: str | None, *, strict: bool) -> bool:
+async def _apply_details(
+    session: AsyncSession, contact: Contact, name: str | None, email: str | None, *, strict: bool
+) -> bool:
     errors: list[FieldError] = []
     changed: dict[str, Any] = {}
     if name is not None:
@@ -251,15 +279,25 @@ async def _apply_details(session: AsyncSession, contact: Contact, name: str | No
     if "name" in changed:
         contact.name = changed["name"][1]
     if UNVERIFIED_EMAIL in changed:
-        contact.additional_attributes = {**(contact.additional_attributes or {}), UNVERIFIED_EMAIL: changed[UNVERIFIED_EMAIL][1]}
+        contact.additional_attributes = {
+            **(contact.additional_attributes or {}),
+            UNVERIFIED_EMAIL: changed[UNVERIFIED_EMAIL][1],
+        }
     if "email" in changed and not any(e.field == "email" for e in errors):
         contact.email = changed["email"][1]
         if UNVERIFIED_EMAIL in (contact.additional_attributes or {}):
-            contact.additional_attributes = {k: v for k, v in contact.additional_attributes.items() if k != UNVERIFIED_EMAIL}
+            contact.additional_attributes = {
+                k: v for k, v in contact.additional_attributes.items() if k != UNVERIFIED_EMAIL
+            }
         if contact.contact_type == ContactType.VISITOR:
             contact.contact_type = ContactType.LEAD
-    events.record(session, account_id=contact.account_id, type=EventType.CONTACT_UPDATED, contact_id=contact.id,
-                  payload={"changed_attributes": changed, "source": "widget"})
+    events.record(
+        session,
+        account_id=contact.account_id,
+        type=EventType.CONTACT_UPDATED,
+        contact_id=contact.id,
+        payload={"changed_attributes": changed, "source": "widget"},
+    )
     return True
 
 

@@ -24,27 +24,33 @@ class AccountsQuery:
         acc.api_tokens, Rule.agent, "Your personal API tokens in this account; administrators also see bot tokens."
     )
     invitations: Connection[t.Invitation] = field(
-        acc.invitations, Rule.administrator,
+        acc.invitations,
+        Rule.administrator,
         "The account's invitations still waiting for an answer, oldest first: only the email and role of each.",
     )
     pending_invitations: list[t.PendingInvitation] = field(
-        acc.pending_invitations, Rule.authenticated,
+        acc.pending_invitations,
+        Rule.authenticated,
         "Invitations to other accounts addressed to your (confirmed) email, waiting for your answer (at most 100).",
     )
     audit_logs: Connection[t.AuditLogEntry] = field(
-        acc.audit_logs, Rule.administrator, "Administrator actions in this account, newest first; filter by action or actor."
+        acc.audit_logs,
+        Rule.administrator,
+        "Administrator actions in this account, newest first; filter by action or actor.",
     )
 
 
 @strawberry.type
 class AccountsMutation:
     login: t.LoginPayload = mutation(
-        acc.login, Rule.public,
+        acc.login,
+        Rule.public,
         "Sign in with email and password. Throttled (RATE_LIMITED with `retryAfter`): per email and IP with a "
         "growing delay, per IP, and per email overall; a known device (`deviceToken`) only by its own failures.",
     )
     token_refresh: t.TokenRefreshPayload = mutation(
-        acc.token_refresh, Rule.public,
+        acc.token_refresh,
+        Rule.public,
         "Exchange a refresh token for new tokens. Each refresh token works once; presenting a used one ends the session.",
     )
     logout: t.LogoutPayload = mutation(acc.logout, Rule.authenticated, "End the current session.")
@@ -55,15 +61,19 @@ class AccountsMutation:
         acc.password_change, Rule.authenticated, "Change your password; every other session ends."
     )
     password_reset_request: t.PasswordResetRequestPayload = mutation(
-        acc.password_reset_request, Rule.public, "Email a password-reset link, if the email is known (never says which)."
+        acc.password_reset_request,
+        Rule.public,
+        "Email a password-reset link, if the email is known (never says which).",
     )
     password_reset_confirm: t.PasswordChangePayload = mutation(
-        acc.password_reset_confirm, Rule.public,
+        acc.password_reset_confirm,
+        Rule.public,
         "Set a new password with an emailed reset token; every session and every other reset link ends, and the "
         "email's sign-in throttle is cleared.",
     )
     account_create: t.AccountCreatePayload = mutation(
-        acc.account_create, Rule.public,
+        acc.account_create,
+        Rule.public,
         "Create an account: sign up (when the installation allows; a few a hour per IP), or, signed in, add another "
         "account you administer. Sign-ups answer the same for known emails and confirm the email by a link.",
     )
@@ -71,20 +81,26 @@ class AccountsMutation:
         acc.email_verify, Rule.public, "Confirm your email with the token of the emailed link."
     )
     email_verification_resend: t.EmailVerifyPayload = mutation(
-        acc.email_verification_resend, Rule.authenticated,
+        acc.email_verification_resend,
+        Rule.authenticated,
         "Send a new confirmation link to your email, unless it is confirmed already; earlier links stop working.",
     )
-    account_update: t.AccountUpdatePayload = mutation(acc.account_update, Rule.administrator, "Change the account's settings.")
+    account_update: t.AccountUpdatePayload = mutation(
+        acc.account_update, Rule.administrator, "Change the account's settings."
+    )
     agent_invite: t.AgentInvitePayload = mutation(
-        acc.agent_invite, Rule.administrator,
+        acc.agent_invite,
+        Rule.administrator,
         "Invite someone by email (your own email must be confirmed). Nobody is added until they accept.",
     )
     invitation_accept: t.InvitationAcceptPayload = mutation(
-        acc.invitation_accept, Rule.public,
+        acc.invitation_accept,
+        Rule.public,
         "Accept an invitation with its emailed token and choose a password (emails without a login only).",
     )
     invitation_respond: t.InvitationRespondPayload = mutation(
-        acc.invitation_respond, Rule.authenticated,
+        acc.invitation_respond,
+        Rule.authenticated,
         "Accept or decline one of your `pendingInvitations`; accepting makes you a member of that account.",
     )
     membership_update: t.MembershipPayload = mutation(
@@ -93,14 +109,19 @@ class AccountsMutation:
     membership_remove: t.MembershipPayload = mutation(
         acc.membership_remove, Rule.administrator, "Remove a member from the account (never the last administrator)."
     )
-    custom_role_create: t.CustomRolePayload = mutation(acc.custom_role_create, Rule.administrator, "Create a custom role.")
-    custom_role_update: t.CustomRolePayload = mutation(acc.custom_role_update, Rule.administrator, "Change a custom role.")
+    custom_role_create: t.CustomRolePayload = mutation(
+        acc.custom_role_create, Rule.administrator, "Create a custom role."
+    )
+    custom_role_update: t.CustomRolePayload = mutation(
+        acc.custom_role_update, Rule.administrator, "Change a custom role."
+    )
     custom_role_delete: t.CustomRolePayload = mutation(
         acc.custom_role_delete, Rule.administrator, "Delete a custom role; its members fall back to their base role."
     )
     bot_create: t.BotCreatePayload = mutation(acc.bot_create, Rule.administrator, "Create an agent bot.")
     api_token_create: t.ApiTokenCreatePayload = mutation(
-        acc.api_token_create, Rule.agent,
+        acc.api_token_create,
+        Rule.agent,
         "Create a personal API token, or (administrators) a bot's token. The secret is returned once.",
     )
     api_token_revoke: t.ApiTokenRevokePayload = mutation(

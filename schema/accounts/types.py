@@ -36,8 +36,14 @@ class User:
 
     @classmethod
     def from_row(cls, row) -> User:
-        return cls(pk=row.id, name=row.name, display_name=row.display_name, email=row.email, availability=row.availability,
-                   email_verified=row.email_verified)
+        return cls(
+            pk=row.id,
+            name=row.name,
+            display_name=row.display_name,
+            email=row.email,
+            availability=row.availability,
+            email_verified=row.email_verified,
+        )
 
 
 @strawberry.type(description="A tenant: a support team's workspace. Everything else belongs to one account.")
@@ -55,8 +61,14 @@ class Account:
 
     @classmethod
     def from_row(cls, row) -> Account:
-        return cls(pk=row.id, name=row.name, locale=row.locale, timezone=row.timezone, status=row.status,
-                   created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            name=row.name,
+            locale=row.locale,
+            timezone=row.timezone,
+            status=row.status,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A named set of permissions that narrows what an agent may do.")
@@ -72,8 +84,9 @@ class CustomRole:
 
     @classmethod
     def from_row(cls, row) -> CustomRole:
-        return cls(pk=row.id, name=row.name, description=row.description,
-                   permissions=[Permission(p) for p in row.permissions])
+        return cls(
+            pk=row.id, name=row.name, description=row.description, permissions=[Permission(p) for p in row.permissions]
+        )
 
 
 @strawberry.type(description="A user's membership of an account, with their role there.")
@@ -106,8 +119,14 @@ class Membership:
 
     @classmethod
     def from_row(cls, row) -> Membership:
-        return cls(pk=row.id, user_pk=row.user_id, account_pk=row.account_id, custom_role_pk=row.custom_role_id,
-                   role=row.role, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            user_pk=row.user_id,
+            account_pk=row.account_id,
+            custom_role_pk=row.custom_role_id,
+            role=row.role,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="An agent bot: acts on the account through its API tokens.")
@@ -149,8 +168,15 @@ class ApiToken:
 
     @classmethod
     def from_row(cls, row) -> ApiToken:
-        return cls(pk=row.id, bot_pk=row.bot_id, name=row.name, prefix=row.token_prefix, created_at=row.created_at,
-                   last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+        return cls(
+            pk=row.id,
+            bot_pk=row.bot_id,
+            name=row.name,
+            prefix=row.token_prefix,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
 
 
 @strawberry.type(description="An administrator action recorded in the audit log.")
@@ -179,9 +205,18 @@ class AuditLogEntry:
 
     @classmethod
     def from_row(cls, row) -> AuditLogEntry:
-        return cls(pk=row.id, actor_user_pk=row.actor_user_id, actor_label=row.actor_label, action=row.action,
-                   target_type=row.target_type, target_id=row.target_id, changes=row.changes, ip=row.ip,
-                   request_id=row.request_id, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            actor_user_pk=row.actor_user_id,
+            actor_label=row.actor_label,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            changes=row.changes,
+            ip=row.ip,
+            request_id=row.request_id,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="The signed-in user and what they may do in the current account.")
@@ -198,7 +233,9 @@ class Me:
 # --- inputs and payloads ---------------------------------------------------------------------------
 
 
-@strawberry.type(description="Tokens of a new or refreshed session. With `useCookies`, the tokens are set as httpOnly cookies and these fields are null.")
+@strawberry.type(
+    description="Tokens of a new or refreshed session. With `useCookies`, the tokens are set as httpOnly cookies and these fields are null."
+)
 class SessionTokens:
     access_token: str | None = strawberry.field(description="Bearer token for `Authorization`, valid 15 minutes.")
     access_token_expires_at: datetime = strawberry.field(description="When the access token expires.")
@@ -264,11 +301,15 @@ class MembershipPayload:
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 
-@strawberry.type(description="An invitation of the current account still waiting for an answer (or declined and not yet expired: the account is not told which, nor whether the person has a login).")
+@strawberry.type(
+    description="An invitation of the current account still waiting for an answer (or declined and not yet expired: the account is not told which, nor whether the person has a login)."
+)
 class Invitation:
     pk: strawberry.Private[int]
     custom_role_pk: strawberry.Private[int | None]
-    email: str = strawberry.field(description="The invited email; nothing else about the person is shown before they accept.")
+    email: str = strawberry.field(
+        description="The invited email; nothing else about the person is shown before they accept."
+    )
     role: RoleEnum = strawberry.field(description="Base role they will have.")
     created_at: datetime = strawberry.field(description="When it was (last) sent.")
     expires_at: datetime = strawberry.field(description="When it stops working.")
@@ -286,8 +327,14 @@ class Invitation:
 
     @classmethod
     def from_row(cls, row) -> Invitation:
-        return cls(pk=row.id, custom_role_pk=row.custom_role_id, email=row.email, role=row.role,
-                   created_at=row.created_at, expires_at=row.expires_at)
+        return cls(
+            pk=row.id,
+            custom_role_pk=row.custom_role_id,
+            email=row.email,
+            role=row.role,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+        )
 
 
 @strawberry.type(description="Result of `agentInvite`: the same whether or not the email has a login.")

@@ -13,7 +13,8 @@ from schema.core.access import field, mutation
 @strawberry.type
 class AttachmentsQuery:
     attachment: t.Attachment = field(
-        r.attachment, Rule.member,
+        r.attachment,
+        Rule.member,
         "One attachment: on a message of a conversation you may see, or your own pending upload.",
     )
 
@@ -21,7 +22,8 @@ class AttachmentsQuery:
 @strawberry.type
 class AttachmentsMutation:
     attachment_upload_create: t.AttachmentUploadCreatePayload = mutation(
-        r.attachment_upload_create, Rule.member,
+        r.attachment_upload_create,
+        Rule.member,
         "Ask to upload a file (images, audio, video, documents; size capped): returns a pending attachment and a "
         "short-lived presigned upload straight to storage. Attach it with messageCreate's attachmentIds; uploads "
         "that join no message are removed after a day.",

@@ -14,7 +14,8 @@ from schema.core.ids import encode_id
 
 FileTypeEnum = strawberry.enum(FileType, name="FileType", description="What kind of file an attachment is.")
 AttachmentStatusEnum = strawberry.enum(
-    AttachmentStatus, name="AttachmentStatus",
+    AttachmentStatus,
+    name="AttachmentStatus",
     description="PENDING: the upload was granted but the file is on no message yet; ATTACHED: checked and on a message.",
 )
 
@@ -26,7 +27,9 @@ class Attachment:
     file_type: FileTypeEnum = strawberry.field(description="Image, audio, video or file.")
     file_name: str = strawberry.field(description="The file's name as uploaded (path and control characters removed).")
     byte_size: int = strawberry.field(description="Size in bytes (checked against the stored file before attaching).")
-    content_type: str = strawberry.field(description="MIME type (checked against the file's first bytes before attaching).")
+    content_type: str = strawberry.field(
+        description="MIME type (checked against the file's first bytes before attaching)."
+    )
     width: int | None = strawberry.field(description="Images: width in pixels, when the header gives it.")
     height: int | None = strawberry.field(description="Images: height in pixels, when the header gives it.")
     status: AttachmentStatusEnum = strawberry.field(description="Pending upload or attached to a message.")
@@ -47,9 +50,18 @@ class Attachment:
 
     @classmethod
     def from_row(cls, row) -> Attachment:
-        return cls(pk=row.id, row=row, file_type=row.file_type, file_name=row.file_name, byte_size=row.byte_size,
-                   content_type=row.content_type, width=row.width, height=row.height, status=row.status,
-                   created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            row=row,
+            file_type=row.file_type,
+            file_name=row.file_name,
+            byte_size=row.byte_size,
+            content_type=row.content_type,
+            width=row.width,
+            height=row.height,
+            status=row.status,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A form field or header of a presigned upload.")

@@ -26,11 +26,13 @@ class CatalogQuery:
         cat.labels, Rule.member, f"Every label of the account (at most {limits.MAX_LABELS}), by title."
     )
     canned_responses: list[t.CannedResponse] = field(
-        cat.canned_responses, Rule.member,
+        cat.canned_responses,
+        Rule.member,
         f"The account's canned responses (at most {limits.MAX_CANNED_RESPONSES}), by short code, or those matching `search`.",
     )
     custom_attribute_definitions: list[t.CustomAttributeDefinition] = field(
-        cat.custom_attribute_definitions, Rule.member,
+        cat.custom_attribute_definitions,
+        Rule.member,
         f"The account's custom attribute definitions (at most {limits.MAX_DEFINITIONS_PER_MODEL} per model), oldest first.",
     )
 
@@ -38,7 +40,9 @@ class CatalogQuery:
 @strawberry.type
 class CatalogMutation:
     team_create: t.TeamPayload = mutation(cat.team_create, Rule.administrator, "Create a team.")
-    team_update: t.TeamPayload = mutation(cat.team_update, Rule.administrator, "Change a team's name, description or auto-assignment.")
+    team_update: t.TeamPayload = mutation(
+        cat.team_update, Rule.administrator, "Change a team's name, description or auto-assignment."
+    )
     team_delete: t.TeamPayload = mutation(
         cat.team_delete, Rule.administrator, "Delete a team; its conversations stay, without a team."
     )
@@ -68,13 +72,17 @@ class CatalogMutation:
         cat.canned_response_delete, Rule.agent, "Delete a canned response."
     )
     custom_attribute_definition_create: t.CustomAttributeDefinitionPayload = mutation(
-        cat.custom_attribute_definition_create, Rule.administrator, "Define a custom attribute of conversations or contacts."
+        cat.custom_attribute_definition_create,
+        Rule.administrator,
+        "Define a custom attribute of conversations or contacts.",
     )
     custom_attribute_definition_update: t.CustomAttributeDefinitionPayload = mutation(
-        cat.custom_attribute_definition_update, Rule.administrator,
+        cat.custom_attribute_definition_update,
+        Rule.administrator,
         "Change a custom attribute definition's name, description, list values or pattern.",
     )
     custom_attribute_definition_delete: t.CustomAttributeDefinitionPayload = mutation(
-        cat.custom_attribute_definition_delete, Rule.administrator,
+        cat.custom_attribute_definition_delete,
+        Rule.administrator,
         "Delete a custom attribute definition; values already stored under its key stay.",
     )

@@ -47,14 +47,21 @@ class Team:
 
     @classmethod
     def from_row(cls, row) -> Team:
-        return cls(pk=row.id, name=row.name, description=row.description, allow_auto_assign=row.allow_auto_assign,
-                   created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            name=row.name,
+            description=row.description,
+            allow_auto_assign=row.allow_auto_assign,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A label that conversations carry; its title is how clients name it.")
 class Label:
     pk: strawberry.Private[int]
-    title: str = strawberry.field(description="Lower-case letters, digits, underscores and hyphens; unique within the account.")
+    title: str = strawberry.field(
+        description="Lower-case letters, digits, underscores and hyphens; unique within the account."
+    )
     description: str = strawberry.field(description="What the label means.")
     color: str = strawberry.field(description="Display colour as `#rrggbb` (lower-case).")
     show_on_sidebar: bool = strawberry.field(description="Whether the dashboard lists it in the sidebar.")
@@ -66,8 +73,14 @@ class Label:
 
     @classmethod
     def from_row(cls, row) -> Label:
-        return cls(pk=row.id, title=row.title, description=row.description, color=row.color,
-                   show_on_sidebar=row.show_on_sidebar, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            title=row.title,
+            description=row.description,
+            color=row.color,
+            show_on_sidebar=row.show_on_sidebar,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A saved reply that agents insert by typing `/` and its short code.")
@@ -110,9 +123,18 @@ class CustomAttributeDefinition:
 
     @classmethod
     def from_row(cls, row) -> CustomAttributeDefinition:
-        return cls(pk=row.id, model=row.attribute_model, key=row.attribute_key, display_name=row.display_name,
-                   display_type=row.display_type, description=row.description, list_values=list(row.list_values or []),
-                   regex_pattern=row.regex_pattern, regex_cue=row.regex_cue, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            model=row.attribute_model,
+            key=row.attribute_key,
+            display_name=row.display_name,
+            display_type=row.display_type,
+            description=row.description,
+            list_values=list(row.list_values or []),
+            regex_pattern=row.regex_pattern,
+            regex_cue=row.regex_cue,
+            created_at=row.created_at,
+        )
 
 
 # --- teams: inputs and payloads ------------------------------------------------------------------------
@@ -138,7 +160,9 @@ class LabelPayload:
 
 @strawberry.type(description="Result of the canned response mutations.")
 class CannedResponsePayload:
-    canned_response: CannedResponse | None = strawberry.field(description="The canned response (as it was, after a deletion).")
+    canned_response: CannedResponse | None = strawberry.field(
+        description="The canned response (as it was, after a deletion)."
+    )
     errors: list[CatalogError] = strawberry.field(description="User errors; empty on success.")
 
 

@@ -20,7 +20,8 @@ class DiagnosticsQuery:
 @strawberry.type
 class DiagnosticsMutation:
     diagnostics_ping: DiagnosticsPingPayload = mutation(
-        diag.diagnostics_ping, Rule.public,
+        diag.diagnostics_ping,
+        Rule.public,
         "Publish a ping to a topic's subscribers, from this request or a background job. Off in production unless enabled.",
     )
 

@@ -37,7 +37,9 @@ _TOKEN_LIMIT = "Document contains more than"
 _NESTING_LIMIT = "Document is nested too deeply"
 
 
-def _contract(error: GraphQLError, code: ErrorCode, *, name: str | None = None, details: dict | None = None) -> GraphQLError:
+def _contract(
+    error: GraphQLError, code: ErrorCode, *, name: str | None = None, details: dict | None = None
+) -> GraphQLError:
     status, default_name = ERROR_STATUS.get(code, (500, "ApplicationError"))
     extensions = dict(error.extensions or {})
     extensions["code"] = code.value
@@ -65,7 +67,11 @@ def shape_error(error: GraphQLError) -> GraphQLError:
     if original is None:
         # Syntax and validation errors come from graphql-core and speak only of the document.
         if error.extensions and "code" in error.extensions:
-            code = ErrorCode(error.extensions["code"]) if error.extensions["code"] in ErrorCode._value2member_map_ else None
+            code = (
+                ErrorCode(error.extensions["code"])
+                if error.extensions["code"] in ErrorCode._value2member_map_
+                else None
+            )
             return _contract(error, code) if code else error
         if isinstance(error, GraphQLSyntaxError):
             if _TOKEN_LIMIT in error.message:

@@ -38,8 +38,12 @@ class ChannelConfigInput:
     website_url: str | None = strawberry.field(default=None, description="Web widget: the site it runs on.")
     welcome_title: str | None = strawberry.field(default=None, description="Web widget: heading.")
     welcome_tagline: str | None = strawberry.field(default=None, description="Web widget: sub-heading.")
-    reply_time: str | None = strawberry.field(default=None, description="Web widget: in_a_few_minutes, in_a_few_hours or in_a_day.")
-    allowed_domains: list[str] | None = strawberry.field(default=None, description="Web widget: hosts allowed to embed it (at most 50; none = any).")
+    reply_time: str | None = strawberry.field(
+        default=None, description="Web widget: in_a_few_minutes, in_a_few_hours or in_a_day."
+    )
+    allowed_domains: list[str] | None = strawberry.field(
+        default=None, description="Web widget: hosts allowed to embed it (at most 50; none = any)."
+    )
     callback_url: str | None = strawberry.field(default=None, description="API channel: where new messages are posted.")
     email: str | None = strawberry.field(default=None, description="Email channel: the inbox's address.")
 
@@ -50,10 +54,16 @@ class InboxSettingsInput:
     greeting_message: str | None = strawberry.field(default=None, description="The greeting.")
     out_of_office_message: str | None = strawberry.field(default=None, description="Shown outside working hours.")
     working_hours_enabled: bool | None = strawberry.field(default=None, description="Apply working hours.")
-    working_hours: list[WorkingHoursInput] | None = strawberry.field(default=None, description="At most one entry per weekday.")
+    working_hours: list[WorkingHoursInput] | None = strawberry.field(
+        default=None, description="At most one entry per weekday."
+    )
     timezone: str | None = strawberry.field(default=None, description="IANA time zone of the working hours.")
-    enable_auto_assignment: bool | None = strawberry.field(default=None, description="Assign new conversations automatically.")
-    hmac_mandatory: bool | None = strawberry.field(default=None, description="Widget contacts must verify their identifier.")
+    enable_auto_assignment: bool | None = strawberry.field(
+        default=None, description="Assign new conversations automatically."
+    )
+    hmac_mandatory: bool | None = strawberry.field(
+        default=None, description="Widget contacts must verify their identifier."
+    )
 
 
 @strawberry.input(description="Create an inbox.")
@@ -67,7 +77,9 @@ class InboxCreateInput:
 @strawberry.input(description="Change an inbox.")
 class InboxUpdateInput:
     name: str | None = strawberry.field(default=None, description="Display name.")
-    channel_config: ChannelConfigInput | None = strawberry.field(default=None, description="Channel settings to change.")
+    channel_config: ChannelConfigInput | None = strawberry.field(
+        default=None, description="Channel settings to change."
+    )
     settings: InboxSettingsInput | None = strawberry.field(default=None, description="Settings to change.")
 
 
@@ -83,12 +95,20 @@ class ContactCreateInput:
     email: str | None = strawberry.field(default=None, description="Unique per account.")
     phone_number: str | None = strawberry.field(default=None, description="E.164.")
     identifier: str | None = strawberry.field(default=None, description="Your system's id; unique per account.")
-    contact_type: ContactTypeEnum | None = strawberry.field(default=None, description="Default: lead with an email, else visitor.")
-    additional_attributes: JSON | None = strawberry.field(default=None, description="company_name, city, country, country_code, description, social_profiles.")
-    custom_attributes: JSON | None = strawberry.field(default=None, description="Values for the contact attribute definitions.")
+    contact_type: ContactTypeEnum | None = strawberry.field(
+        default=None, description="Default: lead with an email, else visitor."
+    )
+    additional_attributes: JSON | None = strawberry.field(
+        default=None, description="company_name, city, country, country_code, description, social_profiles."
+    )
+    custom_attributes: JSON | None = strawberry.field(
+        default=None, description="Values for the contact attribute definitions."
+    )
 
 
-@strawberry.input(description="Change a contact; omitted fields keep their value, a null inside the attribute objects removes that key.")
+@strawberry.input(
+    description="Change a contact; omitted fields keep their value, a null inside the attribute objects removes that key."
+)
 class ContactUpdateInput:
     name: str | None = strawberry.field(default=None, description="Full name.")
     email: str | None = strawberry.field(default=None, description="Unique per account.")
@@ -129,9 +149,13 @@ class ConversationPayload:
 @strawberry.input(description="Write a message or a private note.")
 class MessageCreateInput:
     conversation_id: strawberry.ID = strawberry.field(description="The conversation.")
-    content: str = strawberry.field(description="Up to 150,000 characters. Mention colleagues in notes as @[Name](mention://user/<id>/Name).")
+    content: str = strawberry.field(
+        description="Up to 150,000 characters. Mention colleagues in notes as @[Name](mention://user/<id>/Name)."
+    )
     private: bool = strawberry.field(default=False, description="A private note for agents.")
-    message_type: MessageTypeEnum = strawberry.field(default=MessageType.OUTGOING, description="OUTGOING, or INCOMING for API inboxes.")
+    message_type: MessageTypeEnum = strawberry.field(
+        default=MessageType.OUTGOING, description="OUTGOING, or INCOMING for API inboxes."
+    )
     in_reply_to: strawberry.ID | None = strawberry.field(default=None, description="The message this one answers.")
     attachment_ids: list[strawberry.ID] = strawberry.field(
         default_factory=list,
@@ -148,14 +172,18 @@ class MessagePayload:
 
 @strawberry.input(description="Assign a conversation; omitted fields keep their value, explicit null unassigns.")
 class ConversationAssignInput:
-    assignee_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="An agent of the inbox, or null.")
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="An agent of the inbox, or null."
+    )
     team_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="A team, or null.")
 
 
 @strawberry.input(description="Change the status.")
 class ConversationStatusInput:
     status: ConversationStatusEnum = strawberry.field(description="The new status.")
-    snoozed_until: datetime | None = strawberry.field(default=None, description="SNOOZED only: when to reopen (future); null = on the next reply.")
+    snoozed_until: datetime | None = strawberry.field(
+        default=None, description="SNOOZED only: when to reopen (future); null = on the next reply."
+    )
 
 
 @strawberry.input(description="Change labels by title: add and remove, or replace all.")
@@ -169,7 +197,9 @@ class ConversationLabelsInput:
 class ConversationBulkInput:
     ids: list[strawberry.ID] = strawberry.field(description="1 to 100 conversations.")
     status: ConversationStatusEnum | None = strawberry.field(default=None, description="New status (not SNOOZED).")
-    assignee_id: strawberry.ID | None = strawberry.field(default=strawberry.UNSET, description="Assign (null unassigns).")
+    assignee_id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="Assign (null unassigns)."
+    )
     add_labels: list[str] = strawberry.field(default_factory=list, description="Labels to add.")
 
 

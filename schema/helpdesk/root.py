@@ -14,13 +14,18 @@ from schema.helpdesk import types as t
 
 @strawberry.type
 class HelpdeskQuery:
-    inboxes: list[t.Inbox] = field(h.inboxes_list, Rule.member, "Inboxes: all for administrators, the ones you work for agents.")
+    inboxes: list[t.Inbox] = field(
+        h.inboxes_list, Rule.member, "Inboxes: all for administrators, the ones you work for agents."
+    )
     contacts: Connection[t.Contact] = field(
-        h.contacts_list, Rule.member, "Contacts of the account, newest first; `search` matches name, email, phone and identifier."
+        h.contacts_list,
+        Rule.member,
+        "Contacts of the account, newest first; `search` matches name, email, phone and identifier.",
     )
     contact: t.Contact = field(h.contact, Rule.member, "One contact.")
     conversations: Connection[t.Conversation] = field(
-        h.conversations_list, Rule.member,
+        h.conversations_list,
+        Rule.member,
         "Conversations you may see (inbox membership and custom-role permissions), filtered and sorted; keyset cursors.",
     )
     conversation: t.Conversation = field(h.conversation, Rule.member, "One conversation, by `id` or by `displayId`.")
@@ -42,22 +47,34 @@ class HelpdeskMutation:
         h.contact_delete, Rule.administrator, "Delete a contact with their conversations and messages."
     )
     contact_merge: i.ContactPayload = mutation(
-        h.contact_merge, Rule.agent, "Merge the mergee into the base contact: conversations and notes move, the mergee is gone."
+        h.contact_merge,
+        Rule.agent,
+        "Merge the mergee into the base contact: conversations and notes move, the mergee is gone.",
     )
-    contact_note_create: i.ContactNotePayload = mutation(h.contact_note_create, Rule.agent, "Write a note on a contact.")
+    contact_note_create: i.ContactNotePayload = mutation(
+        h.contact_note_create, Rule.agent, "Write a note on a contact."
+    )
     conversation_create: i.ConversationPayload = mutation(
         h.conversation_create, Rule.member, "Start a conversation with a contact in an inbox you work."
     )
     message_create: i.MessagePayload = mutation(
-        h.message_create, Rule.member, "Reply, write a private note (mentions notify colleagues), or post an incoming message on an API inbox."
+        h.message_create,
+        Rule.member,
+        "Reply, write a private note (mentions notify colleagues), or post an incoming message on an API inbox.",
     )
-    message_update: i.MessagePayload = mutation(h.message_update, Rule.agent, "Edit your message; the previous text is kept.")
-    message_delete: i.MessagePayload = mutation(h.message_delete, Rule.agent, "Delete your message; the original is kept for the record.")
+    message_update: i.MessagePayload = mutation(
+        h.message_update, Rule.agent, "Edit your message; the previous text is kept."
+    )
+    message_delete: i.MessagePayload = mutation(
+        h.message_delete, Rule.agent, "Delete your message; the original is kept for the record."
+    )
     conversation_assign: i.ConversationPayload = mutation(
         h.conversation_assign, Rule.member, "Assign to an agent of the inbox and/or a team (null unassigns)."
     )
     conversation_status_update: i.ConversationPayload = mutation(
-        h.conversation_status_update, Rule.member, "Open, set pending, resolve or snooze (until a future time or the next reply)."
+        h.conversation_status_update,
+        Rule.member,
+        "Open, set pending, resolve or snooze (until a future time or the next reply).",
     )
     conversation_priority_update: i.ConversationPayload = mutation(
         h.conversation_priority_update, Rule.member, "Set or clear the priority."
@@ -73,5 +90,7 @@ class HelpdeskMutation:
         h.conversation_mute, Rule.agent, "Mute (block the contact and resolve) or unmute."
     )
     conversation_bulk_update: i.ConversationBulkPayload = mutation(
-        h.conversation_bulk_update, Rule.agent, "Assign, change status or add labels on up to 100 conversations at once."
+        h.conversation_bulk_update,
+        Rule.agent,
+        "Assign, change status or add labels on up to 100 conversations at once.",
     )

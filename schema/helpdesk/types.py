@@ -23,9 +23,15 @@ if TYPE_CHECKING:
     from schema.catalog.types import Label, Team
 
 ChannelTypeEnum = strawberry.enum(ChannelType, name="ChannelType", description="How customers reach an inbox.")
-ConversationStatusEnum = strawberry.enum(ConversationStatus, name="ConversationStatus", description="Where a conversation stands.")
+ConversationStatusEnum = strawberry.enum(
+    ConversationStatus, name="ConversationStatus", description="Where a conversation stands."
+)
 PriorityEnum = strawberry.enum(Priority, name="Priority", description="How urgent a conversation is.")
-MessageTypeEnum = strawberry.enum(MessageType, name="MessageType", description="Who a message goes to: incoming from the contact, outgoing to them, activity lines, templates.")
+MessageTypeEnum = strawberry.enum(
+    MessageType,
+    name="MessageType",
+    description="Who a message goes to: incoming from the contact, outgoing to them, activity lines, templates.",
+)
 SenderTypeEnum = strawberry.enum(SenderType, name="SenderType", description="Who wrote a message.")
 ContactTypeEnum = strawberry.enum(ContactType, name="ContactType", description="Visitor, lead or customer.")
 
@@ -66,7 +72,9 @@ class Inbox:
     def api_identifier(self) -> str | None:
         return self.row.api_identifier
 
-    @strawberry.field(description="Channel settings: widgetColor, welcomeTitle, welcomeTagline, replyTime, allowedDomains, websiteUrl, callbackUrl, email.")
+    @strawberry.field(
+        description="Channel settings: widgetColor, welcomeTitle, welcomeTagline, replyTime, allowedDomains, websiteUrl, callbackUrl, email."
+    )
     def channel_config(self) -> JSON:
         c = self.row.channel_config or {}
         return {camel_case(k): v for k, v in c.items()}
@@ -75,7 +83,9 @@ class Inbox:
     def hmac_mandatory(self) -> bool:
         return self.row.hmac_mandatory
 
-    @strawberry.field(description="Secret for identity verification (HMAC-SHA256 of the identifier). Administrators only; null for others.")
+    @strawberry.field(
+        description="Secret for identity verification (HMAC-SHA256 of the identifier). Administrators only; null for others."
+    )
     async def hmac_token(self, info: strawberry.Info) -> str | None:
         actor = await info.context.actor()
         if not actor.is_administrator:
@@ -138,7 +148,9 @@ class Contact:
     email: str | None = strawberry.field(description="Unique per account, any case.")
     phone_number: str | None = strawberry.field(description="E.164, e.g. +4930123456.")
     identifier: str | None = strawberry.field(description="Your system's id for this person; unique per account.")
-    additional_attributes: JSON = strawberry.field(description="company_name, city, country, country_code, description, social_profiles.")
+    additional_attributes: JSON = strawberry.field(
+        description="company_name, city, country, country_code, description, social_profiles."
+    )
     custom_attributes: JSON = strawberry.field(description="Values of the account's contact attribute definitions.")
     contact_type: ContactTypeEnum = strawberry.field(description="Visitor, lead or customer.")
     blocked: bool = strawberry.field(description="Blocked contacts' conversations stay resolved.")
@@ -151,10 +163,19 @@ class Contact:
 
     @classmethod
     def from_row(cls, row) -> Contact:
-        return cls(pk=row.id, name=row.name, email=row.email, phone_number=row.phone_number, identifier=row.identifier,
-                   additional_attributes=row.additional_attributes, custom_attributes=row.custom_attributes,
-                   contact_type=row.contact_type, blocked=row.blocked, last_activity_at=row.last_activity_at,
-                   created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            name=row.name,
+            email=row.email,
+            phone_number=row.phone_number,
+            identifier=row.identifier,
+            additional_attributes=row.additional_attributes,
+            custom_attributes=row.custom_attributes,
+            contact_type=row.contact_type,
+            blocked=row.blocked,
+            last_activity_at=row.last_activity_at,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A message of a conversation.")
@@ -165,7 +186,9 @@ class Message:
     message_type: MessageTypeEnum = strawberry.field(description="Incoming, outgoing, activity or template.")
     private: bool = strawberry.field(description="A private note: agents only, never sent to the contact.")
     sender_type: SenderTypeEnum = strawberry.field(description="Who wrote it.")
-    content_attributes: JSON = strawberry.field(description="in_reply_to, deleted, previous_contents, mentioned_user_ids…")
+    content_attributes: JSON = strawberry.field(
+        description="in_reply_to, deleted, previous_contents, mentioned_user_ids…"
+    )
     created_at: datetime = strawberry.field(description="When it was written.")
     edited_at: datetime | None = strawberry.field(description="When it was last edited.")
     deleted_at: datetime | None = strawberry.field(description="When it was deleted.")
@@ -189,16 +212,27 @@ class Message:
         return Contact.from_row(row) if row else None
 
     @strawberry.field(description="Its files (at most 15), with short-lived download links.")
-    async def attachments(self, info: strawberry.Info) -> list[Annotated["Attachment", strawberry.lazy("schema.attachments.types")]]:
+    async def attachments(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Attachment, strawberry.lazy("schema.attachments.types")]]:
         from schema.attachments.types import Attachment
 
         return [Attachment.from_row(r) for r in await info.context.loaders.attachments_by_message.load(self.pk)]
 
     @classmethod
     def from_row(cls, row) -> Message:
-        return cls(pk=row.id, sender_pk=row.sender_id, content=row.content, message_type=row.message_type,
-                   private=row.private, sender_type=row.sender_type, content_attributes=row.content_attributes,
-                   created_at=row.created_at, edited_at=row.edited_at, deleted_at=row.deleted_at)
+        return cls(
+            pk=row.id,
+            sender_pk=row.sender_id,
+            content=row.content,
+            message_type=row.message_type,
+            private=row.private,
+            sender_type=row.sender_type,
+            content_attributes=row.content_attributes,
+            created_at=row.created_at,
+            edited_at=row.edited_at,
+            deleted_at=row.deleted_at,
+        )
 
 
 @strawberry.type(description="A conversation with a contact in one inbox.")
@@ -208,12 +242,16 @@ class Conversation:
     display_id: int = strawberry.field(description="Number of the conversation within the account (#123).")
     status: ConversationStatusEnum = strawberry.field(description="Open, pending, resolved or snoozed.")
     priority: PriorityEnum | None = strawberry.field(description="Urgency, when set.")
-    snoozed_until: datetime | None = strawberry.field(description="When a snoozed conversation reopens (null: on the next reply).")
+    snoozed_until: datetime | None = strawberry.field(
+        description="When a snoozed conversation reopens (null: on the next reply)."
+    )
     last_activity_at: datetime = strawberry.field(description="Last message or change.")
     waiting_since: datetime | None = strawberry.field(description="Since when the contact waits for a human reply.")
     first_reply_created_at: datetime | None = strawberry.field(description="The first human reply.")
     agent_last_seen_at: datetime | None = strawberry.field(description="When an agent last read it.")
-    custom_attributes: JSON = strawberry.field(description="Values of the account's conversation attribute definitions.")
+    custom_attributes: JSON = strawberry.field(
+        description="Values of the account's conversation attribute definitions."
+    )
     additional_attributes: JSON = strawberry.field(description="browser, referer, mail_subject…")
     created_at: datetime = strawberry.field(description="When it started.")
 
@@ -237,7 +275,7 @@ class Conversation:
         return User.from_row(row) if row else None
 
     @strawberry.field(description="The team it is assigned to.")
-    async def team(self, info: strawberry.Info) -> Annotated["Team", strawberry.lazy("schema.catalog.types")] | None:
+    async def team(self, info: strawberry.Info) -> Annotated[Team, strawberry.lazy("schema.catalog.types")] | None:
         if self.row.team_id is None:
             return None
         from schema.catalog.types import Team
@@ -246,7 +284,7 @@ class Conversation:
         return Team.from_row(row) if row else None
 
     @strawberry.field(description="Its labels, by title.")
-    async def labels(self, info: strawberry.Info) -> list[Annotated["Label", strawberry.lazy("schema.catalog.types")]]:
+    async def labels(self, info: strawberry.Info) -> list[Annotated[Label, strawberry.lazy("schema.catalog.types")]]:
         from schema.catalog.types import Label
 
         return [Label.from_row(r) for r in await info.context.loaders.labels_by_conversation.load(self.pk)]
@@ -260,21 +298,36 @@ class Conversation:
     async def unread_count(self, info: strawberry.Info) -> int:
         return await info.context.loaders.unread_count_by_conversation.load(self.pk)
 
-    @strawberry.field(description="Messages, newest first; page backwards with `before` (a cursor). Default 25, at most 100.")
-    async def messages(self, info: strawberry.Info, first: int | None = 25, before: str | None = None) -> Connection[Message]:
+    @strawberry.field(
+        description="Messages, newest first; page backwards with `before` (a cursor). Default 25, at most 100."
+    )
+    async def messages(
+        self, info: strawberry.Info, first: int | None = 25, before: str | None = None
+    ) -> Connection[Message]:
         limit = page_size(first)
         async with info.context.db() as session:
-            rows = await repo.messages_page(session, self.pk, include_private=True,
-                                            before_id=decode_int_cursor(before), limit=limit + 1)
+            rows = await repo.messages_page(
+                session, self.pk, include_private=True, before_id=decode_int_cursor(before), limit=limit + 1
+            )
         return build_connection(rows, limit, Message.from_row, lambda r: r.id, before is not None)
 
     @classmethod
     def from_row(cls, row) -> Conversation:
-        return cls(pk=row.id, row=row, display_id=row.display_id, status=row.status, priority=row.priority,
-                   snoozed_until=row.snoozed_until, last_activity_at=row.last_activity_at,
-                   waiting_since=row.waiting_since, first_reply_created_at=row.first_reply_created_at,
-                   agent_last_seen_at=row.agent_last_seen_at, custom_attributes=row.custom_attributes,
-                   additional_attributes=row.additional_attributes, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            row=row,
+            display_id=row.display_id,
+            status=row.status,
+            priority=row.priority,
+            snoozed_until=row.snoozed_until,
+            last_activity_at=row.last_activity_at,
+            waiting_since=row.waiting_since,
+            first_reply_created_at=row.first_reply_created_at,
+            agent_last_seen_at=row.agent_last_seen_at,
+            custom_attributes=row.custom_attributes,
+            additional_attributes=row.additional_attributes,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="Conversation counts for the dashboard's sidebar and tabs.")

@@ -27,7 +27,9 @@ class Notification:
     pk: strawberry.Private[int]
     row: strawberry.Private[object]
     notification_type: NotificationTypeEnum = strawberry.field(description="What it is about.")
-    title: str = strawberry.field(description="One line saying what happened, e.g. `A conversation (#12) has been assigned to you`.")
+    title: str = strawberry.field(
+        description="One line saying what happened, e.g. `A conversation (#12) has been assigned to you`."
+    )
     read_at: datetime | None = strawberry.field(description="When you marked it read; null while unread.")
     created_at: datetime = strawberry.field(description="When it was made.")
 
@@ -55,8 +57,14 @@ class Notification:
 
     @classmethod
     def from_row(cls, row) -> Notification:
-        return cls(pk=row.id, row=row, notification_type=row.notification_type, title=row.title, read_at=row.read_at,
-                   created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            row=row,
+            notification_type=row.notification_type,
+            title=row.title,
+            read_at=row.read_at,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="Whether you are told about one type of notification, in the app and by email.")
@@ -73,8 +81,12 @@ class NotificationSetting:
 
 @strawberry.type(description="The result of notificationMarkRead.")
 class NotificationMarkReadPayload:
-    notifications: list[Notification] | None = strawberry.field(description="The notifications, now read; null on errors.")
-    unread_count: int | None = strawberry.field(description="Your unread notifications in this account now; null on errors.")
+    notifications: list[Notification] | None = strawberry.field(
+        description="The notifications, now read; null on errors."
+    )
+    unread_count: int | None = strawberry.field(
+        description="Your unread notifications in this account now; null on errors."
+    )
     errors: list[NotificationError] = strawberry.field(description="Why nothing changed, if so.")
 
 

@@ -33,13 +33,16 @@ class PartnersMutation:
         r.partner_app_update, Rule.administrator, "Rename, describe, disable or enable a partner app."
     )
     partner_token_create: t.PartnerTokenCreatePayload = mutation(
-        r.partner_token_create, Rule.administrator, "Create a partner app's token (`plya_…`). The secret is returned once."
+        r.partner_token_create,
+        Rule.administrator,
+        "Create a partner app's token (`plya_…`). The secret is returned once.",
     )
     partner_token_revoke: t.PartnerTokenRevokePayload = mutation(
         r.partner_token_revoke, Rule.administrator, "Revoke a partner app's token."
     )
     partner_manifest_upload: t.PartnerManifestUploadPayload = mutation(
-        r.partner_manifest_upload, Rule.administrator,
+        r.partner_manifest_upload,
+        Rule.administrator,
         "Upload a new version of a partner app's manifest (Apollo or Relay format) and make it current. "
         "Operations that do not validate against the schema are reported.",
     )

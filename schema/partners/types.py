@@ -12,7 +12,8 @@ from schema.core.ids import encode_id
 from schema.partners.errors import PartnerError
 
 ManifestFormatEnum = strawberry.enum(
-    ManifestFormat, name="ManifestFormat",
+    ManifestFormat,
+    name="ManifestFormat",
     description="How a manifest was written: Apollo's persisted query manifest or Relay's {id: body} JSON.",
 )
 OperationKindEnum = strawberry.enum(OperationKind, name="OperationKind", description="The type of a GraphQL operation.")
@@ -33,13 +34,21 @@ class PartnerToken:
 
     @classmethod
     def from_row(cls, row) -> PartnerToken:
-        return cls(pk=row.id, name=row.name, prefix=row.token_prefix, created_at=row.created_at,
-                   last_used_at=row.last_used_at, revoked_at=row.revoked_at)
+        return cls(
+            pk=row.id,
+            name=row.name,
+            prefix=row.token_prefix,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
 
 
 @strawberry.type(description="An operation registered in a manifest.")
 class PartnerOperation:
-    document_id: str = strawberry.field(description="The id clients send as `documentId` (or the persisted query hash).")
+    document_id: str = strawberry.field(
+        description="The id clients send as `documentId` (or the persisted query hash)."
+    )
     name: str | None = strawberry.field(description="The operation's name, when the manifest gave one.")
     kind: OperationKindEnum = strawberry.field(description="Query, mutation or subscription.")
     sha256: str = strawberry.field(description="SHA-256 of the body (also accepted as `sha256:<hash>`).")
@@ -72,16 +81,26 @@ class PartnerManifest:
 
     @classmethod
     def from_row(cls, row, current_version: int | None) -> PartnerManifest:
-        return cls(pk=row.id, version=row.version, format=row.format, operation_count=row.operation_count,
-                   current=row.version == current_version, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            version=row.version,
+            format=row.format,
+            operation_count=row.operation_count,
+            current=row.version == current_version,
+            created_at=row.created_at,
+        )
 
 
-@strawberry.type(description="A third-party integration of this account: runs only the operations of its current manifest.")
+@strawberry.type(
+    description="A third-party integration of this account: runs only the operations of its current manifest."
+)
 class PartnerApp:
     pk: strawberry.Private[int]
     name: str = strawberry.field(description="Display name.")
     description: str = strawberry.field(description="What the integration does.")
-    current_version: int | None = strawberry.field(description="The manifest version its tokens run; null before the first upload.")
+    current_version: int | None = strawberry.field(
+        description="The manifest version its tokens run; null before the first upload."
+    )
     disabled: bool = strawberry.field(description="Disabled apps' tokens are refused.")
     created_at: datetime = strawberry.field(description="When it was created.")
     tokens: list[PartnerToken] = strawberry.field(description="Its tokens, oldest first (revoked ones included).")
@@ -93,10 +112,16 @@ class PartnerApp:
 
     @classmethod
     def from_row(cls, row, tokens=(), manifests=()) -> PartnerApp:
-        return cls(pk=row.id, name=row.name, description=row.description, current_version=row.current_version,
-                   disabled=row.disabled_at is not None, created_at=row.created_at,
-                   tokens=[PartnerToken.from_row(t) for t in tokens],
-                   manifests=[PartnerManifest.from_row(m, row.current_version) for m in manifests])
+        return cls(
+            pk=row.id,
+            name=row.name,
+            description=row.description,
+            current_version=row.current_version,
+            disabled=row.disabled_at is not None,
+            created_at=row.created_at,
+            tokens=[PartnerToken.from_row(t) for t in tokens],
+            manifests=[PartnerManifest.from_row(m, row.current_version) for m in manifests],
+        )
 
 
 @strawberry.type(description="An operation of an uploaded manifest that does not validate, and why.")
@@ -106,7 +131,9 @@ class PartnerOperationProblem:
     messages: list[str] = strawberry.field(description="What is wrong with it.")
 
 
-@strawberry.type(description="The caller's query cost budget (GitHub's rateLimit): costs are objects a query may return, lists counted by `first`/`last`.")
+@strawberry.type(
+    description="The caller's query cost budget (GitHub's rateLimit): costs are objects a query may return, lists counted by `first`/`last`."
+)
 class RateLimit:
     cost: int = strawberry.field(description="What this query cost.")
     max_cost: int = strawberry.field(description="The most one query may cost.")
@@ -146,5 +173,3 @@ class PartnerManifestUploadPayload:
         description="Operations that do not validate against the schema (or break the partner limits)."
     )
     errors: list[PartnerError] = strawberry.field(description="User errors; empty on success.")
-
-

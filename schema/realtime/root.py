@@ -26,18 +26,22 @@ def _common(d: rt.Delivery) -> dict:
 def _typing(d: rt.Delivery) -> t.TypingIndicator | None:
     if d.typing is None:
         return None
-    return t.TypingIndicator(user_pk=d.typing.user_id, contact_pk=d.typing.contact_id, on=d.typing.on, private=d.typing.private)
+    return t.TypingIndicator(
+        user_pk=d.typing.user_id, contact_pk=d.typing.contact_id, on=d.typing.on, private=d.typing.private
+    )
 
 
 @strawberry.type
 class RealtimeQuery:
     event_cursor: str = field(
-        rt.event_cursor, Rule.member,
+        rt.event_cursor,
+        Rule.member,
         "The account's current position in its event stream. Read it before loading the dashboard's data, then "
         "subscribe with `after` set to it: nothing that happens in between is missed.",
     )
     agent_presence: list[t.AgentPresence] = field(
-        rt.agent_presence, Rule.member,
+        rt.agent_presence,
+        Rule.member,
         "Every member of the account with their chosen availability and whether they are connected now.",
     )
 
@@ -45,23 +49,31 @@ class RealtimeQuery:
 @strawberry.type
 class RealtimeMutation:
     typing_set: t.TypingSetPayload = mutation(
-        rt.typing_set_mutation, Rule.agent,
+        rt.typing_set_mutation,
+        Rule.agent,
         "Show (or stop showing) that you are typing in a conversation. Ephemeral: sent to the conversation's "
         "subscribers only, never stored; it turns itself off after a few seconds unless repeated.",
     )
     availability_set: t.AvailabilitySetPayload = mutation(
-        rt.availability_set, Rule.agent, "Choose your availability (online, busy, offline), shown to your colleagues.",
+        rt.availability_set,
+        Rule.agent,
+        "Choose your availability (online, busy, offline), shown to your colleagues.",
     )
 
 
 @strawberry.type
 class RealtimeSubscription:
-    @subscription(Rule.member, (
-        "The account's events as they happen, for the dashboard: conversations, messages, contacts, inboxes and "
-        "presence, each only if you may see it (inbox membership, role, custom-role permissions). With `after`, "
-        "first every event you missed since that cursor, then live ones, with no gap and no duplicate."
-    ))
-    async def account_events(self, info: strawberry.Info, after: str | None = None) -> AsyncGenerator[t.AccountEvent, None]:
+    @subscription(
+        Rule.member,
+        (
+            "The account's events as they happen, for the dashboard: conversations, messages, contacts, inboxes and "
+            "presence, each only if you may see it (inbox membership, role, custom-role permissions). With `after`, "
+            "first every event you missed since that cursor, then live ones, with no gap and no duplicate."
+        ),
+    )
+    async def account_events(
+        self, info: strawberry.Info, after: str | None = None
+    ) -> AsyncGenerator[t.AccountEvent, None]:
         async for d in rt.account_events(info, after):
             yield t.AccountEvent(
                 **_common(d),
@@ -72,10 +84,13 @@ class RealtimeSubscription:
                 inbox_pk=d.event.inbox_id if d.event is not None else None,
             )
 
-    @subscription(Rule.member, (
-        "One conversation's events (messages including private notes, status, assignee, typing), for an agent "
-        "who may see it. With `after`, replays what was missed since that cursor, then continues live."
-    ))
+    @subscription(
+        Rule.member,
+        (
+            "One conversation's events (messages including private notes, status, assignee, typing), for an agent "
+            "who may see it. With `after`, replays what was missed since that cursor, then continues live."
+        ),
+    )
     async def conversation_events(
         self, info: strawberry.Info, id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[t.ConversationEvent, None]:
@@ -87,11 +102,17 @@ class RealtimeSubscription:
                 typing=_typing(d),
             )
 
-    @subscription(Rule.agent, (
-        "Events addressed to you in this account (new notifications, finished exports). With `after`, replays "
-        "what was missed since that cursor, then continues live."
-    ))
-    async def notification_events(self, info: strawberry.Info, after: str | None = None) -> AsyncGenerator[t.NotificationEvent, None]:
+    @subscription(
+        Rule.agent,
+        (
+            "Events addressed to you in this account (new notifications, finished exports). With `after`, replays "
+            "what was missed since that cursor, then continues live."
+        ),
+    )
+    async def notification_events(
+        self, info: strawberry.Info, after: str | None = None
+    ) -> AsyncGenerator[t.NotificationEvent, None]:
         async for d in rt.notification_events(info, after):
-            yield t.NotificationEvent(**{k: v for k, v in _common(d).items() if k != "changed_attributes"},
-                                      data=dict(d.event.payload or {}))
+            yield t.NotificationEvent(
+                **{k: v for k, v in _common(d).items() if k != "changed_attributes"}, data=dict(d.event.payload or {})
+            )

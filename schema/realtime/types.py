@@ -39,8 +39,12 @@ class TypingIndicator:
 class AgentPresence:
     user_pk: strawberry.Private[int]
     availability: AvailabilityEnum = strawberry.field(description="What the agent chose: online, busy or offline.")
-    connected: bool = strawberry.field(description="Whether the agent has at least one live connection (any API process).")
-    status: AvailabilityEnum = strawberry.field(description="What others see: offline without a connection, else the chosen availability.")
+    connected: bool = strawberry.field(
+        description="Whether the agent has at least one live connection (any API process)."
+    )
+    status: AvailabilityEnum = strawberry.field(
+        description="What others see: offline without a connection, else the chosen availability."
+    )
 
     @strawberry.field(description="The agent.")
     async def user(self, info: strawberry.Info) -> User:
@@ -58,13 +62,15 @@ class PresenceChange:
         return User.from_row(row) if row else None
 
 
-@strawberry.type(description=(
-    "Something that happened in the account, for the dashboard. `type` is one of conversation.created, "
-    "conversation.updated (attributes, labels, priority…), conversation.status_changed, assignee.changed, "
-    "team.changed, message.created, message.updated, message.deleted, contact.created, contact.updated, "
-    "contact.deleted, contact.merged, inbox.created, inbox.updated, presence.changed. Resume a stream by "
-    "passing the last `cursor` received as `after`."
-))
+@strawberry.type(
+    description=(
+        "Something that happened in the account, for the dashboard. `type` is one of conversation.created, "
+        "conversation.updated (attributes, labels, priority…), conversation.status_changed, assignee.changed, "
+        "team.changed, message.created, message.updated, message.deleted, contact.created, contact.updated, "
+        "contact.deleted, contact.merged, inbox.created, inbox.updated, presence.changed. Resume a stream by "
+        "passing the last `cursor` received as `after`."
+    )
+)
 class AccountEvent:
     cursor: str = strawberry.field(description="Where this event sits in the stream; pass it as `after` to resume.")
     type: str = strawberry.field(description="What happened.")
@@ -84,10 +90,12 @@ class AccountEvent:
         return Inbox.from_row(row) if row else None
 
 
-@strawberry.type(description=(
-    "Something that happened in one conversation: message.created/updated/deleted (private notes included), "
-    "conversation.status_changed, conversation.updated, assignee.changed, team.changed, typing.on, typing.off."
-))
+@strawberry.type(
+    description=(
+        "Something that happened in one conversation: message.created/updated/deleted (private notes included), "
+        "conversation.status_changed, conversation.updated, assignee.changed, team.changed, typing.on, typing.off."
+    )
+)
 class ConversationEvent:
     cursor: str = strawberry.field(description="Where this event sits in the stream; pass it as `after` to resume.")
     type: str = strawberry.field(description="What happened.")

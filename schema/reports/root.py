@@ -14,13 +14,15 @@ from schema.reports import types as t
 @strawberry.type
 class ReportsQuery:
     report: t.Report = field(
-        r.report, Rule.report_manage,
+        r.report,
+        Rule.report_manage,
         "Metrics of the account, or of one agent, inbox, team or label, over a range of days in the account's time "
         "zone, with a series by day, week or month. Errors: NOT_FOUND for an agent, inbox, team or label of another "
         "account; BAD_USER_INPUT for a range that ends before it starts or spans more than 731 days.",
     )
     report_summaries: list[t.ReportSummaryRow] = field(
-        r.report_summaries, Rule.report_manage,
+        r.report_summaries,
+        Rule.report_manage,
         "Metrics of every agent, inbox, team or label of the account over a range, by name.",
     )
     report_live: t.LiveReport = field(
@@ -30,7 +32,8 @@ class ReportsQuery:
         r.csat_summary, Rule.report_manage, "CSAT survey responses over a range: count, average and distribution."
     )
     report_export: t.ReportExport = field(
-        r.report_export, Rule.report_manage,
+        r.report_export,
+        Rule.report_manage,
         "One export you asked for (administrators: any of the account), with a short-lived download link once done.",
     )
 
@@ -38,6 +41,7 @@ class ReportsQuery:
 @strawberry.type
 class ReportsMutation:
     report_export_create: t.ReportExportCreatePayload = mutation(
-        r.report_export_create, Rule.report_manage,
+        r.report_export_create,
+        Rule.report_manage,
         "Export a report as CSV. A worker writes the file; poll reportExport (or wait for the notification) for its link.",
     )

@@ -16,16 +16,30 @@ from schema.accounts.types import User
 from schema.core.ids import encode_id
 from schema.reports.errors import ReportError
 
-ReportGroupByEnum = strawberry.enum(GroupBy, name="ReportGroupBy", description="Buckets of a report over time: DAY, WEEK (from Monday) or MONTH, in the account's time zone.")
-ReportDimensionEnum = strawberry.enum(Dimension, name="ReportDimension", description="What a report is about: the whole ACCOUNT, or one AGENT, INBOX, TEAM or LABEL.")
+ReportGroupByEnum = strawberry.enum(
+    GroupBy,
+    name="ReportGroupBy",
+    description="Buckets of a report over time: DAY, WEEK (from Monday) or MONTH, in the account's time zone.",
+)
+ReportDimensionEnum = strawberry.enum(
+    Dimension,
+    name="ReportDimension",
+    description="What a report is about: the whole ACCOUNT, or one AGENT, INBOX, TEAM or LABEL.",
+)
 ReportExportKindEnum = strawberry.enum(
-    ExportKind, name="ReportExportKind",
+    ExportKind,
+    name="ReportExportKind",
     description="What an export holds: OVERVIEW (the account's metrics per day, week or month), AGENTS, INBOXES, TEAMS, "
     "LABELS (one row each over the range) or EVENTS (every raw reporting event of the range).",
 )
 ReportExportStatusEnum = strawberry.enum(ExportStatus, name="ReportExportStatus", description="Where an export stands.")
 
-DIMENSION_ID_TYPES = {Dimension.AGENT: "User", Dimension.INBOX: "Inbox", Dimension.TEAM: "Team", Dimension.LABEL: "Label"}
+DIMENSION_ID_TYPES = {
+    Dimension.AGENT: "User",
+    Dimension.INBOX: "Inbox",
+    Dimension.TEAM: "Team",
+    Dimension.LABEL: "Label",
+}
 
 
 @strawberry.enum(description="File formats of report exports.")
@@ -44,32 +58,55 @@ class TimeMetric:
     count: int = strawberry.field(description="How many durations were measured.")
     average: float | None = strawberry.field(description="Mean, in seconds.")
     median: float | None = strawberry.field(description="Median (interpolated), in seconds.")
-    average_business_hours: float | None = strawberry.field(description="Mean within the inbox's working hours, in seconds.")
-    median_business_hours: float | None = strawberry.field(description="Median within the inbox's working hours, in seconds.")
+    average_business_hours: float | None = strawberry.field(
+        description="Mean within the inbox's working hours, in seconds."
+    )
+    median_business_hours: float | None = strawberry.field(
+        description="Median within the inbox's working hours, in seconds."
+    )
 
     @classmethod
     def of(cls, t: q.TimeMetric) -> TimeMetric:
-        return cls(count=t.count, average=t.average, median=t.median, average_business_hours=t.average_business_hours,
-                   median_business_hours=t.median_business_hours)
+        return cls(
+            count=t.count,
+            average=t.average,
+            median=t.median,
+            average_business_hours=t.average_business_hours,
+            median_business_hours=t.median_business_hours,
+        )
 
 
 @strawberry.type(description="Chatwoot's report metrics over a period.")
 class ReportMetrics:
     conversations_opened: int = strawberry.field(description="Conversations created.")
-    conversations_resolved: int = strawberry.field(description="Resolutions (a conversation resolved twice counts twice).")
+    conversations_resolved: int = strawberry.field(
+        description="Resolutions (a conversation resolved twice counts twice)."
+    )
     conversations_reopened: int = strawberry.field(description="Resolved conversations opened again.")
     incoming_messages: int = strawberry.field(description="Messages from contacts.")
-    outgoing_messages: int = strawberry.field(description="Public replies of agents and bots (private notes are not counted).")
-    first_response: TimeMetric = strawberry.field(description="From a conversation's start (or reopening) to the first human reply.")
-    reply_time: TimeMetric = strawberry.field(description="From when the contact started waiting to each later human reply.")
+    outgoing_messages: int = strawberry.field(
+        description="Public replies of agents and bots (private notes are not counted)."
+    )
+    first_response: TimeMetric = strawberry.field(
+        description="From a conversation's start (or reopening) to the first human reply."
+    )
+    reply_time: TimeMetric = strawberry.field(
+        description="From when the contact started waiting to each later human reply."
+    )
     resolution_time: TimeMetric = strawberry.field(description="From a conversation's creation to its resolution.")
 
     @classmethod
     def of(cls, m: q.Metrics) -> ReportMetrics:
-        return cls(conversations_opened=m.conversations_opened, conversations_resolved=m.conversations_resolved,
-                   conversations_reopened=m.conversations_reopened, incoming_messages=m.incoming_messages,
-                   outgoing_messages=m.outgoing_messages, first_response=TimeMetric.of(m.first_response),
-                   reply_time=TimeMetric.of(m.reply_time), resolution_time=TimeMetric.of(m.resolution_time))
+        return cls(
+            conversations_opened=m.conversations_opened,
+            conversations_resolved=m.conversations_resolved,
+            conversations_reopened=m.conversations_reopened,
+            incoming_messages=m.incoming_messages,
+            outgoing_messages=m.outgoing_messages,
+            first_response=TimeMetric.of(m.first_response),
+            reply_time=TimeMetric.of(m.reply_time),
+            resolution_time=TimeMetric.of(m.resolution_time),
+        )
 
 
 @strawberry.type(description="One day, week or month of a report.")
@@ -85,12 +122,20 @@ class Report:
     until: date = strawberry.field(description="Last day.")
     group_by: ReportGroupByEnum = strawberry.field(description="Buckets of the series.")
     summary: ReportMetrics = strawberry.field(description="The whole range.")
-    series: list[ReportBucket] = strawberry.field(description="Every bucket of the range in order, empty ones included.")
+    series: list[ReportBucket] = strawberry.field(
+        description="Every bucket of the range in order, empty ones included."
+    )
 
     @classmethod
     def of(cls, r: q.Report) -> Report:
-        return cls(timezone=r.timezone, since=r.since, until=r.until, group_by=r.group_by, summary=ReportMetrics.of(r.summary),
-                   series=[ReportBucket(start=b.start, metrics=ReportMetrics.of(b.metrics)) for b in r.series])
+        return cls(
+            timezone=r.timezone,
+            since=r.since,
+            until=r.until,
+            group_by=r.group_by,
+            summary=ReportMetrics.of(r.summary),
+            series=[ReportBucket(start=b.start, metrics=ReportMetrics.of(b.metrics)) for b in r.series],
+        )
 
 
 @strawberry.type(description="The metrics of one agent, inbox, team or label over a range.")
@@ -126,8 +171,13 @@ class LiveReport:
 
     @classmethod
     def of(cls, counts: live_domain.LiveCounts, agents: live_domain.AgentStatusCounts) -> LiveReport:
-        return cls(open=counts.open, unattended=counts.unattended, unassigned=counts.unassigned, pending=counts.pending,
-                   agent_status=AgentStatusCounts(online=agents.online, busy=agents.busy, offline=agents.offline))
+        return cls(
+            open=counts.open,
+            unattended=counts.unattended,
+            unassigned=counts.unassigned,
+            pending=counts.pending,
+            agent_status=AgentStatusCounts(online=agents.online, busy=agents.busy, offline=agents.offline),
+        )
 
 
 @strawberry.type(description="Responses with one rating.")
@@ -140,12 +190,17 @@ class CsatRatingCount:
 class CsatSummary:
     response_count: int = strawberry.field(description="Survey responses.")
     average_rating: float | None = strawberry.field(description="Mean rating, null without responses.")
-    distribution: list[CsatRatingCount] = strawberry.field(description="Responses per rating, 1 to 5 (always five entries).")
+    distribution: list[CsatRatingCount] = strawberry.field(
+        description="Responses per rating, 1 to 5 (always five entries)."
+    )
 
     @classmethod
     def of(cls, s: csat_domain.CsatSummary) -> CsatSummary:
-        return cls(response_count=s.response_count, average_rating=s.average_rating,
-                   distribution=[CsatRatingCount(rating=r, count=c) for r, c in sorted(s.distribution.items())])
+        return cls(
+            response_count=s.response_count,
+            average_rating=s.average_rating,
+            distribution=[CsatRatingCount(rating=r, count=c) for r, c in sorted(s.distribution.items())],
+        )
 
 
 @strawberry.type(description="A report export: a file written in the background.")
@@ -161,7 +216,9 @@ class ReportExport:
     row_count: int = strawberry.field(description="Data rows written (without the header).")
     created_at: datetime = strawberry.field(description="When it was asked for.")
     finished_at: datetime | None = strawberry.field(description="When it was written (or failed).")
-    download_url: str | None = strawberry.field(description="A short-lived link to the file once DONE; ask again for a fresh one.")
+    download_url: str | None = strawberry.field(
+        description="A short-lived link to the file once DONE; ask again for a fresh one."
+    )
 
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
@@ -176,10 +233,20 @@ class ReportExport:
 
     @classmethod
     def from_row(cls, row, download_url: str | None = None) -> ReportExport:
-        return cls(pk=row.id, requester_pk=row.requester_id, kind=ExportKind(row.kind), format=ReportExportFormat(row.format),
-                   since=date.fromisoformat(row.params["since"]), until=date.fromisoformat(row.params["until"]),
-                   group_by=GroupBy(row.params.get("group_by", "day")), status=row.status, row_count=row.row_count,
-                   created_at=row.created_at, finished_at=row.finished_at, download_url=download_url)
+        return cls(
+            pk=row.id,
+            requester_pk=row.requester_id,
+            kind=ExportKind(row.kind),
+            format=ReportExportFormat(row.format),
+            since=date.fromisoformat(row.params["since"]),
+            until=date.fromisoformat(row.params["until"]),
+            group_by=GroupBy(row.params.get("group_by", "day")),
+            status=row.status,
+            row_count=row.row_count,
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            download_url=download_url,
+        )
 
 
 @strawberry.type(description="The result of reportExportCreate.")

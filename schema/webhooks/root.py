@@ -30,23 +30,31 @@ class WebhooksQuery:
 @strawberry.type
 class WebhooksMutation:
     webhook_create: t.WebhookSecretPayload = mutation(
-        r.webhook_create, Rule.administrator, f"Create a webhook; the payload shows its signing secret once. {t.MAX_WEBHOOKS_NOTE}"
+        r.webhook_create,
+        Rule.administrator,
+        f"Create a webhook; the payload shows its signing secret once. {t.MAX_WEBHOOKS_NOTE}",
     )
     webhook_update: t.WebhookPayload = mutation(
-        r.webhook_update, Rule.administrator, "Change a webhook's URL, events, description or inbox filter, or disable/enable it."
+        r.webhook_update,
+        Rule.administrator,
+        "Change a webhook's URL, events, description or inbox filter, or disable/enable it.",
     )
     webhook_delete: t.WebhookPayload = mutation(
         r.webhook_delete, Rule.administrator, "Delete a webhook with its deliveries and attempts."
     )
     webhook_secret_rotate: t.WebhookSecretPayload = mutation(
-        r.webhook_secret_rotate, Rule.administrator,
+        r.webhook_secret_rotate,
+        Rule.administrator,
         "Replace a webhook's signing secret; the payload shows the new one once, and it signs every request from now on.",
     )
     webhook_test: t.WebhookDeliveryPayload = mutation(
-        r.webhook_test, Rule.administrator, "Send a `webhook_test` ping (once, no retries); see its attempt in webhookAttempts."
+        r.webhook_test,
+        Rule.administrator,
+        "Send a `webhook_test` ping (once, no retries); see its attempt in webhookAttempts.",
     )
     webhook_redeliver: t.WebhookDeliveryPayload = mutation(
-        r.webhook_redeliver, Rule.administrator,
+        r.webhook_redeliver,
+        Rule.administrator,
         "Send a delivery once more, now, with the same body and `webhook-id` (receivers dedupe on it).",
     )
     dead_job_retry: t.DeadJobRetryPayload = mutation(

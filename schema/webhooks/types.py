@@ -15,12 +15,14 @@ from schema.core.ids import encode_id
 from schema.webhooks.errors import WebhookError
 
 WebhookEventEnum = strawberry.enum(
-    WebhookEvent, name="WebhookEvent",
+    WebhookEvent,
+    name="WebhookEvent",
     description="Chatwoot's webhook events. CONVERSATION_UPDATED also reports assignee and team changes; "
     "MESSAGE_CREATED/UPDATED cover incoming and outgoing messages and private notes (`private: true`), never activity lines.",
 )
 WebhookDeliveryStatusEnum = strawberry.enum(
-    WebhookDeliveryStatus, name="WebhookDeliveryStatus",
+    WebhookDeliveryStatus,
+    name="WebhookDeliveryStatus",
     description="PENDING (not sent yet or waiting for a retry), DELIVERED (a 2xx answer) or FAILED (retries exhausted, "
     "an answer that retrying cannot fix, or the webhook was disabled).",
 )
@@ -39,7 +41,9 @@ class Webhook:
     url: str = strawberry.field(description="Where events are POSTed (http or https; no private addresses).")
     description: str = strawberry.field(description="What the webhook is for.")
     events: list[WebhookEventEnum] = strawberry.field(description="The events it receives.")
-    enabled: bool = strawberry.field(description="Disabled webhooks receive nothing (test pings and redeliveries excepted).")
+    enabled: bool = strawberry.field(
+        description="Disabled webhooks receive nothing (test pings and redeliveries excepted)."
+    )
     disabled_reason: str | None = strawberry.field(
         description="Why it is disabled: by an administrator, or automatically after persistent failure."
     )
@@ -54,7 +58,9 @@ class Webhook:
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Webhook", self.pk))
 
-    @strawberry.field(description="Only events of this inbox are sent (contact events then are not); null: the whole account.")
+    @strawberry.field(
+        description="Only events of this inbox are sent (contact events then are not); null: the whole account."
+    )
     async def inbox(self, info: strawberry.Info) -> WebhookInbox | None:
         if self.inbox_pk is None:
             return None
@@ -63,10 +69,18 @@ class Webhook:
 
     @classmethod
     def from_row(cls, row) -> Webhook:
-        return cls(pk=row.id, inbox_pk=row.inbox_id, url=row.url, description=row.description,
-                   events=[WebhookEvent(e) for e in row.events], enabled=row.enabled,
-                   disabled_reason=row.disabled_reason, secret_hint=row.secret_hint,
-                   created_at=row.created_at, updated_at=row.updated_at)
+        return cls(
+            pk=row.id,
+            inbox_pk=row.inbox_id,
+            url=row.url,
+            description=row.description,
+            events=[WebhookEvent(e) for e in row.events],
+            enabled=row.enabled,
+            disabled_reason=row.disabled_reason,
+            secret_hint=row.secret_hint,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 @strawberry.type(description="The inbox a webhook is limited to.")
@@ -79,12 +93,16 @@ class WebhookInbox:
         return strawberry.ID(encode_id("Inbox", self.pk))
 
 
-@strawberry.type(description="One event (or test ping) for one webhook; every try sends the same body and `webhook-id`.")
+@strawberry.type(
+    description="One event (or test ping) for one webhook; every try sends the same body and `webhook-id`."
+)
 class WebhookDelivery:
     pk: strawberry.Private[int]
     body: strawberry.Private[str]
     event: str = strawberry.field(description="The event name sent (`message_created`…, or `webhook_test`).")
-    webhook_message_id: str = strawberry.field(description="The `webhook-id` header: the same on every try (dedupe on it).")
+    webhook_message_id: str = strawberry.field(
+        description="The `webhook-id` header: the same on every try (dedupe on it)."
+    )
     status: WebhookDeliveryStatusEnum = strawberry.field(description="Where the delivery stands.")
     attempt_count: int = strawberry.field(description="Automatic tries so far (manual redeliveries not counted).")
     created_at: datetime = strawberry.field(description="When the event was fanned out to this webhook.")
@@ -105,9 +123,16 @@ class WebhookDelivery:
 
     @classmethod
     def from_row(cls, row) -> WebhookDelivery:
-        return cls(pk=row.id, body=row.body, event=row.event_type, webhook_message_id=row.message_id,
-                   status=row.status, attempt_count=row.attempt_count, created_at=row.created_at,
-                   completed_at=row.completed_at)
+        return cls(
+            pk=row.id,
+            body=row.body,
+            event=row.event_type,
+            webhook_message_id=row.message_id,
+            status=row.status,
+            attempt_count=row.attempt_count,
+            created_at=row.created_at,
+            completed_at=row.completed_at,
+        )
 
 
 @strawberry.type(description="One try of a webhook delivery.")
@@ -136,9 +161,18 @@ class WebhookAttempt:
 
     @classmethod
     def from_row(cls, row) -> WebhookAttempt:
-        return cls(pk=row.id, delivery_pk=row.delivery_id, number=row.number, manual=row.manual,
-                   succeeded=row.succeeded, status_code=row.status_code, duration_ms=row.duration_ms,
-                   response_body=row.response_body, error=row.error, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            delivery_pk=row.delivery_id,
+            number=row.number,
+            manual=row.manual,
+            succeeded=row.succeeded,
+            status_code=row.status_code,
+            duration_ms=row.duration_ms,
+            response_body=row.response_body,
+            error=row.error,
+            created_at=row.created_at,
+        )
 
 
 @strawberry.type(description="A background job of the account that failed for good (retries exhausted).")
@@ -150,7 +184,9 @@ class DeadJob:
     error_class: str = strawberry.field(description="The kind of the last error.")
     error_message: str = strawberry.field(description="The last error's message (cut at 500 characters).")
     attempts: int = strawberry.field(description="How many times it ran.")
-    retryable: bool = strawberry.field(description="Whether deadJobRetry can queue it again (nothing hidden, not retried yet).")
+    retryable: bool = strawberry.field(
+        description="Whether deadJobRetry can queue it again (nothing hidden, not retried yet)."
+    )
     created_at: datetime = strawberry.field(description="When it failed for good.")
     retried_at: datetime | None = strawberry.field(description="When an administrator queued it again.")
 
@@ -160,10 +196,18 @@ class DeadJob:
 
     @classmethod
     def from_row(cls, row) -> DeadJob:
-        return cls(pk=row.id, actor_name=row.actor_name, queue_name=row.queue_name, arguments=row.kwargs,
-                   error_class=row.error_class, error_message=row.error_message, attempts=row.attempts,
-                   retryable=not row.redacted and row.retried_at is None, created_at=row.created_at,
-                   retried_at=row.retried_at)
+        return cls(
+            pk=row.id,
+            actor_name=row.actor_name,
+            queue_name=row.queue_name,
+            arguments=row.kwargs,
+            error_class=row.error_class,
+            error_message=row.error_message,
+            attempts=row.attempts,
+            retryable=not row.redacted and row.retried_at is None,
+            created_at=row.created_at,
+            retried_at=row.retried_at,
+        )
 
 
 # --- inputs and payloads -------------------------------------------------------------------------------

@@ -24,7 +24,9 @@ class WidgetConfig:
     widget_color: str = strawberry.field(description="The widget's colour, e.g. #1f93ff.")
     welcome_title: str = strawberry.field(description="Headline of the chat panel.")
     welcome_tagline: str = strawberry.field(description="Text under the headline.")
-    reply_time: str = strawberry.field(description="Reply-time expectation: in_a_few_minutes, in_a_few_hours, in_a_day.")
+    reply_time: str = strawberry.field(
+        description="Reply-time expectation: in_a_few_minutes, in_a_few_hours, in_a_day."
+    )
     greeting_enabled: bool = strawberry.field(description="Whether to greet new visitors.")
     greeting_message: str = strawberry.field(description="The greeting.")
     working_hours_enabled: bool = strawberry.field(description="Whether working hours apply.")
@@ -58,8 +60,14 @@ class WidgetConversation:
 
     @classmethod
     def from_row(cls, row, csat: int | None = None) -> WidgetConversation:
-        return cls(pk=row.id, display_id=row.display_id, status=row.status, created_at=row.created_at,
-                   last_activity_at=row.last_activity_at, csat_rating=csat)
+        return cls(
+            pk=row.id,
+            display_id=row.display_id,
+            status=row.status,
+            created_at=row.created_at,
+            last_activity_at=row.last_activity_at,
+            csat_rating=csat,
+        )
 
 
 @strawberry.type(description="A message as the visitor sees it.")
@@ -67,7 +75,9 @@ class WidgetMessage:
     pk: strawberry.Private[int]
     conversation_pk: strawberry.Private[int]
     content: str = strawberry.field(description="Text.")
-    message_type: MessageTypeEnum = strawberry.field(description="INCOMING (the visitor's), OUTGOING (a reply) or TEMPLATE.")
+    message_type: MessageTypeEnum = strawberry.field(
+        description="INCOMING (the visitor's), OUTGOING (a reply) or TEMPLATE."
+    )
     from_contact: bool = strawberry.field(description="Written by the visitor.")
     sender_name: str | None = strawberry.field(description="The agent's (or bot's) name on replies; never an email.")
     created_at: datetime = strawberry.field(description="When it was written.")
@@ -82,7 +92,9 @@ class WidgetMessage:
         return strawberry.ID(encode_id("Conversation", self.conversation_pk))
 
     @strawberry.field(description="Its files, with short-lived download links.")
-    async def attachments(self, info: strawberry.Info) -> list[Annotated["Attachment", strawberry.lazy("schema.attachments.types")]]:
+    async def attachments(
+        self, info: strawberry.Info
+    ) -> list[Annotated[Attachment, strawberry.lazy("schema.attachments.types")]]:
         from schema.attachments.types import Attachment
 
         return [Attachment.from_row(r) for r in await info.context.loaders.attachments_by_message.load(self.pk)]
@@ -96,9 +108,16 @@ class WidgetMessage:
             name = names.get(("user", row.sender_id))
         elif row.sender_type == SenderType.BOT and row.sender_id:
             name = names.get(("bot", row.sender_id))
-        return cls(pk=row.id, conversation_pk=row.conversation_id, content=row.content, message_type=row.message_type,
-                   from_contact=row.sender_type == SenderType.CONTACT, sender_name=name, created_at=row.created_at,
-                   deleted=row.deleted_at is not None)
+        return cls(
+            pk=row.id,
+            conversation_pk=row.conversation_id,
+            content=row.content,
+            message_type=row.message_type,
+            from_contact=row.sender_type == SenderType.CONTACT,
+            sender_name=name,
+            created_at=row.created_at,
+            deleted=row.deleted_at is not None,
+        )
 
 
 WidgetMessageConnection = Connection[WidgetMessage]
@@ -118,8 +137,10 @@ class WidgetTyping:
 @strawberry.type(description="Something happened in one of the visitor's conversations.")
 class WidgetEvent:
     cursor: str = strawberry.field(description="Resume after this event with widgetEvents(after:).")
-    type: str = strawberry.field(description="message.created, message.updated, conversation.created, "
-                                 "conversation.status_changed, typing.on, typing.off.")
+    type: str = strawberry.field(
+        description="message.created, message.updated, conversation.created, "
+        "conversation.status_changed, typing.on, typing.off."
+    )
     occurred_at: datetime | None = strawberry.field(description="When it happened (logged events).")
     conversation: WidgetConversation | None = strawberry.field(description="The conversation, as it is now.")
     message: WidgetMessage | None = strawberry.field(description="The message (message events).")

@@ -14,7 +14,12 @@ log = get_logger("parley.email")
 
 
 def build_message(
-    sender: str, to: str, subject: str, text: str, html: str | None, message_id: str | None = None,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None,
+    message_id: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     msg = EmailMessage()
@@ -32,8 +37,14 @@ def build_message(
 
 @parley_actor(name="email.send", queue="email", max_retries=8, time_limit_ms=60_000)
 async def email_send(
-    to: str, subject: str, text: str, html: str | None = None, outbox_id: int | None = None,
-    sender: str | None = None, message_id: str | None = None, headers: dict[str, str] | None = None,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    outbox_id: int | None = None,
+    sender: str | None = None,
+    message_id: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> None:
     """`sender`, `message_id` and `headers` let a caller send as an inbox, in a thread."""
     settings = resources().settings

@@ -35,7 +35,8 @@ async def reports_export(export_id: int, outbox_id: int | None = None) -> None:
     try:
         storage = get_storage(res.settings)
         await storage.put_stream(
-            key, exports.chunks(res.sessions, export, counter, batch_rows=res.settings.reports_export_batch_rows),
+            key,
+            exports.chunks(res.sessions, export, counter, batch_rows=res.settings.reports_export_batch_rows),
             content_type=exports.CONTENT_TYPE,
         )
     except Exception:

@@ -22,8 +22,9 @@ async def webhooks_fan_out(event_ids: list[int], outbox_id: int | None = None) -
 # Retries follow the webhook schedule (Retry with a delay); the limit here only bounds unexpected
 # errors (database down), far above the schedule's tries.
 # A secret that cannot be decrypted (encryption key lost) will not fix itself: dead at once.
-@parley_actor(name=service.DELIVER_ACTOR, queue="webhooks", max_retries=100, time_limit_ms=120_000,
-              throws=(DecryptionError,))
+@parley_actor(
+    name=service.DELIVER_ACTOR, queue="webhooks", max_retries=100, time_limit_ms=120_000, throws=(DecryptionError,)
+)
 async def webhooks_deliver(delivery_id: int, manual: bool = False, outbox_id: int | None = None) -> None:
     res = resources()
     result = await service.deliver(res.sessions, res.settings, delivery_id, manual=manual)

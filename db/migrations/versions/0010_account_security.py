@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -30,8 +30,13 @@ def upgrade() -> None:
         sa.Column("account_id", BigID, nullable=False),
         sa.Column("email", sa.String(320), nullable=False),
         sa.Column("name", sa.String(255), nullable=False),
-        sa.Column("role", sa.Enum("administrator", "agent", name="invitation_role", native_enum=False,
-                                  create_constraint=True, length=32), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "administrator", "agent", name="invitation_role", native_enum=False, create_constraint=True, length=32
+            ),
+            nullable=False,
+        ),
         sa.Column("custom_role_id", BigID, nullable=True),
         sa.Column("inviter_id", BigID, nullable=True),
         sa.Column("token_hash", sa.String(64), nullable=False),
@@ -39,12 +44,18 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("declined_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_invitations_account_id_accounts"),
-                                ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["custom_role_id"], ["custom_roles.id"],
-                                name=op.f("fk_invitations_custom_role_id_custom_roles"), ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["inviter_id"], ["users.id"], name=op.f("fk_invitations_inviter_id_users"),
-                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_invitations_account_id_accounts"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["custom_role_id"],
+            ["custom_roles.id"],
+            name=op.f("fk_invitations_custom_role_id_custom_roles"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["inviter_id"], ["users.id"], name=op.f("fk_invitations_inviter_id_users"), ondelete="SET NULL"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_invitations")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_invitations_token_hash")),
     )

@@ -18,8 +18,8 @@ from alembic import op
 if TYPE_CHECKING:
     from infra.settings import Settings
 
-revision = '0011'
-down_revision = '0010'
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -51,8 +51,11 @@ def upgrade() -> None:
         settings = _settings()
         for row in rows:
             sealed = crypto.encrypt(row.hmac_token, settings, context=CONTEXT)
-            conn.execute(inboxes.update().where(inboxes.c.id == row.id).values(
-                hmac_token_encrypted=sealed, hmac_token_key_id=crypto.key_id_of(sealed) or ""))
+            conn.execute(
+                inboxes.update()
+                .where(inboxes.c.id == row.id)
+                .values(hmac_token_encrypted=sealed, hmac_token_key_id=crypto.key_id_of(sealed) or "")
+            )
     with op.batch_alter_table("inboxes") as batch:
         batch.alter_column("hmac_token_encrypted", existing_type=sa.Text(), nullable=False)
         batch.alter_column("hmac_token_key_id", existing_type=sa.String(length=32), nullable=False)

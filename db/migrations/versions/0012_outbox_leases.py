@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = '0012'
-down_revision = '0011'
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
@@ -30,8 +30,13 @@ def upgrade() -> None:
     op.execute("UPDATE outbox_jobs SET completed_at = relayed_at WHERE relayed_at IS NOT NULL")
     op.execute("UPDATE outbox_jobs SET lease_until = created_at WHERE relayed_at IS NULL")
     op.drop_index("ix_outbox_jobs_pending", table_name="outbox_jobs")
-    op.create_index("ix_outbox_jobs_open", "outbox_jobs", ["lease_until"],
-                    postgresql_where=sa.text("completed_at IS NULL"), sqlite_where=sa.text("completed_at IS NULL"))
+    op.create_index(
+        "ix_outbox_jobs_open",
+        "outbox_jobs",
+        ["lease_until"],
+        postgresql_where=sa.text("completed_at IS NULL"),
+        sqlite_where=sa.text("completed_at IS NULL"),
+    )
     op.create_index("ix_outbox_jobs_completed", "outbox_jobs", ["completed_at"])
 
     op.create_table(
@@ -45,8 +50,9 @@ def upgrade() -> None:
         sa.Column("result", JSONType, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["account_id"], ["accounts.id"], name=op.f("fk_idempotency_keys_account_id_accounts"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_idempotency_keys_account_id_accounts"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
         sa.UniqueConstraint("scope", "key", name=op.f("uq_idempotency_keys_scope_key")),
     )
