@@ -19,6 +19,7 @@ from db.session import create_session_factory
 from tests.support.accounts import INVITE, add_agent, unique_email
 from tests.support.desk import ERR, user_id
 from tests.support.gql import GraphQLHTTP
+from tests.support.tcp_proxy import HoldingProxy
 from tests.test_webhooks import create_webhook, wait_until
 from tests.test_worker_runtime import (  # noqa: F401 - fixtures
     FAST_HOOKS,
@@ -127,27 +128,29 @@ async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(
     namespace = f"parley-lease-{uuid.uuid4().hex[:6]}"
     # A short lease, so that the margin below holds on a loaded machine: the killed worker renewed
     # its leases until it died, and its successor has to boot before it can sweep.
-    api = settings.model_copy(
-        update={
-            **FAST_HOOKS,
-            "worker_in_process": False,
-            "dramatiq_namespace": namespace,
-            "data_dir": tmp_path,
-            "outbox_lease_seconds": SHORT_LEASE,
-        }
-    )
-    env = worker_env(namespace, **DRAMATIQ_DEFAULTS, **_mail(smtp), PARLEY_OUTBOX_LEASE_SECONDS=str(SHORT_LEASE))
+    api = settings.model_copy(update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace,
+                                      "data_dir": tmp_path, "outbox_lease_seconds": SHORT_LEASE})
+    proxy = HoldingProxy(smtp.port).start()  # the worker's SMTP server, which can be made to hang
+    env = worker_env(namespace, **DRAMATIQ_DEFAULTS, **{**_mail(smtp), "PARLEY_SMTP_PORT": str(proxy.port)},
+                     PARLEY_OUTBOX_LEASE_SECONDS=str(SHORT_LEASE))
     with own_server(api, settings) as server:
         gql = GraphQLHTTP(server.url)
         try:
             first = WorkerProcess(env).start()
             workers.append(first)
             admin, start = await _desk_with_agent(gql, smtp, receiver, ["CONVERSATION_CREATED"])
-            # Both job threads hang on a slow receiver...
+            # A webhook receiver that hangs: two attempts wait in the worker's delivery pool...
             receiver.script((200, 120), (200, 120))
             for _ in range(2):
                 await start()
             await wait_until(lambda: len(receiver.events("conversation_created")) >= 2, timeout=30)
+            # ...an SMTP server that hangs holds both job threads on two invitation emails...
+            proxy.hold()
+            held = [unique_email("held") for _ in range(2)]
+            for email in held:
+                body = await gql.data(INVITE, {"input": {"email": email, "name": "Hal", "role": "AGENT"}}, headers=admin.headers())
+                assert body["agentInvite"]["errors"] == []
+            await wait_until(lambda: len(proxy.held) >= 2, timeout=30)
             # ...so what comes next waits in the worker's prefetch, on every queue.
             for _ in range(2):
                 await start()
@@ -162,17 +165,20 @@ async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(
             first.proc.send_signal(signal.SIGKILL)
             first.proc.wait(timeout=10)
             receiver.release.set()
+            proxy.release()
             second = WorkerProcess(env).start()
             workers.append(second)
             started = time.monotonic()
 
             await _wait_all_done(db_engine, receiver, 4, timeout=25)
-            await asyncio.to_thread(smtp.wait_for, invited)
+            for email in (*held, invited):
+                await asyncio.to_thread(smtp.wait_for, email)
             assert time.monotonic() - started < 25  # Dramatiq alone: a minute at least, by chance
             _stable_ids(receiver, "conversation_created")
             assert "outbox.resent" in second.output()
         finally:
             await gql.aclose()
+            proxy.stop()
 
 
 async def test_jobs_lost_with_redis_data_all_run_after_the_sweep(

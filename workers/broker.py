@@ -44,11 +44,17 @@ class SharedAsyncIO(AsyncIO):
                 super().after_worker_shutdown(broker, worker)
 
 
-def _middleware(*extra: dramatiq.Middleware, lease_seconds: float = 10) -> list[dramatiq.Middleware]:
+def _middleware(settings: Settings, *extra: dramatiq.Middleware) -> list[dramatiq.Middleware]:
+    from workers.delivery_pool import DeliveryPool
     from workers.middleware import DeadLetterMiddleware, OutboxMiddleware, RequestIdMiddleware
 
+    lease_seconds = settings.outbox_lease_seconds
+    pool = DeliveryPool(max_in_flight=settings.webhooks_max_in_flight, per_host=settings.webhooks_per_host_concurrency,
+                        per_host_backlog=settings.webhooks_per_host_backlog,
+                        drain_seconds=min(settings.worker_shutdown_timeout_seconds, settings.webhooks_timeout_seconds))
     return [
         *extra,
+        pool,  # first: its shutdown hook drains attempts in flight while the loop still runs
         AgeLimit(),
         TimeLimit(),
         ShutdownNotifications(),
@@ -72,11 +78,11 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
         return RedisBroker(
             url=settings.redis_url,
             namespace=settings.dramatiq_namespace,
-            middleware=_middleware(heartbeat, lease_seconds=settings.outbox_lease_seconds),
+            middleware=_middleware(settings, heartbeat),
             heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
             maintenance_chance=settings.worker_maintenance_chance,
         )
-    return StubBroker(middleware=_middleware(lease_seconds=settings.outbox_lease_seconds), fail_fast_default=False)
+    return StubBroker(middleware=_middleware(settings), fail_fast_default=False)
 
 
 def configure_broker(settings: Settings) -> dramatiq.Broker:

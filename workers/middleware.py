@@ -17,10 +17,16 @@ _local = threading.local()
 
 @dataclass
 class Claim:
-    """The outbox job the current message runs for; `completed` once its transaction marked it done."""
+    """The outbox job the current message runs for; `completed` once its transaction marked it done.
+    An actor may instead hand the job off (it finishes later, off the job thread: the row stays open
+    and its lease renewed until `OutboxMiddleware.finish`), or defer it (left open, leased for
+    `defer_seconds`, for the sweeper to send again)."""
 
     outbox_id: int
     completed: bool = False
+    handed_off: bool = False
+    defer_seconds: float | None = None
+    owner: OutboxMiddleware | None = None
 
 
 # Set on the worker thread before the actor runs; async actors run in a context copied from it.
@@ -185,7 +191,7 @@ class OutboxMiddleware(dramatiq.Middleware):
             raise SkipMessage(f"outbox job {outbox_id} is finished already")
         with self._lock:
             self._running[outbox_id] = self._running.get(outbox_id, 0) + 1
-        claim = Claim(outbox_id)
+        claim = Claim(outbox_id, owner=self)
         _local.claim = claim
         _local.claim_token = current_claim.set(claim)
 
@@ -196,10 +202,12 @@ class OutboxMiddleware(dramatiq.Middleware):
             return
         delay_ms = getattr(_local, "retry_delay_ms", None)
         _local.retry_delay_ms = None
-        if exception is None and claim.completed:
+        if exception is None and (claim.completed or claim.handed_off):
             return
         try:
-            if exception is None or message.failed:
+            if exception is None and claim.defer_seconds is not None:
+                self._run(_renew([outbox_id], claim.defer_seconds))
+            elif exception is None or message.failed:
                 self._run(_complete(outbox_id, dead=exception is not None))
             else:
                 # Retried: keep the row open until a lease after the retry is due.
@@ -226,13 +234,18 @@ class OutboxMiddleware(dramatiq.Middleware):
         if token is None:
             return None
         current_claim.reset(token)
-        with self._lock:
-            left = self._running.get(claim.outbox_id, 0) - 1
-            if left > 0:
-                self._running[claim.outbox_id] = left
-            else:
-                self._running.pop(claim.outbox_id, None)
+        if not claim.handed_off:
+            self.finish(claim.outbox_id)
         return claim
+
+    def finish(self, outbox_id: int) -> None:
+        """Stop renewing a job's lease (its actor returned, or the work it handed off ended)."""
+        with self._lock:
+            left = self._running.get(outbox_id, 0) - 1
+            if left > 0:
+                self._running[outbox_id] = left
+            else:
+                self._running.pop(outbox_id, None)
 
 
 async def _claim(outbox_id: int, lease_seconds: float) -> bool:

@@ -31,6 +31,16 @@ class Outcome:
     gone: bool = False  # 410: the receiver asks us to stop
 
 
+def host_of(url: str) -> str:
+    """The receiver a URL names (host and port), the unit concurrent deliveries are bounded by."""
+    try:
+        parsed = httpx.URL(url)
+    except Exception:  # noqa: BLE001 - an unparsable URL fails at the request; any key will do
+        return url.lower()
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    return f"{parsed.host.lower()}:{port}"
+
+
 def _host_for_url(ip: ssrf.IPAddress) -> str:
     return f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
 

@@ -368,32 +368,61 @@ def retry_delay(settings: Settings, attempts_made: int) -> float:
     return min(delay, MAX_RETRY_DELAY_SECONDS)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What one attempt sends: read (and the secret decrypted) before the request, so the request
+    itself holds no database connection."""
+
+    delivery_id: int
+    url: str
+    host: str
+    body: str
+    message_id: str
+    secret: str
+    manual: bool
+
+
 async def deliver(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, delivery_id: int, *, manual: bool = False
 ) -> DeliveryResult:
     """Make one attempt of a delivery and record it. Without `manual`, a delivery already delivered or
     failed is left alone (a job that runs twice sends once)."""
+    prepared = await prepare(sessions, settings, delivery_id, manual=manual)
+    if prepared is None:
+        return DeliveryResult(done=True)
+    return await attempt(sessions, settings, prepared)
+
+
+async def prepare(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, delivery_id: int, *, manual: bool = False
+) -> Prepared | None:
+    """The next attempt of a delivery, or None when there is nothing to send (delivered or failed
+    already, or its webhook gone; a disabled webhook fails its pending deliveries)."""
     async with sessions() as session:
         row = await session.get(WebhookDelivery, delivery_id)
         webhook = await session.get(Webhook, row.webhook_id) if row is not None else None
         if row is None or webhook is None:
-            return DeliveryResult(done=True)
+            return None
         if not manual and row.status != WebhookDeliveryStatus.PENDING:
-            return DeliveryResult(done=True)
+            return None
         if not manual and not webhook.enabled:
             row.status, row.completed_at = WebhookDeliveryStatus.FAILED, utcnow()
             await session.commit()
-            return DeliveryResult(done=True)
-        url, body, message_id = webhook.url, row.body, row.message_id
-        secret = secret_of(webhook, settings)
+            return None
+        return Prepared(delivery_id=row.id, url=webhook.url, host=delivery.host_of(webhook.url), body=row.body,
+                        message_id=row.message_id, secret=secret_of(webhook, settings), manual=manual)
+
+
+async def attempt(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, prepared: Prepared
+) -> DeliveryResult:
+    """Send one prepared attempt and record it: delivered, failed for good, or due again later."""
+    delivery_id, manual = prepared.delivery_id, prepared.manual
     timestamp = int(utcnow().timestamp())
-    outcome = await delivery.post(
-        url,
-        body,
-        signing.headers(secret, message_id, timestamp, body),
-        timeout=settings.webhooks_timeout_seconds,
-        allow_private=settings.webhooks_allow_private_targets,
-    )
+    outcome = await delivery.post(prepared.url, prepared.body,
+                                  signing.headers(prepared.secret, prepared.message_id, timestamp, prepared.body),
+                                  timeout=settings.webhooks_timeout_seconds,
+                                  allow_private=settings.webhooks_allow_private_targets)
     async with sessions() as session, session.begin():
         row = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
         webhook = await session.get(Webhook, row.webhook_id, with_for_update=True) if row is not None else None
