@@ -155,6 +155,33 @@ async def test_a_known_device_signs_in_while_the_email_is_under_attack(pgql):
     assert top_code(await login_from(pgql, "198.51.100.9", owner.email, PASSWORD, "plyd_forged")) == "RATE_LIMITED"
 
 
+async def test_a_device_from_before_a_password_change_is_known_no_more(pgql):
+    owner = await signup(pgql)
+    first = (await login_from(pgql, "198.51.100.17", owner.email, PASSWORD))["data"]["login"]
+    device = first["deviceToken"]
+    # Whoever held the old password (and a device token from it) loses the device with the change.
+    new_password = "a whole new passphrase"
+    changed = await pgql.data(PASSWORD_CHANGE, {"input": {"currentPassword": PASSWORD, "newPassword": new_password}},
+                              headers=bearer(first["tokens"]["accessToken"]))
+    assert changed["passwordChange"]["errors"] == []
+    for n in range(12):
+        await login_from(pgql, f"203.0.113.{140 + n // 4}", owner.email, f"guess number {n}")
+    assert top_code(await login_from(pgql, "198.51.100.18", owner.email, new_password, device)) == "RATE_LIMITED"
+
+
+async def test_guessing_the_current_password_with_a_stolen_session_is_throttled(gql):
+    owner = await signup(gql)
+    change = {"currentPassword": "not the password", "newPassword": "another long passphrase"}
+    for _ in range(5):
+        body = await gql.execute(PASSWORD_CHANGE, {"input": change}, headers=bearer(owner.access))
+        assert [e["code"] for e in body["data"]["passwordChange"]["errors"]] == ["INVALID_CREDENTIALS"], body
+    # The sixth try waits, even with the right password; the password is unchanged.
+    body = await gql.execute(PASSWORD_CHANGE, {"input": {**change, "currentPassword": PASSWORD}},
+                             headers=bearer(owner.access))
+    assert top_code(body) == "RATE_LIMITED"
+    assert (await login(gql, owner.email, PASSWORD))["errors"] == []
+
+
 async def test_reset_requests_have_their_own_limit_and_never_block_sign_in(gql, smtp):
     admin = await signup(gql)
     answers = [await gql.execute(RESET_REQUEST, {"e": admin.email}) for _ in range(6)]

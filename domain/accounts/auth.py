@@ -70,9 +70,11 @@ async def login(
     if not is_email(email.strip()):  # never an account: refused before the throttle and bcrypt (no oracle)
         raise ValidationError.single(None, "INVALID_CREDENTIALS", INVALID_LOGIN)
     user = await repo.user_by_email(session, email)
-    # A device token of this very user: its attempts are throttled apart from everyone else's.
+    # A device token of this very user, issued since its sessions were last ended: its attempts are
+    # throttled apart from everyone else's.
     device = tokens.decode_device_token(secret_key, device_token)
-    device_id = device.device_id if device is not None and user is not None and device.user_id == user.id else None
+    device_id = (device.device_id if device is not None and user is not None
+                 and device.current_for(user.id, user.sessions_valid_after) else None)
     # Reserve the attempt before hashing (bcrypt is a CPU lever for an attacker): concurrent guesses
     # are counted one by one, and at most the limit are ever evaluated.
     reservation = await throttle.reserve_login(email, meta.ip, device_id)
@@ -145,17 +147,22 @@ async def logout_everywhere(session: AsyncSession, actor: Actor) -> list[str]:
 
 
 async def change_password(
-    session: AsyncSession, secret_key: str, actor: Actor, current: str, new: str, meta: RequestMeta
+    session: AsyncSession, secret_key: str, actor: Actor, current: str, new: str, meta: RequestMeta,
+    throttle: LoginThrottle | None = None,
 ) -> tuple[TokenPair, list[str]]:
-    """Every session of the user ends (stolen ones included); this client gets a fresh one."""
+    """Every session of the user ends (stolen ones included); this client gets a fresh one. Wrong
+    current passwords are throttled (someone holding a stolen session may be guessing)."""
     assert actor.user_id is not None
     user = await repo.user_by_id(session, actor.user_id)
     assert user is not None
     errors = []
-    if not await verify_password(current, user.password_hash):
-        errors.append(FieldError("currentPassword", "INVALID_CREDENTIALS", "The current password is not correct."))
     if problem := password_problem(new, "newPassword"):
         errors.append(problem)
+    reservation = await throttle.reserve_password_check(user.id) if throttle is not None else None
+    if not await verify_password(current, user.password_hash):
+        errors.append(FieldError("currentPassword", "INVALID_CREDENTIALS", "The current password is not correct."))
+    elif throttle is not None and reservation is not None:
+        await throttle.succeeded(reservation)
     if errors:
         raise ValidationError(errors)
     return await _replace_password(session, secret_key, user, new, "password_change", meta)

@@ -115,6 +115,16 @@ class LoginThrottle:
         await self.counter.reset([first.key])
         await self.counter.refund(shared)
 
+    async def reserve_password_check(self, user_id: int) -> Reservation:
+        """A signed-in user confirms their current password (to change it): guesses with a stolen
+        session are throttled like sign-ins, progressively, per user."""
+        p = self.policy
+        rules = [self._rule(f"password:user:{user_id}", p.pair_failures, p.pair_memory_seconds, True)]
+        wait = await self.counter.reserve(rules)
+        if wait:
+            raise _refused("Too many wrong passwords; try again later", wait)
+        return Reservation(str(user_id), None, tuple(rules))
+
     async def clear_email(self, email: str, ip: str | None) -> None:
         """After a successful password reset: the owner proved control of the email."""
         await self.counter.reset([f"login:email:{_email(email)}", self._pair_key(email, ip)])

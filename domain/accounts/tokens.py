@@ -195,6 +195,14 @@ DEVICE_TTL = timedelta(days=365)
 class DeviceClaims:
     user_id: int
     device_id: str
+    issued_at: int  # seconds since the epoch
+
+    def current_for(self, user_id: int, sessions_valid_after: datetime | None) -> bool:
+        """A device of this user issued after its sessions were last ended (a password change or
+        reset, signing out everywhere): an attacker who once held the password keeps no device."""
+        if self.user_id != user_id:
+            return False
+        return sessions_valid_after is None or self.issued_at >= sessions_valid_after.timestamp()
 
 
 def issue_device_token(secret_key: str, user_id: int, now: datetime) -> str:
@@ -228,6 +236,6 @@ def decode_device_token(secret_key: str, token: str | None) -> DeviceClaims | No
         )
         if claims.get("typ") != DEVICE_TYP:
             return None
-        return DeviceClaims(int(claims["sub"]), str(claims["jti"]))
+        return DeviceClaims(int(claims["sub"]), str(claims["jti"]), int(claims["iat"]))
     except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return None
