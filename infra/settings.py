@@ -189,13 +189,19 @@ class Settings(BaseSettings):
         None, description="Run jobs in a thread of the API process; default: yes without Redis"
     )
     worker_idle_poll_ms: int = Field(
-        100, ge=10, le=5000, description="How often an idle worker asks the broker for new jobs at most (the latency of a job on an idle queue)"
+        100,
+        ge=10,
+        le=5000,
+        description="How often an idle worker asks the broker for new jobs at most (the latency of a job on an idle queue)",
     )
     webhooks_max_in_flight: int = Field(
         128, ge=1, le=10_000, description="Webhook requests one worker process sends at once (off its job threads)"
     )
     webhooks_per_host_concurrency: int = Field(
-        8, ge=1, le=1000, description="Webhook requests one worker process sends at once to one receiver (host and port)"
+        8,
+        ge=1,
+        le=1000,
+        description="Webhook requests one worker process sends at once to one receiver (host and port)",
     )
     webhooks_per_host_backlog: int = Field(
         500, ge=1, le=100_000, description="Attempts one worker process holds for one receiver; more wait in the outbox"

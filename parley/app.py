@@ -148,8 +148,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if not settings.uses_redis:
                 runtime.use_local_publisher(asyncio.get_running_loop(), broadcast.publish)
             app.state.previous_resources = runtime.init_resources(settings, app.state.broker)
-            worker = dramatiq.Worker(app.state.broker, worker_threads=settings.worker_threads,
-                                     worker_timeout=settings.worker_idle_poll_ms)
+            worker = dramatiq.Worker(
+                app.state.broker, worker_threads=settings.worker_threads, worker_timeout=settings.worker_idle_poll_ms
+            )
             worker.start()
             app.state.worker = worker
         scheduler = None

@@ -145,8 +145,12 @@ def cmd_worker(args: argparse.Namespace) -> None:
     from workers import runtime
 
     runtime.init_resources(settings, broker)
-    worker = dramatiq.Worker(broker, queues=queues, worker_threads=args.threads or settings.worker_threads,
-                             worker_timeout=settings.worker_idle_poll_ms)
+    worker = dramatiq.Worker(
+        broker,
+        queues=queues,
+        worker_threads=args.threads or settings.worker_threads,
+        worker_timeout=settings.worker_idle_poll_ms,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

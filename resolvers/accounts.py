@@ -228,8 +228,15 @@ async def password_change(info: Ctx, input: i.PasswordChangeInput) -> t.Password
     ctx = info.context
 
     async def work(session) -> t.PasswordChangePayload:
-        pair, revoked = await auth.change_password(session, ctx.settings.secret_key, actor, input.current_password,
-                                                   input.new_password, ctx.meta, ctx.services.login_throttle)
+        pair, revoked = await auth.change_password(
+            session,
+            ctx.settings.secret_key,
+            actor,
+            input.current_password,
+            input.new_password,
+            ctx.meta,
+            ctx.services.login_throttle,
+        )
         ctx.revoked_session_ids.extend(revoked)
         return t.PasswordChangePayload(tokens=_session_tokens(info, pair, input.use_cookies), errors=[])
 

@@ -161,8 +161,11 @@ async def test_a_device_from_before_a_password_change_is_known_no_more(pgql):
     device = first["deviceToken"]
     # Whoever held the old password (and a device token from it) loses the device with the change.
     new_password = "a whole new passphrase"
-    changed = await pgql.data(PASSWORD_CHANGE, {"input": {"currentPassword": PASSWORD, "newPassword": new_password}},
-                              headers=bearer(first["tokens"]["accessToken"]))
+    changed = await pgql.data(
+        PASSWORD_CHANGE,
+        {"input": {"currentPassword": PASSWORD, "newPassword": new_password}},
+        headers=bearer(first["tokens"]["accessToken"]),
+    )
     assert changed["passwordChange"]["errors"] == []
     for n in range(12):
         await login_from(pgql, f"203.0.113.{140 + n // 4}", owner.email, f"guess number {n}")
@@ -176,8 +179,9 @@ async def test_guessing_the_current_password_with_a_stolen_session_is_throttled(
         body = await gql.execute(PASSWORD_CHANGE, {"input": change}, headers=bearer(owner.access))
         assert [e["code"] for e in body["data"]["passwordChange"]["errors"]] == ["INVALID_CREDENTIALS"], body
     # The sixth try waits, even with the right password; the password is unchanged.
-    body = await gql.execute(PASSWORD_CHANGE, {"input": {**change, "currentPassword": PASSWORD}},
-                             headers=bearer(owner.access))
+    body = await gql.execute(
+        PASSWORD_CHANGE, {"input": {**change, "currentPassword": PASSWORD}}, headers=bearer(owner.access)
+    )
     assert top_code(body) == "RATE_LIMITED"
     assert (await login(gql, owner.email, PASSWORD))["errors"] == []
 

@@ -128,11 +128,22 @@ async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(
     namespace = f"parley-lease-{uuid.uuid4().hex[:6]}"
     # A short lease, so that the margin below holds on a loaded machine: the killed worker renewed
     # its leases until it died, and its successor has to boot before it can sweep.
-    api = settings.model_copy(update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace,
-                                      "data_dir": tmp_path, "outbox_lease_seconds": SHORT_LEASE})
+    api = settings.model_copy(
+        update={
+            **FAST_HOOKS,
+            "worker_in_process": False,
+            "dramatiq_namespace": namespace,
+            "data_dir": tmp_path,
+            "outbox_lease_seconds": SHORT_LEASE,
+        }
+    )
     proxy = HoldingProxy(smtp.port).start()  # the worker's SMTP server, which can be made to hang
-    env = worker_env(namespace, **DRAMATIQ_DEFAULTS, **{**_mail(smtp), "PARLEY_SMTP_PORT": str(proxy.port)},
-                     PARLEY_OUTBOX_LEASE_SECONDS=str(SHORT_LEASE))
+    env = worker_env(
+        namespace,
+        **DRAMATIQ_DEFAULTS,
+        **{**_mail(smtp), "PARLEY_SMTP_PORT": str(proxy.port)},
+        PARLEY_OUTBOX_LEASE_SECONDS=str(SHORT_LEASE),
+    )
     with own_server(api, settings) as server:
         gql = GraphQLHTTP(server.url)
         try:
@@ -148,7 +159,9 @@ async def test_a_killed_workers_jobs_on_every_queue_run_again_within_seconds(
             proxy.hold()
             held = [unique_email("held") for _ in range(2)]
             for email in held:
-                body = await gql.data(INVITE, {"input": {"email": email, "name": "Hal", "role": "AGENT"}}, headers=admin.headers())
+                body = await gql.data(
+                    INVITE, {"input": {"email": email, "name": "Hal", "role": "AGENT"}}, headers=admin.headers()
+                )
                 assert body["agentInvite"]["errors"] == []
             await wait_until(lambda: len(proxy.held) >= 2, timeout=30)
             # ...so what comes next waits in the worker's prefetch, on every queue.

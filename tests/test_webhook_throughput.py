@@ -23,10 +23,12 @@ PER_HOST = 3
 
 async def test_a_hanging_receiver_holds_only_its_own_slots(settings, smtp, receiver, workers, db_engine, tmp_path):
     namespace = f"parley-pool-{uuid.uuid4().hex[:6]}"
-    api = settings.model_copy(update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace,
-                                      "data_dir": tmp_path})
-    env = worker_env(namespace, **_mail(smtp), PARLEY_WORKER_THREADS="2",
-                     PARLEY_WEBHOOKS_PER_HOST_CONCURRENCY=str(PER_HOST))
+    api = settings.model_copy(
+        update={**FAST_HOOKS, "worker_in_process": False, "dramatiq_namespace": namespace, "data_dir": tmp_path}
+    )
+    env = worker_env(
+        namespace, **_mail(smtp), PARLEY_WORKER_THREADS="2", PARLEY_WEBHOOKS_PER_HOST_CONCURRENCY=str(PER_HOST)
+    )
     with Receiver() as slow, own_server(api, settings) as server:
         gql = GraphQLHTTP(server.url)
         try:
@@ -39,12 +41,18 @@ async def test_a_hanging_receiver_holds_only_its_own_slots(settings, smtp, recei
                 await start()
             # The healthy receiver gets everything while the slow one hangs...
             await wait_until(lambda: len(receiver.events("conversation_created")) >= CONVERSATIONS, timeout=20)
+
             # ...and so do the notifications, which share the worker's job threads.
             async def notified() -> int:
                 async with db_engine.connect() as conn:
-                    return (await conn.execute(text(
-                        "SELECT count(DISTINCT event_id) FROM notifications WHERE notification_type = 'conversation_assignment'"
-                    ))).scalar_one()
+                    return (
+                        await conn.execute(
+                            text(
+                                "SELECT count(DISTINCT event_id) FROM notifications WHERE notification_type = 'conversation_assignment'"
+                            )
+                        )
+                    ).scalar_one()
+
             for _ in range(100):
                 if await notified() >= CONVERSATIONS:
                     break
@@ -55,8 +63,12 @@ async def test_a_hanging_receiver_holds_only_its_own_slots(settings, smtp, recei
             assert len(slow.events("conversation_created")) == PER_HOST
 
             slow.release.set()
-            await wait_until(lambda: len({r.json()["conversation"]["id"] for r in slow.events("conversation_created")})
-                             >= CONVERSATIONS, timeout=60)
+            await wait_until(
+                lambda: (
+                    len({r.json()["conversation"]["id"] for r in slow.events("conversation_created")}) >= CONVERSATIONS
+                ),
+                timeout=60,
+            )
             _stable_ids(slow, "conversation_created")
             _stable_ids(receiver, "conversation_created")
         finally:

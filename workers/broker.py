@@ -49,9 +49,12 @@ def _middleware(settings: Settings, *extra: dramatiq.Middleware) -> list[dramati
     from workers.middleware import DeadLetterMiddleware, OutboxMiddleware, RequestIdMiddleware
 
     lease_seconds = settings.outbox_lease_seconds
-    pool = DeliveryPool(max_in_flight=settings.webhooks_max_in_flight, per_host=settings.webhooks_per_host_concurrency,
-                        per_host_backlog=settings.webhooks_per_host_backlog,
-                        drain_seconds=min(settings.worker_shutdown_timeout_seconds, settings.webhooks_timeout_seconds))
+    pool = DeliveryPool(
+        max_in_flight=settings.webhooks_max_in_flight,
+        per_host=settings.webhooks_per_host_concurrency,
+        per_host_backlog=settings.webhooks_per_host_backlog,
+        drain_seconds=min(settings.worker_shutdown_timeout_seconds, settings.webhooks_timeout_seconds),
+    )
     return [
         *extra,
         pool,  # first: its shutdown hook drains attempts in flight while the loop still runs

@@ -84,7 +84,7 @@ class DeliveryPool(dramatiq.Middleware):
         try:
             async with slots, self._global:
                 await work()
-        except Exception:  # noqa: BLE001 - the job's lease runs out and the sweeper sends it again
+        except Exception:
             log.warning("webhooks.attempt_crashed", host=host, exc_info=True)
         finally:
             left = self._backlog.get(host, 1) - 1

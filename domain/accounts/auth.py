@@ -73,8 +73,11 @@ async def login(
     # A device token of this very user, issued since its sessions were last ended: its attempts are
     # throttled apart from everyone else's.
     device = tokens.decode_device_token(secret_key, device_token)
-    device_id = (device.device_id if device is not None and user is not None
-                 and device.current_for(user.id, user.sessions_valid_after) else None)
+    device_id = (
+        device.device_id
+        if device is not None and user is not None and device.current_for(user.id, user.sessions_valid_after)
+        else None
+    )
     # Reserve the attempt before hashing (bcrypt is a CPU lever for an attacker): concurrent guesses
     # are counted one by one, and at most the limit are ever evaluated.
     reservation = await throttle.reserve_login(email, meta.ip, device_id)
@@ -147,7 +150,12 @@ async def logout_everywhere(session: AsyncSession, actor: Actor) -> list[str]:
 
 
 async def change_password(
-    session: AsyncSession, secret_key: str, actor: Actor, current: str, new: str, meta: RequestMeta,
+    session: AsyncSession,
+    secret_key: str,
+    actor: Actor,
+    current: str,
+    new: str,
+    meta: RequestMeta,
     throttle: LoginThrottle | None = None,
 ) -> tuple[TokenPair, list[str]]:
     """Every session of the user ends (stolen ones included); this client gets a fresh one. Wrong

@@ -409,20 +409,28 @@ async def prepare(
             row.status, row.completed_at = WebhookDeliveryStatus.FAILED, utcnow()
             await session.commit()
             return None
-        return Prepared(delivery_id=row.id, url=webhook.url, host=delivery.host_of(webhook.url), body=row.body,
-                        message_id=row.message_id, secret=secret_of(webhook, settings), manual=manual)
+        return Prepared(
+            delivery_id=row.id,
+            url=webhook.url,
+            host=delivery.host_of(webhook.url),
+            body=row.body,
+            message_id=row.message_id,
+            secret=secret_of(webhook, settings),
+            manual=manual,
+        )
 
 
-async def attempt(
-    sessions: async_sessionmaker[AsyncSession], settings: Settings, prepared: Prepared
-) -> DeliveryResult:
+async def attempt(sessions: async_sessionmaker[AsyncSession], settings: Settings, prepared: Prepared) -> DeliveryResult:
     """Send one prepared attempt and record it: delivered, failed for good, or due again later."""
     delivery_id, manual = prepared.delivery_id, prepared.manual
     timestamp = int(utcnow().timestamp())
-    outcome = await delivery.post(prepared.url, prepared.body,
-                                  signing.headers(prepared.secret, prepared.message_id, timestamp, prepared.body),
-                                  timeout=settings.webhooks_timeout_seconds,
-                                  allow_private=settings.webhooks_allow_private_targets)
+    outcome = await delivery.post(
+        prepared.url,
+        prepared.body,
+        signing.headers(prepared.secret, prepared.message_id, timestamp, prepared.body),
+        timeout=settings.webhooks_timeout_seconds,
+        allow_private=settings.webhooks_allow_private_targets,
+    )
     async with sessions() as session, session.begin():
         row = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
         webhook = await session.get(Webhook, row.webhook_id, with_for_update=True) if row is not None else None

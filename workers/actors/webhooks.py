@@ -77,7 +77,8 @@ async def _attempt_and_close(claim: Claim, prepared: service.Prepared) -> None:
         await outbox.renew(session, [claim.outbox_id], lease_seconds=delay + lease)
     message = webhooks_deliver.message_with_options(
         kwargs={"delivery_id": prepared.delivery_id, "manual": prepared.manual, "outbox_id": claim.outbox_id},
-        outbox_id=claim.outbox_id)
+        outbox_id=claim.outbox_id,
+    )
     try:
         await asyncio.to_thread((res.broker or current_broker()).enqueue, message, delay=int(delay * 1000))
     except Exception:  # noqa: BLE001 - the sweeper sends it when the lease runs out
