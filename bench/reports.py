@@ -131,17 +131,18 @@ async def derive_reporting_events(conn) -> None:
     """What the consumer would have recorded, in bulk."""
     cols = ("INSERT INTO reporting_events (account_id, source_event_id, name, value, value_in_business_hours, conversation_id, "
             "inbox_id, user_id, team_id, event_start_time, event_end_time, created_at) ")
-    await conn.execute(text(cols + "SELECT 1, c.id, 'conversation_opened', 0, 0, c.id, c.inbox_id, c.assignee_id, c.team_id, "
+    await conn.execute(text(cols + "SELECT c.account_id, c.id, 'conversation_opened', 0, 0, c.id, c.inbox_id, c.assignee_id, c.team_id, "
                             "c.created_at, c.created_at, now() FROM conversations c"))
-    await conn.execute(text(cols + "SELECT 1, m.id, CASE WHEN m.message_type = 'incoming' THEN 'incoming_message' ELSE 'outgoing_message' END, "
+    await conn.execute(text(cols + "SELECT m.account_id, m.id, CASE WHEN m.message_type = 'incoming' THEN 'incoming_message' ELSE 'outgoing_message' END, "
                             "0, 0, c.id, c.inbox_id, CASE WHEN m.message_type = 'incoming' THEN c.assignee_id ELSE m.sender_id END, "
                             "c.team_id, m.created_at, m.created_at, now() FROM messages m JOIN conversations c ON c.id = m.conversation_id"))
     seconds = "EXTRACT(EPOCH FROM (c.first_reply_created_at - c.created_at))"
-    await conn.execute(text(cols + f"SELECT 1, c.id, 'first_response', {seconds}, {seconds} * 0.35, c.id, c.inbox_id, c.assignee_id, "
-                            "c.team_id, c.created_at, c.first_reply_created_at, now() FROM conversations c"))
+    await conn.execute(text(cols + f"SELECT c.account_id, c.id, 'first_response', {seconds}, {seconds} * 0.35, c.id, c.inbox_id, c.assignee_id, "
+                            "c.team_id, c.created_at, c.first_reply_created_at, now() FROM conversations c "
+                            "WHERE c.first_reply_created_at IS NOT NULL"))
     # Each later reply (odd k ≥ 3) measured from the contact's message just before it.
     await conn.execute(text(
-        cols + "SELECT 1, m.id, 'reply_time', EXTRACT(EPOCH FROM (m.created_at - prev.created_at)), "
+        cols + "SELECT m.account_id, m.id, 'reply_time', EXTRACT(EPOCH FROM (m.created_at - prev.created_at)), "
         "EXTRACT(EPOCH FROM (m.created_at - prev.created_at)) * 0.35, c.id, c.inbox_id, m.sender_id, c.team_id, prev.created_at, "
         "m.created_at, now() FROM messages m JOIN conversations c ON c.id = m.conversation_id "
         "JOIN LATERAL (SELECT p.created_at FROM messages p WHERE p.conversation_id = m.conversation_id AND p.id < m.id "
@@ -149,7 +150,7 @@ async def derive_reporting_events(conn) -> None:
         "WHERE m.message_type = 'outgoing' AND m.created_at > c.first_reply_created_at"))
     resolved_at = "c.last_activity_at + interval '1 hour'"
     await conn.execute(text(
-        cols + f"SELECT 1, c.id, 'conversation_resolved', EXTRACT(EPOCH FROM ({resolved_at} - c.created_at)), "
+        cols + f"SELECT c.account_id, c.id, 'conversation_resolved', EXTRACT(EPOCH FROM ({resolved_at} - c.created_at)), "
         f"EXTRACT(EPOCH FROM ({resolved_at} - c.created_at)) * 0.35, c.id, c.inbox_id, c.assignee_id, c.team_id, c.created_at, "
         f"{resolved_at}, now() FROM conversations c WHERE c.status = 'resolved'"))
     await conn.execute(text("ANALYZE"))
