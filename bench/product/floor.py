@@ -168,7 +168,7 @@ async def conversation(request: Request) -> Response:
 
 
 async def report(request: Request) -> Response:
-    from datetime import date, datetime, time, timedelta, UTC
+    from datetime import UTC, date, datetime, time, timedelta
 
     v = _vars(await request.body())
     lo = datetime.combine(date.fromisoformat(v["since"]), time(), UTC)

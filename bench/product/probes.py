@@ -4,7 +4,6 @@ processes' own counters, and a private redis-server so the command counts are th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
@@ -13,6 +12,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+import asyncpg
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -112,7 +113,7 @@ class SqlCounter:
             await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
             await conn.fetchval("SELECT count(*) FROM pg_stat_statements")
             return True
-        except Exception:
+        except asyncpg.PostgresError:
             return False
 
     async def pg_snapshot(self, conn) -> dict[str, int]:
@@ -144,7 +145,3 @@ class SqlCounter:
 
 def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: after.get(k, 0) - before.get(k, 0) for k in after}
-
-
-async def sleep_until_quiet(seconds: float) -> None:
-    await asyncio.sleep(seconds)
