@@ -158,14 +158,15 @@ class Processes:
         return proc
 
     def stop(self) -> None:
+        """Last started, first stopped: the server goes before the Redis it uses."""
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
-        for proc in self.procs:
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait(timeout=5)
 
 
 def server_env(url: str, redis_url: str, port: int, secret_key: str, counts_path: Path) -> dict[str, str]:
@@ -229,11 +230,14 @@ async def measure(side: Side, requests, *, connections: int, duration: float, wa
     sql1 = await side.statements()
     red1 = await probes.redis_commands(redis)
     pg1 = await pg_backend_cpu(pg, side.name == "floor")
-    n = max(result["requests"], 1)
+    # Answers refused under overload (503) or otherwise not 2xx are counted as errors, not as requests served;
+    # what they cost is billed to the requests that were served.
+    n = max(result["requests"] - result["status"], 1)
     seconds = result["duration_us"] / 1e6
     sql = probes.delta(sql1, sql0)
     return {
-        "requests": result["requests"], "rps": result["requests"] / seconds,
+        "requests": result["requests"], "served": result["requests"] - result["status"],
+        "rps": (result["requests"] - result["status"]) / seconds,
         "p50_ms": result["p50_us"] / 1000, "p90_ms": result["p90_us"] / 1000, "p99_ms": result["p99_us"] / 1000,
         "errors": result["connect"] + result["read"] + result["write"] + result["timeout"] + result["status"],
         "non2xx": result["status"],
@@ -326,7 +330,7 @@ def print_table(rows: list[dict], fan: list[dict], meta: dict) -> None:
     for f in fan:
         for side in ("parley", "floor"):
             m = f[side]
-            table.append((f"fan-out {m['sockets']} sockets" if side == "parley" else "", side, str(m["sockets"]),
+            table.append((f"fan-out {m['sockets']} sockets" if side == "parley" else "", side, str(m["opened"]),
                           f"{m['delivered']}/{m['expected']}", fmt(m["p50_ms"]), fmt(m["p99_ms"]),
                           fmt(m["cpu_ms_per_event"], 1) + "/ev", "", f"{m.get('sql', 0):.1f}/ev", f"{m.get('redis', 0):.1f} / {fmt(m.get('redis_trips', float('nan')))}/ev",
                           str(m["expected"] - m["delivered"]),
@@ -339,6 +343,10 @@ def print_table(rows: list[dict], fan: list[dict], meta: dict) -> None:
         say("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(t, widths))))
     for f in fan:
         p, fl = f["parley"], f["floor"]
+        for side, m in (("Parley", p), ("floor", fl)):
+            if m["open_failures"]:
+                say(f"fan-out: {side} refused or dropped {m['open_failures']} of {m['sockets']} sockets while they "
+                    f"subscribed ({'; '.join(m['open_errors'][:2])})")
         say(f"fan-out, idle subscribed sockets: Parley {fmt(p['rss_per_socket_kb'])} KB/socket, "
             f"{fmt(p['idle_cpu_pct_sockets'], 2)} % of a core for {p['sockets']} sockets "
             f"(idle {fmt(p['idle_cpu_pct_before'], 2)} % → {fmt(p['idle_cpu_pct_with'], 2)} %); "
@@ -396,6 +404,7 @@ async def main(argv: list[str] | None = None) -> int:
     logs.mkdir(exist_ok=True)
     rows: list[dict] = []
     fan: list[dict] = []
+    failures: list[str] = []
     try:
         say("starting Parley (parley serve, production settings), the floor and a private Redis")
         port, floor_port = probes.free_port(), probes.free_port()
@@ -451,11 +460,14 @@ async def main(argv: list[str] | None = None) -> int:
                     reqs = requests_for(sc, side, tokens, agents, admin)
                     path, headers, body = reqs[0]
                     if side == "parley" and sc.persisted:
+                        # Apollo's protocol: a hash the server does not know yet is answered PERSISTED_QUERY_NOT_FOUND,
+                        # and the client sends it again with the document, which registers it.
                         first = (await client.post(parley_base + path, headers=headers, content=body)).json()
-                        if (first.get("errors") or [{}])[0].get("extensions", {}).get("code") != "PERSISTED_QUERY_NOT_FOUND":
-                            raise SystemExit(f"bench: an unknown APQ hash answered {json.dumps(first)[:300]}")
-                        v = sc.variables[0]
-                        await client.post(parley_base + path, headers=headers, content=sc.register_body(v))
+                        code = (first.get("errors") or [{}])[0].get("extensions", {}).get("code")
+                        if code == "PERSISTED_QUERY_NOT_FOUND":
+                            await client.post(parley_base + path, headers=headers, content=sc.register_body(sc.variables[0]))
+                        elif first.get("errors"):
+                            raise SystemExit(f"bench: a persisted query answered {json.dumps(first)[:300]}")
                     answer = (await client.post(sides[side].base + path, headers=headers, content=body)).json()
                     check(answer, sc.expect, f"{side} {sc.name}")
                     if sc.name.startswith(("dashboard", "search")):
@@ -476,7 +488,11 @@ async def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
 
             if selected("fanout"):
-                fan.append(await run_fanout(args, sides, tokens, agents, ids, client, redis))
+                try:
+                    fan.append(await run_fanout(args, sides, tokens, agents, ids, client, redis))
+                except Exception as exc:  # the HTTP scenarios' figures still deserve their table
+                    say(f"\nbench: the fan-out failed: {type(exc).__name__}: {exc}")
+                    failures.append(f"fanout: {type(exc).__name__}: {exc}")
     finally:
         procs.stop()
         await pg.close()
@@ -487,9 +503,9 @@ async def main(argv: list[str] | None = None) -> int:
             "cpus": os.cpu_count()}
     print_table(rows, fan, meta)
     out = Path(args.output) if args.output else RESULTS / f"product-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"meta": meta, "scenarios": rows, "fanout": fan}, indent=2))
+    out.write_text(json.dumps({"meta": meta, "scenarios": rows, "fanout": fan, "failures": failures}, indent=2))
     say(f"results: {out}")
-    return 0
+    return 1 if failures else 0
 
 
 async def run_fanout(args, sides, tokens, agents, ids, client, redis) -> dict:
@@ -526,7 +542,7 @@ async def run_fanout(args, sides, tokens, agents, ids, client, redis) -> dict:
         m = await fanout.run(side=side, ws_url=url, inits=inits, document=document, pid=s.pid, send=send,
                              rounds=args.rounds, idle_seconds=idle, say=say, counters=counters)
         result[side] = m
-        say(f"    {side:6}  delivered {m['delivered']}/{m['expected']}  p50 {m['p50_ms']:.1f} ms  p99 {m['p99_ms']:.1f} ms  "
+        say(f"    {side:6}  {m['opened']}/{m['sockets']} sockets, delivered {m['delivered']}/{m['expected']}  p50 {m['p50_ms']:.1f} ms  p99 {m['p99_ms']:.1f} ms  "
             f"{m['rss_per_socket_kb']:.1f} KB/socket  idle sockets {m['idle_cpu_pct_sockets']:.2f} % of a core")
     result["ratio"] = result["parley"]["p99_ms"] / result["floor"]["p99_ms"] if result["floor"]["p99_ms"] else float("nan")
     return result

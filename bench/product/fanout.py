@@ -5,6 +5,7 @@ server in memory and CPU. The same against the floor (Redis pub/sub and a bare W
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import statistics
 import time
@@ -58,18 +59,27 @@ class Socket:
         if self.task is not None:
             self.task.cancel()
         if self.ws is not None:
-            await self.ws.close()
+            with contextlib.suppress(Exception):
+                await self.ws.close()
 
 
-async def open_sockets(url: str, inits: list[dict], document: str, say) -> list[Socket]:
+async def open_sockets(url: str, inits: list[dict], document: str, say) -> tuple[list[Socket], list[str]]:
+    """Open and subscribe, 25 at a time; a socket the server refuses or drops is reported, not retried."""
     sockets = [Socket(url, init, document) for init in inits]
-    opened = 0
-    for start in range(0, len(sockets), 50):
-        await asyncio.gather(*(s.open() for s in sockets[start:start + 50]))
-        opened += len(sockets[start:start + 50])
-        say(f"\r    {opened}/{len(sockets)} sockets subscribed", end="")
+    opened: list[Socket] = []
+    failures: list[str] = []
+    for start in range(0, len(sockets), 25):
+        batch = sockets[start:start + 25]
+        results = await asyncio.gather(*(s.open() for s in batch), return_exceptions=True)
+        for s, r in zip(batch, results, strict=True):
+            if isinstance(r, BaseException):
+                failures.append(f"{type(r).__name__}: {r}"[:200])
+                await s.close()
+            else:
+                opened.append(s)
+        say(f"\r    {len(opened)}/{len(sockets)} sockets subscribed, {len(failures)} failed", end="")
     say("")
-    return sockets
+    return opened, failures
 
 
 async def run(*, side: str, ws_url: str, inits: list[dict], document: str, pid: int, send, rounds: int,
@@ -79,7 +89,7 @@ async def run(*, side: str, ws_url: str, inits: list[dict], document: str, pid: 
     rss0, cpu0 = probes.rss_bytes(pid), probes.cpu_seconds(pid)
     await asyncio.sleep(idle_seconds)
     idle_cpu_before = (probes.cpu_seconds(pid) - cpu0) / idle_seconds
-    sockets = await open_sockets(ws_url, inits, document, say)
+    sockets, failures = await open_sockets(ws_url, inits, document, say)
     try:
         await asyncio.sleep(2)  # let the subscriptions settle (replays, presence)
         rss1, cpu1 = probes.rss_bytes(pid), probes.cpu_seconds(pid)
@@ -115,12 +125,13 @@ async def run(*, side: str, ws_url: str, inits: list[dict], document: str, pid: 
     finally:
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     return {
-        "sockets": len(inits), "rounds": rounds, "delivered": delivered, "expected": expected, "closed": closed,
+        "sockets": len(inits), "opened": len(sockets), "open_failures": len(failures), "open_errors": sorted(set(failures))[:5],
+        "rounds": rounds, "delivered": delivered, "expected": expected, "closed": closed,
         "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
         "max_ms": max(latencies, default=float("nan")) * 1000,
         "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
         "cpu_ms_per_event": cpu_sends / max(rounds, 1) * 1000,
-        "rss_per_socket_kb": (rss1 - rss0) / len(inits) / 1024,
+        "rss_per_socket_kb": (rss1 - rss0) / max(len(sockets), 1) / 1024,
         "idle_cpu_pct_before": idle_cpu_before * 100, "idle_cpu_pct_with": idle_cpu_with * 100,
         "idle_cpu_pct_sockets": (idle_cpu_with - idle_cpu_before) * 100,
         "sql": sql.get("statements", 0) / max(rounds, 1), "sql_counts": sql,
