@@ -300,12 +300,16 @@ def requests_for(sc: Scenario, side: str, tokens: dict[str, str], agents: list[i
     return reqs
 
 
+class BenchError(Exception):
+    """A side answered something other than what the scenario expects: its figures would mean nothing."""
+
+
 def check(answer: dict, expect: str, where: str) -> None:
     if answer.get("errors") or not (answer.get("data") or {}).get(expect):
-        raise SystemExit(f"bench: {where} answered {json.dumps(answer)[:600]}")
+        raise BenchError(f"{where} answered {json.dumps(answer)[:600]}")
     inner = answer["data"][expect]
     if isinstance(inner, dict) and inner.get("errors"):
-        raise SystemExit(f"bench: {where} answered {json.dumps(answer)[:600]}")
+        raise BenchError(f"{where} answered {json.dumps(answer)[:600]}")
 
 
 def fmt(value: float, digits: int = 1) -> str:
@@ -347,6 +351,8 @@ def print_table(rows: list[dict], fan: list[dict], meta: dict) -> None:
             if m["open_failures"]:
                 say(f"fan-out: {side} refused or dropped {m['open_failures']} of {m['sockets']} sockets while they "
                     f"subscribed ({'; '.join(m['open_errors'][:2])})")
+            if m["send_failures"]:
+                say(f"fan-out: {m['send_failures']} of {m['rounds'] + 1} messages to {side} failed ({m['send_errors'][0]})")
         say(f"fan-out, idle subscribed sockets: Parley {fmt(p['rss_per_socket_kb'])} KB/socket, "
             f"{fmt(p['idle_cpu_pct_sockets'], 2)} % of a core for {p['sockets']} sockets "
             f"(idle {fmt(p['idle_cpu_pct_before'], 2)} % → {fmt(p['idle_cpu_pct_with'], 2)} %); "
@@ -455,42 +461,16 @@ async def main(argv: list[str] | None = None) -> int:
         todo = [sc for sc in all_scenarios if selected(sc.name)]
         async with httpx.AsyncClient(timeout=60) as client:
             for sc in todo:
-                say(f"{sc.name}: {sc.label}, {sc.connections} connections")
-                for side in ("parley", "floor"):
-                    reqs = requests_for(sc, side, tokens, agents, admin)
-                    path, headers, body = reqs[0]
-                    if side == "parley" and sc.persisted:
-                        # Apollo's protocol: a hash the server does not know yet is answered PERSISTED_QUERY_NOT_FOUND,
-                        # and the client sends it again with the document, which registers it.
-                        first = (await client.post(parley_base + path, headers=headers, content=body)).json()
-                        code = (first.get("errors") or [{}])[0].get("extensions", {}).get("code")
-                        if code == "PERSISTED_QUERY_NOT_FOUND":
-                            await client.post(parley_base + path, headers=headers, content=sc.register_body(sc.variables[0]))
-                        elif first.get("errors"):
-                            raise SystemExit(f"bench: a persisted query answered {json.dumps(first)[:300]}")
-                    answer = (await client.post(sides[side].base + path, headers=headers, content=body)).json()
-                    check(answer, sc.expect, f"{side} {sc.name}")
-                    if sc.name.startswith(("dashboard", "search")):
-                        sc.notes[side] = [n["id"] for n in answer["data"]["conversations"]["nodes"]]
-                if "parley" in sc.notes and sc.notes.get("parley") != sc.notes.get("floor"):
-                    say(f"  note: Parley and the floor list different conversations "
-                        f"({len(sc.notes['parley'])} vs {len(sc.notes['floor'])})")
-                row = {"name": sc.name, "label": sc.label, "connections": sc.connections}
-                for side in ("parley", "floor"):
-                    row[side] = await measure(sides[side], requests_for(sc, side, tokens, agents, admin),
-                                              connections=sc.connections, duration=args.duration, warmup=warmup,
-                                              wrk=wrk, redis=redis, pg=pg)
-                    m = row[side]
-                    say(f"    {side:6}  {m['rps']:8,.0f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:7.1f} ms  "
-                        f"CPU {m['cpu_ms']:5.2f} ms/req  SQL {m['sql']:.2f}/{m['sql_all']:.2f}  Redis {m['redis']:.2f}/{m['redis_trips']:.2f}"
-                        f"  errors {m['errors']}")
-                row["ratio"] = row["parley"]["rps"] / row["floor"]["rps"] if row["floor"]["rps"] else float("nan")
-                rows.append(row)
+                try:
+                    await run_scenario(sc, sides, tokens, agents, admin, client, args, warmup, wrk, redis, pg, rows)
+                except Exception as exc:  # noqa: BLE001 - the other scenarios still run, the table is still printed
+                    say(f"\nbench: {sc.name} failed: {type(exc).__name__}: {exc}")
+                    failures.append(f"{sc.name}: {type(exc).__name__}: {exc}")
 
             if selected("fanout"):
                 try:
                     fan.append(await run_fanout(args, sides, tokens, agents, ids, client, redis))
-                except Exception as exc:  # the HTTP scenarios' figures still deserve their table
+                except Exception as exc:  # noqa: BLE001 - the HTTP scenarios' figures still deserve their table
                     say(f"\nbench: the fan-out failed: {type(exc).__name__}: {exc}")
                     failures.append(f"fanout: {type(exc).__name__}: {exc}")
     finally:
@@ -502,10 +482,46 @@ async def main(argv: list[str] | None = None) -> int:
             "sql_mode": counter.mode, "when": datetime.now(UTC).isoformat(), "load": os.getloadavg(),
             "cpus": os.cpu_count()}
     print_table(rows, fan, meta)
+    for failure in failures:
+        say(f"failed: {failure}")
     out = Path(args.output) if args.output else RESULTS / f"product-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps({"meta": meta, "scenarios": rows, "fanout": fan, "failures": failures}, indent=2))
     say(f"results: {out}")
     return 1 if failures else 0
+
+
+async def run_scenario(sc, sides, tokens, agents, admin, client, args, warmup, wrk, redis, pg, rows) -> None:
+    say(f"{sc.name}: {sc.label}, {sc.connections} connections")
+    for side in ("parley", "floor"):
+        reqs = requests_for(sc, side, tokens, agents, admin)
+        path, headers, body = reqs[0]
+        if side == "parley" and sc.persisted:
+            # Apollo's protocol: a hash the server does not know yet is answered PERSISTED_QUERY_NOT_FOUND,
+            # and the client sends it again with the document, which registers it.
+            first = (await client.post(sides["parley"].base + path, headers=headers, content=body)).json()
+            code = (first.get("errors") or [{}])[0].get("extensions", {}).get("code")
+            if code == "PERSISTED_QUERY_NOT_FOUND":
+                await client.post(sides["parley"].base + path, headers=headers, content=sc.register_body(sc.variables[0]))
+            elif first.get("errors"):
+                raise BenchError(f"a persisted query answered {json.dumps(first)[:300]}")
+        answer = (await client.post(sides[side].base + path, headers=headers, content=body)).json()
+        check(answer, sc.expect, f"{side} {sc.name}")
+        if sc.name.startswith(("dashboard", "search")):
+            sc.notes[side] = [n["id"] for n in answer["data"]["conversations"]["nodes"]]
+    if "parley" in sc.notes and sc.notes.get("parley") != sc.notes.get("floor"):
+        say(f"  note: Parley and the floor list different conversations "
+            f"({len(sc.notes['parley'])} vs {len(sc.notes['floor'])})")
+    row = {"name": sc.name, "label": sc.label, "connections": sc.connections}
+    for side in ("parley", "floor"):
+        row[side] = await measure(sides[side], requests_for(sc, side, tokens, agents, admin),
+                                  connections=sc.connections, duration=args.duration, warmup=warmup,
+                                  wrk=wrk, redis=redis, pg=pg)
+        m = row[side]
+        say(f"    {side:6}  {m['rps']:8,.0f} req/s  p50 {m['p50_ms']:6.1f} ms  p99 {m['p99_ms']:7.1f} ms  "
+            f"CPU {m['cpu_ms']:5.2f} ms/req  SQL {m['sql']:.2f}/{m['sql_all']:.2f}  Redis {m['redis']:.2f}/{m['redis_trips']:.2f}"
+            f"  errors {m['errors']}")
+    row["ratio"] = row["parley"]["rps"] / row["floor"]["rps"] if row["floor"]["rps"] else float("nan")
+    rows.append(row)
 
 
 async def run_fanout(args, sides, tokens, agents, ids, client, redis) -> dict:
@@ -528,7 +544,8 @@ async def run_fanout(args, sides, tokens, agents, ids, client, redis) -> dict:
                 body = {"query": scenarios.MESSAGE_CREATE,
                         "variables": {"input": {"conversationId": gid("Conversation", conversation), "content": content}}}
                 answer = (await client.post(s.base + "/graphql", headers=headers, json=body)).json()
-                check(answer, "messageCreate", "parley messageCreate")
+                if answer.get("errors") or not (answer.get("data") or {}).get("messageCreate", {}).get("message"):
+                    raise RuntimeError(json.dumps(answer.get("errors") or answer)[:300])
         else:
             inits = [{} for _ in range(args.sockets)]
             url, document = ws_base + "/ws", scenarios.ACCOUNT_EVENTS

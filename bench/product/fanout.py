@@ -98,15 +98,25 @@ async def run(*, side: str, ws_url: str, inits: list[dict], document: str, pid: 
         latencies: list[float] = []
         delivered = expected = 0
         cpu_sends = 0.0
-        await send("bench-warmup-" + uuid.uuid4().hex[:24])  # the first event pays for cold paths on both sides
+        send_errors: list[str] = []
+
+        async def write(content: str) -> bool:
+            try:
+                await send(content)
+                return True
+            except Exception as exc:  # noqa: BLE001 - a refused write is a result: its deliveries count as missing
+                send_errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                return False
+
+        await write("bench-warmup-" + uuid.uuid4().hex[:24])  # the first event pays for cold paths on both sides
         await asyncio.sleep(1)
         sql0, redis0 = await counters()
         for r in range(rounds):
             marker = ("bench-" + uuid.uuid4().hex)[:38]
             c0 = probes.cpu_seconds(pid)
             t0 = time.perf_counter()
-            await send(f"{marker} fan-out round {r}")
-            deadline = t0 + 30
+            sent = await write(f"{marker} fan-out round {r}")
+            deadline = t0 + (30 if sent else 0)
             while time.perf_counter() < deadline and any(marker not in s.waiting and "closed" not in s.waiting
                                                           for s in sockets):
                 await asyncio.sleep(0.005)
@@ -126,7 +136,7 @@ async def run(*, side: str, ws_url: str, inits: list[dict], document: str, pid: 
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
     return {
         "sockets": len(inits), "opened": len(sockets), "open_failures": len(failures), "open_errors": sorted(set(failures))[:5],
-        "rounds": rounds, "delivered": delivered, "expected": expected, "closed": closed,
+        "rounds": rounds, "send_failures": len(send_errors), "send_errors": send_errors[:3], "delivered": delivered, "expected": expected, "closed": closed,
         "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000,
         "max_ms": max(latencies, default=float("nan")) * 1000,
         "mean_ms": statistics.fmean(latencies) * 1000 if latencies else float("nan"),
