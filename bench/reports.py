@@ -188,14 +188,15 @@ async def derive_reporting_events(conn) -> None:
     )
     await conn.execute(
         text(
-            cols + "SELECT 1, c.id, 'conversation_opened', 0, 0, c.id, c.inbox_id, c.assignee_id, c.team_id, "
+            cols
+            + "SELECT c.account_id, c.id, 'conversation_opened', 0, 0, c.id, c.inbox_id, c.assignee_id, c.team_id, "
             "c.created_at, c.created_at, now() FROM conversations c"
         )
     )
     await conn.execute(
         text(
             cols
-            + "SELECT 1, m.id, CASE WHEN m.message_type = 'incoming' THEN 'incoming_message' ELSE 'outgoing_message' END, "
+            + "SELECT m.account_id, m.id, CASE WHEN m.message_type = 'incoming' THEN 'incoming_message' ELSE 'outgoing_message' END, "
             "0, 0, c.id, c.inbox_id, CASE WHEN m.message_type = 'incoming' THEN c.assignee_id ELSE m.sender_id END, "
             "c.team_id, m.created_at, m.created_at, now() FROM messages m JOIN conversations c ON c.id = m.conversation_id"
         )
@@ -203,14 +204,16 @@ async def derive_reporting_events(conn) -> None:
     seconds = "EXTRACT(EPOCH FROM (c.first_reply_created_at - c.created_at))"
     await conn.execute(
         text(
-            cols + f"SELECT 1, c.id, 'first_response', {seconds}, {seconds} * 0.35, c.id, c.inbox_id, c.assignee_id, "
-            "c.team_id, c.created_at, c.first_reply_created_at, now() FROM conversations c"
+            cols
+            + f"SELECT c.account_id, c.id, 'first_response', {seconds}, {seconds} * 0.35, c.id, c.inbox_id, c.assignee_id, "
+            "c.team_id, c.created_at, c.first_reply_created_at, now() FROM conversations c "
+            "WHERE c.first_reply_created_at IS NOT NULL"
         )
     )
     # Each later reply (odd k ≥ 3) measured from the contact's message just before it.
     await conn.execute(
         text(
-            cols + "SELECT 1, m.id, 'reply_time', EXTRACT(EPOCH FROM (m.created_at - prev.created_at)), "
+            cols + "SELECT m.account_id, m.id, 'reply_time', EXTRACT(EPOCH FROM (m.created_at - prev.created_at)), "
             "EXTRACT(EPOCH FROM (m.created_at - prev.created_at)) * 0.35, c.id, c.inbox_id, m.sender_id, c.team_id, prev.created_at, "
             "m.created_at, now() FROM messages m JOIN conversations c ON c.id = m.conversation_id "
             "JOIN LATERAL (SELECT p.created_at FROM messages p WHERE p.conversation_id = m.conversation_id AND p.id < m.id "
@@ -221,7 +224,8 @@ async def derive_reporting_events(conn) -> None:
     resolved_at = "c.last_activity_at + interval '1 hour'"
     await conn.execute(
         text(
-            cols + f"SELECT 1, c.id, 'conversation_resolved', EXTRACT(EPOCH FROM ({resolved_at} - c.created_at)), "
+            cols
+            + f"SELECT c.account_id, c.id, 'conversation_resolved', EXTRACT(EPOCH FROM ({resolved_at} - c.created_at)), "
             f"EXTRACT(EPOCH FROM ({resolved_at} - c.created_at)) * 0.35, c.id, c.inbox_id, c.assignee_id, c.team_id, c.created_at, "
             f"{resolved_at}, now() FROM conversations c WHERE c.status = 'resolved'"
         )
