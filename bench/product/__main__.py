@@ -455,11 +455,11 @@ def print_table(rows: list[dict], fan: list[dict], meta: dict) -> None:
                 )
             )
     widths = [max(len(h), *(len(t[i]) for t in table)) if table else len(h) for i, h in enumerate(head)]
-    line = "  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths)))
+    line = "  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths, strict=False)))
     say(line)
     say("-" * len(line))
     for t in table:
-        say("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(t, widths))))
+        say("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(t, widths, strict=False))))
     for f in fan:
         p, fl = f["parley"], f["floor"]
         for side, m in (("Parley", p), ("floor", fl)):

@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 import redis.asyncio as aioredis
+from schema.ids import decode_id
 from sqlalchemy import text
 
 from db.session import create_engine
 from domain import realtime
-from schema.ids import decode_id
 from tests.support.accounts import Member, add_agent, signup
 from tests.support.cluster import PostgresCluster
 from tests.support.desk import ERR, user_id
@@ -74,16 +74,27 @@ HOOKED = "(e.type = 'conversation.created' OR e.type = 'message.created' AND m.m
 
 def _env(pg: PostgresCluster, redis: RedisProcess, smtp, namespace: str, data_dir: str, **extra: str) -> dict[str, str]:
     return {
-        "PARLEY_ENV": "test", "PARLEY_DATABASE_URL": pg.url, "PARLEY_REDIS_URL": redis.url,
-        "PARLEY_DATA_DIR": data_dir, "PARLEY_WORKER_IN_PROCESS": "false", "PARLEY_DRAMATIQ_NAMESPACE": namespace,
-        "PARLEY_LOG_FORMAT": "json", "PARLEY_LOG_LEVEL": "WARNING",
-        "PARLEY_SMTP_HOST": "127.0.0.1", "PARLEY_SMTP_PORT": str(smtp.port), "PARLEY_SMTP_STARTTLS": "false",
-        "PARLEY_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true", "PARLEY_WEBHOOKS_RETRY_BASE_SECONDS": "0.5",
+        "PARLEY_ENV": "test",
+        "PARLEY_DATABASE_URL": pg.url,
+        "PARLEY_REDIS_URL": redis.url,
+        "PARLEY_DATA_DIR": data_dir,
+        "PARLEY_WORKER_IN_PROCESS": "false",
+        "PARLEY_DRAMATIQ_NAMESPACE": namespace,
+        "PARLEY_LOG_FORMAT": "json",
+        "PARLEY_LOG_LEVEL": "WARNING",
+        "PARLEY_SMTP_HOST": "127.0.0.1",
+        "PARLEY_SMTP_PORT": str(smtp.port),
+        "PARLEY_SMTP_STARTTLS": "false",
+        "PARLEY_WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+        "PARLEY_WEBHOOKS_RETRY_BASE_SECONDS": "0.5",
         "PARLEY_WEBHOOKS_TIMEOUT_SECONDS": "10",
-        "PARLEY_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS), "PARLEY_OUTBOX_SWEEP_SECONDS": str(SWEEP_SECONDS),
+        "PARLEY_OUTBOX_LEASE_SECONDS": str(LEASE_SECONDS),
+        "PARLEY_OUTBOX_SWEEP_SECONDS": str(SWEEP_SECONDS),
         # The load comes from one user on one IP; the limits have tests of their own.
-        "PARLEY_RATE_LIMIT_AUTHENTICATED_PER_MINUTE": "0", "PARLEY_RATE_LIMIT_IP_PER_MINUTE": "0",
-        "PARLEY_RATE_LIMIT_ANONYMOUS_PER_MINUTE": "0", "PARLEY_SIGNUP_PER_IP_PER_HOUR": "0",
+        "PARLEY_RATE_LIMIT_AUTHENTICATED_PER_MINUTE": "0",
+        "PARLEY_RATE_LIMIT_IP_PER_MINUTE": "0",
+        "PARLEY_RATE_LIMIT_ANONYMOUS_PER_MINUTE": "0",
+        "PARLEY_SIGNUP_PER_IP_PER_HOUR": "0",
         "PARLEY_REALTIME_POLL_SECONDS": "10",
         **extra,
     }
@@ -131,8 +142,9 @@ class Stack:
 def _migrate(url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
     env["PARLEY_DATABASE_URL"] = url
-    done = subprocess.run([sys.executable, "-m", "parley.cli", "db", "upgrade"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "parley.cli", "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -151,9 +163,17 @@ def stack(smtp_server, tmp_path) -> Iterator[Stack]:
             cleanup.callback(api.stop)
             apis.append(api.start())
         # Dramatiq's own recovery at its defaults (a minute): the outbox lease is what brings jobs back.
-        worker_env = _env(pg, redis, smtp_server, namespace, str(tmp_path / "worker"), PARLEY_LOG_LEVEL="INFO",
-                          PARLEY_WORKER_THREADS="4", PARLEY_WORKER_HEARTBEAT_TIMEOUT_MS="60000",
-                          PARLEY_WORKER_MAINTENANCE_CHANCE="1000")
+        worker_env = _env(
+            pg,
+            redis,
+            smtp_server,
+            namespace,
+            str(tmp_path / "worker"),
+            PARLEY_LOG_LEVEL="INFO",
+            PARLEY_WORKER_THREADS="4",
+            PARLEY_WORKER_HEARTBEAT_TIMEOUT_MS="60000",
+            PARLEY_WORKER_MAINTENANCE_CHANCE="1000",
+        )
         built = Stack(pg, redis, receiver, apis, worker_env)
         cleanup.callback(lambda: [w.stop() for w in built.workers])
         built.start_worker()
@@ -175,8 +195,16 @@ class Writer:
     """Writes through both API processes, retrying each write with its Idempotency-Key until an
     answer says ok (or it gives up, which the test counts)."""
 
-    def __init__(self, number: int, clients: list[GraphQLHTTP], admin: Member, inbox_id: str, contact_id: str,
-                 agent_id: str, conversation_id: str) -> None:
+    def __init__(
+        self,
+        number: int,
+        clients: list[GraphQLHTTP],
+        admin: Member,
+        inbox_id: str,
+        contact_id: str,
+        agent_id: str,
+        conversation_id: str,
+    ) -> None:
         self.number, self.clients, self.admin = number, clients, admin
         self.inbox_id, self.contact_id, self.agent_id = inbox_id, contact_id, agent_id
         self.conversation_id = self.first_conversation = conversation_id
@@ -215,8 +243,9 @@ class Writer:
             if stop.is_set():
                 return
             if n % NEW_CONVERSATION_EVERY == 0:
-                payload, tries = await self._write(CONVERSATION, {"i": self.inbox_id, "c": self.contact_id, "a": self.agent_id},
-                                                   "conversationCreate")
+                payload, tries = await self._write(
+                    CONVERSATION, {"i": self.inbox_id, "c": self.contact_id, "a": self.agent_id}, "conversationCreate"
+                )
                 if payload is not None:
                     gid = payload["conversation"]["id"]
                     self.accepted.append(Accepted("conversation", decode_id(gid, "Conversation"), None, tries))
@@ -226,7 +255,9 @@ class Writer:
                 payload, tries = await self._write(MESSAGE, {"c": self.conversation_id, "t": content}, "messageCreate")
                 if payload is not None:
                     assert payload["message"]["content"] == content, payload
-                    self.accepted.append(Accepted("message", decode_id(payload["message"]["id"], "Message"), content, tries))
+                    self.accepted.append(
+                        Accepted("message", decode_id(payload["message"]["id"], "Message"), content, tries)
+                    )
             await asyncio.sleep(WRITE_PAUSE)
 
 
@@ -324,8 +355,10 @@ async def _faults(stack: Stack, engine, started: float) -> dict[str, int]:
     finally:
         await client.aclose()
     await asyncio.to_thread(stack.redis.restart)
-    stack.note(started, f"FLUSHALL + redis restarted ({seen['redis_keys_wiped']} keys, "
-                        f"{seen['open_jobs_at_wipe']} open outbox jobs)")
+    stack.note(
+        started,
+        f"FLUSHALL + redis restarted ({seen['redis_keys_wiped']} keys, {seen['open_jobs_at_wipe']} open outbox jobs)",
+    )
     await asyncio.sleep(1)
     await asyncio.to_thread(stack.start_worker)
     stack.note(started, "worker restarted")
@@ -349,17 +382,33 @@ async def _rows(engine, sql: str, **params) -> list:
 
 async def _settled(engine, account_pk: int, receiver: Receiver) -> tuple[bool, dict]:
     """Whether everything the load set in motion is done, and the counts that say so."""
-    [[open_jobs, dead_jobs]] = await _rows(engine, "SELECT count(*) FILTER (WHERE completed_at IS NULL), "
-                                                   "count(*) FILTER (WHERE dead) FROM outbox_jobs")
-    [[pending, delivered]] = await _rows(engine, "SELECT count(*) FILTER (WHERE status <> 'delivered'), "
-                                                 "count(*) FILTER (WHERE status = 'delivered') FROM webhook_deliveries")
-    without_delivery = [r[0] for r in await _rows(
-        engine, f"SELECT e.id FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.account_id = :a AND {HOOKED} "
-                "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) ORDER BY e.id", a=account_pk)]
+    [[open_jobs, dead_jobs]] = await _rows(
+        engine, "SELECT count(*) FILTER (WHERE completed_at IS NULL), count(*) FILTER (WHERE dead) FROM outbox_jobs"
+    )
+    [[pending, delivered]] = await _rows(
+        engine,
+        "SELECT count(*) FILTER (WHERE status <> 'delivered'), "
+        "count(*) FILTER (WHERE status = 'delivered') FROM webhook_deliveries",
+    )
+    without_delivery = [
+        r[0]
+        for r in await _rows(
+            engine,
+            f"SELECT e.id FROM events e LEFT JOIN messages m ON m.id = e.message_id WHERE e.account_id = :a AND {HOOKED} "
+            "AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id) ORDER BY e.id",
+            a=account_pk,
+        )
+    ]
     received = {r.webhook_id for r in list(receiver.requests)}
     not_received = sorted({r[0] for r in await _rows(engine, "SELECT message_id FROM webhook_deliveries")} - received)
-    state = {"open_jobs": open_jobs, "dead_jobs": dead_jobs, "pending_deliveries": pending, "delivered": delivered,
-             "events_without_delivery": without_delivery[:20], "deliveries_not_received": not_received[:20]}
+    state = {
+        "open_jobs": open_jobs,
+        "dead_jobs": dead_jobs,
+        "pending_deliveries": pending,
+        "delivered": delivered,
+        "events_without_delivery": without_delivery[:20],
+        "deliveries_not_received": not_received[:20],
+    }
     done = open_jobs == 0 and pending == 0 and not without_delivery and not not_received
     return done, state
 
@@ -381,30 +430,50 @@ async def test_nothing_is_lost_when_every_part_fails_under_load(stack: Stack, sm
         gql = clients[1]
         admin = await signup(gql, account="Faults")
         agent = await add_agent(gql, admin, smtp)
-        inbox = await gql.data(f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}',
-                               headers=admin.headers())
+        inbox = await gql.data(
+            f'mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}',
+            headers=admin.headers(),
+        )
         inbox_id = inbox["inboxCreate"]["inbox"]["id"]
         agent_id = await user_id(gql, agent)
-        body = await gql.data(f"""mutation($i: ID!, $u: [ID!]!) {{ inboxMembersSet(id: $i, userIds: $u) {{ inbox {{ id }} {ERR} }} }}""",
-                              {"i": inbox_id, "u": [agent_id]}, headers=admin.headers())
+        body = await gql.data(
+            f"""mutation($i: ID!, $u: [ID!]!) {{ inboxMembersSet(id: $i, userIds: $u) {{ inbox {{ id }} {ERR} }} }}""",
+            {"i": inbox_id, "u": [agent_id]},
+            headers=admin.headers(),
+        )
         assert body["inboxMembersSet"]["errors"] == [], body
-        contact = await gql.data(f'mutation {{ contactCreate(input: {{name: "Kim Load"}}) {{ contact {{ id }} {ERR} }} }}',
-                                 headers=admin.headers())
+        contact = await gql.data(
+            f'mutation {{ contactCreate(input: {{name: "Kim Load"}}) {{ contact {{ id }} {ERR} }} }}',
+            headers=admin.headers(),
+        )
         contact_id = contact["contactCreate"]["contact"]["id"]
         await create_webhook(_Admin(gql, admin), stack.receiver.url, ["MESSAGE_CREATED", "CONVERSATION_CREATED"])
         account_pk = decode_id(admin.account_id, "Account")
 
         writers = []
         for number in range(WRITERS):
-            body = await clients[number % 2].data(CONVERSATION, {"i": inbox_id, "c": contact_id, "a": agent_id},
-                                                  headers=admin.headers())
-            writers.append(Writer(number, clients, admin, inbox_id, contact_id, agent_id,
-                                  body["conversationCreate"]["conversation"]["id"]))
+            body = await clients[number % 2].data(
+                CONVERSATION, {"i": inbox_id, "c": contact_id, "a": agent_id}, headers=admin.headers()
+            )
+            writers.append(
+                Writer(
+                    number,
+                    clients,
+                    admin,
+                    inbox_id,
+                    contact_id,
+                    agent_id,
+                    body["conversationCreate"]["conversation"]["id"],
+                )
+            )
 
         start_cursor = (await gql.data("{ eventCursor }", headers=agent.headers()))["eventCursor"]
         urls = [api.ws_url for api in stack.apis]
-        subscribers = [Subscriber(f"{who} on api {'ab'[home]}", member, urls[home:] + urls[:home], start_cursor)
-                       for who, member in (("admin", admin), ("agent", agent)) for home in (0, 1)]
+        subscribers = [
+            Subscriber(f"{who} on api {'ab'[home]}", member, urls[home:] + urls[:home], start_cursor)
+            for who, member in (("admin", admin), ("agent", agent))
+            for home in (0, 1)
+        ]
         tasks += [asyncio.create_task(s.run(), name=f"subscriber {s.name}") for s in subscribers]
 
         # The load, and the faults while it runs.
@@ -415,7 +484,7 @@ async def test_nothing_is_lost_when_every_part_fails_under_load(stack: Stack, sm
         # The wipe hit work in flight: jobs waiting in Redis that only the outbox still knew about.
         assert seen["redis_keys_wiped"] > 0 and seen["open_jobs_at_wipe"] > 0, seen
         stop.set()
-        await asyncio.gather(*tasks[len(subscribers):])
+        await asyncio.gather(*tasks[len(subscribers) :])
         load_seconds = time.monotonic() - load_started
         stack.note(load_started, "load stopped")
 
@@ -438,25 +507,48 @@ async def test_nothing_is_lost_when_every_part_fails_under_load(stack: Stack, sm
         accepted = [a for w in writers for a in w.accepted]
         gave_up = [g for w in writers for g in w.gave_up]
         assert not gave_up, gave_up
-        messages = {r[0]: r[1] for r in await _rows(engine, "SELECT m.id, m.content FROM messages m JOIN conversations c "
-                                                            "ON c.id = m.conversation_id WHERE c.account_id = :a", a=account_pk)}
-        conversations = {r[0] for r in await _rows(engine, "SELECT id FROM conversations WHERE account_id = :a", a=account_pk)}
-        lost = [a for a in accepted if (a.kind == "message" and messages.get(a.id) != a.content)
-                or (a.kind == "conversation" and a.id not in conversations)]
+        messages = {
+            r[0]: r[1]
+            for r in await _rows(
+                engine,
+                "SELECT m.id, m.content FROM messages m JOIN conversations c "
+                "ON c.id = m.conversation_id WHERE c.account_id = :a",
+                a=account_pk,
+            )
+        }
+        conversations = {
+            r[0] for r in await _rows(engine, "SELECT id FROM conversations WHERE account_id = :a", a=account_pk)
+        }
+        lost = [
+            a
+            for a in accepted
+            if (a.kind == "message" and messages.get(a.id) != a.content)
+            or (a.kind == "conversation" and a.id not in conversations)
+        ]
         assert not lost, lost
         # ...and nothing else: with every write answered ok in the end, a retry never wrote twice.
         contents = sorted(c for c in messages.values() if c.startswith("writer "))
-        assert contents == sorted(a.content for a in accepted if a.kind == "message"), "a retried message was written twice"
-        made = {a.id for a in accepted if a.kind == "conversation"} | {decode_id(w.first_conversation, "Conversation")
-                                                                       for w in writers}
+        assert contents == sorted(a.content for a in accepted if a.kind == "message"), (
+            "a retried message was written twice"
+        )
+        made = {a.id for a in accepted if a.kind == "conversation"} | {
+            decode_id(w.first_conversation, "Conversation") for w in writers
+        }
         assert conversations == made, f"conversations nobody was answered for: {sorted(conversations - made)}"
 
         # Every committed event a webhook wants reached the receiver, under one id with one body.
-        events = await _rows(engine, f"SELECT e.id, e.position, e.type, e.created_at, {HOOKED}, m.message_type FROM events e "
-                                     "LEFT JOIN messages m ON m.id = e.message_id WHERE e.account_id = :a ORDER BY e.position",
-                                     a=account_pk)
-        deliveries = {r[0]: r[1] for r in await _rows(engine, "SELECT event_id, message_id FROM webhook_deliveries "
-                                                              "WHERE event_id IS NOT NULL")}
+        events = await _rows(
+            engine,
+            f"SELECT e.id, e.position, e.type, e.created_at, {HOOKED}, m.message_type FROM events e "
+            "LEFT JOIN messages m ON m.id = e.message_id WHERE e.account_id = :a ORDER BY e.position",
+            a=account_pk,
+        )
+        deliveries = {
+            r[0]: r[1]
+            for r in await _rows(
+                engine, "SELECT event_id, message_id FROM webhook_deliveries WHERE event_id IS NOT NULL"
+            )
+        }
         requests: dict[str, list] = {}
         for r in list(stack.receiver.requests):
             requests.setdefault(r.webhook_id, []).append(r)
@@ -470,16 +562,25 @@ async def test_nothing_is_lost_when_every_part_fails_under_load(stack: Stack, sm
         duplicates = sum(len(v) - 1 for v in requests.values())
 
         # Notifications and reporting rows for every event that needs them.
-        notified = {r[0] for r in await _rows(engine, "SELECT DISTINCT event_id FROM notifications WHERE account_id = :a",
-                                                 a=account_pk)}
-        reported = {r[0] for r in await _rows(engine, "SELECT DISTINCT source_event_id FROM reporting_events "
-                                                         "WHERE account_id = :a", a=account_pk)}
+        notified = {
+            r[0]
+            for r in await _rows(
+                engine, "SELECT DISTINCT event_id FROM notifications WHERE account_id = :a", a=account_pk
+            )
+        }
+        reported = {
+            r[0]
+            for r in await _rows(
+                engine, "SELECT DISTINCT source_event_id FROM reporting_events WHERE account_id = :a", a=account_pk
+            )
+        }
         load_events = [e for e in events if e[1] > decode_id(start_cursor, "Event")]
         # An incoming message tells the assignee; every conversation and incoming message is a reporting row.
         incoming = [e for e in load_events if e[2] == "message.created" and e[5] == "incoming"]
         missing_notifications = [e[:3] for e in incoming if e[0] not in notified]
-        missing_reports = [e[:3] for e in incoming + [e for e in load_events if e[2] == "conversation.created"]
-                           if e[0] not in reported]
+        missing_reports = [
+            e[:3] for e in incoming + [e for e in load_events if e[2] == "conversation.created"] if e[0] not in reported
+        ]
         assert not missing_notifications, missing_notifications
         assert not missing_reports, missing_reports
 
@@ -487,20 +588,30 @@ async def test_nothing_is_lost_when_every_part_fails_under_load(stack: Stack, sm
         expected = [e[1] for e in load_events if realtime.in_account_stream(_Event(e[2]))]
         for s in subscribers:
             s.target = expected[-1] if expected else s.start
-        await asyncio.wait_for(asyncio.gather(*tasks[:len(subscribers)]), timeout=60)
+        await asyncio.wait_for(asyncio.gather(*tasks[: len(subscribers)]), timeout=60)
         # A subscriber may read on past its target before it stops: compare with the log as it is now,
         # up to the last position it received.
-        committed = [(r[0], r[1]) for r in await _rows(engine, "SELECT position, type FROM events WHERE account_id = :a "
-                                                               "AND position > :p AND recipient_user_id IS NULL ORDER BY position",
-                                                       a=account_pk, p=decode_id(start_cursor, "Event"))
-                     if realtime.in_account_stream(_Event(r[1]))]
+        committed = [
+            (r[0], r[1])
+            for r in await _rows(
+                engine,
+                "SELECT position, type FROM events WHERE account_id = :a "
+                "AND position > :p AND recipient_user_id IS NULL ORDER BY position",
+                a=account_pk,
+                p=decode_id(start_cursor, "Event"),
+            )
+            if realtime.in_account_stream(_Event(r[1]))
+        ]
         late = [c for c in committed if c[0] > expected[-1]]
         for s in subscribers:
             last = max(s.positions[-1] if s.positions else s.start, s.target)
             want = [p for p, _ in committed if p <= last]
             if s.positions != want:
-                _fail(f"{s.name} ({s.resumes} resumes): {_diff(s.positions, want)}; committed after the load: {late}",
-                      stack, tmp_path)
+                _fail(
+                    f"{s.name} ({s.resumes} resumes): {_diff(s.positions, want)}; committed after the load: {late}",
+                    stack,
+                    tmp_path,
+                )
 
         # Commit-to-arrival latency of the webhooks, for the record: overall, and by when the event
         # was committed (10 s of load each), to see which fault it waited for.
@@ -515,17 +626,23 @@ async def test_nothing_is_lost_when_every_part_fails_under_load(stack: Stack, sm
         (tmp_path / "processes.log").write_text(stack.outputs())
         total = time.monotonic() - suite_started
         with capsys.disabled():
-            print(f"\nfault suite: {len(accepted)} accepted writes ({sum(a.tries > 1 for a in accepted)} needed a retry, "
-                  f"{sum(w.retries for w in writers)} retries), {len(hooked)} webhook events, {duplicates} duplicate "
-                  f"requests, {len(expected)} stream events x {len(subscribers)} subscribers "
-                  f"({sum(s.resumes for s in subscribers)} resumes; {len(late)} committed after the load: "
-                  f"{sorted({t for _, t in late})}); "
-                  f"redis wiped with {seen['redis_keys_wiped']} keys / {seen['open_jobs_at_wipe']} open jobs")
-            print(f"fault suite: load {load_seconds:.0f}s, settled {settle_seconds:.1f}s after, whole test {total:.0f}s; "
-                  f"webhooks {len(hooked) / load_seconds:.1f}/s, commit->delivery p50 {statistics.median(latency):.2f}s "
-                  f"p99 {_percentile(latency, 0.99):.2f}s max {latency[-1]:.2f}s")
-            print(f"fault suite: outbox {jobs} jobs sent {sends} times ({sends - jobs} resends), "
-                  f"{skipped} copies of finished jobs skipped")
+            print(
+                f"\nfault suite: {len(accepted)} accepted writes ({sum(a.tries > 1 for a in accepted)} needed a retry, "
+                f"{sum(w.retries for w in writers)} retries), {len(hooked)} webhook events, {duplicates} duplicate "
+                f"requests, {len(expected)} stream events x {len(subscribers)} subscribers "
+                f"({sum(s.resumes for s in subscribers)} resumes; {len(late)} committed after the load: "
+                f"{sorted({t for _, t in late})}); "
+                f"redis wiped with {seen['redis_keys_wiped']} keys / {seen['open_jobs_at_wipe']} open jobs"
+            )
+            print(
+                f"fault suite: load {load_seconds:.0f}s, settled {settle_seconds:.1f}s after, whole test {total:.0f}s; "
+                f"webhooks {len(hooked) / load_seconds:.1f}/s, commit->delivery p50 {statistics.median(latency):.2f}s "
+                f"p99 {_percentile(latency, 0.99):.2f}s max {latency[-1]:.2f}s"
+            )
+            print(
+                f"fault suite: outbox {jobs} jobs sent {sends} times ({sends - jobs} resends), "
+                f"{skipped} copies of finished jobs skipped"
+            )
             print(f"fault suite: webhook latency p50 by commit time (s into the load: s) {phases}")
     finally:
         with capsys.disabled():
@@ -561,5 +678,10 @@ def _fail(message: str, stack: Stack, tmp_path) -> None:
 
 def _diff(got: list[int], want: list[int]) -> dict:
     got_set, want_set = set(got), set(want)
-    return {"missing": sorted(want_set - got_set)[:20], "unexpected": sorted(got_set - want_set)[:20],
-            "out_of_order": [b for a, b in zip(got, got[1:]) if b <= a][:20], "got": len(got), "want": len(want)}
+    return {
+        "missing": sorted(want_set - got_set)[:20],
+        "unexpected": sorted(got_set - want_set)[:20],
+        "out_of_order": [b for a, b in zip(got, got[1:], strict=False) if b <= a][:20],
+        "got": len(got),
+        "want": len(want),
+    }

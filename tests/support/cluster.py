@@ -47,8 +47,9 @@ class PostgresCluster:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{self.database}"
 
     def _run(self, *cmd: str, timeout: float = 120) -> str:
-        done = subprocess.run([*self._as_postgres, str(self.bin / cmd[0]), *cmd[1:]], capture_output=True,
-                              text=True, timeout=timeout)
+        done = subprocess.run(
+            [*self._as_postgres, str(self.bin / cmd[0]), *cmd[1:]], capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             raise RuntimeError(f"{cmd[0]} failed ({done.returncode}): {done.stdout}{done.stderr}{self.server_log()}")
         return done.stdout
@@ -62,9 +63,11 @@ class PostgresCluster:
     def init(self) -> PostgresCluster:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
-                       "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
-                       "shared_buffers = 64MB\n")
+            conf.write(
+                f"\nport = {self.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{self.root}'\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n"
+                "shared_buffers = 64MB\n"
+            )
         return self
 
     def start(self) -> PostgresCluster:
@@ -88,8 +91,9 @@ class PostgresCluster:
     def _wait_accepting(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = subprocess.run([str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
-                                  capture_output=True)
+            done = subprocess.run(
+                [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+            )
             if done.returncode == 0:
                 return
             time.sleep(0.1)
@@ -97,8 +101,11 @@ class PostgresCluster:
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
-            subprocess.run([*self._as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                            "-w", "stop"], capture_output=True, timeout=60)
+            subprocess.run(
+                [*self._as_postgres, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
 
     def remove(self) -> None:
         self.stop()
@@ -115,4 +122,3 @@ class PostgresCluster:
 
     def __exit__(self, *exc) -> None:
         self.remove()
-
