@@ -276,3 +276,60 @@ async def test_jobs_lost_with_redis_data_all_run_after_the_sweep(
             await _wait_all_done(db_engine, receiver, 3, timeout=15)
         finally:
             await gql.aclose()
+
+
+async def test_jobs_still_waiting_in_their_queue_are_leased_again_not_sent_again(
+    settings, db_engine, redis_client, tmp_path
+):
+    """A backlog longer than a lease (no worker here) is left alone by the sweeper, which only asks
+    Redis whether each copy still waits in its queue; once Redis has lost them, they all go again."""
+    from domain.events.relay import sweep_outbox
+    from tests.test_worker_runtime import _start_conversation
+    from workers.broker import queue_probe
+
+    namespace = f"parley-backlog-{uuid.uuid4().hex[:6]}"
+    api = settings.model_copy(
+        update={
+            "worker_in_process": False,
+            "dramatiq_namespace": namespace,
+            "data_dir": tmp_path,
+            "outbox_lease_seconds": 1.0,
+        }
+    )
+    with own_server(api, settings) as server:
+        gql = GraphQLHTTP(server.url)
+        try:
+            admin, inbox_id, contact_id = await _desk_without_agents(gql)
+            for _ in range(3):
+                await _start_conversation(gql, admin, inbox_id, contact_id)
+            services, broker = server.app.state.services, server.app.state.broker
+            probe = queue_probe(broker)
+            assert probe is not None
+
+            async def open_sends() -> list[int]:
+                async with db_engine.connect() as conn:
+                    return list(
+                        (await conn.execute(select(OutboxJob.sends).where(OutboxJob.completed_at.is_(None)))).scalars()
+                    )
+
+            def sweep(with_probe: bool) -> int:
+                return server.run_on_loop(
+                    sweep_outbox(services.sessions, broker, lease_seconds=1.0, probe=probe if with_probe else None)
+                )
+
+            before = await open_sends()
+            assert len(before) >= 6 and set(before) == {1}, before  # fan-outs of 3 conversations, sent once
+            await asyncio.sleep(2.2)  # every lease has run out
+            assert sweep(True) == 0  # all still queued: leased again, nothing sent
+            assert set(await open_sends()) == {1}
+            # Without asking the queue, each lapsed lease would send another copy.
+            await asyncio.sleep(1.2)
+            assert sweep(False) == len(before)
+            assert set(await open_sends()) == {2}
+            # Redis loses its data: the copies are gone, and the next sweep sends every job again.
+            await redis_client.flushdb()
+            await asyncio.sleep(2.2)
+            assert sweep(True) == len(before)
+            assert set(await open_sends()) == {3}
+        finally:
+            await gql.aclose()

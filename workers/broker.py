@@ -73,12 +73,10 @@ def _middleware(settings: Settings, *extra: dramatiq.Middleware) -> list[dramati
 
 def build_broker(settings: Settings) -> dramatiq.Broker:
     if settings.uses_redis:
-        from dramatiq.brokers.redis import RedisBroker
-
         from workers.heartbeat import WorkerHeartbeat
 
         heartbeat = WorkerHeartbeat(settings.dramatiq_namespace, settings.worker_missing_after_seconds)
-        return RedisBroker(
+        return _outbox_redis_broker_class()(
             url=settings.redis_url,
             namespace=settings.dramatiq_namespace,
             middleware=_middleware(settings, heartbeat),
@@ -137,3 +135,77 @@ def parley_actor(
 _placeholder = StubBroker(middleware=[Retries(), AsyncIO()])
 for _q in QUEUES:
     _placeholder.declare_queue(_q)
+
+
+# --- outbox copies in Redis ------------------------------------------------------------------------------
+
+_PROBE = """
+local out = {}
+for i = 2, #ARGV, 2 do
+  local queue = ARGV[1] .. ":" .. ARGV[i]
+  local ref = ARGV[i + 1]
+  local waiting = 0
+  if redis.call("hexists", queue .. ".msgs", ref) == 1 and redis.call("lpos", queue, ref) then
+    waiting = 1
+  end
+  out[#out + 1] = waiting
+end
+return out
+"""
+
+
+def outbox_ref(outbox_id: int, send: int) -> str:
+    return f"outbox.{outbox_id}.{send}"
+
+
+_broker_class: type[dramatiq.Broker] | None = None
+
+
+def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
+    """Dramatiq's Redis broker, naming the Redis copy of an outbox job's message after the job and
+    its send (`outbox.<id>.<n>`) instead of a random id, so that the outbox sweeper can ask whether
+    the copy it sent still waits in its queue (see `queue_probe`). Everything else is Dramatiq's."""
+    global _broker_class
+    if _broker_class is not None:
+        return _broker_class
+    from uuid import uuid4
+
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.common import current_millis, dq_name
+
+    class OutboxRedisBroker(RedisBroker):
+        def enqueue(self, message: dramatiq.Message[Any], *, delay: int | None = None) -> dramatiq.Message[Any]:
+            outbox_id, send = message.options.get("outbox_id"), message.options.get("outbox_send")
+            if isinstance(outbox_id, int) and isinstance(send, int) and not delay:
+                ref = outbox_ref(outbox_id, send)
+            else:  # a retry or a delayed copy: Dramatiq's own unique id
+                ref = str(uuid4())
+            message = message.copy(options={"redis_message_id": ref})
+            queue_name = message.queue_name
+            if delay is not None:
+                queue_name = dq_name(queue_name)
+                message = message.copy(queue_name=queue_name, options={"eta": current_millis() + delay})
+            self.emit_before("enqueue", message, delay)
+            self.do_enqueue(queue_name, message.options["redis_message_id"], message.encode())
+            self.emit_after("enqueue", message, delay)
+            return message
+
+    _broker_class = OutboxRedisBroker
+    return _broker_class
+
+
+def queue_probe(broker: dramatiq.Broker) -> Callable[[list[tuple[str, int, int]]], list[bool]] | None:
+    """For the outbox sweeper: which of these (queue, job id, send) copies still wait in their queue.
+    None for a broker that cannot tell (the stub broker of the embedded default)."""
+    if _broker_class is None or not isinstance(broker, _broker_class):
+        return None
+    namespace = broker.namespace  # type: ignore[attr-defined]
+    script = broker.client.register_script(_PROBE)  # type: ignore[attr-defined]
+
+    def probe(items: list[tuple[str, int, int]]) -> list[bool]:
+        args: list[str] = [namespace]
+        for queue, outbox_id, send in items:
+            args += [queue, outbox_ref(outbox_id, send)]
+        return [bool(flag) for flag in script(args=args)]
+
+    return probe

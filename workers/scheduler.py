@@ -57,11 +57,14 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
 
     settings = resources().settings
     relay = Relay(sessions, broker, broadcast, settings.outbox_lease_seconds)
+    from workers.broker import queue_probe
+
+    probe = queue_probe(broker)
     scheduler = Scheduler()
     scheduler.every(
         settings.outbox_sweep_seconds,
         "outbox.sweep",
-        lambda: sweep_outbox(sessions, broker, lease_seconds=settings.outbox_lease_seconds),
+        lambda: sweep_outbox(sessions, broker, lease_seconds=settings.outbox_lease_seconds, probe=probe),
     )
     if broadcast is not None:
         scheduler.every(2.0, "events.sweep", lambda: sweep_events(sessions, broadcast))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,7 +38,9 @@ class Publisher(Protocol):
 
 def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message[Any]:
     actor = broker.get_actor(job.actor_name)
-    options: dict[str, Any] = {"outbox_id": job.id}
+    # `outbox_send` numbers this send of the job: with it the broker names the message after the job
+    # (workers/broker.py), so the sweeper can ask whether the copy it sent still waits in the queue.
+    options: dict[str, Any] = {"outbox_id": job.id, "outbox_send": (job.sends or 0) + 1}
     if job.request_id:
         options["request_id"] = job.request_id
     return actor.message_with_options(kwargs={**job.kwargs, "outbox_id": job.id}, **options)
@@ -67,17 +69,32 @@ async def send_jobs(
     return len(sent)
 
 
+# Asked by the sweeper about the last copy it sent of each due job, as (queue, job id, send number):
+# True for a copy still waiting in its queue. None: the broker cannot tell (every due job is sent).
+QueueProbe = Callable[[list[tuple[str, int, int]]], list[bool]]
+
+
 async def sweep_outbox(
-    sessions: async_sessionmaker[AsyncSession], broker: dramatiq.Broker, *, lease_seconds: float, batch: int = 100
+    sessions: async_sessionmaker[AsyncSession],
+    broker: dramatiq.Broker,
+    *,
+    lease_seconds: float,
+    batch: int = 100,
+    probe: QueueProbe | None = None,
 ) -> int:
     """Send again the open jobs whose lease ran out: never sent (broker down, process died after
     commit), lost by the broker (Redis restarted without its data), or their worker died. A copy that
     arrives after the job finished is skipped by the worker. Several sweepers may run at once: rows
-    are locked with SKIP LOCKED on PostgreSQL."""
+    are locked with SKIP LOCKED on PostgreSQL.
+
+    A job whose last copy still waits in its queue (a backlog longer than a lease) is not sent again,
+    only leased anew: otherwise every lease of a long backlog would add a copy of every waiting job,
+    and the worker would spend its time skipping them."""
     total = 0
     while True:
         async with sessions() as session, session.begin():
-            jobs = await outbox.due_jobs(session, batch=batch)
+            due = await outbox.due_jobs(session, batch=batch)
+            jobs = await _not_waiting(session, broker, due, probe, lease_seconds)
             sent = []
             for job in jobs:
                 try:
@@ -90,8 +107,32 @@ async def sweep_outbox(
                 await outbox.mark_sent(session, sent, lease_seconds=lease_seconds)
                 log.info("outbox.resent", jobs=len(sent), first_id=sent[0].id)
         total += len(sent)
-        if len(sent) < batch:
+        if len(due) < batch or len(sent) < len(jobs):
             return total
+
+
+async def _not_waiting(
+    session: AsyncSession,
+    broker: dramatiq.Broker,
+    jobs: Sequence[OutboxJob],
+    probe: QueueProbe | None,
+    lease_seconds: float,
+) -> list[OutboxJob]:
+    """The due jobs to send again; those whose last copy waits in its queue get a new lease instead."""
+    sent_before = [job for job in jobs if job.sends]
+    if probe is None or not sent_before:
+        return list(jobs)
+    try:
+        items = [(broker.get_actor(job.actor_name).queue_name, job.id, job.sends) for job in sent_before]
+        waiting_flags = await asyncio.to_thread(probe, items)
+    except Exception as exc:  # noqa: BLE001 - cannot tell: send them (a copy too many is harmless)
+        log.warning("outbox.probe_failed", error=type(exc).__name__)
+        return list(jobs)
+    waiting = {job.id for job, flag in zip(sent_before, waiting_flags, strict=True) if flag}
+    if waiting:
+        await outbox.renew(session, sorted(waiting), lease_seconds=lease_seconds)
+        log.info("outbox.still_queued", jobs=len(waiting))
+    return [job for job in jobs if job.id not in waiting]
 
 
 def event_message(event: Event) -> str:
