@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             scheduler = standard_scheduler(services.sessions, app.state.broker, broadcast)
             scheduler.start()
+        app.state.scheduler = scheduler
         log.info("parley.started", version=__version__, database=engine.dialect.name, redis=settings.uses_redis)
         try:
             yield

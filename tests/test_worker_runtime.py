@@ -51,11 +51,16 @@ def own_server(settings, restore_to) -> Iterator[LiveServer]:
     from workers.broker import configure_broker
 
     saved_loop = get_event_loop_thread()
+    # The other servers of this process (the session's) stop their schedulers meanwhile: their outbox
+    # sweepers share the database and would send this server's jobs to their own brokers.
+    paused = [other for other in list(LiveServer.running) if other.pause_scheduler()]
     server = LiveServer(settings)
     try:
         yield server.start()
     finally:
         server.stop()
+        for other in paused:
+            other.resume_scheduler()
         set_event_loop_thread(saved_loop)
         configure_broker(restore_to)
         runtime.init_resources(restore_to)

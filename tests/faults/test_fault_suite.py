@@ -35,11 +35,11 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from schema.ids import decode_id
 from sqlalchemy import text
 
 from db.session import create_engine
 from domain import realtime
+from schema.core.ids import decode_id
 from tests.support.accounts import Member, add_agent, signup
 from tests.support.cluster import PostgresCluster
 from tests.support.desk import ERR, user_id

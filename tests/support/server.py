@@ -7,6 +7,7 @@ import socket
 import subprocess
 import threading
 import time
+from typing import ClassVar
 
 import uvicorn
 
@@ -24,6 +25,8 @@ def free_port() -> int:
 
 
 class LiveServer:
+    running: ClassVar[list[LiveServer]] = []  # started and not stopped, in this process
+
     def __init__(self, settings: Settings) -> None:
         from parley.app import create_app
 
@@ -59,11 +62,31 @@ class LiveServer:
             if time.monotonic() > deadline:
                 raise TimeoutError("server did not start")
             time.sleep(0.02)
+        LiveServer.running.append(self)
         return self
 
     def stop(self) -> None:
+        if self in LiveServer.running:
+            LiveServer.running.remove(self)
         self.server.should_exit = True
         self.thread.join(timeout=30)
+
+    def pause_scheduler(self) -> bool:
+        """Stop this server's periodic jobs (its outbox sweeper would send another server's jobs to
+        its own broker: tests run servers of different namespaces on one database). True if it had any."""
+        scheduler = getattr(self.app.state, "scheduler", None)
+        if scheduler is None:
+            return False
+        self.run_on_loop(scheduler.stop())
+        return True
+
+    def resume_scheduler(self) -> None:
+        scheduler = self.app.state.scheduler
+
+        async def start() -> None:
+            scheduler.start()
+
+        self.run_on_loop(start())
 
     def run_on_loop(self, coro, timeout: float = 10):
         """Run a coroutine on the server's loop (where its services live) and wait for the result."""
