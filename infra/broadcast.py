@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
+from urllib.parse import parse_qs, urlsplit
 
 import redis.asyncio as aioredis
 from broadcaster import Broadcast, Event
@@ -59,13 +60,37 @@ RESYNC_CHANNEL = "parley:broadcast:resync"
 RESYNC_MESSAGE = '{"resync": true}'
 
 
+def channel_prefix(url: str) -> str:
+    """What every channel of this installation starts with in Redis. Pub/sub ignores the database
+    index, so two installations on one Redis server with different indexes would otherwise hear each
+    other's events; the index is part of the prefix."""
+    parts = urlsplit(url)
+    db = parts.path.lstrip("/") or parse_qs(parts.query).get("db", ["0"])[0] or "0"
+    return f"parley:{db}:"
+
+
+class PrefixedPublisher:
+    """A Redis client that publishes on this installation's channels (a worker, the scheduler)."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str) -> None:
+        self.redis = redis
+        self.prefix = prefix
+
+    async def publish(self, channel: str, message: str) -> None:
+        await self.redis.publish(self.prefix + channel, message)
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
 class SubscriberOverflow(Exception):
     """The subscriber did not read fast enough and was cut off; it should resume from its cursor."""
 
 
 class SupervisedRedisBackend(BroadcastBackend):
-    def __init__(self, url: str, *, reconnect_delay_max: float = 2.0) -> None:
+    def __init__(self, url: str, *, reconnect_delay_max: float = 2.0, prefix: str | None = None) -> None:
         self._url = url
+        self._prefix = channel_prefix(url) if prefix is None else prefix
         self._reconnect_delay_max = reconnect_delay_max
         self._publisher = make_redis(url)
         self._channels: set[str] = set()
@@ -129,17 +154,17 @@ class SupervisedRedisBackend(BroadcastBackend):
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
                     # Awaited before returning, so a publish after subscribe() reaches us. If Redis is
                     # down, the supervisor subscribes the channel when it reconnects.
-                    await self._pubsub.subscribe(channel)
+                    await self._pubsub.subscribe(self._prefix + channel)
 
     async def unsubscribe(self, channel: str) -> None:
         async with self._lock:
             self._channels.discard(channel)
             if self._pubsub is not None and self.connected:
                 with contextlib.suppress(RedisConnectionError, RedisTimeoutError, OSError):
-                    await self._pubsub.unsubscribe(channel)
+                    await self._pubsub.unsubscribe(self._prefix + channel)
 
     async def publish(self, channel: str, message: Any) -> None:
-        await self._publisher.publish(channel, message)
+        await self._publisher.publish(self._prefix + channel, message)
 
     async def next_published(self) -> Event:
         return await self._queue.get()
@@ -154,7 +179,9 @@ class SupervisedRedisBackend(BroadcastBackend):
             async with self._lock:
                 # A sentinel channel keeps the connection subscribed (and so listening) even when no
                 # client is, and lets us notice a dead connection through health checks.
-                await pubsub.subscribe("parley:broadcast:keepalive", *self._channels)
+                await pubsub.subscribe(
+                    self._prefix + "broadcast:keepalive", *(self._prefix + c for c in self._channels)
+                )
                 self._pubsub = pubsub
                 self._connected.set()
         except BaseException:
@@ -190,10 +217,11 @@ class SupervisedRedisBackend(BroadcastBackend):
                     if message.get("type") != "message":
                         continue
                     channel = message["channel"]
+                    channel = channel.decode() if isinstance(channel, bytes) else channel
                     data = message["data"]
                     self._queue.put_nowait(
                         Event(
-                            channel=channel.decode() if isinstance(channel, bytes) else channel,
+                            channel=channel.removeprefix(self._prefix),
                             message=data.decode() if isinstance(data, bytes) else data,
                         )
                     )

@@ -177,10 +177,14 @@ def _run_scheduler(settings: Settings, broker, stop: threading.Event) -> None:
     from workers.scheduler import standard_scheduler
 
     async def main() -> None:
-        from infra.broadcast import make_redis
+        from infra.broadcast import PrefixedPublisher, channel_prefix, make_redis
 
         engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
-        publisher = make_redis(settings.redis_url) if settings.uses_redis else None
+        publisher = (
+            PrefixedPublisher(make_redis(settings.redis_url), channel_prefix(settings.redis_url))
+            if settings.uses_redis
+            else None
+        )
         scheduler = standard_scheduler(create_session_factory(engine), broker, publisher)
         scheduler.start()
         try:

@@ -365,9 +365,10 @@ async def test_notification_events_reach_only_their_user(server: LiveServer, des
             committed = await events.commit(s)
         from domain.events.channels import event_channels
         from domain.events.relay import event_message
+        from infra.broadcast import channel_prefix
 
         for channel in event_channels(committed[0]):
-            await redis_client.publish(channel, event_message(committed[0]))
+            await redis_client.publish(channel_prefix(TEST_REDIS_URL) + channel, event_message(committed[0]))
         item = (await agent_sock.next_data())["notificationEvents"]
         assert item["type"] == "notification.created" and item["data"]["notification_id"] == 7
         await nothing_within(admin_sock, 1.0)

@@ -173,8 +173,9 @@ async def wait_subscribed(broadcast: BoundedBroadcast, *channels: str) -> None:
     try:
 
         async def subscribed():
-            counts = dict(await client.pubsub_numsub(*channels))
-            return all(counts.get(c.encode(), 0) >= 1 for c in channels)
+            names = [backend._prefix + c for c in channels]
+            counts = dict(await client.pubsub_numsub(*names))
+            return all(counts.get(c.encode(), 0) >= 1 for c in names)
 
         await wait_until(subscribed, timeout=10, interval=0.05)
     finally:
@@ -336,3 +337,27 @@ async def test_websocket_subscriber_that_stops_reading_is_completed(private_redi
     finally:
         await sock.close()
         await gql.aclose()
+
+
+async def test_two_installations_on_one_redis_server_do_not_hear_each_other():
+    """Pub/sub ignores the database index: channels carry it in their prefix, so an installation on
+    index 1 does not wake the streams of one on index 2 of the same server."""
+    from tests.conftest import TEST_REDIS_URL
+
+    base = urlsplit(TEST_REDIS_URL)
+    first = create_broadcast(base._replace(path="/1").geturl(), 10)
+    second = create_broadcast(base._replace(path="/2").geturl(), 10)
+    await first.connect()
+    await second.connect()
+    try:
+        async with first.subscribe("account:1") as mine, second.subscribe("account:1") as theirs:
+            await wait_subscribed(first, "account:1")
+            await wait_subscribed(second, "account:1")
+            await first.publish("account:1", '{"id": 1}')
+            got = await asyncio.wait_for(mine.get(), 5)
+            assert got.channel == "account:1" and got.message == '{"id": 1}'
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(theirs.get(), 0.5)
+    finally:
+        await first.disconnect()
+        await second.disconnect()

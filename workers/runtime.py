@@ -31,6 +31,7 @@ class Resources:
         self.engine = create_engine(settings.effective_database_url, pool_size=5, max_overflow=5)
         self.sessions = create_session_factory(self.engine)
         self._redis: Any = None
+        self._prefix = ""
 
     async def publish(self, channel: str, message: str) -> None:
         if _local_publish is not None and _local_loop is not None:
@@ -38,10 +39,11 @@ class Resources:
             await asyncio.wrap_future(fut)
             return
         if self._redis is None:
-            from infra.broadcast import make_redis
+            from infra.broadcast import channel_prefix, make_redis
 
             self._redis = make_redis(self.settings.redis_url)
-        await self._redis.publish(channel, message)
+            self._prefix = channel_prefix(self.settings.redis_url)
+        await self._redis.publish(self._prefix + channel, message)
 
     def relay(self) -> Relay:
         """Where jobs' committed work goes: this worker's broker, and its publisher for events."""
