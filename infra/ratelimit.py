@@ -149,50 +149,53 @@ def token_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-class FallbackRateLimiter:
+class _Fallback:
+    """Warns at most every 10 s that the shared store did not answer and this process counts alone."""
+
+    def __init__(self, timeout: float, log: Any, event: str) -> None:
+        self.timeout = timeout
+        self._log = log
+        self._event = event
+        self._warned_at = 0.0
+
+    def _warn(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if self._log is not None and now - self._warned_at > 10:
+            self._warned_at = now
+            self._log.warning(self._event, error=type(exc).__name__)
+
+
+class FallbackRateLimiter(_Fallback):
     """The shared (Redis) limiter, and this process's own when Redis does not answer in time (down,
     slow, or its connection pool exhausted under load): limits then hold per process instead of
     across replicas, but they never fail open."""
 
     def __init__(self, shared: RedisRateLimiter, *, timeout: float, log: Any = None) -> None:
+        super().__init__(timeout, log, "ratelimit.local_fallback")
         self.shared = shared
         self.local = MemoryRateLimiter()
-        self.timeout = timeout
-        self._log = log
-        self._warned_at = 0.0
 
     async def hit(self, key: str, per_minute: int, cost: int = 1) -> Decision:
         try:
             return await asyncio.wait_for(self.shared.hit(key, per_minute, cost), self.timeout)
         except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
-            self._warn("ratelimit.local_fallback", exc)
+            self._warn(exc)
             return await self.local.hit(key, per_minute, cost)
 
-    def _warn(self, event: str, exc: Exception) -> None:
-        now = time.monotonic()
-        if self._log is not None and now - self._warned_at > 10:
-            self._warned_at = now
-            self._log.warning(event, error=type(exc).__name__)
 
-
-class FallbackCostBudget:
+class FallbackCostBudget(_Fallback):
     """The hourly cost budget in Redis, or this process's own window when Redis does not answer."""
 
     def __init__(self, shared: RedisCostBudget, *, timeout: float, log: Any = None) -> None:
+        super().__init__(timeout, log, "cost_budget.local_fallback")
         self.shared = shared
         self.local = MemoryCostBudget()
-        self.timeout = timeout
-        self._log = log
-        self._warned_at = 0.0
 
     async def charge(self, key: str, cost: int, limit: int, window: int = 3600) -> BudgetState:
         try:
             return await asyncio.wait_for(self.shared.charge(key, cost, limit, window), self.timeout)
         except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
-            now = time.monotonic()
-            if self._log is not None and now - self._warned_at > 10:
-                self._warned_at = now
-                self._log.warning("cost_budget.local_fallback", error=type(exc).__name__)
+            self._warn(exc)
             return await self.local.charge(key, cost, limit, window)
 
 

@@ -61,13 +61,6 @@ class DeliveryPool(dramatiq.Middleware):
         self._bind()
         return self._backlog.get(host, 0) < self.per_host_backlog
 
-    def backlog(self, host: str) -> int:
-        return self._backlog.get(host, 0)
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._tasks)
-
     def submit(self, host: str, work: Callable[[], Awaitable[None]]) -> None:
         """Start `work` as soon as a slot for its receiver and a global slot are free."""
         self._bind()
