@@ -251,6 +251,9 @@ def _message_id() -> str:
 def _matches(webhook: Webhook, event: Event, name: WebhookEvent) -> bool:
     if name.value not in (webhook.events or []):
         return False
+    # A webhook hears what happened after it was made, however late the fan-out of an older event runs.
+    if event.created_at < webhook.created_at:
+        return False
     # An inbox filter keeps only events that concern that inbox (contact events concern none).
     return webhook.inbox_id is None or webhook.inbox_id == event.inbox_id
 
