@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -282,6 +282,50 @@ async def _check_object(storage: Storage, row: Attachment) -> tuple[str, str] | 
     if size is not None:
         row.width, row.height = size
     return None
+
+
+async def store_received(
+    session: AsyncSession,
+    config: AttachmentConfig,
+    message: Message,
+    *,
+    file_name: str,
+    content_type: str,
+    data: bytes,
+    uploader_contact_id: int | None,
+) -> Attachment | None:
+    """A file that arrived with a message (an email's attachment): stored through the storage
+    interface and attached at once. Its type is the declared one only when it is allowed and its
+    first bytes agree; anything else is kept as an opaque download. None when it is empty or too large."""
+    if not data or len(data) > config.max_bytes:
+        return None
+    name = clean_file_name(file_name) or "attachment"
+    ctype = normalize_type(content_type)
+    if ctype not in ALLOWED_TYPES or s.sniff(data[: s.SNIFF_BYTES]) not in ALLOWED_TYPES[ctype]:
+        ctype = OCTET_STREAM
+    key = f"accounts/{message.account_id}/attachments/{uuid.uuid4().hex}"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    await config.storage.put_stream(key, chunks(), content_type=ctype)
+    attachment = Attachment(
+        account_id=message.account_id,
+        message_id=message.id,
+        file_type=file_type_of(ctype),
+        file_name=name,
+        content_type=ctype,
+        byte_size=len(data),
+        storage_key=key,
+        status=AttachmentStatus.ATTACHED,
+        created_at=utcnow(),
+        uploader_contact_id=uploader_contact_id,
+    )
+    size = s.dimensions(s.sniff(data[: s.SNIFF_BYTES]), data[: s.SNIFF_BYTES])
+    if size is not None:
+        attachment.width, attachment.height = size
+    session.add(attachment)
+    return attachment
 
 
 def link(attachments: Sequence[Attachment], message: Message) -> None:

@@ -3,8 +3,12 @@ same however often the job runs, In-Reply-To the message answered (or the conver
 one), and References the conversation's earlier emails. The Message-ID is kept on the message
 (`source_id` and `contentAttributes.email`) for the replies that follow.
 
-Incoming emails are expected to carry their own Message-ID in `contentAttributes.email.message_id`
-(or `source_id`). Sending uses the installation's SMTP settings; per-inbox SMTP is not supported."""
+Incoming emails (domain/inbound_email/) carry their own Message-ID in `contentAttributes.email.message_id`
+and `source_id`. A reply's Reply-To is the conversation's own reply address, so the customer's answer
+finds the conversation even without threading headers or with the address in Cc; it copies (Cc) the
+other people the customer's latest email was addressed to, and carries `X-Parley-Loop`, so that it
+is dropped should it ever come back. Sending uses the installation's SMTP settings; per-inbox SMTP
+is not supported."""
 
 from __future__ import annotations
 
@@ -22,6 +26,8 @@ from domain.email_templates import html_paragraphs, render
 from domain.enums import ChannelType, MessageType, SenderType
 from domain.events.enums import EventType
 from domain.events.outbox import add_job
+from domain.inbound_email.reply_address import conversation_of, reply_address
+from infra.settings import Settings
 
 MESSAGE_ID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 MAX_REFERENCES = 20
@@ -65,7 +71,16 @@ def _subject(conversation: Conversation) -> str:
     return f"[#{conversation.display_id}] New messages on this conversation"
 
 
-async def queue_replies(session: AsyncSession, event_ids: Sequence[int]) -> int:
+def _copied(earlier: Sequence[Message], address: str, contact_email: str, settings: Settings) -> list[str]:
+    """Whom the customer's latest email also addressed (To and Cc), less us and the customer."""
+    latest = next((m for m in reversed(earlier) if m.message_type == MessageType.INCOMING), None)
+    mail = ((latest.content_attributes or {}).get("email") or {}) if latest else {}
+    others = [str(a).lower() for a in [*(mail.get("to") or []), *(mail.get("cc") or [])]]
+    ours = {address.lower(), contact_email.lower()}
+    return list(dict.fromkeys(a for a in others if a not in ours and conversation_of(a, settings) is None))[:20]
+
+
+async def queue_replies(session: AsyncSession, event_ids: Sequence[int], *, settings: Settings) -> int:
     """Queue the email of each agent reply these `message.created` events name; returns how many.
     A reply whose email was queued before (it has its Message-ID) is skipped."""
     evts = await event_repo.events_by_ids(session, event_ids, [EventType.MESSAGE_CREATED])
@@ -103,7 +118,13 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int]) -> int:
             else None
         )
         display = f"{agent.display_name or agent.name} from {inbox.name}" if agent else inbox.name
-        headers: dict[str, Any] = {"Reply-To": address}
+        headers: dict[str, Any] = {
+            "Reply-To": reply_address(conversation.id, address, settings),
+            "X-Parley-Loop": address,
+        }
+        copied = _copied(earlier, address, contact.email, settings)
+        if copied:
+            headers["Cc"] = ", ".join(copied)
         if in_reply_to:
             headers["In-Reply-To"] = in_reply_to
             headers["References"] = " ".join(references)
@@ -126,6 +147,7 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int]) -> int:
                 "in_reply_to": in_reply_to,
                 "references": references,
                 "to": [contact.email],
+                "cc": copied,
             },
         }
         queued += 1

@@ -240,6 +240,17 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, description="Upgrade the SMTP connection with STARTTLS when offered")
     smtp_tls: bool = Field(False, description="Connect to SMTP over TLS (port 465 style)")
     mail_from: str = Field("Parley <no-reply@parley.invalid>", description="Sender of Parley's emails")
+    # --- inbound email ---
+    mail_inbound_secret: str = Field(
+        "",
+        description="Secret a relay service sends to POST /mail/inbound (X-Parley-Mail-Secret header or bearer "
+        "token); empty = the HTTP ingress is off",
+    )
+    mail_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest inbound email accepted by every door (raw MIME bytes)"
+    )
+    mail_in_host: str = Field("127.0.0.1", description="What `parley mail-in` (inbound SMTP) binds")
+    mail_in_port: int = Field(2525, description="The port `parley mail-in` listens on")
     # --- notifications ---
     notification_email_delay_seconds: float = Field(
         180.0,

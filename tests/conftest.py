@@ -212,6 +212,9 @@ async def _isolate(request: pytest.FixtureRequest, tables: Tables, redis_client)
     yield
 
 
+TEST_MAIL_SECRET = "test-inbound-mail-secret"  # POST /mail/inbound (tests/test_inbound_email.py)
+
+
 def make_settings(tmp: Path, **overrides) -> Settings:
     values = dict(
         env=Environment.test,
@@ -226,6 +229,8 @@ def make_settings(tmp: Path, **overrides) -> Settings:
         # Every test signs up from 127.0.0.1; the sign-up limit has its own test (tests/test_auth.py).
         signup_per_ip_per_hour=1000,
         bcrypt_rounds=TEST_BCRYPT_ROUNDS,
+        mail_inbound_secret=TEST_MAIL_SECRET,
+        mail_max_bytes=256 * 1024,
     )
     values.update(overrides)
     return Settings(**values)

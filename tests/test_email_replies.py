@@ -87,7 +87,8 @@ async def test_replies_are_emailed_as_one_thread(desk: Desk, email_inbox: str, s
     conv = await start(desk, email_inbox, "Hello Carla,\nyour order <#4711> & more ships today.")
     first = await email_with(smtp, "Hello Carla,\nyour order <#4711> & more ships today.")
     assert str(first["From"]) == "Alan from Support <support@shop.test>"
-    assert str(first["Reply-To"]) == "support@shop.test" and str(first["To"]) == CONTACT_EMAIL
+    assert str(first["Reply-To"]).startswith("reply+") and str(first["Reply-To"]).endswith("@shop.test")
+    assert str(first["To"]) == CONTACT_EMAIL and str(first["X-Parley-Loop"]) == "support@shop.test"
     assert str(first["Subject"]) == f"[#{conv['displayId']}] New messages on this conversation"
     assert first["In-Reply-To"] is None and first["References"] is None
     first_id = str(first["Message-ID"])
@@ -152,7 +153,7 @@ async def test_a_reply_answers_the_incoming_email_it_names(desk: Desk, email_inb
 
 
 async def test_replies_elsewhere_are_not_emailed_and_a_repeated_job_sends_nothing_twice(
-    desk: Desk, email_inbox: str, smtp, db_engine
+    desk: Desk, email_inbox: str, smtp, db_engine, settings
 ):
     api_conv = await desk.new_conversation()
     await reply(desk, api_conv["id"], "Reply in the API inbox")
@@ -167,7 +168,7 @@ async def test_replies_elsewhere_are_not_emailed_and_a_repeated_job_sends_nothin
             select(func.count()).select_from(OutboxJob).where(OutboxJob.actor_name == "email.send")
         )
     async with sessions() as session:
-        assert await email_replies.queue_replies(session, ids) == 0
+        assert await email_replies.queue_replies(session, ids, settings=settings) == 0
         await events.commit(session)
     async with sessions() as session:
         assert (

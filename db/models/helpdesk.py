@@ -227,6 +227,7 @@ class Message(Base):
     __table_args__ = (
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index("ix_messages_account_created", "account_id", "created_at"),
+        Index("ix_messages_inbox_source", "inbox_id", "source_id"),  # an email's thread by Message-ID
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)

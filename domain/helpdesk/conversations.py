@@ -183,11 +183,16 @@ async def add_message(
     private: bool,
     message_type: MessageType,
     content_attributes: dict[str, Any],
+    source_id: str | None = None,
+    automatic: bool = False,
+    sender_contact_id: int | None = None,
 ) -> Message:
     """Append a message to a conversation whatever wrote it: an incoming one reopens a resolved or
-    snoozed conversation (unless the contact is muted) and starts the wait; an agent's public reply
-    ends the wait and counts as the first reply or a later one; an agent joins as a participant;
-    mentions in a private note notify. The caller has checked who may write here."""
+        snoozed conversation (unless the contact is muted, or the message is `automatic`: an email's
+        auto-reply or bounce, which neither reopens nor starts the wait; its sender is the conversation's
+    contact unless `sender_contact_id` names another, such as a customer's colleague in Cc); an agent's public reply
+        ends the wait and counts as the first reply or a later one; an agent joins as a participant;
+        mentions in a private note notify. The caller has checked who may write here."""
     now = utcnow()
     incoming = message_type == MessageType.INCOMING
     message = Message(
@@ -200,16 +205,19 @@ async def add_message(
         sender_type=SenderType.CONTACT
         if incoming
         else (SenderType.BOT if actor.kind == ActorKind.bot else SenderType.USER),
-        sender_id=conversation.contact_id
+        sender_id=(sender_contact_id or conversation.contact_id)
         if incoming
         else (actor.bot_id if actor.kind == ActorKind.bot else actor.user_id),
         content_attributes=content_attributes,
+        source_id=source_id,
         created_at=now,
     )
     session.add(message)
     await session.flush()
     conversation.last_activity_at = now
-    if incoming:
+    if incoming and automatic:
+        pass
+    elif incoming:
         if conversation.waiting_since is None:
             conversation.waiting_since = now
         contact = await session.get_one(Contact, conversation.contact_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from workers.broker import parley_actor
-from workers.runtime import unit_of_work
+from workers.runtime import resources, unit_of_work
 
 
 @parley_actor(name="messages.email_reply", queue="email", max_retries=10, time_limit_ms=60_000)
@@ -12,4 +12,4 @@ async def messages_email_reply(event_ids: list[int], outbox_id: int | None = Non
     from domain import email_replies
 
     async with unit_of_work() as session:
-        await email_replies.queue_replies(session, event_ids)
+        await email_replies.queue_replies(session, event_ids, settings=resources().settings)

@@ -1,0 +1,48 @@
+"""Every email received, whatever became of it: the parse result and error an administrator reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from db.base import Base, JSONType, UTCDateTime, utcnow
+from db.models.accounts import BigID, enum_column
+from domain.inbound_email.enums import InboundSource, InboundStatus
+
+
+class InboundEmail(Base):
+    __tablename__ = "inbound_emails"
+    __table_args__ = (
+        Index("ix_inbound_emails_account", "account_id", "id"),
+        # One processed email per Message-ID and inbox: a mail delivered twice makes one message.
+        Index(
+            "uq_inbound_emails_processed",
+            "inbox_id",
+            "rfc_message_id",
+            unique=True,
+            postgresql_where=text("status = 'processed'"),
+            sqlite_where=text("status = 'processed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigID, primary_key=True)
+    # Null when no inbox took the mail (an unknown recipient): kept for the operator's logs only.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True)
+    inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), nullable=True)
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True
+    )
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    source: Mapped[InboundSource] = mapped_column(enum_column(InboundSource, "inbound_source"))
+    status: Mapped[InboundStatus] = mapped_column(enum_column(InboundStatus, "inbound_status"))
+    rfc_message_id: Mapped[str] = mapped_column(String(998), default="")
+    from_address: Mapped[str] = mapped_column(String(320), default="")
+    subject: Mapped[str] = mapped_column(Text, default="")
+    byte_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    # What the parser found: recipients, threading headers, parts and attachments, the auto-reply kind.
+    parse_result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

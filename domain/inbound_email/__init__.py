@@ -1,0 +1,1 @@
+"""Inbound email: one parser and one receiver for every door (HTTP ingress, `parley mail-in`, IMAP)."""

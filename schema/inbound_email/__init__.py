@@ -1,0 +1,1 @@
+"""GraphQL of inbound email: the record of every email received."""

@@ -1,0 +1,69 @@
+"""GraphQL type of a received email's record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.inbound_email.enums import InboundSource, InboundStatus
+from schema.core.ids import encode_id
+
+InboundEmailSourceEnum = strawberry.enum(
+    InboundSource,
+    name="InboundEmailSource",
+    description="The door an email came through: HTTP (POST /mail/inbound), SMTP (`parley mail-in`) or IMAP.",
+)
+InboundEmailStatusEnum = strawberry.enum(
+    InboundStatus,
+    name="InboundEmailStatus",
+    description="What became of an email: a message (PROCESSED), an auto-reply or bounce kept on its "
+    "conversation without reopening it, a duplicate or a loop dropped, or refused (REJECTED, FAILED: see `error`).",
+)
+
+
+def _id(kind: str, pk: int | None) -> strawberry.ID | None:
+    return strawberry.ID(encode_id(kind, pk)) if pk is not None else None
+
+
+@strawberry.type(description="An email the account's inboxes received, with its parse result and error.")
+class InboundEmail:
+    pk: strawberry.Private[int]
+    source: InboundSource = strawberry.field(description="The door it came through.")
+    status: InboundStatus = strawberry.field(description="What became of it.")
+    message_id_header: str = strawberry.field(description="Its Message-ID header (a stand-in when it had none).")
+    from_address: str = strawberry.field(description="The sender's address (From).")
+    subject: str = strawberry.field(description="Its subject.")
+    byte_size: int = strawberry.field(description="Its size in bytes (raw MIME).")
+    error: str = strawberry.field(description="Why it was refused or dropped; empty when it became a message.")
+    parse_result: JSON = strawberry.field(
+        description="What the parser found: from, to, cc, bcc, in_reply_to, references, has_text, has_html, "
+        "attachments (file_name, content_type, bytes) and automatic (auto_reply, bounce or null)."
+    )
+    received_at: datetime = strawberry.field(description="When it was received.")
+    inbox_id: strawberry.ID | None = strawberry.field(description="The inbox that took it.")
+    conversation_id: strawberry.ID | None = strawberry.field(description="The conversation it joined or opened.")
+    message_id: strawberry.ID | None = strawberry.field(description="The message it became.")
+
+    @strawberry.field(description="Opaque global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("InboundEmail", self.pk))
+
+    @classmethod
+    def from_row(cls, row) -> InboundEmail:
+        return cls(
+            pk=row.id,
+            source=row.source,
+            status=row.status,
+            message_id_header=row.rfc_message_id,
+            from_address=row.from_address,
+            subject=row.subject,
+            byte_size=row.byte_size,
+            error=row.error,
+            parse_result=row.parse_result,
+            received_at=row.received_at,
+            inbox_id=_id("Inbox", row.inbox_id),
+            conversation_id=_id("Conversation", row.conversation_id),
+            message_id=_id("Message", row.message_id),
+        )
