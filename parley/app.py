@@ -56,6 +56,24 @@ async def _check_broker(request: Request) -> None:
         raise RuntimeError("in-process worker stopped")
 
 
+async def _mail_status(services: Services) -> dict[str, object]:
+    """The inbound email doors, for information (none of them is needed to serve): the HTTP ingress,
+    the `parley mail-in` listeners seen through their Redis heartbeats, and IMAP polling."""
+    settings = services.settings
+    status: dict[str, object] = {"httpIngress": "on" if settings.mail_inbound_secret else "off"}
+    if services.redis is None:
+        status["mailIn"] = "unknown (no Redis)"
+        return status
+    from parley.mail_in import read_heartbeats
+
+    try:
+        seen = await asyncio.wait_for(read_heartbeats(services.redis, settings), CHECK_TIMEOUT)
+        status["mailIn"] = [{"host": s["host"], "port": s["port"], "pid": s["pid"]} for s in seen] or "not running"
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        status["mailIn"] = f"unknown ({type(exc).__name__})"
+    return status
+
+
 def protection_services(settings: Settings, redis) -> dict:
     """Rate limits, cost budgets and persisted documents: in Redis when configured, else in memory."""
     from infra import persisted, ratelimit
@@ -226,6 +244,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 degraded.append("worker")
         status = "unavailable" if failed else "degraded" if degraded else "ok"
         body = {"status": status, "failed": failed, "degraded": degraded, "checks": results, "load": load}
+        body["mail"] = await _mail_status(services)
         return JSONResponse(body, status_code=503 if failed else 200)
 
     routes = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 import threading
@@ -199,6 +200,18 @@ def _run_scheduler(settings: Settings, broker, stop: threading.Event) -> None:
     asyncio.run(main())
 
 
+def cmd_mail_in(args: argparse.Namespace) -> None:
+    from parley import mail_in
+
+    settings = _settings()
+    _setup_logging(settings)
+    check_database(settings)
+    if settings.uses_redis:
+        check_redis(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(mail_in.serve(settings, host=args.host, port=args.port))
+
+
 def cmd_db(args: argparse.Namespace) -> None:
     from db.migrate import downgrade
 
@@ -376,6 +389,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--threads", type=int, help="job threads (default PARLEY_WORKER_THREADS)")
     worker.add_argument("--no-scheduler", action="store_true", help="do not run the periodic jobs in this process")
     worker.set_defaults(func=cmd_worker)
+
+    mail_in = sub.add_parser("mail-in", help="receive customer email over SMTP (MX or forwarding) into email inboxes")
+    mail_in.add_argument("--host", help="bind address (default PARLEY_MAIL_IN_HOST)")
+    mail_in.add_argument("--port", type=int, help="port (default PARLEY_MAIL_IN_PORT, 2525)")
+    mail_in.set_defaults(func=cmd_mail_in)
 
     status = sub.add_parser("status", help="database and Redis reachability, workers seen, jobs waiting per queue")
     status.set_defaults(func=cmd_status)

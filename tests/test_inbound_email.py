@@ -8,9 +8,11 @@ half-written; every email is recorded for the account's administrators."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from email.message import EmailMessage
 from email.utils import make_msgid
 
+import aiosmtplib
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -296,3 +298,52 @@ async def test_received_emails_are_seen_by_administrators_of_their_account_only(
     assert body["inboundEmails"]["edges"] == []
     denied = await desk.run(desk.agent, INBOUND)
     assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+@pytest.fixture
+async def mail_in(server, settings):
+    """`parley mail-in` on a free port of this event loop, its jobs sent to the test server's broker."""
+    from parley import mail_in as listener
+
+    started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        listener.serve(settings, host="127.0.0.1", port=0, broker=server.app.state.broker, started=started)
+    )
+    port = await asyncio.wait_for(started, 10)
+    yield port
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_mail_in_takes_mail_over_smtp_and_refuses_unknown_recipients_and_oversized_mail(
+    desk: Desk, email_inbox: str, smtp, gql, mail_in: int
+):
+    raw, message_id = mail("Hello over SMTP", attachment=("notes.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n"))
+    await aiosmtplib.send(raw, sender=CUSTOMER, recipients=["support@shop.test"], hostname="127.0.0.1", port=mail_in)
+    [record] = await inbound(desk)
+    assert record["source"] == "SMTP" and record["status"] == "PROCESSED" and record["messageIdHeader"] == message_id
+    [message] = nodes(await conversation(desk, record["conversationId"]))
+    assert message["content"] == "Hello over SMTP"
+    assert message["attachments"] == [{"fileName": "notes.pdf", "contentType": "application/pdf", "byteSize": 15}]
+
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=mail_in)
+    await client.connect()
+    await client.mail(CUSTOMER)
+    with pytest.raises(aiosmtplib.SMTPRecipientRefused) as refused:
+        await client.rcpt("nobody@nowhere.test")
+    assert refused.value.code == 550
+    await client.quit()
+
+    big, _ = mail("x" * 300_000)
+    with pytest.raises(aiosmtplib.SMTPResponseException) as too_large:
+        await aiosmtplib.send(
+            big, sender=CUSTOMER, recipients=["support@shop.test"], hostname="127.0.0.1", port=mail_in
+        )
+    assert too_large.value.code == 552
+    assert len(await inbound(desk)) == 1  # refused before it was received
+
+    async with httpx.AsyncClient(base_url=gql.base_url) as client_http:
+        ready = (await client_http.get("/readyz")).json()
+    assert ready["mail"]["httpIngress"] == "on"
+    assert [listener["port"] for listener in ready["mail"]["mailIn"]] == [mail_in]
