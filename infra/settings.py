@@ -249,6 +249,9 @@ class Settings(BaseSettings):
     mail_max_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest inbound email accepted by every door (raw MIME bytes)"
     )
+    mail_imap_poll_seconds: float = Field(
+        60.0, gt=0, description="How often the scheduler reads the email inboxes' IMAP mailboxes"
+    )
     mail_in_host: str = Field("127.0.0.1", description="What `parley mail-in` (inbound SMTP) binds")
     mail_in_port: int = Field(2525, description="The port `parley mail-in` listens on")
     # --- notifications ---

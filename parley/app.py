@@ -61,6 +61,13 @@ async def _mail_status(services: Services) -> dict[str, object]:
     the `parley mail-in` listeners seen through their Redis heartbeats, and IMAP polling."""
     settings = services.settings
     status: dict[str, object] = {"httpIngress": "on" if settings.mail_inbound_secret else "off"}
+    from db.repositories.inbound_email import imap_polling_status
+
+    try:
+        async with services.sessions() as session:
+            status["imap"] = await asyncio.wait_for(imap_polling_status(session), CHECK_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - reported, not raised
+        status["imap"] = f"unknown ({type(exc).__name__})"
     if services.redis is None:
         status["mailIn"] = "unknown (no Redis)"
         return status

@@ -7,12 +7,20 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from db.models import InboxImap
 from db.repositories import inbound_email as repo
+from db.repositories.helpdesk import inbox_in_account
+from domain.inbound_email import imap
 from resolvers.context import Context
+from resolvers.mutations import mutate
+from schema.core.errors import PayloadErrors
+from schema.core.ids import decode_id
 from schema.core.pagination import Connection, build_connection, decode_int_cursor, page_size
+from schema.helpdesk.errors import HelpdeskError, HelpdeskErrorCode
 from schema.inbound_email import types as t
 
 Ctx = Info[Context, None]
+_errors = PayloadErrors(HelpdeskError, HelpdeskErrorCode)
 First = Annotated[int | None, strawberry.argument(description="Page size (default 25, at most 100).")]
 After = Annotated[str | None, strawberry.argument(description="The `endCursor` of the previous page.")]
 
@@ -25,3 +33,38 @@ async def inbound_emails(info: Ctx, first: First = None, after: After = None) ->
             session, actor.require_account_id(), limit=limit + 1, before_id=decode_int_cursor(after)
         )
     return build_connection(rows, limit, t.InboundEmail.from_row, lambda r: r.id, after is not None)
+
+
+async def inbox_imap(
+    info: Ctx, inbox_id: Annotated[strawberry.ID, strawberry.argument(description="The email inbox.")]
+) -> t.InboxImap | None:
+    actor = await info.context.actor()
+    pk = decode_id(inbox_id, "Inbox")
+    async with info.context.db() as session:
+        inbox = await inbox_in_account(session, actor.require_account_id(), pk)
+        row = await session.get(InboxImap, pk) if inbox is not None else None
+    return t.InboxImap.from_row(row) if row is not None else None
+
+
+async def inbox_imap_set(
+    info: Ctx,
+    inbox_id: Annotated[strawberry.ID, strawberry.argument(description="The email inbox.")],
+    input: t.InboxImapInput,
+) -> t.InboxImapPayload:
+    actor = await info.context.actor()
+    pk = decode_id(inbox_id, "Inbox")
+    data = imap.ImapSettings(
+        host=input.host,
+        port=input.port,
+        ssl=input.ssl,
+        username=input.username,
+        password=input.password,
+        mailbox=input.mailbox,
+        enabled=input.enabled,
+    )
+
+    async def work(session) -> t.InboxImapPayload:
+        row = await imap.configure(session, actor, pk, data, info.context.settings, info.context.meta)
+        return t.InboxImapPayload(imap=t.InboxImap.from_row(row), errors=[])
+
+    return await mutate(info, _errors, work, lambda e: t.InboxImapPayload(imap=None, errors=e))

@@ -16,7 +16,7 @@ from schema.extensions.guard import QueryGuard
 from schema.extensions.persisted import PersistedOperations
 from schema.extensions.session import CloseSession
 from schema.helpdesk.root import HelpdeskMutation, HelpdeskQuery
-from schema.inbound_email.root import InboundEmailQuery
+from schema.inbound_email.root import InboundEmailMutation, InboundEmailQuery
 from schema.notifications.root import NotificationsMutation, NotificationsQuery
 from schema.partners.root import PartnersMutation, PartnersQuery
 from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
@@ -57,6 +57,7 @@ class Mutation(
     AttachmentsMutation,
     NotificationsMutation,
     WebhooksMutation,
+    InboundEmailMutation,
     WidgetMutation,
 ):
     pass

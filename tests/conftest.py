@@ -231,6 +231,7 @@ def make_settings(tmp: Path, **overrides) -> Settings:
         bcrypt_rounds=TEST_BCRYPT_ROUNDS,
         mail_inbound_secret=TEST_MAIL_SECRET,
         mail_max_bytes=256 * 1024,
+        mail_imap_poll_seconds=0.5,
     )
     values.update(overrides)
     return Settings(**values)

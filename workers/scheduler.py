@@ -77,7 +77,19 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     from workers.actors.notifications import send_email_digests
 
     scheduler.every(2.0, "notifications.email_digests", lambda: send_email_digests(sessions, broker))
+    scheduler.every(settings.mail_imap_poll_seconds, "mail.imap_poll", lambda: poll_imap(sessions, relay))
     return scheduler
+
+
+async def poll_imap(sessions, relay: Relay) -> int:
+    """Read the email inboxes' IMAP mailboxes (each under a lease, so schedulers never read one twice)."""
+    from domain.attachments import AttachmentConfig
+    from domain.inbound_email.imap import poll_all
+    from domain.inbound_email.receive import InboundConfig
+    from workers.runtime import resources
+
+    settings = resources().settings
+    return await poll_all(sessions, relay, InboundConfig(settings, AttachmentConfig.from_settings(settings)))
 
 
 async def wake_snoozed_conversations(sessions, relay: Relay | None = None) -> int:

@@ -1,11 +1,12 @@
-"""Every email received, whatever became of it: the parse result and error an administrator reads."""
+"""Every email received, whatever became of it (the parse result and error an administrator reads),
+and the IMAP mailboxes polled for it."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, JSONType, UTCDateTime, utcnow
@@ -46,3 +47,29 @@ class InboundEmail(Base):
     # What the parser found: recipients, threading headers, parts and attachments, the auto-reply kind.
     parse_result: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxImap(Base):
+    """An email inbox's IMAP mailbox, polled for customer mail: where, as whom (the password
+    encrypted at rest, domain.crypto), and the checkpoint (UIDVALIDITY and the last UID committed),
+    advanced in the same transaction as each email's message, so a restart reads nothing twice and
+    skips nothing."""
+
+    __tablename__ = "inbox_imap"
+
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    ssl: Mapped[bool] = mapped_column(Boolean, default=True)
+    username: Mapped[str] = mapped_column(String(320))
+    password_encrypted: Mapped[str] = mapped_column(Text)
+    password_key_id: Mapped[str] = mapped_column(String(32))
+    mailbox: Mapped[str] = mapped_column(String(255), default="INBOX")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    uidvalidity: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    last_uid: Mapped[int] = mapped_column(BigInteger, default=0)
+    polling_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a poller's lease
+    last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

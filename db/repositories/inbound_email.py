@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import InboundEmail, Inbox, Message
+from db.models import InboundEmail, Inbox, InboxImap, Message
 from domain.enums import ChannelType
 from domain.inbound_email.enums import InboundStatus
 
@@ -52,3 +52,18 @@ async def of_account(
     if before_id is not None:
         stmt = stmt.where(InboundEmail.id < before_id)
     return (await session.scalars(stmt.order_by(InboundEmail.id.desc()).limit(limit))).all()
+
+
+async def imap_polling_status(session: AsyncSession) -> dict[str, object]:
+    """The IMAP mailboxes polled, how many failed their last poll, and the stalest poll."""
+    enabled = InboxImap.enabled.is_(True)
+    total, failing, stalest = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(InboxImap.last_error != ""),
+                func.min(InboxImap.last_polled_at),
+            ).where(enabled)
+        )
+    ).one()
+    return {"mailboxes": total, "failing": failing, "stalestPollAt": stalest.isoformat() if stalest else None}

@@ -6,7 +6,7 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import inbound_email as r
-from schema.core.access import field
+from schema.core.access import field, mutation
 from schema.core.pagination import Connection
 from schema.inbound_email import types as t
 
@@ -17,4 +17,16 @@ class InboundEmailQuery:
         r.inbound_emails,
         Rule.administrator,
         "Every email the account's inboxes received, newest first, with what became of it and why.",
+    )
+    inbox_imap: t.InboxImap | None = field(
+        r.inbox_imap, Rule.administrator, "An email inbox's IMAP mailbox and its polling state; null when it has none."
+    )
+
+
+@strawberry.type
+class InboundEmailMutation:
+    inbox_imap_set: t.InboxImapPayload = mutation(
+        r.inbox_imap_set,
+        Rule.administrator,
+        "Read an email inbox's customer mail from an IMAP mailbox (polled; the password is stored encrypted).",
     )

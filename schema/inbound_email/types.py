@@ -9,6 +9,7 @@ from strawberry.scalars import JSON
 
 from domain.inbound_email.enums import InboundSource, InboundStatus
 from schema.core.ids import encode_id
+from schema.helpdesk.errors import HelpdeskError
 
 InboundEmailSourceEnum = strawberry.enum(
     InboundSource,
@@ -67,3 +68,51 @@ class InboundEmail:
             conversation_id=_id("Conversation", row.conversation_id),
             message_id=_id("Message", row.message_id),
         )
+
+
+@strawberry.type(description="An email inbox's IMAP mailbox, polled for customer mail (the password is never shown).")
+class InboxImap:
+    inbox_id: strawberry.ID = strawberry.field(description="The inbox.")
+    host: str = strawberry.field(description="IMAP server.")
+    port: int = strawberry.field(description="Its port.")
+    ssl: bool = strawberry.field(description="IMAP over TLS (port 993 style).")
+    username: str = strawberry.field(description="The mailbox's user.")
+    mailbox: str = strawberry.field(description="The folder read (INBOX by default).")
+    enabled: bool = strawberry.field(description="Whether it is polled.")
+    last_uid: int = strawberry.field(description="The checkpoint: the last UID received.")
+    last_polled_at: datetime | None = strawberry.field(description="When it was last polled.")
+    last_error: str = strawberry.field(description="The last poll's error; empty when it went well.")
+
+    @classmethod
+    def from_row(cls, row) -> InboxImap:
+        return cls(
+            inbox_id=strawberry.ID(encode_id("Inbox", row.inbox_id)),
+            host=row.host,
+            port=row.port,
+            ssl=row.ssl,
+            username=row.username,
+            mailbox=row.mailbox,
+            enabled=row.enabled,
+            last_uid=row.last_uid,
+            last_polled_at=row.last_polled_at,
+            last_error=row.last_error,
+        )
+
+
+@strawberry.input(description="Where an email inbox reads its customer mail over IMAP.")
+class InboxImapInput:
+    host: str = strawberry.field(description="IMAP server's host name.")
+    port: int = strawberry.field(default=993, description="Its port.")
+    ssl: bool = strawberry.field(default=True, description="IMAP over TLS.")
+    username: str = strawberry.field(description="The mailbox's user.")
+    password: str | None = strawberry.field(
+        default=None, description="Its password (stored encrypted); omit to keep the stored one."
+    )
+    mailbox: str = strawberry.field(default="INBOX", description="The folder to read.")
+    enabled: bool = strawberry.field(default=True, description="Poll it.")
+
+
+@strawberry.type(description="Result of inboxImapSet.")
+class InboxImapPayload:
+    imap: InboxImap | None = strawberry.field(description="The mailbox settings.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")

@@ -1,5 +1,5 @@
 """inbound emails: every email received through a door, with its parse result and error; messages
-found by Message-ID within an inbox (threading)
+found by Message-ID within an inbox (threading); the IMAP mailboxes polled for email inboxes, with their checkpoints
 
 Revision ID: 0013
 Revises: 0012
@@ -59,9 +59,31 @@ def upgrade() -> None:
     )
 
     op.create_index("ix_messages_inbox_source", "messages", ["inbox_id", "source_id"])
+    op.create_table(
+        "inbox_imap",
+        sa.Column("inbox_id", BigID, sa.ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("account_id", BigID, sa.ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("host", sa.String(255), nullable=False),
+        sa.Column("port", sa.Integer(), nullable=False),
+        sa.Column("ssl", sa.Boolean(), nullable=False),
+        sa.Column("username", sa.String(320), nullable=False),
+        sa.Column("password_encrypted", sa.Text(), nullable=False),
+        sa.Column("password_key_id", sa.String(32), nullable=False),
+        sa.Column("mailbox", sa.String(255), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("uidvalidity", sa.BigInteger(), nullable=True),
+        sa.Column("last_uid", sa.BigInteger(), nullable=False),
+        sa.Column("polling_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_polled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index("ix_inbox_imap_account_id", "inbox_imap", ["account_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_inbox_imap_account_id", table_name="inbox_imap")
+    op.drop_table("inbox_imap")
     op.drop_index("ix_messages_inbox_source", table_name="messages")
     op.drop_index("uq_inbound_emails_processed", table_name="inbound_emails")
     op.drop_index("ix_inbound_emails_account", table_name="inbound_emails")

@@ -1,0 +1,148 @@
+"""Email both ways against a real IMAP server (Debian's dovecot on its own port): the poller reads a
+customer's email from the inbox's mailbox and opens a conversation; the agent's reply reaches the
+customer's mailbox threaded; the customer's answer (the reply address only in Cc) joins the same
+conversation; an auto-reply does not loop; a restarted poller reads nothing twice and misses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+from email import policy
+
+import pytest
+from sqlalchemy import text
+
+from tests.support.desk import ERR, Desk
+from tests.support.dovecot import PASSWORD, Dovecot, unavailable
+from tests.test_inbound_email import (  # noqa: F401 - fixtures
+    CUSTOMER,
+    PNG,
+    conversation,
+    desk,
+    email_inbox,
+    inbound,
+    mail,
+    nodes,
+    sent_to,
+)
+
+IMAP_SET = f"""mutation($i: ID!, $in: InboxImapInput!) {{ inboxImapSet(inboxId: $i, input: $in) {{
+  imap {{ host port username mailbox enabled lastUid lastError }} {ERR} }} }}"""
+IMAP = "query($i: ID!) { inboxImap(inboxId: $i) { lastUid lastPolledAt lastError enabled } }"
+
+
+@pytest.fixture(scope="module")
+def dovecot():
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = Dovecot(["support", "dora"]).start()
+    yield server
+    server.stop()
+
+
+async def until(check, timeout: float = 15.0):
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value or asyncio.get_running_loop().time() > deadline:
+            return value
+        await asyncio.sleep(0.1)
+
+
+async def records(desk: Desk, count: int) -> list[dict]:
+    async def enough():
+        found = await inbound(desk)
+        return found if len(found) >= count else None
+
+    found = await until(enough)
+    assert found, f"fewer than {count} emails received; got {await inbound(desk)}"
+    return found
+
+
+async def test_email_both_ways_through_a_real_imap_mailbox(
+    desk: Desk, email_inbox: str, smtp, server, dovecot: Dovecot, db_engine
+):
+    body = await desk.data(
+        desk.admin,
+        IMAP_SET,
+        {
+            "i": email_inbox,
+            "in": {
+                "host": "127.0.0.1",
+                "port": dovecot.port,
+                "ssl": False,
+                "username": "support",
+                "password": PASSWORD,
+            },
+        },
+    )
+    assert body["inboxImapSet"]["errors"] == [], body
+    assert PASSWORD not in str(body)
+    async with db_engine.connect() as conn:  # encrypted at rest
+        [(stored, key_id)] = (
+            await conn.execute(text("SELECT password_encrypted, password_key_id FROM inbox_imap"))
+        ).all()
+    assert stored.startswith(f"v1:{key_id}:") and PASSWORD not in stored
+    # An agent may not read or change the mailbox.
+    denied = await desk.run(desk.agent, IMAP, {"i": email_inbox})
+    assert denied["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    raw, first_id = mail("The lid is cracked, photo attached.", attachment=("lid.png", "image/png", PNG))
+    dovecot.append("support", raw)
+    [record] = await records(desk, 1)
+    assert record["source"] == "IMAP" and record["status"] == "PROCESSED" and record["messageIdHeader"] == first_id
+    conv_id = record["conversationId"]
+    [first] = nodes(await conversation(desk, conv_id))
+    assert first["content"] == "The lid is cracked, photo attached."
+    assert first["attachments"] == [{"fileName": "lid.png", "contentType": "image/png", "byteSize": len(PNG)}]
+
+    # The agent answers; the reply is delivered into the customer's mailbox and read from there.
+    reply = await desk.data(
+        desk.agent,
+        f"""mutation($c: ID!) {{ messageCreate(input: {{conversationId: $c, content: "A new lid is on its way."}})
+        {{ message {{ id }} {ERR} }} }}""",
+        {"c": conv_id},
+    )
+    assert reply["messageCreate"]["errors"] == []
+    sent = await sent_to(smtp, CUSTOMER, "A new lid is on its way.")
+    dovecot.append("dora", sent.as_bytes())
+    [delivered] = [email.message_from_bytes(m, policy=policy.default) for m in dovecot.messages("dora")]
+    assert str(delivered["In-Reply-To"]) == first_id and str(delivered["References"]) == first_id
+    assert str(delivered["Subject"]) == "Re: Where is my parcel?"
+    reply_address = str(delivered["Reply-To"])
+
+    # The customer answers from a client that keeps no threading headers, the reply address in Cc.
+    answer, _ = mail("Thank you!", to="orders@customer.test", cc=reply_address, subject="lid")
+    dovecot.append("support", answer)
+    # Her out-of-office answer to our reply: kept, never answered, never reopening.
+    auto, _ = mail("I am away.", in_reply_to=str(delivered["Message-ID"]), headers={"Auto-Submitted": "auto-replied"})
+    dovecot.append("support", auto)
+    found = await records(desk, 3)
+    assert sorted(r["status"] for r in found) == ["AUTO_REPLY", "PROCESSED", "PROCESSED"]
+    assert {r["conversationId"] for r in found} == {conv_id}
+    contents = [n["content"] for n in nodes(await conversation(desk, conv_id))][::-1]
+    assert contents == ["The lid is cracked, photo attached.", "A new lid is on its way.", "Thank you!", "I am away."]
+    await asyncio.sleep(1.0)
+    assert len([m for m in smtp.messages if CUSTOMER in str(m["To"])]) == 1  # the auto-reply got no answer
+
+    # Restart the poller: mail that arrives while it is stopped is read once it is back, and only once.
+    scheduler = server.app.state.scheduler
+    await asyncio.to_thread(lambda: asyncio.run_coroutine_threadsafe(scheduler.stop(), server.loop).result(15))
+    try:
+        for n in (1, 2):
+            raw, _ = mail(f"While you were away {n}", subject=f"new {n}")
+            dovecot.append("support", raw)
+        await asyncio.sleep(1.5)
+        assert len(await inbound(desk)) == 3
+    finally:
+        server.loop.call_soon_threadsafe(scheduler.start)
+    found = await records(desk, 5)
+    await asyncio.sleep(1.5)  # several more polls
+    found = await inbound(desk)
+    assert len(found) == 5 and sorted(r["subject"] for r in found if r["subject"].startswith("new")) == [
+        "new 1",
+        "new 2",
+    ]
+    state = (await desk.data(desk.admin, IMAP, {"i": email_inbox}))["inboxImap"]
+    assert state["lastUid"] == 5 and state["lastError"] == "" and state["lastPolledAt"]
