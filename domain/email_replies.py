@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Contact, Conversation, Inbox, Message, User
+from db.repositories import attachments as attachment_repo
 from db.repositories import events as event_repo
 from db.repositories import helpdesk as helpdesk_repo
 from domain.email_templates import html_paragraphs, render
@@ -31,6 +32,7 @@ from infra.settings import Settings
 
 MESSAGE_ID_RE = re.compile(r"^<[^<>\s@]+@[^<>\s@]+>$")
 MAX_REFERENCES = 20
+MAX_ATTACHED_BYTES = 10 * 1024 * 1024  # larger files stay in the conversation, not in the email
 SENT_BY = (SenderType.USER, SenderType.BOT)
 
 
@@ -95,7 +97,7 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int], *, sett
         address = str((inbox.channel_config or {}).get("email") or "") if inbox else ""
         if inbox is None or inbox.channel_type != ChannelType.EMAIL or not address:
             continue
-        if not _emailed(message) or not message.content.strip():
+        if not _emailed(message):
             continue
         if ((message.content_attributes or {}).get("email") or {}).get("message_id"):
             continue  # already queued: at least once, but never twice
@@ -128,9 +130,18 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int], *, sett
         if in_reply_to:
             headers["In-Reply-To"] = in_reply_to
             headers["References"] = " ".join(references)
+        files = [
+            {"key": a.storage_key, "file_name": a.file_name, "content_type": a.content_type, "byte_size": a.byte_size}
+            for a in await attachment_repo.attachments_of_message(session, message.id)
+        ]
+        while files and sum(f["byte_size"] for f in files) > MAX_ATTACHED_BYTES:
+            files.pop()
+        if not message.content.strip() and not files:
+            continue
         add_job(
             session,
             "email.send",
+            attachments=files or None,
             to=contact.email,
             subject=_subject(conversation),
             text=render("conversation_reply.txt", content=message.content),

@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import email
 from email import policy
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import text
 
 from tests.support.desk import ERR, Desk
 from tests.support.dovecot import PASSWORD, Dovecot, unavailable
+from tests.test_attachments import put_file, request_upload
 from tests.test_inbound_email import (  # noqa: F401 - fixtures
     CUSTOMER,
     PNG,
@@ -48,6 +50,17 @@ async def until(check, timeout: float = 15.0):
         if value or asyncio.get_running_loop().time() > deadline:
             return value
         await asyncio.sleep(0.1)
+
+
+async def upload(desk: Desk, server, name: str, data: bytes) -> str:
+    """The agent uploads a file for the next message (to this server: the session's public URL is not its port)."""
+    payload = await request_upload(desk, desk.agent, name, "image/png", len(data))
+    assert payload["errors"] == [], payload
+    parts = urlsplit(payload["upload"]["url"])
+    payload["upload"]["url"] = server.url + parts.path + (f"?{parts.query}" if parts.query else "")
+    response = await put_file(payload["upload"], data, "image/png")
+    assert response.status_code in (200, 201, 204), response.text
+    return payload["attachment"]["id"]
 
 
 async def records(desk: Desk, count: int) -> list[dict]:
@@ -98,11 +111,12 @@ async def test_email_both_ways_through_a_real_imap_mailbox(
     assert first["attachments"] == [{"fileName": "lid.png", "contentType": "image/png", "byteSize": len(PNG)}]
 
     # The agent answers; the reply is delivered into the customer's mailbox and read from there.
+    label = await upload(desk, server, "return-label.png", PNG)
     reply = await desk.data(
         desk.agent,
-        f"""mutation($c: ID!) {{ messageCreate(input: {{conversationId: $c, content: "A new lid is on its way."}})
-        {{ message {{ id }} {ERR} }} }}""",
-        {"c": conv_id},
+        f"""mutation($c: ID!, $a: [ID!]) {{ messageCreate(input: {{conversationId: $c,
+        content: "A new lid is on its way.", attachmentIds: $a}}) {{ message {{ id }} {ERR} }} }}""",
+        {"c": conv_id, "a": [label]},
     )
     assert reply["messageCreate"]["errors"] == []
     sent = await sent_to(smtp, CUSTOMER, "A new lid is on its way.")
@@ -111,6 +125,8 @@ async def test_email_both_ways_through_a_real_imap_mailbox(
     assert str(delivered["In-Reply-To"]) == first_id and str(delivered["References"]) == first_id
     assert str(delivered["Subject"]) == "Re: Where is my parcel?"
     reply_address = str(delivered["Reply-To"])
+    [attached] = list(delivered.iter_attachments())
+    assert attached.get_filename() == "return-label.png" and attached.get_content() == PNG
 
     # The customer answers from a client that keeps no threading headers, the reply address in Cc.
     answer, _ = mail("Thank you!", to="orders@customer.test", cc=reply_address, subject="lid")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import Any
 
 from infra.logs import get_logger
 from workers.broker import parley_actor
@@ -21,6 +22,7 @@ def build_message(
     html: str | None,
     message_id: str | None = None,
     headers: dict[str, str] | None = None,
+    attachments: list[tuple[str, str, bytes]] | None = None,
 ) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = sender
@@ -32,7 +34,26 @@ def build_message(
     msg.set_content(text)
     if html:
         msg.add_alternative(html, subtype="html")
+    for file_name, content_type, data in attachments or []:
+        major, _, minor = content_type.partition("/")
+        if not minor:
+            major, minor = "application", "octet-stream"
+        msg.add_attachment(data, maintype=major, subtype=minor, filename=file_name)
     return msg
+
+
+async def _read_attachments(files: list[dict[str, Any]]) -> list[tuple[str, str, bytes]]:
+    """The message's files, read from storage (a file that is gone is left out, not retried forever)."""
+    from domain.storage import StorageError, get_storage
+
+    storage = get_storage(resources().settings)
+    out = []
+    for f in files:
+        try:
+            out.append((f["file_name"], f["content_type"], await storage.read_prefix(f["key"], int(f["byte_size"]))))
+        except (StorageError, FileNotFoundError):
+            log.warning("email.attachment_missing", key=f["key"])
+    return out
 
 
 @parley_actor(name="email.send", queue="email", max_retries=8, time_limit_ms=60_000)
@@ -45,13 +66,16 @@ async def email_send(
     sender: str | None = None,
     message_id: str | None = None,
     headers: dict[str, str] | None = None,
+    attachments: list[dict[str, Any]] | None = None,
 ) -> None:
-    """`sender`, `message_id` and `headers` let a caller send as an inbox, in a thread."""
+    """`sender`, `message_id` and `headers` let a caller send as an inbox, in a thread; `attachments`
+    (storage key, file name, type, size) are read from storage and attached."""
     settings = resources().settings
     # A stable Message-ID per outbox job: a retried send is recognisable as the same email.
     if message_id is None and outbox_id is not None:
         message_id = f"<outbox-{outbox_id}@parley>"
-    msg = build_message(sender or settings.mail_from, to, subject, text, html, message_id, headers)
+    files = await _read_attachments(attachments) if attachments else None
+    msg = build_message(sender or settings.mail_from, to, subject, text, html, message_id, headers, files)
     if not settings.smtp_host:
         log.info("email.logged", to=to, subject=subject, text=text)
         return
