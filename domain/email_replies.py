@@ -130,12 +130,13 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int], *, sett
         if in_reply_to:
             headers["In-Reply-To"] = in_reply_to
             headers["References"] = " ".join(references)
-        files = [
+        attached = list(await attachment_repo.attachments_of_message(session, message.id))
+        while attached and sum(a.byte_size for a in attached) > MAX_ATTACHED_BYTES:
+            attached.pop()
+        files: list[dict[str, Any]] = [
             {"key": a.storage_key, "file_name": a.file_name, "content_type": a.content_type, "byte_size": a.byte_size}
-            for a in await attachment_repo.attachments_of_message(session, message.id)
+            for a in attached
         ]
-        while files and sum(f["byte_size"] for f in files) > MAX_ATTACHED_BYTES:
-            files.pop()
         if not message.content.strip() and not files:
             continue
         add_job(
