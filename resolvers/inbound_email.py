@@ -10,6 +10,7 @@ from strawberry.types import Info
 from db.models import InboxImap
 from db.repositories import inbound_email as repo
 from db.repositories.helpdesk import inbox_in_account
+from domain.errors import NotFound
 from domain.inbound_email import imap
 from resolvers.context import Context
 from resolvers.mutations import mutate
@@ -42,7 +43,9 @@ async def inbox_imap(
     pk = decode_id(inbox_id, "Inbox")
     async with info.context.db() as session:
         inbox = await inbox_in_account(session, actor.require_account_id(), pk)
-        row = await session.get(InboxImap, pk) if inbox is not None else None
+        if inbox is None:
+            raise NotFound("No such inbox")
+        row = await session.get(InboxImap, pk)
     return t.InboxImap.from_row(row) if row is not None else None
 
 
