@@ -31,8 +31,8 @@ CUSTOMER = "dora@customer.test"
 CONVERSATION = """query($id: ID!) { conversation(id: $id) { id status contact { email name }
   messages(first: 50) { edges { node { id content messageType contentAttributes
     senderContact { email } attachments { fileName contentType byteSize } } } } } }"""
-INBOUND = """query { inboundEmails(first: 50) { edges { node { id status source fromAddress subject error
-  messageIdHeader parseResult inboxId conversationId messageId } } } }"""
+FIELDS = "id status source fromAddress subject error messageIdHeader parseResult inboxId conversationId messageId"
+INBOUND = f"query {{ inboundEmails(first: 50) {{ edges {{ node {{ {FIELDS} }} }} }} }}"
 
 
 @pytest.fixture
@@ -347,3 +347,33 @@ async def test_mail_in_takes_mail_over_smtp_and_refuses_unknown_recipients_and_o
         ready = (await client_http.get("/readyz")).json()
     assert ready["mail"]["httpIngress"] == "on"
     assert [listener["port"] for listener in ready["mail"]["mailIn"]] == [mail_in]
+
+
+async def test_the_same_mail_delivered_twice_at_once_makes_one_message(desk: Desk, email_inbox: str, gql, db_engine):
+    raw, _ = mail("Sent by two relays at the same moment")
+    answers = await asyncio.gather(*(post(gql, raw) for _ in range(4)))
+    assert all(a.status_code == 202 for a in answers), [a.text for a in answers]
+    assert sorted(a.json()["status"] for a in answers) == ["duplicate"] * 3 + ["processed"]
+    async with create_session_factory(db_engine)() as session:
+        incoming = select(func.count()).select_from(Message).where(Message.message_type == "incoming")
+        assert await session.scalar(incoming) == 1
+        assert await session.scalar(select(func.count()).select_from(Conversation)) == 1
+
+
+async def test_listing_received_emails_costs_the_same_statements_for_a_longer_page(
+    desk: Desk, email_inbox: str, gql, server
+):
+    from tests.test_query_counts import count_statements
+
+    for n in range(6):
+        assert (await post(gql, mail(f"Mail {n}", subject=f"s{n}")[0])).status_code == 202
+    engine = server.app.state.services.engine
+    counts = {}
+    for first in (2, 6):
+        with count_statements(engine) as statements:
+            body = await desk.data(
+                desk.admin, f"{{ inboundEmails(first: {first}) {{ edges {{ node {{ {FIELDS} }} }} }} }}"
+            )
+        assert len(body["inboundEmails"]["edges"]) == first
+        counts[first] = len(statements)
+    assert counts[2] == counts[6] <= 3, counts

@@ -248,9 +248,11 @@ async def receive(
     if automatic and conversation is None:
         return await done(status, "An automatic email that answers no conversation; not opened as one.")
     # Claim the Message-ID first: of two deliveries racing, one commits the message, the other is a duplicate.
-    row = _record(session, source=source, status=InboundStatus.PROCESSED, raw=raw, inbox=inbox, parsed=parsed)
+    # (The savepoint comes first: begin_nested flushes what is pending, so the row is added inside it.)
+    await session.flush()
     try:
         async with session.begin_nested():
+            row = _record(session, source=source, status=InboundStatus.PROCESSED, raw=raw, inbox=inbox, parsed=parsed)
             await session.flush()
     except IntegrityError:
         return await done(InboundStatus.DUPLICATE, "This Message-ID was received before.")
