@@ -3,6 +3,7 @@ persisted documents together), and a document's cost measured once."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import threading
@@ -71,3 +72,28 @@ async def test_a_documents_cost_is_measured_once_per_page_size(gql):
     assert large > small and guard._costs.walks == walks + 2
     assert await cost(50) == large and await cost(5) == small
     assert guard._costs.walks == walks + 2
+
+
+async def test_requests_survive_backends_killed_while_their_connections_idle(gql, db_engine):
+    """No pre-ping: the pool refuses connections asyncpg saw closed and opens new ones."""
+    from sqlalchemy import text
+
+    admin = await signup(gql)
+    for _ in range(3):
+        assert (await gql.data(LIST, {"first": 1}, headers=admin.headers()))["conversations"]["edges"] == []
+    async with db_engine.connect() as c:
+        killed = (
+            await c.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+                )
+            )
+        ).scalar()
+    assert killed >= 1
+    await asyncio.sleep(0.2)
+    assert (await gql.data(LIST, {"first": 1}, headers=admin.headers()))["conversations"]["edges"] == []
+    created = await gql.data(
+        'mutation { labelCreate(input: {title: "after"}) { errors { code } } }', headers=admin.headers()
+    )
+    assert created["labelCreate"]["errors"] == []
