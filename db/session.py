@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Executable, event
+from sqlalchemy import CursorResult, Executable, event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -23,19 +23,40 @@ def create_engine(
             cur.close()
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,  # a bounded wait for a connection under load
-        pool_pre_ping=True,
         pool_recycle=1800,
     )
+    event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    return engine
+
+
+def _refuse_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Instead of a pre-ping (BEGIN, a statement and ROLLBACK on every checkout): asyncpg reads its
+    socket while the connection idles, so a backend that was terminated or a server that restarted
+    shows as a closed connection, which the pool then replaces. A connection that dies between the
+    check and its use fails that one statement and is invalidated (SQLAlchemy's disconnect handling)."""
+    driver = getattr(dbapi_connection, "_connection", None)
+    is_closed = getattr(driver, "is_closed", None)
+    if is_closed is not None and is_closed():
+        raise exc.DisconnectionError("the connection was closed while it idled in the pool")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions for read-only operations: the same pool, each statement on its own (AUTOCOMMIT), so a
+    query sends no BEGIN and no ROLLBACK. Under READ COMMITTED every statement already saw its own
+    snapshot, so reads see what they saw before."""
+    return async_sessionmaker(
+        engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False, autoflush=False
+    )
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
@@ -282,6 +282,24 @@ class BoundedBroadcast(Broadcast):
     def __init__(self, url: str | None = None, *, backend: BroadcastBackend | None = None, queue_size: int = 1000):
         super().__init__(url, backend=backend)
         self.queue_size = queue_size
+        self._watchers: dict[str, list[Callable[[Event], None]]] = {}
+
+    @property
+    def live(self) -> bool:
+        """Whether messages published now reach this process (the subscription is connected)."""
+        return bool(getattr(self._backend, "connected", True))
+
+    @property
+    def reconnects(self) -> int:
+        """How often the subscription was lost: messages published meanwhile never arrived."""
+        return int(getattr(self._backend, "reconnects", 0))
+
+    async def watch(self, channel: str, callback: Callable[[Event], None]) -> None:
+        """Call `callback` for every message on `channel` (and for the resync marker after a
+        reconnect) as soon as the listener reads it, before any subscriber's queue: for process-wide
+        caches that must forget something before the next request is served."""
+        self._watchers.setdefault(channel, []).append(callback)
+        await self._backend.subscribe(channel)
 
     @property
     def backend(self) -> BroadcastBackend:
@@ -290,6 +308,15 @@ class BoundedBroadcast(Broadcast):
     async def _listener(self) -> None:
         while True:
             event = await self._backend.next_published()
+            for callback in (
+                [c for cs in self._watchers.values() for c in cs]
+                if event.channel == RESYNC_CHANNEL
+                else self._watchers.get(event.channel, ())
+            ):
+                try:
+                    callback(event)
+                except Exception as exc:  # noqa: BLE001 - one watcher must not stop the listener
+                    log.warning("broadcast.watcher_failed", error=type(exc).__name__)
             if event.channel == RESYNC_CHANNEL:
                 targets = [q for queues in self._subscribers.values() for q in queues]
             else:
@@ -322,8 +349,9 @@ class BoundedBroadcast(Broadcast):
                 subs.discard(queue)
                 if not subs:
                     del self._subscribers[channel]
-                    with contextlib.suppress(Exception):
-                        await self._backend.unsubscribe(channel)
+                    if channel not in self._watchers:  # a watcher keeps the channel subscribed
+                        with contextlib.suppress(Exception):
+                            await self._backend.unsubscribe(channel)
 
 
 def create_broadcast(redis_url: str, queue_size: int) -> BoundedBroadcast:

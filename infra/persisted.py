@@ -22,19 +22,41 @@ return over
 """
 
 
+LOCAL_DOCUMENTS = 2000  # documents each process keeps in memory in front of Redis
+
+
 class RedisDocumentStore:
-    def __init__(self, redis: Any, *, ttl: int, max_entries: int, prefix: str = "parley:apq:") -> None:
+    """Documents by hash in Redis, shared by every replica, and the recently used ones in this
+    process's memory: a document never changes under its hash, so a hit here needs no round trip."""
+
+    def __init__(
+        self,
+        redis: Any,
+        *,
+        ttl: int,
+        max_entries: int,
+        prefix: str = "parley:apq:",
+        local_entries: int = LOCAL_DOCUMENTS,
+    ) -> None:
         self.redis = redis
         self.ttl = ttl
         self.max_entries = max_entries
         self.prefix = prefix
         self.script = redis.register_script(_PUT)
+        self.local = MemoryDocumentStore(ttl=ttl, max_entries=min(local_entries, max_entries))
 
     async def get(self, sha256: str) -> str | None:
+        found = await self.local.get(sha256)
+        if found is not None:
+            return found
         value = await self.redis.get(self.prefix + "doc:" + sha256)
-        return value.decode() if isinstance(value, bytes) else value
+        document = value.decode() if isinstance(value, bytes) else value
+        if document is not None:
+            await self.local.put(sha256, document)
+        return document
 
     async def put(self, sha256: str, document: str) -> None:
+        await self.local.put(sha256, document)
         await self.script(
             keys=[self.prefix + "doc:", self.prefix + "index"],
             args=[

@@ -55,6 +55,59 @@ return {1, used, ttl}
 """
 
 
+# The request's rate limits (GCRA, in order: the first refusal stops) and then its cost budget, in one
+# round trip. KEYS: the n rate-limit keys, then the budget's key if any. ARGV: n, then (interval,
+# tolerance, cost) per rate limit, then the budget's (cost, limit, window). Returns {index of the
+# refusing limit or 0, its wait in µs, budget allowed, used, window left in ms}.
+_LIMITS = """
+local n = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+for i = 1, n do
+  local interval = tonumber(ARGV[i * 3 - 1])
+  local tolerance = tonumber(ARGV[i * 3])
+  local cost = tonumber(ARGV[i * 3 + 1])
+  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if tat < now then tat = now end
+  local new_tat = tat + interval * cost
+  local allow_at = new_tat - tolerance
+  if allow_at > now then
+    return {i, math.ceil(allow_at - now), 0, 0, 0}
+  end
+  redis.call('SET', KEYS[i], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+end
+if #KEYS == n then return {0, 0, 1, 0, 0} end
+local cost = tonumber(ARGV[n * 3 + 2])
+local limit = tonumber(ARGV[n * 3 + 3])
+local window = tonumber(ARGV[n * 3 + 4])
+local key = KEYS[n + 1]
+local used = tonumber(redis.call('GET', key) or '0')
+local ttl = redis.call('PTTL', key)
+if ttl < 0 then ttl = window end
+if used + cost > limit then
+  return {0, 0, 0, used, ttl}
+end
+used = redis.call('INCRBY', key, cost)
+if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, window) end
+return {0, 0, 1, used, ttl}
+"""
+
+
+@dataclass(frozen=True)
+class RateCheck:
+    key: str
+    per_minute: int
+    name: str  # which limit, as the 429 answer names it (ip, anonymous, caller)
+
+
+@dataclass(frozen=True)
+class BudgetCharge:
+    key: str
+    cost: int
+    limit: int
+    window: int = 3600
+
+
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
@@ -174,6 +227,7 @@ class FallbackRateLimiter(_Fallback):
         super().__init__(timeout, log, "ratelimit.local_fallback")
         self.shared = shared
         self.local = MemoryRateLimiter()
+        self.combined = shared.redis.register_script(_LIMITS)  # rate limits and cost budget (check_limits)
 
     async def hit(self, key: str, per_minute: int, cost: int = 1) -> Decision:
         try:
@@ -201,3 +255,58 @@ class FallbackCostBudget(_Fallback):
 
 RateLimiter = RedisRateLimiter | MemoryRateLimiter | FallbackRateLimiter
 CostBudget = RedisCostBudget | MemoryCostBudget | FallbackCostBudget
+
+
+@dataclass(frozen=True)
+class LimitsOutcome:
+    refused: RateCheck | None = None  # the rate limit that refused the request
+    decision: Decision | None = None  # its decision
+    budget: BudgetState | None = None  # the charge (None: no budget asked, or a rate limit refused first)
+
+
+async def _check_in_turn(
+    rate_limiter: Any, cost_budget: Any, checks: list[RateCheck], cost: int, charge: BudgetCharge | None
+) -> LimitsOutcome:
+    for check in checks:
+        decision = await rate_limiter.hit(check.key, check.per_minute, cost)
+        if not decision.allowed:
+            return LimitsOutcome(check, decision)
+    if charge is None or cost_budget is None:
+        return LimitsOutcome()
+    return LimitsOutcome(budget=await cost_budget.charge(charge.key, charge.cost, charge.limit, charge.window))
+
+
+async def check_limits(
+    rate_limiter: Any, cost_budget: Any, checks: list[RateCheck], cost: int, charge: BudgetCharge | None
+) -> LimitsOutcome:
+    """A request's rate limits and cost budget: in Redis one script (one round trip) when both live
+    there; when Redis does not answer in time, both count in this process (never failing open)."""
+    shared = rate_limiter.shared if isinstance(rate_limiter, FallbackRateLimiter) else None
+    budget_shared = cost_budget.shared if isinstance(cost_budget, FallbackCostBudget) else None
+    if shared is None or (charge is not None and (budget_shared is None or budget_shared.redis is not shared.redis)):
+        return await _check_in_turn(rate_limiter, cost_budget, checks, cost, charge)
+    if not checks and charge is None:
+        return LimitsOutcome()
+    keys = [shared.prefix + c.key for c in checks]
+    args: list[Any] = [len(checks)]
+    for check in checks:
+        interval = 60_000_000 / check.per_minute
+        args += [interval, interval * check.per_minute, cost]
+    if charge is not None:
+        assert budget_shared is not None
+        keys.append(budget_shared.prefix + charge.key)
+        args += [charge.cost, charge.limit, charge.window * 1000]
+    try:
+        refused, wait_us, allowed, used, ttl_ms = await asyncio.wait_for(
+            rate_limiter.combined(keys=keys, args=args), rate_limiter.timeout
+        )
+    except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
+        rate_limiter._warn(exc)
+        local_budget = cost_budget.local if isinstance(cost_budget, FallbackCostBudget) else cost_budget
+        return await _check_in_turn(rate_limiter.local, local_budget, checks, cost, charge)
+    if int(refused):
+        return LimitsOutcome(checks[int(refused) - 1], Decision(False, int(wait_us) / 1_000_000))
+    if charge is None:
+        return LimitsOutcome()
+    reset = datetime.now(UTC) + timedelta(milliseconds=int(ttl_ms))
+    return LimitsOutcome(budget=BudgetState(bool(allowed), charge.limit, int(used), reset.replace(microsecond=0)))

@@ -36,6 +36,9 @@ class Services:
     documents: RedisDocumentStore | MemoryDocumentStore | None = None  # automatic persisted queries
     operations: OperationCache | None = None  # partners' registered operations
     presence: RedisPresence | MemoryPresence | None = None  # which agents have a socket open
+    # Sessions whose connections run each statement on its own (no BEGIN/ROLLBACK): query operations.
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
+    auth_cache: Any = None  # domain.accounts.auth_cache.AuthCache: resolved credentials of this process
 
     async def enqueue(self, actor: dramatiq.Actor[..., Any], *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the

@@ -82,6 +82,13 @@ class Settings(BaseSettings):
         le=10,
         description="A rate-limit check Redis does not answer within this counts in the process instead",
     )
+    auth_cache_max_age_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="How long a process keeps a resolved credential (forgotten at once when a session, membership, "
+        "role or token changes; 0 = read the database on every request)",
+    )
     redis_url: str = Field(
         "",
         validation_alias=AliasChoices("PARLEY_REDIS_URL", "REDIS_URL"),

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from db.session import create_engine, create_session_factory
+from db.session import create_engine, create_read_session_factory, create_session_factory
 from infra.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
 from infra.logs import get_logger
 from infra.services import Services
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             settings=settings,
             engine=engine,
             sessions=create_session_factory(engine),
+            read_sessions=create_read_session_factory(engine),
             broadcast=broadcast,
             login_throttle=LoginThrottle(
                 RedisCounter(redis) if redis is not None else MemoryCounter(),
@@ -163,6 +164,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             presence=create_presence(redis),
             **protection_services(settings, redis),
         )
+        from domain.accounts.auth_cache import AuthCache
+
+        services.auth_cache = AuthCache(broadcast, max_age=settings.auth_cache_max_age_seconds)
+        if settings.auth_cache_max_age_seconds > 0:
+            await services.auth_cache.start()
         holder["services"] = services
         app.state.services = services
         app.state.broker = services.broker = configure_broker(settings)
@@ -195,6 +201,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.to_thread(app.state.worker.stop)
                 runtime.use_local_publisher(None, None)
                 runtime.restore_resources(app.state.previous_resources)
+            await services.auth_cache.stop()
             await broadcast.disconnect()
             if redis is not None:
                 await redis.aclose()

@@ -34,7 +34,7 @@ from domain.errors import ErrorCode, ParleyError
 from domain.events.channels import SESSIONS_REVOKED_CHANNEL
 from domain.partners.service import PREFIX_PARTNER
 from infra.logs import get_logger, request_id_var
-from infra.ratelimit import token_key
+from infra.ratelimit import RateCheck, check_limits, token_key
 from infra.services import Services
 from parley.sse import HTTP_STREAM_PROTOCOLS, SUBSCRIPTION_OVER_JSON, StreamSlots, guard_stream
 from resolvers.context import (
@@ -427,7 +427,12 @@ class ParleyGraphQL(GraphQL):
             await self._throttle(request, len(parsed))
             return parsed
         result = self._request_data(data, protocol)
-        await self._throttle(request, 1)
+        context = request.scope.get("parley.context")
+        if transport is None and isinstance(context, Context):
+            # Checked with the operation's cost budget, in one Redis round trip (execute_single).
+            context.pending_limits = (self._rate_checks(request), 1)
+        else:
+            await self._throttle(request, 1)
         if transport is not None:
             services: Services = self._services_getter()
             ip, identity = request_identity(request, services)
@@ -436,32 +441,55 @@ class ParleyGraphQL(GraphQL):
             )
         return result
 
-    async def _throttle(self, request: Request, cost: int) -> None:
+    def _rate_checks(self, request: Request) -> list[RateCheck]:
         services: Services = self._services_getter()
-        limiter = services.rate_limiter
-        if limiter is None:
-            return
+        if services.rate_limiter is None:
+            return []
         settings = services.settings
         ip, identity = request_identity(request, services)
         checks = []
         if settings.rate_limit_ip_per_minute > 0:
-            checks.append((f"ip:{ip}", settings.rate_limit_ip_per_minute, "ip"))
+            checks.append(RateCheck(f"ip:{ip}", settings.rate_limit_ip_per_minute, "ip"))
         if identity is None and settings.rate_limit_anonymous_per_minute > 0:
-            checks.append((f"anonymous:{ip}", settings.rate_limit_anonymous_per_minute, "anonymous"))
+            checks.append(RateCheck(f"anonymous:{ip}", settings.rate_limit_anonymous_per_minute, "anonymous"))
         elif identity is not None and settings.rate_limit_authenticated_per_minute > 0:
-            checks.append((identity, settings.rate_limit_authenticated_per_minute, "caller"))
-        for key, per_minute, name in checks:
-            # Never fails open: when Redis does not answer, the limiter counts in this process.
-            decision = await limiter.hit(key, per_minute, cost)
-            if not decision.allowed:
-                raise Throttled(decision.retry_after_seconds, name)
+            checks.append(RateCheck(identity, settings.rate_limit_authenticated_per_minute, "caller"))
+        return checks
+
+    async def _throttle(self, request: Request, cost: int) -> None:
+        services: Services = self._services_getter()
+        checks = self._rate_checks(request)
+        if not checks:
+            return
+        # Never fails open: when Redis does not answer, the limiter counts in this process.
+        outcome = await check_limits(services.rate_limiter, None, checks, cost, None)
+        if outcome.refused is not None and outcome.decision is not None:
+            raise Throttled(outcome.decision.retry_after_seconds, outcome.refused.name)
+
+    async def _settle_limits(self, context: Any) -> None:
+        """After a single operation: the rate limits the cost budget's step did not get to (the
+        operation was refused before it) are checked now; a refusal answers 429, as it would have
+        before any work."""
+        if not isinstance(context, Context):
+            return
+        pending, context.pending_limits = context.pending_limits, None
+        if pending:
+            services: Services = self._services_getter()
+            checks, hits = pending
+            outcome = await check_limits(services.rate_limiter, None, checks, hits, None)
+            if outcome.refused is not None and outcome.decision is not None:
+                context.throttled = (outcome.decision.retry_after_seconds, outcome.refused.name)
+        if context.throttled is not None:
+            retry_after, name = context.throttled
+            context.throttled = None
+            raise Throttled(retry_after, name)
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[override]
         # One JSON answer per request: subscriptions need a stream (WebSocket, SSE or multipart).
         method = request_adapter.method
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -480,6 +508,9 @@ class ParleyGraphQL(GraphQL):
             raise HTTPException(400, exc.as_http_error_reason(method)) from exc
         except MissingQueryError as exc:
             raise HTTPException(400, "No GraphQL query found in the request") from exc
+        finally:
+            await self._settle_limits(context)  # a refusal replaces whatever else the request met
+        return result
 
     async def create_streaming_response(self, request, stream, sub_response, headers):  # type: ignore[override]
         transport = self._get_stream_transport_from_headers(request.headers)

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection, Request
 
+import domain.accounts.auth_cache  # noqa: F401 - its flush listeners mark changes that authentication reads
 from domain.accounts.actor import ANONYMOUS, Actor
 from domain.audit import RequestMeta
 from domain.errors import Forbidden, NotAuthenticated
@@ -57,6 +58,11 @@ class Context:
     _actor_error: Exception | None = field(default=None, repr=False)
     _loaders: Any = field(default=None, repr=False)
     revoked_session_ids: list[str] = field(default_factory=list)
+    read_only: bool = False  # a query operation: its statements run without a transaction
+    # The request's rate limits, left by the HTTP view to be checked with the cost budget in one round
+    # trip (schema/extensions/budget.py): ([RateCheck], hits); `throttled` is (retry after, limit) if refused.
+    pending_limits: Any = None
+    throttled: tuple[int, str] | None = None
     caller: Any = None  # resolvers.caller.Caller: limits and cost budget of whoever sends the operation
 
     @property
@@ -81,7 +87,8 @@ class Context:
         AsyncSession must never be used by two of them at once."""
         async with self._session_lock:
             if self._session is None:
-                self._session = self.services.sessions()
+                reads = self.services.read_sessions if self.read_only else None
+                self._session = (reads or self.services.sessions)()
             yield self._session
 
     @asynccontextmanager
@@ -90,7 +97,9 @@ class Context:
         error), then relay what the change caused (events, outbox jobs, session revocations)."""
         from domain.events import Relay, pending, unit_of_work
 
-        async with unit_of_work(self.db, Relay.of(self.services)) as session:
+        # A query's session runs without a transaction: whatever it writes gets a session of its own.
+        open_session = self.services.sessions if self.read_only else self.db
+        async with unit_of_work(open_session, Relay.of(self.services)) as session:
             yield session
             pending(session).revoked_session_ids.extend(self.revoked_session_ids)
         self.revoked_session_ids = []
@@ -113,8 +122,6 @@ class Context:
         self._actor_error = None
 
     async def _resolve_actor(self) -> Actor:
-        from domain.accounts import auth
-        from domain.partners import service as partners
         from schema.core.ids import decode_id
 
         cred = self.credential
@@ -133,16 +140,64 @@ class Context:
                 account_id = int(ref) if ref.isdigit() else decode_id(ref, "Account")
             except Exception:  # noqa: BLE001
                 raise Forbidden("Unknown account in X-Parley-Account") from None
-        async with self.db() as session:
-            if partners.is_partner_token(cred.token):
-                actor = await partners.actor_for_partner_token(session, cred.token, account_id)
-            elif auth.is_api_token(cred.token):
-                actor = await auth.actor_for_api_token(session, cred.token, account_id)
-            else:
-                actor = await auth.actor_for_access_token(session, self.settings.secret_key, cred.token, account_id)
-            # Ends the read transaction and keeps a token's last-used time.
-            await session.commit()
+        return await self._credential_actor(cred.token, account_id)
+
+    async def _credential_actor(self, token: str, account_id: int | None) -> Actor:
+        """An access, API or partner token's actor: from this process's cache when it holds it (no
+        database read), else read (without a transaction) and kept."""
+        from domain.accounts import auth
+        from domain.accounts.tokens import hash_secret
+        from domain.partners import service as partners
+
+        cache = self.services.auth_cache
+        claims = None
+        if partners.is_partner_token(token):
+            key: tuple[Any, ...] = ("partner", hash_secret(token), account_id)
+        elif auth.is_api_token(token):
+            key = ("api", hash_secret(token), account_id)
+        else:
+            claims = auth.access_claims(self.settings.secret_key, token)  # the signature, before anything
+            key = ("access", claims.session_id, claims.user_id, claims.issued_at, account_id)
+        actor = cache.get(key) if cache is not None else None
+        if actor is None:
+            generation = cache.generation if cache is not None else 0
+            async with (self.services.read_sessions or self.services.sessions)() as session:
+                if key[0] == "partner":
+                    actor = await partners.actor_for_partner_token(session, token, account_id)
+                elif key[0] == "api":
+                    actor = await auth.actor_for_api_token(session, token, account_id)
+                else:
+                    assert claims is not None
+                    actor = await auth.actor_for_access_claims(session, claims, account_id)
+            if cache is not None:
+                cache.put(key, actor, generation)
+        if key[0] != "access":
+            await self._touch(actor, key[1])
         return actor
+
+    async def _touch(self, actor: Actor, token_hash: str) -> None:
+        """A token's last-used time: at most once a minute, written beside the request."""
+        from db.base import utcnow
+        from domain.accounts import auth
+        from domain.partners import service as partners
+
+        token_id = getattr(actor, "partner_token_id", None)
+        if token_id is not None:
+            write = partners.touch_token
+        elif actor.api_token_id is not None:
+            write, token_id = auth.touch_api_token, actor.api_token_id
+        else:
+            return
+        sessions = self.services.sessions
+
+        async def touch(now: Any) -> None:
+            await write(sessions, token_id, now)
+
+        cache = self.services.auth_cache
+        if cache is None:
+            await touch(utcnow())
+        else:
+            cache.touch(token_hash, touch, utcnow())
 
     async def _widget_actor(self, token: str) -> Actor:
         """A website widget's contact session; from another origin only one of its inbox's allowed domains."""

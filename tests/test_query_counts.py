@@ -31,6 +31,33 @@ def count_statements(engine):
         event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
 
 
+@contextlib.contextmanager
+def count_all_statements(engine):
+    """Every statement requests send to PostgreSQL, transaction control (BEGIN, ROLLBACK, COMMIT) and
+    pool checks included: asyncpg's query log on each connection the pool hands out."""
+    statements: list[str] = []
+
+    def on_query(record) -> None:
+        if request_id_var.get() is not None:
+            statements.append(record.query)
+
+    def on_checkout(dbapi_connection, _record, _proxy) -> None:
+        dbapi_connection._connection.add_query_logger(on_query)
+
+    def on_checkin(dbapi_connection, _record) -> None:
+        with contextlib.suppress(Exception):
+            dbapi_connection._connection.remove_query_logger(on_query)
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+    event.listen(engine.sync_engine.pool, "checkin", on_checkin)
+    try:
+        with count_statements(engine) as data:
+            yield statements, data
+    finally:
+        event.remove(engine.sync_engine, "checkout", on_checkout)
+        event.remove(engine.sync_engine.pool, "checkin", on_checkin)
+
+
 async def seed(db_engine, desk, n: int) -> None:
     """n conversations with a message each, all labelled, half assigned: written straight to the
     database (building them through the API would only make this test slow)."""
@@ -82,6 +109,7 @@ async def test_conversation_list_statement_count_does_not_grow_with_the_page(gql
     desk = await build_desk(gql, smtp)
     await seed(db_engine, desk, 100)
     engine = server.app.state.services.engine
+    await desk.data(desk.agent, LIST, {"first": 1})  # the agent's credential is resolved (and kept) once
     counts = {}
     for first in (25, 100):
         with count_statements(engine) as statements:
@@ -89,8 +117,8 @@ async def test_conversation_list_statement_count_does_not_grow_with_the_page(gql
         assert len(body["conversations"]["edges"]) == first
         counts[first] = len(statements)
     assert counts[25] == counts[100], counts
-    # Actor, list, and one batch each for contact, assignee, team, labels, inbox, last message, unread.
-    assert counts[25] <= 12, counts
+    # The list, and one batch each for contact, assignee, team, labels, inbox, last message, unread.
+    assert counts[25] <= 10, counts
 
 
 async def test_contact_and_membership_lists_do_not_grow_with_the_page(gql, smtp, server, db_engine):
@@ -106,6 +134,7 @@ async def test_contact_and_membership_lists_do_not_grow_with_the_page(gql, smtp,
                 ),
                 {"a": account_pk, "n": f"c{i}"},
             )
+    await desk.data(desk.agent, "{ me { user { id } } }")
     counts = {}
     for first in (25, 100):
         with count_statements(engine) as statements:
@@ -118,3 +147,37 @@ async def test_contact_and_membership_lists_do_not_grow_with_the_page(gql, smtp,
         assert len(body["contacts"]["edges"]) == first
         counts[first] = len(statements)
     assert counts[25] == counts[100], counts
+
+
+async def test_an_authenticated_query_reads_no_credentials_and_opens_no_transaction(gql, smtp, server, db_engine):
+    """Authentication comes from the process's cache of resolved credentials (a verified access token,
+    a personal API token), and a query's statements run without BEGIN/ROLLBACK or a pre-ping."""
+    desk = await build_desk(gql, smtp)
+    await seed(db_engine, desk, 3)
+    engine = server.app.state.services.engine
+    token = await gql.data('mutation { apiTokenCreate(input: {name: "ci"}) { secret } }', headers=desk.admin.headers())
+    api = {"Authorization": f"Bearer {token['apiTokenCreate']['secret']}"}
+    for headers in (desk.agent.headers(), api):
+        await gql.data(LIST, {"first": 3}, headers=headers)  # resolved and kept
+        with count_all_statements(engine) as (statements, data):
+            body = await gql.data(LIST, {"first": 3}, headers=headers)
+        assert body["conversations"]["edges"]
+        words = [" ".join(s.split()).upper() for s in statements + data]
+        control = [w for w in words if w.startswith(("BEGIN", "ROLLBACK", "COMMIT", "SELECT 1", ";"))]
+        assert control == [], words
+        auth_tables = ("USER_SESSIONS", "ACCOUNT_MEMBERSHIPS", "API_TOKENS")
+        assert not [w for w in data if any(t in w.upper() for t in auth_tables)], data
+        assert len(data) <= 9, data
+
+
+async def test_a_mutation_keeps_its_transaction(gql, smtp, server):
+    desk = await build_desk(gql, smtp)
+    engine = server.app.state.services.engine
+    with count_all_statements(engine) as (statements, _data):
+        body = await gql.data(
+            'mutation { labelCreate(input: {title: "vip"}) { label { id } errors { code } } }',
+            headers=desk.admin.headers(),
+        )
+    assert body["labelCreate"]["errors"] == []
+    words = [" ".join(s.split()).upper() for s in statements]
+    assert any(w.startswith("BEGIN") for w in words) and any(w.startswith("COMMIT") for w in words), words

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
+import domain.accounts.auth_cache  # noqa: F401 - its flush listeners mark changes that API processes must hear of
 from infra.settings import Settings, get_settings
 
 if TYPE_CHECKING:

@@ -26,11 +26,24 @@ def install() -> None:
 
         return listener
 
+    def sent(name):
+        # A connection in AUTOCOMMIT (query operations) sends no BEGIN, COMMIT or ROLLBACK.
+        def listener(conn, *_args, **_kw) -> None:
+            if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                COUNTS[name] += 1
+
+        return listener
+
+    def pinged(_dbapi_connection, _record, proxy) -> None:
+        # A pre-ping is a statement on every checkout; without it a checkout sends nothing.
+        if getattr(getattr(proxy, "_pool", None), "_pre_ping", False):
+            COUNTS["checkout"] += 1
+
     event.listen(Engine, "before_cursor_execute", bump("statements"))
-    event.listen(Engine, "begin", bump("begin"))
-    event.listen(Engine, "commit", bump("commit"))
-    event.listen(Engine, "rollback", bump("rollback"))
-    event.listen(Pool, "checkout", bump("checkout"))
+    event.listen(Engine, "begin", sent("begin"))
+    event.listen(Engine, "commit", sent("commit"))
+    event.listen(Engine, "rollback", sent("rollback"))
+    event.listen(Pool, "checkout", pinged)
 
     from redis.asyncio.connection import AbstractConnection
 

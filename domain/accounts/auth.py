@@ -4,7 +4,8 @@ reset, and turning a presented credential into an Actor."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -288,10 +289,19 @@ async def resend_email_verification(session: AsyncSession, actor: Actor, base_ur
 async def actor_for_access_token(
     session: AsyncSession, secret_key: str, token: str, account_id: int | None, now: datetime | None = None
 ) -> Actor:
+    return await actor_for_access_claims(session, access_claims(secret_key, token), account_id)
+
+
+def access_claims(secret_key: str, token: str) -> tokens.AccessClaims:
+    """The access token's claims once its signature and expiry are verified (no database read)."""
     try:
-        claims = tokens.decode_access_token(secret_key, token)
+        return tokens.decode_access_token(secret_key, token)
     except tokens.InvalidToken:
         raise NotAuthenticated("The access token is invalid or expired") from None
+
+
+async def actor_for_access_claims(session: AsyncSession, claims: tokens.AccessClaims, account_id: int | None) -> Actor:
+    """The actor of a verified access token: its session must still be open, its user a member."""
     found = await repo.session_with_user(session, claims.session_id)
     if found is None:
         raise NotAuthenticated("The session has ended")
@@ -346,9 +356,6 @@ async def actor_for_api_token(session: AsyncSession, token: str, account_id: int
         raise NotAuthenticated("The API token is invalid or revoked")
     if account_id is not None and account_id != row.account_id:
         raise Forbidden("This token belongs to another account")
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        await repo.touch_api_token(session, row.id, now)  # throttled: one write a minute at most
     if row.bot_id is not None:
         bot = await repo.bot_in_account(session, row.account_id, row.bot_id)
         if bot is None:
@@ -367,6 +374,12 @@ async def actor_for_api_token(session: AsyncSession, token: str, account_id: int
     if user is None:
         raise NotAuthenticated("The API token is invalid or revoked")
     return await actor_for_user(session, user, row.account_id, api_token_id=row.id)
+
+
+async def touch_api_token(sessions: Any, token_id: int, now: datetime) -> None:
+    """Keep an API token's last-used time (in a transaction of its own, off the request's path)."""
+    async with sessions() as session, session.begin():
+        await repo.touch_api_token(session, token_id, now)
 
 
 def is_api_token(token: str) -> bool:

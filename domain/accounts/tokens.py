@@ -11,8 +11,9 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -63,7 +64,29 @@ def issue_access_token(secret_key: str, user_id: int, session_id: str, now: date
     return token, expires
 
 
+# Access tokens verified lately, by their exact text: a request's rate limit and its authentication
+# both need the claims, and a dashboard sends the same token for 15 minutes. Expiry is checked on
+# every use; the signature only once per token (and key).
+_VERIFIED: OrderedDict[tuple[str, str], AccessClaims] = OrderedDict()
+_VERIFIED_MAX = 10_000
+_LEEWAY = timedelta(seconds=5)
+
+
 def decode_access_token(secret_key: str, token: str) -> AccessClaims:
+    key = (secret_key, token)
+    claims = _VERIFIED.get(key)
+    if claims is not None:
+        if claims.expires_at + _LEEWAY > datetime.now(UTC):
+            return claims
+        _VERIFIED.pop(key, None)
+    claims = _decode_access_token(secret_key, token)
+    _VERIFIED[key] = claims
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return claims
+
+
+def _decode_access_token(secret_key: str, token: str) -> AccessClaims:
     try:
         claims = jwt.decode(
             token,
@@ -82,8 +105,6 @@ def decode_access_token(secret_key: str, token: str) -> AccessClaims:
         user_id = int(claims["sub"])
     except (TypeError, ValueError):
         raise InvalidToken("bad subject") from None
-    from datetime import UTC
-
     return AccessClaims(
         user_id=user_id,
         session_id=claims["sid"],
@@ -170,8 +191,6 @@ def decode_widget_token(secret_key: str, token: str) -> WidgetClaims:
     if claims.get("typ") != WIDGET_TYP:
         raise InvalidToken("wrong token type")
     try:
-        from datetime import UTC
-
         return WidgetClaims(
             int(claims["sub"]),
             int(claims["inb"]),

@@ -8,6 +8,9 @@ from db.models import Event
 
 # Ids of sessions that ended (sign-out, password change, removed membership): open sockets close.
 SESSIONS_REVOKED_CHANNEL = "auth:sessions-revoked"
+# Something authentication reads changed (a session, a membership, a role, a token, an account): every
+# process forgets the credentials it had resolved (domain/accounts/auth_cache.py).
+AUTH_CHANGED_CHANNEL = "auth:changed"
 
 
 def account_channel(account_id: int) -> str:

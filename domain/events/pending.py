@@ -21,9 +21,10 @@ class PendingWork:
     finalized: list[Event] = field(default_factory=list)  # numbered and inserted, waiting for the commit
     jobs: list[OutboxJob] = field(default_factory=list)  # written in this transaction, sent after it
     revoked_session_ids: list[str] = field(default_factory=list)  # sockets of these sessions are closed
+    auth_changed: bool = False  # rows authentication reads changed: processes forget resolved credentials
 
     def __bool__(self) -> bool:
-        return bool(self.events or self.finalized or self.jobs or self.revoked_session_ids)
+        return bool(self.events or self.finalized or self.jobs or self.revoked_session_ids or self.auth_changed)
 
 
 def pending(session: AsyncSession) -> PendingWork:

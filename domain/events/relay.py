@@ -20,7 +20,7 @@ from db.base import utcnow
 from db.models import Event, OutboxJob
 from db.session import dialect_name
 from domain.events import outbox
-from domain.events.channels import SESSIONS_REVOKED_CHANNEL, event_channels
+from domain.events.channels import AUTH_CHANGED_CHANNEL, SESSIONS_REVOKED_CHANNEL, event_channels
 from domain.events.pending import PendingWork
 from infra.logs import get_logger
 
@@ -212,6 +212,12 @@ class Relay:
                 await send_jobs(self.sessions, self.broker, work.jobs, lease_seconds=self.lease_seconds)
         except Exception:  # the sweepers relay it later
             log.warning("relay.after_commit_failed", exc_info=True)
+        if (work.auth_changed or work.revoked_session_ids) and self.publisher is not None:
+            try:
+                # Before the sockets hear of it: the next request anywhere authenticates afresh.
+                await self.publisher.publish(AUTH_CHANGED_CHANNEL, "1")
+            except Exception as exc:  # noqa: BLE001 - caches also expire after a short max age
+                log.warning("auth.change_broadcast_failed", error=type(exc).__name__)
         if work.revoked_session_ids and self.publisher is not None:
             try:
                 await self.publisher.publish(SESSIONS_REVOKED_CHANNEL, json.dumps(list(work.revoked_session_ids)))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -254,9 +254,6 @@ async def actor_for_partner_token(session: AsyncSession, token: str, account_id:
     account = await accounts_repo.account_by_id(session, row.account_id)
     if account is None or account.status == AccountStatus.SUSPENDED:
         raise Forbidden("This account is suspended")
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        await repo.touch_token(session, row.id, now)
     return PartnerActor(
         kind=ActorKind.bot,
         account_id=row.account_id,
@@ -265,3 +262,9 @@ async def actor_for_partner_token(session: AsyncSession, token: str, account_id:
         partner_app_id=app.id,
         manifest_version=app.current_version,
     )
+
+
+async def touch_token(sessions: Any, token_id: int, now: datetime) -> None:
+    """Keep a partner token's last-used time (in a transaction of its own, off the request's path)."""
+    async with sessions() as session, session.begin():
+        await repo.touch_token(session, token_id, now)

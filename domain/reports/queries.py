@@ -5,6 +5,7 @@ events (see README.md in this folder)."""
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -207,8 +208,9 @@ async def _raw(
         params["starts"] = [datetime.combine(b, time(0), tzinfo=zone).astimezone(UTC) for b in starts]
         bucket = "width_bucket(event_end_time, CAST(:starts AS timestamptz[]))" if group_by else "0"
         sets = "GROUPING SETS ((name, bucket), (name))" if group_by else "name"
-        # Medians sort every value of the range; give the sort room so it stays in memory.
-        await session.execute(text("SET LOCAL work_mem = '64MB'"))
+        # Medians sort every value of the range; give the sort room so it stays in memory. Not SET
+        # LOCAL: a query's session may run without a transaction, where SET LOCAL does nothing.
+        await session.execute(text("SET work_mem = '64MB'"))
         stmt = text(
             f"SELECT name, {bucket} AS bucket, count(*), sum(value), sum(value_in_business_hours), "
             "percentile_cont(0.5) WITHIN GROUP (ORDER BY value), "
@@ -216,7 +218,12 @@ async def _raw(
             "FROM reporting_events WHERE account_id = :a AND name = ANY(:names) "
             f"AND event_end_time >= :lo AND event_end_time < :hi{where} GROUP BY {sets}"
         )
-        for name, b, count, total, total_bh, median, median_bh in await session.execute(stmt, params):
+        try:
+            rows = (await session.execute(stmt, params)).all()
+        finally:
+            with contextlib.suppress(Exception):  # in a failed transaction the rollback undoes the SET
+                await session.execute(text("RESET work_mem"))
+        for name, b, count, total, total_bh, median, median_bh in rows:
             key = starts[b - 1] if group_by and b is not None else None
             out[(name, key)] = (count, total or 0.0, total_bh or 0.0, median, median_bh)
         return out

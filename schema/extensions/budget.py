@@ -15,16 +15,33 @@ log = get_logger("parley.limits")
 
 async def charge(context: Any, caller: Caller, cost: int, window: int) -> tuple[CostReport | None, list[Any] | None]:
     """Charge the operation's cost to the caller's budget: the report (None without a budget or when
-    the store is unreachable) and, when the budget is spent, the errors that refuse the operation."""
+    the store is unreachable) and, when the budget is spent, the errors that refuse the operation.
+    The request's rate limits, which the HTTP view left for this step, are checked in the same round
+    trip; when one refuses, nothing is charged and the view answers 429."""
+    from infra.ratelimit import BudgetCharge, check_limits
+
     budget = caller.limits.get("cost_budget_per_hour", 0)
     services = getattr(context, "services", None)
     store = getattr(services, "cost_budget", None)
-    if budget <= 0 or store is None or not caller.budget_key:
+    pending = getattr(context, "pending_limits", None)
+    if pending is not None:
+        context.pending_limits = None
+    wanted = (
+        BudgetCharge(caller.budget_key, cost, budget, window) if budget > 0 and store and caller.budget_key else None
+    )
+    if wanted is None and not pending:
         return None, None
+    checks, hits = pending or ([], 1)
     try:
-        state = await store.charge(caller.budget_key, cost, budget, window)
+        outcome = await check_limits(getattr(services, "rate_limiter", None), store, checks, hits, wanted)
     except Exception as exc:  # noqa: BLE001 - Redis down: serve without the budget, as the rate limits do
         log.warning("cost_budget.unavailable", error=type(exc).__name__)
+        return None, None
+    if outcome.refused is not None and outcome.decision is not None:
+        context.throttled = (outcome.decision.retry_after_seconds, outcome.refused.name)
+        return None, [as_graphql_error(RateLimited("Too many requests"))]
+    state = outcome.budget
+    if state is None:
         return None, None
     report = CostReport(cost, caller.limits["max_cost"], state.limit, state.used, state.remaining, state.reset_at)
     caller.cost = report
@@ -39,6 +56,13 @@ async def charge(context: Any, caller: Caller, cost: int, window: int) -> tuple[
         remaining=state.remaining,
     )
     return report, [as_graphql_error(exc)]
+
+
+class RateLimited(ParleyError):
+    """A rate limit refused the request (the view answers it with 429 and Retry-After)."""
+
+    code = ErrorCode.RATE_LIMITED
+    default_message = "Too many requests"
 
 
 class BudgetExhausted(ParleyError):

@@ -7,7 +7,7 @@ once (memoised), so nesting spreads cannot blow up the walk."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,7 +247,7 @@ def measure(
         )
         return 0, problems
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    walk = Walk(schema, fragments, variables or {})
+    walk = Walk(schema, fragments, variables if variables is not None else {})
     operation = _selected_operation(document, operation_name)
     if operation is None:
         return 0, problems  # no operation to run: graphql-core explains why
@@ -327,3 +327,71 @@ def measure(
             )
         )
     return total.cost, problems
+
+
+class _ReadVariables(dict):
+    """The variables, noting which ones the walk asked for (the only ones the cost depends on)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def _page_value(value: object) -> int | None:
+    """A variable as the walk sees it: an integer in GraphQL's range, or nothing."""
+    if isinstance(value, int) and not isinstance(value, bool) and -MAX_INT - 1 <= value <= MAX_INT:
+        return value
+    return None
+
+
+@dataclass
+class _Plan:
+    document: DocumentNode  # kept so an id() is never reused by another document while cached
+    variables: tuple[str, ...]  # the variables the cost depends on (page sizes)
+    results: dict[tuple[int | None, ...], tuple[int, list[ParleyError]]] = field(default_factory=dict)
+
+
+class CostCache:
+    """Measures each (document, operation, limits) once: the walk of a cached document is replaced by
+    a look-up of the page-size variables it read (`first: $n`), each set of their values measured
+    once. Bounded; parsed documents are cached (guard.py), so a document's identity is stable."""
+
+    def __init__(self, max_entries: int = 1024, max_results: int = 64) -> None:
+        self.max_entries = max_entries
+        self.max_results = max_results
+        self._plans: OrderedDict[tuple[Any, ...], _Plan] = OrderedDict()
+        self.walks = 0
+
+    def measure(
+        self,
+        schema: GraphQLSchema,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+        limits: dict[str, int],
+    ) -> tuple[int, list[ParleyError]]:
+        key = (id(schema), id(document), operation_name, tuple(sorted(limits.items())))
+        values = variables or {}
+        plan = self._plans.get(key)
+        if plan is not None and plan.document is document:
+            self._plans.move_to_end(key)
+            point = tuple(_page_value(values.get(name)) for name in plan.variables)
+            found = plan.results.get(point)
+            if found is not None:
+                return found
+        recording = _ReadVariables(values)
+        self.walks += 1
+        result = measure(schema, document, operation_name, recording, limits)
+        if plan is None or plan.document is not document:
+            plan = _Plan(document, tuple(sorted(recording.read)))
+            self._plans[key] = plan
+            while len(self._plans) > self.max_entries:
+                self._plans.popitem(last=False)
+        point = tuple(_page_value(values.get(name)) for name in plan.variables)
+        if len(plan.results) < self.max_results:
+            plan.results[point] = result
+        return result

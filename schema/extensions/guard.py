@@ -18,7 +18,7 @@ from strawberry.schema.schema import validate_document
 from domain.partners.errors import QueryTooComplex
 from resolvers.caller import CostReport, caller_of
 from schema.extensions import budget
-from schema.extensions.cost import measure, too_complex
+from schema.extensions.cost import CostCache, too_complex
 from schema.extensions.refusals import as_graphql_error, deduplicate, refuse, without_suggestions
 
 DEFAULT_MAX_DOCUMENT_CHARS = 32_000  # settings.query_max_document_chars
@@ -30,6 +30,7 @@ def _parse(query: str, max_tokens: int) -> DocumentNode:
 
 
 _validate = lru_cache(maxsize=1024)(validate_document)
+_costs = CostCache()  # each cached document measured once (per set of page-size variables)
 
 
 class QueryGuard(SchemaExtension):
@@ -75,7 +76,7 @@ class QueryGuard(SchemaExtension):
         caller = self.caller
         schema = ec.schema._schema
         try:
-            cost, problems = measure(schema, ec.graphql_document, ec.operation_name, ec.variables, caller.limits)
+            cost, problems = _costs.measure(schema, ec.graphql_document, ec.operation_name, ec.variables, caller.limits)
         except RecursionError:
             cost, problems = 0, [QueryTooComplex("The document is nested too deeply", limit="depth")]
         if problems:

@@ -1,0 +1,182 @@
+"""Resolved credentials are kept per process (domain/accounts/auth_cache.py): every change that ends a
+session or alters a membership, a role or a token takes effect on the very next request to another
+instance, and while an instance cannot hear the broadcast it reads the database instead."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import make_settings
+from tests.support.accounts import PASSWORD, add_agent, login, signup
+from tests.support.gql import GraphQLHTTP
+from tests.support.redis_proc import RedisProcess
+from tests.support.server import LiveServer
+from tests.test_accounts_admin import MEMBERSHIP_UPDATE, members_by_email
+
+ME = "{ me { user { email } permissions } }"
+
+
+@pytest.fixture(scope="module")
+def other(settings) -> Iterator[LiveServer]:
+    """A second instance on the same database and Redis (another replica)."""
+    with LiveServer(settings) as live:
+        yield live
+
+
+@pytest.fixture
+async def gql2(other: LiveServer):
+    client = GraphQLHTTP(other.url)
+    yield client
+    await client.aclose()
+
+
+def code(body: dict) -> str | None:
+    errors = body.get("errors") or []
+    return errors[0]["extensions"]["code"] if errors else None
+
+
+def cache_of(server: LiveServer):
+    return server.app.state.services.auth_cache
+
+
+async def cached(gql: GraphQLHTTP, server: LiveServer, headers: dict) -> dict:
+    """Ask twice: the second answer must come from the cache (a hit, no database read)."""
+    first = await gql.execute(ME, headers=headers)
+    hits = cache_of(server).hits
+    second = await gql.execute(ME, headers=headers)
+    assert cache_of(server).hits > hits, "the credential was not served from the cache"
+    assert first.get("data") == second.get("data") and first.get("errors") == second.get("errors")
+    return second
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "mutation { logout { revokedSessions } }",
+        "mutation { logoutEverywhere { revokedSessions } }",
+        "mutation { passwordChange(input: {currentPassword: "
+        + f'"{PASSWORD}"'
+        + ', newPassword: "another long secret"}) { errors { code } } }',
+    ],
+)
+async def test_a_session_ended_on_one_instance_is_refused_by_the_next_request_to_another(
+    gql, gql2, server, other, document
+):
+    admin = await signup(gql)
+    assert (await cached(gql, server, admin.headers()))["data"]["me"]["user"]["email"] == admin.email
+    body = await gql2.execute(document, headers=admin.headers())
+    assert "errors" not in body and not any(v.get("errors") for v in body["data"].values()), body
+    assert code(await gql.execute(ME, headers=admin.headers())) == "UNAUTHENTICATED"
+
+
+async def test_membership_changes_take_effect_on_the_next_request_to_another_instance(gql, gql2, server, smtp):
+    admin = await signup(gql, account="Desk")
+    agent = await add_agent(gql, admin, smtp)
+    await cached(gql, server, agent.headers())
+    assert code(await gql.execute("{ customRoles { id } }", headers=agent.headers())) == "FORBIDDEN"
+
+    members = await members_by_email(gql2, admin)
+    promoted = await gql2.data(
+        MEMBERSHIP_UPDATE,
+        {"id": members[agent.email]["id"], "input": {"role": "ADMINISTRATOR"}},
+        headers=admin.headers(),
+    )
+    assert promoted["membershipUpdate"]["errors"] == []
+    assert (await gql.data("{ customRoles { id } }", headers=agent.headers()))["customRoles"] == []
+
+    demoted = await gql2.data(
+        MEMBERSHIP_UPDATE, {"id": members[agent.email]["id"], "input": {"role": "AGENT"}}, headers=admin.headers()
+    )
+    assert demoted["membershipUpdate"]["errors"] == []
+    assert code(await gql.execute("{ customRoles { id } }", headers=agent.headers())) == "FORBIDDEN"
+
+    await cached(gql, server, agent.headers())
+    removed = await gql2.data(
+        "mutation($id: ID!) { membershipRemove(id: $id) { errors { code } } }",
+        {"id": members[agent.email]["id"]},
+        headers=admin.headers(),
+    )
+    assert removed["membershipRemove"]["errors"] == []
+    assert code(await gql.execute("{ conversations(first: 1) { edges { cursor } } }", headers=agent.headers())) == (
+        "FORBIDDEN"
+    )
+
+
+async def test_a_custom_roles_new_permissions_apply_on_the_next_request_to_another_instance(gql, gql2, server, smtp):
+    admin = await signup(gql, account="Desk")
+    role = await gql.data(
+        'mutation { customRoleCreate(input: {name: "triage", permissions: [CONVERSATION_MANAGE]}) '
+        "{ customRole { id } errors { code } } }",
+        headers=admin.headers(),
+    )
+    role_id = role["customRoleCreate"]["customRole"]["id"]
+    agent = await add_agent(gql, admin, smtp, custom_role_id=role_id)
+    assert (await cached(gql, server, agent.headers()))["data"]["me"]["permissions"] == ["CONVERSATION_MANAGE"]
+    updated = await gql2.data(
+        "mutation($id: ID!) { customRoleUpdate(id: $id, input: {permissions: [CONVERSATION_PARTICIPATING_MANAGE]}) "
+        "{ errors { code } } }",
+        {"id": role_id},
+        headers=admin.headers(),
+    )
+    assert updated["customRoleUpdate"]["errors"] == []
+    me = await gql.data(ME, headers=agent.headers())
+    assert me["me"]["permissions"] == ["CONVERSATION_PARTICIPATING_MANAGE"]
+
+
+async def test_a_revoked_api_token_is_refused_by_the_next_request_to_another_instance(gql, gql2, server):
+    admin = await signup(gql)
+    created = await gql.data(
+        'mutation { apiTokenCreate(input: {name: "ci"}) { secret apiToken { id } } }', headers=admin.headers()
+    )
+    token = {"Authorization": f"Bearer {created['apiTokenCreate']['secret']}"}
+    await cached(gql, server, token)
+    revoked = await gql2.data(
+        "mutation($id: ID!) { apiTokenRevoke(id: $id) { errors { code } } }",
+        {"id": created["apiTokenCreate"]["apiToken"]["id"]},
+        headers=admin.headers(),
+    )
+    assert revoked["apiTokenRevoke"]["errors"] == []
+    assert code(await gql.execute(ME, headers=token)) == "UNAUTHENTICATED"
+
+
+async def wait_until(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_without_the_broadcast_an_instance_reads_the_database_and_stays_correct(tmp_path):
+    """Redis goes away: nobody can announce a sign-out, so the instance must not trust its cache."""
+    redis = RedisProcess().start()
+    servers: list[LiveServer] = []
+    try:
+        settings = make_settings(tmp_path, redis_url=redis.url, worker_in_process=False)
+        servers = [LiveServer(settings).start(), LiveServer(settings).start()]
+        a, b = (GraphQLHTTP(s.url) for s in servers)
+        try:
+            admin = await signup(a)
+            await wait_until(lambda: servers[0].app.state.services.broadcast.live, 10)
+            await cached(a, servers[0], admin.headers())
+            redis.stop()
+            await wait_until(lambda: not servers[0].app.state.services.broadcast.live, 15)
+            # Signed out through the other instance: committed, but the announcement cannot go out.
+            assert (await b.data("mutation { logout { revokedSessions } }", headers=admin.headers()))["logout"]
+            assert code(await a.execute(ME, headers=admin.headers())) == "UNAUTHENTICATED"
+
+            redis.start()  # same port: the subscription comes back, the cache with it
+            await wait_until(lambda: servers[0].app.state.services.broadcast.live, 15)
+            again = await login(a, admin.email)
+            headers = {**admin.headers(), "Authorization": f"Bearer {again['tokens']['accessToken']}"}
+            await cached(a, servers[0], headers)
+        finally:
+            await a.aclose()
+            await b.aclose()
+    finally:
+        for server in servers:
+            server.stop()
+        redis.stop()
