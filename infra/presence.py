@@ -38,6 +38,22 @@ class RedisPresence:
             _, before, *_ = await pipe.execute()
         return user_id not in _users(before)
 
+    async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
+        """Renew many sockets' entries, (account, user, socket) each, in one round trip."""
+        if not entries:
+            return
+        now = time.time()
+        by_account: dict[int, dict[str, float]] = defaultdict(dict)
+        for account_id, user_id, socket_id in entries:
+            by_account[account_id][f"{user_id}:{socket_id}"] = now + ttl
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id, members in by_account.items():
+                key = _key(account_id)
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.zadd(key, members)
+                pipe.expire(key, int(ttl) * 2)
+            await pipe.execute()
+
     async def leave(self, account_id: int, user_id: int, socket_id: str) -> bool:
         """Forget the socket; True when the user has no other socket left."""
         now = time.time()
@@ -68,6 +84,10 @@ class MemoryPresence:
         was_online = user_id in _users(list(entries))
         entries[f"{user_id}:{socket_id}"] = time.time() + ttl
         return not was_online
+
+    async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
+        for account_id, user_id, socket_id in entries:
+            self._entries[account_id][f"{user_id}:{socket_id}"] = time.time() + ttl
 
     async def leave(self, account_id: int, user_id: int, socket_id: str) -> bool:
         entries = self._live(account_id)

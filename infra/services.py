@@ -36,6 +36,8 @@ class Services:
     documents: RedisDocumentStore | MemoryDocumentStore | None = None  # automatic persisted queries
     operations: OperationCache | None = None  # partners' registered operations
     presence: RedisPresence | MemoryPresence | None = None  # which agents have a socket open
+    hub: Any = None  # resolvers.hub.EventHub: the process's real-time feeds
+    sockets: Any = None  # parley.sockets.SocketRegistry: session watch and presence beat of open sockets
 
     async def enqueue(self, actor: dramatiq.Actor[..., Any], *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the
