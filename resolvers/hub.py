@@ -104,6 +104,7 @@ class FeedKind:
     read: Read
     hydrate: Hydrate | None = None
     prefetch: Prefetch | None = None
+    group: Callable[[Actor], Any] | None = None  # who sees the same (default: EventHub.group_of)
 
 
 @dataclass
@@ -209,20 +210,24 @@ class Feed:
                 return
 
     def group_of(self, actor: Actor) -> Any:
-        return self.hub.group_of(actor) if self.kind.hydrate is not None else None
+        if self.kind.hydrate is None:
+            return None
+        return self.kind.group(actor) if self.kind.group is not None else self.hub.group_of(actor)
 
     async def _deliveries(self, session, events: list[Event], subs: list[Subscriber]) -> dict[Any, list[Any]]:
         if self.kind.hydrate is None:
             return {None: [realtime_delivery(e) for e in events]}
         groups: dict[Any, Actor] = {}
         for sub in subs:
-            groups.setdefault(self.hub.group_of(sub.actor), sub.actor)
-        inboxes = await _inboxes_of(session, [a.user_id for a in groups.values() if _needs_inboxes(a)])
+            groups.setdefault(self.group_of(sub.actor), sub.actor)
+        inboxes = await _inboxes_of(
+            session, [a.user_id for k, a in groups.items() if isinstance(k, tuple) and k[0] == "inboxes"]
+        )
         # Agents who differ only by user but have the same inboxes and no personal grant see the same.
         merged: dict[Any, Actor] = {}
         alias: dict[Any, Any] = {}
         for key, actor in groups.items():
-            if key[0] == "inboxes":
+            if isinstance(key, tuple) and key[0] == "inboxes":
                 visibility = ("inbox-set", actor.account_id, key[2], frozenset(inboxes.get(actor.user_id, ())))
             else:
                 visibility = key
