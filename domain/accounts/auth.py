@@ -285,7 +285,7 @@ async def resend_email_verification(session: AsyncSession, actor: Actor, base_ur
 # --- turning credentials into an actor -------------------------------------------------------------
 
 
-def session_ended(user_session, user, user_id: int, issued_at: datetime) -> bool:
+def session_ended(user_session: UserSession, user: User, user_id: int, issued_at: datetime) -> bool:
     """Whether an access token (its user and issue time) no longer stands for its session."""
     if user.id != user_id or user_session.revoked_at is not None:
         return True
