@@ -1,11 +1,12 @@
 """Subscriptions over the event log, typing and presence.
 
-How a stream works (DESIGN.md §3): subscribe to the broadcast channel first, then read the event
-log after the client's cursor (or from now), page by page; afterwards every broadcast message is
-only a wake-up call, answered by reading the log again after the last position delivered. Positions
+How a stream works (DESIGN.md §3): join the process's feed for the channel (resolvers/hub.py: one
+broadcast subscription per channel per process) first, then take the client's cursor (or now); the
+feed reads the event log after its subscribers' smallest cursor, page by page, and every broadcast
+message is only a wake-up call, answered by reading the log again once for all of them. Positions
 of an account become visible in commit order, so reading "after N" can neither skip nor repeat an
 event: no gap and no duplicate at the seam between replay and live, and nothing lost while the
-broadcast was down (a reconnect wakes every stream, and streams also re-read on a timer).
+broadcast was down (a reconnect wakes every feed, and a process-wide poll is the safety net).
 Visibility is decided for every event, with the actor's rights as they are at that moment.
 Typing and presence are ephemeral: they travel on the broadcast only."""
 
