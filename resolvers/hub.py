@@ -290,7 +290,8 @@ class EventHub:
         self, channel: str, account_id: int, kind: FeedKind, actor: Actor, start: Callable[[], Awaitable[int]], **kw
     ) -> Subscriber:
         """Subscribe to the channel (once per process), then take the starting position: whatever
-        is logged after it reaches the feed's subscription."""
+        is logged after it reaches the feed's subscription. `from_now` (no cursor given): a feed
+        that is already live lends its position instead of a read of the account's."""
         async with self._lock:
             feed = self.feeds.get(channel)
             if feed is None:
@@ -301,7 +302,13 @@ class EventHub:
         feed.joining += 1
         try:
             await feed.subscribed.wait()
-            cursor = await start()
+            live = [s.cursor for s in feed.subscribers if s.live and not s.overflowed and not s.stalled]
+            if kw.get("from_now") and live:
+                # "From now" without a read per socket: the feed has read everything up to here, so
+                # whatever is logged after this subscription is beyond it.
+                cursor = max(live)
+            else:
+                cursor = await start()
         except BaseException:
             feed.joining -= 1
             await self._drop_if_unused(feed)

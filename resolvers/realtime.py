@@ -111,7 +111,13 @@ async def _stream(
     loop = asyncio.get_running_loop()
     typing_deadlines: dict[str, tuple[float, realtime.Typing]] = {}
     sub = await hub.join(
-        channel, account_id, kind, actor, lambda: _start_position(ctx, account_id, after), on_signal=on_signal
+        channel,
+        account_id,
+        kind,
+        actor,
+        lambda: _start_position(ctx, account_id, after),
+        on_signal=on_signal,
+        from_now=after is None,
     )
     last = sub.cursor
     try:
