@@ -8,8 +8,10 @@ import asyncio
 import signal
 import time
 
+import jwt
 import pytest
 from sqlalchemy import event as sa_event
+from sqlalchemy import text
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
@@ -134,3 +136,42 @@ async def test_sigterm_closes_every_socket_with_1012_within_seconds(desk: Desk, 
     finally:
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
         served.stop()
+
+
+async def test_the_shared_recheck_closes_a_socket_whose_session_ended_without_a_broadcast(
+    server: LiveServer, desk: Desk, db_engine
+):
+    """A revocation whose broadcast was missed: the process's one re-check of all its sockets (one
+    statement for sessions, one for memberships, one for tokens) closes that socket with 4401 and
+    leaves the others open."""
+    session_id = jwt.decode(desk.agent.access, options={"verify_signature": False})["sid"]
+    revoked = SubscriptionSocket(
+        server.ws_url, payload={"token": desk.agent.access, "accountId": desk.agent.account_id}
+    )
+    kept = SubscriptionSocket(server.ws_url, payload={"token": desk.admin.access, "accountId": desk.admin.account_id})
+    try:
+        for sock in (revoked, kept):
+            await sock.connect()
+            await sock.subscribe(FEED)
+        async with db_engine.begin() as conn:
+            await conn.execute(text("UPDATE user_sessions SET revoked_at = now() WHERE id = :id"), {"id": session_id})
+        registry = server.app.state.services.sockets
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        engine = server.app.state.services.engine.sync_engine
+        sa_event.listen(engine, "before_cursor_execute", count)
+        try:
+            server.run_on_loop(registry.revalidate())
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count)
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 3, statements
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await revoked.receive(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        await kept.ws.ping()  # still open
+    finally:
+        await asyncio.gather(revoked.close(), kept.close(), return_exceptions=True)
