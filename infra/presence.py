@@ -14,6 +14,10 @@ def _key(account_id: int) -> str:
     return f"parley:presence:{account_id}"
 
 
+def _user_key(account_id: int, user_id: int) -> str:
+    return f"parley:presence:{account_id}:{user_id}"
+
+
 def _users(members: list[Any]) -> set[int]:
     users = set()
     for member in members:
@@ -27,26 +31,55 @@ class RedisPresence:
         self._redis = redis
 
     async def touch(self, account_id: int, user_id: int, socket_id: str, ttl: float) -> bool:
-        """Record (or renew) the socket; True when the user was not connected before."""
+        """Record (or renew) the socket; True when the user was not connected before. Whether they
+        were is asked of the user's own set, so a socket's arrival costs the same with 1 or 1,000
+        sockets in the account."""
         now = time.time()
-        key = _key(account_id)
+        key, mine = _key(account_id), _user_key(account_id, user_id)
         async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(mine, "-inf", now)
+            pipe.zcard(mine)
+            pipe.zadd(mine, {socket_id: now + ttl})
+            pipe.expire(mine, int(ttl) * 2)
             pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zrangebyscore(key, now, "+inf")
             pipe.zadd(key, {f"{user_id}:{socket_id}": now + ttl})
             pipe.expire(key, int(ttl) * 2)
             _, before, *_ = await pipe.execute()
-        return user_id not in _users(before)
+        return not before
+
+    async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
+        """Renew many sockets' entries, (account, user, socket) each, in one round trip."""
+        if not entries:
+            return
+        now = time.time()
+        by_account: dict[int, dict[str, float]] = defaultdict(dict)
+        by_user: dict[tuple[int, int], dict[str, float]] = defaultdict(dict)
+        for account_id, user_id, socket_id in entries:
+            by_account[account_id][f"{user_id}:{socket_id}"] = now + ttl
+            by_user[(account_id, user_id)][socket_id] = now + ttl
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for account_id, members in by_account.items():
+                key = _key(account_id)
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.zadd(key, members)
+                pipe.expire(key, int(ttl) * 2)
+            for (account_id, user_id), sockets in by_user.items():
+                mine = _user_key(account_id, user_id)
+                pipe.zremrangebyscore(mine, "-inf", now)
+                pipe.zadd(mine, sockets)
+                pipe.expire(mine, int(ttl) * 2)
+            await pipe.execute()
 
     async def leave(self, account_id: int, user_id: int, socket_id: str) -> bool:
         """Forget the socket; True when the user has no other socket left."""
         now = time.time()
-        key = _key(account_id)
+        mine = _user_key(account_id, user_id)
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(key, f"{user_id}:{socket_id}")
-            pipe.zrangebyscore(key, now, "+inf")
-            _, after = await pipe.execute()
-        return user_id not in _users(after)
+            pipe.zrem(_key(account_id), f"{user_id}:{socket_id}")
+            pipe.zrem(mine, socket_id)
+            pipe.zcount(mine, now, "+inf")
+            _, _, left = await pipe.execute()
+        return not left
 
     async def online_users(self, account_id: int) -> set[int]:
         return _users(await self._redis.zrangebyscore(_key(account_id), time.time(), "+inf"))
@@ -68,6 +101,10 @@ class MemoryPresence:
         was_online = user_id in _users(list(entries))
         entries[f"{user_id}:{socket_id}"] = time.time() + ttl
         return not was_online
+
+    async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
+        for account_id, user_id, socket_id in entries:
+            self._entries[account_id][f"{user_id}:{socket_id}"] = time.time() + ttl
 
     async def leave(self, account_id: int, user_id: int, socket_id: str) -> bool:
         entries = self._live(account_id)

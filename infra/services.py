@@ -39,6 +39,8 @@ class Services:
     # Sessions whose connections run each statement on its own (no BEGIN/ROLLBACK): query operations.
     read_sessions: async_sessionmaker[AsyncSession] | None = None
     auth_cache: Any = None  # domain.accounts.auth_cache.AuthCache: resolved credentials of this process
+    hub: Any = None  # resolvers.hub.EventHub: the process's real-time feeds
+    sockets: Any = None  # parley.sockets.SocketRegistry: session watch and presence beat of open sockets
 
     async def enqueue(self, actor: dramatiq.Actor[..., Any], *args: Any, **kwargs: Any) -> None:
         """Send a job to this app's broker (not the actor's global one); off the loop, since the

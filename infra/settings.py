@@ -284,6 +284,11 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="Broker commands per million that also requeue dead workers' jobs (Dramatiq's maintenance)",
     )
+    shutdown_timeout_seconds: float = Field(
+        5,
+        description="On SIGTERM, how long `serve` lets open requests and streams finish; sockets are closed with "
+        "1012 (service restart) at once, and whatever still runs afterwards is cancelled",
+    )
     worker_shutdown_timeout_seconds: float = Field(
         30, description="On SIGTERM, how long `parley worker` lets running jobs finish; the rest return to the queue"
     )

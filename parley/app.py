@@ -201,6 +201,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.to_thread(app.state.worker.stop)
                 runtime.use_local_publisher(None, None)
                 runtime.restore_resources(app.state.previous_resources)
+            # Sockets still open are told to resume elsewhere (1012), their streams end.
+            if services.sockets is not None:
+                await services.sockets.shutdown()
+            if services.hub is not None:
+                await services.hub.close()
             await services.auth_cache.stop()
             await broadcast.disconnect()
             if redis is not None:

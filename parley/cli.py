@@ -126,6 +126,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # 127.0.0.1 (and reads FORWARDED_ALLOW_IPS), so it is always set here.
         proxy_headers=bool(settings.forwarded_allow_ips.strip()),
         forwarded_allow_ips=settings.forwarded_allow_ips.strip() or [],
+        # Subscription frames are small: compressing each costs more CPU (and a zlib context of
+        # ~64 KB per socket) than it saves on the wire.
+        ws_per_message_deflate=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

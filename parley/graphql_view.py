@@ -3,7 +3,6 @@ authentication in connection_init, sockets closed when their session ends, offli
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import time
@@ -16,7 +15,7 @@ from cross_web import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
@@ -31,7 +30,6 @@ from domain.accounts import tokens
 from domain.accounts.actor import ActorKind
 from domain.audit import RequestMeta
 from domain.errors import ErrorCode, ParleyError
-from domain.events.channels import SESSIONS_REVOKED_CHANNEL
 from domain.partners.service import PREFIX_PARTNER
 from infra.logs import get_logger, request_id_var
 from infra.ratelimit import RateCheck, check_limits, token_key
@@ -347,12 +345,11 @@ class ParleyGraphQL(GraphQL):
         try:
             await super().__call__(scope, limited_receive, guarded_send)
         finally:
-            watcher = scope.get("parley.watcher")
-            if watcher is not None:
-                watcher.cancel()
-            presence = scope.get("parley.presence")
-            if presence is not None:
-                await presence.stop()
+            entry = scope.get("parley.socket")
+            if entry is not None:
+                from resolvers.sockets import registry_of
+
+                await registry_of(self._services_getter()).remove(entry)
 
     def is_websocket_origin_allowed(self, request, origin: str) -> bool:  # type: ignore[override]
         """Cross-origin handshakes are let through only to be marked: such a socket must then present a
@@ -609,77 +606,11 @@ class ParleyGraphQL(GraphQL):
                 raise ConnectionRejectionError({"reason": exc.message, "code": exc.code.value}) from None
             finally:
                 await context.close()  # the socket lives long; do not hold a connection
-            if actor.session_id is not None or actor.api_token_id is not None:
-                watcher = asyncio.create_task(self._watch_session(context), name="ws-session-watch")
-                context.connection_params = {**params, "_watcher": watcher}
-                if ws is not None:
-                    ws.scope["parley.watcher"] = watcher
-            if availability is not None and ws is not None:
-                from resolvers.realtime import SocketPresence
+            if ws is not None and (actor.session_id is not None or actor.api_token_id is not None):
+                # One watcher and one presence beat for every socket of the process (resolvers.sockets).
+                from resolvers.sockets import registry_of
 
-                presence = SocketPresence(context, actor, availability)
-                await presence.start()
-                ws.scope["parley.presence"] = presence
+                ws.scope["parley.socket"] = await registry_of(context.services).add(
+                    ws, actor, context.credential.token, availability
+                )
         return {"server": "parley"}
-
-    async def _watch_session(self, context: Context) -> None:
-        """Close the socket when its session ends: revoked (logout, password change — announced on
-        the broadcast), or its access token expires."""
-        ws = context.request
-        assert isinstance(ws, WebSocket)
-        actor = context._actor
-        assert actor is not None
-        expires_in = None
-        if context.credential.token and not context.credential.token.startswith(
-            (tokens.PREFIX_PERSONAL, tokens.PREFIX_BOT)
-        ):
-            try:
-                claims = tokens.decode_access_token(context.settings.secret_key, context.credential.token)
-                from db.base import utcnow
-
-                expires_in = max((claims.expires_at - utcnow()).total_seconds(), 0)
-            except tokens.InvalidToken:
-                expires_in = 0
-        code, reason = WS_CLOSE_UNAUTHORIZED, "session ended"
-        try:
-            async with context.broadcast.subscribe(SESSIONS_REVOKED_CHANNEL) as sub:
-                deadline = asyncio.get_running_loop().time() + expires_in if expires_in is not None else None
-                while ws.application_state == WebSocketState.CONNECTED and ws.client_state == WebSocketState.CONNECTED:
-                    timeout = 30.0
-                    if deadline is not None:
-                        timeout = min(timeout, deadline - asyncio.get_running_loop().time())
-                        if timeout <= 0:
-                            reason = "access token expired"
-                            break
-                    try:
-                        event = await asyncio.wait_for(sub.get(), timeout)
-                    except TimeoutError:
-                        if not await self._still_valid(context):
-                            break
-                        continue
-                    ended = json.loads(event.message)
-                    if not isinstance(ended, list):
-                        continue  # a resync marker after a Redis reconnect
-                    if (actor.session_id and actor.session_id in ended) or (
-                        f"membership:{actor.account_id}:{actor.user_id}" in ended
-                    ):
-                        break
-                else:
-                    return
-        except asyncio.CancelledError:
-            return
-        except Exception as exc:  # noqa: BLE001 - fall back to closing: never keep an unchecked socket
-            log.warning("ws.watch_failed", error=type(exc).__name__)
-            reason = "session check failed"
-        with contextlib.suppress(Exception):
-            await ws.close(code=code, reason=reason)
-
-    async def _still_valid(self, context: Context) -> bool:
-        context.forget_actor()
-        try:
-            await context.actor()
-            return True
-        except ParleyError:
-            return False
-        finally:
-            await context.close()

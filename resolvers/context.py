@@ -259,9 +259,12 @@ class Context:
                 await session.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            session, self._session = self._session, None
-            await session.close()
+        """End of the request or socket. Under the session lock: a resolver still using the
+        session (a stream cancelled mid-read) finishes with it first, then it is closed."""
+        async with self._session_lock:
+            if self._session is not None:
+                session, self._session = self._session, None
+                await session.close()
 
 
 # --- which origins may use a session cookie ------------------------------------------------------

@@ -1,20 +1,20 @@
 """Subscriptions over the event log, typing and presence.
 
-How a stream works (DESIGN.md §3): subscribe to the broadcast channel first, then read the event
-log after the client's cursor (or from now), page by page; afterwards every broadcast message is
-only a wake-up call, answered by reading the log again after the last position delivered. Positions
+How a stream works (DESIGN.md §3): join the process's feed for the channel (resolvers/hub.py: one
+broadcast subscription per channel per process) first, then take the client's cursor (or now); the
+feed reads the event log after its subscribers' smallest cursor, page by page, and every broadcast
+message is only a wake-up call, answered by reading the log again once for all of them. Positions
 of an account become visible in commit order, so reading "after N" can neither skip nor repeat an
 event: no gap and no duplicate at the seam between replay and live, and nothing lost while the
-broadcast was down (a reconnect wakes every stream, and streams also re-read on a timer).
+broadcast was down (a reconnect wakes every feed, and a process-wide poll is the safety net).
 Visibility is decided for every event, with the actor's rights as they are at that moment.
 Typing and presence are ephemeral: they travel on the broadcast only."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +30,9 @@ from domain.enums import Availability
 from domain.errors import BadUserInput, CursorExpired, NotFound, StreamOverflow, ValidationError
 from domain.events.channels import account_channel, contact_channel, conversation_channel, user_channel
 from domain.events.enums import LiveType
-from infra.broadcast import SubscriberOverflow
 from infra.logs import get_logger
 from resolvers.context import Context
+from resolvers.hub import OVERFLOWED, PAGE, FeedKind, hub_of
 from schema.core.errors import errors_from
 from schema.core.ids import decode_id, encode_id
 from schema.realtime.errors import RealtimeError, RealtimeErrorCode
@@ -40,7 +40,6 @@ from schema.realtime.inputs import AvailabilitySetInput, TypingSetInput
 from schema.realtime.types import AgentPresence, AvailabilitySetPayload, TypingSetPayload
 
 log = get_logger("parley.realtime")
-PAGE = 200
 
 
 def encode_cursor(position: int) -> str:
@@ -70,9 +69,6 @@ class Delivery:
     presence: tuple[int, Availability] | None = None
 
 
-Page = Callable[[Any, int], Awaitable[tuple[list[Delivery], int, int]]]
-
-
 async def _member_actor(info: Info[Context, None], rule: Rule) -> Actor:
     actor = await info.context.actor()
     require(actor, rule)
@@ -100,103 +96,98 @@ async def _stream(
     *,
     channel: str,
     account_id: int,
+    actor: Actor,
     after: int | None,
-    page: Page,
+    kind: FeedKind,
     on_signal: Callable[[dict[str, Any], int], Delivery | None] | None = None,
 ) -> AsyncGenerator[Delivery, None]:
+    """One stream: a subscriber of the process's feed for its channel (resolvers.hub), which reads
+    the log once for all of them; here only what this subscriber may see arrives, in order."""
     ctx = info.context
     settings = ctx.settings
+    hub = hub_of(ctx.services)
+    if hub.closing:
+        return
     loop = asyncio.get_running_loop()
     typing_deadlines: dict[str, tuple[float, realtime.Typing]] = {}
-    async with ctx.broadcast.subscribe(channel) as sub:
-        last = await _start_position(ctx, account_id, after)
-        need_read = after is not None
-        next_poll = loop.time() + settings.realtime_poll_seconds
-        while True:
-            while need_read:
-                async with ctx.db() as session:
-                    deliveries, last_scanned, scanned = await page(session, last)
-                await ctx.release()
-                for delivery in deliveries:
-                    yield delivery
-                await ctx.release()  # the fields of what was yielded are resolved by now
-                last = last_scanned
-                need_read = scanned >= PAGE
-            # Wait for a wake-up, the poll timer or the end of a typing indicator.
+    sub = await hub.join(
+        channel,
+        account_id,
+        kind,
+        actor,
+        lambda: _start_position(ctx, account_id, after),
+        on_signal=on_signal,
+        from_now=after is None,
+    )
+    last = sub.cursor
+    try:
+        while not hub.closing:
+            if not sub.items:
+                timeout = None
+                if typing_deadlines:
+                    timeout = max(min(d for d, _ in typing_deadlines.values()) - loop.time(), 0.01)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sub.ready.wait(), timeout)
+            if hub.closing:
+                return
             now = loop.time()
-            wake = next_poll
-            if typing_deadlines:
-                wake = min(wake, min(deadline for deadline, _ in typing_deadlines.values()))
-            try:
-                item = await asyncio.wait_for(sub.get(), max(wake - now, 0.01))
-            except TimeoutError:
-                item = None
-            except SubscriberOverflow:
-                raise StreamOverflow(cursor=encode_cursor(last)) from None
-            items = [item] if item is not None else []
-            try:
-                while (more := sub.get_nowait()) is not None:  # coalesce a burst into one read
-                    items.append(more)
-            except SubscriberOverflow:
-                raise StreamOverflow(cursor=encode_cursor(last)) from None
-            now = loop.time()
-            if now >= next_poll:
-                need_read = True
-                next_poll = now + settings.realtime_poll_seconds
             for expired in [k for k, (deadline, _) in typing_deadlines.items() if deadline <= now]:
                 _, typing = typing_deadlines.pop(expired)
                 off = realtime.Typing(typing.conversation_id, False, typing.private, typing.user_id, typing.contact_id)
                 yield Delivery(position=last, type=LiveType.TYPING_OFF, typing=off)
-            for received in items:
-                try:
-                    data = json.loads(received.message)
-                except (TypeError, ValueError):
-                    continue
-                if data.get("resync"):
-                    need_read = True
-                elif realtime.EPHEMERAL_KEY in data:
-                    if on_signal is None:
-                        continue
-                    delivery = on_signal(data, last)
-                    if delivery is None:
-                        continue
-                    if delivery.typing is not None:
-                        key = delivery.typing.who
-                        if delivery.typing.on:
-                            typing_deadlines[key] = (now + settings.typing_timeout_seconds, delivery.typing)
-                        elif typing_deadlines.pop(key, None) is None:
-                            continue  # already reported off
-                    yield delivery
-                elif int(data.get("position", 0)) > last:
-                    need_read = True
+            items = sub.drain()
+            for delivery in items:
+                if delivery is OVERFLOWED:
+                    raise StreamOverflow(cursor=encode_cursor(last))
+                if delivery.typing is not None:
+                    key = delivery.typing.who
+                    if delivery.typing.on:
+                        typing_deadlines[key] = (now + settings.typing_timeout_seconds, delivery.typing)
+                    elif typing_deadlines.pop(key, None) is None:
+                        continue  # already reported off
+                if delivery.event is not None:
+                    last = max(last, delivery.position)
+                yield delivery
+            if items:
+                await ctx.release()  # the fields of what was yielded are resolved by now
+    finally:
+        await hub.leave(sub)
 
 
 # --- account events ----------------------------------------------------------------------------------
 
 
-def _account_page(actor: Actor) -> Page:
-    async def page(session, last: int) -> tuple[list[Delivery], int, int]:
-        events, last_scanned, scanned = await event_repo.account_events_after(
-            session, actor.account_id, last, types_prefixes=tuple(sorted(realtime.ACCOUNT_STREAM_TYPES)), limit=PAGE
-        )
-        events = [e for e in events if realtime.in_account_stream(e)]
-        return await _hydrate(session, actor, events), last_scanned, scanned
-
-    return page
+async def _account_read(session, account_id: int, last: int) -> tuple[list[Event], int, int]:
+    events, last_scanned, scanned = await event_repo.account_events_after(
+        session, account_id, last, types_prefixes=tuple(sorted(realtime.ACCOUNT_STREAM_TYPES)), limit=PAGE
+    )
+    return [e for e in events if realtime.in_account_stream(e)], last_scanned, scanned
 
 
-async def _hydrate(session, actor: Actor, events: list[Event]) -> list[Delivery]:
-    """Rows for a page of events in a fixed number of statements; events the actor may not see drop out."""
+async def _prefetch(session, account_id: int, events: list[Event]) -> dict[str, Any]:
+    """The rows of a batch that do not depend on who looks: read once for every subscriber."""
+    return {
+        "messages": await event_repo.messages_by_id(
+            session, account_id, [e.message_id for e in events if e.message_id]
+        ),
+        "contacts": await event_repo.contacts_by_id(
+            session, account_id, [e.contact_id for e in events if e.contact_id and e.conversation_id is None]
+        ),
+    }
+
+
+async def _hydrate(session, actor: Actor, events: list[Event], shared: dict[str, Any] | None = None) -> list[Delivery]:
+    """Rows for a page of events in a fixed number of statements; events the actor may not see drop
+    out. `shared` holds what `_prefetch` read for everyone (and the inbox sets of the batch's agents)."""
+    account_id = actor.require_account_id()
     conversations = await event_repo.visible_conversations_by_id(
         session, actor, [e.conversation_id for e in events if e.conversation_id is not None]
     )
-    messages = await event_repo.messages_by_id(
-        session, actor.account_id, [e.message_id for e in events if e.message_id]
-    )
-    contacts = await event_repo.contacts_by_id(
-        session, actor.account_id, [e.contact_id for e in events if e.contact_id and e.conversation_id is None]
-    )
-    member_inboxes: set[int] | None = None
+    if shared is None:
+        shared = await _prefetch(session, account_id, events)
+    messages, contacts = shared["messages"], shared["contacts"]
+    known_inboxes: dict[int, set[int]] = shared.get("inboxes") or {}
+    member_inboxes: set[int] | None = known_inboxes.get(actor.user_id) if actor.user_id is not None else None
     out: list[Delivery] = []
     for e in events:
         delivery = Delivery(position=e.position, type=realtime.public_type(e), event=e)
@@ -209,7 +200,9 @@ async def _hydrate(session, actor: Actor, events: list[Event]) -> list[Delivery]
         elif e.type.startswith("inbox."):
             if not actor.is_administrator:
                 if member_inboxes is None:
-                    member_inboxes = await event_repo.inbox_ids_of_member(session, actor.user_id)
+                    member_inboxes = (
+                        await event_repo.inbox_ids_of_member(session, actor.user_id) if actor.user_id else set()
+                    )
                 if not realtime.inbox_event_visible(actor, e.inbox_id, member_inboxes):
                     continue
         elif e.contact_id is not None:
@@ -229,12 +222,17 @@ def _presence_signal(data: dict[str, Any], last: int) -> Delivery | None:
 async def account_events(info: Info[Context, None], after: str | None) -> AsyncGenerator[Delivery, None]:
     position = decode_cursor(after)
     actor = await _member_actor(info, Rule.member)
+    account_id = actor.require_account_id()
+    kind = FeedKind(
+        read=lambda session, last: _account_read(session, account_id, last), hydrate=_hydrate, prefetch=_prefetch
+    )
     async for delivery in _stream(
         info,
-        channel=account_channel(actor.account_id),
-        account_id=actor.account_id,
+        channel=account_channel(account_id),
+        account_id=account_id,
+        actor=actor,
         after=position,
-        page=_account_page(actor),
+        kind=kind,
         on_signal=_presence_signal,
     ):
         yield delivery
@@ -254,12 +252,13 @@ async def conversation_events(info: Info[Context, None], id: str, after: str | N
     if visible is None:
         raise NotFound("No such conversation")
 
-    async def page(session, last: int) -> tuple[list[Delivery], int, int]:
+    account_id = actor.require_account_id()
+
+    async def read(session, last: int) -> tuple[list[Event], int, int]:
         events, last_scanned, scanned = await event_repo.conversation_events_after(
-            session, actor.account_id, conversation_id, last, limit=PAGE
+            session, account_id, conversation_id, last, limit=PAGE
         )
-        events = [e for e in events if realtime.in_conversation_stream(e)]
-        return await _hydrate(session, actor, events), last_scanned, scanned
+        return [e for e in events if realtime.in_conversation_stream(e)], last_scanned, scanned
 
     def typing_signal(data: dict[str, Any], last: int) -> Delivery | None:
         if data.get(realtime.EPHEMERAL_KEY) != "typing":
@@ -274,9 +273,10 @@ async def conversation_events(info: Info[Context, None], id: str, after: str | N
     async for delivery in _stream(
         info,
         channel=conversation_channel(conversation_id),
-        account_id=actor.account_id,
+        account_id=account_id,
+        actor=actor,
         after=position,
-        page=page,
+        kind=FeedKind(read=read, hydrate=_hydrate, prefetch=_prefetch),
         on_signal=typing_signal,
     ):
         yield delivery
@@ -289,18 +289,18 @@ async def notification_events(info: Info[Context, None], after: str | None) -> A
     position = decode_cursor(after)
     actor = await _member_actor(info, Rule.agent)
 
-    async def page(session, last: int) -> tuple[list[Delivery], int, int]:
-        events, last_scanned, scanned = await event_repo.personal_events_after(
-            session, actor.account_id, actor.user_id, last, limit=PAGE
-        )
-        return [Delivery(position=e.position, type=e.type, event=e) for e in events], last_scanned, scanned
+    account_id, user_id = actor.require_account_id(), actor.require_user_id()
+
+    async def read(session, last: int) -> tuple[list[Event], int, int]:
+        return await event_repo.personal_events_after(session, account_id, user_id, last, limit=PAGE)
 
     async for delivery in _stream(
         info,
-        channel=user_channel(actor.account_id, actor.user_id),
-        account_id=actor.account_id,
+        channel=user_channel(account_id, user_id),
+        account_id=account_id,
+        actor=actor,
         after=position,
-        page=page,
+        kind=FeedKind(read=read),
     ):
         yield delivery
 
@@ -340,54 +340,6 @@ async def announce_presence(ctx: Context, account_id: int, user_id: int, status:
         await ctx.broadcast.publish(account_channel(account_id), realtime.presence_message(user_id, status))
     except Exception as exc:  # noqa: BLE001 - presence is best effort
         log.warning("presence.announce_failed", error=type(exc).__name__)
-
-
-class SocketPresence:
-    """Keeps one socket's presence entry alive; announces the agent online on their first socket and
-    offline when their last one closes."""
-
-    def __init__(self, ctx: Context, actor: Actor, availability: Availability) -> None:
-        self.ctx = ctx
-        self.account_id = actor.account_id
-        self.user_id = actor.user_id
-        self.availability = availability
-        self.socket_id = uuid.uuid4().hex
-        self._task: asyncio.Task | None = None
-
-    async def start(self) -> None:
-        await self._touch(first=True)
-        self._task = asyncio.create_task(self._heartbeat(), name="ws-presence")
-
-    async def _touch(self, first: bool = False) -> None:
-        settings = self.ctx.settings
-        try:
-            became_online = await self.ctx.services.presence.touch(
-                self.account_id, self.user_id, self.socket_id, settings.presence_ttl_seconds
-            )
-        except Exception as exc:  # noqa: BLE001
-            log.warning("presence.touch_failed", error=type(exc).__name__)
-            return
-        if became_online:
-            await announce_presence(
-                self.ctx, self.account_id, self.user_id, realtime.effective_status(self.availability, True)
-            )
-
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.ctx.settings.presence_heartbeat_seconds)
-            await self._touch()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        try:
-            gone = await self.ctx.services.presence.leave(self.account_id, self.user_id, self.socket_id)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("presence.leave_failed", error=type(exc).__name__)
-            return
-        if gone:
-            await announce_presence(self.ctx, self.account_id, self.user_id, Availability.OFFLINE)
 
 
 # --- queries and mutations --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from db.base import utcnow
+from db.models import Event
 from db.repositories import helpdesk as helpdesk_repo
 from db.repositories import widget as repo
 from domain import realtime
@@ -25,6 +26,7 @@ from domain.widget import sessions as contact_sessions
 from infra.logs import get_logger
 from resolvers.attachments import config as attachments_config
 from resolvers.context import Context
+from resolvers.hub import FeedKind
 from resolvers.mutations import Keyed, keyed_transaction
 from resolvers.realtime import PAGE, Delivery, _stream, account_statuses, decode_cursor
 from schema.attachments.errors import AttachmentError, AttachmentErrorCode
@@ -384,8 +386,10 @@ async def widget_events(info: Ctx, after: str | None) -> AsyncGenerator[Delivery
         visible: set[int] = await repo.conversation_ids(session, actor)
     await ctx.release()
 
-    async def page(session, last: int) -> tuple[list[Delivery], int, int]:
-        events, last_scanned, scanned = await repo.events_after(session, actor, last, types=EVENT_TYPES, limit=PAGE)
+    async def read(session, last: int) -> tuple[list[Event], int, int]:
+        return await repo.events_after(session, actor, last, types=EVENT_TYPES, limit=PAGE)
+
+    async def hydrate(session, _actor: Any, events: list[Event], _shared: dict[str, Any]) -> list[Delivery]:
         conversations = await repo.conversations_by_id(session, actor, [e.conversation_id for e in events])
         visible.update(conversations)
         messages = await repo.visible_messages_by_id(session, actor, [e.message_id for e in events if e.message_id])
@@ -412,7 +416,7 @@ async def widget_events(info: Ctx, after: str | None) -> AsyncGenerator[Delivery
                     csat=csat[conversation.id].rating if conversation.id in csat else None,
                 )
             )
-        return out, last_scanned, scanned
+        return out
 
     def typing_signal(data: dict[str, Any], last: int) -> Delivery | None:
         if data.get(realtime.EPHEMERAL_KEY) != "typing":
@@ -426,8 +430,10 @@ async def widget_events(info: Ctx, after: str | None) -> AsyncGenerator[Delivery
         info,
         channel=contact_channel(actor.contact_id),
         account_id=actor.widget_account_id,
+        actor=actor,
         after=position,
-        page=page,
+        # Every subscriber of a contact's channel is that contact: one visibility group.
+        kind=FeedKind(read=read, hydrate=hydrate, group=lambda _: "contact"),
         on_signal=typing_signal,
     ):
         yield delivery

@@ -557,8 +557,8 @@ async def test_a_stream_that_is_not_read_stays_bounded_then_resumes_from_its_cur
 
 
 async def _queue_sizes(server: LiveServer) -> list[int]:
-    subscribers = server.app.state.services.broadcast._subscribers
-    return [q.qsize() for channel, queues in subscribers.items() if channel.startswith("account:") for q in queues]
+    hub = server.app.state.services.hub
+    return hub.queue_sizes() if hub is not None else []
 
 
 async def test_removing_a_member_closes_their_sockets_on_that_account(server: LiveServer, desk: Desk):

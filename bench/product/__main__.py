@@ -476,7 +476,9 @@ def print_table(rows: list[dict], fan: list[dict], meta: dict) -> None:
             f"fan-out, idle subscribed sockets: Parley {fmt(p['rss_per_socket_kb'])} KB/socket, "
             f"{fmt(p['idle_cpu_pct_sockets'], 2)} % of a core for {p['sockets']} sockets "
             f"(idle {fmt(p['idle_cpu_pct_before'], 2)} % → {fmt(p['idle_cpu_pct_with'], 2)} %); "
-            f"floor {fmt(fl['rss_per_socket_kb'])} KB/socket, {fmt(fl['idle_cpu_pct_sockets'], 2)} %"
+            f"floor {fmt(fl['rss_per_socket_kb'])} KB/socket, {fmt(fl['idle_cpu_pct_sockets'], 2)} %; "
+            f"{p['sockets']} sockets connected and subscribed in {fmt(p.get('connect_s', float('nan')), 2)} s "
+            f"(floor {fmt(fl.get('connect_s', float('nan')), 2)} s)"
         )
     say(
         "× floor: req/s of Parley ÷ req/s of the floor (higher is better); for fan-out p99 of Parley ÷ p99 of the floor "
@@ -757,7 +759,8 @@ async def run_fanout(args, sides, tokens, agents, ids, client, redis) -> dict:
         result[side] = m
         say(
             f"    {side:6}  {m['opened']}/{m['sockets']} sockets, delivered {m['delivered']}/{m['expected']}  p50 {m['p50_ms']:.1f} ms  p99 {m['p99_ms']:.1f} ms  "
-            f"{m['rss_per_socket_kb']:.1f} KB/socket  idle sockets {m['idle_cpu_pct_sockets']:.2f} % of a core"
+            f"{m['rss_per_socket_kb']:.1f} KB/socket  idle sockets {m['idle_cpu_pct_sockets']:.2f} % of a core  "
+            f"connected in {m['connect_s']:.2f} s"
         )
     result["ratio"] = (
         result["parley"]["p99_ms"] / result["floor"]["p99_ms"] if result["floor"]["p99_ms"] else float("nan")

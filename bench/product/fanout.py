@@ -101,7 +101,9 @@ async def run(
     rss0, cpu0 = probes.rss_bytes(pid), probes.cpu_seconds(pid)
     await asyncio.sleep(idle_seconds)
     idle_cpu_before = (probes.cpu_seconds(pid) - cpu0) / idle_seconds
+    t_open = time.perf_counter()
     sockets, failures = await open_sockets(ws_url, inits, document, say)
+    connect_s = time.perf_counter() - t_open
     try:
         await asyncio.sleep(2)  # let the subscriptions settle (replays, presence)
         rss1, cpu1 = probes.rss_bytes(pid), probes.cpu_seconds(pid)
@@ -152,6 +154,7 @@ async def run(
         "opened": len(sockets),
         "open_failures": len(failures),
         "open_errors": sorted(set(failures))[:5],
+        "connect_s": connect_s,
         "rounds": rounds,
         "send_failures": len(send_errors),
         "send_errors": send_errors[:3],

@@ -27,7 +27,7 @@ from db.models import (
     User,
     UserSession,
 )
-from domain.enums import OneTimePurpose, Role
+from domain.enums import AccountStatus, OneTimePurpose, Role
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
@@ -308,3 +308,37 @@ async def remove_from_inboxes_and_teams(session: AsyncSession, account_id: int, 
     """The user leaves every inbox and team of the account (a removed member, as in Chatwoot)."""
     for model in (InboxMember, TeamMember):
         await session.execute(delete(model).where(model.account_id == account_id, model.user_id == user_id))
+
+
+# --- open sockets, re-checked together -------------------------------------------------------------
+
+
+async def sessions_with_users(session: AsyncSession, session_ids: Sequence[str]) -> dict[str, tuple[UserSession, User]]:
+    """Many sessions with their users in one statement (the sockets' periodic re-check)."""
+    if not session_ids:
+        return {}
+    rows = await session.execute(
+        select(UserSession, User).join(User, User.id == UserSession.user_id).where(UserSession.id.in_(session_ids))
+    )
+    return {s.id: (s, u) for s, u in rows}
+
+
+async def live_memberships(session: AsyncSession, pairs: Sequence[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Which (account, user) pairs are still members of an account that is not suspended."""
+    if not pairs:
+        return set()
+    users = sorted({u for _, u in pairs})
+    rows = await session.execute(
+        select(AccountMembership.account_id, AccountMembership.user_id)
+        .join(Account, Account.id == AccountMembership.account_id)
+        .where(AccountMembership.user_id.in_(users), Account.status != AccountStatus.SUSPENDED)
+    )
+    wanted = set(pairs)
+    return {(a, u) for a, u in rows if (a, u) in wanted}
+
+
+async def live_api_tokens(session: AsyncSession, token_ids: Sequence[int]) -> set[int]:
+    if not token_ids:
+        return set()
+    rows = await session.scalars(select(ApiToken.id).where(ApiToken.id.in_(token_ids), ApiToken.revoked_at.is_(None)))
+    return set(rows)

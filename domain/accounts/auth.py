@@ -286,6 +286,14 @@ async def resend_email_verification(session: AsyncSession, actor: Actor, base_ur
 # --- turning credentials into an actor -------------------------------------------------------------
 
 
+def session_ended(user_session: UserSession, user: User, user_id: int, issued_at: datetime) -> bool:
+    """Whether an access token (its user and issue time) no longer stands for its session."""
+    if user.id != user_id or user_session.revoked_at is not None:
+        return True
+    # Tokens are second-granular: compare against the second the revocation happened in.
+    return bool(user.sessions_valid_after and issued_at < user.sessions_valid_after.replace(microsecond=0))
+
+
 async def actor_for_access_token(
     session: AsyncSession, secret_key: str, token: str, account_id: int | None, now: datetime | None = None
 ) -> Actor:
@@ -306,10 +314,7 @@ async def actor_for_access_claims(session: AsyncSession, claims: tokens.AccessCl
     if found is None:
         raise NotAuthenticated("The session has ended")
     user_session, user = found
-    if user.id != claims.user_id or user_session.revoked_at is not None:
-        raise NotAuthenticated("The session has ended")
-    # Tokens are second-granular: compare against the second the revocation happened in.
-    if user.sessions_valid_after and claims.issued_at < user.sessions_valid_after.replace(microsecond=0):
+    if session_ended(user_session, user, claims.user_id, claims.issued_at):
         raise NotAuthenticated("The session has ended")
     return await actor_for_user(session, user, account_id, session_id=user_session.id)
 

@@ -1,0 +1,380 @@
+"""The process's real-time hub: one feed per broadcast channel, shared by every stream on it.
+
+A feed holds the process's only subscription to its channel. When the broadcast says something was
+logged (or the process-wide poll, the safety net for missed pub/sub, says the account moved on), the
+feed reads the log once, after the smallest cursor among its subscribers (one statement per page of
+positions, so a subscriber that is behind has its gap filled by the same read), loads the rows the
+events concern once, and decides visibility once per visibility group: subscribers whose access is
+decided by the same inputs (account; administrator, or the conversation permissions, the inboxes
+and, for "mine"/"participating", the user) share one result, computed by the same authorization
+code a single stream uses (`resolvers.realtime._hydrate`). Then every subscriber gets what it may
+see in its own bounded queue, each keeping its own cursor. A subscriber whose queue fills is cut
+off with an overflow marker; its stream ends with STREAM_OVERFLOW and the last cursor it delivered,
+to resume from. Ephemeral signals (typing, presence) are handed to each subscriber's filter."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from db.models import Account, Event, InboxMember
+from domain import realtime
+from domain.accounts.actor import Actor, ActorKind
+from domain.enums import Permission
+from infra.broadcast import RESYNC_CHANNEL, SubscriberOverflow
+from infra.logs import get_logger
+
+if TYPE_CHECKING:
+    from infra.services import Services
+
+log = get_logger("parley.realtime.hub")
+PAGE = 200
+
+# The conversation permissions that make what an agent sees depend on who they are, not only on
+# their inboxes (db.repositories.helpdesk.visible_conversations).
+_PERSONAL_GRANTS = frozenset(
+    {Permission.CONVERSATION_UNASSIGNED_MANAGE.value, Permission.CONVERSATION_PARTICIPATING_MANAGE.value}
+)
+
+# (session, after) → (events, last position scanned, rows scanned)
+Read = Callable[[Any, int], Awaitable[tuple[list[Event], int, int]]]
+# (session, representative actor, events, shared rows) → deliveries the actor may see
+Hydrate = Callable[[Any, Actor, list[Event], dict[str, Any]], Awaitable[list[Any]]]
+Prefetch = Callable[[Any, int, list[Event]], Awaitable[dict[str, Any]]]
+
+
+class Overflowed:
+    """The last item of a subscriber that could not keep up."""
+
+
+OVERFLOWED = Overflowed()
+
+
+class Subscriber:
+    __slots__ = ("actor", "cursor", "feed", "items", "limit", "live", "on_signal", "overflowed", "ready", "stalled")
+
+    def __init__(self, feed: Feed, actor: Actor, cursor: int, limit: int, on_signal: Any) -> None:
+        self.feed = feed
+        self.actor = actor
+        self.cursor = cursor  # everything up to here is in `items` (or was not for this subscriber)
+        self.limit = limit
+        self.on_signal = on_signal
+        self.items: deque[Any] = deque()
+        self.ready = asyncio.Event()
+        self.overflowed = False
+        # Catching up (a cursor from the past) is paced by the reader: a full queue pauses it
+        # (`stalled`) until it drains. Once caught up (`live`), a full queue means it cannot keep up.
+        self.live = False
+        self.stalled = False
+
+    @property
+    def room(self) -> int:
+        return self.limit - 1 - len(self.items)
+
+    def push(self, item: Any) -> None:
+        if self.overflowed:
+            return
+        if len(self.items) >= self.limit - 1:
+            self.overflowed = True
+            self.items.append(OVERFLOWED)
+        else:
+            self.items.append(item)
+        self.ready.set()
+
+    def drain(self) -> list[Any]:
+        items = list(self.items)
+        self.items.clear()
+        self.ready.clear()
+        if self.stalled:
+            self.stalled = False
+            self.feed.dirty.set()  # read on from its cursor
+        return items
+
+
+@dataclass
+class FeedKind:
+    """How a feed reads its part of the log and what it loads for it."""
+
+    read: Read
+    hydrate: Hydrate | None = None
+    prefetch: Prefetch | None = None
+    group: Callable[[Actor], Any] | None = None  # who sees the same (default: EventHub.group_of)
+
+
+@dataclass
+class Feed:
+    hub: EventHub
+    channel: str
+    account_id: int
+    kind: FeedKind
+    subscribers: set[Subscriber] = field(default_factory=set)
+    dirty: asyncio.Event = field(default_factory=asyncio.Event)
+    subscribed: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task] = field(default_factory=list)
+    seen_seq: int | None = None  # the account's position at the last poll
+    joining: int = 0
+    reads: int = 0
+
+    def start(self) -> None:
+        self.tasks = [
+            asyncio.create_task(self._listen(), name=f"hub-listen:{self.channel}"),
+            asyncio.create_task(self._read_loop(), name=f"hub-read:{self.channel}"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _listen(self) -> None:
+        try:
+            async with self.hub.services.broadcast.subscribe(self.channel) as sub:
+                self.subscribed.set()
+                while True:
+                    try:
+                        received = await sub.get()
+                    except SubscriberOverflow:
+                        self.dirty.set()  # signals are lost; the log is not
+                        continue
+                    self._on_message(received.channel, received.message)
+        finally:
+            self.subscribed.set()  # never leave a joining stream waiting
+
+    def _on_message(self, channel: str, message: Any) -> None:
+        try:
+            data = json.loads(message)
+        except (TypeError, ValueError):
+            return
+        if not isinstance(data, dict):
+            return
+        if data.get("resync") or channel == RESYNC_CHANNEL:
+            self.dirty.set()
+        elif realtime.EPHEMERAL_KEY in data:
+            for sub in list(self.subscribers):
+                if sub.on_signal is not None and (sub.live or sub.room > 0):
+                    delivery = sub.on_signal(data, sub.cursor)
+                    if delivery is not None:
+                        sub.push(delivery)
+        elif int(data.get("position", 0) or 0) > min((s.cursor for s in self.subscribers), default=0):
+            self.dirty.set()
+
+    async def _read_loop(self) -> None:
+        while True:
+            await self.dirty.wait()
+            self.dirty.clear()
+            try:
+                await self.catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the next wake-up (or poll) reads again
+                log.warning("hub.read_failed", channel=self.channel, error=type(exc).__name__)
+                await asyncio.sleep(0.5)
+                self.dirty.set()
+
+    async def catch_up(self) -> None:
+        """Read the log after the smallest cursor, page by page, and hand each subscriber its part."""
+        while True:
+            subs = [s for s in self.subscribers if not s.overflowed and not s.stalled]
+            if not subs:
+                return
+            start = min(s.cursor for s in subs)
+            async with self.hub.services.sessions() as session:
+                events, last_scanned, scanned = await self.kind.read(session, start)
+                self.reads += 1
+                behind = [s for s in subs if s.cursor < last_scanned]
+                by_group: dict[Any, list[Any]] = {}
+                if events and behind:
+                    by_group = await self._deliveries(session, events, behind)
+            for sub in behind:
+                for delivery in by_group.get(self.group_of(sub.actor), ()):
+                    if delivery.position <= sub.cursor:
+                        continue
+                    if sub.room <= 0 and not sub.live:
+                        sub.stalled = True
+                        break
+                    sub.push(delivery)  # a live subscriber with no room left is cut off here
+                    if sub.overflowed:
+                        break
+                    sub.cursor = delivery.position
+                else:
+                    sub.cursor = max(sub.cursor, last_scanned)
+                    if scanned < PAGE:
+                        sub.live = True
+            if scanned < PAGE:
+                return
+
+    def group_of(self, actor: Actor) -> Any:
+        if self.kind.hydrate is None:
+            return None
+        return self.kind.group(actor) if self.kind.group is not None else self.hub.group_of(actor)
+
+    async def _deliveries(self, session, events: list[Event], subs: list[Subscriber]) -> dict[Any, list[Any]]:
+        if self.kind.hydrate is None:
+            return {None: [realtime_delivery(e) for e in events]}
+        groups: dict[Any, Actor] = {}
+        for sub in subs:
+            groups.setdefault(self.group_of(sub.actor), sub.actor)
+        inboxes = await _inboxes_of(
+            session, [a.user_id for k, a in groups.items() if isinstance(k, tuple) and k[0] == "inboxes"]
+        )
+        # Agents who differ only by user but have the same inboxes and no personal grant see the same.
+        merged: dict[Any, Actor] = {}
+        alias: dict[Any, Any] = {}
+        for key, actor in groups.items():
+            if isinstance(key, tuple) and key[0] == "inboxes":
+                visibility = ("inbox-set", actor.account_id, key[2], frozenset(inboxes.get(actor.user_id, ())))
+            else:
+                visibility = key
+            merged.setdefault(visibility, actor)
+            alias[key] = visibility
+        shared = await self.kind.prefetch(session, self.account_id, events) if self.kind.prefetch else {}
+        shared["inboxes"] = inboxes
+        results: dict[Any, list[Any]] = {}
+        for visibility, actor in merged.items():
+            results[visibility] = await self.kind.hydrate(session, actor, events, shared)
+        return {key: results[visibility] for key, visibility in alias.items()}
+
+
+def realtime_delivery(event: Event) -> Any:
+    from resolvers.realtime import Delivery
+
+    return Delivery(position=event.position, type=event.type, event=event)
+
+
+def _needs_inboxes(actor: Actor) -> bool:
+    return not (actor.is_administrator or actor.kind == ActorKind.bot) and actor.user_id is not None
+
+
+async def _inboxes_of(session, user_ids: Iterable[int | None]) -> dict[int, set[int]]:
+    ids = sorted({u for u in user_ids if u is not None})
+    if not ids:
+        return {}
+    out: dict[int, set[int]] = {u: set() for u in ids}
+    rows = await session.execute(select(InboxMember.user_id, InboxMember.inbox_id).where(InboxMember.user_id.in_(ids)))
+    for user_id, inbox_id in rows:
+        out[user_id].add(inbox_id)
+    return out
+
+
+class EventHub:
+    """Feeds by channel, the process-wide poll, and their shutdown."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.feeds: dict[str, Feed] = {}
+        self._poll: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+        self.closing = False
+
+    @staticmethod
+    def group_of(actor: Actor) -> tuple:
+        """What decides what a subscriber may see (db.repositories.helpdesk.visible_conversations)."""
+        if actor.is_administrator or actor.kind == ActorKind.bot:
+            return ("account", actor.account_id)
+        grants = actor.permissions & {
+            Permission.CONVERSATION_MANAGE.value,
+            *_PERSONAL_GRANTS,
+        }
+        if grants & _PERSONAL_GRANTS:
+            return ("user", actor.account_id, frozenset(grants), actor.user_id)
+        # Same inboxes, same result: the inbox sets are read with each batch and such groups merge.
+        return ("inboxes", actor.account_id, frozenset(grants), actor.user_id)
+
+    async def join(
+        self, channel: str, account_id: int, kind: FeedKind, actor: Actor, start: Callable[[], Awaitable[int]], **kw
+    ) -> Subscriber:
+        """Subscribe to the channel (once per process), then take the starting position: whatever
+        is logged after it reaches the feed's subscription. `from_now` (no cursor given): a feed
+        that is already live lends its position instead of a read of the account's."""
+        async with self._lock:
+            feed = self.feeds.get(channel)
+            if feed is None:
+                feed = Feed(self, channel, account_id, kind)
+                self.feeds[channel] = feed
+                feed.start()
+                self._ensure_poll()
+        feed.joining += 1
+        try:
+            await feed.subscribed.wait()
+            live = [s.cursor for s in feed.subscribers if s.live and not s.overflowed and not s.stalled]
+            if kw.get("from_now") and live:
+                # "From now" without a read per socket: the feed has read everything up to here, so
+                # whatever is logged after this subscription is beyond it.
+                cursor = max(live)
+            else:
+                cursor = await start()
+        except BaseException:
+            feed.joining -= 1
+            await self._drop_if_unused(feed)
+            raise
+        feed.joining -= 1
+        sub = Subscriber(feed, actor, cursor, self.services.settings.broadcast_queue_size, kw.get("on_signal"))
+        feed.subscribers.add(sub)
+        feed.dirty.set()  # a broadcast that came while the position was read is not lost
+        return sub
+
+    async def leave(self, sub: Subscriber) -> None:
+        feed = sub.feed
+        feed.subscribers.discard(sub)
+        await self._drop_if_unused(feed)
+
+    async def _drop_if_unused(self, feed: Feed) -> None:
+        if not feed.subscribers and not feed.joining and self.feeds.get(feed.channel) is feed:
+            del self.feeds[feed.channel]
+            await feed.stop()
+
+    def _ensure_poll(self) -> None:
+        if self._poll is None or self._poll.done():
+            self._poll = asyncio.create_task(self._poll_loop(), name="hub-poll")
+
+    async def _poll_loop(self) -> None:
+        """The safety net for a missed broadcast: one statement for every account with a feed; a
+        feed reads again when its account moved since the last poll."""
+        while self.feeds:
+            await asyncio.sleep(self.services.settings.realtime_poll_seconds)
+            feeds = list(self.feeds.values())
+            accounts = sorted({f.account_id for f in feeds})
+            try:
+                async with self.services.sessions() as session:
+                    rows = await session.execute(select(Account.id, Account.event_seq).where(Account.id.in_(accounts)))
+                    seqs = {account_id: seq for account_id, seq in rows}
+            except Exception as exc:  # noqa: BLE001
+                log.warning("hub.poll_failed", error=type(exc).__name__)
+                for feed in feeds:
+                    feed.dirty.set()
+                continue
+            for feed in feeds:
+                seq = seqs.get(feed.account_id)
+                if seq != feed.seen_seq:
+                    feed.seen_seq = seq
+                    feed.dirty.set()
+
+    def queue_sizes(self) -> list[int]:
+        return [len(s.items) for f in self.feeds.values() for s in f.subscribers]
+
+    async def close(self) -> None:
+        """Shutdown: every stream ends (its generator is woken and sees `closing`)."""
+        self.closing = True
+        if self._poll is not None:
+            self._poll.cancel()
+            await asyncio.gather(self._poll, return_exceptions=True)
+        feeds = list(self.feeds.values())
+        self.feeds.clear()
+        for feed in feeds:
+            for sub in feed.subscribers:
+                sub.ready.set()
+        await asyncio.gather(*(f.stop() for f in feeds), return_exceptions=True)
+
+
+def hub_of(services: Services) -> EventHub:
+    hub = getattr(services, "hub", None)
+    if hub is None:
+        hub = EventHub(services)
+        services.hub = hub
+    return hub

@@ -1,0 +1,273 @@
+"""The process's open sockets: one watcher and one presence beat for all of them, not a timer each.
+
+* Sessions: revocations arrive on the broadcast (SESSIONS_REVOKED_CHANNEL, one subscription per
+  process) and close the sockets of those sessions or memberships at once; an access token's expiry
+  is a timer handle on the loop; and every `ws_revalidate_seconds` all sockets are re-checked
+  together (sessions, memberships, API tokens: one statement each) in case a broadcast was missed.
+* Presence: each agent socket holds an entry in the presence store; one beat renews all of them in
+  one Redis pipeline. The first socket of an agent announces them online, the last one offline.
+* Shutdown: every socket is closed with 1012 (service restart): clients reconnect elsewhere and
+  resume from their cursors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from db.base import utcnow
+from db.repositories import accounts as account_repo
+from domain import realtime
+from domain.accounts import tokens
+from domain.accounts.actor import Actor
+from domain.accounts.auth import session_ended
+from domain.enums import Availability
+from domain.events.channels import SESSIONS_REVOKED_CHANNEL
+from infra.logs import get_logger
+
+if TYPE_CHECKING:
+    from infra.services import Services
+
+log = get_logger("parley.sockets")
+
+WS_CLOSE_UNAUTHORIZED = 4401
+WS_CLOSE_SERVICE_RESTART = 1012
+REVALIDATE_SECONDS = 30.0
+
+
+class SocketEntry:
+    __slots__ = ("actor", "availability", "closed", "issued_at", "presence_id", "timer", "ws")
+
+    def __init__(self, ws: Any, actor: Actor, availability: Availability | None, issued_at: datetime | None) -> None:
+        self.ws = ws
+        self.actor = actor
+        self.availability = availability
+        self.issued_at = issued_at
+        self.presence_id = uuid.uuid4().hex if availability is not None else None
+        self.timer: asyncio.TimerHandle | None = None
+        self.closed = False
+
+
+class SocketRegistry:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.entries: set[SocketEntry] = set()
+        self._by_key: dict[str, set[SocketEntry]] = defaultdict(set)  # session id / membership key → sockets
+        self._tasks: list[asyncio.Task] = []
+        self._closing: set[asyncio.Task] = set()
+        self.shutting_down = False
+
+    @staticmethod
+    def _keys(actor: Actor) -> list[str]:
+        keys = []
+        if actor.session_id:
+            keys.append(actor.session_id)
+        if actor.account_id is not None and actor.user_id is not None:
+            keys.append(f"membership:{actor.account_id}:{actor.user_id}")
+        return keys
+
+    def _ensure_started(self) -> None:
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._listen_revocations(), name="sockets-revocations"),
+                asyncio.create_task(self._revalidate_loop(), name="sockets-revalidate"),
+                asyncio.create_task(self._presence_beat(), name="sockets-presence"),
+            ]
+
+    async def add(self, ws: Any, actor: Actor, token: str | None, availability: Availability | None) -> SocketEntry:
+        """Watch a socket whose caller signed in (and keep an agent's presence)."""
+        self._ensure_started()
+        issued_at = None
+        expires_in = None
+        if token and actor.session_id is not None:
+            try:
+                claims = tokens.decode_access_token(self.services.settings.secret_key, token)
+                issued_at = claims.issued_at
+                expires_in = max((claims.expires_at - utcnow()).total_seconds(), 0)
+            except tokens.InvalidToken:
+                expires_in = 0
+        entry = SocketEntry(ws, actor, availability, issued_at)
+        watched = actor.session_id is not None or actor.api_token_id is not None
+        if watched:
+            self.entries.add(entry)
+            for key in self._keys(actor):
+                self._by_key[key].add(entry)
+            if expires_in is not None:
+                entry.timer = asyncio.get_running_loop().call_later(
+                    expires_in, self.close, entry, WS_CLOSE_UNAUTHORIZED, "access token expired"
+                )
+        if entry.presence_id is not None:
+            if not watched:
+                self.entries.add(entry)
+            await self._arrive(entry)
+        return entry
+
+    async def remove(self, entry: SocketEntry) -> None:
+        entry.closed = True
+        if entry.timer is not None:
+            entry.timer.cancel()
+        self.entries.discard(entry)
+        for key in self._keys(entry.actor):
+            sockets = self._by_key.get(key)
+            if sockets is not None:
+                sockets.discard(entry)
+                if not sockets:
+                    del self._by_key[key]
+        if entry.presence_id is not None:
+            await self._depart(entry)
+
+    def close(self, entry: SocketEntry, code: int, reason: str) -> None:
+        if entry.closed:
+            return
+        entry.closed = True
+        task = asyncio.get_running_loop().create_task(self._close(entry.ws, code, reason))
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close(ws: Any, code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(code=code, reason=reason)
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    async def _listen_revocations(self) -> None:
+        while True:
+            try:
+                async with self.services.broadcast.subscribe(SESSIONS_REVOKED_CHANNEL) as sub:
+                    while True:
+                        event = await sub.get()
+                        try:
+                            ended = json.loads(event.message)
+                        except (TypeError, ValueError):
+                            continue
+                        if not isinstance(ended, list):
+                            continue  # a resync marker after a Redis reconnect
+                        for key in ended:
+                            for entry in list(self._by_key.get(str(key), ())):
+                                self.close(entry, WS_CLOSE_UNAUTHORIZED, "session ended")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the periodic re-check still runs; listen again
+                log.warning("sockets.revocations_failed", error=type(exc).__name__)
+                await asyncio.sleep(1)
+
+    async def _revalidate_loop(self) -> None:
+        while True:
+            await asyncio.sleep(REVALIDATE_SECONDS)
+            try:
+                await self.revalidate()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - never keep an unchecked socket
+                log.warning("sockets.revalidate_failed", error=type(exc).__name__)
+                for entry in list(self.entries):
+                    if entry.actor.session_id or entry.actor.api_token_id:
+                        self.close(entry, WS_CLOSE_UNAUTHORIZED, "session check failed")
+
+    async def revalidate(self) -> None:
+        """Every watched socket re-checked at once: one statement for sessions, one for
+        memberships, one for API tokens."""
+        entries = [e for e in self.entries if not e.closed and (e.actor.session_id or e.actor.api_token_id)]
+        if not entries:
+            return
+        session_ids = sorted({e.actor.session_id for e in entries if e.actor.session_id})
+        token_ids = sorted({e.actor.api_token_id for e in entries if e.actor.api_token_id})
+        pairs = sorted(
+            {(e.actor.account_id, e.actor.user_id) for e in entries if e.actor.account_id and e.actor.user_id}
+        )
+        async with self.services.sessions() as session:
+            sessions = await account_repo.sessions_with_users(session, session_ids)
+            memberships = await account_repo.live_memberships(session, pairs)  # type: ignore[arg-type]
+            live_tokens = await account_repo.live_api_tokens(session, token_ids)  # type: ignore[arg-type]
+        for entry in entries:
+            actor = entry.actor
+            ok = True
+            if actor.session_id:
+                found = sessions.get(actor.session_id)
+                ok = (
+                    found is not None
+                    and entry.issued_at is not None
+                    and actor.user_id is not None
+                    and not session_ended(found[0], found[1], actor.user_id, entry.issued_at)
+                )
+            if ok and actor.api_token_id:
+                ok = actor.api_token_id in live_tokens
+            if ok and actor.account_id and actor.user_id:
+                ok = (actor.account_id, actor.user_id) in memberships
+            if not ok:
+                self.close(entry, WS_CLOSE_UNAUTHORIZED, "session ended")
+
+    # --- presence ------------------------------------------------------------------------------
+
+    async def _arrive(self, entry: SocketEntry) -> None:
+        from resolvers.realtime import announce_presence
+
+        actor = entry.actor
+        try:
+            became_online = await self.services.presence.touch(  # type: ignore[union-attr]
+                actor.account_id, actor.user_id, entry.presence_id, self.services.settings.presence_ttl_seconds
+            )
+        except Exception as exc:  # noqa: BLE001
+            log.warning("presence.touch_failed", error=type(exc).__name__)
+            return
+        if became_online:
+            await announce_presence(
+                self, actor.account_id, actor.user_id, realtime.effective_status(entry.availability, True)
+            )
+
+    async def _depart(self, entry: SocketEntry) -> None:
+        from resolvers.realtime import announce_presence
+
+        actor = entry.actor
+        try:
+            gone = await self.services.presence.leave(actor.account_id, actor.user_id, entry.presence_id)  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001
+            log.warning("presence.leave_failed", error=type(exc).__name__)
+            return
+        if gone:
+            await announce_presence(self, actor.account_id, actor.user_id, Availability.OFFLINE)
+
+    @property
+    def broadcast(self):  # announce_presence takes anything with a broadcast
+        return self.services.broadcast
+
+    async def _presence_beat(self) -> None:
+        settings = self.services.settings
+        while True:
+            await asyncio.sleep(settings.presence_heartbeat_seconds)
+            entries = [
+                (e.actor.account_id, e.actor.user_id, e.presence_id)
+                for e in self.entries
+                if e.presence_id is not None and not e.closed
+            ]
+            try:
+                await self.services.presence.touch_many(entries, settings.presence_ttl_seconds)  # type: ignore[union-attr]
+            except Exception as exc:  # noqa: BLE001
+                log.warning("presence.touch_failed", error=type(exc).__name__, sockets=len(entries))
+
+    # --- shutdown ------------------------------------------------------------------------------
+
+    async def shutdown(self, timeout: float = 3.0) -> None:
+        """Close every socket with 1012 and stop the timers."""
+        self.shutting_down = True
+        for entry in list(self.entries):
+            self.close(entry, WS_CLOSE_SERVICE_RESTART, "service restart")
+        if self._closing:
+            await asyncio.wait(set(self._closing), timeout=timeout)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+
+def registry_of(services: Services) -> SocketRegistry:
+    registry = getattr(services, "sockets", None)
+    if registry is None:
+        registry = SocketRegistry(services)
+        services.sockets = registry
+    return registry

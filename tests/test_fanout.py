@@ -1,0 +1,177 @@
+"""Fan-out: many sockets on one process share one feed per channel; the event log is read once per
+batch of events (not once per socket), visibility is decided per group, every socket gets every
+event it may see, and a SIGTERM closes every socket with 1012 (resume elsewhere) within seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import jwt
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import text
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
+from tests.support.desk import Desk, build_desk
+from tests.support.gql import GraphQLHTTP, SubscriptionSocket
+from tests.support.server import LiveServer, ProcessServer
+
+FEED = "subscription { accountEvents { cursor type message { id content } } }"
+REPLY = """mutation($c: ID!, $t: String!) { messageCreate(input: {conversationId: $c, content: $t}) {
+  message { id } errors { code } } }"""
+
+
+@pytest.fixture
+async def desk(gql: GraphQLHTTP, smtp) -> Desk:
+    return await build_desk(gql, smtp)
+
+
+async def _open(url: str, members: list, count: int) -> list[SubscriptionSocket]:
+    sockets = [
+        SubscriptionSocket(url, payload={"token": m.access, "accountId": m.account_id})
+        for m in (members[i % len(members)] for i in range(count))
+    ]
+    for start in range(0, count, 50):
+        batch = sockets[start : start + 50]
+        await asyncio.gather(*(s.connect() for s in batch))
+        await asyncio.gather(*(s.subscribe(FEED) for s in batch))
+    return sockets
+
+
+async def _contents(sock: SubscriptionSocket, want: int, timeout: float = 20) -> list[str]:
+    got: list[str] = []
+    deadline = asyncio.get_running_loop().time() + timeout
+    while len(got) < want:
+        item = (await sock.next_data(timeout=max(deadline - asyncio.get_running_loop().time(), 0.01)))["accountEvents"]
+        if item["type"] == "message.created":
+            got.append(item["message"]["content"])
+    return got
+
+
+@pytest.mark.alone  # 200 sockets against the clock
+async def test_two_hundred_sockets_get_every_message_of_a_burst_with_a_constant_number_of_reads(
+    server: LiveServer, desk: Desk
+):
+    conversation = await desk.new_conversation("burst")
+    sockets = await _open(server.ws_url, [desk.admin, desk.agent], 200)
+    outsider = SubscriptionSocket(
+        server.ws_url, payload={"token": desk.outsider.access, "accountId": desk.outsider.account_id}
+    )
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = server.app.state.services.engine.sync_engine
+    try:
+        await outsider.connect()
+        await outsider.subscribe(FEED)
+        await asyncio.sleep(0.5)  # the joins' first reads are done
+        sa_event.listen(engine, "before_cursor_execute", count)
+        burst = [f"burst {i}" for i in range(5)]
+        for text in burst:
+            body = await desk.data(desk.agent, REPLY, {"c": conversation["id"], "t": text})
+            assert body["messageCreate"]["errors"] == []
+        results = await asyncio.gather(*(_contents(s, len(burst)) for s in sockets))
+        sa_event.remove(engine, "before_cursor_execute", count)
+        assert all(r == burst for r in results), [r for r in results if r != burst][:3]
+        # The agent outside the inbox hears none of it (the visibility of its own group).
+        with pytest.raises(TimeoutError):
+            while True:
+                item = (await outsider.next_data(timeout=1))["accountEvents"]
+                assert item["type"] != "message.created", item
+        log_reads = [s for s in statements if "FROM events" in s and "events.position >" in s]
+        # One read of the log per wake-up for all 200 sockets (a burst may coalesce into fewer).
+        assert 1 <= len(log_reads) <= 2 * len(burst), len(log_reads)
+        # Everything, the five mutations included, in far fewer statements than one per socket.
+        assert len(statements) < 200, len(statements)
+    finally:
+        if sa_event.contains(engine, "before_cursor_execute", count):
+            sa_event.remove(engine, "before_cursor_execute", count)
+        await asyncio.gather(*(s.close() for s in [*sockets, outsider]), return_exceptions=True)
+    hub = server.app.state.services.hub
+    for _ in range(50):
+        if not any(f.channel.startswith("account:") and f.subscribers for f in hub.feeds.values()):
+            break
+        await asyncio.sleep(0.1)
+    assert not any(f.subscribers for f in hub.feeds.values() if f.channel.startswith("account:"))
+
+
+@pytest.mark.alone  # a served process and a signal
+async def test_sigterm_closes_every_socket_with_1012_within_seconds(desk: Desk, tmp_path):
+    env = {
+        "PARLEY_ENV": "test",
+        "PARLEY_DATABASE_URL": TEST_DATABASE_URL,
+        "PARLEY_REDIS_URL": TEST_REDIS_URL,
+        "PARLEY_DATA_DIR": str(tmp_path),
+        "PARLEY_WORKER_IN_PROCESS": "false",
+        "PARLEY_DRAMATIQ_NAMESPACE": "parley-test",
+        "PARLEY_LOG_LEVEL": "WARNING",
+    }
+    served = ProcessServer(env).start()
+    sockets: list[SubscriptionSocket] = []
+    try:
+        sockets = await _open(served.ws_url, [desk.admin, desk.agent], 20)
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        assert served.proc is not None
+        served.proc.send_signal(signal.SIGTERM)
+
+        async def closed_with(sock: SubscriptionSocket) -> int | None:
+            try:
+                while True:
+                    await sock.receive(timeout=8)
+            except ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd is not None else None
+
+        codes = await asyncio.gather(*(closed_with(s) for s in sockets))
+        assert codes == [1012] * len(sockets), codes
+        assert time.monotonic() - started < 5
+        await asyncio.to_thread(served.proc.wait, 10)
+        assert time.monotonic() - started < 8, "the process did not exit"
+        assert "IllegalStateChangeError" not in served.read_output()
+    finally:
+        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+        served.stop()
+
+
+async def test_the_shared_recheck_closes_a_socket_whose_session_ended_without_a_broadcast(
+    server: LiveServer, desk: Desk, db_engine
+):
+    """A revocation whose broadcast was missed: the process's one re-check of all its sockets (one
+    statement for sessions, one for memberships, one for tokens) closes that socket with 4401 and
+    leaves the others open."""
+    session_id = jwt.decode(desk.agent.access, options={"verify_signature": False})["sid"]
+    revoked = SubscriptionSocket(
+        server.ws_url, payload={"token": desk.agent.access, "accountId": desk.agent.account_id}
+    )
+    kept = SubscriptionSocket(server.ws_url, payload={"token": desk.admin.access, "accountId": desk.admin.account_id})
+    try:
+        for sock in (revoked, kept):
+            await sock.connect()
+            await sock.subscribe(FEED)
+        async with db_engine.begin() as conn:
+            await conn.execute(text("UPDATE user_sessions SET revoked_at = now() WHERE id = :id"), {"id": session_id})
+        registry = server.app.state.services.sockets
+        statements: list[str] = []
+
+        def count(conn, cursor, statement, parameters, context, executemany):
+            statements.append(statement)
+
+        engine = server.app.state.services.engine.sync_engine
+        sa_event.listen(engine, "before_cursor_execute", count)
+        try:
+            server.run_on_loop(registry.revalidate())
+        finally:
+            sa_event.remove(engine, "before_cursor_execute", count)
+        assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) <= 3, statements
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await revoked.receive(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
+        await kept.ws.ping()  # still open
+    finally:
+        await asyncio.gather(revoked.close(), kept.close(), return_exceptions=True)
