@@ -206,12 +206,16 @@ class Relay:
             if work.jobs and self.broker is not None:
                 sent = await asyncio.to_thread(enqueue_all, self.broker, work.jobs)
             if published or sent:
-                # What went out, marked in one transaction (what is not marked, the sweepers send again).
-                async with self.sessions() as session, session.begin():
+                # What went out, marked without a transaction around it (each UPDATE stands alone;
+                # what is not marked, the sweepers send again).
+                async with self.sessions() as session:
+                    if dialect_name(session) == "postgresql":
+                        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                     if published:
                         await session.execute(update(Event).where(Event.id.in_(published)).values(relayed_at=utcnow()))
                     if sent:
                         await outbox.mark_sent(session, sent, lease_seconds=self.lease_seconds)
+                    await session.commit()  # nothing to commit on PostgreSQL; on SQLite, the transaction
         except Exception:  # the sweepers relay it later
             log.warning("relay.after_commit_failed", exc_info=True)
         if work.revoked_session_ids and self.publisher is not None:
