@@ -79,8 +79,22 @@ class PrefixedPublisher:
     async def publish(self, channel: str, message: str) -> None:
         await self.redis.publish(self.prefix + channel, message)
 
+    async def publish_many(self, messages: list[tuple[str, str]]) -> None:
+        await _publish_pipelined(self.redis, self.prefix, messages)
+
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+
+async def _publish_pipelined(redis: aioredis.Redis, prefix: str, messages: list[tuple[str, str]]) -> None:
+    """Several PUBLISHes in one round trip, in order."""
+    if len(messages) == 1:
+        await redis.publish(prefix + messages[0][0], messages[0][1])
+        return
+    pipe = redis.pipeline(transaction=False)
+    for channel, message in messages:
+        pipe.publish(prefix + channel, message)  # type: ignore[unused-awaitable] # queued in the pipeline
+    await pipe.execute()
 
 
 class SubscriberOverflow(Exception):
@@ -165,6 +179,9 @@ class SupervisedRedisBackend(BroadcastBackend):
 
     async def publish(self, channel: str, message: Any) -> None:
         await self._publisher.publish(self._prefix + channel, message)
+
+    async def publish_many(self, messages: list[tuple[str, str]]) -> None:
+        await _publish_pipelined(self._publisher, self._prefix, messages)
 
     async def next_published(self) -> Event:
         return await self._queue.get()
@@ -332,6 +349,15 @@ class BoundedBroadcast(Broadcast):
 
     def subscriber_count(self) -> int:
         return sum(len(v) for v in self._subscribers.values())
+
+    async def publish_many(self, messages: list[tuple[str, str]]) -> None:
+        """Publish in order, in one round trip where the backend can."""
+        many = getattr(self._backend, "publish_many", None)
+        if many is not None:
+            await many(messages)
+            return
+        for channel, message in messages:
+            await self._backend.publish(channel, message)
 
     @asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[BoundedSubscriber]:  # type: ignore[override]

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
     legacy_graphql_ws: bool = Field(
         False, description="Also accept the legacy graphql-ws subprotocol (off: it has had auth bypasses)"
     )
+    compiled_completion: bool = Field(
+        True,
+        description="Complete plain parts of a selection with generated code instead of field by field "
+        "(schema/execution/completion.py); off: stock graphql-core completion",
+    )
     max_body_bytes: int = Field(1_000_000, description="Largest HTTP request body accepted on /graphql")
     broadcast_queue_size: int = Field(
         1000, description="Events buffered per subscriber before it is closed as too slow"

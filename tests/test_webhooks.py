@@ -248,6 +248,8 @@ async def test_events_are_delivered_signed_with_the_api_objects(gql, smtp, recei
     # Each request has its own webhook-id; every one was a first try.
     assert len({r.webhook_id for r in receiver.requests}) == len(receiver.requests)
     assert all(a["number"] == 1 and a["succeeded"] for a in await attempts(desk, webhook["id"]))
+    # Deliveries to one receiver reuse its connections instead of opening one each.
+    assert len({r.peer for r in receiver.requests}) < len(receiver.requests), [r.peer for r in receiver.requests]
 
 
 async def test_a_failing_receiver_gets_the_event_after_retries_and_the_log_shows_each_try(gql, smtp, receiver):

@@ -190,6 +190,41 @@ def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
             self.emit_after("enqueue", message, delay)
             return message
 
+        def enqueue_many(self, messages: list[dramatiq.Message[Any]]) -> list[dramatiq.Message[Any]]:
+            """Enqueue several messages (no delay) in one Redis round trip: the same script calls
+            `enqueue` makes, pipelined. Either all are sent or the call raises."""
+            ready = []
+            for message in messages:
+                outbox_id, send = message.options.get("outbox_id"), message.options.get("outbox_send")
+                ref = (
+                    outbox_ref(outbox_id, send)
+                    if isinstance(outbox_id, int) and isinstance(send, int)
+                    else str(uuid4())
+                )
+                message = message.copy(options={"redis_message_id": ref})
+                self.emit_before("enqueue", message, None)
+                ready.append(message)
+            dispatch = self.scripts["dispatch"]
+            pipe = self.client.pipeline(transaction=False)
+            for message in ready:
+                args = [
+                    "enqueue",
+                    current_millis(),
+                    message.queue_name,
+                    self.broker_id,
+                    self.heartbeat_timeout,
+                    self.dead_message_ttl,
+                    self._should_do_maintenance("enqueue"),
+                    self._max_unpack_size(),
+                    message.options["redis_message_id"],
+                    message.encode(),
+                ]
+                dispatch(args=args, keys=[self.namespace], client=pipe)
+            pipe.execute()
+            for message in ready:
+                self.emit_after("enqueue", message, None)
+            return ready
+
     _broker_class = OutboxRedisBroker
     return _broker_class
 

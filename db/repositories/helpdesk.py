@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, case, delete, exists, false, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
+from db.base import utcnow
 from db.models import (
     Account,
     AccountMembership,
@@ -27,6 +29,7 @@ from db.models import (
     Message,
     User,
 )
+from db.session import dialect_name
 from domain.accounts.actor import Actor, ActorKind
 from domain.enums import ConversationStatus, MessageType, Permission
 
@@ -346,13 +349,14 @@ async def message_id_in_conversation(session: AsyncSession, conversation_id: int
     )
 
 
-async def is_participant(session: AsyncSession, conversation_id: int, user_id: int) -> bool:
-    found = await session.scalar(
-        select(ConversationParticipant.user_id).where(
-            ConversationParticipant.conversation_id == conversation_id, ConversationParticipant.user_id == user_id
-        )
+async def add_participant(session: AsyncSession, conversation_id: int, user_id: int, account_id: int) -> None:
+    """The user takes part in the conversation (one statement; nothing when they already do)."""
+    insert = postgresql.insert if dialect_name(session) == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(ConversationParticipant)
+        .values(conversation_id=conversation_id, user_id=user_id, account_id=account_id, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["conversation_id", "user_id"])
     )
-    return found is not None
 
 
 async def mention_of(session: AsyncSession, conversation_id: int, user_id: int) -> Mention | None:

@@ -46,27 +46,26 @@ def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message[Any]:
     return actor.message_with_options(kwargs={**job.kwargs, "outbox_id": job.id}, **options)
 
 
-async def send_jobs(
-    sessions: async_sessionmaker[AsyncSession],
-    broker: dramatiq.Broker,
-    jobs: Sequence[OutboxJob],
-    *,
-    lease_seconds: float,
-) -> int:
-    """Hand committed jobs to the broker. They stay open in the outbox until their actor finishes:
-    sending only leases them (a job not sent here is due for the sweeper after a short grace)."""
+def enqueue_all(broker: dramatiq.Broker, jobs: Sequence[OutboxJob]) -> list[OutboxJob]:
+    """Hand jobs to the broker (blocking: run it in a thread), in one round trip where the broker
+    can pipeline; returns the jobs that went out (a prefix of `jobs`)."""
+    many = getattr(broker, "enqueue_many", None)
+    if many is not None and len(jobs) > 1:
+        try:
+            many([_message(broker, job) for job in jobs])
+            return list(jobs)
+        except Exception as exc:  # noqa: BLE001 - the sweeper retries
+            log.warning("outbox.relay_failed", jobs=len(jobs), error=type(exc).__name__)
+            return []
     sent: list[OutboxJob] = []
     for job in jobs:
         try:
-            await asyncio.to_thread(broker.enqueue, _message(broker, job))
-            sent.append(job)
+            broker.enqueue(_message(broker, job))
         except Exception as exc:  # noqa: BLE001 - the sweeper retries
             log.warning("outbox.relay_failed", job_id=job.id, actor=job.actor_name, error=type(exc).__name__)
             break
-    if sent:
-        async with sessions() as session, session.begin():
-            await outbox.mark_sent(session, sent, lease_seconds=lease_seconds)
-    return len(sent)
+        sent.append(job)
+    return sent
 
 
 # Asked by the sweeper about the last copy it sent of each due job, as (queue, job id, send number):
@@ -95,14 +94,7 @@ async def sweep_outbox(
         async with sessions() as session, session.begin():
             due = await outbox.due_jobs(session, batch=batch)
             jobs = await _not_waiting(session, broker, due, probe, lease_seconds)
-            sent = []
-            for job in jobs:
-                try:
-                    await asyncio.to_thread(broker.enqueue, _message(broker, job))
-                except Exception as exc:  # noqa: BLE001
-                    log.warning("outbox.sweep_failed", job_id=job.id, error=type(exc).__name__)
-                    break
-                sent.append(job)
+            sent = await asyncio.to_thread(enqueue_all, broker, jobs) if jobs else []
             if sent:
                 await outbox.mark_sent(session, sent, lease_seconds=lease_seconds)
                 log.info("outbox.resent", jobs=len(sent), first_id=sent[0].id)
@@ -140,7 +132,17 @@ def event_message(event: Event) -> str:
 
 
 async def publish_events(broadcast: Publisher, events: Sequence[Event]) -> list[int]:
-    """Publish committed events' ids to their channels; returns the ids that went out."""
+    """Publish committed events' ids to their channels (in one round trip when the publisher has
+    `publish_many`); returns the ids that went out."""
+    many = getattr(broadcast, "publish_many", None)
+    if many is not None:
+        messages = [(channel, event_message(event)) for event in events for channel in event_channels(event)]
+        try:
+            await many(messages)
+        except Exception as exc:  # noqa: BLE001 - the sweeper publishes them later
+            log.warning("events.publish_failed", events=len(events), error=type(exc).__name__)
+            return []
+        return [event.id for event in events]
     sent = []
     for event in events:
         try:
@@ -151,15 +153,6 @@ async def publish_events(broadcast: Publisher, events: Sequence[Event]) -> list[
             break
         sent.append(event.id)
     return sent
-
-
-async def publish_and_mark(
-    sessions: async_sessionmaker[AsyncSession], broadcast: Publisher, events: Sequence[Event]
-) -> None:
-    sent = await publish_events(broadcast, events)
-    if sent:
-        async with sessions() as session, session.begin():
-            await session.execute(update(Event).where(Event.id.in_(sent)).values(relayed_at=utcnow()))
 
 
 async def sweep_events(
@@ -206,10 +199,23 @@ class Relay:
         """Relay what a committed transaction caused. Never raises for a failure of the broker,
         the broadcast or the database: the change is committed, and the sweepers relay it later."""
         try:
+            published: list[int] = []
+            sent: list[OutboxJob] = []
             if work.finalized and self.publisher is not None:
-                await publish_and_mark(self.sessions, self.publisher, work.finalized)
+                published = await publish_events(self.publisher, work.finalized)
             if work.jobs and self.broker is not None:
-                await send_jobs(self.sessions, self.broker, work.jobs, lease_seconds=self.lease_seconds)
+                sent = await asyncio.to_thread(enqueue_all, self.broker, work.jobs)
+            if published or sent:
+                # What went out, marked without a transaction around it (each UPDATE stands alone;
+                # what is not marked, the sweepers send again).
+                async with self.sessions() as session:
+                    if dialect_name(session) == "postgresql":
+                        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    if published:
+                        await session.execute(update(Event).where(Event.id.in_(published)).values(relayed_at=utcnow()))
+                    if sent:
+                        await outbox.mark_sent(session, sent, lease_seconds=self.lease_seconds)
+                    await session.commit()  # nothing to commit on PostgreSQL; on SQLite, the transaction
         except Exception:  # the sweepers relay it later
             log.warning("relay.after_commit_failed", exc_info=True)
         if (work.auth_changed or work.revoked_session_ids) and self.publisher is not None:

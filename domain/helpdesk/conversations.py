@@ -17,7 +17,6 @@ from db.models import (
     Contact,
     Conversation,
     ConversationLabel,
-    ConversationParticipant,
     Inbox,
     Mention,
     Message,
@@ -264,13 +263,7 @@ async def add_message(
 
 
 async def _participate(session: AsyncSession, conversation: Conversation, user_id: int) -> None:
-    if not await repo.is_participant(session, conversation.id, user_id):
-        session.add(
-            ConversationParticipant(
-                conversation_id=conversation.id, user_id=user_id, account_id=conversation.account_id
-            )
-        )
-        await session.flush()
+    await repo.add_participant(session, conversation.id, user_id, conversation.account_id)
 
 
 async def _mentions(session: AsyncSession, actor: Actor, conversation: Conversation, message: Message) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
@@ -45,12 +46,36 @@ def _host_for_url(ip: ssrf.IPAddress) -> str:
     return f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
 
 
+_POOLS: OrderedDict[tuple[int, str, bool], httpx.AsyncHTTPTransport] = OrderedDict()
+MAX_POOLS = 256  # host names with open connections kept per event loop
+
+
+def _pool_for(host: str, allow_private: bool) -> httpx.AsyncHTTPTransport:
+    """The connection pool for one host name: a receiver's connections are reused across deliveries,
+    and a TLS connection only ever for the name its certificate was checked against (the pools are
+    keyed by the vetted IP inside, so one pool per name keeps names apart)."""
+    key = (id(asyncio.get_running_loop()), host.lower(), allow_private)
+    pool = _POOLS.get(key)
+    if pool is not None:
+        _POOLS.move_to_end(key)
+        return pool
+    pool = _POOLS[key] = httpx.AsyncHTTPTransport(retries=0, trust_env=False)
+    while len(_POOLS) > MAX_POOLS:
+        _, oldest = _POOLS.popitem(last=False)
+        task = asyncio.get_running_loop().create_task(oldest.aclose())
+        _CLOSING.add(task)
+        task.add_done_callback(_CLOSING.discard)
+    return pool
+
+
+_CLOSING: set[asyncio.Task[None]] = set()
+
+
 class PinnedTransport(httpx.AsyncBaseTransport):
     """Sends each request to an address vetted just before, whatever DNS says at connect time."""
 
     def __init__(self, *, allow_private: bool) -> None:
         self._allow_private = allow_private
-        self._inner = httpx.AsyncHTTPTransport(retries=0, trust_env=False)
         self.connected_ip: str | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -70,10 +95,10 @@ class PinnedTransport(httpx.AsyncBaseTransport):
             content=request.content,
             extensions=extensions,
         )
-        return await self._inner.handle_async_request(pinned)
+        return await _pool_for(host, self._allow_private).handle_async_request(pinned)
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        """The pools outlive one request: nothing to close here."""
 
 
 async def post(url: str, body: str, headers: dict[str, str], *, timeout: float, allow_private: bool) -> Outcome:

@@ -16,6 +16,7 @@ class Received:
     body: bytes
     at: float = field(default_factory=time.monotonic)
     wall: float = field(default_factory=time.time)  # to compare with timestamps of other processes
+    peer: tuple[str, int] | None = None  # the client's address: one per connection
 
     @property
     def webhook_id(self) -> str:
@@ -36,11 +37,17 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real receivers do
+
             def do_POST(self) -> None:  # http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 with receiver._lock:
-                    receiver.requests.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                    receiver.requests.append(
+                        Received(
+                            self.path, {k.lower(): v for k, v in self.headers.items()}, body, peer=self.client_address
+                        )
+                    )
                     status, delay, answer = receiver._script.pop(0) if receiver._script else (200, 0.0, b"ok")
                 if delay:
                     receiver.release.wait(delay)
