@@ -42,6 +42,7 @@ from resolvers.context import (
     Credential,
     csrf_problem,
 )
+from schema.execution.events import SharedData
 
 log = get_logger("parley.graphql")
 
@@ -197,9 +198,20 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
 
     async def send_json(self, message) -> None:  # type: ignore[override]
         try:
-            await self.ws.send_text(self.view.encode_json_string(message))
+            await self.ws.send_text(self._encode(message))
         except WebSocketDisconnect as exc:
             raise WebSocketDisconnected from exc
+
+    def _encode(self, message) -> str:
+        """A `next` whose data a whole visibility group shares (schema/execution/events.py): its JSON
+        is made once and spliced into each socket's message."""
+        payload = message.get("payload") if isinstance(message, dict) else None
+        data = payload.get("data") if isinstance(payload, dict) and len(payload) == 1 else None
+        if type(data) is SharedData and message.get("type") == "next" and len(message) == 3:
+            if data.encoded is None:
+                data.encoded = self.view.encode_json_string(dict(data))
+            return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{data.encoded}}}}}'
+        return self.view.encode_json_string(message)
 
 
 class ParleyGraphQL(GraphQL):

@@ -237,7 +237,12 @@ class Feed:
         shared["inboxes"] = inboxes
         results: dict[Any, list[Any]] = {}
         for visibility, actor in merged.items():
-            results[visibility] = await self.kind.hydrate(session, actor, events, shared)
+            deliveries = await self.kind.hydrate(session, actor, events, shared)
+            for delivery in deliveries:
+                # Every subscriber of the group gets this object: its result is computed once
+                # (schema/execution/events.py).
+                delivery.shared = {}
+            results[visibility] = deliveries
         return {key: results[visibility] for key, visibility in alias.items()}
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from strawberry.types import Info
@@ -67,6 +67,9 @@ class Delivery:
     contact: Any = None
     typing: realtime.Typing | None = None
     presence: tuple[int, Availability] | None = None
+    # Set by the hub on a delivery a whole visibility group receives: results made from it, per
+    # document (schema/execution/events.py).
+    shared: dict | None = field(default=None, compare=False, repr=False)
 
 
 async def _member_actor(info: Info[Context, None], rule: Rule) -> Actor:

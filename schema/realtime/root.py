@@ -75,14 +75,20 @@ class RealtimeSubscription:
         self, info: strawberry.Info, after: str | None = None
     ) -> AsyncGenerator[t.AccountEvent, None]:
         async for d in rt.account_events(info, after):
-            yield t.AccountEvent(
-                **_common(d),
-                conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
-                message=Message.from_row(d.message) if d.message is not None else None,
-                contact=Contact.from_row(d.contact) if d.contact is not None else None,
-                presence=t.PresenceChange(user_pk=d.presence[0], status=d.presence[1]) if d.presence else None,
-                inbox_pk=d.event.inbox_id if d.event is not None else None,
-            )
+            event = d.shared.get(t.AccountEvent) if d.shared is not None else None
+            if event is None:
+                event = t.AccountEvent(
+                    **_common(d),
+                    conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
+                    message=Message.from_row(d.message) if d.message is not None else None,
+                    contact=Contact.from_row(d.contact) if d.contact is not None else None,
+                    presence=t.PresenceChange(user_pk=d.presence[0], status=d.presence[1]) if d.presence else None,
+                    inbox_pk=d.event.inbox_id if d.event is not None else None,
+                    shared=d.shared,
+                )
+                if d.shared is not None:
+                    d.shared[t.AccountEvent] = event  # the group's sockets share the object and its result
+            yield event
 
     @subscription(
         Rule.member,
@@ -95,12 +101,18 @@ class RealtimeSubscription:
         self, info: strawberry.Info, id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[t.ConversationEvent, None]:
         async for d in rt.conversation_events(info, str(id), after):
-            yield t.ConversationEvent(
-                **_common(d),
-                conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
-                message=Message.from_row(d.message) if d.message is not None else None,
-                typing=_typing(d),
-            )
+            event = d.shared.get(t.ConversationEvent) if d.shared is not None else None
+            if event is None:
+                event = t.ConversationEvent(
+                    **_common(d),
+                    conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
+                    message=Message.from_row(d.message) if d.message is not None else None,
+                    typing=_typing(d),
+                    shared=d.shared,
+                )
+                if d.shared is not None:
+                    d.shared[t.ConversationEvent] = event
+            yield event
 
     @subscription(
         Rule.agent,

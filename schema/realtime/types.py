@@ -81,6 +81,8 @@ class AccountEvent:
     contact: Contact | None = strawberry.field(description="The contact concerned (contact events).")
     presence: PresenceChange | None = strawberry.field(description="For presence.changed.")
     inbox_pk: strawberry.Private[int | None] = None
+    # What a visibility group shares of this event (schema/execution/events.py); None: this socket's own.
+    shared: strawberry.Private[dict | None] = None
 
     @strawberry.field(description="The inbox concerned (inbox events).")
     async def inbox(self, info: strawberry.Info) -> Inbox | None:
@@ -104,6 +106,7 @@ class ConversationEvent:
     conversation: Conversation | None = strawberry.field(description="The conversation, as it is now.")
     message: Message | None = strawberry.field(description="The message concerned, as it is now.")
     typing: TypingIndicator | None = strawberry.field(description="For typing.on and typing.off.")
+    shared: strawberry.Private[dict | None] = None  # as AccountEvent.shared
 
 
 @strawberry.type(description="Something addressed to the current user: notification.created, report_export.completed…")
