@@ -11,6 +11,7 @@ from schema.accounts.root import AccountsMutation, AccountsQuery
 from schema.attachments.root import AttachmentsMutation, AttachmentsQuery
 from schema.catalog.root import CatalogMutation, CatalogQuery
 from schema.diagnostics.root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
+from schema.execution import ParleyExecutionContext
 from schema.extensions.error_contract import ErrorContract
 from schema.extensions.guard import QueryGuard
 from schema.extensions.persisted import PersistedOperations
@@ -85,6 +86,7 @@ def build_schema(*, introspection: bool = True, max_batch_operations: int = 0) -
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
+        execution_context_class=ParleyExecutionContext,
         config=StrawberryConfig(disable_field_suggestions=not introspection, batching_config=batching),
     )
 
