@@ -9,6 +9,7 @@ gives the stock answer: the compiled path never answers differently, it only ans
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from inspect import isawaitable
 from typing import Any
 
@@ -21,6 +22,29 @@ from resolvers.fast_reads import ROOTS, NotCompilable, compile_query
 from schema.core.access import rule_of
 
 log = logging.getLogger(__name__)
+
+# Compiled statements of recent requests. Parsing is cached (schema/extensions/guard.py), so a
+# document sent again is the same OperationDefinitionNode: the key is that node (by identity; the
+# entry holds it, so its id cannot be reused), the variables, and what the statement reads of the
+# actor: the visibility predicate and the filters (account, user, role, kind, permissions).
+_STATEMENTS: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+_MAX_STATEMENTS = 2048
+
+
+def _statement_key(executor: Any, actor: Any) -> tuple | None:
+    try:
+        variables = orjson.dumps(executor.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return None
+    return (
+        id(executor.operation),
+        variables,
+        actor.kind,
+        actor.account_id,
+        actor.user_id,
+        actor.role,
+        actor.permissions,
+    )
 
 
 class SqlDocuments:
@@ -76,7 +100,17 @@ class SqlDocuments:
                 if rule is None:
                     return None
                 require(actor, rule)
-            stmt = compile_query(ex, actor, grouped)
+            key = _statement_key(ex, actor)
+            cached = _STATEMENTS.get(key) if key is not None else None
+            if cached is not None and cached[0] is ex.operation:
+                stmt = cached[1]
+                _STATEMENTS.move_to_end(key)
+            else:
+                stmt = compile_query(ex, actor, grouped)
+                if key is not None:
+                    _STATEMENTS[key] = (ex.operation, stmt)
+                    if len(_STATEMENTS) > _MAX_STATEMENTS:
+                        _STATEMENTS.popitem(last=False)
         except NotCompilable:
             return None
         except Exception:  # noqa: BLE001 - refused, bad input: the stock path gives the same error
