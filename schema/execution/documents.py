@@ -117,7 +117,8 @@ class SqlDocuments:
             return None
         try:
             async with ctx.db() as session:
-                raw = (await session.execute(stmt)).scalar_one()
+                connection = await session.connection()  # Core: no ORM bookkeeping for a text result
+                raw = (await connection.execute(stmt)).scalar_one()
         except Exception:
             # A compiler bug, never the caller's: log it, leave the session usable, answer the stock way.
             log.exception("compiled read failed; executed the stock way")
