@@ -73,10 +73,19 @@ async def seed(gql, smtp, desk: Desk) -> dict:
     )
     restricted = await add_agent(gql, admin, smtp, custom_role_id=role["customRoleCreate"]["customRole"]["id"])
     restricted_id = (await desk.data(restricted, "{ me { user { id } } }"))["me"]["user"]["id"]
+    members = [desk.user_ids["agent"], restricted_id]
+    roles = {}
+    for name, permissions in (("unassigned", "[CONVERSATION_UNASSIGNED_MANAGE]"), ("reports", "[REPORT_MANAGE]")):
+        made = await desk.data(
+            admin,
+            f'mutation {{ customRoleCreate(input: {{name: "{name}", permissions: {permissions}}}) {{ customRole {{ id }} }} }}',
+        )
+        roles[name] = await add_agent(gql, admin, smtp, custom_role_id=made["customRoleCreate"]["customRole"]["id"])
+        members.append((await desk.data(roles[name], "{ me { user { id } } }"))["me"]["user"]["id"])
     await desk.data(
         admin,
         "mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
-        {"i": desk.inbox_id, "u": [desk.user_ids["agent"], restricted_id]},
+        {"i": desk.inbox_id, "u": members},
     )
     other_contact = await desk.data(
         admin,
@@ -127,7 +136,7 @@ async def seed(gql, smtp, desk: Desk) -> dict:
         desk.agent, "mutation($id: ID!) { conversationMarkRead(id: $id) { errors { code } } }", {"id": c[1]}
     )
     other = await signup(gql, account="Elsewhere")
-    return {"ids": c, "restricted": restricted, "other": other, "team": team_id}
+    return {"ids": c, "restricted": restricted, "other": other, "team": team_id, **roles}
 
 
 def documents(desk: Desk, s: dict) -> list[tuple[str, dict]]:
@@ -197,12 +206,15 @@ async def test_compiled_reads_answer_exactly_as_stock_execution(gql, smtp, serve
         "admin": desk.admin,
         "agent": desk.agent,
         "outsider": desk.outsider,
-        "restricted": s["restricted"],
+        "restricted": s["restricted"],  # conversations assigned to them or that they take part in
+        "unassigned manager": s["unassigned"],  # the inbox's unassigned ones and their own
+        "no conversation permission": s["reports"],
         "other account": s["other"],
         "anonymous": None,
     }
     engine = server.app.state.services.engine
     compiled = 0
+    seen: dict[str, int | None] = {}
 
     async def run(who: Member | None, doc: str, variables: dict) -> dict:
         body = await gql.execute(doc, variables, headers=who.headers() if who else {})
@@ -218,7 +230,20 @@ async def test_compiled_reads_answer_exactly_as_stock_execution(gql, smtp, serve
                 fast = await run(who, doc, variables)
             assert fast == stock, (name, doc, variables)
             compiled += any("json_build_object" in st for st in statements)
-    assert compiled >= 80, compiled
+            if doc == DASHBOARD and variables == {"status": "OPEN", "first": 25}:
+                seen[name] = len(fast["data"]["conversations"]["nodes"]) if fast["data"] else None
+    # Each caller saw what its role allows (so the comparisons above were not all of empty lists).
+    assert seen == {
+        "admin": 5,
+        "agent": 5,
+        "outsider": 0,
+        "restricted": 1,
+        "unassigned manager": 2,
+        "no conversation permission": 0,
+        "other account": 0,
+        "anonymous": None,
+    }, seen
+    assert compiled >= 150, compiled
 
     # Keyset pagination over several pages, for every sort.
     for sort in ("LAST_ACTIVITY", "CREATED", "WAITING_SINCE", "PRIORITY"):

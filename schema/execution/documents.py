@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 # entry holds it, so its id cannot be reused), the variables, and what the statement reads of the
 # actor: the visibility predicate and the filters (account, user, role, kind, permissions).
 _STATEMENTS: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
-_MAX_STATEMENTS = 2048
+_MAX_STATEMENTS = 256  # about 55 KB each (the statement and SQLAlchemy's compiled form)
 
 
 def _statement_key(executor: Any, actor: Any) -> tuple | None:
@@ -111,7 +111,8 @@ class SqlDocuments:
                     _STATEMENTS[key] = (ex.operation, stmt)
                     if len(_STATEMENTS) > _MAX_STATEMENTS:
                         _STATEMENTS.popitem(last=False)
-        except NotCompilable:
+        except NotCompilable as exc:
+            log.debug("compiled read not used: %s", exc)
             return None
         except Exception:  # noqa: BLE001 - refused, bad input: the stock path gives the same error
             return None
