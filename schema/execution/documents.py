@@ -23,21 +23,24 @@ from schema.core.access import rule_of
 
 log = logging.getLogger(__name__)
 
-# Compiled statements of recent requests. Parsing is cached (schema/extensions/guard.py), so a
-# document sent again is the same OperationDefinitionNode: the key is that node (by identity; the
-# entry holds it, so its id cannot be reused), the variables, and what the statement reads of the
-# actor: the visibility predicate and the filters (account, user, role, kind, permissions).
-_STATEMENTS: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+# Compiled statements of recent requests, keyed by the document's text and operation, the variables,
+# and what the statement reads of the actor: the visibility predicate and the filters (account,
+# user, role, kind, permissions).
+_STATEMENTS: OrderedDict[tuple, Any] = OrderedDict()
 _MAX_STATEMENTS = 256  # about 55 KB each (the statement and SQLAlchemy's compiled form)
 
 
 def _statement_key(executor: Any, actor: Any) -> tuple | None:
+    operation = executor.operation
+    if operation.loc is None:
+        return None
     try:
         variables = orjson.dumps(executor.variable_values.coerced, option=orjson.OPT_SORT_KEYS)
     except TypeError:
         return None
     return (
-        id(executor.operation),
+        operation.loc.source.body,
+        operation.name.value if operation.name else None,
         variables,
         actor.kind,
         actor.account_id,
@@ -101,14 +104,13 @@ class SqlDocuments:
                     return None
                 require(actor, rule)
             key = _statement_key(ex, actor)
-            cached = _STATEMENTS.get(key) if key is not None else None
-            if cached is not None and cached[0] is ex.operation:
-                stmt = cached[1]
+            stmt = _STATEMENTS.get(key) if key is not None else None
+            if stmt is not None:
                 _STATEMENTS.move_to_end(key)
             else:
                 stmt = compile_query(ex, actor, grouped)
                 if key is not None:
-                    _STATEMENTS[key] = (ex.operation, stmt)
+                    _STATEMENTS[key] = stmt
                     if len(_STATEMENTS) > _MAX_STATEMENTS:
                         _STATEMENTS.popitem(last=False)
         except NotCompilable as exc:
