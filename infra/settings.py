@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(
         3.0, gt=0, le=300, description="How long a request or job waits for a pooled connection before it fails"
     )
+    fast_reads: bool = Field(
+        True,
+        description="Serve read documents the compiled read path maps (conversation lists and one conversation) "
+        "with one SQL statement that builds the JSON; off: every document runs through field resolvers",
+    )
     redis_max_connections: int = Field(
         64, ge=1, le=10_000, description="Redis connections per process; beyond this a caller waits (see the timeout)"
     )

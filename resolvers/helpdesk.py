@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -259,7 +260,8 @@ async def contact_note_create(info: Ctx, contact_id: strawberry.ID, content: str
 # --- conversations ---------------------------------------------------------------------------------------
 
 
-async def _filter(info: Ctx, f: i.ConversationFilterInput | None) -> repo.ConversationFilter:
+def conversation_filter(f: i.ConversationFilterInput | None) -> repo.ConversationFilter:
+    """The repository's filter for a `ConversationFilterInput` (typed errors for bad input)."""
     if f is None:
         return repo.ConversationFilter()
     out = repo.ConversationFilter(
@@ -279,13 +281,45 @@ async def _filter(info: Ctx, f: i.ConversationFilterInput | None) -> repo.Conver
             raise BadUserInput("Search with 2 to 200 characters", field="filter.search")
         out.search = f.search.strip()
     if f.label is not None:
-        from domain.catalog.labels import labels_by_titles
-
-        actor = await info.context.actor()
-        async with info.context.db() as session:
-            found, _missing = await labels_by_titles(session, actor.account_id, [f.label])
-        out.label_id = found[0].id if found else -1
+        out.label_title = f.label.strip().lower()  # titles are stored lower-case (labels_by_titles)
     return out
+
+
+@dataclass
+class ConversationPage:
+    """What a `conversations` call asks for, checked: the stock resolver and the compiled read path
+    (resolvers/fast_reads.py) both start from it."""
+
+    filter: repo.ConversationFilter
+    sort: str
+    after: tuple[str, int] | None
+    limit: int
+    had_after: bool
+
+
+def conversation_page(
+    filter: i.ConversationFilterInput | None = None,
+    sort: t.ConversationSort = t.ConversationSort.LAST_ACTIVITY,
+    first: int | None = 25,
+    after: str | None = None,
+) -> ConversationPage:
+    limit = page_size(first)
+    sort_name = t.ConversationSort(sort).value
+    f = conversation_filter(filter)
+    cursor = None
+    if after is not None:
+        raw = decode_cursor(after)
+        value, _, last_id = raw.rpartition("|")
+        if not (last_id.isascii() and last_id.isdigit()) or len(last_id) > 18:
+            raise BadUserInput("Invalid cursor", field="after")
+        cursor = (value, int(last_id))
+        try:
+            if sort_name == "PRIORITY" and not (value.isascii() and value.lstrip("-").isdigit() and len(value) <= 18):
+                raise ValueError(value)
+            int(value) if sort_name == "PRIORITY" else datetime.fromisoformat(value)
+        except ValueError:
+            raise BadUserInput("Invalid cursor", field="after") from None
+    return ConversationPage(f, sort_name, cursor, limit, after is not None)
 
 
 async def conversations_list(
@@ -296,48 +330,31 @@ async def conversations_list(
     after: str | None = None,
 ) -> Connection[t.Conversation]:
     actor = await info.context.actor()
-    limit = page_size(first)
-    sort = t.ConversationSort(sort).value
-    f = await _filter(info, filter)
-    cursor = None
-    if after is not None:
-        raw = decode_cursor(after)
-        value, _, last_id = raw.rpartition("|")
-        if not (last_id.isascii() and last_id.isdigit()) or len(last_id) > 18:
-            raise BadUserInput("Invalid cursor", field="after")
-        cursor = (value, int(last_id))
-        try:
-            if sort == "PRIORITY" and not (value.isascii() and value.lstrip("-").isdigit() and len(value) <= 18):
-                raise ValueError(value)
-            int(value) if sort == "PRIORITY" else datetime.fromisoformat(value)
-        except ValueError:
-            raise BadUserInput("Invalid cursor", field="after") from None
+    page = conversation_page(filter, sort, first, after)
 
     def key(row) -> str:
-        return f"{repo.sort_key_value(sort, row)}|{row.id}"
+        return f"{repo.sort_key_value(page.sort, row)}|{row.id}"
 
     async with info.context.db() as session:
-        rows = await repo.conversations_page(session, actor, f, sort=sort, after=cursor, limit=limit + 1)
-    return build_connection(rows, limit, t.Conversation.from_row, key, after is not None)
+        rows = await repo.conversations_page(
+            session, actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1
+        )
+    return build_connection(rows, page.limit, t.Conversation.from_row, key, page.had_after)
+
+
+def conversation_lookup(id: strawberry.ID | None = None, display_id: int | None = None) -> dict[str, int]:
+    """The key a `conversation` call names (typed errors for a bad or missing one)."""
+    if id is not None:
+        return {"conversation_id": decode_id(id, "Conversation")}
+    if display_id is not None:
+        return {"display_id": display_id}
+    raise BadUserInput("Give `id` or `displayId`")
 
 
 async def conversation(info: Ctx, id: strawberry.ID | None = None, display_id: int | None = None) -> t.Conversation:
     actor = await info.context.actor()
     async with info.context.db() as session:
-        if id is not None:
-            row = await repo.conversation_visible(session, actor, decode_id(id, "Conversation"))
-        elif display_id is not None:
-            from sqlalchemy import select
-
-            from db.models import Conversation as ConversationRow
-
-            row = await session.scalar(
-                select(ConversationRow).where(
-                    ConversationRow.display_id == display_id, repo.visible_conversations(actor)
-                )
-            )
-        else:
-            raise BadUserInput("Give `id` or `displayId`")
+        row = await session.scalar(repo.conversation_select(actor, **conversation_lookup(id, display_id)))
     if row is None:
         raise NotFound("No such conversation")
     return t.Conversation.from_row(row)
@@ -345,7 +362,7 @@ async def conversation(info: Ctx, id: strawberry.ID | None = None, display_id: i
 
 async def conversation_counts(info: Ctx, filter: i.ConversationFilterInput | None = None) -> t.ConversationCounts:
     actor = await info.context.actor()
-    f = await _filter(info, filter)
+    f = conversation_filter(filter)
     async with info.context.db() as session:
         counts = await repo.conversation_counts(session, actor, f)
     return t.ConversationCounts(**counts)

@@ -197,6 +197,8 @@ def server_env(url: str, redis_url: str, port: int, secret_key: str, counts_path
             "BENCH_SQL_COUNTS": str(counts_path),
         }
     )
+    # BENCH_PARLEY_<NAME> reaches the server as PARLEY_<NAME>, e.g. BENCH_PARLEY_FAST_READS=false.
+    env.update({k.removeprefix("BENCH_"): v for k, v in os.environ.items() if k.startswith("BENCH_PARLEY_")})
     return env
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, delete, exists, false, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, exists, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
@@ -175,6 +176,7 @@ class ConversationFilter:
     assignee_id: int | None = None
     team_id: int | None = None
     label_id: int | None = None
+    label_title: str | None = None  # lower-case, as stored; a title no label has matches nothing
     priority: str | None = None
     contact_id: int | None = None
     search: str | None = None
@@ -224,6 +226,15 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
                 ConversationLabel.conversation_id == Conversation.id, ConversationLabel.label_id == f.label_id
             )
         )
+    if f.label_title is not None:
+        conds.append(
+            exists().where(
+                ConversationLabel.conversation_id == Conversation.id,
+                ConversationLabel.label_id == Label.id,
+                Label.account_id == actor.account_id,
+                Label.title == f.label_title,
+            )
+        )
     if f.search:
         conds.append(
             exists().where(
@@ -235,10 +246,17 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
     return conds
 
 
-async def conversations_page(
-    session: AsyncSession, actor: Actor, f: ConversationFilter, *, sort: str, after: tuple[str, int] | None, limit: int
-) -> Sequence[Conversation]:
-    """Keyset pagination on (sort key, id). Nulls (waiting since) sort last as the far future."""
+def conversations_page_select(
+    actor: Actor,
+    f: ConversationFilter,
+    *,
+    sort: str,
+    after: tuple[str, int] | None,
+    limit: int,
+    numbered: bool = False,
+) -> Select[Any]:
+    """Keyset pagination on (sort key, id). Nulls (waiting since) sort last as the far future.
+    `numbered` adds the row's position in that order as `position` (the compiled read path)."""
     column, descending = SORTS[sort]
     stmt = select(Conversation).where(*_filtered(actor, f))
     key = func.coalesce(column, datetime(9999, 1, 1)) if sort == "WAITING_SINCE" else column
@@ -250,7 +268,26 @@ async def conversations_page(
         else:
             stmt = stmt.where(or_(key > bound, and_(key == bound, Conversation.id > last_id)))
     order = (key.desc(), Conversation.id.desc()) if descending else (key.asc(), Conversation.id.asc())
-    return (await session.scalars(stmt.order_by(*order).limit(limit))).all()
+    if numbered:
+        stmt = stmt.add_columns(func.row_number().over(order_by=order).label("position"))
+    return stmt.order_by(*order).limit(limit)
+
+
+async def conversations_page(
+    session: AsyncSession, actor: Actor, f: ConversationFilter, *, sort: str, after: tuple[str, int] | None, limit: int
+) -> Sequence[Conversation]:
+    stmt = conversations_page_select(actor, f, sort=sort, after=after, limit=limit)
+    return (await session.scalars(stmt)).all()
+
+
+def conversation_select(
+    actor: Actor, *, conversation_id: int | None = None, display_id: int | None = None
+) -> Select[Any]:
+    """One visible conversation by primary key or by its number in the account."""
+    stmt = select(Conversation).where(visible_conversations(actor))
+    if conversation_id is not None:
+        return stmt.where(Conversation.id == conversation_id)
+    return stmt.where(Conversation.display_id == display_id)
 
 
 async def conversation_counts(session: AsyncSession, actor: Actor, f: ConversationFilter) -> dict[str, int]:

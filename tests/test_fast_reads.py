@@ -1,0 +1,299 @@
+"""The compiled read path (resolvers/fast_reads.py) against stock execution: the same documents, the
+same callers, with PARLEY_FAST_READS on and off, must give byte-for-byte the same JSON (data and
+errors); and the dashboard document costs one data statement."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from bench.product.scenarios import CONVERSATION, DASHBOARD
+from tests.support.accounts import Member, add_agent, signup
+from tests.support.desk import ERR, Desk, build_desk
+from tests.test_query_counts import count_statements
+
+ALL_MESSAGE = """id __typename content messageType private senderType contentAttributes createdAt editedAt deletedAt
+  senderUser { id name displayName email availability emailVerified } senderContact { id name email }"""
+ALL_CONVERSATION = f"""id __typename displayId status priority snoozedUntil lastActivityAt waitingSince
+  firstReplyCreatedAt agentLastSeenAt customAttributes additionalAttributes createdAt unreadCount
+  inbox {{ id name channelType websiteToken apiIdentifier hmacMandatory greetingEnabled greetingMessage
+    outOfOfficeMessage workingHoursEnabled timezone enableAutoAssignment }}
+  contact {{ id name email phoneNumber identifier additionalAttributes customAttributes contactType blocked
+    lastActivityAt createdAt }}
+  assignee {{ id name displayName email availability emailVerified }}
+  team {{ id name description allowAutoAssign createdAt }}
+  labels {{ id title description color showOnSidebar createdAt }}
+  lastMessage {{ {ALL_MESSAGE} }}"""
+LIST_ALL = f"""query($first: Int, $after: String, $sort: ConversationSort, $filter: ConversationFilterInput) {{
+  conversations(first: $first, after: $after, sort: $sort, filter: $filter) {{
+    __typename
+    edges {{ __typename cursor node {{ {ALL_CONVERSATION} }} }}
+    pageInfo {{ __typename hasNextPage hasPreviousPage startCursor endCursor }}
+  }} }}"""
+ONE_ALL = f"""query($id: ID, $displayId: Int, $first: Int, $before: String) {{
+  conversation(id: $id, displayId: $displayId) {{ {ALL_CONVERSATION}
+    messages(first: $first, before: $before) {{ edges {{ cursor node {{ {ALL_MESSAGE} }} }} nodes {{ id }}
+      pageInfo {{ hasNextPage hasPreviousPage startCursor endCursor }} }} }} }}"""
+SHAPES = """query Shapes($withLabels: Boolean!, $skipContact: Boolean = false, $n: Int = 3, $s: ConversationStatus = OPEN) {
+  __typename
+  open: conversations(first: $n, filter: {status: $s}) { ...Page }
+  everything: conversations(first: 50) {
+    nodes { ... on Conversation { displayId } ...Who id @include(if: $withLabels) labels @include(if: $withLabels) { t: title } }
+    nodes { contact { email } }
+  }
+}
+fragment Page on ConversationConnection { edges { c: cursor n: node { ...Who k: status } } pageInfo { more: hasNextPage } }
+fragment Who on Conversation { contact @skip(if: $skipContact) { name __typename } assignee { email } }"""
+MIXED = "{ me { user { email } } conversations(first: 2) { nodes { displayId } } }"
+BOTH = """query($id: ID!) { conversation(id: $id) { displayId messages(first: 1) { nodes { content } } }
+  conversations(first: 3) { nodes { displayId } } }"""
+
+
+@contextlib.contextmanager
+def fast_reads(server, on: bool) -> Iterator[None]:
+    settings = server.app.state.services.settings
+    before = settings.fast_reads
+    settings.fast_reads = on
+    try:
+        yield
+    finally:
+        settings.fast_reads = before
+
+
+async def seed(gql, smtp, desk: Desk) -> dict:
+    admin = desk.admin
+    for title in ("billing", "vip"):
+        await desk.data(admin, f'mutation {{ labelCreate(input: {{title: "{title}"}}) {{ {ERR} }} }}')
+    team = await desk.data(admin, f'mutation {{ teamCreate(input: {{name: "Tier 1"}}) {{ team {{ id }} {ERR} }} }}')
+    team_id = team["teamCreate"]["team"]["id"]
+    role = await desk.data(
+        admin,
+        'mutation { customRoleCreate(input: {name: "Mine", permissions: [CONVERSATION_PARTICIPATING_MANAGE]}) '
+        "{ customRole { id } } }",
+    )
+    restricted = await add_agent(gql, admin, smtp, custom_role_id=role["customRoleCreate"]["customRole"]["id"])
+    restricted_id = (await desk.data(restricted, "{ me { user { id } } }"))["me"]["user"]["id"]
+    members = [desk.user_ids["agent"], restricted_id]
+    roles = {}
+    for name, permissions in (("unassigned", "[CONVERSATION_UNASSIGNED_MANAGE]"), ("reports", "[REPORT_MANAGE]")):
+        made = await desk.data(
+            admin,
+            f'mutation {{ customRoleCreate(input: {{name: "{name}", permissions: {permissions}}}) {{ customRole {{ id }} }} }}',
+        )
+        roles[name] = await add_agent(gql, admin, smtp, custom_role_id=made["customRoleCreate"]["customRole"]["id"])
+        members.append((await desk.data(roles[name], "{ me { user { id } } }"))["me"]["user"]["id"])
+    await desk.data(
+        admin,
+        "mutation($i: ID!, $u: [ID!]!) { inboxMembersSet(id: $i, userIds: $u) { errors { code } } }",
+        {"i": desk.inbox_id, "u": members},
+    )
+    other_contact = await desk.data(
+        admin,
+        f'mutation {{ contactCreate(input: {{name: "Otto", email: "otto@example.test"}}) {{ contact {{ id }} {ERR} }} }}',
+    )
+    conversations = []
+    for i in range(7):
+        contact = other_contact["contactCreate"]["contact"]["id"] if i % 3 == 2 else None
+        conversations.append(await desk.new_conversation(f"order {i} is late", contact_id=contact))
+    c = [x["id"] for x in conversations]
+    for cid, who in ((c[0], desk.user_ids["agent"]), (c[1], desk.user_ids["agent"]), (c[2], restricted_id)):
+        await desk.data(
+            admin,
+            "mutation($id: ID!, $a: ID) { conversationAssign(id: $id, input: {assigneeId: $a}) { errors { code } } }",
+            {"id": cid, "a": who},
+        )
+    await desk.data(
+        admin,
+        "mutation($id: ID!, $t: ID) { conversationAssign(id: $id, input: {teamId: $t}) { errors { code } } }",
+        {"id": c[1], "t": team_id},
+    )
+    for cid, labels in ((c[0], ["billing", "vip"]), (c[3], ["vip"])):
+        await desk.data(
+            admin,
+            "mutation($id: ID!, $a: [String!]!) { conversationLabelsUpdate(id: $id, input: {add: $a, remove: []}) { errors { code } } }",
+            {"id": cid, "a": labels},
+        )
+    for cid, p in ((c[0], "URGENT"), (c[3], "LOW"), (c[4], "HIGH")):
+        await desk.data(
+            admin,
+            "mutation($id: ID!, $p: Priority) { conversationPriorityUpdate(id: $id, priority: $p) { errors { code } } }",
+            {"id": cid, "p": p},
+        )
+    for cid, s in ((c[5], "RESOLVED"), (c[6], "PENDING")):
+        await desk.data(
+            admin,
+            "mutation($id: ID!, $s: ConversationStatus!) { conversationStatusUpdate(id: $id, input: {status: $s}) { errors { code } } }",
+            {"id": cid, "s": s},
+        )
+    for n in range(4):
+        await desk.data(
+            desk.agent,
+            "mutation($c: ID!, $t: String!) { messageCreate(input: {conversationId: $c, content: $t}) { errors { code } } }",
+            {"c": c[0], "t": f"reply {n}"},
+        )
+    await desk.incoming(c[0], "thanks")
+    await desk.data(
+        desk.agent, "mutation($id: ID!) { conversationMarkRead(id: $id) { errors { code } } }", {"id": c[1]}
+    )
+    other = await signup(gql, account="Elsewhere")
+    return {"ids": c, "restricted": restricted, "other": other, "team": team_id, **roles}
+
+
+def documents(desk: Desk, s: dict) -> list[tuple[str, dict]]:
+    c = s["ids"]
+    docs: list[tuple[str, dict]] = [
+        (DASHBOARD, {"status": "OPEN", "first": 25}),
+        (DASHBOARD, {"status": "RESOLVED", "first": 25}),
+        (DASHBOARD, {"status": "OPEN", "first": 2}),
+        (DASHBOARD, {"status": "OPEN"}),  # a missing required variable
+        (CONVERSATION, {"id": c[0], "first": 50}),
+        (LIST_ALL, {}),
+        (LIST_ALL, {"first": 0}),
+        (LIST_ALL, {"first": 101}),
+        (LIST_ALL, {"first": -1}),
+        (LIST_ALL, {"after": "not a cursor"}),
+        (LIST_ALL, {"after": "Yzp4fDE"}),
+        (SHAPES, {"withLabels": True}),
+        (SHAPES, {"withLabels": False, "skipContact": True, "n": 1, "s": "PENDING"}),
+        (SHAPES, {}),
+        (MIXED, {}),
+        (BOTH, {"id": c[0]}),
+        ("{ __typename }", {}),
+        ("{ conversations { totalCount } }", {}),
+        # Fields the compiler does not map: the whole document runs the stock way.
+        ("{ conversations { nodes { inbox { hmacToken channelConfig workingHours { dayOfWeek } } } } }", {}),
+        ("{ conversations { nodes { inbox { members { email } } team { members { email } } } } }", {}),
+        ("query($id: ID!) { conversation(id: $id) { messages { nodes { attachments { id } } } } }", {"id": c[0]}),
+        ("{ conversationCounts { open } conversations { nodes { id } } }", {}),
+        ("query { ...Q } fragment Q on Query { conversations(first: 1) { nodes { displayId } } }", {}),
+        ("query($s: ConversationSort!) { conversations(sort: $s) { edges { cursor } } }", {"s": "PRIORITY"}),
+        ("query($s: ConversationSort!) { conversations(sort: $s) { edges { cursor } } }", {"s": "NOPE"}),
+        (ONE_ALL, {"id": c[0], "first": 2}),
+        (ONE_ALL, {"id": c[0], "first": 2, "before": "YzoxMDAwMDAw"}),
+        (ONE_ALL, {"id": c[0], "before": "bad"}),
+        (ONE_ALL, {"displayId": 1}),
+        (ONE_ALL, {"displayId": 999}),
+        (ONE_ALL, {"id": "nonsense"}),
+        (ONE_ALL, {}),
+        (ONE_ALL, {"id": c[5], "first": 0}),
+    ]
+    filters = [{"status": st} for st in ("OPEN", "PENDING", "RESOLVED", "SNOOZED")] + [
+        {"inboxId": desk.inbox_id},
+        {"inboxId": "bad"},
+        {"assignee": "me"},
+        {"assignee": "unassigned"},
+        {"assignee": "assigned"},
+        {"assignee": "bogus"},
+        {"assigneeId": desk.user_ids["agent"]},
+        {"teamId": s["team"]},
+        {"label": "billing"},
+        {"label": " VIP "},
+        {"label": "nothing"},
+        {"priority": "URGENT"},
+        {"contactId": desk.contact_id},
+        {"search": "late"},
+        {"search": "x"},
+        {"status": "OPEN", "label": "vip", "assignee": "unassigned"},
+    ]
+    docs += [(LIST_ALL, {"filter": f}) for f in filters]
+    return docs
+
+
+async def test_compiled_reads_answer_exactly_as_stock_execution(gql, smtp, server):
+    desk = await build_desk(gql, smtp)
+    s = await seed(gql, smtp, desk)
+    callers: dict[str, Member | None] = {
+        "admin": desk.admin,
+        "agent": desk.agent,
+        "outsider": desk.outsider,
+        "restricted": s["restricted"],  # conversations assigned to them or that they take part in
+        "unassigned manager": s["unassigned"],  # the inbox's unassigned ones and their own
+        "no conversation permission": s["reports"],
+        "other account": s["other"],
+        "anonymous": None,
+    }
+    engine = server.app.state.services.engine
+    compiled = 0
+    seen: dict[str, int | None] = {}
+
+    async def run(who: Member | None, doc: str, variables: dict) -> dict:
+        body = await gql.execute(doc, variables, headers=who.headers() if who else {})
+        # The caller's cost budget counts every request: what it has used differs between the runs.
+        body.get("extensions", {}).get("cost", {}).pop("budget", None)
+        return body
+
+    for doc, variables in documents(desk, s):
+        for name, who in callers.items():
+            with fast_reads(server, False):
+                stock = await run(who, doc, variables)
+            with fast_reads(server, True), count_statements(engine) as statements:
+                fast = await run(who, doc, variables)
+            assert fast == stock, (name, doc, variables)
+            compiled += any("json_build_object" in st for st in statements)
+            if doc == DASHBOARD and variables == {"status": "OPEN", "first": 25}:
+                seen[name] = len(fast["data"]["conversations"]["nodes"]) if fast["data"] else None
+    # Each caller saw what its role allows (so the comparisons above were not all of empty lists).
+    assert seen == {
+        "admin": 5,
+        "agent": 5,
+        "outsider": 0,
+        "restricted": 1,
+        "unassigned manager": 2,
+        "no conversation permission": 0,
+        "other account": 0,
+        "anonymous": None,
+    }, seen
+    assert compiled >= 150, compiled
+
+    # Keyset pagination over several pages, for every sort.
+    for sort in ("LAST_ACTIVITY", "CREATED", "WAITING_SINCE", "PRIORITY"):
+        for who in (desk.admin, desk.agent):
+            after, seen = None, []
+            for _ in range(10):
+                variables = {"first": 2, "after": after, "sort": sort}
+                with fast_reads(server, False):
+                    stock = await run(who, LIST_ALL, variables)
+                with fast_reads(server, True):
+                    fast = await run(who, LIST_ALL, variables)
+                assert fast == stock, (sort, variables)
+                page = fast["data"]["conversations"]
+                seen += [e["node"]["id"] for e in page["edges"]]
+                if not page["pageInfo"]["hasNextPage"]:
+                    break
+                after = page["pageInfo"]["endCursor"]
+            assert len(seen) == len(set(seen)) and len(seen) >= 2, (sort, seen)
+
+    # Messages, paged backwards.
+    before = None
+    for _ in range(5):
+        variables = {"id": s["ids"][0], "first": 2, "before": before}
+        with fast_reads(server, False):
+            stock = await run(desk.agent, ONE_ALL, variables)
+        with fast_reads(server, True):
+            fast = await run(desk.agent, ONE_ALL, variables)
+        assert fast == stock, variables
+        info = fast["data"]["conversation"]["messages"]["pageInfo"]
+        if not info["hasNextPage"]:
+            break
+        before = info["endCursor"]
+    assert before is not None
+
+
+async def test_the_dashboard_costs_one_data_statement(gql, smtp, server):
+    desk = await build_desk(gql, smtp)
+    await seed(gql, smtp, desk)
+    engine = server.app.state.services.engine
+    variables = {"status": "OPEN", "first": 25}
+    await desk.data(desk.agent, DASHBOARD, variables)  # the actor's token is now known
+    with fast_reads(server, True), count_statements(engine) as fast:
+        body = await desk.data(desk.agent, DASHBOARD, variables)
+    with fast_reads(server, False), count_statements(engine) as stock:
+        assert await desk.data(desk.agent, DASHBOARD, variables) == body
+    assert len(body["conversations"]["nodes"]) == 5
+    compiled = [st for st in fast if "json_build_object" in st]
+    # The rest is authentication (the session and the membership), the same in both runs.
+    auth = [st for st in fast if st not in compiled]
+    assert len(compiled) == 1 and all("user_sessions" in st or "account_memberships" in st for st in auth), fast
+    assert stock[: len(auth)] == auth and len(stock) - len(auth) == 5, (
+        stock
+    )  # list, contact, assignee, labels, last message
