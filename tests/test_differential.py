@@ -43,7 +43,8 @@ DEPTH = 3
 # Query fields whose answer changes between two identical calls, and why; their volatile part is
 # dropped before comparing (the rest still must match).
 VOLATILE = {
-    "rateLimit": "each call spends the cost budget the field reports",
+    "rateLimit": (("used", "remaining", "resetAt"), "each call spends the cost budget the field reports"),
+    "inboxImap": (("lastPolledAt", "lastError", "lastUid"), "the mailbox poller runs between the calls"),
 }
 
 
@@ -155,7 +156,8 @@ def _drop_volatile(body: dict, name: str) -> dict:
     if isinstance(cost, dict):
         cost.pop("budget", None)
     if name in VOLATILE and isinstance(body.get("data"), dict) and isinstance(body["data"].get(name), dict):
-        body["data"][name].pop("budget", None)
+        for key in VOLATILE[name][0]:
+            body["data"][name].pop(key, None)
     return body
 
 
