@@ -181,3 +181,20 @@ async def test_a_mutation_keeps_its_transaction(gql, smtp, server):
     assert body["labelCreate"]["errors"] == []
     words = [" ".join(s.split()).upper() for s in statements]
     assert any(w.startswith("BEGIN") for w in words) and any(w.startswith("COMMIT") for w in words), words
+
+
+async def test_messages_leave_the_credential_cache_alone(gql, smtp, server):
+    """Every logged event moves the account's event sequence; only changes that decide authentication
+    (here: none) may empty the cache, so the next request still reads no credentials."""
+    desk = await build_desk(gql, smtp)
+    engine = server.app.state.services.engine
+    conversation = await desk.new_conversation("Hello")
+    reply = """mutation($c: ID!, $t: String!) { messageCreate(input: {conversationId: $c, content: $t}) {
+      message { id } errors { code } } }"""
+    await desk.data(desk.agent, reply, {"c": conversation["id"], "t": "first"})
+    for text_ in ("second", "third"):
+        with count_all_statements(engine) as (_statements, data):
+            body = await desk.data(desk.agent, reply, {"c": conversation["id"], "t": text_})
+        assert body["messageCreate"]["errors"] == []
+        auth_tables = ("USER_SESSIONS", "ACCOUNT_MEMBERSHIPS", "API_TOKENS")
+        assert not [w for w in data if any(t in w.upper() for t in auth_tables)], data

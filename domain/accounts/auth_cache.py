@@ -41,7 +41,8 @@ log = get_logger("parley.auth")
 # Rows authentication reads, and the columns whose change matters (None: any column). Last-used times
 # are left out: they change all the time and decide nothing.
 _WATCHED: dict[type, frozenset[str] | None] = {
-    Account: None,
+    # Only suspension decides; every logged event bumps the account's event_seq.
+    Account: frozenset({"status"}),
     AccountMembership: None,
     CustomRole: None,
     Bot: None,
