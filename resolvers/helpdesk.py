@@ -127,6 +127,7 @@ async def inbox_update(info: Ctx, id: strawberry.ID, input: i.InboxUpdateInput) 
             config=_config(input.channel_config) if input.channel_config else None,
             settings=_settings(input.settings),
             meta=info.context.meta,
+            app_settings=info.context.settings,
         )
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
