@@ -17,6 +17,8 @@ from standardwebhooks import Webhook as StandardWebhook
 
 from db.models import Contact, ContactInbox, Conversation, Message
 from tests.support.desk import ERR, build_desk
+from tests.support.gql import SubscriptionSocket
+from tests.test_query_counts import count_statements
 from tests.test_webhooks import attempts, hook_settings, receiver, wait_until  # noqa: F401 - fixtures
 
 INBOX = """mutation($input: InboxCreateInput!) { inboxCreate(input: $input) {
@@ -79,7 +81,7 @@ async def callback_of(desk, inbox_id: str) -> dict:
     return hook
 
 
-async def test_a_partner_client_talks_to_agents_and_hears_their_replies_on_its_callback(gql, smtp, receiver):
+async def test_a_partner_client_talks_to_agents_and_hears_their_replies_on_its_callback(gql, smtp, receiver, server):
     desk = await build_desk(gql, smtp)
     inbox_id, identifier, hmac_token, public = await api_inbox(desk, gql, channelConfig={"callbackUrl": receiver.url})
     hook = await callback_of(desk, inbox_id)
@@ -120,9 +122,20 @@ async def test_a_partner_client_talks_to_agents_and_hears_their_replies_on_its_c
     assert seen["inbox"]["id"] == inbox_id and seen["contact"]["name"] == "Kim Lee"
     assert seen["lastMessage"] == {"content": "My invoice is wrong", "messageType": "INCOMING"}
 
+    # The pubsub token is the contact's widget session: its live stream hears the reply too.
+    sock = SubscriptionSocket(server.ws_url, payload={"token": contact["pubsub_token"]})
+    await sock.connect()
+    await sock.subscribe("subscription { widgetEvents { type message { content } } }")
+    await asyncio.sleep(0.3)
     await desk.data(desk.agent, REPLY, {"c": seen["id"], "t": "Internal: check billing", "p": True})
     body = await desk.data(desk.agent, REPLY, {"c": seen["id"], "t": "Fixed, sorry!", "p": False})
     assert body["messageCreate"]["errors"] == []
+
+    event = (await sock.next_data(10))["widgetEvents"]
+    while event["type"] != "message.created":
+        event = (await sock.next_data(10))["widgetEvents"]
+    assert event["message"]["content"] == "Fixed, sorry!"  # never the private note
+    await sock.close()
 
     # The callback hears the agent's public reply only: not the contact's message, not the note.
     await wait_until(lambda: receiver.events("message_created"))
@@ -139,7 +152,7 @@ async def test_a_partner_client_talks_to_agents_and_hears_their_replies_on_its_c
     after = await public.ok("GET", f"/contacts/{source_id}/conversations/{display_id}/messages?after={page[0]['id']}")
     assert [m["content"] for m in after] == ["Fixed, sorry!"]
 
-    # The pubsub token is the contact's widget session: it reads the same conversation over GraphQL.
+    # And the widget's queries read the same conversation with it.
     widget = await gql.data(
         "{ widgetConversations { id } }", headers={"Authorization": f"Bearer {contact['pubsub_token']}"}
     )
@@ -293,3 +306,39 @@ async def test_other_inboxes_accounts_and_contacts_are_not_reachable(gql, smtp, 
     assert identifier != other_identifier != second_identifier
     resp = await public.call("GET", f"/contacts/{mine}/conversations/{my_conversation}/messages")
     assert [m["content"] for m in resp.json()] == ["private"]
+
+
+async def test_lists_cost_the_same_statements_for_longer_pages(gql, smtp, server):
+    desk = await build_desk(gql, smtp)
+    _, _, _, public = await api_inbox(desk, gql)
+    source_id = (await public.ok("POST", "/contacts", {"name": "Lou"}))["source_id"]
+    engine = server.app.state.services.engine
+
+    async def add_conversation() -> int:
+        display_id = (await public.ok("POST", f"/contacts/{source_id}/conversations"))["id"]
+        await public.ok("POST", f"/contacts/{source_id}/conversations/{display_id}/messages", {"content": "hi"})
+        nodes = [e["node"] for e in (await desk.data(desk.agent, CONVERSATIONS))["conversations"]["edges"]]
+        [seen] = [n for n in nodes if n["displayId"] == display_id]
+        await desk.data(desk.agent, REPLY, {"c": seen["id"], "t": "hello", "p": False})
+        return display_id
+
+    async def measure(path: str) -> tuple[int, int]:
+        with count_statements(engine) as statements:
+            rows = await public.ok("GET", path)
+        return len(rows), len(statements)
+
+    first = await add_conversation()
+    small = [
+        await measure(f"/contacts/{source_id}/conversations"),
+        await measure(f"/contacts/{source_id}/conversations/{first}/messages"),
+    ]
+    for _ in range(4):
+        await add_conversation()
+    for _ in range(4):
+        await public.ok("POST", f"/contacts/{source_id}/conversations/{first}/messages", {"content": "more"})
+    large = [
+        await measure(f"/contacts/{source_id}/conversations"),
+        await measure(f"/contacts/{source_id}/conversations/{first}/messages"),
+    ]
+    assert [n for n, _ in small] == [1, 2] and [n for n, _ in large] == [5, 6]
+    assert [c for _, c in small] == [c for _, c in large], (small, large)
