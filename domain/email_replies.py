@@ -7,8 +7,8 @@ Incoming emails (domain/inbound_email/) carry their own Message-ID in `contentAt
 and `source_id`. A reply's Reply-To is the conversation's own reply address, so the customer's answer
 finds the conversation even without threading headers or with the address in Cc; it copies (Cc) the
 other people the customer's latest email was addressed to, and carries `X-Parley-Loop`, so that it
-is dropped should it ever come back. Sending uses the installation's SMTP settings; per-inbox SMTP
-is not supported."""
+is dropped should it ever come back. Sending uses the inbox's own SMTP server when it has one
+(domain/inbox_smtp.py), else the installation's."""
 
 from __future__ import annotations
 
@@ -150,6 +150,7 @@ async def queue_replies(session: AsyncSession, event_ids: Sequence[int], *, sett
             sender=formataddr((display, address)),
             message_id=message_id,
             headers=headers,
+            smtp_inbox_id=inbox.id,
         )
         message.source_id = message_id
         message.content_attributes = {

@@ -20,7 +20,7 @@ from infra.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
 from infra.logs import get_logger
 from infra.services import Services
 from infra.settings import Introspection, Settings, get_settings
-from parley import __version__, mail_ingress, widget_pages
+from parley import __version__, mail_ingress, public_api, widget_pages
 from parley.files import files_mount
 from parley.graphql_view import ParleyGraphQL
 from parley.middleware import RequestIdMiddleware
@@ -275,6 +275,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         files_mount(settings),  # attachments on the local storage backend
         *widget_pages.routes(),  # /widget.js and /widget/demo
         *mail_ingress.routes(settings),  # POST /mail/inbound
+        *public_api.routes(),  # the API channel's client API, /public/api/v1/inboxes/…
     ]
     app = Starlette(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
     # Added first, so innermost: a refusal still carries CORS headers and a request id.

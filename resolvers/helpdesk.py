@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -14,8 +14,8 @@ from db.models import Conversation as ConversationRow
 from db.models import Message as MessageRow
 from db.repositories import helpdesk as repo
 from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority
-from domain.errors import BadUserInput, NotFound, ValidationError
-from domain.helpdesk import contacts, conversations, inboxes, opening
+from domain.errors import BadUserInput, NotFound, RateLimited, ValidationError
+from domain.helpdesk import contacts, conversations, inboxes, opening, transcript
 from infra.api_names import camel_case
 from resolvers.attachments import config as attachment_config
 from resolvers.attachments import decode_attachment_ids
@@ -128,6 +128,7 @@ async def inbox_update(info: Ctx, id: strawberry.ID, input: i.InboxUpdateInput) 
             config=_config(input.channel_config) if input.channel_config else None,
             settings=_settings(input.settings),
             meta=info.context.meta,
+            app_settings=info.context.settings,
         )
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
@@ -537,6 +538,28 @@ async def conversation_mute(info: Ctx, id: strawberry.ID, muted: bool = True) ->
 
     async def work(session) -> i.ConversationPayload:
         return _conversation_payload(await conversations.mute(session, actor, pk, muted))
+
+    return await mutate(info, _errors, work, _conversation_error)
+
+
+TRANSCRIPTS_PER_USER_PER_MINUTE = 10
+
+
+async def conversation_transcript_send(
+    info: Ctx,
+    conversation_id: Annotated[strawberry.ID, strawberry.argument(description="The conversation.")],
+    email: Annotated[str, strawberry.argument(description="Where to send its transcript.")],
+) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(conversation_id, "Conversation")
+    limiter = info.context.services.rate_limiter
+    if limiter is not None:
+        decision = await limiter.hit(f"transcript:user:{actor.user_id or actor.label}", TRANSCRIPTS_PER_USER_PER_MINUTE)
+        if not decision.allowed:
+            raise RateLimited("Too many transcripts; try again later", retryAfter=decision.retry_after_seconds)
+
+    async def work(session) -> i.ConversationPayload:
+        return _conversation_payload(await transcript.send_transcript(session, actor, pk, email, info.context.meta))
 
     return await mutate(info, _errors, work, _conversation_error)
 

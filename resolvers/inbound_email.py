@@ -7,9 +7,10 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from db.models import InboxImap
+from db.models import InboxImap, InboxSmtp
 from db.repositories import inbound_email as repo
 from db.repositories.helpdesk import inbox_in_account
+from domain import inbox_smtp as smtp_settings
 from domain.errors import NotFound
 from domain.inbound_email import imap
 from resolvers.context import Context
@@ -71,3 +72,39 @@ async def inbox_imap_set(
         return t.InboxImapPayload(imap=t.InboxImap.from_row(row), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.InboxImapPayload(imap=None, errors=e))
+
+
+async def inbox_smtp(
+    info: Ctx, inbox_id: Annotated[strawberry.ID, strawberry.argument(description="The email inbox.")]
+) -> t.InboxSmtp | None:
+    actor = await info.context.actor()
+    pk = decode_id(inbox_id, "Inbox")
+    async with info.context.db() as session:
+        inbox = await inbox_in_account(session, actor.require_account_id(), pk)
+        if inbox is None:
+            raise NotFound("No such inbox")
+        row = await session.get(InboxSmtp, pk)
+    return t.InboxSmtp.from_row(row) if row is not None else None
+
+
+async def inbox_smtp_set(
+    info: Ctx,
+    inbox_id: Annotated[strawberry.ID, strawberry.argument(description="The email inbox.")],
+    input: t.InboxSmtpInput,
+) -> t.InboxSmtpPayload:
+    actor = await info.context.actor()
+    pk = decode_id(inbox_id, "Inbox")
+    data = smtp_settings.SmtpSettings(
+        host=input.host,
+        port=input.port,
+        tls_mode=smtp_settings.TlsMode(input.tls_mode.value),
+        username=input.username,
+        password=input.password,
+        enabled=input.enabled,
+    )
+
+    async def work(session) -> t.InboxSmtpPayload:
+        row = await smtp_settings.configure(session, actor, pk, data, info.context.settings, info.context.meta)
+        return t.InboxSmtpPayload(smtp=t.InboxSmtp.from_row(row), errors=[])
+
+    return await mutate(info, _errors, work, lambda e: t.InboxSmtpPayload(smtp=None, errors=e))

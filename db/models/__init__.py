@@ -23,7 +23,7 @@ from db.models.helpdesk import (
     Team,
     TeamMember,
 )
-from db.models.inbound_email import InboundEmail, InboxImap
+from db.models.inbound_email import InboundEmail, InboxImap, InboxSmtp
 from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
@@ -32,6 +32,7 @@ from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 __all__ = [
     "InboundEmail",
     "InboxImap",
+    "InboxSmtp",
     "Notification",
     "NotificationSetting",
     "DeadJob",

@@ -73,3 +73,23 @@ class InboxImap(Base):
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InboxSmtp(Base):
+    """An email inbox's own outgoing SMTP server, used for its replies instead of the installation's:
+    where, how (`tls_mode`: none, starttls or tls), as whom (the password encrypted at rest,
+    domain.crypto; empty user and password: no login)."""
+
+    __tablename__ = "inbox_smtp"
+
+    inbox_id: Mapped[int] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column(Integer)
+    tls_mode: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(320), default="")
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    password_key_id: Mapped[str] = mapped_column(String(32), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

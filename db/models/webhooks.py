@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.base import Base, JSONType, UTCDateTime, utcnow
@@ -24,6 +24,9 @@ class Webhook(Base):
     description: Mapped[str] = mapped_column(String(1000), default="")
     events: Mapped[list[Any]] = mapped_column(JSONType, default=list)  # Chatwoot event names
     inbox_id: Mapped[int | None] = mapped_column(ForeignKey("inboxes.id", ondelete="CASCADE"), nullable=True)
+    # The callback URL of the API inbox `inbox_id`: kept in step with the inbox's settings, sent only
+    # the inbox's public outgoing messages, never changed or deleted as an account webhook.
+    inbox_callback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     secret_encrypted: Mapped[str] = mapped_column(Text)

@@ -26,7 +26,25 @@ async def webhook_in_account(
 
 
 async def count_webhooks(session: AsyncSession, account_id: int) -> int:
-    return await session.scalar(select(func.count()).select_from(Webhook).where(Webhook.account_id == account_id)) or 0
+    """The account's own webhooks (API inboxes' callbacks do not count against the limit)."""
+    stmt = (
+        select(func.count())
+        .select_from(Webhook)
+        .where(Webhook.account_id == account_id, Webhook.inbox_callback.is_(False))
+    )
+    return await session.scalar(stmt) or 0
+
+
+async def inbox_callback_of(session: AsyncSession, account_id: int, inbox_id: int) -> Webhook | None:
+    """The webhook that carries an API inbox's callback URL, if it has one."""
+    stmt = (
+        select(Webhook)
+        .where(Webhook.account_id == account_id, Webhook.inbox_id == inbox_id, Webhook.inbox_callback.is_(True))
+        .order_by(Webhook.id)
+        .limit(1)
+        .with_for_update()
+    )
+    return await session.scalar(stmt)
 
 
 async def webhooks_page(session: AsyncSession, account_id: int, after: int | None, limit: int) -> Sequence[Webhook]:

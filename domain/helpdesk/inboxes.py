@@ -18,6 +18,7 @@ from domain.enums import ChannelType
 from domain.errors import FieldError, NotFound, ValidationError
 from domain.events.enums import EventType
 from domain.validation import is_email, matches
+from domain.webhooks import service as webhooks
 from infra.settings import Settings
 
 COLOR_RE = re.compile(r"#[0-9a-fA-F]{6}")
@@ -147,6 +148,7 @@ async def create_inbox(
     set_hmac_token(inbox, secrets.token_urlsafe(24), app_settings)
     session.add(inbox)
     await session.flush()
+    await webhooks.sync_inbox_callback(session, inbox, app_settings)
     audit.record(
         session, actor, "inbox.create", "Inbox", inbox.id, {"name": name, "channelType": channel_type.value}, meta
     )
@@ -179,6 +181,7 @@ async def update_inbox(
     config: dict[str, Any] | None,
     settings: dict[str, Any],
     meta: RequestMeta,
+    app_settings: Settings,
 ) -> Inbox:
     inbox = await repo.inbox_in_account(session, actor.require_account_id(), inbox_id)
     if inbox is None:
@@ -204,6 +207,7 @@ async def update_inbox(
     if new_config is not None:
         changes["channelConfig"] = [inbox.channel_config, new_config]
         inbox.channel_config = new_config
+        await webhooks.sync_inbox_callback(session, inbox, app_settings)
     if hours is not None:
         inbox.working_hours = hours
     simple = {

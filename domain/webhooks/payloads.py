@@ -14,6 +14,7 @@ from db.models import (
     Account,
     Bot,
     Contact,
+    ContactInbox,
     Conversation,
     Event,
     Inbox,
@@ -23,7 +24,7 @@ from db.models import (
 )
 from db.repositories import attachments as attachment_repo
 from db.repositories import helpdesk as helpdesk_repo
-from domain.enums import MessageType, SenderType
+from domain.enums import ChannelType, MessageType, SenderType
 from domain.events.enums import WEBHOOK_EVENTS
 from domain.webhooks.enums import WebhookEvent
 from infra.api_names import camel_case, encode_global_id
@@ -138,6 +139,13 @@ class PayloadBuilder:
         inbox = await self._get(Inbox, conversation.inbox_id)
         contact = await self._get(Contact, conversation.contact_id)
         team = await self._get(Team, conversation.team_id)
+        # The API channel's contact identifier (Chatwoot's `contact_inbox.source_id`), so a partner's
+        # server can answer through the public client API; other channels' source ids stay internal.
+        contact_inbox = (
+            await self._get(ContactInbox, conversation.contact_inbox_id)
+            if inbox is not None and inbox.channel_type == ChannelType.API
+            else None
+        )
         return {
             "id": gid("Conversation", conversation.id),
             "displayId": conversation.display_id,
@@ -145,6 +153,7 @@ class PayloadBuilder:
             "priority": _enum(conversation.priority),
             "inbox": {"id": gid("Inbox", inbox.id), "name": inbox.name} if inbox else None,
             "contact": contact_data(contact) if contact else None,
+            "contactInbox": {"sourceId": contact_inbox.source_id} if contact_inbox else None,
             "assignee": user_data(await self._get(User, conversation.assignee_id)),
             "team": {"id": gid("Team", team.id), "name": team.name} if team else None,
             "labels": list(labels),

@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.base import utcnow
-from db.models import Account, Conversation, Event, User, Webhook, WebhookAttempt, WebhookDelivery
+from db.models import Account, Conversation, Event, Inbox, User, Webhook, WebhookAttempt, WebhookDelivery
 from db.repositories import events as event_repo
 from db.repositories import helpdesk as helpdesk_repo
 from db.repositories import webhooks as repo
 from domain import audit, crypto
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
+from domain.enums import ChannelType, MessageType
 from domain.errors import FieldError, NotFound, ValidationError
 from domain.events import outbox
 from domain.webhooks import delivery, payloads, signing, ssrf
@@ -129,6 +130,56 @@ async def create_webhook(
     return webhook, secret
 
 
+CALLBACK_EVENTS = [WebhookEvent.MESSAGE_CREATED.value]
+
+
+async def sync_inbox_callback(session: AsyncSession, inbox: Inbox, settings: Settings) -> Webhook | None:
+    """Keep an API inbox's callback webhook in step with its `callback_url`: made (with its own signing
+    secret, which an administrator reads by rotating it) when a URL is set, pointed at a new URL (and
+    enabled again) when it changes, removed with its delivery log when the URL is cleared. The URL is
+    vetted as any webhook's (SSRF rules)."""
+    url = ((inbox.channel_config or {}).get("callback_url") or "").strip()
+    existing = await repo.inbox_callback_of(session, inbox.account_id, inbox.id)
+    if inbox.channel_type != ChannelType.API or not url:
+        if existing is not None:
+            await session.delete(existing)
+            await session.flush()
+        return None
+    errors: list[FieldError] = []
+    url = await _check_url(url, settings, errors)
+    if errors:
+        raise ValidationError([FieldError("callbackUrl", e.code, e.message) for e in errors])
+    if existing is None:
+        webhook = Webhook(
+            account_id=inbox.account_id,
+            url=url,
+            description=f"Callback of the API inbox {inbox.name}"[:MAX_DESCRIPTION],
+            events=CALLBACK_EVENTS,
+            inbox_id=inbox.id,
+            inbox_callback=True,
+            enabled=True,
+            failed_deliveries_in_row=0,
+        )
+        _set_secret(webhook, signing.new_secret(), settings)
+        session.add(webhook)
+    elif existing.url != url:
+        existing.url = url
+        existing.enabled, existing.disabled_reason, existing.failed_deliveries_in_row = True, None, 0
+        existing.updated_at = utcnow()
+        webhook = existing
+    else:
+        webhook = existing
+    await session.flush()
+    return webhook
+
+
+def _refuse_callback(webhook: Webhook) -> None:
+    if webhook.inbox_callback:
+        raise ValidationError.single(
+            None, "INBOX_CALLBACK", "This webhook is an API inbox's callback: change the inbox's callbackUrl instead."
+        )
+
+
 async def update_webhook(
     session: AsyncSession,
     actor: Actor,
@@ -144,6 +195,7 @@ async def update_webhook(
 ) -> Webhook:
     """Omitted fields (KEEP) stay; `inbox_id=None` removes the inbox filter."""
     webhook = await webhook_or_404(session, actor, webhook_id, lock=True)
+    _refuse_callback(webhook)
     errors: list[FieldError] = []
     values: dict[str, Any] = {}
     if url is not KEEP:
@@ -185,6 +237,7 @@ async def update_webhook(
 
 async def delete_webhook(session: AsyncSession, actor: Actor, webhook_id: int, meta: RequestMeta) -> Webhook:
     webhook = await webhook_or_404(session, actor, webhook_id, lock=True)
+    _refuse_callback(webhook)
     audit.record(session, actor, "webhook.delete", "Webhook", webhook.id, {"url": webhook.url}, meta)
     await session.delete(webhook)  # deliveries and attempts go with it
     await session.flush()
@@ -254,6 +307,14 @@ def _matches(webhook: Webhook, event: Event, name: WebhookEvent) -> bool:
     # A webhook hears what happened after it was made, however late the fan-out of an older event runs.
     if event.created_at < webhook.created_at:
         return False
+    if webhook.inbox_callback:
+        # An API inbox's callback hears what its partner must send on: the public messages of agents
+        # and bots (outgoing), never the contact's own, private notes or activity lines.
+        return (
+            webhook.inbox_id == event.inbox_id
+            and not event.private
+            and (event.payload or {}).get("message_type") == MessageType.OUTGOING.value
+        )
     # An inbox filter keeps only events that concern that inbox (contact events concern none).
     return webhook.inbox_id is None or webhook.inbox_id == event.inbox_id
 

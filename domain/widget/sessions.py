@@ -232,7 +232,7 @@ async def start_session(
         created = True
     assert contact_inbox is not None
     if name or email:
-        await _apply_details(session, contact, name, email, strict=False)
+        await apply_details(session, contact, name, email, strict=False)
     await session.flush()
     return SessionStart(_issue(secret_key, ttl, contact_inbox), contact, contact_inbox, inbox, created)
 
@@ -247,9 +247,17 @@ def shown_email(contact: Contact) -> str | None:
     return (contact.additional_attributes or {}).get(UNVERIFIED_EMAIL) or contact.email
 
 
-async def _apply_details(
-    session: AsyncSession, contact: Contact, name: str | None, email: str | None, *, strict: bool
+async def apply_details(
+    session: AsyncSession,
+    contact: Contact,
+    name: str | None,
+    email: str | None,
+    *,
+    strict: bool,
+    source: str = "widget",
 ) -> bool:
+    """A visitor's (or an API channel client's) name and email; an email another contact has is kept
+    unconfirmed, never linked."""
     errors: list[FieldError] = []
     changed: dict[str, Any] = {}
     if name is not None:
@@ -296,7 +304,7 @@ async def _apply_details(
         account_id=contact.account_id,
         type=EventType.CONTACT_UPDATED,
         contact_id=contact.id,
-        payload={"changed_attributes": changed, "source": "widget"},
+        payload={"changed_attributes": changed, "source": source},
     )
     return True
 
@@ -305,7 +313,7 @@ async def update_contact(session: AsyncSession, actor: ContactActor, name: str |
     contact = await session.get(Contact, actor.contact_id, with_for_update=True)
     if contact is None or contact.account_id != actor.widget_account_id:
         raise NotAuthenticated("This widget session no longer exists")
-    await _apply_details(session, contact, name, email, strict=True)
+    await apply_details(session, contact, name, email, strict=True)
     await session.flush()
     return contact
 

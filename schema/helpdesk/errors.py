@@ -27,6 +27,9 @@ class HelpdeskErrorCode(Enum):
     SIZE_MISMATCH = "SIZE_MISMATCH"
     TYPE_MISMATCH = "TYPE_MISMATCH"
     ALREADY_ATTACHED = "ALREADY_ATTACHED"
+    INVALID_URL = "INVALID_URL"
+    FORBIDDEN_TARGET = "FORBIDDEN_TARGET"
+    UNRESOLVABLE = "UNRESOLVABLE"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")

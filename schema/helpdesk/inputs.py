@@ -44,7 +44,10 @@ class ChannelConfigInput:
     allowed_domains: list[str] | None = strawberry.field(
         default=None, description="Web widget: hosts allowed to embed it (at most 50; none = any)."
     )
-    callback_url: str | None = strawberry.field(default=None, description="API channel: where new messages are posted.")
+    callback_url: str | None = strawberry.field(
+        default=None,
+        description="API channel: where agents' public replies are posted, signed and retried as webhooks (an empty string removes it).",
+    )
     email: str | None = strawberry.field(default=None, description="Email channel: the inbox's address.")
 
 

@@ -89,6 +89,11 @@ class HelpdeskMutation:
     conversation_mute: i.ConversationPayload = mutation(
         h.conversation_mute, Rule.agent, "Mute (block the contact and resolve) or unmute."
     )
+    conversation_transcript_send: i.ConversationPayload = mutation(
+        h.conversation_transcript_send,
+        Rule.agent,
+        "Email the conversation's public messages (no private notes) to an address; 10 a minute per agent.",
+    )
     conversation_bulk_update: i.ConversationBulkPayload = mutation(
         h.conversation_bulk_update,
         Rule.agent,

@@ -21,6 +21,11 @@ class InboundEmailQuery:
     inbox_imap: t.InboxImap | None = field(
         r.inbox_imap, Rule.administrator, "An email inbox's IMAP mailbox and its polling state; null when it has none."
     )
+    inbox_smtp: t.InboxSmtp | None = field(
+        r.inbox_smtp,
+        Rule.administrator,
+        "An email inbox's own outgoing SMTP server; null when it uses the installation's.",
+    )
 
 
 @strawberry.type
@@ -29,4 +34,9 @@ class InboundEmailMutation:
         r.inbox_imap_set,
         Rule.administrator,
         "Read an email inbox's customer mail from an IMAP mailbox (polled; the password is stored encrypted).",
+    )
+    inbox_smtp_set: t.InboxSmtpPayload = mutation(
+        r.inbox_smtp_set,
+        Rule.administrator,
+        "Send an email inbox's replies through its own SMTP server (the password is stored encrypted).",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 from strawberry.scalars import JSON
@@ -115,4 +116,59 @@ class InboxImapInput:
 @strawberry.type(description="Result of inboxImapSet.")
 class InboxImapPayload:
     imap: InboxImap | None = strawberry.field(description="The mailbox settings.")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.enum(description="How Parley talks TLS to an inbox's SMTP server.")
+class SmtpTlsMode(Enum):
+    NONE = "none"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+@strawberry.type(
+    description="An email inbox's own outgoing SMTP server, used for its replies instead of the installation's "
+    "(the password is never shown)."
+)
+class InboxSmtp:
+    inbox_id: strawberry.ID = strawberry.field(description="The inbox.")
+    host: str = strawberry.field(description="SMTP server.")
+    port: int = strawberry.field(description="Its port.")
+    tls_mode: SmtpTlsMode = strawberry.field(
+        description="NONE (plain), STARTTLS (required upgrade, port 587) or TLS (port 465)."
+    )
+    username: str = strawberry.field(description="The login's user; empty: no login.")
+    has_password: bool = strawberry.field(description="Whether a password is stored (encrypted).")
+    enabled: bool = strawberry.field(description="Whether the inbox's replies go through it.")
+    updated_at: datetime = strawberry.field(description="When it was last set.")
+
+    @classmethod
+    def from_row(cls, row) -> InboxSmtp:
+        return cls(
+            inbox_id=strawberry.ID(encode_id("Inbox", row.inbox_id)),
+            host=row.host,
+            port=row.port,
+            tls_mode=SmtpTlsMode(row.tls_mode),
+            username=row.username,
+            has_password=bool(row.password_encrypted),
+            enabled=row.enabled,
+            updated_at=row.updated_at,
+        )
+
+
+@strawberry.input(description="The SMTP server an email inbox sends its replies through.")
+class InboxSmtpInput:
+    host: str = strawberry.field(description="SMTP server's host name.")
+    port: int = strawberry.field(default=587, description="Its port.")
+    tls_mode: SmtpTlsMode = strawberry.field(default=SmtpTlsMode.STARTTLS, description="How to use TLS.")
+    username: str = strawberry.field(default="", description="The login's user; empty: no login.")
+    password: str | None = strawberry.field(
+        default=None, description="Its password (stored encrypted); omit to keep the stored one."
+    )
+    enabled: bool = strawberry.field(default=True, description="Send the inbox's replies through it.")
+
+
+@strawberry.type(description="Result of inboxSmtpSet.")
+class InboxSmtpPayload:
+    smtp: InboxSmtp | None = strawberry.field(description="The server settings.")
     errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")

@@ -19,6 +19,7 @@ class WebhookErrorCode(Enum):
     LIMIT_REACHED = "LIMIT_REACHED"
     NOT_RETRYABLE = "NOT_RETRYABLE"
     ALREADY_RETRIED = "ALREADY_RETRIED"
+    INBOX_CALLBACK = "INBOX_CALLBACK"
 
 
 @strawberry.type(description="A user error of a webhook or dead-job mutation.")

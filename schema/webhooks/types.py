@@ -51,6 +51,10 @@ class Webhook:
         description="The end of the signing secret, to tell secrets apart; the secret itself is shown only on creation "
         "and rotation."
     )
+    inbox_callback: bool = strawberry.field(
+        description="The callback URL of its API inbox: sent that inbox's public outgoing messages; set, changed "
+        "and removed through the inbox's callbackUrl (rotate its secret to read one)."
+    )
     created_at: datetime = strawberry.field(description="When it was created.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
 
@@ -78,6 +82,7 @@ class Webhook:
             enabled=row.enabled,
             disabled_reason=row.disabled_reason,
             secret_hint=row.secret_hint,
+            inbox_callback=row.inbox_callback,
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

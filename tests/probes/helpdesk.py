@@ -119,6 +119,12 @@ PROBES: dict[str, Probe | str] = {
     ),
     "conversationMarkRead": _conv(f"mutation($id: ID!) {{ conversationMarkRead(id: $id) {{ {PAYLOAD_ERRORS} }} }}"),
     "conversationMute": _conv(f"mutation($id: ID!) {{ conversationMute(id: $id) {{ {PAYLOAD_ERRORS} }} }}"),
+    "conversationTranscriptSend": Probe(
+        'mutation($id: ID!) { conversationTranscriptSend(conversationId: $id, email: "probe@a.test") '
+        f"{{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["conversation"]},
+        inside_a="NOT_FOUND",
+    ),
     "conversationBulkUpdate": Probe(
         f"mutation($id: ID!) {{ conversationBulkUpdate(input: {{ids: [$id], status: RESOLVED}}) {{ {PAYLOAD_ERRORS} }} }}",
         lambda w: {"id": w.b["conversation"]},

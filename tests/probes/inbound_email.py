@@ -1,4 +1,5 @@
-"""Tenancy-walk probes of inbound email: the received emails' record and the IMAP mailboxes."""
+"""Tenancy-walk probes of inbound email: the received emails' record, the IMAP mailboxes and the
+inboxes' own SMTP servers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from tests.probes.base import PAYLOAD_ERRORS, Probe
 # No B_STATE fragment: the snapshot query is at its root-field limit, and A's probes change nothing
 # an inboundEmails snapshot would show (inboxImapSet's refusal is checked as a typed NOT_FOUND).
 IMAP_INPUT = '{host: "imap.a.test", port: 993, username: "a", password: "a-password"}'
+SMTP_INPUT = '{host: "smtp.a.test", port: 587, username: "a", password: "a-password"}'
 
 
 async def setup_b(gql, world) -> None:
@@ -23,6 +25,12 @@ async def setup_b(gql, world) -> None:
         headers=h,
     )
     assert body["inboxImapSet"]["errors"] == [], body
+    body = await gql.data(
+        f"mutation($i: ID!) {{ inboxSmtpSet(inboxId: $i, input: {SMTP_INPUT}) {{ {PAYLOAD_ERRORS} }} }}",
+        {"i": world.b["email_inbox"]},
+        headers=h,
+    )
+    assert body["inboxSmtpSet"]["errors"] == [], body
 
 
 PROBES: dict[str, Probe | str] = {
@@ -34,6 +42,16 @@ PROBES: dict[str, Probe | str] = {
     ),
     "inboxImapSet": Probe(
         f"mutation($i: ID!) {{ inboxImapSet(inboxId: $i, input: {IMAP_INPUT}) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"i": w.b["email_inbox"]},
+        inside_a="PAYLOAD",
+    ),
+    "inboxSmtp": Probe(
+        "query($i: ID!) { inboxSmtp(inboxId: $i) { host username } }",
+        lambda w: {"i": w.b["email_inbox"]},
+        inside_a="NOT_FOUND",
+    ),
+    "inboxSmtpSet": Probe(
+        f"mutation($i: ID!) {{ inboxSmtpSet(inboxId: $i, input: {SMTP_INPUT}) {{ {PAYLOAD_ERRORS} }} }}",
         lambda w: {"i": w.b["email_inbox"]},
         inside_a="PAYLOAD",
     ),

@@ -67,15 +67,26 @@ async def email_send(
     message_id: str | None = None,
     headers: dict[str, str] | None = None,
     attachments: list[dict[str, Any]] | None = None,
+    smtp_inbox_id: int | None = None,
 ) -> None:
     """`sender`, `message_id` and `headers` let a caller send as an inbox, in a thread; `attachments`
-    (storage key, file name, type, size) are read from storage and attached."""
+    (storage key, file name, type, size) are read from storage and attached; `smtp_inbox_id` sends
+    through that inbox's own SMTP server when it has one (read and decrypted now)."""
     settings = resources().settings
     # A stable Message-ID per outbox job: a retried send is recognisable as the same email.
     if message_id is None and outbox_id is not None:
         message_id = f"<outbox-{outbox_id}@parley>"
     files = await _read_attachments(attachments) if attachments else None
     msg = build_message(sender or settings.mail_from, to, subject, text, html, message_id, headers, files)
+    if smtp_inbox_id is not None:
+        from domain.inbox_smtp import connection_for
+
+        async with resources().sessions() as session:
+            own = await connection_for(session, smtp_inbox_id, settings)
+        if own is not None:
+            await _send_through(msg, own)
+            log.info("email.sent", to=to, subject=subject, outbox_id=outbox_id, inbox_smtp=smtp_inbox_id)
+            return
     if not settings.smtp_host:
         log.info("email.logged", to=to, subject=subject, text=text)
         return
@@ -92,3 +103,21 @@ async def email_send(
         timeout=30,
     )
     log.info("email.sent", to=to, subject=subject, outbox_id=outbox_id)
+
+
+async def _send_through(msg: EmailMessage, own: Any) -> None:
+    """Send through an inbox's own server (domain.inbox_smtp.SmtpConnection)."""
+    import aiosmtplib
+
+    from domain.inbox_smtp import TlsMode
+
+    await aiosmtplib.send(
+        msg,
+        hostname=own.host,
+        port=own.port,
+        username=own.username or None,
+        password=own.password or None,
+        use_tls=own.tls_mode == TlsMode.TLS,
+        start_tls=own.tls_mode == TlsMode.STARTTLS,
+        timeout=30,
+    )
