@@ -1,4 +1,4 @@
-"""The `parley` command: serve, worker, status, db upgrade/downgrade, export-schema, seed-demo."""
+"""The `parley` command: serve, worker, status, db upgrade/downgrade, export-schema, seed-demo, import."""
 
 from __future__ import annotations
 
@@ -360,6 +360,49 @@ def cmd_partner_manifest(args: argparse.Namespace) -> None:
     print(f"manifest version {manifest['version']} is current: {manifest['operationCount']} operation(s)")
 
 
+def cmd_import_chatwoot(args: argparse.Namespace) -> None:
+    import json
+
+    from db.session import create_engine
+    from domain.migration.chatwoot.importer import DEFAULT_BATCH, Importer, SourceError
+
+    settings = _settings()
+    _setup_logging(settings)
+    if settings.is_sqlite:
+        raise CommandError("importing needs Parley on PostgreSQL (set PARLEY_DATABASE_URL)")
+    check_database(settings)
+    if args.storage_dir and not Path(args.storage_dir).is_dir():
+        raise CommandError(f"--storage-dir {args.storage_dir} is not a directory")
+
+    async def main():
+        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        try:
+            importer = Importer(
+                engine,
+                settings,
+                args.source,
+                account=args.account,
+                batch_size=args.batch_size or DEFAULT_BATCH,
+                storage_dir=args.storage_dir,
+                pause=args.pause,
+                progress=sys.stderr,
+            )
+            return await importer.run()
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(main())
+    except SourceError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"reconciles": report.reconciles, "new_rows": report.new_rows, "tables": report.summary()}))
+    else:
+        print(report.render(), flush=True)
+    if not report.reconciles:
+        raise CommandError("the import does not reconcile: see the report")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -404,6 +447,21 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--url", help="Parley's public URL (default PARLEY_PUBLIC_URL)")
     upload.add_argument("--skip-invalid", action="store_true", help="store the valid operations, leave out the others")
     upload.set_defaults(func=cmd_partner_manifest)
+
+    imp = sub.add_parser("import", help="copy another helpdesk's data into Parley")
+    imp_sub = imp.add_subparsers(dest="import_command", required=True)
+    chatwoot = imp_sub.add_parser(
+        "chatwoot", help="import a Chatwoot database (read only; resumable; a second run changes nothing)"
+    )
+    chatwoot.add_argument("--source", required=True, help="the Chatwoot database, postgresql://user:pass@host/db")
+    chatwoot.add_argument("--account", type=int, help="move this Chatwoot account only (its id)")
+    chatwoot.add_argument(
+        "--storage-dir", help="ActiveStorage's disk service root (Chatwoot's storage/); without it no file is copied"
+    )
+    chatwoot.add_argument("--batch-size", type=int, help="rows per batch and checkpoint (default 1000)")
+    chatwoot.add_argument("--pause", type=float, default=0.0, help="seconds to wait between batches (spares the source)")
+    chatwoot.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
+    chatwoot.set_defaults(func=cmd_import_chatwoot)
 
     seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
     seed.set_defaults(func=cmd_seed_demo)

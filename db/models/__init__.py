@@ -23,12 +23,16 @@ from db.models.helpdesk import (
     Team,
     TeamMember,
 )
+from db.models.imports import ImportCheckpoint, ImportIdMap, ImportSkip
 from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "ImportCheckpoint",
+    "ImportIdMap",
+    "ImportSkip",
     "Notification",
     "NotificationSetting",
     "DeadJob",
