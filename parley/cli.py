@@ -459,7 +459,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--storage-dir", help="ActiveStorage's disk service root (Chatwoot's storage/); without it no file is copied"
     )
     chatwoot.add_argument("--batch-size", type=int, help="rows per batch and checkpoint (default 1000)")
-    chatwoot.add_argument("--pause", type=float, default=0.0, help="seconds to wait between batches (spares the source)")
+    chatwoot.add_argument(
+        "--pause", type=float, default=0.0, help="seconds to wait between batches (spares the source)"
+    )
     chatwoot.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
     chatwoot.set_defaults(func=cmd_import_chatwoot)
 

@@ -190,6 +190,9 @@ MERGED_CONTACT_ID = 7  # merged into contact 3
 MISSING_FILES = 2
 
 BASE_TIME = datetime(2025, 3, 1, 9, 0, 0)
+# Still ahead: a snooze that lapsed is woken by Parley's scheduler (with an activity message and its
+# events), as Chatwoot's own job would have done. Snoozes without end ("until the next reply") are null.
+SNOOZED_UNTIL = datetime(2099, 1, 1)
 
 
 @dataclass
@@ -269,8 +272,18 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
         """INSERT INTO users (id, uid, encrypted_password, name, display_name, email, created_at, updated_at,
         confirmed_at, availability, pubsub_token) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10)""",
         [
-            (uid, email or f"uid-{uid}", pw(secret), name, name.split()[0], email, now, now if ok else None, uid % 3,
-             f"pubsub-{uid}")
+            (
+                uid,
+                email or f"uid-{uid}",
+                pw(secret),
+                name,
+                name.split()[0],
+                email,
+                now,
+                now if ok else None,
+                uid % 3,
+                f"pubsub-{uid}",
+            )
             for uid, name, email, secret, ok in users
         ],
     )
@@ -278,7 +291,15 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
     # roles: 0 agent, 1 administrator
     await conn.executemany(
         "INSERT INTO account_users (account_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-        [(1, 1, 1, now), (1, 2, 0, now), (1, 3, 0, now), (1, 7, 0, now), (2, 4, 1, now), (2, 2, 0, now), (1, 5, 0, now)],
+        [
+            (1, 1, 1, now),
+            (1, 2, 0, now),
+            (1, 3, 0, now),
+            (1, 7, 0, now),
+            (2, 4, 1, now),
+            (2, 2, 0, now),
+            (1, 5, 0, now),
+        ],
     )
     await conn.execute(f"DELETE FROM users WHERE id = {DELETED_USER_ID}")  # Chatwoot deletes the user row
 
@@ -287,10 +308,18 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
         widget_color, welcome_title, welcome_tagline, hmac_mandatory, allowed_domains) VALUES
         ($1, $2, $2, $3, $4, $5, $6, $7, $8, false, $9)""",
         [
-            (1, now, "https://shop.acme.example", WEBSITE_TOKEN, WIDGET_HMAC, "#ff6600", "Hi there 👋",
-             "We reply <b>fast</b>", f"{WIDGET_DOMAIN},\n*.acme.example"),
-            (2, now, "https://globex.example", "gLoBeXwIdGeTtOkEn000001", "hmac-globex-1", "#1f93ff",
-             "Globex", "", ""),
+            (
+                1,
+                now,
+                "https://shop.acme.example",
+                WEBSITE_TOKEN,
+                WIDGET_HMAC,
+                "#ff6600",
+                "Hi there 👋",
+                "We reply <b>fast</b>",
+                f"{WIDGET_DOMAIN},\n*.acme.example",
+            ),
+            (2, now, "https://globex.example", "gLoBeXwIdGeTtOkEn000001", "hmac-globex-1", "#1f93ff", "Globex", "", ""),
         ],
     )
     await conn.execute(
@@ -329,8 +358,12 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
     await conn.executemany(
         """INSERT INTO labels (title, description, color, show_on_sidebar, account_id, created_at, updated_at)
         VALUES ($1, $2, $3, true, $4, $5, $5)""",
-        [("billing", "", "#00aa00", 1, now), ("bug", "Broken things", "#ff0000", 1, now), ("vip", "", "#aa00aa", 1, now),
-         ("billing", "", "#1f93ff", 2, now)],
+        [
+            ("billing", "", "#00aa00", 1, now),
+            ("bug", "Broken things", "#ff0000", 1, now),
+            ("vip", "", "#aa00aa", 1, now),
+            ("billing", "", "#1f93ff", 2, now),
+        ],
     )
 
     # Contacts: 40 in Acme (1..40), 12 in Globex (41..52).
@@ -353,8 +386,17 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
         if cid == 14:
             name = "Zoë 🦄 <b>Bold</b>"
         contacts.append(
-            (cid, name, email, phone, account, _t(cid), json.dumps({"city": "Paris"} if cid % 4 == 0 else {}),
-             f"ext-{cid}" if cid % 6 == 0 else None, rnd.choice([0, 1, 2]))
+            (
+                cid,
+                name,
+                email,
+                phone,
+                account,
+                _t(cid),
+                json.dumps({"city": "Paris"} if cid % 4 == 0 else {}),
+                f"ext-{cid}" if cid % 6 == 0 else None,
+                rnd.choice([0, 1, 2]),
+            )
         )
     await conn.executemany(
         """INSERT INTO contacts (id, name, email, phone_number, account_id, created_at, updated_at,
@@ -389,8 +431,18 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
         if n == 17:
             contact_id = None  # a conversation whose contact is gone
         convs.append(
-            (account, inbox, status, assignee, _t(100 + n), contact_id, ci, team, [None, 0, 1, 2, 3][n % 5],
-             _t(200 + n) if status == 3 else None)
+            (
+                account,
+                inbox,
+                status,
+                assignee,
+                _t(100 + n),
+                contact_id,
+                ci,
+                team,
+                [None, 0, 1, 2, 3][n % 5],
+                SNOOZED_UNTIL + timedelta(minutes=n) if status == 3 and n % 8 == 3 else None,
+            )
         )
     await conn.executemany(
         """INSERT INTO conversations (account_id, inbox_id, status, assignee_id, created_at, updated_at, contact_id,
@@ -398,14 +450,16 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
         VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $5)""",
         convs,
     )
-    conv_rows = await conn.fetch("SELECT id, account_id, inbox_id, contact_id, assignee_id FROM conversations ORDER BY id")
+    conv_rows = await conn.fetch(
+        "SELECT id, account_id, inbox_id, contact_id, assignee_id FROM conversations ORDER BY id"
+    )
 
     contents = [
         "Hello, my order #{n} has not arrived 📦",
         "<p>Thanks!<br>We <b>refunded</b> you &amp; more</p>",
         "<script>alert('x')</script> still there?",
-        "Ça marche — merci 🙏🏽 👨‍👩‍👧",
-        "Plain text with\nnew lines\n\n-- \nsignature",
+        "(activity: written below)",
+        "Ça marche — merci 🙏🏽 👨‍👩‍👧\nnew lines\n\n-- \nsignature",
         "Resolved by agent",
         None,  # attachment only
     ]
@@ -432,8 +486,19 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
             if k == 2 and conv["inbox_id"] == 3:
                 attrs = {"email": {"html_content": {"full": "<div>Hi</div>"}, "subject": "Order"}}
             messages.append(
-                (content, conv["account_id"], conv["inbox_id"], cid, mtype, _t(300 + n), private, sender_type,
-                 sender_id, json.dumps(attrs), f"msg-src-{n}" if k == 0 else None)
+                (
+                    content,
+                    conv["account_id"],
+                    conv["inbox_id"],
+                    cid,
+                    mtype,
+                    _t(300 + n),
+                    private,
+                    sender_type,
+                    sender_id,
+                    json.dumps(attrs),
+                    f"msg-src-{n}" if k == 0 else None,
+                )
             )
     await conn.executemany(
         """INSERT INTO messages (content, account_id, inbox_id, conversation_id, message_type, created_at, updated_at,
@@ -461,21 +526,32 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
             path = _disk_path(storage, key)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(body)
-        checksum = base64.b64encode(hashlib.md5(body).digest()).decode()  # noqa: S324 - ActiveStorage's choice
+        checksum = base64.b64encode(hashlib.md5(body).digest()).decode()
         blob_id = await conn.fetchval(
             """INSERT INTO active_storage_blobs (key, filename, content_type, metadata, byte_size, checksum, created_at,
             service_name) VALUES ($1, $2, $3, '{"identified":true}', $4, $5, $6, 'local') RETURNING id""",
-            key, name, ctype, len(body), checksum, now,
+            key,
+            name,
+            ctype,
+            len(body),
+            checksum,
+            now,
         )
         att_id = await conn.fetchval(
             """INSERT INTO attachments (file_type, message_id, account_id, created_at, updated_at, extension)
             VALUES ($1, $2, $3, $4, $4, $5) RETURNING id""",
-            ftype, msg["id"], msg["account_id"], now, name.rsplit(".", 1)[-1],
+            ftype,
+            msg["id"],
+            msg["account_id"],
+            now,
+            name.rsplit(".", 1)[-1],
         )
         await conn.execute(
             """INSERT INTO active_storage_attachments (name, record_type, record_id, blob_id, created_at)
             VALUES ('file', 'Attachment', $1, $2, $3)""",
-            att_id, blob_id, now,
+            att_id,
+            blob_id,
+            now,
         )
 
     # acts_as_taggable: tags are global names; taggings join them to conversations (context 'labels').
@@ -495,8 +571,12 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
     await conn.executemany(
         """INSERT INTO canned_responses (account_id, short_code, content, created_at, updated_at)
         VALUES ($1, $2, $3, $4, $4)""",
-        [(1, "thanks", "Thank you! 🙏", now), (1, "refund", "<p>Your refund is on its way.</p>", now),
-         (1, "hours", "We are open 9–17.", now), (2, "hi", "Hello from Globex", now)],
+        [
+            (1, "thanks", "Thank you! 🙏", now),
+            (1, "refund", "<p>Your refund is on its way.</p>", now),
+            (1, "hours", "We are open 9–17.", now),
+            (2, "hi", "Hello from Globex", now),
+        ],
     )
     # attribute_display_type: 0 text 1 number 2 currency 3 percent 4 link 5 date 6 list 7 checkbox;
     # attribute_model: 0 conversation_attribute, 1 contact_attribute.
@@ -504,28 +584,62 @@ async def _fill(conn: asyncpg.Connection, storage: Path) -> None:
         """INSERT INTO custom_attribute_definitions (attribute_display_name, attribute_key, attribute_display_type,
         attribute_model, account_id, created_at, updated_at, attribute_description, attribute_values)
         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8)""",
-        [("Order number", "order_number", 1, 0, 1, now, "The order", "[]"),
-         ("Plan", "plan", 6, 1, 1, now, "", json.dumps(["free", "pro", "enterprise"])),
-         ("Signed up", "signed_up", 5, 1, 2, now, "", "[]")],
+        [
+            ("Order number", "order_number", 1, 0, 1, now, "The order", "[]"),
+            ("Plan", "plan", 6, 1, 1, now, "", json.dumps(["free", "pro", "enterprise"])),
+            ("Signed up", "signed_up", 5, 1, 2, now, "", "[]"),
+        ],
     )
     await conn.executemany(
         """INSERT INTO webhooks (account_id, inbox_id, url, created_at, updated_at, webhook_type, subscriptions, name)
         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)""",
-        [(1, None, "https://hooks.acme.example/chatwoot", now, 0, json.dumps(["message_created", "conversation_created"]),
-          "CRM"),
-         (1, 1, "https://hooks.acme.example/widget", now, 1, json.dumps(["webwidget_triggered"]), None)],
+        [
+            (
+                1,
+                None,
+                "https://hooks.acme.example/chatwoot",
+                now,
+                0,
+                json.dumps(["message_created", "conversation_created"]),
+                "CRM",
+            ),
+            (1, 1, "https://hooks.acme.example/widget", now, 1, json.dumps(["webwidget_triggered"]), None),
+        ],
     )
     resolved = [c for c in conv_rows if c["contact_id"] is not None][:20]
     await conn.executemany(
         """INSERT INTO csat_survey_responses (account_id, conversation_id, message_id, rating, feedback_message,
         contact_id, assigned_agent_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)""",
-        [(c["account_id"], c["id"], c["id"] * 7, 1 + i % 5, ["", "Great 👍", "<i>slow</i>"][i % 3], c["contact_id"],
-          c["assignee_id"], _t(400 + i)) for i, c in enumerate(resolved)],
+        [
+            (
+                c["account_id"],
+                c["id"],
+                c["id"] * 7,
+                1 + i % 5,
+                ["", "Great 👍", "<i>slow</i>"][i % 3],
+                c["contact_id"],
+                c["assignee_id"],
+                _t(400 + i),
+            )
+            for i, c in enumerate(resolved)
+        ],
     )
     await conn.executemany(
         """INSERT INTO reporting_events (name, value, account_id, inbox_id, user_id, conversation_id, created_at,
         updated_at, value_in_business_hours, event_start_time, event_end_time)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $7)""",
-        [(["first_response", "conversation_resolved"][i % 2], 60.0 * (i + 1), c["account_id"], c["inbox_id"],
-          c["assignee_id"], c["id"], _t(500 + i), 30.0 * (i + 1), _t(100 + i)) for i, c in enumerate(conv_rows)],
+        [
+            (
+                ["first_response", "conversation_resolved"][i % 2],
+                60.0 * (i + 1),
+                c["account_id"],
+                c["inbox_id"],
+                c["assignee_id"],
+                c["id"],
+                _t(500 + i),
+                30.0 * (i + 1),
+                _t(100 + i),
+            )
+            for i, c in enumerate(conv_rows)
+        ],
     )

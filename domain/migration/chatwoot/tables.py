@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table
 
@@ -55,6 +55,10 @@ LOCALES = {0: "en"}
 
 WEBHOOK_DISABLED = "imported from Chatwoot: enable it once Parley takes this account's traffic"
 PHONE_MAX = 20
+
+
+def table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
 
 
 class Skip(Exception):
@@ -209,7 +213,9 @@ def inbox(r: Any, c: Context) -> dict[str, Any]:
         if r["website_token"] is None:
             raise Skip("web widget channel row missing")
         config = {
-            "widget_color": r["widget_color"] if re.fullmatch(r"#[0-9a-fA-F]{6}", r["widget_color"] or "") else "#1f93ff",
+            "widget_color": r["widget_color"]
+            if re.fullmatch(r"#[0-9a-fA-F]{6}", r["widget_color"] or "")
+            else "#1f93ff",
             "website_url": cut(r["website_url"], 500),
             "welcome_title": cut(r["welcome_title"], 255),
             "welcome_tagline": cut(r["welcome_tagline"], 500),
@@ -569,21 +575,58 @@ def reporting_event(r: Any, c: Context) -> dict[str, Any]:
 ACCOUNT = "t.account_id = $2"
 
 SPECS: list[Spec] = [
-    Spec("accounts", Account.__table__, "SELECT t.* FROM accounts t", "t.id = $2", account, check=("name", "status"),
-         account_column="id"),
-    Spec("users", User.__table__, "SELECT t.* FROM users t",
-         "t.id IN (SELECT user_id FROM account_users WHERE account_id = $2)", user,
-         check=("email", "password_hash", "name"), account_column=None),
-    Spec("account_users", AccountMembership.__table__, "SELECT t.* FROM account_users t", ACCOUNT, membership,
-         refs={"account_id": "accounts", "user_id": "users", "inviter_id": "users"}, check=("account_id", "user_id", "role"), ids={"account_id": "accounts", "user_id": "users"}),
-    Spec("teams", Team.__table__, "SELECT t.* FROM teams t", ACCOUNT, team, refs={"account_id": "accounts"},
-         check=("name", "account_id"), ids={"account_id": "accounts"}),
-    Spec("team_members", TeamMember.__table__,
-         "SELECT t.*, tm.account_id FROM team_members t LEFT JOIN teams tm ON tm.id = t.team_id", "tm.account_id = $2",
-         team_member, refs={"account_id": "accounts", "team_id": "teams", "user_id": "users"},
-         check=("team_id", "user_id"), ids={"team_id": "teams", "user_id": "users"}),
-    Spec("inboxes", Inbox.__table__,
-         """SELECT t.*, w.website_url, w.website_token, w.widget_color, w.welcome_title, w.welcome_tagline,
+    Spec(
+        "accounts",
+        table(Account),
+        "SELECT t.* FROM accounts t",
+        "t.id = $2",
+        account,
+        check=("name", "status"),
+        account_column="id",
+    ),
+    Spec(
+        "users",
+        table(User),
+        "SELECT t.* FROM users t",
+        "t.id IN (SELECT user_id FROM account_users WHERE account_id = $2)",
+        user,
+        check=("email", "password_hash", "name"),
+        account_column=None,
+    ),
+    Spec(
+        "account_users",
+        table(AccountMembership),
+        "SELECT t.* FROM account_users t",
+        ACCOUNT,
+        membership,
+        refs={"account_id": "accounts", "user_id": "users", "inviter_id": "users"},
+        check=("account_id", "user_id", "role"),
+        ids={"account_id": "accounts", "user_id": "users"},
+    ),
+    Spec(
+        "teams",
+        table(Team),
+        "SELECT t.* FROM teams t",
+        ACCOUNT,
+        team,
+        refs={"account_id": "accounts"},
+        check=("name", "account_id"),
+        ids={"account_id": "accounts"},
+    ),
+    Spec(
+        "team_members",
+        table(TeamMember),
+        "SELECT t.*, tm.account_id FROM team_members t LEFT JOIN teams tm ON tm.id = t.team_id",
+        "tm.account_id = $2",
+        team_member,
+        refs={"account_id": "accounts", "team_id": "teams", "user_id": "users"},
+        check=("team_id", "user_id"),
+        ids={"team_id": "teams", "user_id": "users"},
+    ),
+    Spec(
+        "inboxes",
+        table(Inbox),
+        """SELECT t.*, w.website_url, w.website_token, w.widget_color, w.welcome_title, w.welcome_tagline,
          w.reply_time, w.hmac_token AS w_hmac, w.hmac_mandatory AS w_hmac_mandatory, w.allowed_domains,
          a.identifier AS api_identifier, a.webhook_url, a.hmac_token AS a_hmac, a.hmac_mandatory AS a_hmac_mandatory,
          e.email AS e_email
@@ -591,63 +634,162 @@ SPECS: list[Spec] = [
          LEFT JOIN channel_web_widgets w ON t.channel_type = 'Channel::WebWidget' AND w.id = t.channel_id
          LEFT JOIN channel_api a ON t.channel_type = 'Channel::Api' AND a.id = t.channel_id
          LEFT JOIN channel_email e ON t.channel_type = 'Channel::Email' AND e.id = t.channel_id""",
-         ACCOUNT, inbox, refs={"account_id": "accounts"},
-         check=("name", "channel_type", "website_token", "api_identifier", "_hmac_token", "channel_config")),
-    Spec("inbox_members", InboxMember.__table__,
-         "SELECT t.*, i.account_id FROM inbox_members t LEFT JOIN inboxes i ON i.id = t.inbox_id", "i.account_id = $2",
-         inbox_member, refs={"account_id": "accounts", "inbox_id": "inboxes", "user_id": "users"},
-         check=("inbox_id", "user_id"), ids={"inbox_id": "inboxes", "user_id": "users"}),
-    Spec("labels", Label.__table__, "SELECT t.* FROM labels t", ACCOUNT, label, refs={"account_id": "accounts"},
-         check=("title", "color")),
-    Spec("contacts", Contact.__table__, "SELECT t.* FROM contacts t", ACCOUNT, contact, refs={"account_id": "accounts"},
-         check=("name", "email", "phone_number", "identifier"), prepare=prepare_contacts),
-    Spec("contact_inboxes", ContactInbox.__table__,
-         "SELECT t.*, i.account_id FROM contact_inboxes t LEFT JOIN inboxes i ON i.id = t.inbox_id",
-         "i.account_id = $2", contact_inbox,
-         refs={"account_id": "accounts", "contact_id": "contacts", "inbox_id": "inboxes"},
-         check=("contact_id", "inbox_id", "source_id"), ids={"contact_id": "contacts", "inbox_id": "inboxes"}),
-    Spec("conversations", Conversation.__table__, "SELECT t.* FROM conversations t", ACCOUNT, conversation,
-         refs={"account_id": "accounts", "inbox_id": "inboxes", "contact_id": "contacts",
-               "contact_inbox_id": "contact_inboxes", "assignee_id": "users", "team_id": "teams"},
-         check=("display_id", "status", "contact_id", "assignee_id", "team_id"),
-         ids={"contact_id": "contacts", "assignee_id": "users", "team_id": "teams"}),
-    Spec("messages", Message.__table__, "SELECT t.* FROM messages t", ACCOUNT, message,
-         refs={"account_id": "accounts", "inbox_id": "inboxes", "conversation_id": "conversations"},
-         check=("content", "message_type", "private", "sender_type", "sender_id"), prepare=prepare_messages,
-         ids={"sender_id": "sender"}),
-    Spec("attachments", Attachment.__table__,
-         """SELECT t.*, b.key AS blob_key, b.filename, b.content_type, b.byte_size, b.checksum, b.service_name
+        ACCOUNT,
+        inbox,
+        refs={"account_id": "accounts"},
+        check=("name", "channel_type", "website_token", "api_identifier", "_hmac_token", "channel_config"),
+    ),
+    Spec(
+        "inbox_members",
+        table(InboxMember),
+        "SELECT t.*, i.account_id FROM inbox_members t LEFT JOIN inboxes i ON i.id = t.inbox_id",
+        "i.account_id = $2",
+        inbox_member,
+        refs={"account_id": "accounts", "inbox_id": "inboxes", "user_id": "users"},
+        check=("inbox_id", "user_id"),
+        ids={"inbox_id": "inboxes", "user_id": "users"},
+    ),
+    Spec(
+        "labels",
+        table(Label),
+        "SELECT t.* FROM labels t",
+        ACCOUNT,
+        label,
+        refs={"account_id": "accounts"},
+        check=("title", "color"),
+    ),
+    Spec(
+        "contacts",
+        table(Contact),
+        "SELECT t.* FROM contacts t",
+        ACCOUNT,
+        contact,
+        refs={"account_id": "accounts"},
+        check=("name", "email", "phone_number", "identifier"),
+        prepare=prepare_contacts,
+    ),
+    Spec(
+        "contact_inboxes",
+        table(ContactInbox),
+        "SELECT t.*, i.account_id FROM contact_inboxes t LEFT JOIN inboxes i ON i.id = t.inbox_id",
+        "i.account_id = $2",
+        contact_inbox,
+        refs={"account_id": "accounts", "contact_id": "contacts", "inbox_id": "inboxes"},
+        check=("contact_id", "inbox_id", "source_id"),
+        ids={"contact_id": "contacts", "inbox_id": "inboxes"},
+    ),
+    Spec(
+        "conversations",
+        table(Conversation),
+        "SELECT t.* FROM conversations t",
+        ACCOUNT,
+        conversation,
+        refs={
+            "account_id": "accounts",
+            "inbox_id": "inboxes",
+            "contact_id": "contacts",
+            "contact_inbox_id": "contact_inboxes",
+            "assignee_id": "users",
+            "team_id": "teams",
+        },
+        check=("display_id", "status", "contact_id", "assignee_id", "team_id"),
+        ids={"contact_id": "contacts", "assignee_id": "users", "team_id": "teams"},
+    ),
+    Spec(
+        "messages",
+        table(Message),
+        "SELECT t.* FROM messages t",
+        ACCOUNT,
+        message,
+        refs={"account_id": "accounts", "inbox_id": "inboxes", "conversation_id": "conversations"},
+        check=("content", "message_type", "private", "sender_type", "sender_id"),
+        prepare=prepare_messages,
+        ids={"sender_id": "sender"},
+    ),
+    Spec(
+        "attachments",
+        table(Attachment),
+        """SELECT t.*, b.key AS blob_key, b.filename, b.content_type, b.byte_size, b.checksum, b.service_name
          FROM attachments t
          LEFT JOIN active_storage_attachments aa ON aa.record_type = 'Attachment' AND aa.name = 'file'
            AND aa.record_id = t.id
          LEFT JOIN active_storage_blobs b ON b.id = aa.blob_id""",
-         ACCOUNT, attachment, refs={"account_id": "accounts", "message_id": "messages"},
-         check=("file_name", "byte_size", "message_id", "_stored"), ids={"message_id": "messages"}),
-    Spec("taggings", ConversationLabel.__table__,
-         """SELECT t.*, tg.name AS tag_name,
+        ACCOUNT,
+        attachment,
+        refs={"account_id": "accounts", "message_id": "messages"},
+        check=("file_name", "byte_size", "message_id", "_stored"),
+        ids={"message_id": "messages"},
+    ),
+    Spec(
+        "taggings",
+        table(ConversationLabel),
+        """SELECT t.*, tg.name AS tag_name,
            CASE t.taggable_type WHEN 'Conversation' THEN (SELECT account_id FROM conversations WHERE id = t.taggable_id)
              WHEN 'Contact' THEN (SELECT account_id FROM contacts WHERE id = t.taggable_id) END AS account_id
          FROM taggings t LEFT JOIN tags tg ON tg.id = t.tag_id""",
-         """CASE t.taggable_type WHEN 'Conversation' THEN (SELECT account_id FROM conversations WHERE id = t.taggable_id)
+        """CASE t.taggable_type WHEN 'Conversation' THEN (SELECT account_id FROM conversations WHERE id = t.taggable_id)
              WHEN 'Contact' THEN (SELECT account_id FROM contacts WHERE id = t.taggable_id) END = $2""",
-         tagging, refs={"account_id": "accounts", "taggable_id": "conversations"},
-         check=("conversation_id", "label_id"), has_id=False, ids={"conversation_id": "conversations", "label_id": "labels"}, key=("conversation_id", "label_id"),
-         prepare=prepare_taggings),
-    Spec("canned_responses", CannedResponse.__table__, "SELECT t.* FROM canned_responses t", ACCOUNT, canned,
-         refs={"account_id": "accounts"}, check=("short_code", "content")),
-    Spec("custom_attribute_definitions", CustomAttributeDefinition.__table__,
-         "SELECT t.* FROM custom_attribute_definitions t", ACCOUNT, attribute, refs={"account_id": "accounts"},
-         check=("attribute_model", "attribute_key", "display_type", "list_values")),
-    Spec("webhooks", Webhook.__table__, "SELECT t.* FROM webhooks t", ACCOUNT, webhook,
-         refs={"account_id": "accounts", "inbox_id": "inboxes"}, check=("url", "events", "enabled", "inbox_id"),
-         ids={"inbox_id": "inboxes"}),
-    Spec("csat_survey_responses", CsatResponse.__table__, "SELECT t.* FROM csat_survey_responses t", ACCOUNT, csat,
-         refs={"account_id": "accounts", "conversation_id": "conversations", "contact_id": "contacts",
-               "assigned_agent_id": "users"},
-         check=("conversation_id", "rating", "feedback"), ids={"conversation_id": "conversations"}),
-    Spec("reporting_events", ReportingEvent.__table__, "SELECT t.* FROM reporting_events t", ACCOUNT, reporting_event,
-         refs={"account_id": "accounts", "conversation_id": "conversations", "inbox_id": "inboxes", "user_id": "users"},
-         check=("name", "value", "conversation_id"), ids={"conversation_id": "conversations"}),
+        tagging,
+        refs={"account_id": "accounts", "taggable_id": "conversations"},
+        check=("conversation_id", "label_id"),
+        has_id=False,
+        ids={"conversation_id": "conversations", "label_id": "labels"},
+        key=("conversation_id", "label_id"),
+        prepare=prepare_taggings,
+    ),
+    Spec(
+        "canned_responses",
+        table(CannedResponse),
+        "SELECT t.* FROM canned_responses t",
+        ACCOUNT,
+        canned,
+        refs={"account_id": "accounts"},
+        check=("short_code", "content"),
+    ),
+    Spec(
+        "custom_attribute_definitions",
+        table(CustomAttributeDefinition),
+        "SELECT t.* FROM custom_attribute_definitions t",
+        ACCOUNT,
+        attribute,
+        refs={"account_id": "accounts"},
+        check=("attribute_model", "attribute_key", "display_type", "list_values"),
+    ),
+    Spec(
+        "webhooks",
+        table(Webhook),
+        "SELECT t.* FROM webhooks t",
+        ACCOUNT,
+        webhook,
+        refs={"account_id": "accounts", "inbox_id": "inboxes"},
+        check=("url", "events", "enabled", "inbox_id"),
+        ids={"inbox_id": "inboxes"},
+    ),
+    Spec(
+        "csat_survey_responses",
+        table(CsatResponse),
+        "SELECT t.* FROM csat_survey_responses t",
+        ACCOUNT,
+        csat,
+        refs={
+            "account_id": "accounts",
+            "conversation_id": "conversations",
+            "contact_id": "contacts",
+            "assigned_agent_id": "users",
+        },
+        check=("conversation_id", "rating", "feedback"),
+        ids={"conversation_id": "conversations"},
+    ),
+    Spec(
+        "reporting_events",
+        table(ReportingEvent),
+        "SELECT t.* FROM reporting_events t",
+        ACCOUNT,
+        reporting_event,
+        refs={"account_id": "accounts", "conversation_id": "conversations", "inbox_id": "inboxes", "user_id": "users"},
+        check=("name", "value", "conversation_id"),
+        ids={"conversation_id": "conversations"},
+    ),
 ]
 
 SPEC_BY_NAME = {s.name: s for s in SPECS}

@@ -1,0 +1,260 @@
+"""`parley import chatwoot` against a Chatwoot database (tests/support/chatwoot_fixture.py): every
+table reconciles, agents keep their passwords, embedded widgets keep working, history fires no
+event, a run killed with SIGKILL resumes to the same result, and a second run changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from domain.migration.chatwoot.importer import Importer, source_name
+from tests.conftest import TEST_DATABASE_URL
+from tests.support import chatwoot_fixture as cw
+from tests.support.accounts import LOGIN
+
+WIDGET_START = """mutation($i: WidgetSessionStartInput!) { widgetSessionStart(input: $i) {
+  token contact { name email verified } errors { field code message } } }"""
+
+
+@pytest.fixture(scope="module")
+def chatwoot(tmp_path_factory: pytest.TempPathFactory) -> cw.ChatwootFixture:
+    storage = tmp_path_factory.mktemp("chatwoot-storage")
+    return asyncio.run(cw.create_chatwoot(cw.fixture_url(TEST_DATABASE_URL), storage))
+
+
+def importer(db_engine, settings, chatwoot: cw.ChatwootFixture, **kw) -> Importer:
+    return Importer(db_engine, settings, chatwoot.url, storage_dir=str(chatwoot.storage_dir), batch_size=50, **kw)
+
+
+async def snapshot(engine) -> dict[str, str]:
+    """Every Parley table's content (but the checkpoints' own bookkeeping) as one digest per table."""
+    out = {}
+    async with engine.connect() as conn:
+        names = [
+            r[0]
+            for r in await conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'import_checkpoints'"
+                )
+            )
+        ]
+        for name in sorted(names):
+            digest = await conn.scalar(
+                text(
+                    f"SELECT count(*) || ':' || coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM \"{name}\" t"
+                )
+            )
+            out[name] = digest
+    return out
+
+
+async def count(engine, sql: str) -> int:
+    async with engine.connect() as conn:
+        return int(await conn.scalar(text(sql)))
+
+
+async def test_import_reconciles_every_table_and_fires_no_event(db_engine, settings, chatwoot, server):
+    report = await importer(db_engine, settings, chatwoot).run()
+    assert report.reconciles, report.render()
+    t = report.tables
+    # Each source table is accounted for: imported, or skipped with its reason.
+    for name, table in t.items():
+        assert table.source_rows == table.imported + sum(table.skipped.values()), name
+        assert table.missing == table.mismatched == 0, name
+    assert t["accounts"].imported == 2 and t["conversations"].source_rows == 100
+    assert t["users"].skipped == {"no email address (nobody could sign in as this user)": 1}
+    assert t["inboxes"].skipped == {"channel type Channel::TwitterProfile has no Parley equivalent": 1}
+    assert t["attachments"].skipped == {"file missing from storage": cw.MISSING_FILES}
+    assert t["attachments"].imported == 10
+    assert any("differ only in case" in r for r in t["contacts"].skipped)
+    assert t["conversations"].skipped == {"conversation without contact": 1, "contact not imported": 2}
+    assert t["taggings"].skipped["no label titled 'legacy-tag' in the account"] == 1
+
+    # History does not fire: no event-log row, so no webhook delivery and no notification.
+    for table in ("events", "webhook_deliveries", "notifications", "outbox_jobs"):
+        assert await count(db_engine, f"SELECT count(*) FROM {table}") == 0, table
+    # Display ids are Chatwoot's, and new conversations continue after them.
+    assert await count(db_engine, "SELECT max(display_id) FROM conversations") == 80
+    assert await count(db_engine, "SELECT max(conversation_seq) FROM accounts") == 80
+    # Emoji and HTML arrive as written; a merged contact's message belongs to the surviving contact.
+    assert await count(db_engine, "SELECT count(*) FROM messages WHERE content LIKE '%🙏🏽 👨‍👩‍👧%'") > 0
+    assert await count(db_engine, "SELECT count(*) FROM messages WHERE content LIKE '<script>%'") > 0
+    assert (
+        await count(db_engine, "SELECT count(*) FROM messages WHERE sender_type = 'contact' AND sender_id IS NULL") == 0
+    )
+    # Imported webhooks wait switched off: Chatwoot still calls them while both run.
+    assert await count(db_engine, "SELECT count(*) FROM webhooks WHERE enabled") == 0
+    # The copied files are the source's bytes.
+    from domain.storage import get_storage
+
+    async with db_engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT storage_key, byte_size, file_name FROM attachments"))).all()
+    originals = {p.name: p.read_bytes() for p in Path(chatwoot.storage_dir).rglob("*") if p.is_file()}
+    copied = [await get_storage(settings).read_prefix(key, size + 1) for key, size, _ in rows]
+    assert sorted(copied) == sorted(originals.values()) and len(copied) == 10
+    assert any(name.startswith("invoice") and "été" in name for _, _, name in rows)
+
+
+async def test_reconciliation_notices_a_row_that_differs(db_engine, settings, chatwoot):
+    assert (await importer(db_engine, settings, chatwoot).run()).reconciles
+    async with db_engine.begin() as conn:
+        await conn.execute(text("UPDATE messages SET content = 'tampered' WHERE id = (SELECT min(id) FROM messages)"))
+        await conn.execute(text("DELETE FROM labels WHERE id = (SELECT min(id) FROM labels)"))
+    report = await importer(db_engine, settings, chatwoot).run()
+    assert not report.reconciles
+    assert report.tables["messages"].mismatched == 1
+    assert report.tables["labels"].mismatched == 1 and report.tables["taggings"].mismatched > 0
+    assert report.tables["contacts"].reconciles
+
+
+async def test_agent_signs_in_with_the_chatwoot_password_and_the_old_widget_opens(db_engine, settings, chatwoot, gql):
+    assert (await importer(db_engine, settings, chatwoot).run()).reconciles
+    signed = (await gql.data(LOGIN, {"input": {"email": cw.AGENT_EMAIL, "password": cw.AGENT_PASSWORD}}))["login"]
+    assert signed["errors"] == [] and signed["tokens"]["accessToken"], signed
+    wrong = (await gql.data(LOGIN, {"input": {"email": cw.AGENT_EMAIL, "password": "not-the-password"}}))["login"]
+    assert wrong["tokens"] is None and wrong["errors"]
+    me = await gql.data(
+        "{ me { memberships { account { name } role } } }",
+        headers={"Authorization": f"Bearer {signed['tokens']['accessToken']}"},
+    )
+    assert sorted(m["account"]["name"] for m in me["me"]["memberships"]) == ["Acme", "Globex 🌐"]
+
+    origin = {"Origin": f"https://{cw.WIDGET_DOMAIN}"}
+    started = (await gql.data(WIDGET_START, {"i": {"websiteToken": cw.WEBSITE_TOKEN}}, headers=origin))[
+        "widgetSessionStart"
+    ]
+    assert started["errors"] == [] and started["token"], started
+    # The identity-verification secret came along: Chatwoot's HMAC of a known identifier still matches.
+    digest = hmac.new(cw.WIDGET_HMAC.encode(), b"ext-6", hashlib.sha256).hexdigest()
+    known = (
+        await gql.data(
+            WIDGET_START,
+            {"i": {"websiteToken": cw.WEBSITE_TOKEN, "identifier": "ext-6", "identifierHash": digest}},
+            headers=origin,
+        )
+    )["widgetSessionStart"]
+    assert known["errors"] == [] and known["contact"] == {
+        "name": "Customer 6",
+        "email": "customer6@mail.example",
+        "verified": True,
+    }, known
+    # The allowed domains came along too.
+    foreign = await gql.execute(
+        WIDGET_START, {"i": {"websiteToken": cw.WEBSITE_TOKEN}}, headers={"Origin": "https://evil.example"}
+    )
+    assert foreign["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_second_run_changes_nothing(db_engine, settings, chatwoot):
+    first = await importer(db_engine, settings, chatwoot).run()
+    before = await snapshot(db_engine)
+    second = await importer(db_engine, settings, chatwoot).run()
+    assert second.new_rows == 0 and second.reconciles
+    assert await snapshot(db_engine) == before
+    assert second.summary() == first.summary()
+
+
+async def test_one_account_then_all_makes_nothing_twice(db_engine, settings, chatwoot):
+    globex = await importer(db_engine, settings, chatwoot, account=2).run()
+    assert globex.reconciles and globex.tables["accounts"].imported == 1
+    assert globex.tables["conversations"].imported == 20
+    everything = await importer(db_engine, settings, chatwoot).run()
+    assert everything.reconciles
+    assert everything.tables["conversations"].new == 77 and everything.tables["conversations"].imported == 97
+    assert await count(db_engine, "SELECT count(*) FROM accounts") == 2
+    assert await count(db_engine, "SELECT count(*) FROM users WHERE email = 'maya@acme.example'") == 1
+
+
+def _cli(settings, chatwoot, *extra: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env.update(
+        PARLEY_ENV="test",
+        PARLEY_DATABASE_URL=TEST_DATABASE_URL,
+        PARLEY_SECRET_KEY=settings.secret_key,
+        PARLEY_DATA_DIR=str(settings.data_dir),
+        PARLEY_LOG_LEVEL="WARNING",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "parley.cli",
+        "import",
+        "chatwoot",
+        "--source",
+        chatwoot.url,
+        "--storage-dir",
+        str(chatwoot.storage_dir),
+        "--batch-size",
+        "20",
+        "--json",
+        *extra,
+    ]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+async def test_killed_mid_run_the_import_resumes_to_the_same_result(db_engine, settings, chatwoot, tables):
+    uninterrupted = await importer(db_engine, settings, chatwoot).run()
+    await tables.empty()
+
+    proc = _cli(settings, chatwoot, "--pause", "0.05")
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until some messages batch is committed: mid-table
+            if await count(db_engine, "SELECT count(*) FROM import_checkpoints WHERE source_table = 'messages'"):
+                break
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            await asyncio.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    partial = await count(db_engine, "SELECT count(*) FROM messages")
+    assert 0 < partial < 679
+    assert await count(db_engine, "SELECT count(*) FROM import_checkpoints WHERE finished_at IS NULL") >= 1
+
+    resumed = _cli(settings, chatwoot)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err.decode()[-2000:]
+    # The progress lines name each table with its rate and the time left.
+    assert b"rows/s" in err and b"ETA" in err
+    import json
+
+    answer = json.loads(out)
+    assert answer["reconciles"] and answer["tables"] == uninterrupted.summary()
+    assert await count(db_engine, "SELECT count(*) FROM messages") == 679
+    assert (await importer(db_engine, settings, chatwoot).run()).summary() == uninterrupted.summary()
+
+
+async def test_the_source_is_only_read(chatwoot, db_engine, settings):
+    import asyncpg
+
+    before = {}
+    conn = await asyncpg.connect(chatwoot.url)
+    try:
+        for table in chatwoot.counts:
+            before[table] = await conn.fetchval(f"SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM {table} t")
+    finally:
+        await conn.close()
+    await importer(db_engine, settings, chatwoot).run()
+    # The importer's own session refuses writes.
+    from domain.migration.chatwoot.importer import connect_source
+
+    src = await connect_source(chatwoot.url)
+    try:
+        with pytest.raises(asyncpg.ReadOnlySQLTransactionError):
+            await src.execute("UPDATE accounts SET name = 'x'")
+        for table, digest in before.items():
+            assert await src.fetchval(f"SELECT md5(string_agg(t::text, ',' ORDER BY t.id)) FROM {table} t") == digest
+    finally:
+        await src.close()
+    assert source_name(chatwoot.url).endswith("_chatwoot") and "@" not in source_name(chatwoot.url)
