@@ -403,6 +403,30 @@ def cmd_import_chatwoot(args: argparse.Namespace) -> None:
         raise CommandError("the import does not reconcile: see the report")
 
 
+def cmd_import_chatwoot_rollback(args: argparse.Namespace) -> None:
+    from db.session import create_engine
+    from domain.migration.chatwoot.rollback import NothingToRollBack, rollback_account
+
+    settings = _settings()
+    check_database(settings)
+
+    async def main():
+        engine = create_engine(settings.effective_database_url, pool_size=1, max_overflow=0)
+        try:
+            return await rollback_account(engine, settings, args.source, args.account)
+        finally:
+            await engine.dispose()
+
+    try:
+        done = asyncio.run(main())
+    except NothingToRollBack as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        f"dropped Parley account {done.account_id} (Chatwoot account {args.account}), "
+        f"{done.users_dropped} user(s) left in no account, {done.files_dropped} file(s)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -464,6 +488,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     chatwoot.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
     chatwoot.set_defaults(func=cmd_import_chatwoot)
+
+    undo = imp_sub.add_parser(
+        "chatwoot-rollback", help="drop what an import made of one Chatwoot account (and all written there since)"
+    )
+    undo.add_argument("--source", required=True, help="the Chatwoot database the import read")
+    undo.add_argument("--account", type=int, required=True, help="the Chatwoot account's id")
+    undo.set_defaults(func=cmd_import_chatwoot_rollback)
 
     seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
     seed.set_defaults(func=cmd_seed_demo)

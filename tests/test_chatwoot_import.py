@@ -258,3 +258,26 @@ async def test_the_source_is_only_read(chatwoot, db_engine, settings):
     finally:
         await src.close()
     assert source_name(chatwoot.url).endswith("_chatwoot") and "@" not in source_name(chatwoot.url)
+
+
+async def test_rollback_drops_one_account_and_what_only_it_had(db_engine, settings, chatwoot):
+    from domain.migration.chatwoot.rollback import NothingToRollBack, rollback_account
+
+    assert (await importer(db_engine, settings, chatwoot).run()).reconciles
+    acme_only = await count(
+        db_engine, "SELECT count(*) FROM users WHERE email IN ('ada@acme.example', 'ben@acme.example')"
+    )
+    assert acme_only == 2
+    done = await rollback_account(db_engine, settings, chatwoot.url, 1)
+    assert done.files_dropped == 10 and done.users_dropped == 3  # Ada, Ben, Una; Maya is in Globex too
+    assert await count(db_engine, "SELECT count(*) FROM accounts") == 1
+    assert await count(db_engine, "SELECT count(*) FROM users WHERE email = 'ada@acme.example'") == 0
+    assert await count(db_engine, "SELECT count(*) FROM users WHERE email = 'maya@acme.example'") == 1
+    assert await count(db_engine, "SELECT count(*) FROM conversations") == 20
+    globex = await importer(db_engine, settings, chatwoot, account=2).run()
+    assert globex.reconciles and globex.new_rows == 0
+    with pytest.raises(NothingToRollBack):
+        await rollback_account(db_engine, settings, chatwoot.url, 1)
+    # Imported again from scratch, it reconciles as the first time.
+    again = await importer(db_engine, settings, chatwoot).run()
+    assert again.reconciles and again.tables["conversations"].new == 77
