@@ -1,4 +1,4 @@
-"""The `parley` command: serve, worker, status, db upgrade/downgrade, export-schema, seed-demo, import."""
+"""The `parley` command: serve, worker, status, db upgrade/downgrade, export-schema, seed-demo, import, sync."""
 
 from __future__ import annotations
 
@@ -427,6 +427,51 @@ def cmd_import_chatwoot_rollback(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_sync_chatwoot(args: argparse.Namespace) -> None:
+    from db.session import create_engine, create_session_factory
+    from domain.events.relay import Relay
+    from domain.migration.chatwoot.importer import SourceError
+    from domain.migration.chatwoot.sync import Bridge
+    from infra.logs import get_logger
+
+    settings = _settings()
+    _setup_logging(settings)
+    check_database(settings)
+    check_redis(settings)
+    log = get_logger("parley.sync")
+
+    async def main() -> None:
+        from infra.broadcast import PrefixedPublisher, channel_prefix, make_redis
+
+        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        publisher = (
+            PrefixedPublisher(make_redis(settings.redis_url), channel_prefix(settings.redis_url))
+            if settings.uses_redis
+            else None
+        )
+        # Events go to the broadcast at once; their jobs (webhooks, notifications) are sent by the
+        # outbox sweeper of a running `parley worker`.
+        relay = Relay(create_session_factory(engine), None, publisher, settings.outbox_lease_seconds)
+        bridge = Bridge(engine, settings, args.source, relay, account=args.account)
+        try:
+            while True:
+                result = await bridge.poll_once()
+                log.info("sync.polled", structural_rows=result.structural_rows, messages=result.messages)
+                print(f"carried {result.messages} message(s), {result.structural_rows} other row(s)", flush=True)
+                if args.once:
+                    return
+                await asyncio.sleep(args.interval)
+        finally:
+            await engine.dispose()
+            if publisher is not None:
+                await publisher.aclose()
+
+    try:
+        asyncio.run(main())
+    except SourceError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -495,6 +540,15 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--source", required=True, help="the Chatwoot database the import read")
     undo.add_argument("--account", type=int, required=True, help="the Chatwoot account's id")
     undo.set_defaults(func=cmd_import_chatwoot_rollback)
+
+    sync = sub.add_parser("sync", help="keep Parley current with another helpdesk while both run")
+    sync_sub = sync.add_subparsers(dest="sync_command", required=True)
+    sync_cw = sync_sub.add_parser("chatwoot", help="poll a Chatwoot database; new messages arrive with their events")
+    sync_cw.add_argument("--source", required=True, help="the Chatwoot database, postgresql://user:pass@host/db")
+    sync_cw.add_argument("--account", type=int, help="this Chatwoot account only (its id)")
+    sync_cw.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default 5)")
+    sync_cw.add_argument("--once", action="store_true", help="poll once and stop")
+    sync_cw.set_defaults(func=cmd_sync_chatwoot)
 
     seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
     seed.set_defaults(func=cmd_seed_demo)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from domain.events.enums import EventType
 from domain.migration.chatwoot.importer import Importer, source_name
 from tests.conftest import TEST_DATABASE_URL
 from tests.support import chatwoot_fixture as cw
@@ -281,3 +282,58 @@ async def test_rollback_drops_one_account_and_what_only_it_had(db_engine, settin
     # Imported again from scratch, it reconciles as the first time.
     again = await importer(db_engine, settings, chatwoot).run()
     assert again.reconciles and again.tables["conversations"].new == 77
+
+
+async def test_the_bridge_carries_a_message_written_in_chatwoot_after_the_import(db_engine, settings, chatwoot, server):
+    import asyncpg
+
+    from db.session import create_session_factory
+    from domain.events.relay import Relay
+    from domain.migration.chatwoot.sync import Bridge
+
+    assert (await importer(db_engine, settings, chatwoot).run()).reconciles
+    relay = Relay(create_session_factory(db_engine), None, None, 30)
+    bridge = Bridge(db_engine, settings, chatwoot.url, relay, batch_size=50)
+    first = await bridge.poll_once()
+    assert first.messages == 0 and first.structural_rows == 0  # the import carried everything already
+    conn = await asyncpg.connect(chatwoot.url)
+    new_id = None
+    try:
+        conv = await conn.fetchrow(
+            "SELECT id, account_id, inbox_id, contact_id FROM conversations WHERE status = 1 AND contact_id IS NOT NULL "
+            "ORDER BY id LIMIT 1"
+        )  # resolved
+        new_id = await conn.fetchval(
+            """INSERT INTO messages (content, account_id, inbox_id, conversation_id, message_type, created_at,
+            updated_at, private, sender_type, sender_id) VALUES ('Written in Chatwoot after the move 🚚', $1, $2, $3,
+            0, now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc', false, 'Contact', $4) RETURNING id""",
+            conv["account_id"],
+            conv["inbox_id"],
+            conv["id"],
+            conv["contact_id"],
+        )
+        carried = await bridge.poll_once()
+        assert carried.messages == 1
+        async with db_engine.connect() as pc:
+            message_id, conversation_id = (
+                await pc.execute(
+                    text(
+                        "SELECT id, conversation_id FROM messages WHERE content = 'Written in Chatwoot after the move 🚚'"
+                    )
+                )
+            ).one()
+            types = set(
+                (await pc.execute(text("SELECT type FROM events WHERE message_id = :m"), {"m": message_id})).scalars()
+            )
+        assert types == {EventType.MESSAGE_CREATED.value}, types
+        assert await count(db_engine, "SELECT count(*) FROM events WHERE type = 'conversation.status_changed'") == 1
+        # The message went through Parley's own rules: the resolved conversation reopened for it.
+        async with db_engine.connect() as pc:
+            status = await pc.scalar(text("SELECT status FROM conversations WHERE id = :c"), {"c": conversation_id})
+        assert status == "open"
+        again = await bridge.poll_once()
+        assert again.messages == 0
+        assert await count(db_engine, "SELECT count(*) FROM messages WHERE content LIKE 'Written in Chatwoot%'") == 1
+    finally:
+        await conn.execute("DELETE FROM messages WHERE id = $1", new_id)
+        await conn.close()

@@ -26,6 +26,9 @@ class ImportCheckpoint(Base):
     rows_imported: Mapped[int] = mapped_column(BigID, default=0)
     rows_skipped: Mapped[int] = mapped_column(BigID, default=0)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The live bridge's watermark (`parley sync chatwoot`): rows updated after this instant, and after
+    # `last_source_id` at this very instant, are still to be read.
+    updated_after: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("rows_imported", BigID, nullable=False),
         sa.Column("rows_skipped", BigID, nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_after", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("source", "scope", "source_table", name=op.f("pk_import_checkpoints")),
     )

@@ -468,7 +468,7 @@ class Importer:
         if self.account is not None and not await src.fetchval("SELECT 1 FROM accounts WHERE id = $1", self.account):
             raise SourceError(f"the Chatwoot database has no account {self.account}")
 
-    async def run(self) -> ImportReport:
+    async def run(self, reconcile: bool = True) -> ImportReport:
         src = await connect_source(self.url)
         try:
             async with src.transaction(isolation="repeatable_read", readonly=True):
@@ -476,7 +476,8 @@ class Importer:
                 report = ImportReport(self.source, self.scope)
                 for spec in self.specs:
                     report.tables[spec.name] = TableReport(spec.name, new=await self._import_table(src, spec))
-                await self._reconcile(src, report)
+                if reconcile:
+                    await self._reconcile(src, report)
         finally:
             await src.close()
         return report
