@@ -16,6 +16,7 @@ or reporting consumer runs for imported data (see `parley sync chatwoot` for liv
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -24,11 +25,12 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from enum import Enum
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import asyncpg
-from sqlalchemy import func, insert, select, text, tuple_, update
+from sqlalchemy import ARRAY, JSON, BigInteger, Table, any_, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -151,6 +153,46 @@ class ImportReport:
         return "\n".join(lines)
 
 
+async def copy_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert with COPY (binary) inside the batch's transaction: several times faster than INSERT.
+    Column defaults the models give in Python are applied here, as Core's INSERT would; columns
+    with only a server default are left to the database."""
+    names = list(rows[0])
+    extra: dict[str, Any] = {}
+    for column in table.c:
+        if column.name in rows[0] or column.default is None:
+            continue
+        default = column.default
+        if getattr(default, "is_scalar", False):
+            extra[column.name] = default.arg  # type: ignore[attr-defined]
+        elif getattr(default, "is_callable", False):
+            extra[column.name] = default.arg(None)  # type: ignore[attr-defined]
+    names += list(extra)
+    json_columns = {
+        c.name for c in table.c if isinstance(c.type, JSON) or isinstance(getattr(c.type, "impl", None), JSON)
+    }
+
+    jsons = [n in json_columns for n in names]
+
+    def record(row: dict[str, Any]) -> tuple[Any, ...]:
+        merged = {**extra, **row} if extra else row
+        out = []
+        for name, is_json in zip(names, jsons, strict=True):
+            value = merged[name]
+            if is_json:
+                value = json.dumps(value, ensure_ascii=False)
+            elif isinstance(value, Enum):
+                value = value.value
+            out.append(value)
+        return tuple(out)
+
+    records = [record(row) for row in rows]
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    await driver.copy_records_to_table(table.name, records=records, columns=names)
+
+
 def _canonical(value: Any) -> str:
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -208,13 +250,23 @@ class Importer:
         return [last_id] if self.account is None else [last_id, self.account]
 
     async def _pages(self, src: asyncpg.Connection, spec: Spec, after: int) -> AsyncIterator[list[Any]]:
-        last = after
-        while True:
-            rows = await src.fetch(self._query(spec), *self._args(last))
-            if not rows:
-                return
-            yield rows
-            last = rows[-1]["id"]
+        """Keyset pages; the next page is read from the source while the caller writes this one."""
+        import asyncio
+
+        query = self._query(spec)
+        pending = asyncio.ensure_future(src.fetch(query, *self._args(after)))
+        try:
+            while True:
+                rows = await pending
+                if not rows:
+                    return
+                pending = asyncio.ensure_future(src.fetch(query, *self._args(int(rows[-1]["id"]))))
+                yield rows
+        finally:
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
     # --- the id map -------------------------------------------------------------------------------
 
@@ -235,7 +287,9 @@ class Importer:
     async def _mapped(self, conn: AsyncConnection, table: str, ids: set[int]) -> dict[int, int]:
         found = await conn.execute(
             select(ImportIdMap.source_id, ImportIdMap.target_id).where(
-                ImportIdMap.source == self.source, ImportIdMap.source_table == table, ImportIdMap.source_id.in_(ids)
+                ImportIdMap.source == self.source,
+                ImportIdMap.source_table == table,
+                ImportIdMap.source_id == any_(literal(sorted(ids), ARRAY(BigInteger))),
             )
         )
         return {int(s): int(t) for s, t in found}
@@ -243,7 +297,9 @@ class Importer:
     async def _skipped(self, conn: AsyncConnection, table: str, ids: set[int]) -> set[int]:
         found = await conn.scalars(
             select(ImportSkip.source_id).where(
-                ImportSkip.source == self.source, ImportSkip.source_table == table, ImportSkip.source_id.in_(ids)
+                ImportSkip.source == self.source,
+                ImportSkip.source_table == table,
+                ImportSkip.source_id == any_(literal(sorted(ids), ARRAY(BigInteger))),
             )
         )
         return {int(s) for s in found}
@@ -354,9 +410,9 @@ class Importer:
                 values = [values[j] for j in keep]
                 id_map = [id_map[j] for j in keep]
         if values:
-            await conn.execute(insert(spec.target), values)
+            await copy_rows(conn, spec.target, values)
         if id_map:
-            await conn.execute(insert(core_table(ImportIdMap)), id_map)
+            await copy_rows(conn, core_table(ImportIdMap), id_map)
         if skips:
             await conn.execute(pg_insert(core_table(ImportSkip)).on_conflict_do_nothing(), skips)
         if spec.name == "conversations" and values:
