@@ -337,3 +337,19 @@ async def test_the_bridge_carries_a_message_written_in_chatwoot_after_the_import
     finally:
         await conn.execute("DELETE FROM messages WHERE id = $1", new_id)
         await conn.close()
+
+
+async def test_two_runs_of_one_source_do_not_overlap(db_engine, settings, chatwoot):
+    from domain.migration.chatwoot.importer import SourceError
+
+    first = importer(db_engine, settings, chatwoot, pause=0.2)
+    running = asyncio.ensure_future(first.run())
+    while await count(db_engine, "SELECT count(*) FROM import_checkpoints") == 0:
+        await asyncio.sleep(0.05)
+    with pytest.raises(SourceError, match="is running"):
+        await importer(db_engine, settings, chatwoot).run()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+    # Cancelled, it let go of the lock: the next run goes ahead and finishes the work.
+    assert (await importer(db_engine, settings, chatwoot).run()).reconciles

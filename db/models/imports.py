@@ -34,7 +34,11 @@ class ImportCheckpoint(Base):
 
 class ImportIdMap(Base):
     __tablename__ = "import_id_map"
-    __table_args__ = (Index("ix_import_id_map_account", "account_id", "source_table"),)
+    __table_args__ = (
+        Index("ix_import_id_map_account", "account_id", "source_table"),
+        # The reconciliation reads the map backwards (which source row became this Parley row).
+        Index("ix_import_id_map_target", "source", "source_table", "target_id"),
+    )
 
     source: Mapped[str] = mapped_column(String(255), primary_key=True)
     source_table: Mapped[str] = mapped_column(String(64), primary_key=True)

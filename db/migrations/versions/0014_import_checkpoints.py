@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("source", "source_table", "source_id", name=op.f("pk_import_id_map")),
     )
     op.create_index("ix_import_id_map_account", "import_id_map", ["account_id", "source_table"])
+    op.create_index("ix_import_id_map_target", "import_id_map", ["source", "source_table", "target_id"])
     op.create_table(
         "import_skips",
         sa.Column("source", sa.String(255), nullable=False),
@@ -59,6 +60,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("import_skips")
+    op.drop_index("ix_import_id_map_target", table_name="import_id_map")
     op.drop_index("ix_import_id_map_account", table_name="import_id_map")
     op.drop_table("import_id_map")
     op.drop_table("import_checkpoints")

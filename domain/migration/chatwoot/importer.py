@@ -326,9 +326,27 @@ class Importer:
 
     # --- one batch --------------------------------------------------------------------------------
 
-    async def _batch(self, conn: AsyncConnection, spec: Spec, rows: list[Any]) -> tuple[int, int]:
+    async def _highest_done(self, conn: AsyncConnection, spec: Spec) -> int:
+        """The highest source id of this table already mapped or skipped (by any scope's run)."""
+        mapped = await conn.scalar(
+            select(func.max(ImportIdMap.source_id)).where(
+                ImportIdMap.source == self.source, ImportIdMap.source_table == spec.name
+            )
+        )
+        skipped = await conn.scalar(
+            select(func.max(ImportSkip.source_id)).where(
+                ImportSkip.source == self.source, ImportSkip.source_table == spec.name
+            )
+        )
+        return max(int(mapped or 0), int(skipped or 0))
+
+    async def _batch(
+        self, conn: AsyncConnection, spec: Spec, rows: list[Any], highest_done: int = -1
+    ) -> tuple[int, int]:
         ids = {int(r["id"]) for r in rows}
-        done = set((await self._mapped(conn, spec.name, ids)).keys()) | await self._skipped(conn, spec.name, ids)
+        done: set[int] = set()
+        if min(ids) <= highest_done:  # rows past every mapped one need no look-up (the usual case)
+            done = set((await self._mapped(conn, spec.name, ids)).keys()) | await self._skipped(conn, spec.name, ids)
         fresh = [r for r in rows if int(r["id"]) not in done]
         if not fresh:
             return 0, 0
@@ -525,6 +543,20 @@ class Importer:
             raise SourceError(f"the Chatwoot database has no account {self.account}")
 
     async def run(self, reconcile: bool = True) -> ImportReport:
+        # One run per source at a time: two would both see a row unmapped and write it twice.
+        async with self.engine.connect() as lock:
+            key = int.from_bytes(
+                hashlib.sha256(f"parley-import|{self.source}".encode()).digest()[:8], "big", signed=True
+            )
+            if not await lock.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}):
+                raise SourceError(f"another import or sync of {self.source} is running")
+            try:
+                return await self._run(reconcile)
+            finally:
+                await lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                await lock.commit()
+
+    async def _run(self, reconcile: bool) -> ImportReport:
         src = await connect_source(self.url)
         try:
             async with src.transaction(isolation="repeatable_read", readonly=True):
@@ -541,12 +573,13 @@ class Importer:
     async def _import_table(self, src: asyncpg.Connection, spec: Spec) -> int:
         async with self.engine.connect() as conn:
             cp = await self._checkpoint(conn, spec)
+            highest_done = await self._highest_done(conn, spec)
         last = int(cp.last_source_id) if cp is not None else 0
         progress = TableProgress(spec.name, await src.fetchval(self._query(spec, count=True), *self._args(last)))
         new_total = 0
         async for rows in self._pages(src, spec, last):
             async with self.engine.begin() as conn:
-                new, skipped = await self._batch(conn, spec, rows)
+                new, skipped = await self._batch(conn, spec, rows, highest_done)
                 await self._save_checkpoint(conn, spec, int(rows[-1]["id"]), len(rows), new, skipped)
             new_total += new
             progress.done += len(rows)
@@ -557,6 +590,12 @@ class Importer:
                 await asyncio.sleep(self.pause)
         async with self.engine.begin() as conn:
             await self._save_checkpoint(conn, spec, last, 0, 0, 0, finished=True)
+        if new_total:
+            # Fresh statistics, or the planner keeps thinking the id map is empty (a sequential scan
+            # per look-up); ANALYZE may not run inside a transaction block.
+            async with self.engine.connect() as conn:
+                auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await auto.execute(text(f'ANALYZE import_id_map, "{spec.target.name}"'))
         if self.out is not None and self.out.isatty():
             self._say("")
         elif progress.done == 0:
