@@ -353,3 +353,36 @@ async def test_two_runs_of_one_source_do_not_overlap(db_engine, settings, chatwo
         await running
     # Cancelled, it let go of the lock: the next run goes ahead and finishes the work.
     assert (await importer(db_engine, settings, chatwoot).run()).reconciles
+
+
+CONVERSATION = """query($d: Int!) { conversation(displayId: $d) { displayId status inbox { name } contact { name }
+  labels { title } messages(first: 10) { edges { node { content private } } } } }"""
+
+
+async def _signed_in(gql, email: str, password: str) -> tuple[str, dict[str, str]]:
+    signed = (await gql.data(LOGIN, {"input": {"email": email, "password": password}}))["login"]
+    token = signed["tokens"]["accessToken"]
+    me = await gql.data("{ me { memberships { account { id name } } } }", headers={"Authorization": f"Bearer {token}"})
+    return token, {m["account"]["name"]: m["account"]["id"] for m in me["me"]["memberships"]}
+
+
+async def test_imported_conversations_stay_in_their_account(db_engine, settings, chatwoot, gql):
+    assert (await importer(db_engine, settings, chatwoot).run()).reconciles
+    token, accounts = await _signed_in(gql, cw.AGENT_EMAIL, cw.AGENT_PASSWORD)
+    as_acme = {"Authorization": f"Bearer {token}", "X-Parley-Account": accounts["Acme"]}
+    as_globex = {"Authorization": f"Bearer {token}", "X-Parley-Account": accounts["Globex 🌐"]}
+    acme = (await gql.data(CONVERSATION, {"d": 3}, headers=as_acme))["conversation"]
+    globex = (await gql.data(CONVERSATION, {"d": 3}, headers=as_globex))["conversation"]
+    assert acme["inbox"]["name"].startswith("Acme") and globex["inbox"]["name"] == "Globex website"
+    assert acme["contact"]["name"] != globex["contact"]["name"]
+    assert any(e["node"]["private"] for e in acme["messages"]["edges"])  # private notes came as notes
+    # Inbox membership came along: Maya is not in the email inbox of conversation 2.
+    hidden = await gql.execute(CONVERSATION, {"d": 2}, headers=as_acme)
+    assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    # Ada is in Acme only: Globex's account refuses her, whatever display id she asks for.
+    ada, mine = await _signed_in(gql, "ada@acme.example", "ada-password-1")
+    assert list(mine) == ["Acme"]
+    refused = await gql.execute(
+        CONVERSATION, {"d": 3}, headers={"Authorization": f"Bearer {ada}", "X-Parley-Account": accounts["Globex 🌐"]}
+    )
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused
