@@ -579,6 +579,9 @@ class Importer:
         new_total = 0
         async for rows in self._pages(src, spec, last):
             async with self.engine.begin() as conn:
+                # Safe to not wait for the WAL flush: a batch the server loses in a crash is lost
+                # whole (rows, id map and checkpoint together), and the next run writes it again.
+                await conn.execute(text("SET LOCAL synchronous_commit = off"))
                 new, skipped = await self._batch(conn, spec, rows, highest_done)
                 await self._save_checkpoint(conn, spec, int(rows[-1]["id"]), len(rows), new, skipped)
             new_total += new
