@@ -3,9 +3,10 @@ importer reads (table and column names, types and integer enums as `db/schema.rb
 them, with its two display-id triggers) in a PostgreSQL database of its own, and an ActiveStorage
 disk-service directory beside it.
 
-Scale (fixed, deterministic): 2 accounts, 7 users (one deleted, one without email), 5 inboxes (2 web
-widgets, an API channel, an email channel), 52 contacts, 100 conversations, 700 messages, 12 file
-attachments, 40 label taggings, 2 teams, 4 canned responses, 3 custom attribute definitions,
+Scale (fixed, deterministic): 2 accounts, 7 users made (one then deleted, one without email, one
+unconfirmed), 5 inboxes (2 web widgets, an API channel, an email channel, a retired Twitter one),
+52 contacts made (one then merged away), 100 conversations, 700 messages, 12 file attachments (2 of
+them missing on disk), 40 taggings, 2 teams, 4 canned responses, 3 custom attribute definitions,
 2 webhooks, 20 CSAT responses, 100 reporting events.
 
 The awkward cases a real installation has:
