@@ -386,3 +386,67 @@ async def test_imported_conversations_stay_in_their_account(db_engine, settings,
         CONVERSATION, {"d": 3}, headers={"Authorization": f"Bearer {ada}", "X-Parley-Account": accounts["Globex 🌐"]}
     )
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN", refused
+
+
+async def test_the_sync_command_polls_once_and_the_rollback_command_undoes(db_engine, settings, chatwoot):
+    import asyncpg
+
+    from tests.conftest import TEST_REDIS_URL
+
+    assert (await importer(db_engine, settings, chatwoot).run()).reconciles
+    conn = await asyncpg.connect(chatwoot.url)
+    new_id = None
+    try:
+        conv = await conn.fetchrow("SELECT id, account_id, inbox_id FROM conversations WHERE account_id = 2 LIMIT 1")
+        new_id = await conn.fetchval(
+            """INSERT INTO messages (content, account_id, inbox_id, conversation_id, message_type, created_at,
+            updated_at, private, sender_type, sender_id) VALUES ('Agent reply from Chatwoot', $1, $2, $3, 1,
+            now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc', false, 'User', 4) RETURNING id""",
+            conv["account_id"],
+            conv["inbox_id"],
+            conv["id"],
+        )
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+        env.update(
+            PARLEY_ENV="test",
+            PARLEY_DATABASE_URL=TEST_DATABASE_URL,
+            PARLEY_SECRET_KEY=settings.secret_key,
+            PARLEY_DATA_DIR=str(settings.data_dir),
+            PARLEY_REDIS_URL=TEST_REDIS_URL,
+            PARLEY_LOG_LEVEL="WARNING",
+        )
+        base = [sys.executable, "-m", "parley.cli"]
+        done = subprocess.run(
+            [*base, "sync", "chatwoot", "--source", chatwoot.url, "--account", "2", "--once"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        assert b"carried 1 message(s)" in done.stdout
+        # An agent's reply: Parley's reply rules ran, with the agent as sender.
+        async with db_engine.connect() as pc:
+            sender = await pc.scalar(
+                text(
+                    "SELECT u.email FROM messages m JOIN users u ON u.id = m.sender_id "
+                    "WHERE m.content = 'Agent reply from Chatwoot'"
+                )
+            )
+        assert sender == "gia@globex.example"
+        undo = subprocess.run(
+            [*base, "import", "chatwoot-rollback", "--source", chatwoot.url, "--account", "2"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert undo.returncode == 0 and b"dropped Parley account" in undo.stdout, undo.stderr
+        again = subprocess.run(
+            [*base, "import", "chatwoot-rollback", "--source", chatwoot.url, "--account", "2"],
+            env=env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert again.returncode == 2 and b"was not imported here" in again.stderr
+    finally:
+        await conn.execute("DELETE FROM messages WHERE id = $1", new_id)
+        await conn.close()
