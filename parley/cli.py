@@ -1,4 +1,4 @@
-"""The `parley` command: serve, worker, status, db upgrade/downgrade, export-schema, seed-demo."""
+"""The `parley` command: serve, worker, status, db upgrade/downgrade, export-schema, seed-demo, import, sync."""
 
 from __future__ import annotations
 
@@ -377,6 +377,118 @@ def cmd_partner_manifest(args: argparse.Namespace) -> None:
     print(f"manifest version {manifest['version']} is current: {manifest['operationCount']} operation(s)")
 
 
+def cmd_import_chatwoot(args: argparse.Namespace) -> None:
+    import json
+
+    from db.session import create_engine
+    from domain.migration.chatwoot.importer import DEFAULT_BATCH, Importer, SourceError
+
+    settings = _settings()
+    _setup_logging(settings)
+    if settings.is_sqlite:
+        raise CommandError("importing needs Parley on PostgreSQL (set PARLEY_DATABASE_URL)")
+    check_database(settings)
+    if args.storage_dir and not Path(args.storage_dir).is_dir():
+        raise CommandError(f"--storage-dir {args.storage_dir} is not a directory")
+
+    async def main():
+        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        try:
+            importer = Importer(
+                engine,
+                settings,
+                args.source,
+                account=args.account,
+                batch_size=args.batch_size or DEFAULT_BATCH,
+                storage_dir=args.storage_dir,
+                pause=args.pause,
+                progress=sys.stderr,
+            )
+            return await importer.run()
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(main())
+    except SourceError as exc:
+        raise CommandError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"reconciles": report.reconciles, "new_rows": report.new_rows, "tables": report.summary()}))
+    else:
+        print(report.render(), flush=True)
+    if not report.reconciles:
+        raise CommandError("the import does not reconcile: see the report")
+
+
+def cmd_import_chatwoot_rollback(args: argparse.Namespace) -> None:
+    from db.session import create_engine
+    from domain.migration.chatwoot.rollback import NothingToRollBack, rollback_account
+
+    settings = _settings()
+    check_database(settings)
+
+    async def main():
+        engine = create_engine(settings.effective_database_url, pool_size=1, max_overflow=0)
+        try:
+            return await rollback_account(engine, settings, args.source, args.account)
+        finally:
+            await engine.dispose()
+
+    try:
+        done = asyncio.run(main())
+    except NothingToRollBack as exc:
+        raise CommandError(str(exc)) from None
+    print(
+        f"dropped Parley account {done.account_id} (Chatwoot account {args.account}), "
+        f"{done.users_dropped} user(s) left in no account, {done.files_dropped} file(s)"
+    )
+
+
+def cmd_sync_chatwoot(args: argparse.Namespace) -> None:
+    from db.session import create_engine, create_session_factory
+    from domain.events.relay import Relay
+    from domain.migration.chatwoot.importer import SourceError
+    from domain.migration.chatwoot.sync import Bridge
+    from infra.logs import get_logger
+
+    settings = _settings()
+    _setup_logging(settings)
+    check_database(settings)
+    check_redis(settings)
+    log = get_logger("parley.sync")
+
+    async def main() -> None:
+        from infra.broadcast import PrefixedPublisher, channel_prefix, make_redis
+
+        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        publisher = (
+            PrefixedPublisher(make_redis(settings.redis_url), channel_prefix(settings.redis_url))
+            if settings.uses_redis
+            else None
+        )
+        # Events go to the broadcast at once; their jobs (webhooks, notifications) are sent by the
+        # outbox sweeper of a running `parley worker`.
+        relay = Relay(create_session_factory(engine), None, publisher, settings.outbox_lease_seconds)
+        bridge = Bridge(engine, settings, args.source, relay, account=args.account)
+        try:
+            while True:
+                result = await bridge.poll_once()
+                log.info("sync.polled", structural_rows=result.structural_rows, messages=result.messages)
+                print(f"carried {result.messages} message(s), {result.structural_rows} other row(s)", flush=True)
+                if args.once:
+                    return
+                await asyncio.sleep(args.interval)
+        finally:
+            await engine.dispose()
+            if publisher is not None:
+                await publisher.aclose()
+
+    try:
+        asyncio.run(main())
+    except SourceError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -426,6 +538,39 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--url", help="Parley's public URL (default PARLEY_PUBLIC_URL)")
     upload.add_argument("--skip-invalid", action="store_true", help="store the valid operations, leave out the others")
     upload.set_defaults(func=cmd_partner_manifest)
+
+    imp = sub.add_parser("import", help="copy another helpdesk's data into Parley")
+    imp_sub = imp.add_subparsers(dest="import_command", required=True)
+    chatwoot = imp_sub.add_parser(
+        "chatwoot", help="import a Chatwoot database (read only; resumable; a second run changes nothing)"
+    )
+    chatwoot.add_argument("--source", required=True, help="the Chatwoot database, postgresql://user:pass@host/db")
+    chatwoot.add_argument("--account", type=int, help="move this Chatwoot account only (its id)")
+    chatwoot.add_argument(
+        "--storage-dir", help="ActiveStorage's disk service root (Chatwoot's storage/); without it no file is copied"
+    )
+    chatwoot.add_argument("--batch-size", type=int, help="rows per batch and checkpoint (default 1000)")
+    chatwoot.add_argument(
+        "--pause", type=float, default=0.0, help="seconds to wait between batches (spares the source)"
+    )
+    chatwoot.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
+    chatwoot.set_defaults(func=cmd_import_chatwoot)
+
+    undo = imp_sub.add_parser(
+        "chatwoot-rollback", help="drop what an import made of one Chatwoot account (and all written there since)"
+    )
+    undo.add_argument("--source", required=True, help="the Chatwoot database the import read")
+    undo.add_argument("--account", type=int, required=True, help="the Chatwoot account's id")
+    undo.set_defaults(func=cmd_import_chatwoot_rollback)
+
+    sync = sub.add_parser("sync", help="keep Parley current with another helpdesk while both run")
+    sync_sub = sync.add_subparsers(dest="sync_command", required=True)
+    sync_cw = sync_sub.add_parser("chatwoot", help="poll a Chatwoot database; new messages arrive with their events")
+    sync_cw.add_argument("--source", required=True, help="the Chatwoot database, postgresql://user:pass@host/db")
+    sync_cw.add_argument("--account", type=int, help="this Chatwoot account only (its id)")
+    sync_cw.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default 5)")
+    sync_cw.add_argument("--once", action="store_true", help="poll once and stop")
+    sync_cw.set_defaults(func=cmd_sync_chatwoot)
 
     seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
     seed.set_defaults(func=cmd_seed_demo)

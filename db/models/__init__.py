@@ -23,6 +23,7 @@ from db.models.helpdesk import (
     Team,
     TeamMember,
 )
+from db.models.imports import ImportCheckpoint, ImportIdMap, ImportSkip
 from db.models.inbound_email import InboundEmail, InboxImap, InboxSmtp
 from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
@@ -30,6 +31,9 @@ from db.models.reports import CsatResponse, ReportExport, ReportingEvent, Report
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "ImportCheckpoint",
+    "ImportIdMap",
+    "ImportSkip",
     "InboundEmail",
     "InboxImap",
     "InboxSmtp",

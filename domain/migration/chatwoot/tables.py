@@ -1,0 +1,795 @@
+"""How each Chatwoot table becomes Parley rows: the source query (one table, plus the channel or
+blob rows it needs, keyset-paged on the table's id), the rows it refers to, the transform, and the
+columns the reconciliation compares.
+
+Chatwoot stores enums as integers (`db/schema.rb` + `app/models/**`); the maps below are its orders.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table
+
+from db.models import (
+    Account,
+    AccountMembership,
+    Attachment,
+    CannedResponse,
+    Contact,
+    ContactInbox,
+    Conversation,
+    ConversationLabel,
+    CsatResponse,
+    CustomAttributeDefinition,
+    Inbox,
+    InboxMember,
+    Label,
+    Message,
+    ReportingEvent,
+    Team,
+    TeamMember,
+    User,
+    Webhook,
+)
+from domain.validation import matches
+
+ACCOUNT_STATUS = {0: "active", 1: "suspended"}
+AVAILABILITY = {0: "online", 1: "offline", 2: "busy"}
+ROLE = {0: "agent", 1: "administrator"}
+CONVERSATION_STATUS = {0: "open", 1: "resolved", 2: "pending", 3: "snoozed"}
+PRIORITY = {0: "low", 1: "medium", 2: "high", 3: "urgent"}
+MESSAGE_TYPE = {0: "incoming", 1: "outgoing", 2: "activity", 3: "template"}
+CONTACT_TYPE = {0: "visitor", 1: "lead", 2: "customer"}
+FILE_TYPE = {0: "image", 1: "audio", 2: "video", 3: "file", 4: "location", 5: "file", 6: "file", 7: "file"}
+REPLY_TIME = {0: "in_a_few_minutes", 1: "in_a_few_hours", 2: "in_a_day"}
+ATTRIBUTE_MODEL = {0: "conversation", 1: "contact"}
+DISPLAY_TYPE = {0: "text", 1: "number", 2: "currency", 3: "percent", 4: "link", 5: "date", 6: "list", 7: "checkbox"}
+CHANNEL = {"Channel::WebWidget": "web_widget", "Channel::Api": "api", "Channel::Email": "email"}
+LOCALES = {0: "en"}
+
+WEBHOOK_DISABLED = "imported from Chatwoot: enable it once Parley takes this account's traffic"
+PHONE_MAX = 20
+
+
+def table(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+class Skip(Exception):
+    """The source row is left out, for this reason (recorded in import_skips and the report)."""
+
+
+def ts(value: datetime | None) -> datetime | None:
+    # Rails writes UTC into `timestamp without time zone`.
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def js(value: Any, default: Any) -> Any:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return default
+    return value if isinstance(value, type(default)) else default
+
+
+def cut(value: str | None, length: int) -> str:
+    return (value or "")[:length]
+
+
+@dataclass
+class Context:
+    """What a transform may consult: the id map of the rows it refers to (loaded once per batch),
+    per-batch facts a table's `prepare` gathered, and whether this is the reconciliation pass
+    (which recomputes what was written and must not re-decide duplicates)."""
+
+    refs: dict[str, dict[int, int]]
+    extra: dict[str, Any] = field(default_factory=dict)
+    reconciling: bool = False
+    target_id: int | None = None
+    encrypt: Callable[[str, bytes], str] = lambda text, context: text
+    storage_dir: str | None = None
+
+    def ref(self, table: str, source_id: int | None) -> int | None:
+        return None if source_id is None else self.refs.get(table, {}).get(int(source_id))
+
+    def need(self, table: str, source_id: int | None, what: str) -> int:
+        found = self.ref(table, source_id)
+        if found is None:
+            raise Skip(f"{what} not imported")
+        return found
+
+
+Prepare = Callable[[Any, list[Any], "Context"], Awaitable[None]]
+
+
+@dataclass
+class Spec:
+    name: str  # the source table (checkpoint and id map key)
+    target: Table
+    select: str  # the source query up to WHERE; the paged table is aliased `t`
+    scope: str  # the account filter, with $2 as the Chatwoot account id
+    transform: Callable[[Any, Context], dict[str, Any]]
+    refs: dict[str, str] = field(default_factory=dict)  # source column -> spec whose id map it reads
+    check: tuple[str, ...] = ()
+    account_column: str | None = "account_id"  # the source column naming the row's Chatwoot account
+    has_id: bool = True  # False: the target has a composite key (`key` columns)
+    key: tuple[str, ...] = ("id",)
+    prepare: Prepare | None = None
+    # Checked columns holding Parley ids, with the table they point into: the reconciliation writes
+    # them as source ids, so its checksums do not depend on the ids a run happened to allocate.
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+# --- transforms ------------------------------------------------------------------------------------
+
+
+def account(r: Any, c: Context) -> dict[str, Any]:
+    return {
+        "name": cut(r["name"], 255) or f"Chatwoot account {r['id']}",
+        "locale": LOCALES.get(r["locale"] or 0, "en"),
+        "status": ACCOUNT_STATUS.get(r["status"] or 0, "active"),
+        "settings": {"support_email": r["support_email"]} if r["support_email"] else {},
+        "created_at": ts(r["created_at"]),
+        "updated_at": ts(r["updated_at"]),
+    }
+
+
+def user(r: Any, c: Context) -> dict[str, Any]:
+    email = (r["email"] or "").strip().lower()
+    if not email:
+        raise Skip("no email address (nobody could sign in as this user)")
+    if len(email) > 320:
+        raise Skip("email address longer than 320 characters")
+    hashed = r["encrypted_password"] or None
+    if hashed is not None and not hashed.startswith(("$2a$", "$2b$", "$2y$")):
+        hashed = None  # not bcrypt: the agent resets their password
+    return {
+        "name": cut(r["name"], 255),
+        "display_name": (r["display_name"] or None) and cut(r["display_name"], 255),
+        "email": email,
+        "password_hash": hashed,
+        "availability": AVAILABILITY.get(r["availability"] or 0, "online"),
+        "email_verified": r["confirmed_at"] is not None,
+        "created_at": ts(r["created_at"]),
+        "updated_at": ts(r["updated_at"]),
+    }
+
+
+def membership(r: Any, c: Context) -> dict[str, Any]:
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "user_id": c.need("users", r["user_id"], "user (deleted or without email)"),
+        "role": ROLE.get(r["role"] or 0, "agent"),
+        "inviter_id": c.ref("users", r["inviter_id"]),
+        "created_at": ts(r["created_at"]),
+    }
+
+
+def team(r: Any, c: Context) -> dict[str, Any]:
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "name": cut(r["name"], 100),
+        "description": r["description"] or "",
+        "allow_auto_assign": r["allow_auto_assign"] is not False,
+        "created_at": ts(r["created_at"]),
+    }
+
+
+def team_member(r: Any, c: Context) -> dict[str, Any]:
+    if r["account_id"] is None:
+        raise Skip("team deleted")
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "team_id": c.need("teams", r["team_id"], "team"),
+        "user_id": c.need("users", r["user_id"], "user (deleted or without email)"),
+    }
+
+
+DOMAIN_RE = re.compile(r"(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?")
+
+
+def _domains(text: str | None) -> list[str]:
+    found = [d.strip().lower() for d in re.split(r"[,\s]+", text or "") if d.strip()]
+    return [d for d in found if matches(DOMAIN_RE, d, 261)][:50]
+
+
+def inbox(r: Any, c: Context) -> dict[str, Any]:
+    channel = CHANNEL.get(r["channel_type"] or "")
+    if channel is None:
+        raise Skip(f"channel type {r['channel_type']} has no Parley equivalent")
+    config: dict[str, Any]
+    website_token = api_identifier = None
+    hmac_mandatory = False
+    if channel == "web_widget":
+        if r["website_token"] is None:
+            raise Skip("web widget channel row missing")
+        config = {
+            "widget_color": r["widget_color"]
+            if re.fullmatch(r"#[0-9a-fA-F]{6}", r["widget_color"] or "")
+            else "#1f93ff",
+            "website_url": cut(r["website_url"], 500),
+            "welcome_title": cut(r["welcome_title"], 255),
+            "welcome_tagline": cut(r["welcome_tagline"], 500),
+            "reply_time": REPLY_TIME.get(r["reply_time"] or 0, "in_a_few_minutes"),
+            "allowed_domains": _domains(r["allowed_domains"]),
+        }
+        website_token, hmac = r["website_token"], r["w_hmac"]
+        hmac_mandatory = bool(r["w_hmac_mandatory"])
+    elif channel == "api":
+        if r["api_identifier"] is None:
+            raise Skip("API channel row missing")
+        url = r["webhook_url"] or ""
+        config = {"callback_url": url[:2000] if url.startswith(("http://", "https://")) else ""}
+        api_identifier, hmac = r["api_identifier"], r["a_hmac"]
+        hmac_mandatory = bool(r["a_hmac_mandatory"])
+    else:
+        if r["e_email"] is None:
+            raise Skip("email channel row missing")
+        config = {"email": r["e_email"].strip().lower()}
+        hmac = None
+    # A channel without a secret gets one (deterministic per source row, so re-runs agree).
+    token = hmac or c.extra["fallback_hmac"](r["id"])
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "name": cut(r["name"], 255),
+        "channel_type": channel,
+        "channel_config": config,
+        "website_token": website_token,
+        "api_identifier": api_identifier,
+        "_hmac_token": token,
+        "hmac_mandatory": hmac_mandatory,
+        "greeting_enabled": bool(r["greeting_enabled"]),
+        "greeting_message": r["greeting_message"] or "",
+        "out_of_office_message": r["out_of_office_message"] or "",
+        "working_hours_enabled": bool(r["working_hours_enabled"]),
+        "timezone": cut(r["timezone"], 64) or "UTC",
+        "enable_auto_assignment": r["enable_auto_assignment"] is not False,
+        "created_at": ts(r["created_at"]),
+        "updated_at": ts(r["updated_at"]),
+    }
+
+
+def inbox_member(r: Any, c: Context) -> dict[str, Any]:
+    if r["account_id"] is None:
+        raise Skip("inbox deleted")
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "inbox_id": c.need("inboxes", r["inbox_id"], "inbox"),
+        "user_id": c.need("users", r["user_id"], "user (deleted or without email)"),
+    }
+
+
+def label(r: Any, c: Context) -> dict[str, Any]:
+    title = (r["title"] or "").strip().lower()
+    if not title:
+        raise Skip("label without title")
+    color = r["color"] if re.fullmatch(r"#[0-9a-fA-F]{6}", r["color"] or "") else "#1f93ff"
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "title": title[:100],
+        "description": r["description"] or "",
+        "color": color,
+        "show_on_sidebar": r["show_on_sidebar"] is not False,
+        "created_at": ts(r["created_at"]),
+    }
+
+
+async def prepare_contacts(conn: Any, rows: list[Any], c: Context) -> None:
+    """Emails and identifiers the target accounts already hold (Chatwoot's email index is case
+    sensitive, Parley's is not: the second of two addresses differing in case is left out)."""
+    from sqlalchemy import func, select
+
+    accounts = {c.ref("accounts", r["account_id"]) for r in rows} - {None}
+    emails = {(r["email"] or "").strip().lower() for r in rows} - {""}
+    idents = {r["identifier"] for r in rows} - {None}
+    taken: set[tuple[int, str]] = set()
+    if accounts and (emails or idents):
+        found = await conn.execute(
+            select(Contact.account_id, func.lower(Contact.email), Contact.identifier).where(
+                Contact.account_id.in_(accounts),
+                (func.lower(Contact.email).in_(emails or {""})) | Contact.identifier.in_(idents or {""}),
+            )
+        )
+        for acct, email, ident in found:
+            if email:
+                taken.add((acct, "e:" + email))
+            if ident:
+                taken.add((acct, "i:" + ident))
+    c.extra["taken"] = taken
+
+
+def contact(r: Any, c: Context) -> dict[str, Any]:
+    account_id = c.need("accounts", r["account_id"], "account")
+    email = (r["email"] or "").strip().lower() or None
+    extra = js(r["additional_attributes"], {})
+    phone = (r["phone_number"] or "").strip() or None
+    if phone is not None and len(phone) > PHONE_MAX:
+        extra["chatwoot_phone_number"] = phone  # kept, where an agent can read it
+        phone = None
+    if email is not None and len(email) > 320:
+        raise Skip("email address longer than 320 characters")
+    if not c.reconciling:
+        taken: set[tuple[int, str]] = c.extra["taken"]
+        if email is not None and (account_id, "e:" + email) in taken:
+            raise Skip(f"email {email} already belongs to another contact (the addresses differ only in case)")
+        if r["identifier"] is not None and (account_id, "i:" + r["identifier"]) in taken:
+            raise Skip("identifier already belongs to another contact")
+        if email is not None:
+            taken.add((account_id, "e:" + email))
+        if r["identifier"] is not None:
+            taken.add((account_id, "i:" + r["identifier"]))
+    return {
+        "account_id": account_id,
+        "name": cut(r["name"], 255),
+        "email": email,
+        "phone_number": phone,
+        "identifier": (r["identifier"] or None) and cut(r["identifier"], 255),
+        "additional_attributes": extra,
+        "custom_attributes": js(r["custom_attributes"], {}),
+        "contact_type": CONTACT_TYPE.get(r["contact_type"] or 0, "visitor"),
+        "blocked": bool(r["blocked"]),
+        "last_activity_at": ts(r["last_activity_at"]),
+        "created_at": ts(r["created_at"]),
+        "updated_at": ts(r["updated_at"]),
+    }
+
+
+def contact_inbox(r: Any, c: Context) -> dict[str, Any]:
+    if r["account_id"] is None:
+        raise Skip("inbox deleted")
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "contact_id": c.need("contacts", r["contact_id"], "contact"),
+        "inbox_id": c.need("inboxes", r["inbox_id"], "inbox"),
+        "source_id": cut(r["source_id"], 255),
+        "hmac_verified": bool(r["hmac_verified"]),
+        "created_at": ts(r["created_at"]),
+    }
+
+
+def conversation(r: Any, c: Context) -> dict[str, Any]:
+    if r["contact_id"] is None:
+        raise Skip("conversation without contact")
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "display_id": r["display_id"],
+        "inbox_id": c.need("inboxes", r["inbox_id"], "inbox"),
+        "contact_id": c.need("contacts", r["contact_id"], "contact"),
+        "contact_inbox_id": c.ref("contact_inboxes", r["contact_inbox_id"]),
+        "status": CONVERSATION_STATUS.get(r["status"], "open"),
+        "priority": PRIORITY.get(r["priority"]) if r["priority"] is not None else None,
+        # A deleted agent's conversations become unassigned.
+        "assignee_id": c.ref("users", r["assignee_id"]),
+        "team_id": c.ref("teams", r["team_id"]),
+        "snoozed_until": ts(r["snoozed_until"]),
+        "last_activity_at": ts(r["last_activity_at"]) or ts(r["created_at"]),
+        "waiting_since": ts(r["waiting_since"]),
+        "first_reply_created_at": ts(r["first_reply_created_at"]),
+        "agent_last_seen_at": ts(r["agent_last_seen_at"]),
+        "contact_last_seen_at": ts(r["contact_last_seen_at"]),
+        "additional_attributes": js(r["additional_attributes"], {}),
+        "custom_attributes": js(r["custom_attributes"], {}),
+        "created_at": ts(r["created_at"]),
+        "updated_at": ts(r["updated_at"]),
+    }
+
+
+async def prepare_messages(conn: Any, rows: list[Any], c: Context) -> None:
+    """Each conversation's contact: a message from a merged (deleted) contact is its conversation's."""
+    from sqlalchemy import select
+
+    ids = {c.ref("conversations", r["conversation_id"]) for r in rows} - {None}
+    found = await conn.execute(select(Conversation.id, Conversation.contact_id).where(Conversation.id.in_(ids)))
+    c.extra["conversation_contact"] = dict(found.all())
+
+
+def message(r: Any, c: Context) -> dict[str, Any]:
+    conversation_id = c.need("conversations", r["conversation_id"], "conversation")
+    kind = r["sender_type"]
+    sender_id: int | None
+    if kind == "User":
+        sender_type, sender_id = "user", c.ref("users", r["sender_id"])  # None: a deleted agent
+    elif kind == "Contact":
+        sender_type = "contact"
+        sender_id = c.ref("contacts", r["sender_id"]) or c.extra["conversation_contact"].get(conversation_id)
+    elif kind == "AgentBot":
+        sender_type, sender_id = "bot", None
+    else:
+        sender_type, sender_id = "system", None
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "conversation_id": conversation_id,
+        "inbox_id": c.need("inboxes", r["inbox_id"], "inbox"),
+        "message_type": MESSAGE_TYPE.get(r["message_type"], "activity"),
+        "content": r["content"] or "",
+        "private": bool(r["private"]),
+        "sender_type": sender_type,
+        "sender_id": sender_id,
+        "content_attributes": js(r["content_attributes"], {}),
+        "source_id": (r["source_id"] or None) and cut(r["source_id"], 255),
+        "created_at": ts(r["created_at"]),
+    }
+
+
+def attachment_key(account_id: int, source: str, source_id: int) -> str:
+    import hashlib
+
+    tag = hashlib.sha256(source.encode()).hexdigest()[:12]
+    return f"accounts/{account_id}/attachments/chatwoot-{tag}-{source_id}"
+
+
+def blob_path(root: str, key: str) -> str:
+    return f"{root}/{key[0:2]}/{key[2:4]}/{key}"  # ActiveStorage's disk service layout
+
+
+def attachment(r: Any, c: Context) -> dict[str, Any]:
+    import os
+
+    message_id = c.need("messages", r["message_id"], "message")
+    account_id = c.need("accounts", r["account_id"], "account")
+    if r["blob_key"] is None:
+        raise Skip("no stored file (a location or an external link)")
+    if not c.reconciling:
+        if c.storage_dir is None:
+            raise Skip("file not copied: no --storage-dir given")
+        if r["service_name"] not in ("local", "disk", "test"):
+            raise Skip(f"file on ActiveStorage service {r['service_name']!r}, not on disk")
+        if not os.path.isfile(blob_path(c.storage_dir, r["blob_key"])):
+            raise Skip("file missing from storage")
+    return {
+        "account_id": account_id,
+        "message_id": message_id,
+        "file_type": FILE_TYPE.get(r["file_type"] or 0, "file"),
+        "file_name": cut(r["filename"], 255) or "file",
+        "content_type": cut(r["content_type"], 255) or "application/octet-stream",
+        "byte_size": r["byte_size"],
+        "storage_key": attachment_key(account_id, c.extra["source"], r["id"]),
+        "status": "attached",
+        "_stored": True,
+        "created_at": ts(r["created_at"]),
+        "_blob": (r["blob_key"], r["checksum"]),
+    }
+
+
+async def prepare_taggings(conn: Any, rows: list[Any], c: Context) -> None:
+    from sqlalchemy import select
+
+    accounts = {c.ref("accounts", r["account_id"]) for r in rows} - {None}
+    found = await conn.execute(select(Label.account_id, Label.title, Label.id).where(Label.account_id.in_(accounts)))
+    c.extra["labels"] = {(a, t): i for a, t, i in found}
+    c.extra["pairs"] = set()
+
+
+def tagging(r: Any, c: Context) -> dict[str, Any]:
+    if r["taggable_type"] != "Conversation" or (r["context"] or "labels") != "labels":
+        raise Skip(f"{r['taggable_type']} labels are not imported (Parley labels conversations)")
+    if r["account_id"] is None:
+        raise Skip("conversation deleted")
+    account_id = c.need("accounts", r["account_id"], "account")
+    conversation_id = c.need("conversations", r["taggable_id"], "conversation")
+    title = (r["tag_name"] or "").strip().lower()
+    label_id = c.extra["labels"].get((account_id, title))
+    if label_id is None:
+        raise Skip(f"no label titled {title!r} in the account")
+    if not c.reconciling:
+        if (conversation_id, label_id) in c.extra["pairs"]:
+            raise Skip("the same label twice on one conversation")
+        c.extra["pairs"].add((conversation_id, label_id))
+    return {"conversation_id": conversation_id, "label_id": label_id, "account_id": account_id}
+
+
+def canned(r: Any, c: Context) -> dict[str, Any]:
+    code = (r["short_code"] or "").strip()
+    if not code or not r["content"]:
+        raise Skip("canned response without short code or content")
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "short_code": code[:100],
+        "content": r["content"],
+        "created_at": ts(r["created_at"]),
+    }
+
+
+def attribute(r: Any, c: Context) -> dict[str, Any]:
+    if not r["attribute_key"]:
+        raise Skip("attribute without key")
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "attribute_model": ATTRIBUTE_MODEL.get(r["attribute_model"] or 0, "conversation"),
+        "attribute_key": cut(r["attribute_key"], 100),
+        "display_name": cut(r["attribute_display_name"], 255) or r["attribute_key"][:255],
+        "display_type": DISPLAY_TYPE.get(r["attribute_display_type"] or 0, "text"),
+        "description": r["attribute_description"] or "",
+        "list_values": js(r["attribute_values"], []),
+        "regex_pattern": (r["regex_pattern"] or None) and cut(r["regex_pattern"], 255),
+        "regex_cue": (r["regex_cue"] or None) and cut(r["regex_cue"], 255),
+        "created_at": ts(r["created_at"]),
+    }
+
+
+def webhook(r: Any, c: Context) -> dict[str, Any]:
+    url = r["url"] or ""
+    if not url.startswith(("http://", "https://")):
+        raise Skip("webhook URL is not http(s)")
+    secret_encrypted, key_id, hint = c.extra["new_webhook_secret"]()
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "url": url[:2048],
+        "description": cut(r["name"], 1000),
+        "events": js(r["subscriptions"], []),
+        "inbox_id": c.ref("inboxes", r["inbox_id"]) if r["webhook_type"] == 1 else None,
+        # Imported switched off: while both helpdesks run, Chatwoot still calls these URLs.
+        "enabled": False,
+        "disabled_reason": WEBHOOK_DISABLED,
+        "secret_encrypted": secret_encrypted,
+        "secret_key_id": key_id,
+        "secret_hint": hint,
+        "created_at": ts(r["created_at"]),
+        "updated_at": ts(r["updated_at"]),
+    }
+
+
+def csat(r: Any, c: Context) -> dict[str, Any]:
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        "conversation_id": c.need("conversations", r["conversation_id"], "conversation"),
+        "contact_id": c.ref("contacts", r["contact_id"]),
+        "assignee_id": c.ref("users", r["assigned_agent_id"]),
+        "rating": max(1, min(5, int(r["rating"]))),
+        "feedback": r["feedback_message"] or "",
+        "created_at": ts(r["created_at"]),
+    }
+
+
+def reporting_event(r: Any, c: Context) -> dict[str, Any]:
+    if not r["name"]:
+        raise Skip("reporting event without name")
+    end = ts(r["event_end_time"]) or ts(r["created_at"])
+    assert c.target_id is not None
+    return {
+        "account_id": c.need("accounts", r["account_id"], "account"),
+        # Unique with the name; negative so it never meets an id of Parley's own event log.
+        "source_event_id": -c.target_id,
+        "name": r["name"][:40],
+        "value": float(r["value"] or 0.0),
+        "value_in_business_hours": float(r["value_in_business_hours"] or 0.0),
+        "conversation_id": c.ref("conversations", r["conversation_id"]),
+        "inbox_id": c.ref("inboxes", r["inbox_id"]),
+        "user_id": c.ref("users", r["user_id"]),
+        "team_id": None,
+        "event_start_time": ts(r["event_start_time"]) or end,
+        "event_end_time": end,
+        "created_at": ts(r["created_at"]),
+    }
+
+
+ACCOUNT = "t.account_id = $2"
+
+SPECS: list[Spec] = [
+    Spec(
+        "accounts",
+        table(Account),
+        "SELECT t.* FROM accounts t",
+        "t.id = $2",
+        account,
+        check=("name", "status"),
+        account_column="id",
+    ),
+    Spec(
+        "users",
+        table(User),
+        "SELECT t.* FROM users t",
+        "t.id IN (SELECT user_id FROM account_users WHERE account_id = $2)",
+        user,
+        check=("email", "password_hash", "name"),
+        account_column=None,
+    ),
+    Spec(
+        "account_users",
+        table(AccountMembership),
+        "SELECT t.* FROM account_users t",
+        ACCOUNT,
+        membership,
+        refs={"account_id": "accounts", "user_id": "users", "inviter_id": "users"},
+        check=("account_id", "user_id", "role"),
+        ids={"account_id": "accounts", "user_id": "users"},
+    ),
+    Spec(
+        "teams",
+        table(Team),
+        "SELECT t.* FROM teams t",
+        ACCOUNT,
+        team,
+        refs={"account_id": "accounts"},
+        check=("name", "account_id"),
+        ids={"account_id": "accounts"},
+    ),
+    Spec(
+        "team_members",
+        table(TeamMember),
+        "SELECT t.*, tm.account_id FROM team_members t LEFT JOIN teams tm ON tm.id = t.team_id",
+        "tm.account_id = $2",
+        team_member,
+        refs={"account_id": "accounts", "team_id": "teams", "user_id": "users"},
+        check=("team_id", "user_id"),
+        ids={"team_id": "teams", "user_id": "users"},
+    ),
+    Spec(
+        "inboxes",
+        table(Inbox),
+        """SELECT t.*, w.website_url, w.website_token, w.widget_color, w.welcome_title, w.welcome_tagline,
+         w.reply_time, w.hmac_token AS w_hmac, w.hmac_mandatory AS w_hmac_mandatory, w.allowed_domains,
+         a.identifier AS api_identifier, a.webhook_url, a.hmac_token AS a_hmac, a.hmac_mandatory AS a_hmac_mandatory,
+         e.email AS e_email
+         FROM inboxes t
+         LEFT JOIN channel_web_widgets w ON t.channel_type = 'Channel::WebWidget' AND w.id = t.channel_id
+         LEFT JOIN channel_api a ON t.channel_type = 'Channel::Api' AND a.id = t.channel_id
+         LEFT JOIN channel_email e ON t.channel_type = 'Channel::Email' AND e.id = t.channel_id""",
+        ACCOUNT,
+        inbox,
+        refs={"account_id": "accounts"},
+        check=("name", "channel_type", "website_token", "api_identifier", "_hmac_token", "channel_config"),
+    ),
+    Spec(
+        "inbox_members",
+        table(InboxMember),
+        "SELECT t.*, i.account_id FROM inbox_members t LEFT JOIN inboxes i ON i.id = t.inbox_id",
+        "i.account_id = $2",
+        inbox_member,
+        refs={"account_id": "accounts", "inbox_id": "inboxes", "user_id": "users"},
+        check=("inbox_id", "user_id"),
+        ids={"inbox_id": "inboxes", "user_id": "users"},
+    ),
+    Spec(
+        "labels",
+        table(Label),
+        "SELECT t.* FROM labels t",
+        ACCOUNT,
+        label,
+        refs={"account_id": "accounts"},
+        check=("title", "color"),
+    ),
+    Spec(
+        "contacts",
+        table(Contact),
+        "SELECT t.* FROM contacts t",
+        ACCOUNT,
+        contact,
+        refs={"account_id": "accounts"},
+        check=("name", "email", "phone_number", "identifier"),
+        prepare=prepare_contacts,
+    ),
+    Spec(
+        "contact_inboxes",
+        table(ContactInbox),
+        "SELECT t.*, i.account_id FROM contact_inboxes t LEFT JOIN inboxes i ON i.id = t.inbox_id",
+        "i.account_id = $2",
+        contact_inbox,
+        refs={"account_id": "accounts", "contact_id": "contacts", "inbox_id": "inboxes"},
+        check=("contact_id", "inbox_id", "source_id"),
+        ids={"contact_id": "contacts", "inbox_id": "inboxes"},
+    ),
+    Spec(
+        "conversations",
+        table(Conversation),
+        "SELECT t.* FROM conversations t",
+        ACCOUNT,
+        conversation,
+        refs={
+            "account_id": "accounts",
+            "inbox_id": "inboxes",
+            "contact_id": "contacts",
+            "contact_inbox_id": "contact_inboxes",
+            "assignee_id": "users",
+            "team_id": "teams",
+        },
+        check=("display_id", "status", "contact_id", "assignee_id", "team_id"),
+        ids={"contact_id": "contacts", "assignee_id": "users", "team_id": "teams"},
+    ),
+    Spec(
+        "messages",
+        table(Message),
+        "SELECT t.* FROM messages t",
+        ACCOUNT,
+        message,
+        refs={"account_id": "accounts", "inbox_id": "inboxes", "conversation_id": "conversations"},
+        check=("content", "message_type", "private", "sender_type", "sender_id"),
+        prepare=prepare_messages,
+        ids={"sender_id": "sender"},
+    ),
+    Spec(
+        "attachments",
+        table(Attachment),
+        """SELECT t.*, b.key AS blob_key, b.filename, b.content_type, b.byte_size, b.checksum, b.service_name
+         FROM attachments t
+         LEFT JOIN active_storage_attachments aa ON aa.record_type = 'Attachment' AND aa.name = 'file'
+           AND aa.record_id = t.id
+         LEFT JOIN active_storage_blobs b ON b.id = aa.blob_id""",
+        ACCOUNT,
+        attachment,
+        refs={"account_id": "accounts", "message_id": "messages"},
+        check=("file_name", "byte_size", "message_id", "_stored"),
+        ids={"message_id": "messages"},
+    ),
+    Spec(
+        "taggings",
+        table(ConversationLabel),
+        """SELECT t.*, tg.name AS tag_name,
+           CASE t.taggable_type WHEN 'Conversation' THEN (SELECT account_id FROM conversations WHERE id = t.taggable_id)
+             WHEN 'Contact' THEN (SELECT account_id FROM contacts WHERE id = t.taggable_id) END AS account_id
+         FROM taggings t LEFT JOIN tags tg ON tg.id = t.tag_id""",
+        """CASE t.taggable_type WHEN 'Conversation' THEN (SELECT account_id FROM conversations WHERE id = t.taggable_id)
+             WHEN 'Contact' THEN (SELECT account_id FROM contacts WHERE id = t.taggable_id) END = $2""",
+        tagging,
+        refs={"account_id": "accounts", "taggable_id": "conversations"},
+        check=("conversation_id", "label_id"),
+        has_id=False,
+        ids={"conversation_id": "conversations", "label_id": "labels"},
+        key=("conversation_id", "label_id"),
+        prepare=prepare_taggings,
+    ),
+    Spec(
+        "canned_responses",
+        table(CannedResponse),
+        "SELECT t.* FROM canned_responses t",
+        ACCOUNT,
+        canned,
+        refs={"account_id": "accounts"},
+        check=("short_code", "content"),
+    ),
+    Spec(
+        "custom_attribute_definitions",
+        table(CustomAttributeDefinition),
+        "SELECT t.* FROM custom_attribute_definitions t",
+        ACCOUNT,
+        attribute,
+        refs={"account_id": "accounts"},
+        check=("attribute_model", "attribute_key", "display_type", "list_values"),
+    ),
+    Spec(
+        "webhooks",
+        table(Webhook),
+        "SELECT t.* FROM webhooks t",
+        ACCOUNT,
+        webhook,
+        refs={"account_id": "accounts", "inbox_id": "inboxes"},
+        check=("url", "events", "enabled", "inbox_id"),
+        ids={"inbox_id": "inboxes"},
+    ),
+    Spec(
+        "csat_survey_responses",
+        table(CsatResponse),
+        "SELECT t.* FROM csat_survey_responses t",
+        ACCOUNT,
+        csat,
+        refs={
+            "account_id": "accounts",
+            "conversation_id": "conversations",
+            "contact_id": "contacts",
+            "assigned_agent_id": "users",
+        },
+        check=("conversation_id", "rating", "feedback"),
+        ids={"conversation_id": "conversations"},
+    ),
+    Spec(
+        "reporting_events",
+        table(ReportingEvent),
+        "SELECT t.* FROM reporting_events t",
+        ACCOUNT,
+        reporting_event,
+        refs={"account_id": "accounts", "conversation_id": "conversations", "inbox_id": "inboxes", "user_id": "users"},
+        check=("name", "value", "conversation_id"),
+        ids={"conversation_id": "conversations"},
+    ),
+]
+
+SPEC_BY_NAME = {s.name: s for s in SPECS}
