@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,7 @@ from domain.enums import ChannelType
 from domain.errors import FieldError, ValidationError
 from domain.helpdesk import conversations
 from domain.validation import matches
+from domain.webhooks import ssrf
 from infra.settings import Settings
 
 PASSWORD_CONTEXT = b"inbox-smtp-password"
@@ -72,6 +74,10 @@ async def configure(
         errors.append(FieldError("host", "INVALID", "Give the SMTP server's host name."))
     if not 1 <= data.port <= 65535:
         errors.append(FieldError("port", "INVALID", "A port is 1 to 65535."))
+    elif matches(HOST_RE, host, 253):
+        refusal = await _host_refusal(host, data.port, app_settings)
+        if refusal is not None:
+            errors.append(refusal)
     username = data.username.strip()
     if len(username) > 320 or any(c in username for c in "\r\n"):
         errors.append(FieldError("username", "INVALID", "A user name of up to 320 characters."))
@@ -112,7 +118,20 @@ async def connection_for(session: AsyncSession, inbox_id: int, app_settings: Set
     row = await session.get(InboxSmtp, inbox_id)
     if row is None or not row.enabled:
         return None
+    # Vetted before each connection too: the name may resolve elsewhere than when it was saved.
+    await ssrf.vet_host(row.host, row.port, allow_private=app_settings.mail_allow_private_hosts)
     password = (
         crypto.decrypt(row.password_encrypted, app_settings, context=PASSWORD_CONTEXT) if row.password_encrypted else ""
     )
     return SmtpConnection(row.host, row.port, TlsMode(row.tls_mode), row.username, password)
+
+
+async def _host_refusal(host: str, port: int, app_settings: Any) -> FieldError | None:
+    """Why the SMTP host may not be used, or None (a name that does not resolve now is checked again
+    before each connection)."""
+    try:
+        await ssrf.vet_host(host, port, allow_private=app_settings.mail_allow_private_hosts)
+    except ssrf.TargetRefused as exc:
+        if exc.code != "UNRESOLVABLE":
+            return FieldError("host", exc.code, exc.message)
+    return None

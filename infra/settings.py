@@ -324,6 +324,11 @@ class Settings(BaseSettings):
     secrets_previous_keys: list[str] = Field(
         default_factory=list, description="Earlier encryption keys (JSON list, base64) still accepted for reading"
     )
+    mail_allow_private_hosts: bool = Field(
+        False,
+        description="Let inboxes' IMAP and SMTP servers be private, loopback or link-local addresses "
+        "(off: refused when saved and before each connection)",
+    )
     webhooks_allow_private_targets: bool = Field(
         False,
         description="Let webhooks reach private, loopback and link-local addresses (never in production "

@@ -142,3 +142,40 @@ async def test_bad_settings_are_refused_and_only_administrators_of_the_account_s
     refused = await desk.run(desk.agent, SET, {"i": email_inbox, "input": {"host": "smtp.evil.test"}})
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert (await desk.data(desk.admin, GET, {"i": email_inbox}))["inboxSmtp"] is None
+
+
+IMAP_SET = """mutation($i: ID!, $input: InboxImapInput!) { inboxImapSet(inboxId: $i, input: $input) {
+  imap { host } errors { field code } } }"""
+
+
+async def test_private_mail_hosts_are_refused_by_default(desk, email_inbox, server):
+    """Like webhook targets: an administrator may not point an inbox's SMTP or IMAP server at loopback,
+    private, link-local or reserved addresses (internal services, cloud metadata) unless the
+    installation allows it (`PARLEY_MAIL_ALLOW_PRIVATE_HOSTS`); nothing is stored."""
+    before = server.settings.mail_allow_private_hosts
+    server.settings.mail_allow_private_hosts = False
+    try:
+        for host in ("127.0.0.1", "10.1.2.3", "169.254.169.254", "localhost", "2130706433"):
+            smtp_body = await desk.data(desk.admin, SET, {"i": email_inbox, "input": {"host": host, "port": 25}})
+            assert smtp_body["inboxSmtpSet"]["errors"] == [
+                {
+                    "field": "host",
+                    "code": "FORBIDDEN_TARGET",
+                    "message": smtp_body["inboxSmtpSet"]["errors"][0]["message"],
+                }
+            ], (host, smtp_body)
+            imap_body = await desk.data(
+                desk.admin,
+                IMAP_SET,
+                {"i": email_inbox, "input": {"host": host, "port": 993, "username": "u", "password": "p"}},
+            )
+            assert imap_body["inboxImapSet"] == {
+                "imap": None,
+                "errors": [{"field": "host", "code": "FORBIDDEN_TARGET"}],
+            }, (
+                host,
+                imap_body,
+            )
+        assert (await desk.data(desk.admin, GET, {"i": email_inbox}))["inboxSmtp"] is None
+    finally:
+        server.settings.mail_allow_private_hosts = before

@@ -33,6 +33,7 @@ from domain.helpdesk import conversations
 from domain.inbound_email.enums import InboundSource
 from domain.inbound_email.receive import InboundConfig, receive
 from domain.validation import matches
+from domain.webhooks import ssrf
 from infra.logs import get_logger
 
 log = get_logger("parley.imap")
@@ -69,6 +70,10 @@ async def configure(
         errors.append(FieldError("host", "INVALID", "Give the IMAP server's host name."))
     if not 1 <= data.port <= 65535:
         errors.append(FieldError("port", "INVALID", "A port is 1 to 65535."))
+    elif matches(HOST_RE, host, 253):
+        refusal = await _host_refusal(host, data.port, app_settings)
+        if refusal is not None:
+            errors.append(refusal)
     if not data.username.strip() or len(data.username) > 320:
         errors.append(FieldError("username", "REQUIRED", "Give the mailbox's user name."))
     mailbox = data.mailbox.strip() or "INBOX"
@@ -165,6 +170,7 @@ async def poll_inbox(
             row = await session.get(InboxImap, inbox_id)
             if row is None or not row.enabled:
                 return 0
+            host, port = row.host, row.port
             plain = {
                 "host": row.host,
                 "port": row.port,
@@ -175,6 +181,7 @@ async def poll_inbox(
                 "uidvalidity": row.uidvalidity,
                 "last_uid": row.last_uid,
             }
+        await ssrf.vet_host(host, port, allow_private=config.settings.mail_allow_private_hosts)
         validity, emails = await asyncio.to_thread(_fetch, plain, batch)
         for uid, raw in emails:
             async with unit_of_work(sessions, relay) as session:
@@ -212,3 +219,14 @@ async def poll_all(
     for inbox_id in ids:
         total += await poll_inbox(sessions, relay, config, inbox_id)
     return total
+
+
+async def _host_refusal(host: str, port: int, app_settings: Any) -> FieldError | None:
+    """Why the IMAP host may not be used, or None (a name that does not resolve now is checked again
+    before each connection)."""
+    try:
+        await ssrf.vet_host(host, port, allow_private=app_settings.mail_allow_private_hosts)
+    except ssrf.TargetRefused as exc:
+        if exc.code != "UNRESOLVABLE":
+            return FieldError("host", exc.code, exc.message)
+    return None

@@ -118,3 +118,15 @@ async def vet(url: str, *, allow_private: bool) -> list[IPAddress]:
                     "FORBIDDEN_TARGET", "The URL reaches a private, loopback, link-local or reserved address."
                 )
     return addresses
+
+
+async def vet_host(host: str, port: int, *, allow_private: bool) -> None:
+    """For other outbound connections an administrator configures (an inbox's IMAP and SMTP servers):
+    TargetRefused unless every address the host resolves to is allowed, or private targets are."""
+    if allow_private:
+        return
+    for ip in await resolve(host, port):
+        if not address_allowed(ip):
+            raise TargetRefused(
+                "FORBIDDEN_TARGET", "The host reaches a private, loopback, link-local or reserved address."
+            )
