@@ -161,7 +161,15 @@ async def poll_inbox(
     batch: int = BATCH,
 ) -> int:
     """Read one mailbox's new emails into the inbox; returns how many were received."""
-    if not await _claim(sessions, inbox_id):
+    # The lease is given back however the poll ends, a scheduler stopping (cancelling it) included:
+    # otherwise the mailbox would wait for the lease to run out before anyone reads it again.
+    claim = asyncio.ensure_future(_claim(sessions, inbox_id))
+    try:
+        claimed = await asyncio.shield(claim)
+    except asyncio.CancelledError:
+        claim.add_done_callback(lambda done: _release_later(sessions, inbox_id, done))
+        raise
+    if not claimed:
         return 0
     received = 0
     error = ""
@@ -199,14 +207,34 @@ async def poll_inbox(
         error = f"{type(exc).__name__}: {exc}"[:500]
         log.warning("imap.poll_failed", inbox_id=inbox_id, error=error)
     finally:
-        async with sessions() as session:
-            await session.execute(
-                update(InboxImap)
-                .where(InboxImap.inbox_id == inbox_id)
-                .values(polling_until=None, last_polled_at=utcnow(), last_error=error)
-            )
-            await session.commit()
+        await asyncio.shield(_release(sessions, inbox_id, error))
     return received
+
+
+async def _release(
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]], inbox_id: int, error: str
+) -> None:
+    async with sessions() as session:
+        await session.execute(
+            update(InboxImap)
+            .where(InboxImap.inbox_id == inbox_id)
+            .values(polling_until=None, last_polled_at=utcnow(), last_error=error)
+        )
+        await session.commit()
+
+
+_RELEASING: set[asyncio.Task[None]] = set()
+
+
+def _release_later(
+    sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]], inbox_id: int, claim: asyncio.Future[bool]
+) -> None:
+    """A poll cancelled while it claimed the lease: give the lease back if the claim went through."""
+    if claim.cancelled() or claim.exception() is not None or not claim.result():
+        return
+    task = asyncio.ensure_future(_release(sessions, inbox_id, ""))
+    _RELEASING.add(task)
+    task.add_done_callback(_RELEASING.discard)
 
 
 async def poll_all(
