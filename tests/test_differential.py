@@ -45,6 +45,7 @@ DEPTH = 3
 VOLATILE = {
     "rateLimit": (("used", "remaining", "resetAt"), "each call spends the cost budget the field reports"),
     "inboxImap": (("lastPolledAt", "lastError", "lastUid"), "the mailbox poller runs between the calls"),
+    "reportExport": (("downloadUrl",), "each call signs a fresh download link"),
 }
 
 

@@ -162,7 +162,8 @@ async def test_the_shared_recheck_closes_a_socket_whose_session_ended_without_a_
         statements: list[str] = []
 
         def count(conn, cursor, statement, parameters, context, executemany):
-            statements.append(statement)
+            if "FROM events" not in statement:  # the process's event-log poll may run meanwhile
+                statements.append(statement)
 
         engine = server.app.state.services.engine.sync_engine
         sa_event.listen(engine, "before_cursor_execute", count)
