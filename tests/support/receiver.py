@@ -42,6 +42,11 @@ class Receiver:
             def do_POST(self) -> None:  # http.server's naming
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender went away mid-request (a killed worker): like any HTTP server, this
+                    # is no request at all, nothing is recorded or answered.
+                    self.close_connection = True
+                    return
                 with receiver._lock:
                     receiver.requests.append(
                         Received(
