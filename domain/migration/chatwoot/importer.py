@@ -30,7 +30,7 @@ from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import asyncpg
-from sqlalchemy import ARRAY, JSON, BigInteger, Table, any_, func, literal, select, text, tuple_, update
+from sqlalchemy import ARRAY, JSON, BigInteger, Table, any_, bindparam, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -49,6 +49,27 @@ DEFAULT_BATCH = 1000
 
 class SourceError(Exception):
     """The source cannot be read (unreachable, not a Chatwoot database, unknown account)."""
+
+
+class MissingReference(Exception):
+    """A batch refers to a Parley row that is gone (deleted while the import ran): the batch is
+    rolled back, as a foreign key violation would roll it back."""
+
+
+# A table's foreign keys, as (column, referenced table, referenced column); None when a key has
+# several columns or the table has triggers of its own (then the database's checks stay on).
+REFERENCES_SQL = """
+SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = c.oid AND NOT tgisinternal)
+         OR EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'f'
+                    AND cardinality(k.conkey) <> 1) THEN NULL
+       ELSE coalesce((SELECT json_agg(json_build_array(a.attname, r.relname, ra.attname))
+                      FROM pg_constraint k
+                      JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
+                      JOIN pg_class r ON r.oid = k.confrelid
+                      JOIN pg_attribute ra ON ra.attrelid = k.confrelid AND ra.attnum = k.confkey[1]
+                      WHERE k.conrelid = c.oid AND k.contype = 'f'), '[]'::json)::text END
+FROM pg_class c WHERE c.oid = to_regclass(:name)
+"""
 
 
 def source_name(url: str) -> str:
@@ -237,6 +258,38 @@ class Importer:
         self.out = progress
         self.specs = [SPEC_BY_NAME[t] for t in tables] if tables else SPECS
         self.storage: Any = None
+        self._references: dict[str, list[tuple[str, str, str]] | None] = {}
+
+    # --- foreign keys -----------------------------------------------------------------------------
+
+    async def _holds_references(self, conn: AsyncConnection, spec: Spec) -> bool:
+        """Whether this table's batches check their foreign keys themselves: one `FOR KEY SHARE`
+        query per key and batch over the distinct ids, instead of a trigger call per row. The rows
+        are as safe as with the triggers (each referenced row exists and is locked against deletion
+        until the batch commits); it takes a role that may set `session_replication_role`."""
+        if not await conn.scalar(text("SELECT current_setting('is_superuser') = 'on'")):
+            return False
+        for name in (spec.target.name, core_table(ImportIdMap).name):
+            if name not in self._references:
+                found = await conn.scalar(text(REFERENCES_SQL), {"name": name})
+                self._references[name] = None if found is None else [tuple(k) for k in json.loads(found)]
+            if self._references[name] is None:
+                return False
+        return True
+
+    async def _hold(self, conn: AsyncConnection, table: str, rows: list[dict[str, Any]]) -> None:
+        for column, referenced, key in self._references[table] or []:
+            ids = {int(r[column]) for r in rows if r.get(column) is not None}
+            if not ids:
+                continue
+            found = await conn.scalar(
+                text(
+                    f'SELECT count(*) FROM (SELECT 1 FROM "{referenced}" WHERE "{key}" = ANY(:ids) FOR KEY SHARE) q'
+                ).bindparams(bindparam("ids", type_=ARRAY(BigInteger))),
+                {"ids": sorted(ids)},
+            )
+            if found != len(ids):
+                raise MissingReference(f"{table}.{column}: a row of {referenced} it refers to no longer exists")
 
     # --- the source -------------------------------------------------------------------------------
 
@@ -341,7 +394,7 @@ class Importer:
         return max(int(mapped or 0), int(skipped or 0))
 
     async def _batch(
-        self, conn: AsyncConnection, spec: Spec, rows: list[Any], highest_done: int = -1
+        self, conn: AsyncConnection, spec: Spec, rows: list[Any], highest_done: int = -1, hold: bool = False
     ) -> tuple[int, int]:
         ids = {int(r["id"]) for r in rows}
         done: set[int] = set()
@@ -429,8 +482,12 @@ class Importer:
                 id_map = [id_map[j] for j in keep]
         if values:
             await copy_rows(conn, spec.target, values)
+            if hold:
+                await self._hold(conn, spec.target.name, values)
         if id_map:
             await copy_rows(conn, core_table(ImportIdMap), id_map)
+            if hold:
+                await self._hold(conn, core_table(ImportIdMap).name, id_map)
         if skips:
             await conn.execute(pg_insert(core_table(ImportSkip)).on_conflict_do_nothing(), skips)
         if spec.name == "conversations" and values:
@@ -574,6 +631,7 @@ class Importer:
         async with self.engine.connect() as conn:
             cp = await self._checkpoint(conn, spec)
             highest_done = await self._highest_done(conn, spec)
+            hold = await self._holds_references(conn, spec)
         last = int(cp.last_source_id) if cp is not None else 0
         progress = TableProgress(spec.name, await src.fetchval(self._query(spec, count=True), *self._args(last)))
         new_total = 0
@@ -582,7 +640,10 @@ class Importer:
                 # Safe to not wait for the WAL flush: a batch the server loses in a crash is lost
                 # whole (rows, id map and checkpoint together), and the next run writes it again.
                 await conn.execute(text("SET LOCAL synchronous_commit = off"))
-                new, skipped = await self._batch(conn, spec, rows, highest_done)
+                if hold:
+                    # The foreign keys are checked per batch (`_hold`), not by a trigger per row.
+                    await conn.execute(text("SET LOCAL session_replication_role = replica"))
+                new, skipped = await self._batch(conn, spec, rows, highest_done, hold)
                 await self._save_checkpoint(conn, spec, int(rows[-1]["id"]), len(rows), new, skipped)
             new_total += new
             progress.done += len(rows)
