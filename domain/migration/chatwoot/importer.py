@@ -193,18 +193,19 @@ async def copy_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, An
         c.name for c in table.c if isinstance(c.type, JSON) or isinstance(getattr(c.type, "impl", None), JSON)
     }
 
-    jsons = [n in json_columns for n in names]
+    json_at = [i for i, n in enumerate(names) if n in json_columns]
+    plain_at = [i for i, n in enumerate(names) if n not in json_columns]
 
     def record(row: dict[str, Any]) -> tuple[Any, ...]:
         merged = {**extra, **row} if extra else row
-        out = []
-        for name, is_json in zip(names, jsons, strict=True):
-            value = merged[name]
-            if is_json:
-                value = json.dumps(value, ensure_ascii=False)
-            elif isinstance(value, Enum):
-                value = value.value
-            out.append(value)
+        out = [merged[name] for name in names]
+        for i in json_at:
+            value = out[i]
+            # Most JSON columns hold an empty object: no encoder call for those.
+            out[i] = "{}" if value == {} and isinstance(value, dict) else json.dumps(value, ensure_ascii=False)
+        for i in plain_at:
+            if isinstance(out[i], Enum):
+                out[i] = out[i].value
         return tuple(out)
 
     records = [record(row) for row in rows]

@@ -73,6 +73,8 @@ def ts(value: datetime | None) -> datetime | None:
 def js(value: Any, default: Any) -> Any:
     if value is None:
         return default
+    if value == "{}" and isinstance(default, dict):
+        return {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
