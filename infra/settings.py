@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     broadcast_queue_size: int = Field(
         1000, description="Events buffered per subscriber before it is closed as too slow"
     )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that unlocks GET /metrics (Prometheus text format); unset: /metrics answers 404",
+    )
     # --- real-time ---
     ws_max_subscriptions: int = Field(20, description="Concurrent subscriptions one WebSocket may hold")
     ws_max_messages_per_minute: int = Field(

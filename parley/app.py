@@ -23,6 +23,7 @@ from infra.settings import Introspection, Settings, get_settings
 from parley import __version__, mail_ingress, public_api, widget_pages
 from parley.files import files_mount
 from parley.graphql_view import ParleyGraphQL
+from parley.metrics_view import metrics_endpoint
 from parley.middleware import RequestIdMiddleware
 from parley.shedding import Gate, LoadShedMiddleware
 
@@ -271,6 +272,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         files_mount(settings),  # attachments on the local storage backend
         *widget_pages.routes(),  # /widget.js and /widget/demo

@@ -31,6 +31,7 @@ from domain.accounts.actor import ActorKind
 from domain.audit import RequestMeta
 from domain.errors import ErrorCode, ParleyError
 from domain.partners.service import PREFIX_PARTNER
+from infra import metrics
 from infra.logs import get_logger, request_id_var
 from infra.ratelimit import RateCheck, check_limits, token_key
 from infra.services import Services
@@ -302,6 +303,7 @@ class ParleyGraphQL(GraphQL):
             try:
                 response = await self.run(request)
             except Throttled as exc:
+                metrics.rate_limit_refusals_total.labels(exc.limit).inc()
                 body = _error_body(
                     str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError", retryAfter=exc.retry_after, limit=exc.limit
                 )
@@ -354,9 +356,11 @@ class ParleyGraphQL(GraphQL):
                     return {"type": "websocket.disconnect", "code": WS_CLOSE_RATE_LIMITED}
             return message
 
+        metrics.active_sockets.inc()
         try:
             await super().__call__(scope, limited_receive, guarded_send)
         finally:
+            metrics.active_sockets.dec()
             entry = scope.get("parley.socket")
             if entry is not None:
                 from resolvers.sockets import registry_of
@@ -497,6 +501,7 @@ class ParleyGraphQL(GraphQL):
         # One JSON answer per request: subscriptions need a stream (WebSocket, SSE or multipart).
         method = request_adapter.method
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        started = time.perf_counter()
         try:
             result = await self.schema.execute(
                 request_data.query,
@@ -519,6 +524,10 @@ class ParleyGraphQL(GraphQL):
             raise HTTPException(400, "No GraphQL query found in the request") from exc
         finally:
             await self._settle_limits(context)  # a refusal replaces whatever else the request met
+        codes = [str((e.extensions or {}).get("code") or "INTERNAL_SERVER_ERROR") for e in result.errors or ()]
+        outcome = "ok" if not codes else "partial" if result.data is not None else "error"
+        name = getattr(context, "operation_name", None) or request_data.operation_name
+        metrics.observe_request(name, outcome, time.perf_counter() - started, codes)
         return result
 
     async def create_streaming_response(self, request, stream, sub_response, headers):  # type: ignore[override]

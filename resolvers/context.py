@@ -59,6 +59,7 @@ class Context:
     _loaders: Any = field(default=None, repr=False)
     revoked_session_ids: list[str] = field(default_factory=list)
     read_only: bool = False  # a query operation: its statements run without a transaction
+    operation_name: str | None = None  # the operation the document selected (for metrics and traces)
     # The request's rate limits, left by the HTTP view to be checked with the cost budget in one round
     # trip (schema/extensions/budget.py): ([RateCheck], hits); `throttled` is (retry after, limit) if refused.
     pending_limits: Any = None

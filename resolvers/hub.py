@@ -27,6 +27,7 @@ from db.models import Account, Event, InboxMember
 from domain import realtime
 from domain.accounts.actor import Actor, ActorKind
 from domain.enums import Permission
+from infra import metrics
 from infra.broadcast import RESYNC_CHANNEL, SubscriberOverflow
 from infra.logs import get_logger
 
@@ -321,11 +322,14 @@ class EventHub:
         feed.joining -= 1
         sub = Subscriber(feed, actor, cursor, self.services.settings.broadcast_queue_size, kw.get("on_signal"))
         feed.subscribers.add(sub)
+        metrics.active_subscriptions.inc()
         feed.dirty.set()  # a broadcast that came while the position was read is not lost
         return sub
 
     async def leave(self, sub: Subscriber) -> None:
         feed = sub.feed
+        if sub in feed.subscribers:
+            metrics.active_subscriptions.dec()
         feed.subscribers.discard(sub)
         await self._drop_if_unused(feed)
 

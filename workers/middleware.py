@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from dataclasses import dataclass
 
 import dramatiq
 from dramatiq.middleware import SkipMessage
 
+from infra import metrics
 from infra.logs import request_id_var
 
 _local = threading.local()
@@ -51,6 +53,26 @@ class RequestIdMiddleware(dramatiq.Middleware):
             request_id_var.reset(token)
 
     after_skip_message = after_process_message
+
+
+class MetricsMiddleware(dramatiq.Middleware):
+    """Runs, failures and run time per actor (infra/metrics.py); a skipped copy counts as skipped."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    def before_process_message(self, broker, message):
+        self._started[message.message_id] = time.perf_counter()
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        started = self._started.pop(message.message_id, None)
+        metrics.job_runs_total.labels(message.actor_name, "failed" if exception is not None else "ok").inc()
+        if started is not None:
+            metrics.job_seconds.labels(message.actor_name).observe(time.perf_counter() - started)
+
+    def after_skip_message(self, broker, message):
+        self._started.pop(message.message_id, None)
+        metrics.job_runs_total.labels(message.actor_name, "skipped").inc()
 
 
 class DeadLetterMiddleware(dramatiq.Middleware):

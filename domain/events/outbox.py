@@ -120,3 +120,13 @@ async def complete(session: AsyncSession, outbox_id: int, *, dead: bool = False)
         .values(completed_at=utcnow(), dead=dead, lease_until=None)
         .execution_options(synchronize_session=False)
     )
+
+
+async def backlog(session: AsyncSession) -> dict[str, int]:
+    """Open jobs per consumer (actor name): what `/metrics` shows as the outbox backlog."""
+    rows = await session.execute(
+        select(OutboxJob.actor_name, func.count())
+        .where(OutboxJob.completed_at.is_(None))
+        .group_by(OutboxJob.actor_name)
+    )
+    return {name: int(count) for name, count in rows.all()}

@@ -22,6 +22,7 @@ from db.session import dialect_name
 from domain.events import outbox
 from domain.events.channels import AUTH_CHANGED_CHANNEL, SESSIONS_REVOKED_CHANNEL, event_channels
 from domain.events.pending import PendingWork
+from infra import metrics
 from infra.logs import get_logger
 
 if TYPE_CHECKING:
@@ -203,6 +204,7 @@ class Relay:
             sent: list[OutboxJob] = []
             if work.finalized and self.publisher is not None:
                 published = await publish_events(self.publisher, work.finalized)
+                _observe_relayed(work.finalized, published)
             if work.jobs and self.broker is not None:
                 sent = await asyncio.to_thread(enqueue_all, self.broker, work.jobs)
             if published or sent:
@@ -229,3 +231,13 @@ class Relay:
                 await self.publisher.publish(SESSIONS_REVOKED_CHANNEL, json.dumps(list(work.revoked_session_ids)))
             except Exception as exc:  # noqa: BLE001 - sockets also re-check their session periodically
                 log.warning("auth.revocation_broadcast_failed", error=type(exc).__name__)
+
+
+def _observe_relayed(events: list[Event], published: list[int]) -> None:
+    done = set(published)
+    now = utcnow()
+    for event in events:
+        if event.id in done:
+            metrics.events_relayed_total.inc()
+            if event.created_at is not None:
+                metrics.relay_lag_seconds.observe(max(0.0, (now - event.created_at).total_seconds()))

@@ -24,6 +24,7 @@ from domain.errors import FieldError, NotFound, ValidationError
 from domain.events import outbox
 from domain.webhooks import delivery, payloads, signing, ssrf
 from domain.webhooks.enums import WebhookDeliveryStatus, WebhookEvent
+from infra import metrics
 from infra.api_names import camel_case
 from infra.settings import Settings
 
@@ -495,6 +496,7 @@ async def attempt(sessions: async_sessionmaker[AsyncSession], settings: Settings
         timeout=settings.webhooks_timeout_seconds,
         allow_private=settings.webhooks_allow_private_targets,
     )
+    metrics.webhook_outcome(outcome.succeeded, outcome.retryable, outcome.gone)
     async with sessions() as session, session.begin():
         row = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
         webhook = await session.get(Webhook, row.webhook_id, with_for_update=True) if row is not None else None

@@ -6,6 +6,7 @@ so an oversized document is refused before any further work; parsing and validat
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -70,6 +71,9 @@ class QueryGuard(SchemaExtension):
 
     async def on_validate(self):  # type: ignore[override]
         ec = self.execution_context
+        if ec.graphql_document is not None and hasattr(ec.context, "operation_name"):
+            with contextlib.suppress(Exception):  # several operations and no name: strawberry refuses later
+                ec.context.operation_name = ec.operation_name
         if ec.pre_execution_errors:  # refused earlier (persisted operations)
             yield
             return
