@@ -34,6 +34,7 @@ from domain.partners.service import PREFIX_PARTNER
 from infra.logs import get_logger, request_id_var
 from infra.ratelimit import RateCheck, check_limits, token_key
 from infra.services import Services
+from parley import fast_lane
 from parley.sse import HTTP_STREAM_PROTOCOLS, SUBSCRIPTION_OVER_JSON, StreamSlots, guard_stream
 from resolvers.context import (
     ACCESS_COOKIE,
@@ -264,6 +265,10 @@ class ParleyGraphQL(GraphQL):
         return self._ide_html
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        if type(data) is dict and type(data.get("data")) is fast_lane.RawData:
+            encoded = fast_lane.encode(data)
+            if encoded is not None:
+                return encoded
         try:
             return orjson.dumps(data)
         except TypeError:  # an integer beyond 64 bits (a JSON value echoed back): the slower, unbounded encoder
@@ -497,6 +502,9 @@ class ParleyGraphQL(GraphQL):
         # One JSON answer per request: subscriptions need a stream (WebSocket, SSE or multipart).
         method = request_adapter.method
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        fast = await fast_lane.answer(self, context, request_data, method)
+        if fast is not None:
+            return fast
         try:
             result = await self.schema.execute(
                 request_data.query,
