@@ -35,6 +35,7 @@ from infra import metrics
 from infra.logs import get_logger, request_id_var
 from infra.ratelimit import RateCheck, check_limits, token_key
 from infra.services import Services
+from parley import fast_lane
 from parley.sse import HTTP_STREAM_PROTOCOLS, SUBSCRIPTION_OVER_JSON, StreamSlots, guard_stream
 from resolvers.context import (
     ACCESS_COOKIE,
@@ -265,6 +266,10 @@ class ParleyGraphQL(GraphQL):
         return self._ide_html
 
     def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        if type(data) is dict and type(data.get("data")) is fast_lane.RawData:
+            encoded = fast_lane.encode(data)
+            if encoded is not None:
+                return encoded
         try:
             return orjson.dumps(data)
         except TypeError:  # an integer beyond 64 bits (a JSON value echoed back): the slower, unbounded encoder
@@ -502,6 +507,10 @@ class ParleyGraphQL(GraphQL):
         method = request_adapter.method
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         started = time.perf_counter()
+        fast = await fast_lane.answer(self, context, request_data, method)
+        if fast is not None:
+            self._observe(context, request_data, fast, started)
+            return fast
         try:
             result = await self.schema.execute(
                 request_data.query,
@@ -524,11 +533,15 @@ class ParleyGraphQL(GraphQL):
             raise HTTPException(400, "No GraphQL query found in the request") from exc
         finally:
             await self._settle_limits(context)  # a refusal replaces whatever else the request met
+        self._observe(context, request_data, result, started)
+        return result
+
+    @staticmethod
+    def _observe(context, request_data, result, started: float) -> None:
         codes = [str((e.extensions or {}).get("code") or "INTERNAL_SERVER_ERROR") for e in result.errors or ()]
         outcome = "ok" if not codes else "partial" if result.data is not None else "error"
         name = getattr(context, "operation_name", None) or request_data.operation_name
         metrics.observe_request(name, outcome, time.perf_counter() - started, codes)
-        return result
 
     async def create_streaming_response(self, request, stream, sub_response, headers):  # type: ignore[override]
         transport = self._get_stream_transport_from_headers(request.headers)

@@ -5,9 +5,11 @@ errors); and the dashboard document costs one data statement."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Iterator
 
 from bench.product.scenarios import CONVERSATION, DASHBOARD
+from parley import fast_lane
 from tests.support.accounts import Member, add_agent, signup
 from tests.support.desk import ERR, Desk, build_desk
 from tests.test_query_counts import count_statements
@@ -214,6 +216,7 @@ async def test_compiled_reads_answer_exactly_as_stock_execution(gql, smtp, serve
     }
     engine = server.app.state.services.engine
     compiled = 0
+    lane = fast_lane.stats["served"]
     seen: dict[str, int | None] = {}
 
     async def run(who: Member | None, doc: str, variables: dict) -> dict:
@@ -244,6 +247,8 @@ async def test_compiled_reads_answer_exactly_as_stock_execution(gql, smtp, serve
         "anonymous": None,
     }, seen
     assert compiled >= 150, compiled
+    # The view's fast lane (parley/fast_lane.py) answered the conversation lists of those runs.
+    assert fast_lane.stats["served"] - lane >= 50, fast_lane.stats
 
     # Keyset pagination over several pages, for every sort.
     for sort in ("LAST_ACTIVITY", "CREATED", "WAITING_SINCE", "PRIORITY"):
@@ -297,3 +302,26 @@ async def test_the_dashboard_costs_one_data_statement(gql, smtp, server):
     assert stock[: len(auth)] == auth and len(stock) - len(auth) == 5, (
         stock
     )  # list, contact, assignee, labels, last message
+
+
+async def test_the_fast_lane_answers_persisted_dashboards_as_stock_execution(gql, smtp, server):
+    desk = await build_desk(gql, smtp)
+    await seed(gql, smtp, desk)
+    variables = {"status": "OPEN", "first": 25}
+    sha = hashlib.sha256(DASHBOARD.encode()).hexdigest()
+    pq = {"persistedQuery": {"version": 1, "sha256Hash": sha}}
+    registered = await gql.execute(DASHBOARD, variables, headers=desk.agent.headers(), extensions=pq)
+    assert not registered.get("errors"), registered
+    answers = []
+    for on in (False, True):
+        with fast_reads(server, on):
+            before = fast_lane.stats["served"]
+            resp = await gql.client.post(
+                "/graphql", json={"variables": variables, "extensions": pq}, headers=desk.agent.headers()
+            )
+            assert resp.status_code == 200 and resp.headers["cache-control"] == "no-store", resp
+            assert fast_lane.stats["served"] - before == (1 if on else 0)
+            body = resp.json()
+            body["extensions"]["cost"].pop("budget")
+            answers.append(body)
+    assert answers[0] == answers[1] and len(answers[1]["data"]["conversations"]["nodes"]) == 5

@@ -1,0 +1,243 @@
+"""The fast lane of the GraphQL view: a single HTTP query whose root fields are all conversation
+lists (resolvers/fast_reads.py) skips Strawberry's per-request pipeline.
+
+What does not depend on the request is kept per document (its text, operation name and the
+caller's limits): the parsed document, the guard's verdict (size, tokens, static limits, validation)
+and, per set of variable values and what the statement reads of the actor, the compiled SQL and the
+root fields' access rules. Per request what remains is the caller (the credential cache), the access
+rules checked against it, the variables coerced, the one Redis round trip for the rate limits and
+the cost budget (schema/extensions/budget.py), one statement returning the `data` JSON, and the
+response written around that text.
+
+It answers only when stock execution would answer with data and no error; every other case (a
+refused caller, bad variables, an invalid or oversized document, a partner's trusted documents, an
+APQ registration) is served the stock way before anything is charged, so both give the same answer.
+A spent budget or a rate limit refuses the same way the guard does. `PARLEY_FAST_READS=false` turns
+the lane off with the compiled reads."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, specified_rules
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.types import ExecutionResult
+
+from domain.accounts.policy import require
+from infra.logs import get_logger
+from resolvers.caller import caller_of
+from resolvers.context import Context
+from resolvers.fast_reads import NotCompilable, compile_query
+from schema.core.access import rule_of
+from schema.execution.documents import _statement_key
+from schema.extensions import budget
+from schema.extensions.error_contract import shape_error
+from schema.extensions.guard import _costs, _parse, _validate
+from schema.extensions.persisted import _requested
+
+log = get_logger("parley.fast_lane")
+
+# Root fields whose value is never null (a connection): the statement's JSON is the answer as it is.
+LANE_ROOTS = frozenset({"conversations", "__typename"})
+_MAX_DOCUMENTS = 512
+_MAX_PLANS = 64  # compiled statements per document (variables × what the statement reads of the actor)
+
+
+class RawData:
+    """The `data` object as JSON text from PostgreSQL, written into the response as it is."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+@dataclass
+class _Document:
+    document: DocumentNode | None  # None: not for the lane (served the stock way)
+    plans: OrderedDict[tuple, tuple[Any, list[Any]]] = field(default_factory=OrderedDict)
+
+
+_DOCUMENTS: OrderedDict[tuple, _Document] = OrderedDict()
+stats = {"served": 0}  # answers the lane gave (tests check that it is taken)
+
+
+def _document(schema: Any, query: str, operation_name: str | None, caller: Any, max_chars: int) -> _Document:
+    key = (query, operation_name, caller.kind, caller.introspection, tuple(sorted(caller.limits.items())))
+    found = _DOCUMENTS.get(key)
+    if found is not None:
+        _DOCUMENTS.move_to_end(key)
+        return found
+    entry = _Document(_check(schema, query, operation_name, caller, max_chars))
+    _DOCUMENTS[key] = entry
+    while len(_DOCUMENTS) > _MAX_DOCUMENTS:
+        _DOCUMENTS.popitem(last=False)
+    return entry
+
+
+def _check(schema: Any, query: str, operation_name: str | None, caller: Any, max_chars: int) -> DocumentNode | None:
+    """The document when the guard (schema/extensions/guard.py) lets it through unchanged and its
+    operation is a query; None otherwise."""
+    if len(query) > max_chars:
+        return None
+    try:
+        document = _parse(query, caller.limits["max_tokens"])
+    except GraphQLError:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation != OperationType.QUERY:
+        return None
+    gschema = schema._schema
+    rules: tuple = tuple(specified_rules)  # the execution context's default, as the guard receives it
+    if not caller.introspection:
+        rules = (*rules, NoSchemaIntrospectionCustomRule)
+    if list(_validate(gschema, document, rules)):
+        return None
+    return document
+
+
+async def answer(view: Any, context: Any, request_data: Any, method: str) -> ExecutionResult | None:
+    """The answer of the fast lane, or None to serve the request the stock way."""
+    if not isinstance(context, Context) or context.pending_limits is None:
+        return None  # batches and streams take the stock way
+    try:
+        prepared = await _prepare(view, context, request_data)
+    except Exception:
+        log.debug("fast_lane.not_used", exc_info=True)
+        return None
+    if prepared is None:
+        return None
+    caller, stmt, cost = prepared
+    settings = context.settings
+    report, refused = await budget.charge(context, caller, cost, settings.query_cost_window_seconds)
+    results = {"cost": report.as_extension()} if report is not None else {}
+    if refused:
+        await view._settle_limits(context)  # a rate limit answers 429
+        return ExecutionResult(data=None, errors=[shape_error(e) for e in refused], extensions=results)
+    if context._session is None:
+        context.read_only = True  # a query's session runs without a transaction
+    try:
+        async with context.db() as session:
+            connection = await session.connection()  # Core: no ORM bookkeeping for a text result
+            raw = (await connection.execute(stmt)).scalar_one()
+    except Exception:
+        # A compiler bug, never the caller's: logged, and the stock way answers (it charges the
+        # operation's cost once more).
+        log.exception("fast_lane.statement_failed")
+        async with context.db() as session:
+            await session.rollback()
+        await context.close()
+        return None
+    await context.close()
+    stats["served"] += 1
+    return ExecutionResult(data=RawData(raw), errors=None, extensions=results or None)  # type: ignore[arg-type]
+
+
+async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any, Any, int] | None:
+    """(caller, statement, cost) when the lane serves the request, before anything is charged."""
+    if context.pending_limits is None:
+        return None  # batches and streams take the stock way
+    settings = context.settings
+    if not settings.fast_reads or request_data.protocol != "http":
+        return None
+    query = request_data.query
+    extensions = request_data.extensions
+    if extensions:
+        if set(extensions) != {"persistedQuery"} or query is not None:
+            return None  # registrations, document ids, anything else: the stock way
+        try:
+            document_id, sha = _requested(extensions)
+        except Exception:  # noqa: BLE001 - the stock way says what is wrong
+            return None
+        if document_id is not None or sha is None:
+            return None
+    if not context.credential.token:
+        return None
+    caller = await caller_of(context)
+    if caller.kind not in ("user", "bot") or caller.actor is None:
+        return None
+    if extensions:
+        store = context.services.documents
+        query = await store.get(sha) if store is not None else None  # the process's copy: no round trip
+        if query is None:
+            return None
+    if not isinstance(query, str):
+        return None
+    schema = view.schema
+    entry = _document(schema, query, request_data.operation_name, caller, settings.query_max_document_chars)
+    if entry.document is None:
+        return None
+    actor = caller.actor
+    executor = schema.execution_context_class.build(
+        schema._schema,
+        entry.document,
+        None,
+        context,
+        request_data.variables,
+        request_data.operation_name,
+    )
+    if isinstance(executor, list):
+        return None  # variables the stock way refuses
+    name = executor.operation.name
+    context.operation_name = name.value if name is not None else None  # what the metrics count
+    key = _statement_key(executor, actor)
+    if key is None:
+        return None
+    plan = entry.plans.get(key)
+    if plan is None:
+        plan = _plan(executor, actor)
+        if plan is None:
+            return None
+        entry.plans[key] = plan
+        while len(entry.plans) > _MAX_PLANS:
+            entry.plans.popitem(last=False)
+    stmt, rules = plan
+    try:
+        for rule in rules:
+            require(actor, rule)
+    except Exception:  # noqa: BLE001 - refused: the stock way gives the error
+        return None
+    cost, problems = _costs.measure(
+        schema._schema, entry.document, request_data.operation_name, request_data.variables, caller.limits
+    )
+    if problems:
+        return None
+    return caller, stmt, cost
+
+
+def _plan(executor: Any, actor: Any) -> tuple[Any, list[Any]] | None:
+    grouped = executor._compilable_roots()
+    if grouped is None:
+        return None
+    names = {group[0].node.name.value for group in grouped.values()}
+    if not names <= LANE_ROOTS:
+        return None
+    root_type = executor.schema.query_type
+    rules = []
+    for name in names - {"__typename"}:
+        rule = rule_of(root_type.fields[name].extensions["strawberry-definition"])
+        if rule is None:
+            return None
+        rules.append(rule)
+    try:
+        for rule in rules:
+            require(actor, rule)
+        return compile_query(executor, actor, grouped), rules
+    except NotCompilable:
+        return None
+    except Exception:  # noqa: BLE001 - a bad argument: the stock way reports it
+        return None
+
+
+def encode(data: dict) -> bytes | None:
+    """The response bytes around the statement's text, or None when the answer is not the lane's."""
+    raw = data.get("data")
+    if type(raw) is not RawData or "errors" in data:
+        return None
+    import orjson
+
+    extensions = data.get("extensions")
+    tail = b',"extensions":' + orjson.dumps(extensions) + b"}" if extensions else b"}"
+    return b'{"data":' + raw.text.encode() + tail
