@@ -415,7 +415,10 @@ def conversation_cursor_sql(sort: str, r: str) -> str:
 
 
 def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
-    page = conversation_page(**c.arguments(fdef, group))
+    args = c.arguments(fdef, group)
+    if args.get("filter") is not None and args["filter"].conditions:
+        raise NotCompilable("filter conditions need the account's attribute definitions")
+    page = conversation_page(**args)
     rows = repo.conversations_page_select(
         actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1, numbered=True
     ).subquery("r")

@@ -12,9 +12,14 @@ from strawberry.types import Info
 from db.models import Contact as ContactRow
 from db.models import Conversation as ConversationRow
 from db.models import Message as MessageRow
+from db.repositories import catalog as catalog_repo
 from db.repositories import helpdesk as repo
-from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority
+from db.session import dialect_name
+from domain.enums import AttributeModel, ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, RateLimited, ValidationError
+from domain.filters.conditions import Compiler as FilterCompiler
+from domain.filters.conditions import Condition
+from domain.filters.enums import ConversationTab
 from domain.helpdesk import contacts, conversations, inboxes, opening, transcript
 from infra.api_names import camel_case
 from resolvers.attachments import config as attachment_config
@@ -283,7 +288,46 @@ def conversation_filter(f: i.ConversationFilterInput | None) -> repo.Conversatio
         out.search = f.search.strip()
     if f.label is not None:
         out.label_title = f.label.strip().lower()  # titles are stored lower-case (labels_by_titles)
+    if f.tab is not None:
+        out.tab = ConversationTab(f.tab).value
     return out
+
+
+def _reference(value: str, type_name: str) -> int | None:
+    try:
+        return decode_id(value, type_name)
+    except NotFound:
+        return None
+
+
+async def filter_conditions(
+    session, actor, model: AttributeModel, conditions: list[i.FilterConditionInput] | None, path: str
+):
+    """The compiled predicate of filter conditions, or None; a bad condition is a BAD_USER_INPUT
+    error whose `field` names it (`filter.conditions.2.values`) and whose `errors` lists them all."""
+    if not conditions:
+        return None
+    definitions = await catalog_repo.attribute_definitions(session, actor.require_account_id(), model)
+    compiler = FilterCompiler(
+        model,
+        definitions,
+        account_id=actor.require_account_id(),
+        decode_reference=_reference,
+        dialect=dialect_name(session),
+        path=path,
+    )
+    try:
+        return compiler.compile(
+            [Condition(c.attribute_key, c.filter_operator, list(c.values), c.query_operator) for c in conditions]
+        )
+    except ValidationError as exc:
+        first = exc.errors[0]
+        raise BadUserInput(
+            first.message,
+            field=first.field,
+            reason=first.code,
+            errors=[{"field": e.field, "code": e.code, "message": e.message} for e in exc.errors],
+        ) from None
 
 
 @dataclass
@@ -337,6 +381,9 @@ async def conversations_list(
         return f"{repo.sort_key_value(page.sort, row)}|{row.id}"
 
     async with info.context.db() as session:
+        page.filter.where = await filter_conditions(
+            session, actor, AttributeModel.CONVERSATION, filter.conditions if filter else None, "filter.conditions"
+        )
         rows = await repo.conversations_page(
             session, actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1
         )
@@ -365,6 +412,9 @@ async def conversation_counts(info: Ctx, filter: i.ConversationFilterInput | Non
     actor = await info.context.actor()
     f = conversation_filter(filter)
     async with info.context.db() as session:
+        f.where = await filter_conditions(
+            session, actor, AttributeModel.CONVERSATION, filter.conditions if filter else None, "filter.conditions"
+        )
         counts = await repo.conversation_counts(session, actor, f)
     return t.ConversationCounts(**counts)
 

@@ -180,6 +180,8 @@ class ConversationFilter:
     priority: str | None = None
     contact_id: int | None = None
     search: str | None = None
+    tab: str | None = None  # mine | unassigned | all | mentions | participating | unattended
+    where: ColumnElement[bool] | None = None  # compiled filter conditions (domain/filters)
 
 
 PRIORITY_RANK = case({"urgent": 4, "high": 3, "medium": 2, "low": 1}, value=Conversation.priority, else_=0)
@@ -198,6 +200,28 @@ def sort_key_value(sort: str, row: Conversation) -> str:
         return str(ranks.get(row.priority.value if row.priority else "", 0))
     value = {"LAST_ACTIVITY": row.last_activity_at, "CREATED": row.created_at, "WAITING_SINCE": row.waiting_since}[sort]
     return value.isoformat() if value else "9999-01-01T00:00:00+00:00"
+
+
+def tab_predicate(actor: Actor, tab: str) -> ColumnElement[bool]:
+    """A tab of the list: mentions are the caller's rows in `mentions` (written for each mention in a
+    private note), participating the caller's rows in `conversation_participants`; unattended (as
+    Chatwoot) open with no first reply yet or waiting for an answer (`waiting_since` set)."""
+    if tab == "mine":
+        return Conversation.assignee_id == actor.user_id
+    if tab == "unassigned":
+        return Conversation.assignee_id.is_(None)
+    if tab == "mentions":
+        return exists().where(Mention.conversation_id == Conversation.id, Mention.user_id == actor.user_id)
+    if tab == "participating":
+        return exists().where(
+            ConversationParticipant.conversation_id == Conversation.id, ConversationParticipant.user_id == actor.user_id
+        )
+    if tab == "unattended":
+        return and_(
+            Conversation.status == ConversationStatus.OPEN,
+            or_(Conversation.first_reply_created_at.is_(None), Conversation.waiting_since.is_not(None)),
+        )
+    return Conversation.account_id == actor.account_id  # all
 
 
 def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
@@ -235,6 +259,10 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
                 Label.title == f.label_title,
             )
         )
+    if f.tab is not None:
+        conds.append(tab_predicate(actor, f.tab))
+    if f.where is not None:
+        conds.append(f.where)
     if f.search:
         conds.append(
             exists().where(
@@ -292,7 +320,7 @@ def conversation_select(
 
 async def conversation_counts(session: AsyncSession, actor: Actor, f: ConversationFilter) -> dict[str, int]:
     """Per-status counts and mine/unassigned/all for the open tab, in one statement."""
-    base = _filtered(actor, ConversationFilter(**{**f.__dict__, "status": None, "assignee": None}))
+    base = _filtered(actor, ConversationFilter(**{**f.__dict__, "status": None, "assignee": None, "tab": None}))
     is_open = Conversation.status == ConversationStatus.OPEN
     row = (
         await session.execute(
@@ -303,10 +331,15 @@ async def conversation_counts(session: AsyncSession, actor: Actor, f: Conversati
                 func.count().filter(Conversation.status == ConversationStatus.SNOOZED),
                 func.count().filter(and_(is_open, Conversation.assignee_id == actor.user_id)),
                 func.count().filter(and_(is_open, Conversation.assignee_id.is_(None))),
+                func.count().filter(is_open),
+                func.count().filter(and_(is_open, tab_predicate(actor, "mentions"))),
+                func.count().filter(and_(is_open, tab_predicate(actor, "participating"))),
+                func.count().filter(tab_predicate(actor, "unattended")),
             ).where(*base)
         )
     ).one()
-    return dict(zip(["open", "pending", "resolved", "snoozed", "mine", "unassigned"], row, strict=True))
+    names = ["open", "pending", "resolved", "snoozed", "mine", "unassigned", "all", "mentions", "participating"]
+    return dict(zip([*names, "unattended"], row, strict=True))
 
 
 async def messages_page(

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.enums import MessageType
+from domain.filters.enums import ConversationTab
 from schema.helpdesk.errors import HelpdeskError
 from schema.helpdesk.types import (
     ChannelTypeEnum,
@@ -212,6 +213,29 @@ class ConversationBulkPayload:
     errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
 
 
+ConversationTabEnum = strawberry.enum(ConversationTab, name="ConversationTab", description="A tab of the list.")
+
+
+@strawberry.input(description="One filter condition, Chatwoot's shape.")
+class FilterConditionInput:
+    attribute_key: str = strawberry.field(
+        description="A standard attribute (status, assignee_id, labels, created_at, contact_email, …) "
+        "or a custom attribute's key."
+    )
+    filter_operator: str = strawberry.field(
+        description="equal_to, not_equal_to, contains, does_not_contain, is_present, is_not_present, "
+        "is_greater_than, is_less_than, days_before or starts_with; which apply depends on the attribute's type."
+    )
+    values: list[str] = strawberry.field(
+        default_factory=list,
+        description="Values as text: global IDs for assignee/inbox/team/contact, ISO dates, numbers, true/false.",
+    )
+    query_operator: str | None = strawberry.field(
+        default=None,
+        description="`and` or `or`, joining this condition to the next; read left to right ((a and b) or c).",
+    )
+
+
 @strawberry.input(description="Which conversations to list.")
 class ConversationFilterInput:
     status: ConversationStatusEnum | None = strawberry.field(default=None, description="Only this status.")
@@ -223,3 +247,9 @@ class ConversationFilterInput:
     priority: PriorityEnum | None = strawberry.field(default=None, description="Only this priority.")
     contact_id: strawberry.ID | None = strawberry.field(default=None, description="Only this contact's.")
     search: str | None = strawberry.field(default=None, description="Text in the messages (2 to 200 characters).")
+    tab: ConversationTabEnum | None = strawberry.field(
+        default=None, description="mine, unassigned, all, mentions, participating or unattended."
+    )
+    conditions: list[FilterConditionInput] | None = strawberry.field(
+        default=None, description="Filter conditions (at most 20), ANDed with the fields above."
+    )

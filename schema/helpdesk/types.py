@@ -338,3 +338,7 @@ class ConversationCounts:
     snoozed: int = strawberry.field(description="Snoozed conversations.")
     mine: int = strawberry.field(description="Open and assigned to you.")
     unassigned: int = strawberry.field(description="Open and unassigned.")
+    all: int = strawberry.field(description="Open, of any assignee (the ALL tab).")
+    mentions: int = strawberry.field(description="Open and you were mentioned in a private note.")
+    participating: int = strawberry.field(description="Open and you take part in it.")
+    unattended: int = strawberry.field(description="Open with no first reply yet or waiting for an answer.")
