@@ -159,3 +159,25 @@ async def test_foreign_inbox_settings_refused(gql, team):
     assert payload is None or payload["inbox"] is None, body
     inboxes = (await desk.data(desk.admin, "{ inboxes { id autoAssignmentLimit } }"))["inboxes"]
     assert [i["autoAssignmentLimit"] for i in inboxes if i["id"] == desk.inbox_id] == [None]
+
+
+async def test_account_wide_limit_and_agent_coming_online(server: LiveServer, team):
+    desk, agents, ids = team
+    mine = await desk.data(agents[0], "{ me { memberships { id account { id } } } }")
+    membership = next(m["id"] for m in mine["me"]["memberships"] if m["account"]["id"] == desk.admin.account_id)
+    update = f"""mutation($m: ID!, $n: Int) {{ membershipUpdate(id: $m, input: {{maxOpenConversations: $n}}) {{
+      membership {{ maxOpenConversations }} {ERR} }} }}"""
+    bad = await desk.data(desk.admin, update, {"m": membership, "n": 100_001})
+    assert [(e["field"], e["code"]) for e in bad["membershipUpdate"]["errors"]] == [("maxOpenConversations", "OUT_OF_RANGE")]
+    ok = await desk.data(desk.admin, update, {"m": membership, "n": 1})
+    assert ok["membershipUpdate"]["membership"] == {"maxOpenConversations": 1}
+    # Nobody online: both wait.
+    conversations = [await _create(desk) for _ in range(2)]
+    await asyncio.sleep(1.0)
+    assert await _assignees(desk, conversations) == [None, None]
+    # The agent connects: the periodic pass gives them one, the account-wide limit keeps the other waiting.
+    async with _online(server, agents[:1]):
+        found = await _settle(desk, conversations, 1)
+        await asyncio.sleep(1.0)
+        found = await _assignees(desk, conversations)
+    assert found == [ids[0], None]
