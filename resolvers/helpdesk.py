@@ -75,7 +75,9 @@ def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
             }
             for h in value.working_hours
         ]
-    limit = {} if value.auto_assignment_limit is strawberry.UNSET else {"autoAssignmentLimit": value.auto_assignment_limit}
+    limit = (
+        {} if value.auto_assignment_limit is strawberry.UNSET else {"autoAssignmentLimit": value.auto_assignment_limit}
+    )
     return {
         **limit,
         "autoAssignmentPolicy": value.auto_assignment_policy,

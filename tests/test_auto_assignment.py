@@ -168,7 +168,9 @@ async def test_account_wide_limit_and_agent_coming_online(server: LiveServer, te
     update = f"""mutation($m: ID!, $n: Int) {{ membershipUpdate(id: $m, input: {{maxOpenConversations: $n}}) {{
       membership {{ maxOpenConversations }} {ERR} }} }}"""
     bad = await desk.data(desk.admin, update, {"m": membership, "n": 100_001})
-    assert [(e["field"], e["code"]) for e in bad["membershipUpdate"]["errors"]] == [("maxOpenConversations", "OUT_OF_RANGE")]
+    assert [(e["field"], e["code"]) for e in bad["membershipUpdate"]["errors"]] == [
+        ("maxOpenConversations", "OUT_OF_RANGE")
+    ]
     ok = await desk.data(desk.admin, update, {"m": membership, "n": 1})
     assert ok["membershipUpdate"]["membership"] == {"maxOpenConversations": 1}
     # Nobody online: both wait.

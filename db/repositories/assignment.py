@@ -102,7 +102,7 @@ async def open_counts(session: AsyncSession, account_id: int, user_ids: set[int]
         )
         .group_by(Conversation.assignee_id, Conversation.inbox_id)
     )
-    return {(user_id, inbox_id): n for user_id, inbox_id, n in rows}
+    return {(user_id, inbox_id): n for user_id, inbox_id, n in rows if user_id is not None}
 
 
 async def auto_assigning_teams(session: AsyncSession, account_id: int, team_ids: set[int]) -> dict[int, set[int]]:

@@ -12,12 +12,12 @@ a PostgreSQL advisory lock, so API replicas and workers never hand out the same 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Event
+from db.models import Event, InboxMember
 from db.repositories import assignment as repo
 from db.repositories import events as event_repo
 from domain.accounts.actor import Actor
@@ -31,7 +31,9 @@ AUTO_ASSIGNER = Actor(label="auto-assignment")
 
 def check_limit(value: int | None, field: str, errors: list[FieldError]) -> None:
     if value is not None and not 0 <= value <= 100_000:
-        errors.append(FieldError(field, "OUT_OF_RANGE", "A limit is a whole number from 0 to 100,000 (or null for none)."))
+        errors.append(
+            FieldError(field, "OUT_OF_RANGE", "A limit is a whole number from 0 to 100,000 (or null for none).")
+        )
 
 
 async def accounts_of_events(session: AsyncSession, event_ids: Iterable[int]) -> set[int]:
@@ -58,7 +60,7 @@ async def run(session: AsyncSession, account_id: int, online: set[int]) -> int:
     for (user_id, _), n in per_inbox.items():
         totals[user_id] = totals.get(user_id, 0) + n
     teams = await repo.auto_assigning_teams(session, account_id, {c.team_id for c in conversations if c.team_id})
-    by_inbox: dict[int, list] = {}
+    by_inbox: dict[int, list[InboxMember]] = {}
     for m in members:
         by_inbox.setdefault(m.inbox_id, []).append(m)
     assigned = 0
@@ -69,7 +71,10 @@ async def run(session: AsyncSession, account_id: int, online: set[int]) -> int:
         for m in by_inbox.get(inbox.id, []):
             if conversation.team_id in teams and m.user_id not in teams[conversation.team_id]:
                 continue
-            if inbox.auto_assignment_limit is not None and per_inbox.get((m.user_id, inbox.id), 0) >= inbox.auto_assignment_limit:
+            if (
+                inbox.auto_assignment_limit is not None
+                and per_inbox.get((m.user_id, inbox.id), 0) >= inbox.auto_assignment_limit
+            ):
                 continue
             limit = global_limits.get(m.user_id)
             if limit is not None and totals.get(m.user_id, 0) >= limit:
@@ -78,7 +83,7 @@ async def run(session: AsyncSession, account_id: int, online: set[int]) -> int:
         if not candidates:
             continue
 
-        def rr(m) -> tuple:
+        def rr(m: InboxMember) -> tuple[bool, datetime, int]:
             return (m.last_assigned_at is not None, m.last_assigned_at or now, m.id)
 
         if inbox.auto_assignment_policy == AssignmentPolicy.BALANCED:

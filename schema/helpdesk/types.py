@@ -11,7 +11,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db.repositories import helpdesk as repo
-from domain.enums import AssignmentPolicy, ChannelType, ContactType, ConversationStatus, MessageType, Priority, SenderType
+from domain.enums import (
+    AssignmentPolicy,
+    ChannelType,
+    ContactType,
+    ConversationStatus,
+    MessageType,
+    Priority,
+    SenderType,
+)
 from domain.helpdesk.inboxes import hmac_token_of
 from infra.api_names import camel_case
 from schema.accounts.types import User
