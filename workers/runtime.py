@@ -34,7 +34,7 @@ class Resources:
         self.sessions = create_session_factory(self.engine)
         self._redis: Any = None
         self._prefix = ""
-        self._presence: Any = None
+        self._presence: dict[int, Any] = {}
 
     async def publish(self, channel: str, message: str) -> None:
         if _local_publish is not None and _local_loop is not None:
@@ -52,12 +52,15 @@ class Resources:
         """Who is connected: the shared Redis store, or the API process's own (embedded default)."""
         if _local_presence is not None and not self.settings.uses_redis:
             return _local_presence
-        if self._presence is None:
+        loop = id(asyncio.get_running_loop())  # a Redis client belongs to one loop: the worker's or the scheduler's
+        if loop not in self._presence:
             from infra.broadcast import make_redis
             from infra.presence import create_presence
 
-            self._presence = create_presence(make_redis(self.settings.redis_url) if self.settings.uses_redis else None)
-        return self._presence
+            self._presence[loop] = create_presence(
+                make_redis(self.settings.redis_url) if self.settings.uses_redis else None
+            )
+        return self._presence[loop]
 
     def relay(self) -> Relay:
         """Where jobs' committed work goes: this worker's broker, and its publisher for events."""
@@ -74,8 +77,9 @@ class Resources:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self._presence is not None and getattr(self._presence, "_redis", None) is not None:
-            await self._presence._redis.aclose()
+        mine = self._presence.pop(id(asyncio.get_running_loop()), None)
+        if mine is not None and getattr(mine, "_redis", None) is not None:
+            await mine._redis.aclose()
         if self._redis is not None:
             await self._redis.aclose()
 
