@@ -19,6 +19,13 @@ class Availability(StrEnum):
     OFFLINE = "offline"
 
 
+class AssignmentPolicy(StrEnum):
+    """How auto-assignment picks among an inbox's online agents under capacity."""
+
+    ROUND_ROBIN = "round_robin"  # the agent whose last automatic assignment in the inbox is oldest
+    BALANCED = "balanced"  # the agent with the fewest open conversations
+
+
 class OneTimePurpose(StrEnum):
     INVITATION = "invitation"
     PASSWORD_RESET = "password_reset"

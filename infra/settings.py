@@ -200,6 +200,9 @@ class Settings(BaseSettings):
     http_retry_after_seconds: int = Field(
         1, ge=1, le=3600, description="Retry-After of a request refused under overload"
     )
+    assignment_sweep_seconds: float = Field(
+        10.0, description="How often waiting conversations are offered to agents who came online"
+    )
     presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
     presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
     typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")

@@ -179,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
             if not settings.uses_redis:
                 runtime.use_local_publisher(asyncio.get_running_loop(), broadcast.publish)
+                runtime.use_local_presence(services.presence)
             app.state.previous_resources = runtime.init_resources(settings, app.state.broker)
             worker = dramatiq.Worker(
                 app.state.broker, worker_threads=settings.worker_threads, worker_timeout=settings.worker_idle_poll_ms
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if app.state.worker is not None:
                 await asyncio.to_thread(app.state.worker.stop)
                 runtime.use_local_publisher(None, None)
+                runtime.use_local_presence(None)
                 runtime.restore_resources(app.state.previous_resources)
             # Sockets still open are told to resume elsewhere (1012), their streams end.
             if services.sockets is not None:

@@ -419,6 +419,8 @@ async def membership_update(info: Ctx, id: strawberry.ID, input: i.MembershipUpd
             custom_role_id=role_pk,
             clear_custom_role=clear,
             meta=info.context.meta,
+            max_open_conversations=input.max_open_conversations,
+            set_max_open_conversations=input.max_open_conversations is not strawberry.UNSET,
         )
         return t.MembershipPayload(membership=t.Membership.from_row(membership), errors=[])
 

@@ -80,7 +80,12 @@ def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
             }
             for h in value.working_hours
         ]
+    limit = (
+        {} if value.auto_assignment_limit is strawberry.UNSET else {"autoAssignmentLimit": value.auto_assignment_limit}
+    )
     return {
+        **limit,
+        "autoAssignmentPolicy": value.auto_assignment_policy,
         "greetingEnabled": value.greeting_enabled,
         "greetingMessage": value.greeting_message,
         "outOfOfficeMessage": value.out_of_office_message,

@@ -53,7 +53,13 @@ def test_consumers_are_the_actors_of_the_event_log():
 
     names = {actor.actor_name for actor in _actors}
     assert {c.value for c in Consumer} <= names
-    assert list(CONSUMERS) == [Consumer.WEBHOOKS, Consumer.NOTIFICATIONS, Consumer.EMAIL_REPLIES, Consumer.REPORTS]
+    assert list(CONSUMERS) == [
+        Consumer.WEBHOOKS,
+        Consumer.NOTIFICATIONS,
+        Consumer.EMAIL_REPLIES,
+        Consumer.REPORTS,
+        Consumer.ASSIGNMENT,
+    ]
 
 
 def test_registries_keep_their_values():

@@ -20,6 +20,7 @@ _resources: Resources | None = None
 # published on the API's loop, where the subscribers are.
 _local_publish: Callable[[str, str], Awaitable[None]] | None = None
 _local_loop: asyncio.AbstractEventLoop | None = None
+_local_presence: Any = None  # the API process's presence store when the worker runs inside it without Redis
 
 
 class Resources:
@@ -33,6 +34,7 @@ class Resources:
         self.sessions = create_session_factory(self.engine)
         self._redis: Any = None
         self._prefix = ""
+        self._presence: dict[int, Any] = {}
 
     async def publish(self, channel: str, message: str) -> None:
         if _local_publish is not None and _local_loop is not None:
@@ -45,6 +47,20 @@ class Resources:
             self._redis = make_redis(self.settings.redis_url)
             self._prefix = channel_prefix(self.settings.redis_url)
         await self._redis.publish(self._prefix + channel, message)
+
+    def presence(self) -> Any:
+        """Who is connected: the shared Redis store, or the API process's own (embedded default)."""
+        if _local_presence is not None and not self.settings.uses_redis:
+            return _local_presence
+        loop = id(asyncio.get_running_loop())  # a Redis client belongs to one loop: the worker's or the scheduler's
+        if loop not in self._presence:
+            from infra.broadcast import make_redis
+            from infra.presence import create_presence
+
+            self._presence[loop] = create_presence(
+                make_redis(self.settings.redis_url) if self.settings.uses_redis else None
+            )
+        return self._presence[loop]
 
     def relay(self) -> Relay:
         """Where jobs' committed work goes: this worker's broker, and its publisher for events."""
@@ -61,6 +77,9 @@ class Resources:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        mine = self._presence.pop(id(asyncio.get_running_loop()), None)
+        if mine is not None and getattr(mine, "_redis", None) is not None:
+            await mine._redis.aclose()
         if self._redis is not None:
             await self._redis.aclose()
 
@@ -89,6 +108,11 @@ def use_local_publisher(
 ) -> None:
     global _local_publish, _local_loop
     _local_loop, _local_publish = loop, publish
+
+
+def use_local_presence(presence: Any) -> None:
+    global _local_presence
+    _local_presence = presence
 
 
 def init_resources(settings: Settings | None = None, broker: Any = None) -> Resources | None:

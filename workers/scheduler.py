@@ -77,6 +77,9 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     from workers.actors.notifications import send_email_digests
 
     scheduler.every(2.0, "notifications.email_digests", lambda: send_email_digests(sessions, broker))
+    from workers.actors.assignment import assign_waiting
+
+    scheduler.every(settings.assignment_sweep_seconds, "assignment.waiting", lambda: assign_waiting(sessions, relay))
     scheduler.every(settings.mail_imap_poll_seconds, "mail.imap_poll", lambda: poll_imap(sessions, relay))
     return scheduler
 

@@ -98,6 +98,8 @@ class AccountMembership(Base):
         ForeignKey("custom_roles.id", ondelete="SET NULL"), nullable=True, index=True
     )
     inviter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    # Open conversations auto-assignment gives this member across the account's inboxes (None: no limit).
+    max_open_conversations: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

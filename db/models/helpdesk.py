@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 from db.base import Base, JSONType, UTCDateTime, utcnow
 from db.models.accounts import BigID, enum_column
 from domain.enums import (
+    AssignmentPolicy,
     AttributeDisplayType,
     AttributeModel,
     ChannelType,
@@ -52,6 +53,11 @@ class Inbox(Base):
     working_hours: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     enable_auto_assignment: Mapped[bool] = mapped_column(Boolean, default=True)
+    auto_assignment_policy: Mapped[AssignmentPolicy] = mapped_column(
+        enum_column(AssignmentPolicy, "assignment_policy"), default=AssignmentPolicy.ROUND_ROBIN
+    )
+    # Open conversations an agent may hold in this inbox before auto-assignment passes them by (None: no limit).
+    auto_assignment_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -64,6 +70,8 @@ class InboxMember(Base):
     account_id: Mapped[int] = _fk("accounts.id")
     inbox_id: Mapped[int] = _fk("inboxes.id")
     user_id: Mapped[int] = _fk("users.id")
+    # When auto-assignment last gave this agent a conversation of the inbox: the round-robin order.
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Team(Base):

@@ -508,3 +508,18 @@ async def remove_inbox_members(session: AsyncSession, inbox_id: int, user_ids: s
     await session.execute(
         delete(InboxMember).where(InboxMember.inbox_id == inbox_id, InboxMember.user_id.in_(user_ids))
     )
+
+
+async def open_conversations_of(session: AsyncSession, inbox_id: int, user_ids: set[int]) -> Sequence[Conversation]:
+    """The open conversations of this inbox assigned to these agents, locked."""
+    stmt = (
+        select(Conversation)
+        .where(
+            Conversation.inbox_id == inbox_id,
+            Conversation.assignee_id.in_(user_ids),
+            Conversation.status == ConversationStatus.OPEN,
+        )
+        .order_by(Conversation.id)
+        .with_for_update()
+    )
+    return (await session.scalars(stmt)).all()

@@ -398,11 +398,25 @@ async def update_membership(
     custom_role_id: int | None,
     clear_custom_role: bool,
     meta: RequestMeta,
+    max_open_conversations: int | None = None,
+    set_max_open_conversations: bool = False,
 ) -> AccountMembership:
+    from domain.events.outbox import add_job
+    from domain.helpdesk.assignment import check_limit
+
     membership = await repo.membership_in_account(session, actor.require_account_id(), membership_id, lock=True)
     if membership is None:
         raise NotFound("No such membership")
     changes: dict[str, list[Any]] = {}
+    if set_max_open_conversations:
+        errors: list[FieldError] = []
+        check_limit(max_open_conversations, "maxOpenConversations", errors)
+        if errors:
+            raise ValidationError(errors)
+        if max_open_conversations != membership.max_open_conversations:
+            changes["maxOpenConversations"] = [membership.max_open_conversations, max_open_conversations]
+            membership.max_open_conversations = max_open_conversations
+            add_job(session, "assignment.run", account_id=membership.account_id)
     if role is not None and role != membership.role:
         if role != Role.ADMINISTRATOR:
             await _guard_last_administrator(session, membership, "role")

@@ -54,6 +54,7 @@ class Consumer(StrEnum):
     NOTIFICATIONS = "notifications.fan_out"  # domain/notifications/fanout.py
     EMAIL_REPLIES = "messages.email_reply"  # domain/email_replies.py: agents' replies in email inboxes
     REPORTS = "reports.record"  # domain/reports/recorder.py: reporting events and roll-ups
+    ASSIGNMENT = "assignment.consume"  # domain/helpdesk/assignment.py: auto-assignment after a change
 
 
 class Stream(StrEnum):
@@ -84,12 +85,16 @@ _ALL = (S.ACCOUNT, S.CONVERSATION, S.CONTACT)  # the dashboard's and the widget'
 # `changed_attributes`). Mentions are a notification's business and reporting markers (first and
 # later replies) feed reports only: no stream shows them.
 KINDS: dict[EventType, Kind] = {
-    T.CONVERSATION_CREATED: _kind(C.WEBHOOKS, C.NOTIFICATIONS, C.REPORTS, webhook=W.CONVERSATION_CREATED, streams=_ALL),
+    T.CONVERSATION_CREATED: _kind(
+        C.WEBHOOKS, C.NOTIFICATIONS, C.REPORTS, C.ASSIGNMENT, webhook=W.CONVERSATION_CREATED, streams=_ALL
+    ),
     T.CONVERSATION_UPDATED: _kind(C.WEBHOOKS, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
-    T.CONVERSATION_STATUS_CHANGED: _kind(C.WEBHOOKS, C.REPORTS, webhook=W.CONVERSATION_STATUS_CHANGED, streams=_ALL),
+    T.CONVERSATION_STATUS_CHANGED: _kind(
+        C.WEBHOOKS, C.REPORTS, C.ASSIGNMENT, webhook=W.CONVERSATION_STATUS_CHANGED, streams=_ALL
+    ),
     T.CONVERSATION_MENTIONED: _kind(C.NOTIFICATIONS),
-    T.ASSIGNEE_CHANGED: _kind(C.WEBHOOKS, C.NOTIFICATIONS, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
-    T.TEAM_CHANGED: _kind(C.WEBHOOKS, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
+    T.ASSIGNEE_CHANGED: _kind(C.WEBHOOKS, C.NOTIFICATIONS, C.ASSIGNMENT, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
+    T.TEAM_CHANGED: _kind(C.WEBHOOKS, C.ASSIGNMENT, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
     T.MESSAGE_CREATED: _kind(
         C.WEBHOOKS, C.NOTIFICATIONS, C.EMAIL_REPLIES, C.REPORTS, webhook=W.MESSAGE_CREATED, streams=_ALL
     ),
@@ -101,7 +106,7 @@ KINDS: dict[EventType, Kind] = {
     T.CONTACT_DELETED: _kind(streams=(S.ACCOUNT,)),
     T.CONTACT_MERGED: _kind(streams=(S.ACCOUNT,)),
     T.INBOX_CREATED: _kind(C.WEBHOOKS, webhook=W.INBOX_CREATED, streams=(S.ACCOUNT,)),
-    T.INBOX_UPDATED: _kind(C.WEBHOOKS, webhook=W.INBOX_UPDATED, streams=(S.ACCOUNT,)),
+    T.INBOX_UPDATED: _kind(C.WEBHOOKS, C.ASSIGNMENT, webhook=W.INBOX_UPDATED, streams=(S.ACCOUNT,)),
     # A changed timezone moves the days of the reporting roll-ups: they are rebuilt.
     T.ACCOUNT_UPDATED: _kind(C.REPORTS),
     T.NOTIFICATION_CREATED: _kind(streams=(S.USER,)),

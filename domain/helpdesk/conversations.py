@@ -304,7 +304,12 @@ async def _mentions(session: AsyncSession, actor: Actor, conversation: Conversat
 
 
 async def change_assignee(
-    session: AsyncSession, actor: Actor, conversation: Conversation, assignee_id: int | None, field: str = "assigneeId"
+    session: AsyncSession,
+    actor: Actor,
+    conversation: Conversation,
+    assignee_id: int | None,
+    field: str = "assigneeId",
+    via: str | None = None,
 ) -> bool:
     """Assign the conversation (None: unassign) to an agent of its inbox, with its activity line and
     event; False when nothing changed."""
@@ -320,7 +325,9 @@ async def change_assignee(
                 field, "ASSIGNEE_NOT_IN_INBOX", "The assignee must be an agent of this conversation's inbox."
             )
         text = (
-            f"{_actor_name(actor_user, actor)} self-assigned this conversation"
+            f"Assigned to {assignee.display_name or assignee.name} by {via}"
+            if via
+            else f"{_actor_name(actor_user, actor)} self-assigned this conversation"
             if assignee_id == actor.user_id
             else f"Assigned to {assignee.display_name or assignee.name} by {_actor_name(actor_user, actor)}"
         )

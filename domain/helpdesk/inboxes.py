@@ -14,9 +14,11 @@ from db.repositories import helpdesk as repo
 from domain import audit, crypto, events
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
-from domain.enums import ChannelType
+from domain.enums import AssignmentPolicy, ChannelType
 from domain.errors import FieldError, NotFound, ValidationError
 from domain.events.enums import EventType
+from domain.events.outbox import add_job
+from domain.helpdesk import assignment
 from domain.validation import is_email, matches
 from domain.webhooks import service as webhooks
 from infra.settings import Settings
@@ -127,9 +129,12 @@ async def create_inbox(
     hours = _validate_hours(settings.get("workingHours"), errors)
     timezone = settings.get("timezone") or "UTC"
     _check_timezone(timezone, errors)
+    assignment.check_limit(settings.get("autoAssignmentLimit"), "autoAssignmentLimit", errors)
     if errors:
         raise ValidationError(errors)
     inbox = Inbox(
+        auto_assignment_policy=settings.get("autoAssignmentPolicy") or AssignmentPolicy.ROUND_ROBIN,
+        auto_assignment_limit=settings.get("autoAssignmentLimit"),
         account_id=actor.account_id,
         name=name,
         channel_type=channel_type,
@@ -200,6 +205,7 @@ async def update_inbox(
     hours = _validate_hours(settings["workingHours"], errors) if settings.get("workingHours") is not None else None
     if settings.get("timezone") is not None:
         _check_timezone(settings["timezone"], errors)
+    assignment.check_limit(settings.get("autoAssignmentLimit"), "autoAssignmentLimit", errors)
     if errors:
         raise ValidationError(errors)
     if name is not None:
@@ -218,11 +224,15 @@ async def update_inbox(
         "timezone": "timezone",
         "enableAutoAssignment": "enable_auto_assignment",
         "hmacMandatory": "hmac_mandatory",
+        "autoAssignmentPolicy": "auto_assignment_policy",
     }
     for key, attr in simple.items():
         if settings.get(key) is not None:
             changes[key] = [getattr(inbox, attr), settings[key]]
             setattr(inbox, attr, settings[key])
+    if "autoAssignmentLimit" in settings and settings["autoAssignmentLimit"] != inbox.auto_assignment_limit:
+        changes["autoAssignmentLimit"] = [inbox.auto_assignment_limit, settings["autoAssignmentLimit"]]
+        inbox.auto_assignment_limit = settings["autoAssignmentLimit"]
     audit.record(session, actor, "inbox.update", "Inbox", inbox.id, changes, meta)
     events.record(
         session,
@@ -269,6 +279,13 @@ async def set_inbox_members(
         )
     if current - wanted:
         await repo.remove_inbox_members(session, inbox.id, current - wanted)
+        # Chatwoot: an agent who leaves an inbox gives its open conversations back (unassigned).
+        from domain.helpdesk.conversations import change_assignee
+
+        for conversation in await repo.open_conversations_of(session, inbox.id, current - wanted):
+            await change_assignee(session, actor, conversation, None)
+    if wanted != current:
+        add_job(session, "assignment.run", account_id=inbox.account_id)
     audit.record(
         session,
         actor,

@@ -9,6 +9,7 @@ import strawberry
 
 @strawberry.enum(description="Why an accounts or authentication mutation was refused.")
 class AccountErrorCode(Enum):
+    OUT_OF_RANGE = "OUT_OF_RANGE"
     INVALID = "INVALID"
     REQUIRED = "REQUIRED"
     TOO_LONG = "TOO_LONG"

@@ -100,6 +100,10 @@ class MembershipUpdateInput:
     custom_role_id: strawberry.ID | None = strawberry.field(
         default=strawberry.UNSET, description="A custom role of this account; explicit null removes it."
     )
+    max_open_conversations: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Auto-assignment's account-wide limit of open conversations (0 to 100,000); explicit null removes it.",
+    )
 
 
 @strawberry.input(description="Create a custom role.")

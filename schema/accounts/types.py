@@ -97,6 +97,10 @@ class Membership:
     custom_role_pk: strawberry.Private[int | None]
     role: RoleEnum = strawberry.field(description="Base role.")
     created_at: datetime = strawberry.field(description="When the user joined (or was invited).")
+    max_open_conversations: int | None = strawberry.field(
+        default=None,
+        description="Open conversations auto-assignment gives this member across the account's inboxes; null: no limit.",
+    )
 
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
@@ -126,6 +130,7 @@ class Membership:
             custom_role_pk=row.custom_role_id,
             role=row.role,
             created_at=row.created_at,
+            max_open_conversations=row.max_open_conversations,
         )
 
 

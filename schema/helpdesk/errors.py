@@ -30,6 +30,7 @@ class HelpdeskErrorCode(Enum):
     INVALID_URL = "INVALID_URL"
     FORBIDDEN_TARGET = "FORBIDDEN_TARGET"
     UNRESOLVABLE = "UNRESOLVABLE"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")

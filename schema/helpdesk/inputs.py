@@ -11,6 +11,7 @@ from domain.enums import MessageType
 from domain.filters.enums import ConversationTab
 from schema.helpdesk.errors import HelpdeskError
 from schema.helpdesk.types import (
+    AssignmentPolicyEnum,
     ChannelTypeEnum,
     Contact,
     ContactNote,
@@ -67,6 +68,13 @@ class InboxSettingsInput:
     )
     hmac_mandatory: bool | None = strawberry.field(
         default=None, description="Widget contacts must verify their identifier."
+    )
+    auto_assignment_policy: AssignmentPolicyEnum | None = strawberry.field(  # type: ignore[valid-type]
+        default=None, description="Round-robin or balanced."
+    )
+    auto_assignment_limit: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Open conversations per agent in this inbox (0 to 100,000); explicit null removes the limit.",
     )
 
 

@@ -11,7 +11,15 @@ import strawberry
 from strawberry.scalars import JSON
 
 from db.repositories import helpdesk as repo
-from domain.enums import ChannelType, ContactType, ConversationStatus, MessageType, Priority, SenderType
+from domain.enums import (
+    AssignmentPolicy,
+    ChannelType,
+    ContactType,
+    ConversationStatus,
+    MessageType,
+    Priority,
+    SenderType,
+)
 from domain.helpdesk.inboxes import hmac_token_of
 from infra.api_names import camel_case
 from schema.accounts.types import User
@@ -31,6 +39,9 @@ MessageTypeEnum = strawberry.enum(
     MessageType,
     name="MessageType",
     description="Who a message goes to: incoming from the contact, outgoing to them, activity lines, templates.",
+)
+AssignmentPolicyEnum = strawberry.enum(
+    AssignmentPolicy, name="AssignmentPolicy", description="How auto-assignment chooses among available agents."
 )
 SenderTypeEnum = strawberry.enum(SenderType, name="SenderType", description="Who wrote a message.")
 ContactTypeEnum = strawberry.enum(ContactType, name="ContactType", description="Visitor, lead or customer.")
@@ -119,6 +130,18 @@ class Inbox:
     @strawberry.field(description="New conversations are assigned to an available agent automatically.")
     def enable_auto_assignment(self) -> bool:
         return self.row.enable_auto_assignment
+
+    @strawberry.field(
+        description="Round-robin (longest since an automatic assignment) or balanced (fewest open conversations)."
+    )
+    def auto_assignment_policy(self) -> AssignmentPolicyEnum:  # type: ignore[valid-type]
+        return self.row.auto_assignment_policy
+
+    @strawberry.field(
+        description="Open conversations of this inbox an agent holds before auto-assignment passes them by; null: no limit."
+    )
+    def auto_assignment_limit(self) -> int | None:
+        return self.row.auto_assignment_limit
 
     @strawberry.field(description="The agents who work this inbox.")
     async def members(self, info: strawberry.Info) -> list[User]:

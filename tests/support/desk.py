@@ -69,7 +69,9 @@ async def build_desk(gql: GraphQLHTTP, smtp) -> Desk:
     agent = await add_agent(gql, admin, smtp)
     outsider = await add_agent(gql, admin, smtp)
     inbox = await gql.data(
-        f"""mutation {{ inboxCreate(input: {{name: "API", channelType: API}}) {{ inbox {{ id }} {ERR} }} }}""",
+        # Auto-assignment off: these tests assign by hand (tests/test_auto_assignment.py covers it).
+        f"""mutation {{ inboxCreate(input: {{name: "API", channelType: API,
+          settings: {{enableAutoAssignment: false}}}}) {{ inbox {{ id }} {ERR} }} }}""",
         headers=admin.headers(),
     )
     inbox_id = inbox["inboxCreate"]["inbox"]["id"]

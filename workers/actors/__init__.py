@@ -1,6 +1,7 @@
 """Every actor module; importing this package registers them with workers.broker."""
 
 from workers.actors import (  # noqa: F401  # noqa: F401
+    assignment,
     attachments,
     diagnostics,
     email,
