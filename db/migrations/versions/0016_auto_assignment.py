@@ -1,7 +1,7 @@
 """auto-assignment: inbox policy and per-agent limit, account-wide limit per member, round-robin order
 
-Revision ID: 0019_automation
-Revises: 0018_contacts
+Revision ID: 0016
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_automation"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
