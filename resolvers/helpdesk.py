@@ -161,7 +161,11 @@ async def inbox_members_set(info: Ctx, id: strawberry.ID, user_ids: list[strawbe
 
 
 async def contacts_list(
-    info: Ctx, first: int | None = 25, after: str | None = None, search: str | None = None
+    info: Ctx,
+    first: int | None = 25,
+    after: str | None = None,
+    search: str | None = None,
+    label: str | None = None,
 ) -> Connection[t.Contact]:
     actor = await info.context.actor()
     limit = page_size(first)
@@ -174,6 +178,7 @@ async def contacts_list(
             search=search and search.strip(),
             after_id=decode_int_cursor(after),
             limit=limit + 1,
+            label_title=label.strip().lower() if label is not None else None,  # titles are stored lower-case
         )
     return build_connection(rows, limit, t.Contact.from_row, lambda r: r.id, after is not None)
 
@@ -261,11 +266,44 @@ async def contact_note_create(info: Ctx, contact_id: strawberry.ID, content: str
 
     async def work(session) -> i.ContactNotePayload:
         note = await contacts.add_note(session, actor, pk, content)
-        return i.ContactNotePayload(
-            note=t.ContactNote(pk=note.id, content=note.content, created_at=note.created_at), errors=[]
-        )
+        return i.ContactNotePayload(note=t.ContactNote.from_row(note), errors=[])
 
     return await mutate(info, _errors, work, lambda e: i.ContactNotePayload(note=None, errors=e))
+
+
+async def contact_note_update(info: Ctx, id: strawberry.ID, content: str) -> i.ContactNotePayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "ContactNote")
+
+    async def work(session) -> i.ContactNotePayload:
+        note = await contacts.update_note(session, actor, pk, content)
+        return i.ContactNotePayload(note=t.ContactNote.from_row(note), errors=[])
+
+    return await mutate(info, _errors, work, lambda e: i.ContactNotePayload(note=None, errors=e))
+
+
+async def contact_note_delete(info: Ctx, id: strawberry.ID) -> i.ContactNotePayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "ContactNote")
+
+    async def work(session) -> i.ContactNotePayload:
+        note = await contacts.delete_note(session, actor, pk)
+        return i.ContactNotePayload(note=t.ContactNote.from_row(note), errors=[])
+
+    return await mutate(info, _errors, work, lambda e: i.ContactNotePayload(note=None, errors=e))
+
+
+async def contact_labels_update(info: Ctx, id: strawberry.ID, input: i.ConversationLabelsInput) -> i.ContactPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Contact")
+
+    async def work(session) -> i.ContactPayload:
+        row = await contacts.update_labels(
+            session, actor, pk, add=input.add, remove=input.remove, replace=input.replace
+        )
+        return i.ContactPayload(contact=t.Contact.from_row(row), errors=[])
+
+    return await mutate(info, _errors, work, lambda e: i.ContactPayload(contact=None, errors=e))
 
 
 # --- conversations ---------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from db.models import (
     Account,
     Bot,
     Contact,
+    ContactLabel,
+    ContactNote,
     Conversation,
     ConversationLabel,
     CustomRole,
@@ -46,6 +48,8 @@ class Loaders:
         self.conversation_by_id = DataLoader(self._by_pk(Conversation))
         self.message_by_id = DataLoader(self._by_pk(Message))
         self.labels_by_conversation = DataLoader(self._labels_by_conversation)
+        self.labels_by_contact = DataLoader(self._labels_by_contact)
+        self.notes_by_contact = DataLoader(self._notes_by_contact)
         self.last_message_by_conversation = DataLoader(self._last_message_by_conversation)
         self.unread_count_by_conversation = DataLoader(self._unread_count_by_conversation)
         self.inbox_members = DataLoader(self._inbox_members)
@@ -60,6 +64,44 @@ class Loaders:
             return [found.get(k) for k in keys]
 
         return load
+
+    async def _labels_by_contact(self, keys: Sequence[int]) -> list[list[Label]]:
+        async with self._db() as session:
+            rows = await session.execute(
+                select(ContactLabel.contact_id, Label)
+                .join(Label, Label.id == ContactLabel.label_id)
+                .where(ContactLabel.contact_id.in_(list(keys)))
+                .order_by(Label.title)
+            )
+            grouped: dict[int, list[Label]] = defaultdict(list)
+            for contact_id, label in rows:
+                grouped[contact_id].append(label)
+        return [grouped.get(k, []) for k in keys]
+
+    async def _notes_by_contact(self, keys: Sequence[tuple[int, int]]) -> list[list[ContactNote]]:
+        """Keys are (contact id, how many): each contact's newest notes, in one statement."""
+        limit = max(n for _, n in keys)
+        ranked = (
+            select(
+                ContactNote.id.label("id"),
+                func.row_number()
+                .over(partition_by=ContactNote.contact_id, order_by=ContactNote.id.desc())
+                .label("position"),
+            )
+            .where(ContactNote.contact_id.in_({c for c, _ in keys}))
+            .subquery()
+        )
+        async with self._db() as session:
+            rows = await session.scalars(
+                select(ContactNote)
+                .join(ranked, ranked.c.id == ContactNote.id)
+                .where(ranked.c.position <= limit)
+                .order_by(ContactNote.id.desc())
+            )
+            grouped: dict[int, list[ContactNote]] = defaultdict(list)
+            for note in rows:
+                grouped[note.contact_id].append(note)
+        return [grouped.get(c, [])[:n] for c, n in keys]
 
     async def _labels_by_conversation(self, keys: Sequence[int]) -> list[list[Label]]:
         async with self._db() as session:

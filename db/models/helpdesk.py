@@ -149,6 +149,17 @@ class ContactNote(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class ContactLabel(Base):
+    """A label (one of the account's) on a contact, as a conversation has them."""
+
+    __tablename__ = "contact_labels"
+    __table_args__ = (Index("ix_contact_labels_label_id", "label_id"),)
+
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True)
+    label_id: Mapped[int] = mapped_column(ForeignKey("labels.id", ondelete="CASCADE"), primary_key=True)
+    account_id: Mapped[int] = _fk("accounts.id")
+
+
 class ContactInbox(Base):
     """A contact's identity in one inbox (the widget session's source id, an email address…)."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, exists, false, func, or_, select, update
+from sqlalchemy import Select, and_, case, delete, exists, false, func, insert, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
@@ -19,6 +19,7 @@ from db.models import (
     AccountMembership,
     Contact,
     ContactInbox,
+    ContactLabel,
     ContactNote,
     Conversation,
     ConversationLabel,
@@ -120,9 +121,24 @@ def _like(term: str) -> str:
 
 
 async def contacts_page(
-    session: AsyncSession, account_id: int, *, search: str | None, after_id: int | None, limit: int
+    session: AsyncSession,
+    account_id: int,
+    *,
+    search: str | None,
+    after_id: int | None,
+    limit: int,
+    label_title: str | None = None,
 ) -> Sequence[Contact]:
     stmt = select(Contact).where(Contact.account_id == account_id)
+    if label_title is not None:  # lower-case, as stored; a title no label has matches nothing
+        stmt = stmt.where(
+            exists().where(
+                ContactLabel.contact_id == Contact.id,
+                ContactLabel.label_id == Label.id,
+                Label.account_id == account_id,
+                Label.title == label_title,
+            )
+        )
     if search:
         haystack = (
             func.coalesce(Contact.name, "")
@@ -379,6 +395,25 @@ async def label_ids_of(session: AsyncSession, conversation_id: int) -> set[int]:
     )
 
 
+async def contact_label_ids_of(session: AsyncSession, contact_id: int) -> set[int]:
+    return set(await session.scalars(select(ContactLabel.label_id).where(ContactLabel.contact_id == contact_id)))
+
+
+async def remove_contact_labels(session: AsyncSession, contact_id: int, label_ids: set[int]) -> None:
+    await session.execute(
+        delete(ContactLabel).where(ContactLabel.contact_id == contact_id, ContactLabel.label_id.in_(label_ids))
+    )
+
+
+async def contact_note_in_account(
+    session: AsyncSession, account_id: int, note_id: int, *, lock: bool = False
+) -> ContactNote | None:
+    stmt = select(ContactNote).where(ContactNote.id == note_id, ContactNote.account_id == account_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt)
+
+
 async def users_in_account_by_ids(session: AsyncSession, account_id: int, ids: Sequence[int]) -> dict[int, User]:
     rows = await session.scalars(
         select(User)
@@ -499,9 +534,14 @@ async def label_titles_of(session: AsyncSession, conversation_id: int) -> list[s
 
 
 async def move_contact_records(session: AsyncSession, from_contact_id: int, to_contact_id: int) -> None:
-    """Conversations, inbox identities and notes of one contact become another's (a merge)."""
+    """Conversations, inbox identities, notes and labels of one contact become another's (a merge)."""
     for model in (Conversation, ContactInbox, ContactNote):
         await session.execute(update(model).where(model.contact_id == from_contact_id).values(contact_id=to_contact_id))
+    already = select(ContactLabel.label_id).where(ContactLabel.contact_id == to_contact_id)
+    moving = select(literal(to_contact_id), ContactLabel.label_id, ContactLabel.account_id).where(
+        ContactLabel.contact_id == from_contact_id, ContactLabel.label_id.not_in(already)
+    )
+    await session.execute(insert(ContactLabel).from_select(["contact_id", "label_id", "account_id"], moving))
 
 
 async def remove_inbox_members(session: AsyncSession, inbox_id: int, user_ids: set[int]) -> None:

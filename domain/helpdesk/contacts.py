@@ -4,17 +4,18 @@ identifier, attributes, notes, and merging two records of one person."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Contact, ContactNote
+from db.models import Contact, ContactLabel, ContactNote
 from db.repositories import helpdesk as repo
 from domain import audit, events
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.enums import AttributeModel, ContactType
-from domain.errors import FieldError, NotFound, ValidationError
+from domain.errors import FieldError, Forbidden, NotFound, ValidationError
 from domain.events.enums import EventType
 from domain.validation import is_email, matches, strip_chars
 
@@ -22,6 +23,7 @@ PHONE_RE = re.compile(r"\+[1-9][0-9]{6,14}")
 MAX_PHONE_INPUT = 64  # before separators are removed
 ADDITIONAL_KEYS = {"company_name", "city", "country", "country_code", "description", "social_profiles"}
 MAX_NOTE = 10_000
+MAX_LABELS = 100  # titles added and removed in one call
 
 
 async def _custom_attribute_errors(session: AsyncSession, account_id: int, values: dict[str, Any]) -> list[FieldError]:
@@ -187,10 +189,97 @@ async def add_note(session: AsyncSession, actor: Actor, contact_id: int, content
     contact = await repo.contact_in_account(session, actor.require_account_id(), contact_id)
     if contact is None:
         raise NotFound("No such contact")
-    content = content.strip()
-    if not content or len(content) > MAX_NOTE:
-        raise ValidationError.single("content", "INVALID", f"Write 1 to {MAX_NOTE} characters.")
+    content = _note_content(content)
     note = ContactNote(account_id=actor.account_id, contact_id=contact.id, user_id=actor.user_id, content=content)
     session.add(note)
     await session.flush()
     return note
+
+
+def _note_content(content: str) -> str:
+    content = content.strip()
+    if not content or len(content) > MAX_NOTE:
+        raise ValidationError.single("content", "INVALID", f"Write 1 to {MAX_NOTE} characters.")
+    return content
+
+
+async def _own_note(session: AsyncSession, actor: Actor, note_id: int) -> ContactNote:
+    """A note of the caller's account that the caller may change: their own, or any for an administrator."""
+    note = await repo.contact_note_in_account(session, actor.require_account_id(), note_id, lock=True)
+    if note is None:
+        raise NotFound("No such note")
+    if not actor.is_administrator and (note.user_id is None or note.user_id != actor.user_id):
+        raise Forbidden("Only the note's author or an administrator can change it")
+    return note
+
+
+async def update_note(session: AsyncSession, actor: Actor, note_id: int, content: str) -> ContactNote:
+    note = await _own_note(session, actor, note_id)
+    note.content = _note_content(content)
+    await session.flush()
+    return note
+
+
+async def delete_note(session: AsyncSession, actor: Actor, note_id: int) -> ContactNote:
+    note = await _own_note(session, actor, note_id)
+    await session.delete(note)
+    await session.flush()
+    return note
+
+
+async def update_labels(
+    session: AsyncSession,
+    actor: Actor,
+    contact_id: int,
+    *,
+    add: Sequence[str],
+    remove: Sequence[str],
+    replace: bool,
+) -> Contact:
+    """Add, remove or replace a contact's labels by title (the account's labels, any case), as a
+    conversation's; a change records `contact.updated` with the titles before and after."""
+    from domain.catalog.labels import labels_by_titles
+
+    account_id = actor.require_account_id()
+    contact = await repo.contact_in_account(session, account_id, contact_id, lock=True)
+    if contact is None:
+        raise NotFound("No such contact")
+    if len(add) + len(remove) > MAX_LABELS:
+        raise ValidationError.single("labels", "TOO_MANY", f"At most {MAX_LABELS} labels at once.")
+    found, missing = await labels_by_titles(session, account_id, list(add))
+    if missing:
+        raise ValidationError.single("labels", "UNKNOWN_LABEL", f"No such label: {', '.join(missing)}.")
+    removing, _ = await labels_by_titles(session, account_id, list(remove))
+    current = await repo.contact_label_ids_of(session, contact.id)
+    wanted = (
+        {label.id for label in found}
+        if replace
+        else (current | {label.id for label in found}) - {label.id for label in removing}
+    )
+    added, dropped = wanted - current, current - wanted
+    if not added and not dropped:
+        return contact
+    session.add_all(ContactLabel(contact_id=contact.id, label_id=i, account_id=account_id) for i in sorted(added))
+    if dropped:
+        await repo.remove_contact_labels(session, contact.id, dropped)
+    titles = {
+        i: label.title
+        for i, label in (await repo.labels_of_account(session, account_id, list(current | wanted))).items()
+    }
+    events.record(
+        session,
+        account_id=account_id,
+        type=EventType.CONTACT_UPDATED,
+        contact_id=contact.id,
+        actor_user_id=actor.user_id,
+        payload={
+            "changed_attributes": {
+                "labels": [
+                    sorted(titles.get(i, str(i)) for i in current),
+                    sorted(titles.get(i, str(i)) for i in wanted),
+                ]
+            }
+        },
+    )
+    await session.flush()
+    return contact

@@ -20,7 +20,8 @@ class HelpdeskQuery:
     contacts: Connection[t.Contact] = field(
         h.contacts_list,
         Rule.member,
-        "Contacts of the account, newest first; `search` matches name, email, phone and identifier.",
+        "Contacts of the account, newest first; `search` matches name, email, phone and identifier; "
+        "`label` keeps those with that label (by title, any case).",
     )
     contact: t.Contact = field(h.contact, Rule.member, "One contact.")
     conversations: Connection[t.Conversation] = field(
@@ -53,6 +54,15 @@ class HelpdeskMutation:
     )
     contact_note_create: i.ContactNotePayload = mutation(
         h.contact_note_create, Rule.agent, "Write a note on a contact."
+    )
+    contact_note_update: i.ContactNotePayload = mutation(
+        h.contact_note_update, Rule.agent, "Rewrite a note (its author, or an administrator)."
+    )
+    contact_note_delete: i.ContactNotePayload = mutation(
+        h.contact_note_delete, Rule.agent, "Delete a note (its author, or an administrator)."
+    )
+    contact_labels_update: i.ContactPayload = mutation(
+        h.contact_labels_update, Rule.member, "Add, remove or replace a contact's labels by title."
     )
     conversation_create: i.ConversationPayload = mutation(
         h.conversation_create, Rule.member, "Start a conversation with a contact in an inbox you work."

@@ -20,6 +20,7 @@ from domain.enums import (
     Priority,
     SenderType,
 )
+from domain.errors import BadUserInput
 from domain.helpdesk.inboxes import hmac_token_of
 from infra.api_names import camel_case
 from schema.accounts.types import User
@@ -153,15 +154,30 @@ class Inbox:
         return cls(pk=row.id, row=row, name=row.name, channel_type=row.channel_type)
 
 
+MAX_NOTES_PAGE = 100
+
+
 @strawberry.type(description="A note an agent wrote about a contact.")
 class ContactNote:
     pk: strawberry.Private[int]
+    user_pk: strawberry.Private[int | None]
     content: str = strawberry.field(description="The note.")
     created_at: datetime = strawberry.field(description="When it was written.")
 
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("ContactNote", self.pk))
+
+    @strawberry.field(description="Who wrote it (null once their user is gone).")
+    async def author(self, info: strawberry.Info) -> User | None:
+        if self.user_pk is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(self.user_pk)
+        return User.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row) -> ContactNote:
+        return cls(pk=row.id, user_pk=row.user_id, content=row.content, created_at=row.created_at)
 
 
 @strawberry.type(description="A customer.")
@@ -183,6 +199,18 @@ class Contact:
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Contact", self.pk))
+
+    @strawberry.field(description="Its labels (the account's), by title.")
+    async def labels(self, info: strawberry.Info) -> list[Annotated[Label, strawberry.lazy("schema.catalog.types")]]:
+        from schema.catalog.types import Label
+
+        return [Label.from_row(r) for r in await info.context.loaders.labels_by_contact.load(self.pk)]
+
+    @strawberry.field(description="Agents' notes on this contact, newest first, with their authors (at most 100).")
+    async def notes(self, info: strawberry.Info, first: int = 20) -> list[ContactNote]:
+        if not 1 <= first <= MAX_NOTES_PAGE:
+            raise BadUserInput(f"Ask for 1 to {MAX_NOTES_PAGE} notes", field="first")
+        return [ContactNote.from_row(r) for r in await info.context.loaders.notes_by_contact.load((self.pk, first))]
 
     @classmethod
     def from_row(cls, row) -> Contact:

@@ -6,7 +6,7 @@ from tests.probes.base import PAYLOAD_ERRORS, Probe
 
 B_STATE = """
   inboxes { id name }
-  contacts(first: 20) { edges { node { id name email blocked } } }
+  contacts(first: 20) { edges { node { id name email blocked labels { title } notes { id content } } } }
   conversations(first: 10) { edges { node { id status priority assignee { id } labels { title } customAttributes
     messages(first: 20) { edges { node { id content deletedAt } } } } } }
 """
@@ -33,6 +33,12 @@ async def setup_b(gql, world) -> None:
     )
     world.b["conversation"] = conv["conversationCreate"]["conversation"]["id"]
     world.b["message"] = conv["conversationCreate"]["conversation"]["lastMessage"]["id"]
+    note = await gql.data(
+        'mutation($c: ID!) { contactNoteCreate(contactId: $c, content: "B note") { note { id } } }',
+        {"c": world.b["contact"]},
+        headers=h,
+    )
+    world.b["contact_note"] = note["contactNoteCreate"]["note"]["id"]
 
 
 def _conv(mutation: str) -> Probe:
@@ -79,6 +85,21 @@ PROBES: dict[str, Probe | str] = {
     ),
     "contactNoteCreate": Probe(
         f'mutation($id: ID!) {{ contactNoteCreate(contactId: $id, content: "x") {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["contact"]},
+        inside_a="NOT_FOUND",
+    ),
+    "contactNoteUpdate": Probe(
+        f'mutation($id: ID!) {{ contactNoteUpdate(id: $id, content: "pwned") {{ {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["contact_note"]},
+        inside_a="NOT_FOUND",
+    ),
+    "contactNoteDelete": Probe(
+        f"mutation($id: ID!) {{ contactNoteDelete(id: $id) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["contact_note"]},
+        inside_a="NOT_FOUND",
+    ),
+    "contactLabelsUpdate": Probe(
+        f"mutation($id: ID!) {{ contactLabelsUpdate(id: $id, input: {{replace: true}}) {{ {PAYLOAD_ERRORS} }} }}",
         lambda w: {"id": w.b["contact"]},
         inside_a="NOT_FOUND",
     ),
