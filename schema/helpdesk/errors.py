@@ -30,6 +30,9 @@ class HelpdeskErrorCode(Enum):
     INVALID_URL = "INVALID_URL"
     FORBIDDEN_TARGET = "FORBIDDEN_TARGET"
     UNRESOLVABLE = "UNRESOLVABLE"
+    INVALID_OPERATOR = "INVALID_OPERATOR"
+    INVALID_VALUE = "INVALID_VALUE"
+    LIMIT_REACHED = "LIMIT_REACHED"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")
