@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from tests.probes.base import PAYLOAD_ERRORS, Probe
 
-B_STATE = """
-  savedViews(kind: CONVERSATION) { id name accountWide tab conditions { attributeKey values } }
-"""
+# No B_STATE fragment: the snapshot query is at its root-field limit; A's update and delete of B's view
+# are refused NOT_FOUND before anything is written, and tests/test_saved_views.py reads B's view after.
 
 
 async def setup_b(gql, world) -> None:
