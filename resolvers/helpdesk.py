@@ -32,6 +32,7 @@ from schema.core.pagination import Connection, build_connection, decode_cursor, 
 from schema.helpdesk import inputs as i
 from schema.helpdesk import types as t
 from schema.helpdesk.errors import HelpdeskError, HelpdeskErrorCode
+from schema.helpdesk.saved_views import ConversationsBulkPayload
 
 Ctx = Info[Context, None]
 _errors = PayloadErrors(HelpdeskError, HelpdeskErrorCode)
@@ -697,3 +698,32 @@ async def conversation_bulk_update(info: Ctx, input: i.ConversationBulkInput) ->
         return i.ConversationBulkPayload(conversations=[t.Conversation.from_row(r) for r in rows], errors=[])
 
     return await mutate(info, _errors, work, lambda e: i.ConversationBulkPayload(conversations=[], errors=e))
+
+
+async def conversations_bulk_update(
+    info: Ctx,
+    filter: i.ConversationFilterInput,
+    status: t.ConversationStatusEnum | None = None,
+    assignee_id: strawberry.ID | None = strawberry.UNSET,
+    priority: t.PriorityEnum | None = strawberry.UNSET,
+    labels_add: list[str] | None = None,
+) -> ConversationsBulkPayload:
+    actor = await info.context.actor()
+    f = conversation_filter(filter)
+    change = conversations.BulkChange(
+        status=ConversationStatus(status) if status else None,
+        assignee_id=decode_optional(assignee_id, "User") if not _unset(assignee_id) else None,
+        set_assignee=not _unset(assignee_id),
+        priority=Priority(priority) if priority and not _unset(priority) else None,
+        set_priority=not _unset(priority),
+        add_labels=tuple(labels_add or ()),
+    )
+
+    async def work(session) -> ConversationsBulkPayload:
+        f.where = await filter_conditions(
+            session, actor, AttributeModel.CONVERSATION, filter.conditions, "filter.conditions"
+        )
+        matched, changed = await conversations.bulk_matching(session, actor, f, change)
+        return ConversationsBulkPayload(matched=matched, changed=changed, errors=[])
+
+    return await mutate(info, _errors, work, lambda e: ConversationsBulkPayload(matched=0, changed=0, errors=e))

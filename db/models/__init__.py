@@ -29,6 +29,7 @@ from db.models.inbound_email import InboundEmail, InboxImap, InboxSmtp
 from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
+from db.models.saved_views import SavedView
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "ReportExport",
     "ReportingEvent",
     "ReportingRollup",
+    "SavedView",
     "Attachment",
     "CannedResponse",
     "Contact",

@@ -324,6 +324,15 @@ async def conversations_page(
     return (await session.scalars(stmt)).all()
 
 
+async def matching_conversations(
+    session: AsyncSession, actor: Actor, f: ConversationFilter, *, limit: int
+) -> list[Conversation]:
+    """Up to `limit` conversations the actor may see that match the list filter, locked for update,
+    oldest first (a bulk action over everything matching)."""
+    stmt = select(Conversation).where(*_filtered(actor, f)).order_by(Conversation.id).limit(limit)
+    return list((await session.scalars(stmt.with_for_update(of=Conversation))).all())
+
+
 def conversation_select(
     actor: Actor, *, conversation_id: int | None = None, display_id: int | None = None
 ) -> Select[Any]:

@@ -46,3 +46,10 @@ class ConversationTab(StrEnum):
     MENTIONS = "mentions"
     PARTICIPATING = "participating"
     UNATTENDED = "unattended"
+
+
+class SavedViewKind(StrEnum):
+    """The list a saved view filters."""
+
+    CONVERSATION = "conversation"
+    CONTACT = "contact"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from domain.events.enums import EventType
 
 MAX_CONTENT = 150_000  # Chatwoot's cap
 MAX_BULK = 100
+MAX_BULK_MATCHING = 1000  # conversations one filtered bulk action may change
 MENTION_RE = re.compile(r"mention://user/(\d+)/")
 
 
@@ -451,6 +453,12 @@ async def set_priority(
     session: AsyncSession, actor: Actor, conversation_id: int, priority: Priority | None
 ) -> Conversation:
     conversation = await _visible(session, actor, conversation_id)
+    _set_priority(session, actor, conversation, priority)
+    await session.flush()
+    return conversation
+
+
+def _set_priority(session: AsyncSession, actor: Actor, conversation: Conversation, priority: Priority | None) -> None:
     if conversation.priority != priority:
         previous = conversation.priority
         conversation.priority = priority
@@ -465,8 +473,6 @@ async def set_priority(
                 }
             },
         )
-    await session.flush()
-    return conversation
 
 
 async def _set_labels(
@@ -617,16 +623,64 @@ async def bulk(
     conversations = await repo.conversations_visible(session, actor, sorted(set(ids)))
     if len(conversations) != len(set(ids)):
         raise NotFound("Some conversations do not exist or are not visible to you")
-    now = utcnow()
-    for conversation in conversations:
-        if set_assignee:
-            await change_assignee(session, actor, conversation, assignee_id)
-        if status is not None:
-            await _set_status(session, actor, conversation, status, None, now)
-        if add_labels:
-            await _set_labels(session, actor, conversation, add_labels, (), replace=False)
-    await session.flush()
+    change = BulkChange(status=status, assignee_id=assignee_id, set_assignee=set_assignee, add_labels=add_labels)
+    await _apply_bulk(session, actor, conversations, change)
     return conversations
+
+
+@dataclass(frozen=True)
+class BulkChange:
+    """What a bulk action does to each conversation; unset parts leave it as it is."""
+
+    status: ConversationStatus | None = None
+    assignee_id: int | None = None
+    set_assignee: bool = False
+    priority: Priority | None = None
+    set_priority: bool = False
+    add_labels: Sequence[str] = ()
+
+
+async def _apply_bulk(
+    session: AsyncSession, actor: Actor, conversations: Sequence[Conversation], change: BulkChange
+) -> int:
+    """Apply `change` to each conversation through the one-conversation paths (their activity lines
+    and events included); the number of conversations that changed."""
+    if change.status == ConversationStatus.SNOOZED:
+        raise ValidationError.single("status", "INVALID", "Snooze conversations one at a time.")
+    now = utcnow()
+    changed = 0
+    for conversation in conversations:
+        before = (conversation.status, conversation.assignee_id, conversation.priority)
+        labels_before = await repo.label_ids_of(session, conversation.id) if change.add_labels else set()
+        if change.set_assignee:
+            await change_assignee(session, actor, conversation, change.assignee_id)
+        if change.status is not None:
+            await _set_status(session, actor, conversation, change.status, None, now)
+        if change.set_priority:
+            _set_priority(session, actor, conversation, change.priority)
+        if change.add_labels:
+            await _set_labels(session, actor, conversation, change.add_labels, (), replace=False)
+            await session.flush()
+        after = (conversation.status, conversation.assignee_id, conversation.priority)
+        labels_after = await repo.label_ids_of(session, conversation.id) if change.add_labels else set()
+        changed += before != after or labels_before != labels_after
+    await session.flush()
+    return changed
+
+
+async def bulk_matching(
+    session: AsyncSession, actor: Actor, f: repo.ConversationFilter, change: BulkChange
+) -> tuple[int, int]:
+    """Apply `change` to every conversation the actor may see that matches the list filter `f`, up to
+    MAX_BULK_MATCHING in one transaction (TOO_MANY above it, nothing changed): (matched, changed)."""
+    if not (change.set_assignee or change.status or change.set_priority or change.add_labels):
+        raise ValidationError.single(None, "REQUIRED", "Give a change: status, assignee, priority or labels.")
+    conversations = await repo.matching_conversations(session, actor, f, limit=MAX_BULK_MATCHING + 1)
+    if len(conversations) > MAX_BULK_MATCHING:
+        raise ValidationError.single(
+            "filter", "TOO_MANY", f"More than {MAX_BULK_MATCHING} conversations match; narrow the filter."
+        )
+    return len(conversations), await _apply_bulk(session, actor, conversations, change)
 
 
 async def edit_message(session: AsyncSession, actor: Actor, message_id: int, content: str) -> Message:

@@ -31,6 +31,9 @@ class HelpdeskErrorCode(Enum):
     FORBIDDEN_TARGET = "FORBIDDEN_TARGET"
     UNRESOLVABLE = "UNRESOLVABLE"
     OUT_OF_RANGE = "OUT_OF_RANGE"
+    INVALID_OPERATOR = "INVALID_OPERATOR"
+    INVALID_VALUE = "INVALID_VALUE"
+    LIMIT_REACHED = "LIMIT_REACHED"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")

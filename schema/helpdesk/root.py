@@ -6,9 +6,11 @@ import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import helpdesk as h
+from resolvers import saved_views as sv
 from schema.core.access import field, mutation
 from schema.core.pagination import Connection
 from schema.helpdesk import inputs as i
+from schema.helpdesk import saved_views as v
 from schema.helpdesk import types as t
 
 
@@ -32,6 +34,11 @@ class HelpdeskQuery:
     conversation: t.Conversation = field(h.conversation, Rule.member, "One conversation, by `id` or by `displayId`.")
     conversation_counts: t.ConversationCounts = field(
         h.conversation_counts, Rule.member, "Counts per status and of the mine/unassigned tabs, for the same filter."
+    )
+    saved_views: list[v.SavedView] = field(
+        sv.saved_views_list,
+        Rule.member,
+        "Saved views of a list: your own and the account-wide ones (account-wide first, then by name).",
     )
 
 
@@ -108,4 +115,23 @@ class HelpdeskMutation:
         h.conversation_bulk_update,
         Rule.agent,
         "Assign, change status or add labels on up to 100 conversations at once.",
+    )
+    conversations_bulk_update: v.ConversationsBulkPayload = mutation(
+        h.conversations_bulk_update,
+        Rule.agent,
+        "Assign, change status or priority, or add labels on every conversation you may see that the filter "
+        "matches (the list's filter, conditions and tab included), at most 1,000; each change gets its usual "
+        "event and activity line, all or nothing.",
+    )
+    saved_view_create: v.SavedViewPayload = mutation(
+        sv.saved_view_create,
+        Rule.member,
+        "Save a view for yourself, or (administrators) for the whole account; the filter is checked as the list "
+        "checks it. At most 100 per owner.",
+    )
+    saved_view_update: v.SavedViewPayload = mutation(
+        sv.saved_view_update, Rule.member, "Rename a saved view or replace its filter (account-wide: administrators)."
+    )
+    saved_view_delete: v.SavedViewPayload = mutation(
+        sv.saved_view_delete, Rule.member, "Delete a saved view (account-wide: administrators)."
     )
