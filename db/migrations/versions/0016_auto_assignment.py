@@ -25,7 +25,7 @@ def upgrade() -> None:
                     "balanced",
                     name="assignment_policy",
                     native_enum=False,
-                    create_constraint=True,
+                    create_constraint=False,  # the API checks the value; a CHECK would pin the column on SQLite
                     length=32,
                 ),
                 nullable=False,
