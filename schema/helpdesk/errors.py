@@ -31,6 +31,9 @@ class HelpdeskErrorCode(Enum):
     FORBIDDEN_TARGET = "FORBIDDEN_TARGET"
     UNRESOLVABLE = "UNRESOLVABLE"
     OUT_OF_RANGE = "OUT_OF_RANGE"
+    SAME_CONVERSATION = "SAME_CONVERSATION"
+    ALREADY_MERGED = "ALREADY_MERGED"
+    DIFFERENT_CONTACT = "DIFFERENT_CONTACT"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")
