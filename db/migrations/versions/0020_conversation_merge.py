@@ -18,19 +18,28 @@ BigID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    # Batch mode: SQLite rebuilds the table to add the foreign key; PostgreSQL alters it in place.
-    with op.batch_alter_table("conversations") as batch:
-        batch.add_column(sa.Column("merged_into_id", BigID, nullable=True))
-        batch.create_foreign_key(
-            batch.f("fk_conversations_merged_into_id_conversations"),
-            "conversations",
-            ["merged_into_id"],
-            ["id"],
-            ondelete="SET NULL",
+    if op.get_bind().dialect.name == "sqlite":
+        # A batch rebuild would lose the table's expression indexes: SQLite adds a referencing column in place.
+        op.execute(
+            "ALTER TABLE conversations ADD COLUMN merged_into_id INTEGER "
+            "CONSTRAINT fk_conversations_merged_into_id_conversations REFERENCES conversations (id) ON DELETE SET NULL"
         )
+        return
+    op.add_column("conversations", sa.Column("merged_into_id", BigID, nullable=True))
+    op.create_foreign_key(
+        op.f("fk_conversations_merged_into_id_conversations"),
+        "conversations",
+        "conversations",
+        ["merged_into_id"],
+        ["id"],
+        ondelete="SET NULL",
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("conversations") as batch:
-        batch.drop_constraint(batch.f("fk_conversations_merged_into_id_conversations"), type_="foreignkey")
-        batch.drop_column("merged_into_id")
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table("conversations") as batch:
+            batch.drop_column("merged_into_id")
+        return
+    op.drop_constraint(op.f("fk_conversations_merged_into_id_conversations"), "conversations", type_="foreignkey")
+    op.drop_column("conversations", "merged_into_id")
