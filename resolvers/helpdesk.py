@@ -616,6 +616,16 @@ async def conversation_custom_attributes_update(
     return await mutate(info, _errors, work, _conversation_error)
 
 
+async def conversation_merge(info: Ctx, keep_id: strawberry.ID, merge_id: strawberry.ID) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    keep, merged = decode_id(keep_id, "Conversation"), decode_id(merge_id, "Conversation")
+
+    async def work(session) -> i.ConversationPayload:
+        return _conversation_payload(await conversations.merge(session, actor, keep, merged))
+
+    return await mutate(info, _errors, work, _conversation_error)
+
+
 async def conversation_mark_read(info: Ctx, id: strawberry.ID) -> i.ConversationPayload:
     actor = await info.context.actor()
     pk = decode_id(id, "Conversation")

@@ -206,6 +206,8 @@ class Conversation(Base):
     contact_last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     additional_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Set when this conversation was merged into another (it is resolved and its messages moved there).
+    merged_into_id: Mapped[int | None] = _fk("conversations.id", ondelete="SET NULL", nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -572,3 +572,46 @@ async def open_conversations_of(session: AsyncSession, inbox_id: int, user_ids: 
         .with_for_update()
     )
     return (await session.scalars(stmt)).all()
+
+
+async def move_conversation_records(session: AsyncSession, from_id: int, to_id: int, account_id: int) -> int:
+    """A conversation merge: the messages (notes and activity lines too; attachments follow their
+    message) move to `to_id`; labels, participants and mentions the kept conversation lacks are
+    copied there (the merged one keeps its own as the record). Returns how many messages moved."""
+    moved = await session.execute(
+        update(Message)
+        .where(Message.conversation_id == from_id, Message.account_id == account_id)
+        .values(conversation_id=to_id)
+    )
+    labels = select(literal(to_id), ConversationLabel.label_id, ConversationLabel.account_id).where(
+        ConversationLabel.conversation_id == from_id,
+        ConversationLabel.label_id.not_in(
+            select(ConversationLabel.label_id).where(ConversationLabel.conversation_id == to_id)
+        ),
+    )
+    await session.execute(insert(ConversationLabel).from_select(["conversation_id", "label_id", "account_id"], labels))
+    participants = select(
+        literal(to_id), ConversationParticipant.user_id, ConversationParticipant.account_id, literal(utcnow())
+    ).where(
+        ConversationParticipant.conversation_id == from_id,
+        ConversationParticipant.user_id.not_in(
+            select(ConversationParticipant.user_id).where(ConversationParticipant.conversation_id == to_id)
+        ),
+    )
+    await session.execute(
+        insert(ConversationParticipant).from_select(
+            ["conversation_id", "user_id", "account_id", "created_at"], participants
+        )
+    )
+    mentions = select(
+        Mention.account_id, literal(to_id), Mention.user_id, Mention.message_id, Mention.mentioned_at
+    ).where(
+        Mention.conversation_id == from_id,
+        Mention.user_id.not_in(select(Mention.user_id).where(Mention.conversation_id == to_id)),
+    )
+    await session.execute(
+        insert(Mention).from_select(
+            ["account_id", "conversation_id", "user_id", "message_id", "mentioned_at"], mentions
+        )
+    )
+    return int(moved.rowcount or 0)  # type: ignore[attr-defined]

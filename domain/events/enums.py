@@ -18,6 +18,7 @@ class EventType(StrEnum):
     CONVERSATION_UPDATED = "conversation.updated"
     CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
     CONVERSATION_MENTIONED = "conversation.mentioned"
+    CONVERSATION_MERGED = "conversation.merged"
     ASSIGNEE_CHANGED = "assignee.changed"
     TEAM_CHANGED = "team.changed"
     MESSAGE_CREATED = "message.created"
@@ -93,6 +94,8 @@ KINDS: dict[EventType, Kind] = {
         C.WEBHOOKS, C.REPORTS, C.ASSIGNMENT, webhook=W.CONVERSATION_STATUS_CHANGED, streams=_ALL
     ),
     T.CONVERSATION_MENTIONED: _kind(C.NOTIFICATIONS),
+    # Recorded on the kept conversation; reports ignore it (moved messages stay counted once).
+    T.CONVERSATION_MERGED: _kind(C.WEBHOOKS, webhook=W.CONVERSATION_MERGED, streams=_DESK),
     T.ASSIGNEE_CHANGED: _kind(C.WEBHOOKS, C.NOTIFICATIONS, C.ASSIGNMENT, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
     T.TEAM_CHANGED: _kind(C.WEBHOOKS, C.ASSIGNMENT, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
     T.MESSAGE_CREATED: _kind(

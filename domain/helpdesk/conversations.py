@@ -422,6 +422,7 @@ async def _set_status(
     status: ConversationStatus,
     snoozed_until: datetime | None,
     now: datetime,
+    reason: str | None = None,
 ) -> None:
     if status == ConversationStatus.SNOOZED:
         if snoozed_until is not None and snoozed_until <= now:
@@ -445,8 +446,95 @@ async def _set_status(
         payload={
             "changed_attributes": {"status": [previous.value, status.value]},
             "snoozed_until": snoozed_until.isoformat() if snoozed_until else None,
+            **({"reason": reason} if reason else {}),
         },
     )
+
+
+def _earliest(*values: datetime | None) -> datetime | None:
+    present = [v for v in values if v is not None]
+    return min(present) if present else None
+
+
+async def merge(session: AsyncSession, actor: Actor, keep_id: int, merge_id: int) -> Conversation:
+    """Merge one conversation into another of the same contact, in one transaction: its messages
+    (private notes, activity lines and attachments with them) move to the kept conversation, which
+    also gains its labels, participants and mentions; both get an activity line; the merged one is
+    resolved and points to the kept one. The kept conversation's first reply and waiting time take
+    the earlier of the two. Reporting events already recorded stay with the conversation the fact
+    happened in, so nothing is counted twice, and the merge's own resolve is not a resolution."""
+    found = {c.id: c for c in await repo.conversations_visible(session, actor, sorted({keep_id, merge_id}))}
+    keep, merged = found.get(keep_id), found.get(merge_id)
+    if keep is None or merged is None:
+        raise NotFound("No such conversation")
+    if keep.id == merged.id:
+        raise ValidationError.single("mergeId", "SAME_CONVERSATION", "A conversation cannot be merged into itself.")
+    if merged.merged_into_id is not None:
+        raise ValidationError.single("mergeId", "ALREADY_MERGED", "This conversation was already merged.")
+    if keep.merged_into_id is not None:
+        raise ValidationError.single(
+            "keepId", "ALREADY_MERGED", "This conversation was merged into another: merge into that one."
+        )
+    if keep.contact_id != merged.contact_id:
+        raise ValidationError.single(
+            "mergeId", "DIFFERENT_CONTACT", "Only conversations with the same contact can be merged."
+        )
+    now = utcnow()
+    labels_before = await repo.label_titles_of(session, keep.id)
+    moved = await repo.move_conversation_records(session, merged.id, keep.id, keep.account_id)
+    labels_after = await repo.label_titles_of(session, keep.id)
+    changed: dict[str, Any] = {}
+    if labels_after != labels_before:
+        changed["labels"] = [labels_before, labels_after]
+    first_reply = _earliest(keep.first_reply_created_at, merged.first_reply_created_at)
+    if first_reply != keep.first_reply_created_at:
+        previous_reply = keep.first_reply_created_at
+        changed["first_reply_created_at"] = [
+            previous_reply.isoformat() if previous_reply else None,
+            first_reply.isoformat() if first_reply else None,
+        ]
+        keep.first_reply_created_at = first_reply
+    if keep.status != ConversationStatus.RESOLVED:
+        waiting = _earliest(keep.waiting_since, merged.waiting_since)
+        if waiting != keep.waiting_since:
+            changed["waiting_since"] = [
+                keep.waiting_since.isoformat() if keep.waiting_since else None,
+                waiting.isoformat() if waiting else None,
+            ]
+            keep.waiting_since = waiting
+    if merged.contact_last_seen_at and (
+        keep.contact_last_seen_at is None or merged.contact_last_seen_at > keep.contact_last_seen_at
+    ):
+        keep.contact_last_seen_at = merged.contact_last_seen_at
+    keep.last_activity_at = max(now, keep.last_activity_at, merged.last_activity_at)
+    merged.merged_into_id = keep.id
+    merged.last_activity_at = now
+    who = _actor_name(await _actor_user(session, actor), actor)
+    _activity(session, keep, f"#{merged.display_id} was merged into this conversation by {who}")
+    _activity(session, merged, f"Merged #{merged.display_id} into #{keep.display_id} by {who}")
+    if merged.status != ConversationStatus.RESOLVED:
+        await _set_status(session, actor, merged, ConversationStatus.RESOLVED, None, now, reason="merged")
+    _event(
+        session,
+        merged,
+        EventType.CONVERSATION_UPDATED,
+        actor,
+        payload={"changed_attributes": {"merged_into_id": [None, keep.id]}},
+    )
+    _event(session, keep, EventType.CONVERSATION_UPDATED, actor, payload={"changed_attributes": changed})
+    _event(
+        session,
+        keep,
+        EventType.CONVERSATION_MERGED,
+        actor,
+        payload={
+            "merged_conversation_id": merged.id,
+            "merged_display_id": merged.display_id,
+            "messages_moved": moved,
+        },
+    )
+    await session.flush()
+    return keep
 
 
 async def set_priority(

@@ -217,6 +217,8 @@ def facts(event: Event, ctx: _Context) -> list[dict[str, Any]]:
             )
         ]
     if event.type == EventType.CONVERSATION_STATUS_CHANGED:
+        if (event.payload or {}).get("reason") == "merged":
+            return []  # a merged conversation's messages live on in the kept one: not a resolution
         if _is_resolve(event):
             return [
                 _row(

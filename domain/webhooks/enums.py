@@ -4,11 +4,13 @@ from enum import StrEnum
 
 
 class WebhookEvent(StrEnum):
-    """Chatwoot's webhook event names (`Webhook::ALLOWED_WEBHOOK_EVENTS`, less the widget trigger)."""
+    """Chatwoot's webhook event names (`Webhook::ALLOWED_WEBHOOK_EVENTS`, less the widget trigger), and
+    `conversation_merged` (one conversation merged into another; the body names both)."""
 
     CONVERSATION_CREATED = "conversation_created"
     CONVERSATION_UPDATED = "conversation_updated"
     CONVERSATION_STATUS_CHANGED = "conversation_status_changed"
+    CONVERSATION_MERGED = "conversation_merged"
     MESSAGE_CREATED = "message_created"
     MESSAGE_UPDATED = "message_updated"
     CONTACT_CREATED = "contact_created"

@@ -40,6 +40,7 @@ _ID_ATTRIBUTES = {
     "assignee_id": ("assignee", "User"),
     "team_id": ("team", "Team"),
     "contact_id": ("contact", "Contact"),
+    "merged_into_id": ("mergedInto", "Conversation"),
 }
 
 
@@ -163,6 +164,7 @@ class PayloadBuilder:
             "lastActivityAt": iso_time(conversation.last_activity_at),
             "waitingSince": iso_time(conversation.waiting_since),
             "firstReplyCreatedAt": iso_time(conversation.first_reply_created_at),
+            "mergedInto": gid("Conversation", conversation.merged_into_id),
             "createdAt": iso_time(conversation.created_at),
         }
 
@@ -238,6 +240,9 @@ class PayloadBuilder:
             if conversation is None:
                 return None
             data["conversation"] = await self.conversation_data(conversation)
+            if name == WebhookEvent.CONVERSATION_MERGED:
+                merged = await self._get(Conversation, (event.payload or {}).get("merged_conversation_id"))
+                data["mergedConversation"] = await self.conversation_data(merged) if merged else None
         if name in (
             WebhookEvent.CONVERSATION_UPDATED,
             WebhookEvent.CONVERSATION_STATUS_CHANGED,

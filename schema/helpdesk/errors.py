@@ -34,6 +34,9 @@ class HelpdeskErrorCode(Enum):
     INVALID_OPERATOR = "INVALID_OPERATOR"
     INVALID_VALUE = "INVALID_VALUE"
     LIMIT_REACHED = "LIMIT_REACHED"
+    SAME_CONVERSATION = "SAME_CONVERSATION"
+    ALREADY_MERGED = "ALREADY_MERGED"
+    DIFFERENT_CONTACT = "DIFFERENT_CONTACT"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")

@@ -102,6 +102,13 @@ class HelpdeskMutation:
     conversation_custom_attributes_update: i.ConversationPayload = mutation(
         h.conversation_custom_attributes_update, Rule.member, "Set custom attributes (validated; null removes a key)."
     )
+    conversation_merge: i.ConversationPayload = mutation(
+        h.conversation_merge,
+        Rule.agent,
+        "Merge a conversation into another of the same contact (you must see both): its messages, notes, "
+        "labels, participants and mentions move to the kept one, which is returned; the merged one is "
+        "resolved and points to it (`mergedInto`).",
+    )
     conversation_mark_read: i.ConversationPayload = mutation(h.conversation_mark_read, Rule.agent, "Mark as read now.")
     conversation_mute: i.ConversationPayload = mutation(
         h.conversation_mute, Rule.agent, "Mute (block the contact and resolve) or unmute."

@@ -334,6 +334,13 @@ class Conversation:
         row = await info.context.loaders.team_by_id.load(self.row.team_id)
         return Team.from_row(row) if row else None
 
+    @strawberry.field(description="The conversation this one was merged into (null: not merged).")
+    async def merged_into(self, info: strawberry.Info) -> Conversation | None:
+        if self.row.merged_into_id is None:
+            return None
+        row = await info.context.loaders.conversation_by_id.load(self.row.merged_into_id)
+        return Conversation.from_row(row) if row else None
+
     @strawberry.field(description="Its labels, by title.")
     async def labels(self, info: strawberry.Info) -> list[Annotated[Label, strawberry.lazy("schema.catalog.types")]]:
         from schema.catalog.types import Label

@@ -7,7 +7,7 @@ from tests.probes.base import PAYLOAD_ERRORS, Probe
 B_STATE = """
   inboxes { id name }
   contacts(first: 20) { edges { node { id name email blocked labels { title } notes { id content } } } }
-  conversations(first: 10) { edges { node { id status priority assignee { id } labels { title } customAttributes
+  conversations(first: 10) { edges { node { id status priority assignee { id } labels { title } customAttributes mergedInto { id }
     messages(first: 20) { edges { node { id content deletedAt } } } } } }
 """
 
@@ -33,6 +33,13 @@ async def setup_b(gql, world) -> None:
     )
     world.b["conversation"] = conv["conversationCreate"]["conversation"]["id"]
     world.b["message"] = conv["conversationCreate"]["conversation"]["lastMessage"]["id"]
+    conv2 = await gql.data(
+        'mutation($i: ID!, $c: ID!) { conversationCreate(input: {inboxId: $i, contactId: $c, message: "again B"}) '
+        "{ conversation { id } } }",
+        {"i": world.b["inbox"], "c": world.b["contact"]},
+        headers=h,
+    )
+    world.b["conversation2"] = conv2["conversationCreate"]["conversation"]["id"]
     note = await gql.data(
         'mutation($c: ID!) { contactNoteCreate(contactId: $c, content: "B note") { note { id } } }',
         {"c": world.b["contact"]},
@@ -101,6 +108,11 @@ PROBES: dict[str, Probe | str] = {
     "contactLabelsUpdate": Probe(
         f"mutation($id: ID!) {{ contactLabelsUpdate(id: $id, input: {{replace: true}}) {{ {PAYLOAD_ERRORS} }} }}",
         lambda w: {"id": w.b["contact"]},
+        inside_a="NOT_FOUND",
+    ),
+    "conversationMerge": Probe(
+        f"mutation($k: ID!, $m: ID!) {{ conversationMerge(keepId: $k, mergeId: $m) {{ {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"k": w.b["conversation"], "m": w.b["conversation2"]},
         inside_a="NOT_FOUND",
     ),
     "conversationCreate": Probe(
