@@ -18,7 +18,10 @@ from schema.helpdesk.errors import HelpdeskError, HelpdeskErrorCode
 Ctx = Info[Context, None]
 _errors = PayloadErrors(HelpdeskError, HelpdeskErrorCode)
 
-CsvArg = Annotated[str, strawberry.argument(description="The CSV text (UTF-8, a header row first), at most 5 MB.")]
+CsvArg = Annotated[
+    str,
+    strawberry.argument(description="The CSV text (UTF-8, a header row first); the request body limit caps its size."),
+]
 DryRunArg = Annotated[
     bool, strawberry.argument(description="Check every row and count what would change, writing no contact.")
 ]

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import os
+import subprocess
+import sys
 
 import httpx
 from sqlalchemy import text
@@ -208,3 +211,37 @@ async def test_bad_files_are_refused_and_imports_are_the_accounts_administrators
     assert refused["contactImport"] is None and [e["code"] for e in refused["errors"]] == ["INVALID"]
     empty = (await gql.data(IMPORT, {"csv": "", "dry": False}, headers=admin.headers()))["contactsImport"]
     assert [e["code"] for e in empty["errors"]] == ["REQUIRED"]
+
+
+async def test_the_command_line_import_shows_progress_and_matches_the_mutation(gql, smtp, server, settings, tmp_path):
+    from tests.conftest import TEST_DATABASE_URL
+
+    admin = await signup(gql)
+    rows = [["email", "name"], *([f"cli{n}@example.test", f"C {n}"] for n in range(1_200)), ["bad", "B"]]
+    path = tmp_path / "contacts.csv"
+    path.write_text(_csv(rows))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}
+    env.update(
+        PARLEY_ENV="test",
+        PARLEY_DATABASE_URL=TEST_DATABASE_URL,
+        PARLEY_SECRET_KEY=settings.secret_key,
+        PARLEY_DATA_DIR=str(settings.data_dir),
+        PARLEY_LOG_LEVEL="WARNING",
+    )
+    account = str(decode_id(admin.account_id, "Account"))
+    base = [sys.executable, "-m", "parley.cli", "contacts", "import", str(path), "--account", account]
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([*base, *extra], env=env, capture_output=True, timeout=120)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+        return done
+
+    dry = run("--dry-run")
+    assert b"1201 rows: 1200 would be created, 0 would be updated, 0 unchanged, 1 refused" in dry.stdout
+    first = run()
+    progress = [line for line in first.stderr.decode().splitlines() if line.startswith("[")]
+    assert [line.split()[1] for line in progress] == ["500/1201", "1000/1201", "1201/1201"]
+    assert "row 1202: email INVALID_EMAIL" in first.stderr.decode()
+    assert b"1201 rows: 1200 created, 0 updated, 0 unchanged, 1 refused" in first.stdout
+    again = run()
+    assert b"1201 rows: 0 created, 0 updated, 1200 unchanged, 1 refused" in again.stdout
