@@ -104,3 +104,10 @@ class AttributeDisplayType(StrEnum):
     DATE = "date"
     LIST = "list"
     CHECKBOX = "checkbox"
+
+
+class ContactImportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"

@@ -489,6 +489,70 @@ def cmd_sync_chatwoot(args: argparse.Namespace) -> None:
         raise CommandError(str(exc)) from None
 
 
+def cmd_contacts_import(args: argparse.Namespace) -> None:
+    from db.models import Account
+    from db.session import create_engine, create_session_factory
+    from domain.errors import ValidationError
+    from domain.events.relay import Relay
+    from domain.events.unit import unit_of_work
+    from domain.helpdesk import contact_csv
+
+    settings = _settings()
+    _setup_logging(settings)
+    check_database(settings)
+    path = Path(args.file)
+    if not path.is_file():
+        raise CommandError(f"{args.file} is not a file")
+    data = path.read_bytes()
+    out = sys.stderr
+    end = "\r" if out.isatty() else "\n"
+
+    def progress(row) -> None:
+        width = 30
+        filled = width * row.processed // max(row.total, 1)
+        print(
+            f"[{'#' * filled}{'.' * (width - filled)}] {row.processed}/{row.total} rows  "
+            f"created {row.created}  updated {row.updated}  unchanged {row.unchanged}  failed {row.failed}",
+            end=end,
+            file=out,
+            flush=True,
+        )
+
+    async def main():
+        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        sessions = create_session_factory(engine)
+        relay = Relay(sessions, None, None, settings.outbox_lease_seconds)  # the sweepers send what it causes
+
+        def unit():
+            return unit_of_work(sessions, relay)
+
+        try:
+            async with unit() as session:
+                if await session.get(Account, args.account) is None:
+                    raise CommandError(f"no account {args.account}")
+                row = await contact_csv.create_import(
+                    session, account_id=args.account, user_id=None, data=data, dry_run=args.dry_run, storage=None
+                )
+            return await contact_csv.run_import(unit, row.id, data, on_progress=progress)
+        finally:
+            await engine.dispose()
+
+    try:
+        done = asyncio.run(main())
+    except ValidationError as exc:
+        raise CommandError("; ".join(e.message for e in exc.errors)) from None
+    if end == "\r":
+        print(file=out)
+    assert done is not None
+    for error in done.errors:
+        print(f"row {error['row']}: {error['field'] or '-'} {error['code']}: {error['message']}", file=out)
+    verb = "would be " if done.dry_run else ""
+    print(
+        f"{done.processed} rows: {done.created} {verb}created, {done.updated} {verb}updated, "
+        f"{done.unchanged} unchanged, {done.failed} refused"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -571,6 +635,16 @@ def build_parser() -> argparse.ArgumentParser:
     sync_cw.add_argument("--interval", type=float, default=5.0, help="seconds between polls (default 5)")
     sync_cw.add_argument("--once", action="store_true", help="poll once and stop")
     sync_cw.set_defaults(func=cmd_sync_chatwoot)
+
+    contacts = sub.add_parser("contacts", help="contacts of an account")
+    contacts_sub = contacts.add_subparsers(dest="contacts_command", required=True)
+    contacts_import = contacts_sub.add_parser(
+        "import", help="import contacts from CSV (a second run of the same file changes nothing)"
+    )
+    contacts_import.add_argument("file", help="the CSV file: name, email, phone_number, identifier, labels, ...")
+    contacts_import.add_argument("--account", type=int, required=True, help="the account's id")
+    contacts_import.add_argument("--dry-run", action="store_true", help="check and count, write no contact")
+    contacts_import.set_defaults(func=cmd_contacts_import)
 
     seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
     seed.set_defaults(func=cmd_seed_demo)

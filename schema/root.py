@@ -16,6 +16,7 @@ from schema.extensions.error_contract import ErrorContract
 from schema.extensions.guard import QueryGuard
 from schema.extensions.persisted import PersistedOperations
 from schema.extensions.session import CloseSession
+from schema.helpdesk.contact_csv_root import ContactCsvMutation, ContactCsvQuery
 from schema.helpdesk.root import HelpdeskMutation, HelpdeskQuery
 from schema.inbound_email.root import InboundEmailMutation, InboundEmailQuery
 from schema.notifications.root import NotificationsMutation, NotificationsQuery
@@ -33,6 +34,7 @@ class Query(
     DiagnosticsQuery,
     AccountsQuery,
     HelpdeskQuery,
+    ContactCsvQuery,
     CatalogQuery,
     PartnersQuery,
     RealtimeQuery,
@@ -50,6 +52,7 @@ class Query(
 class Mutation(
     AccountsMutation,
     HelpdeskMutation,
+    ContactCsvMutation,
     DiagnosticsMutation,
     CatalogMutation,
     PartnersMutation,

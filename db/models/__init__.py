@@ -4,6 +4,7 @@ from db.base import Base
 from db.models.accounts import Account, AccountMembership, Bot, CustomRole, Invitation, User
 from db.models.audit import AuditLog, IdempotencyKey, OutboxJob
 from db.models.auth import ApiToken, OneTimeToken, RefreshToken, UserSession
+from db.models.contact_imports import ContactImport
 from db.models.helpdesk import (
     Attachment,
     CannedResponse,
@@ -56,6 +57,7 @@ __all__ = [
     "ContactInbox",
     "ContactNote",
     "Conversation",
+    "ContactImport",
     "ContactLabel",
     "ConversationLabel",
     "ConversationParticipant",

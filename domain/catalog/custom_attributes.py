@@ -334,3 +334,8 @@ def _is_iso_date(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def value_problem(definition: CustomAttributeDefinition, value: Any) -> str | None:
+    """Why one value does not fit its definition (None when it does), with a budget of its own."""
+    return _value_problem(definition, value, [PATTERN_BUDGET])
