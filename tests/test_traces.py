@@ -7,6 +7,9 @@ job, and the `traceparent` the receiver was sent."""
 from __future__ import annotations
 
 import gzip
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -195,3 +198,31 @@ def _descends(span: SpanSeen, ancestor: SpanSeen, by_id: dict[str, SpanSeen]) ->
             return True
         current = by_id.get(current.parent_id)
     return False
+
+
+def test_without_an_endpoint_nothing_of_opentelemetry_is_imported(tmp_path, database_url):
+    """Off is free: building the app and its broker and serving a request loads no tracing and wraps nothing."""
+    script = f"""
+import asyncio, sys
+import httpx
+from tests.conftest import make_settings
+from parley.app import create_app
+
+async def main():
+    app = create_app(make_settings(__import__("pathlib").Path({str(tmp_path)!r}), worker_in_process=False))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://parley") as client:
+            r = await client.post("/graphql", json={{"query": "query Ping {{ __typename }}"}})
+            assert r.status_code == 200, r.text
+    # redis-py loads the OpenTelemetry API and metrics SDK for its own observability; the tracing SDK,
+    # the exporter and the instrumentations are ours to load, and only when on.
+    ours = ("opentelemetry.sdk.trace", "opentelemetry.exporter", "opentelemetry.instrumentation")
+    loaded = sorted(m for m in sys.modules if m.startswith(ours))
+    assert not loaded, loaded
+    assert not hasattr(httpx.AsyncHTTPTransport.handle_async_request, "__wrapped__")
+
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=os.environ)
+    assert done.returncode == 0, done.stderr[-2000:]
