@@ -18,7 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from sqlalchemy import select
 
+from db.models import OutboxJob
+from domain.events import outbox
 from infra import traces
 from tests.conftest import make_settings
 from tests.support.desk import ERR, build_desk
@@ -142,7 +145,7 @@ async def traced_gql(traced_server: LiveServer) -> Iterator[GraphQLHTTP]:
     await client.aclose()
 
 
-async def test_a_message_and_its_webhook_delivery_make_one_trace(traced_gql, smtp, otlp):
+async def test_a_message_and_its_webhook_delivery_make_one_trace(traced_gql, smtp, otlp, db_engine):
     desk = await build_desk(traced_gql, smtp)
     with Receiver() as hooks:
         await create_webhook(desk, hooks.url, ["MESSAGE_CREATED"])
@@ -189,6 +192,12 @@ async def test_a_message_and_its_webhook_delivery_make_one_trace(traced_gql, smt
     assert fan_out.attributes["parley.actor"] == "webhooks.fan_out"
     assert by_id[parent_span].trace_id == trace_id and _descends(by_id[parent_span], attempt, by_id)
     assert set(otlp.paths) == {"/v1/traces"}
+    # The outbox rows keep the trace too, so a job the sweeper sends later (the request died before
+    # sending it, the broker lost it) still joins the trace of the request that wrote it.
+    async with db_engine.connect() as conn:
+        rows = (await conn.execute(select(OutboxJob.actor_name, OutboxJob.kwargs))).all()
+    carried = {name for name, kwargs in rows if trace_id in str(kwargs.get(outbox.TRACEPARENT_KEY, ""))}
+    assert {"webhooks.fan_out", "webhooks.deliver", "notifications.fan_out"} <= carried, carried
 
 
 def _descends(span: SpanSeen, ancestor: SpanSeen, by_id: dict[str, SpanSeen]) -> bool:
