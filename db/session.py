@@ -7,6 +7,8 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Executable, event, exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from infra import traces
+
 
 def create_engine(
     url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0, echo: bool = False
@@ -22,6 +24,7 @@ def create_engine(
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
+        traces.instrument_engine(engine)
         return engine
     engine = create_async_engine(
         url,
@@ -32,6 +35,7 @@ def create_engine(
         pool_recycle=1800,
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    traces.instrument_engine(engine)
     return engine
 
 

@@ -27,6 +27,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from infra import traces
 from infra.logs import get_logger
 
 log = get_logger(__name__)
@@ -50,8 +51,11 @@ def make_redis(
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=pool_timeout, **options
         )
-        return aioredis.Redis.from_pool(pool)
-    return aioredis.Redis.from_url(url, **options)
+        client = aioredis.Redis.from_pool(pool)
+    else:
+        client = aioredis.Redis.from_url(url, **options)
+    traces.instrument_redis(client)
+    return client
 
 
 # After the Redis connection comes back, every subscriber receives this message: whatever was

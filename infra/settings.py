@@ -177,6 +177,14 @@ class Settings(BaseSettings):
         "",
         description="Bearer token that unlocks GET /metrics (Prometheus text format); unset: /metrics answers 404",
     )
+    otel_endpoint: str = Field(
+        "",
+        description="OTLP/HTTP base URL traces are sent to (spans go to <url>/v1/traces); unset: tracing is off "
+        "and nothing is instrumented",
+    )
+    otel_service_name: str = Field("parley", description="The service.name traces are reported under")
+    otel_export_timeout_seconds: float = Field(10.0, description="How long one export of spans may take")
+    otel_flush_ms: int = Field(2000, description="How often buffered spans are sent, in milliseconds")
     # --- real-time ---
     ws_max_subscriptions: int = Field(20, description="Concurrent subscriptions one WebSocket may hold")
     ws_max_messages_per_minute: int = Field(

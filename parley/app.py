@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from db.session import create_engine, create_read_session_factory, create_session_factory
+from infra import traces
 from infra.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
 from infra.logs import get_logger
 from infra.services import Services
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         from workers import runtime
         from workers.broker import configure_broker
 
+        traces.start(settings)  # first: the engine and Redis clients made below are instrumented
         engine = create_engine(
             settings.effective_database_url,
             pool_size=settings.database_pool_size,
@@ -214,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            traces.stop()
 
     graphql = ParleyGraphQL(
         schema,
@@ -296,6 +299,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_middleware(
         widget_pages.WidgetCORSMiddleware, configured=[*settings.dashboard_origins, *settings.cors_origins]
     )
+    if settings.otel_endpoint:
+        app.add_middleware(traces.TracingMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.state.gate = gate
     app.state.settings = settings

@@ -142,6 +142,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
     _setup_logging(settings)
     check_database(settings)
     check_redis(settings)
+    from infra import traces
+
+    traces.start(settings)
     broker = configure_broker(settings)
     queues = set(args.queues.split(",")) if args.queues else set(QUEUES)
     unknown = queues - set(QUEUES)
@@ -175,6 +178,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
     get_logger("parley.worker").info("worker.stopped")
     if scheduler_thread is not None:
         scheduler_thread.join(timeout=10)
+    traces.stop()  # flushes the spans still buffered
 
 
 def _run_scheduler(settings: Settings, broker, stop: threading.Event) -> None:

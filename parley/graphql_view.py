@@ -31,7 +31,7 @@ from domain.accounts.actor import ActorKind
 from domain.audit import RequestMeta
 from domain.errors import ErrorCode, ParleyError
 from domain.partners.service import PREFIX_PARTNER
-from infra import metrics
+from infra import metrics, traces
 from infra.logs import get_logger, request_id_var
 from infra.ratelimit import RateCheck, check_limits, token_key
 from infra.services import Services
@@ -503,6 +503,19 @@ class ParleyGraphQL(GraphQL):
             raise Throttled(retry_after, name)
 
     async def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):  # type: ignore[override]
+        if not traces.enabled():
+            return await self._execute_single(request_adapter, context, root_value, request_data)
+        # One span of ours per operation (Strawberry's tracing extension adds a span per resolver).
+        with traces.span(
+            request_data.operation_name or "graphql.operation",
+            **{"graphql.operation.name": request_data.operation_name},
+        ) as span:
+            result = await self._execute_single(request_adapter, context, root_value, request_data)
+            if span is not None:
+                _describe_operation(span, context, request_data, result)
+            return result
+
+    async def _execute_single(self, request_adapter, context, root_value, request_data):
         # One JSON answer per request: subscriptions need a stream (WebSocket, SSE or multipart).
         method = request_adapter.method
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
@@ -648,3 +661,17 @@ class ParleyGraphQL(GraphQL):
                     ws, actor, context.credential.token, availability
                 )
         return {"server": "parley"}
+
+
+def _describe_operation(span: Any, context: Any, request_data: Any, result: Any) -> None:
+    """Name the operation's span after the operation the document selected, with its outcome."""
+    name = getattr(context, "operation_name", None) or request_data.operation_name
+    if name:
+        span.update_name(name)
+        span.set_attribute("graphql.operation.name", name)
+    rid = request_id_var.get()
+    if rid:
+        span.set_attribute(traces.REQUEST_ID_ATTRIBUTE, rid)
+    codes = [str((e.extensions or {}).get("code") or "INTERNAL_SERVER_ERROR") for e in result.errors or ()]
+    if codes:
+        span.set_attribute("graphql.error_codes", codes)

@@ -46,7 +46,13 @@ class SharedAsyncIO(AsyncIO):
 
 def _middleware(settings: Settings, *extra: dramatiq.Middleware) -> list[dramatiq.Middleware]:
     from workers.delivery_pool import DeliveryPool
-    from workers.middleware import DeadLetterMiddleware, MetricsMiddleware, OutboxMiddleware, RequestIdMiddleware
+    from workers.middleware import (
+        DeadLetterMiddleware,
+        MetricsMiddleware,
+        OutboxMiddleware,
+        RequestIdMiddleware,
+        TracingMiddleware,
+    )
 
     lease_seconds = settings.outbox_lease_seconds
     pool = DeliveryPool(
@@ -68,6 +74,7 @@ def _middleware(settings: Settings, *extra: dramatiq.Middleware) -> list[dramati
         Retries(min_backoff=1000, max_backoff=3_600_000, max_retries=10),
         SharedAsyncIO(),
         RequestIdMiddleware(),
+        TracingMiddleware(),
         MetricsMiddleware(),
     ]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import dramatiq
 from dramatiq.middleware import SkipMessage
 
-from infra import metrics
+from infra import metrics, traces
 from infra.logs import request_id_var
 
 _local = threading.local()
@@ -53,6 +53,44 @@ class RequestIdMiddleware(dramatiq.Middleware):
             request_id_var.reset(token)
 
     after_skip_message = after_process_message
+
+
+class TracingMiddleware(dramatiq.Middleware):
+    """While tracing is on (infra/traces.py): a job is sent with the `traceparent` of whoever sent it
+    (a job from the outbox carries the one its row was written with), and runs in a span that
+    continues that trace, so whatever the actor does (SQL, Redis, the jobs and webhooks it causes)
+    belongs to the trace of the request that caused it. Off, each hook is one check."""
+
+    def before_enqueue(self, broker, message, delay):
+        if "traceparent" not in message.options:
+            traceparent = traces.current_traceparent()
+            if traceparent is not None:
+                message.options["traceparent"] = traceparent
+
+    def before_process_message(self, broker, message):
+        _local.job_span = None
+        if traces.enabled():
+            _local.job_span = traces.JobSpan(
+                f"job {message.actor_name}",
+                message.options.get("traceparent"),
+                **{
+                    "messaging.system": "dramatiq",
+                    "messaging.destination.name": message.queue_name,
+                    "messaging.message.id": message.message_id,
+                    "parley.actor": message.actor_name,
+                    "parley.outbox_id": _outbox_id(message),
+                    traces.REQUEST_ID_ATTRIBUTE: message.options.get("request_id"),
+                },
+            )
+
+    def after_process_message(self, broker, message, *, result=None, exception=None):
+        job_span = getattr(_local, "job_span", None)
+        _local.job_span = None
+        if job_span is not None:
+            job_span.end(exception)
+
+    def after_skip_message(self, broker, message):
+        self.after_process_message(broker, message)
 
 
 class MetricsMiddleware(dramatiq.Middleware):

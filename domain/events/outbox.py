@@ -19,7 +19,11 @@ from db.base import utcnow
 from db.models import OutboxJob
 from db.session import dialect_name, execute_rowcount
 from domain.events.pending import pending
+from infra import traces
 from infra.logs import request_id_var
+
+# The key of the job's arguments that holds the trace context of the request that wrote it.
+TRACEPARENT_KEY = "_traceparent"
 
 # A job the committing request did not send (it died, the broker was down) is due this long after its
 # commit; the request normally sends it within milliseconds.
@@ -32,6 +36,10 @@ MAX_LEASE = timedelta(hours=1)
 def add_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> OutboxJob:
     """Write a job for the actor of this name into the session's transaction; it is sent after the
     commit (see domain/events/unit.py)."""
+    traceparent = traces.current_traceparent()
+    if traceparent is not None:
+        # Carried with the job's arguments (read back out by `job_kwargs`): the worker continues the trace.
+        kwargs = {**kwargs, TRACEPARENT_KEY: traceparent}
     job = OutboxJob(
         actor_name=str(actor_name),
         kwargs=kwargs,
@@ -42,6 +50,13 @@ def add_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> OutboxJob:
     session.add(job)
     pending(session).jobs.append(job)
     return job
+
+
+def job_kwargs(job: OutboxJob) -> tuple[dict[str, Any], str | None]:
+    """The actor's arguments of a job, and the `traceparent` of the request that wrote it (if traced)."""
+    kwargs = dict(job.kwargs or {})
+    traceparent = kwargs.pop(TRACEPARENT_KEY, None)
+    return kwargs, traceparent if isinstance(traceparent, str) else None
 
 
 def lease_after_send(sends: int, lease_seconds: float) -> timedelta:

@@ -44,7 +44,10 @@ def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message[Any]:
     options: dict[str, Any] = {"outbox_id": job.id, "outbox_send": (job.sends or 0) + 1}
     if job.request_id:
         options["request_id"] = job.request_id
-    return actor.message_with_options(kwargs={**job.kwargs, "outbox_id": job.id}, **options)
+    kwargs, traceparent = outbox.job_kwargs(job)
+    if traceparent:
+        options["traceparent"] = traceparent
+    return actor.message_with_options(kwargs={**kwargs, "outbox_id": job.id}, **options)
 
 
 def enqueue_all(broker: dramatiq.Broker, jobs: Sequence[OutboxJob]) -> list[OutboxJob]:

@@ -24,7 +24,7 @@ from domain.errors import FieldError, NotFound, ValidationError
 from domain.events import outbox
 from domain.webhooks import delivery, payloads, signing, ssrf
 from domain.webhooks.enums import WebhookDeliveryStatus, WebhookEvent
-from infra import metrics
+from infra import metrics, traces
 from infra.api_names import camel_case
 from infra.settings import Settings
 
@@ -489,13 +489,20 @@ async def attempt(sessions: async_sessionmaker[AsyncSession], settings: Settings
     """Send one prepared attempt and record it: delivered, failed for good, or due again later."""
     delivery_id, manual = prepared.delivery_id, prepared.manual
     timestamp = int(utcnow().timestamp())
-    outcome = await delivery.post(
-        prepared.url,
-        prepared.body,
-        signing.headers(prepared.secret, prepared.message_id, timestamp, prepared.body),
-        timeout=settings.webhooks_timeout_seconds,
-        allow_private=settings.webhooks_allow_private_targets,
-    )
+    headers = signing.headers(prepared.secret, prepared.message_id, timestamp, prepared.body)
+    with traces.span(
+        "webhooks.attempt", **{"parley.webhook_delivery_id": delivery_id, "server.address": prepared.host}
+    ):
+        traceparent = traces.current_traceparent()
+        if traceparent is not None:  # the receiver may continue the trace of the change it is told about
+            headers[traces.TRACEPARENT] = traceparent
+        outcome = await delivery.post(
+            prepared.url,
+            prepared.body,
+            headers,
+            timeout=settings.webhooks_timeout_seconds,
+            allow_private=settings.webhooks_allow_private_targets,
+        )
     metrics.webhook_outcome(outcome.succeeded, outcome.retryable, outcome.gone)
     async with sessions() as session, session.begin():
         row = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
