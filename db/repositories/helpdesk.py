@@ -30,6 +30,7 @@ from db.models import (
     Message,
     User,
 )
+from db.repositories.text_match import MIN_TEXT, contact_matches, content_matches, conversation_matches
 from db.session import dialect_name
 from domain.accounts.actor import Actor, ActorKind
 from domain.enums import ConversationStatus, MessageType, Permission
@@ -115,26 +116,12 @@ async def contact_by_identifier(session: AsyncSession, account_id: int, identifi
     )
 
 
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def contacts_page(
     session: AsyncSession, account_id: int, *, search: str | None, after_id: int | None, limit: int
 ) -> Sequence[Contact]:
     stmt = select(Contact).where(Contact.account_id == account_id)
     if search:
-        haystack = (
-            func.coalesce(Contact.name, "")
-            + " "
-            + func.coalesce(Contact.email, "")
-            + " "
-            + func.coalesce(Contact.phone_number, "")
-            + " "
-            + func.coalesce(Contact.identifier, "")
-        )
-        # On PostgreSQL the trigram index of the same expression serves this ILIKE.
-        stmt = stmt.where(haystack.ilike(_like(search), escape="\\"))
+        stmt = stmt.where(contact_matches(search))
     if after_id is not None:
         stmt = stmt.where(Contact.id < after_id)
     return (await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit))).all()
@@ -236,13 +223,17 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
             )
         )
     if f.search:
-        conds.append(
-            exists().where(
+        # displayId and contact fields always; message content from MIN_TEXT characters (short
+        # terms take only the indexed exact and prefix paths).
+        found = conversation_matches(actor, f.search)
+        if len(f.search) >= MIN_TEXT:
+            in_messages = exists().where(
                 Message.conversation_id == Conversation.id,
-                Message.content.ilike(_like(f.search), escape="\\"),
+                content_matches(f.search),
                 Message.deleted_at.is_(None),
             )
-        )
+            found = or_(found, in_messages)
+        conds.append(found)
     return conds
 
 
