@@ -62,6 +62,39 @@ SEARCH_SQL = _list(
     "AND m.content ILIKE $4 AND m.deleted_at IS NULL)"
 )
 
+# The search field's three sections in one statement: messages ranked by ts_rank_cd among the newest
+# 200 full-text matches (snippets for the page only), conversations and contacts by contact prefix.
+GLOBAL_SEARCH_SQL = f"""
+WITH hits AS (
+  SELECT m.id, ts_rank_cd(to_tsvector('english'::regconfig, m.content), q) AS rank, q
+    FROM (SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.account_id = $1 AND c.{VISIBLE} AND m.deleted_at IS NULL AND char_length($3) >= 3
+             AND (to_tsvector('english'::regconfig, m.content) @@ websearch_to_tsquery('english'::regconfig, $3)
+                  OR ($3 ~ '^\\w+$' AND m.content ILIKE $5))
+           ORDER BY m.id DESC LIMIT 200) w
+    JOIN messages m ON m.id = w.id, websearch_to_tsquery('english'::regconfig, $3) q
+   ORDER BY rank DESC, m.id DESC LIMIT $4),
+found AS (
+  SELECT id FROM contacts WHERE account_id = $1 AND (lower(name) LIKE $6 OR lower(email) LIKE $6)
+   ORDER BY id DESC LIMIT 100)
+SELECT json_build_object('data', json_build_object('search', json_build_object(
+  'messages', coalesce((SELECT json_agg(json_build_object(
+      'snippet', ts_headline('english'::regconfig, m.content, h.q,
+                             'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8, MaxFragments=2'),
+      'message', json_build_object('id', {GID.format(t="Message", c="m.id")}),
+      'conversation', json_build_object('id', {GID.format(t="Conversation", c="c.id")}, 'displayId', c.display_id))
+      ORDER BY h.rank DESC, m.id DESC)
+    FROM hits h JOIN messages m ON m.id = h.id JOIN conversations c ON c.id = m.conversation_id), '[]'::json),
+  'conversations', coalesce((SELECT json_agg(json_build_object(
+      'id', {GID.format(t="Conversation", c="x.id")}, 'displayId', x.display_id)) FROM (
+      SELECT c.id, c.display_id FROM conversations c
+       WHERE c.account_id = $1 AND c.{VISIBLE} AND c.contact_id IN (SELECT id FROM found)
+       ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $4) x), '[]'::json),
+  'contacts', coalesce((SELECT json_agg(json_build_object(
+      'id', {GID.format(t="Contact", c="ct.id")}, 'name', ct.name, 'email', ct.email) ORDER BY ct.id DESC)
+    FROM (SELECT * FROM contacts WHERE id IN (SELECT id FROM found) ORDER BY id DESC LIMIT $4) ct), '[]'::json)
+)))::text"""
+
 CONVERSATION_SQL = f"""
 SELECT json_build_object('data', json_build_object('conversation', {CONVERSATION_ITEM.replace("'lastMessage', lm.msg", "'messages', json_build_object('nodes', ms.nodes)")}))::text
 FROM (SELECT id, display_id, status, last_activity_at, contact_id, assignee_id FROM conversations
@@ -160,6 +193,17 @@ async def search(request: Request) -> Response:
     _count()
     term = str(v.get("search", "")).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     payload = await STATE["pool"].fetchval(SEARCH_SQL, 1, _user(request), int(v.get("first", 25)), f"%{term}%")
+    return Response(payload, media_type="application/json")
+
+
+async def global_search(request: Request) -> Response:
+    v = _vars(await request.body())
+    _count()
+    q = str(v.get("query", "")).strip()
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    payload = await STATE["pool"].fetchval(
+        GLOBAL_SEARCH_SQL, 1, _user(request), q, int(v.get("first", 10)), f"%{escaped}%", f"{escaped.lower()}%"
+    )
     return Response(payload, media_type="application/json")
 
 
@@ -285,6 +329,7 @@ app = Starlette(
     routes=[
         Route("/dashboard", dashboard, methods=["POST"]),
         Route("/search", search, methods=["POST"]),
+        Route("/global-search", global_search, methods=["POST"]),
         Route("/conversation", conversation, methods=["POST"]),
         Route("/report", report, methods=["POST"]),
         Route("/message", message, methods=["POST"]),

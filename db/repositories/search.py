@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -74,7 +75,7 @@ class MessageHit:
     snippet: str
 
 
-def _candidates(actor: Actor, term: str) -> Select[tuple[int]]:
+def _candidates(actor: Actor, term: str) -> Select[Any]:
     conds: list[ColumnElement[bool]] = [
         Message.account_id == actor.account_id,
         Message.deleted_at.is_(None),
@@ -118,7 +119,7 @@ async def messages(session: AsyncSession, actor: Actor, term: str, *, offset: in
         .limit(limit)
         .subquery()
     )
-    snippet = func.ts_headline(_CONFIG, Message.content, query, _HEADLINE_OPTIONS)
+    snippet = func.ts_headline(_CONFIG, Message.content, query, _HEADLINE_OPTIONS).label("snippet")
     rows = (
         await session.execute(
             select(Message, Conversation, snippet)
@@ -127,7 +128,13 @@ async def messages(session: AsyncSession, actor: Actor, term: str, *, offset: in
             .order_by(page.c.rank.desc(), Message.id.desc())
         )
     ).all()
-    return [MessageHit(m, c, s if "<mark>" in s else plain_snippet(m.content, term)) for m, c, s in rows]
+    hits = []
+    for row in rows:
+        message, conversation, marked = row[0], row[1], str(row._mapping["snippet"])
+        hits.append(
+            MessageHit(message, conversation, marked if "<mark>" in marked else plain_snippet(message.content, term))
+        )
+    return hits
 
 
 def plain_snippet(content: str, term: str, width: int = 120) -> str:

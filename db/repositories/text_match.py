@@ -17,7 +17,7 @@ from domain.accounts.actor import Actor
 
 MIN_TEXT = 3
 WORD = re.compile(r"^\w+$")
-CONFIG = literal_column("'english'::regconfig")
+CONFIG: ColumnElement[Any] = literal_column("'english'::regconfig")
 
 
 def like_pattern(term: str, *, prefix: bool = False) -> str:
