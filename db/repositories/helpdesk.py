@@ -170,6 +170,8 @@ class ConversationFilter:
 
 
 PRIORITY_RANK = case({"urgent": 4, "high": 3, "medium": 2, "low": 1}, value=Conversation.priority, else_=0)
+SEARCH_WINDOW = 200
+
 SORTS = {
     "LAST_ACTIVITY": (Conversation.last_activity_at, True),
     "CREATED": (Conversation.created_at, True),
@@ -224,16 +226,25 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
         )
     if f.search:
         # displayId and contact fields always; message content from MIN_TEXT characters (short
-        # terms take only the indexed exact and prefix paths).
-        found = conversation_matches(actor, f.search)
+        # terms take only the indexed exact and prefix paths). Content is bounded: the conversations
+        # of the newest SEARCH_WINDOW visible matching messages, so a common word stops its walk early.
+        more: list[Select[Any]] = []
         if len(f.search) >= MIN_TEXT:
-            in_messages = exists().where(
-                Message.conversation_id == Conversation.id,
-                content_matches(f.search),
-                Message.deleted_at.is_(None),
+            newest = (
+                select(Message.conversation_id.label("id"))
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Message.account_id == actor.account_id,
+                    Message.deleted_at.is_(None),
+                    visible_conversations(actor),
+                    content_matches(f.search),
+                )
+                .order_by(Message.created_at.desc(), Message.id.desc())
+                .limit(SEARCH_WINDOW)
+                .subquery()
             )
-            found = or_(found, in_messages)
-        conds.append(found)
+            more.append(select(newest.c.id))
+        conds.append(conversation_matches(actor, f.search, *more))
     return conds
 
 

@@ -1,8 +1,8 @@
 """Search across conversations, messages and contacts, scoped in SQL by the same visibility
 predicate as the conversations list.
 
-PostgreSQL: message content matches `websearch_totsquery('english', …)` against the expression
-index `totsvector('english', content)` (stemming, "quoted phrases", -negation), and a single plain
+PostgreSQL: message content matches `websearch_to_tsquery('english', …)` against the stored,
+GIN-indexed column `messages.content_tsv` (stemming, "quoted phrases", -negation), and a single plain
 word also matches as a substring through the trigram index (partial words). Messages are ranked
 with `ts_rank_cd` among the newest `RANK_WINDOW` matches; `ts_headline` runs only on the page
 returned. SQLite (the embedded default) matches with LIKE, newest first, with a plain snippet.
@@ -28,8 +28,8 @@ from db.repositories.text_match import (
     contact_matches,
     content_matches,
     conversation_matches,
+    content_tsv,
     tsquery,
-    tsvector,
 )
 from db.session import dialect_name
 from domain.accounts.actor import Actor, ActorKind
@@ -88,7 +88,8 @@ def _candidates(actor: Actor, term: str) -> Select[Any]:
         select(Message.id.label("id"))
         .join(Conversation, Conversation.id == Message.conversation_id)
         .where(and_(*conds))
-        .order_by(Message.id.desc())
+        # Newest first along (account_id, created_at): a common word stops after a few hundred rows.
+        .order_by(Message.created_at.desc(), Message.id.desc())
     )
 
 
@@ -104,13 +105,13 @@ async def messages(session: AsyncSession, actor: Actor, term: str, *, offset: in
                 select(Message, Conversation)
                 .join(cand, cand.c.id == Message.id)
                 .join(Conversation, Conversation.id == Message.conversation_id)
-                .order_by(Message.id.desc())
+                .order_by(Message.created_at.desc(), Message.id.desc())
             )
         ).all()
         return [MessageHit(m, c, plain_snippet(m.content, term)) for m, c in rows]
     window = _candidates(actor, term).limit(RANK_WINDOW).subquery()
     query = tsquery(term)
-    rank = func.ts_rank_cd(tsvector(Message.content), query).label("rank")
+    rank = func.ts_rank_cd(content_tsv(), query).label("rank")
     page = (
         select(Message.id.label("id"), rank)
         .join(window, window.c.id == Message.id)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, String, bindparam, literal, literal_column, or_, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import func
-from sqlalchemy.sql.expression import ColumnClause
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean
 
 from db.models import Contact, Conversation, Message
@@ -25,36 +25,45 @@ def like_pattern(term: str, *, prefix: bool = False) -> str:
     return escaped + "%" if prefix else "%" + escaped + "%"
 
 
-def tsvector(column: Any) -> ColumnElement[Any]:
-    """The indexed expression (migration 0017): keep it byte for byte."""
-    return func.to_tsvector(CONFIG, column)
+def content_tsv() -> ColumnElement[Any]:
+    """The stored, GIN-indexed vector of `messages.content` (migration 0017, PostgreSQL only: not mapped)."""
+    return literal_column("messages.content_tsv")
 
 
 def tsquery(term: str) -> ColumnElement[Any]:
     return func.websearch_to_tsquery(CONFIG, literal(term))
 
 
-class ContentMatches(ColumnClause[bool]):
-    """`messages.content` matches a search term."""
+class ContentMatches(ColumnElement[bool]):
+    """`messages.content` matches a search term. The term and its LIKE pattern are bound parameters
+    and only the statement's shape enters the cache key, so the compiled SQL is reused across terms."""
 
-    inherit_cache = False
+    __visit_name__ = "content_matches"
+    inherit_cache = True
+    _traverse_internals = [
+        ("query", InternalTraversal.dp_clauseelement),
+        ("pattern", InternalTraversal.dp_clauseelement),
+        ("single_word", InternalTraversal.dp_boolean),
+    ]
+    type = Boolean()
 
     def __init__(self, term: str) -> None:
-        super().__init__("content_matches", type_=Boolean())
-        self.term = term
+        self.query = bindparam(None, term, type_=String(), unique=True)
+        self.pattern = bindparam(None, like_pattern(term), type_=String(), unique=True)
+        self.single_word = bool(WORD.match(term))
 
 
 @compiles(ContentMatches)
 def _like(element: ContentMatches, compiler: Any, **kw: Any) -> str:
-    return "({})".format(compiler.process(Message.content.ilike(like_pattern(element.term), escape="\\"), **kw))
+    return "({})".format(compiler.process(Message.content.ilike(element.pattern, escape="\\"), **kw))
 
 
 @compiles(ContentMatches, "postgresql")
 def _full_text(element: ContentMatches, compiler: Any, **kw: Any) -> str:
-    words = tsvector(Message.content).op("@@")(tsquery(element.term))
-    if WORD.match(element.term):
+    words = content_tsv().op("@@")(func.websearch_to_tsquery(CONFIG, element.query))
+    if element.single_word:
         # A single word also matches inside longer words through the trigram index.
-        either = or_(words, Message.content.ilike(like_pattern(element.term), escape="\\"))
+        either = or_(words, Message.content.ilike(element.pattern, escape="\\"))
         return f"({compiler.process(either, **kw)})"
     return f"({compiler.process(words, **kw)})"
 
@@ -93,12 +102,15 @@ def contact_matches(term: str) -> ColumnElement[bool]:
     return haystack.ilike(like_pattern(term), escape="\\")
 
 
-def conversation_matches(actor: Actor, term: str) -> ColumnElement[bool]:
-    """Conversations by displayId or by their contact's name, email, phone or identifier."""
-    conds: list[ColumnElement[bool]] = []
+def conversation_matches(actor: Actor, term: str, *more: Select[Any]) -> ColumnElement[bool]:
+    """Conversations by displayId or by their contact's name, email, phone or identifier, plus any
+    `more` id sets: a UNION of id sets, each driven by its own index (an OR across the tables would
+    defeat them all)."""
+    in_account = Conversation.account_id == actor.account_id
+    sets: list[Select[Any]] = []
     number = display_id_of(term)
     if number is not None:
-        conds.append(Conversation.display_id == number)
+        sets.append(select(Conversation.id).where(in_account, Conversation.display_id == number))
     contact_ids = select(Contact.id).where(Contact.account_id == actor.account_id, contact_matches(term))
-    conds.append(Conversation.contact_id.in_(contact_ids))
-    return or_(*conds)
+    sets.append(select(Conversation.id).where(in_account, Conversation.contact_id.in_(contact_ids)))
+    return Conversation.id.in_(union(*sets, *more))
