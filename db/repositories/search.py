@@ -27,8 +27,8 @@ from db.repositories.text_match import (
     MIN_TEXT,
     contact_matches,
     content_matches,
-    conversation_matches,
     content_tsv,
+    conversation_matches,
     tsquery,
 )
 from db.session import dialect_name
