@@ -14,6 +14,7 @@ from db.models import Conversation as ConversationRow
 from db.models import Message as MessageRow
 from db.repositories import catalog as catalog_repo
 from db.repositories import helpdesk as repo
+from db.repositories import search as search_repo
 from db.session import dialect_name
 from domain.enums import AttributeModel, ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, RateLimited, ValidationError
@@ -28,7 +29,14 @@ from resolvers.context import Context
 from resolvers.mutations import Keyed, mutate
 from schema.core.errors import PayloadErrors
 from schema.core.ids import decode_id, decode_optional
-from schema.core.pagination import Connection, build_connection, decode_cursor, decode_int_cursor, page_size
+from schema.core.pagination import (
+    Connection,
+    build_connection,
+    decode_cursor,
+    decode_int_cursor,
+    encode_cursor,
+    page_size,
+)
 from schema.helpdesk import inputs as i
 from schema.helpdesk import types as t
 from schema.helpdesk.errors import HelpdeskError, HelpdeskErrorCode
@@ -327,8 +335,8 @@ def conversation_filter(f: i.ConversationFilterInput | None) -> repo.Conversatio
             raise BadUserInput("assignee is `me`, `unassigned` or `assigned`", field="filter.assignee")
         out.assignee = f.assignee
     if f.search is not None:
-        if not 2 <= len(f.search.strip()) <= 200:
-            raise BadUserInput("Search with 2 to 200 characters", field="filter.search")
+        if not 1 <= len(f.search.strip()) <= 200:
+            raise BadUserInput("Search with 1 to 200 characters", field="filter.search")
         out.search = f.search.strip()
     if f.label is not None:
         out.label_title = f.label.strip().lower()  # titles are stored lower-case (labels_by_titles)
@@ -737,3 +745,39 @@ async def conversations_bulk_update(
         return ConversationsBulkPayload(matched=matched, changed=changed, errors=[])
 
     return await mutate(info, _errors, work, lambda e: ConversationsBulkPayload(matched=0, changed=0, errors=e))
+
+
+# --- search ----------------------------------------------------------------------------------------
+
+SEARCH_PAGE = 25
+
+
+async def search(info: Ctx, query: str, first: int | None = 10, after: str | None = None) -> t.SearchResults:
+    actor = await info.context.actor()
+    term = query.strip()
+    if not 1 <= len(term) <= 200:
+        raise BadUserInput("Search with 1 to 200 characters", field="query")
+    if first is None or not 0 <= first <= SEARCH_PAGE:
+        raise BadUserInput(f"`first` must be between 0 and {SEARCH_PAGE}", field="first")
+    offset = decode_int_cursor(after) or 0
+    if offset > 10_000:
+        raise BadUserInput("Search pages end after 10,000 results", field="after")
+    async with info.context.db() as session:
+        found_conversations = await search_repo.conversations(session, actor, term, offset=offset, limit=first + 1)
+        found_messages = await search_repo.messages(session, actor, term, offset=offset, limit=first + 1)
+        found_contacts = await search_repo.contacts(session, actor.account_id, term, offset=offset, limit=first + 1)
+    more = any(len(rows) > first for rows in (found_conversations, found_messages, found_contacts))
+    return t.SearchResults(
+        conversations=[t.Conversation.from_row(r) for r in found_conversations[:first]],
+        messages=[
+            t.MessageHit(
+                message=t.Message.from_row(h.message),
+                conversation=t.Conversation.from_row(h.conversation),
+                snippet=h.snippet,
+            )
+            for h in found_messages[:first]
+        ],
+        contacts=[t.Contact.from_row(r) for r in found_contacts[:first]],
+        end_cursor=encode_cursor(offset + first) if more else None,
+        has_next_page=more,
+    )

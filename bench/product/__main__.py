@@ -347,6 +347,24 @@ def build_scenarios(ids: dict, agents: list[int], admin: int) -> list[Scenario]:
             expect="conversations",
         )
     )
+    for name, label, query in (
+        ("search-word-c16", "search: one word", "refund"),
+        ("search-words-c16", "search: two words", "password reset"),
+        ("search-phrase-c16", "search: a quoted phrase", '"march invoice"'),
+        ("search-short-c16", "search: two characters", "ma"),
+    ):
+        out.append(
+            Scenario(
+                name,
+                label,
+                scenarios.GLOBAL_SEARCH,
+                "/global-search",
+                16,
+                [{"query": query, "first": 10}],
+                [{"query": query, "first": 10}],
+                expect="search",
+            )
+        )
     out.append(
         Scenario(
             "report-c4",
@@ -674,8 +692,10 @@ async def run_scenario(sc, sides, tokens, agents, admin, client, args, warmup, w
                 raise BenchError(f"a persisted query answered {json.dumps(first)[:300]}")
         answer = (await client.post(sides[side].base + path, headers=headers, content=body)).json()
         check(answer, sc.expect, f"{side} {sc.name}")
-        if sc.name.startswith(("dashboard", "search")):
+        if sc.expect == "conversations":
             sc.notes[side] = [n["id"] for n in answer["data"]["conversations"]["nodes"]]
+        elif sc.expect == "search":
+            sc.notes[side] = [h["message"]["id"] for h in answer["data"]["search"]["messages"]]
     if "parley" in sc.notes and sc.notes.get("parley") != sc.notes.get("floor"):
         say(
             f"  note: Parley and the floor list different conversations "

@@ -57,10 +57,51 @@ FROM (SELECT id, display_id, status, last_activity_at, contact_id, assignee_id F
 
 
 DASHBOARD_SQL = _list("status = $4")
+# The conversations filter's search: a UNION of index-driven id sets (contacts by trigram, the
+# conversations of the newest 200 visible matching messages), then the usual list order.
 SEARCH_SQL = _list(
-    "EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id "
-    "AND m.content ILIKE $4 AND m.deleted_at IS NULL)"
+    "id IN (SELECT c2.id FROM conversations c2 JOIN contacts ct2 ON ct2.id = c2.contact_id"
+    " WHERE c2.account_id = $1 AND ct2.account_id = $1 AND (coalesce(ct2.name, '') || ' ' || coalesce(ct2.email, '')"
+    " || ' ' || coalesce(ct2.phone_number, '') || ' ' || coalesce(ct2.identifier, '')) ILIKE $4"
+    " UNION SELECT w.conversation_id FROM (SELECT m.conversation_id FROM messages m"
+    " JOIN conversations c3 ON c3.id = m.conversation_id"
+    " WHERE m.account_id = $1 AND m.deleted_at IS NULL AND c3." + VISIBLE + " AND"
+    " (m.content_tsv @@ websearch_to_tsquery('english'::regconfig, $5) OR ($5 ~ '^\\w+$' AND m.content ILIKE $4))"
+    " ORDER BY m.created_at DESC, m.id DESC LIMIT 200) w)"
 )
+
+# The search field's three sections in one statement: messages ranked by ts_rank_cd among the newest
+# 200 full-text matches (snippets for the page only), conversations and contacts by contact prefix.
+GLOBAL_SEARCH_SQL = f"""
+WITH hits AS (
+  SELECT m.id, ts_rank_cd(m.content_tsv, q) AS rank, q
+    FROM (SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+           WHERE m.account_id = $1 AND c.{VISIBLE} AND m.deleted_at IS NULL AND char_length($3) >= 3
+             AND (m.content_tsv @@ websearch_to_tsquery('english'::regconfig, $3)
+                  OR ($3 ~ '^\\w+$' AND m.content ILIKE $5))
+           ORDER BY m.created_at DESC, m.id DESC LIMIT 200) w
+    JOIN messages m ON m.id = w.id, websearch_to_tsquery('english'::regconfig, $3) q
+   ORDER BY rank DESC, m.id DESC LIMIT $4),
+found AS (
+  SELECT id FROM contacts WHERE account_id = $1 AND (lower(name) LIKE $6 OR lower(email) LIKE $6)
+   ORDER BY id DESC LIMIT 100)
+SELECT json_build_object('data', json_build_object('search', json_build_object(
+  'messages', coalesce((SELECT json_agg(json_build_object(
+      'snippet', ts_headline('english'::regconfig, m.content, h.q,
+                             'StartSel=<mark>, StopSel=</mark>, MaxWords=24, MinWords=8, MaxFragments=2'),
+      'message', json_build_object('id', {GID.format(t="Message", c="m.id")}),
+      'conversation', json_build_object('id', {GID.format(t="Conversation", c="c.id")}, 'displayId', c.display_id))
+      ORDER BY h.rank DESC, m.id DESC)
+    FROM hits h JOIN messages m ON m.id = h.id JOIN conversations c ON c.id = m.conversation_id), '[]'::json),
+  'conversations', coalesce((SELECT json_agg(json_build_object(
+      'id', {GID.format(t="Conversation", c="x.id")}, 'displayId', x.display_id)) FROM (
+      SELECT c.id, c.display_id FROM conversations c
+       WHERE c.account_id = $1 AND c.{VISIBLE} AND c.contact_id IN (SELECT id FROM found)
+       ORDER BY c.last_activity_at DESC, c.id DESC LIMIT $4) x), '[]'::json),
+  'contacts', coalesce((SELECT json_agg(json_build_object(
+      'id', {GID.format(t="Contact", c="ct.id")}, 'name', ct.name, 'email', ct.email) ORDER BY ct.id DESC)
+    FROM (SELECT * FROM contacts WHERE id IN (SELECT id FROM found) ORDER BY id DESC LIMIT $4) ct), '[]'::json)
+)))::text"""
 
 CONVERSATION_SQL = f"""
 SELECT json_build_object('data', json_build_object('conversation', {CONVERSATION_ITEM.replace("'lastMessage', lm.msg", "'messages', json_build_object('nodes', ms.nodes)")}))::text
@@ -159,7 +200,20 @@ async def search(request: Request) -> Response:
     v = _vars(await request.body())
     _count()
     term = str(v.get("search", "")).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    payload = await STATE["pool"].fetchval(SEARCH_SQL, 1, _user(request), int(v.get("first", 25)), f"%{term}%")
+    payload = await STATE["pool"].fetchval(
+        SEARCH_SQL, 1, _user(request), int(v.get("first", 25)), f"%{term}%", str(v.get("search", ""))
+    )
+    return Response(payload, media_type="application/json")
+
+
+async def global_search(request: Request) -> Response:
+    v = _vars(await request.body())
+    _count()
+    q = str(v.get("query", "")).strip()
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    payload = await STATE["pool"].fetchval(
+        GLOBAL_SEARCH_SQL, 1, _user(request), q, int(v.get("first", 10)), f"%{escaped}%", f"{escaped.lower()}%"
+    )
     return Response(payload, media_type="application/json")
 
 
@@ -285,6 +339,7 @@ app = Starlette(
     routes=[
         Route("/dashboard", dashboard, methods=["POST"]),
         Route("/search", search, methods=["POST"]),
+        Route("/global-search", global_search, methods=["POST"]),
         Route("/conversation", conversation, methods=["POST"]),
         Route("/report", report, methods=["POST"]),
         Route("/message", message, methods=["POST"]),

@@ -30,6 +30,14 @@ SEARCH = f"""query ConversationSearch($search: String!, $first: Int!) {{
   }}
 }}"""
 
+GLOBAL_SEARCH = """query Search($query: String!, $first: Int!) {
+  search(query: $query, first: $first) {
+    conversations { id displayId }
+    messages { snippet message { id } conversation { id displayId } }
+    contacts { id name email }
+  }
+}"""
+
 CONVERSATION = f"""query ConversationOpen($id: ID!, $first: Int!) {{
   conversation(id: $id) {{
     {CONVERSATION_FIELDS}

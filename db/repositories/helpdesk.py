@@ -31,6 +31,7 @@ from db.models import (
     Message,
     User,
 )
+from db.repositories.text_match import MIN_TEXT, contact_matches, content_matches, conversation_matches
 from db.session import dialect_name
 from domain.accounts.actor import Actor, ActorKind
 from domain.enums import ConversationStatus, MessageType, Permission
@@ -116,10 +117,6 @@ async def contact_by_identifier(session: AsyncSession, account_id: int, identifi
     )
 
 
-def _like(term: str) -> str:
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 async def contacts_page(
     session: AsyncSession,
     account_id: int,
@@ -140,17 +137,7 @@ async def contacts_page(
             )
         )
     if search:
-        haystack = (
-            func.coalesce(Contact.name, "")
-            + " "
-            + func.coalesce(Contact.email, "")
-            + " "
-            + func.coalesce(Contact.phone_number, "")
-            + " "
-            + func.coalesce(Contact.identifier, "")
-        )
-        # On PostgreSQL the trigram index of the same expression serves this ILIKE.
-        stmt = stmt.where(haystack.ilike(_like(search), escape="\\"))
+        stmt = stmt.where(contact_matches(search))
     if after_id is not None:
         stmt = stmt.where(Contact.id < after_id)
     return (await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit))).all()
@@ -201,6 +188,8 @@ class ConversationFilter:
 
 
 PRIORITY_RANK = case({"urgent": 4, "high": 3, "medium": 2, "low": 1}, value=Conversation.priority, else_=0)
+SEARCH_WINDOW = 200
+
 SORTS = {
     "LAST_ACTIVITY": (Conversation.last_activity_at, True),
     "CREATED": (Conversation.created_at, True),
@@ -280,13 +269,26 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
     if f.where is not None:
         conds.append(f.where)
     if f.search:
-        conds.append(
-            exists().where(
-                Message.conversation_id == Conversation.id,
-                Message.content.ilike(_like(f.search), escape="\\"),
-                Message.deleted_at.is_(None),
+        # displayId and contact fields always; message content from MIN_TEXT characters (short
+        # terms take only the indexed exact and prefix paths). Content is bounded: the conversations
+        # of the newest SEARCH_WINDOW visible matching messages, so a common word stops its walk early.
+        more: list[Select[Any]] = []
+        if len(f.search) >= MIN_TEXT:
+            newest = (
+                select(Message.conversation_id.label("id"))
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .where(
+                    Message.account_id == actor.account_id,
+                    Message.deleted_at.is_(None),
+                    visible_conversations(actor),
+                    content_matches(f.search),
+                )
+                .order_by(Message.created_at.desc(), Message.id.desc())
+                .limit(SEARCH_WINDOW)
+                .subquery()
             )
-        )
+            more.append(select(newest.c.id))
+        conds.append(conversation_matches(actor, f.search, *more))
     return conds
 
 

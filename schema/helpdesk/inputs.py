@@ -254,7 +254,10 @@ class ConversationFilterInput:
     label: str | None = strawberry.field(default=None, description="Only with this label (title).")
     priority: PriorityEnum | None = strawberry.field(default=None, description="Only this priority.")
     contact_id: strawberry.ID | None = strawberry.field(default=None, description="Only this contact's.")
-    search: str | None = strawberry.field(default=None, description="Text in the messages (2 to 200 characters).")
+    search: str | None = strawberry.field(
+        default=None,
+        description="DisplayId, contact name, email, phone or identifier, or (3 characters or more) text in the messages; 1 to 200 characters.",
+    )
     tab: ConversationTabEnum | None = strawberry.field(
         default=None, description="mine, unassigned, all, mentions, participating or unattended."
     )

@@ -32,6 +32,12 @@ class HelpdeskQuery:
         "Conversations you may see (inbox membership and custom-role permissions), filtered and sorted; keyset cursors.",
     )
     conversation: t.Conversation = field(h.conversation, Rule.member, "One conversation, by `id` or by `displayId`.")
+    search: t.SearchResults = field(
+        h.search,
+        Rule.member,
+        'Search conversations (displayId, contact), messages (full text: stems, "phrases", -words; partial words) '
+        "and contacts; only what you may see; offset cursor `after`, `first` at most 25.",
+    )
     conversation_counts: t.ConversationCounts = field(
         h.conversation_counts, Rule.member, "Counts per status and of the mine/unassigned tabs, for the same filter."
     )

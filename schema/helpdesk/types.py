@@ -400,3 +400,27 @@ class ConversationCounts:
     mentions: int = strawberry.field(description="Open and you were mentioned in a private note.")
     participating: int = strawberry.field(description="Open and you take part in it.")
     unattended: int = strawberry.field(description="Open with no first reply yet or waiting for an answer.")
+
+
+@strawberry.type(description="A message found by a search, with the text around the match.")
+class MessageHit:
+    message: Message = strawberry.field(description="The message.")
+    conversation: Conversation = strawberry.field(description="Its conversation.")
+    snippet: str = strawberry.field(
+        description="Text around the match; matched words are wrapped in <mark>…</mark>, the rest is as written."
+    )
+
+
+@strawberry.type(description="What a search found, by kind; each section holds at most `first` results.")
+class SearchResults:
+    conversations: list[Conversation] = strawberry.field(
+        description='Conversations by displayId ("#123" or "123") or by their contact\'s name, email, phone or identifier; most recently active first.'
+    )
+    messages: list[MessageHit] = strawberry.field(
+        description="Messages by their text (3 characters or more), best match first among the newest matches."
+    )
+    contacts: list[Contact] = strawberry.field(
+        description="Contacts by name, email, phone or identifier (under 3 characters: name and email prefixes, exact phone and identifier)."
+    )
+    end_cursor: str | None = strawberry.field(description="Pass as `after` for the next page of every section.")
+    has_next_page: bool = strawberry.field(description="Whether any section has more results.")

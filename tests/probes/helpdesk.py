@@ -63,6 +63,10 @@ PROBES: dict[str, Probe | str] = {
         "query($id: ID!) { conversation(id: $id) { id } }", lambda w: {"id": w.b["conversation"]}, inside_a="NOT_FOUND"
     ),
     "conversationCounts": Probe("{ conversationCounts { open } }"),
+    "search": Probe(
+        '{ search(query: "hello", first: 25) { conversations { id } messages { message { id } conversation { id } } '
+        "contacts { id } } }"
+    ),
     "inboxCreate": Probe(f'mutation {{ inboxCreate(input: {{name: "A2", channelType: API}}) {{ {PAYLOAD_ERRORS} }} }}'),
     "inboxUpdate": Probe(
         f'mutation($id: ID!) {{ inboxUpdate(id: $id, input: {{name: "Pwned"}}) {{ {PAYLOAD_ERRORS} }} }}',
