@@ -551,7 +551,7 @@ class ParleyGraphQL(GraphQL):
 
     @staticmethod
     def _observe(context, request_data, result, started: float) -> None:
-        codes = [str((e.extensions or {}).get("code") or "INTERNAL_SERVER_ERROR") for e in result.errors or ()]
+        codes = error_codes(result)
         outcome = "ok" if not codes else "partial" if result.data is not None else "error"
         name = getattr(context, "operation_name", None) or request_data.operation_name
         metrics.observe_request(name, outcome, time.perf_counter() - started, codes)
@@ -663,6 +663,11 @@ class ParleyGraphQL(GraphQL):
         return {"server": "parley"}
 
 
+def error_codes(result: Any) -> list[str]:
+    """The `extensions.code` of each error of a result (a missing one counts as internal)."""
+    return [str((e.extensions or {}).get("code") or "INTERNAL_SERVER_ERROR") for e in result.errors or ()]
+
+
 def _describe_operation(span: Any, context: Any, request_data: Any, result: Any) -> None:
     """Name the operation's span after the operation the document selected, with its outcome."""
     name = getattr(context, "operation_name", None) or request_data.operation_name
@@ -672,6 +677,6 @@ def _describe_operation(span: Any, context: Any, request_data: Any, result: Any)
     rid = request_id_var.get()
     if rid:
         span.set_attribute(traces.REQUEST_ID_ATTRIBUTE, rid)
-    codes = [str((e.extensions or {}).get("code") or "INTERNAL_SERVER_ERROR") for e in result.errors or ()]
+    codes = error_codes(result)
     if codes:
         span.set_attribute("graphql.error_codes", codes)

@@ -66,17 +66,7 @@ class Loaders:
         return load
 
     async def _labels_by_contact(self, keys: Sequence[int]) -> list[list[Label]]:
-        async with self._db() as session:
-            rows = await session.execute(
-                select(ContactLabel.contact_id, Label)
-                .join(Label, Label.id == ContactLabel.label_id)
-                .where(ContactLabel.contact_id.in_(list(keys)))
-                .order_by(Label.title)
-            )
-            grouped: dict[int, list[Label]] = defaultdict(list)
-            for contact_id, label in rows:
-                grouped[contact_id].append(label)
-        return [grouped.get(k, []) for k in keys]
+        return await self._labels_through(ContactLabel.contact_id, ContactLabel.label_id, keys)
 
     async def _notes_by_contact(self, keys: Sequence[tuple[int, int]]) -> list[list[ContactNote]]:
         """Keys are (contact id, how many): each contact's newest notes, in one statement."""
@@ -104,16 +94,20 @@ class Loaders:
         return [grouped.get(c, [])[:n] for c, n in keys]
 
     async def _labels_by_conversation(self, keys: Sequence[int]) -> list[list[Label]]:
+        return await self._labels_through(ConversationLabel.conversation_id, ConversationLabel.label_id, keys)
+
+    async def _labels_through(self, owner: Any, label_id: Any, keys: Sequence[int]) -> list[list[Label]]:
+        """Labels per owner through a link table (owner column, label column), by title."""
         async with self._db() as session:
             rows = await session.execute(
-                select(ConversationLabel.conversation_id, Label)
-                .join(Label, Label.id == ConversationLabel.label_id)
-                .where(ConversationLabel.conversation_id.in_(list(keys)))
+                select(owner, Label)
+                .join(Label, Label.id == label_id)
+                .where(owner.in_(list(keys)))
                 .order_by(Label.title)
             )
             grouped: dict[int, list[Label]] = defaultdict(list)
-            for conversation_id, label in rows:
-                grouped[conversation_id].append(label)
+            for owner_id, label in rows:
+                grouped[owner_id].append(label)
         return [grouped.get(k, []) for k in keys]
 
     async def _last_message_by_conversation(self, keys: Sequence[int]) -> list[Message | None]:
