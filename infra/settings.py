@@ -284,6 +284,14 @@ class Settings(BaseSettings):
     mail_imap_poll_seconds: float = Field(
         60.0, gt=0, description="How often the scheduler reads the email inboxes' IMAP mailboxes"
     )
+    mail_imap_idle: bool = Field(
+        True,
+        description="Keep a connection in IMAP IDLE on mailboxes whose server offers it, so new mail is "
+        "read within seconds (polling goes on as the safety net)",
+    )
+    mail_imap_idle_check_seconds: float = Field(
+        30.0, gt=0, description="How often a scheduler renews its IDLE watchers' leases and starts missing ones"
+    )
     mail_in_host: str = Field("127.0.0.1", description="What `parley mail-in` (inbound SMTP) binds")
     mail_in_port: int = Field(2525, description="The port `parley mail-in` listens on")
     # --- notifications ---

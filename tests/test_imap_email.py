@@ -10,6 +10,7 @@ import email
 from email import policy
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from sqlalchemy import text
 
@@ -162,3 +163,76 @@ async def test_email_both_ways_through_a_real_imap_mailbox(
     ]
     state = (await desk.data(desk.admin, IMAP, {"i": email_inbox}))["inboxImap"]
     assert state["lastUid"] == 5 and state["lastError"] == "" and state["lastPolledAt"]
+
+
+IMAP_PUSH = "query($i: ID!) { inboxImap(inboxId: $i) { push lastError } }"
+
+
+@pytest.fixture
+def empty_dovecot(dovecot: Dovecot):  # the module's server keeps the mail of the tests before
+    server = Dovecot(["support"]).start()
+    yield server
+    server.stop()
+
+
+async def test_a_server_offering_idle_pushes_new_mail_without_waiting_for_the_poll(
+    desk: Desk, email_inbox: str, server, empty_dovecot: Dovecot, tmp_path
+):
+    """With the next poll an hour away, only IDLE can bring a customer's email in within seconds;
+    one of two schedulers holds the watch, and when it stops the other takes over."""
+    from tests.conftest import make_settings
+    from tests.support.server import LiveServer
+
+    body = await desk.data(
+        desk.admin,
+        IMAP_SET,
+        {
+            "i": email_inbox,
+            "in": {
+                "host": "127.0.0.1",
+                "port": empty_dovecot.port,
+                "ssl": False,
+                "username": "support",
+                "password": PASSWORD,
+            },
+        },
+    )
+    assert body["inboxImapSet"]["errors"] == [], body
+    assert server.pause_scheduler()  # the suite's server polls every half second
+    settings = make_settings(tmp_path, mail_imap_poll_seconds=3600, mail_imap_idle_check_seconds=0.5)
+    pushers = [LiveServer(settings).start(), LiveServer(settings).start()]
+    try:
+
+        def holders() -> list[LiveServer]:
+            return [s for s in pushers if s.app.state.scheduler.imap_idle.watching]
+
+        async def pushing():
+            state = (await desk.data(desk.admin, IMAP_PUSH, {"i": email_inbox}))["inboxImap"]
+            return state["push"] == "IDLE" and len(holders()) == 1
+
+        assert await until(pushing), (await desk.data(desk.admin, IMAP_PUSH, {"i": email_inbox}), holders())
+        await asyncio.sleep(1.5)  # several checks later, still one watcher
+        [holder] = holders()
+        async with httpx.AsyncClient() as client:
+            ready = (await client.get(f"{server.url}/readyz")).json()
+        assert ready["mail"]["imap"]["idle"] == 1, ready
+
+        raw, first_id = mail("Pushed, not polled.", subject="push 1")
+        empty_dovecot.append("support", raw)
+        [record] = await records(desk, 1)
+        assert record["source"] == "IMAP" and record["messageIdHeader"] == first_id
+
+        holder.pause_scheduler()  # gives the watch back
+
+        async def taken_over():
+            return len(holders()) == 1 and holder not in holders()
+
+        assert await until(taken_over), "the other scheduler did not take the watch"
+        raw, second_id = mail("Pushed again.", subject="push 2")
+        empty_dovecot.append("support", raw)
+        found = await records(desk, 2)
+        assert sorted(r["messageIdHeader"] for r in found) == sorted([first_id, second_id])
+    finally:
+        for s in pushers:
+            s.stop()
+        server.resume_scheduler()

@@ -12,6 +12,7 @@ from infra.logs import get_logger
 
 if TYPE_CHECKING:
     from domain.events.relay import Relay
+    from domain.inbound_email.imap_idle import IdleWatchers
 
 log = get_logger("parley.scheduler")
 
@@ -20,6 +21,8 @@ class Scheduler:
     def __init__(self) -> None:
         self._jobs: list[tuple[str, float, Callable[[], Awaitable[object]]]] = []
         self._tasks: list[asyncio.Task] = []
+        self._on_stop: list[Callable[[], Awaitable[object]]] = []
+        self.imap_idle: IdleWatchers | None = None  # the IMAP IDLE watchers, when on
 
     def every(self, seconds: float, name: str, fn: Callable[[], Awaitable[object]]) -> None:
         self._jobs.append((name, seconds, fn))
@@ -36,6 +39,10 @@ class Scheduler:
                 log.exception("scheduler.failed", job=name)
             await asyncio.sleep(seconds)
 
+    def on_stop(self, fn: Callable[[], Awaitable[object]]) -> None:
+        """Called when the scheduler stops, after its periodic tasks (long-lived work they started)."""
+        self._on_stop.append(fn)
+
     def start(self) -> None:
         for name, seconds, fn in self._jobs:
             self._tasks.append(asyncio.create_task(self._loop(name, seconds, fn), name=f"scheduler:{name}"))
@@ -47,6 +54,9 @@ class Scheduler:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        for fn in self._on_stop:
+            with contextlib.suppress(Exception):
+                await fn()
 
 
 def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
@@ -81,7 +91,24 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
 
     scheduler.every(settings.assignment_sweep_seconds, "assignment.waiting", lambda: assign_waiting(sessions, relay))
     scheduler.every(settings.mail_imap_poll_seconds, "mail.imap_poll", lambda: poll_imap(sessions, relay))
+    if settings.mail_imap_idle:
+        watchers = imap_idle_watchers(sessions, relay)
+        scheduler.every(settings.mail_imap_idle_check_seconds, "mail.imap_idle", watchers.check)
+        scheduler.on_stop(watchers.stop)
+        scheduler.imap_idle = watchers
     return scheduler
+
+
+def imap_idle_watchers(sessions, relay: Relay):
+    """The IMAP IDLE watchers of this scheduler (domain/inbound_email/imap_idle.py)."""
+    from domain.attachments import AttachmentConfig
+    from domain.inbound_email.imap_idle import IdleWatchers
+    from domain.inbound_email.receive import InboundConfig
+    from workers.runtime import resources
+
+    settings = resources().settings
+    config = InboundConfig(settings, AttachmentConfig.from_settings(settings))
+    return IdleWatchers(sessions, relay, config, settings.mail_imap_idle_check_seconds)
 
 
 async def poll_imap(sessions, relay: Relay) -> int:

@@ -72,6 +72,10 @@ class InboxImap(Base):
     polling_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # a poller's lease
     last_polled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    # IMAP IDLE (domain/inbound_email/imap_idle.py): the lease of the one scheduler watching the
+    # mailbox, and what the server said of pushing ("" not tried yet, "idle", "unsupported").
+    idle_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    push: Mapped[str] = mapped_column(String(16), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import utcnow
 from db.models import InboundEmail, Inbox, InboxImap, Message
 from domain.enums import ChannelType
 from domain.inbound_email.enums import InboundStatus
@@ -55,15 +56,23 @@ async def of_account(
 
 
 async def imap_polling_status(session: AsyncSession) -> dict[str, object]:
-    """The IMAP mailboxes polled, how many failed their last poll, and the stalest poll."""
+    """The IMAP mailboxes polled, how many failed their last poll, the stalest poll, and how many a
+    scheduler watches in IDLE now (its lease is current)."""
     enabled = InboxImap.enabled.is_(True)
-    total, failing, stalest = (
+    watched = (InboxImap.push == "idle") & (InboxImap.idle_until > utcnow())
+    total, failing, stalest, pushing = (
         await session.execute(
             select(
                 func.count(),
                 func.count().filter(InboxImap.last_error != ""),
                 func.min(InboxImap.last_polled_at),
+                func.count().filter(watched),
             ).where(enabled)
         )
     ).one()
-    return {"mailboxes": total, "failing": failing, "stalestPollAt": stalest.isoformat() if stalest else None}
+    return {
+        "mailboxes": total,
+        "failing": failing,
+        "stalestPollAt": stalest.isoformat() if stalest else None,
+        "idle": pushing,
+    }

@@ -3,8 +3,8 @@ encrypted at rest, never shown again); a periodic task fetches what arrived sinc
 hands each email to the receiver. The checkpoint (UIDVALIDITY and the last UID) advances in the same
 transaction as that email's message, so a restart reads nothing twice and misses nothing; a new
 UIDVALIDITY (the mailbox was rebuilt) reads it from the start, Message-ID dedupe keeping the
-conversations as they were. Polling uses the standard library's imaplib in a thread (no IDLE: each
-poll is one short connection)."""
+conversations as they were. Polling uses the standard library's imaplib in a thread (each poll is
+one short connection); where the server offers IDLE, `imap_idle` runs the poll as soon as mail arrives."""
 
 from __future__ import annotations
 
@@ -93,6 +93,7 @@ async def configure(
         row.uidvalidity, row.last_uid = None, 0
     row.host, row.port, row.ssl = host, data.port, data.ssl
     row.username, row.mailbox, row.enabled = data.username.strip(), mailbox, data.enabled
+    row.push = ""  # whether the server pushes new mail (IDLE) is found out again
     if data.password is not None:
         row.password_encrypted = crypto.encrypt(data.password, app_settings, context=PASSWORD_CONTEXT)
         row.password_key_id = crypto.key_id_of(row.password_encrypted) or ""

@@ -71,6 +71,13 @@ class InboundEmail:
         )
 
 
+@strawberry.enum(description="Whether an IMAP server pushes new mail (IDLE) to Parley.")
+class ImapPush(Enum):
+    UNKNOWN = ""
+    IDLE = "idle"
+    UNSUPPORTED = "unsupported"
+
+
 @strawberry.type(description="An email inbox's IMAP mailbox, polled for customer mail (the password is never shown).")
 class InboxImap:
     inbox_id: strawberry.ID = strawberry.field(description="The inbox.")
@@ -83,6 +90,10 @@ class InboxImap:
     last_uid: int = strawberry.field(description="The checkpoint: the last UID received.")
     last_polled_at: datetime | None = strawberry.field(description="When it was last polled.")
     last_error: str = strawberry.field(description="The last poll's error; empty when it went well.")
+    push: ImapPush = strawberry.field(
+        description="IDLE: new mail is read as soon as the server announces it (polling goes on as the "
+        "safety net); UNSUPPORTED: the server has no IDLE, the mailbox is polled; UNKNOWN: not tried yet."
+    )
 
     @classmethod
     def from_row(cls, row) -> InboxImap:
@@ -97,6 +108,7 @@ class InboxImap:
             last_uid=row.last_uid,
             last_polled_at=row.last_polled_at,
             last_error=row.last_error,
+            push=ImapPush(row.push or ""),
         )
 
 
