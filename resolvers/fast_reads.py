@@ -150,7 +150,6 @@ FIELDS: dict[str, dict[str, Any]] = {
         "contact": Rel("Contact", "contacts {t} WHERE {t}.id = {p}.contact_id"),
         "assignee": Rel("User", "users {t} WHERE {t}.id = {p}.assignee_id"),
         "team": Rel("Team", "teams {t} WHERE {t}.id = {p}.team_id"),
-        "mergedInto": Rel("Conversation", "conversations {t} WHERE {t}.id = {p}.merged_into_id"),
         # resolvers/loaders.py: labels by title; the newest message is the highest id
         "labels": Rel(
             "Label",

@@ -249,6 +249,19 @@ async def test_merges_that_cannot_be_are_refused_and_change_nothing(gql, smtp):
     # The administrator sees both inboxes and may merge across them.
     ok = await desk.data(desk.admin, MERGE, {"k": three["id"], "m": hidden})
     assert ok["conversationMerge"]["errors"] == []
+    # Merged into a conversation of an inbox the agent does not work: the agent is not shown it.
+    hidden2 = (
+        await desk.data(
+            desk.admin,
+            f"""mutation($i: ID!, $c: ID!) {{ conversationCreate(input: {{inboxId: $i, contactId: $c, message: "y"}})
+              {{ conversation {{ id }} {ERR} }} }}""",
+            {"i": inbox2, "c": desk.contact_id},
+        )
+    )["conversationCreate"]["conversation"]["id"]
+    assert (await desk.data(desk.admin, MERGE, {"k": hidden2, "m": one["id"]}))["conversationMerge"]["errors"] == []
+    assert (await desk.data(desk.admin, READ, {"id": one["id"]}))["conversation"]["mergedInto"]["id"] == hidden2
+    seen_by_agent = (await desk.data(desk.agent, READ, {"id": one["id"]}))["conversation"]
+    assert seen_by_agent["status"] == "RESOLVED" and seen_by_agent["mergedInto"] is None
 
     # Another account's conversations: NOT_FOUND, whichever side they are on.
     other = await signup(gql, account="Elsewhere")

@@ -378,3 +378,36 @@ async def test_listing_received_emails_costs_the_same_statements_for_a_longer_pa
         assert len(body["inboundEmails"]["edges"]) == first
         counts[first] = len(statements)
     assert counts[2] == counts[6] <= 3, counts
+
+
+async def test_a_reply_to_a_merged_conversation_joins_the_one_it_was_merged_into(
+    desk: Desk, email_inbox: str, gql, smtp
+):
+    """The customer answers the merged conversation's reply address: the answer joins the kept
+    conversation, and the merged one stays resolved."""
+    for text, subject in (("My parcel is late.", "late parcel"), ("Also, the invoice is wrong.", "invoice")):
+        assert (await post(gql, mail(text, subject=subject)[0])).status_code == 202
+    by_subject = {r["subject"]: r["conversationId"] for r in await inbound(desk)}
+    keep, merge = by_subject["late parcel"], by_subject["invoice"]
+    assert keep != merge
+    reply = await desk.data(
+        desk.agent,
+        f"""mutation($c: ID!) {{ messageCreate(input: {{conversationId: $c, content: "Checking the invoice."}})
+        {{ {ERR} }} }}""",
+        {"c": merge},
+    )
+    assert reply["messageCreate"]["errors"] == []
+    reply_address = str((await sent_to(smtp, CUSTOMER, "Checking the invoice."))["Reply-To"])
+    merged = await desk.data(
+        desk.agent,
+        f"mutation($k: ID!, $m: ID!) {{ conversationMerge(keepId: $k, mergeId: $m) {{ {ERR} }} }}",
+        {"k": keep, "m": merge},
+    )
+    assert merged["conversationMerge"]["errors"] == [], merged
+
+    answer, _ = mail("Thanks, invoice 42.", to=reply_address, subject="invoice")  # no threading headers
+    assert (await post(gql, answer)).status_code == 202
+    contents = [n["content"] for n in nodes(await conversation(desk, keep))]
+    assert "Thanks, invoice 42." in contents
+    gone = await conversation(desk, merge)
+    assert gone["status"] == "RESOLVED" and "Thanks, invoice 42." not in [n["content"] for n in nodes(gone)]

@@ -85,7 +85,9 @@ async def _route(
         conversation_id = conversation_of(address, settings)
         if conversation_id is None:
             continue
-        conversation = await session.get(Conversation, conversation_id, with_for_update=True)
+        conversation = await _merged_home(
+            session, await session.get(Conversation, conversation_id, with_for_update=True)
+        )
         if conversation is None or (inbox_id is not None and conversation.inbox_id != inbox_id):
             continue
         inbox = await session.get(Inbox, conversation.inbox_id)
@@ -160,7 +162,23 @@ async def _thread(session: AsyncSession, inbox: Inbox, parsed: ParsedEmail) -> C
     earlier = await repo.message_by_source_ids(session, inbox.id, parsed.thread_ids)
     if earlier is None:
         return None
-    return await session.get(Conversation, earlier.conversation_id, with_for_update=True)
+    conversation = await session.get(Conversation, earlier.conversation_id, with_for_update=True)
+    return await _merged_home(session, conversation)
+
+
+async def _merged_home(session: AsyncSession, conversation: Conversation | None) -> Conversation | None:
+    """A reply to a conversation that was merged joins the one it was merged into (its messages went
+    there; a chain of merges is followed) when that one is in an email inbox too, so the merged
+    conversation is never reopened by its customer's answer."""
+    for _ in range(10):
+        if conversation is None or conversation.merged_into_id is None:
+            return conversation
+        kept = await session.get(Conversation, conversation.merged_into_id, with_for_update=True)
+        inbox = await session.get(Inbox, kept.inbox_id) if kept is not None else None
+        if kept is None or inbox is None or inbox.channel_type != ChannelType.EMAIL:
+            return conversation
+        conversation = kept
+    return conversation
 
 
 def _attributes(parsed: ParsedEmail, message_id: str) -> dict[str, object]:

@@ -334,11 +334,16 @@ class Conversation:
         row = await info.context.loaders.team_by_id.load(self.row.team_id)
         return Team.from_row(row) if row else None
 
-    @strawberry.field(description="The conversation this one was merged into (null: not merged).")
+    @strawberry.field(
+        description="The conversation this one was merged into (null: not merged, or kept in an inbox the "
+        "caller does not work)."
+    )
     async def merged_into(self, info: strawberry.Info) -> Conversation | None:
         if self.row.merged_into_id is None:
             return None
-        row = await info.context.loaders.conversation_by_id.load(self.row.merged_into_id)
+        actor = await info.context.actor()
+        async with info.context.db() as session:
+            row = await repo.conversation_visible(session, actor, self.row.merged_into_id)
         return Conversation.from_row(row) if row else None
 
     @strawberry.field(description="Its labels, by title.")
