@@ -102,7 +102,7 @@ async def _outcomes(desk: Desk, rule_id: str, count: int) -> list[dict] | None:
     return found if len(found) >= count else None
 
 
-async def test_conversation_actions_show_in_the_api_and_the_webhook(desk: Desk, receiver):  # noqa: F811
+async def test_conversation_actions_show_in_the_api_and_the_webhook(desk: Desk, receiver):
     webhook, secret = await create_webhook(desk, receiver.url, ["CONTACT_CREATED"])
     team = await desk.data(
         desk.admin, f'mutation {{ teamCreate(input: {{name: "Billing"}}) {{ team {{ id }} {ERR} }} }}'
