@@ -332,3 +332,87 @@ async def test_lists_read_in_a_fixed_number_of_statements(desk: Desk, server):
 async def _all_runs(desk: Desk, count: int) -> list[dict] | None:
     found = await runs(desk)
     return found if len(found) >= count else None
+
+
+async def test_a_macro_emails_a_team_snoozes_and_mutes(desk: Desk, smtp):
+    team = await desk.data(
+        desk.admin, f'mutation {{ teamCreate(input: {{name: "Escalations"}}) {{ team {{ id }} {ERR} }} }}'
+    )
+    team_id = team["teamCreate"]["team"]["id"]
+    members = await desk.data(
+        desk.admin,
+        f"mutation($t: ID!, $u: [ID!]!) {{ teamMembersSet(id: $t, input: {{userIds: $u}}) {{ team {{ id }} {ERR} }} }}",
+        {"t": team_id, "u": [desk.user_ids["outsider"]]},
+    )
+    assert members["teamMembersSet"]["errors"] == []
+    macro = await desk.data(
+        desk.agent,
+        MACRO_CREATE,
+        {
+            "in": {
+                "name": "Escalate",
+                "actions": [
+                    act("send_email_to_team", "Please look at this one", team_id),
+                    act("snooze_conversation", "2"),
+                ],
+            }
+        },
+    )
+    assert macro["macroCreate"]["errors"] == [], macro
+    conv = await desk.new_conversation("help")
+    ran = await desk.data(desk.agent, MACRO_EXECUTE, {"id": macro["macroCreate"]["macro"]["id"], "c": [conv["id"]]})
+    assert ran["macroExecute"]["errors"] == []
+    outsider = desk.outsider.email
+    mail = smtp.wait_for(outsider, subject_contains="Conversation #")
+    assert "Please look at this one" in smtp.text_of(mail)
+    assert (await conversation(desk, conv["id"]))["status"] == "SNOOZED"
+
+    mute = await desk.data(desk.agent, MACRO_CREATE, {"in": {"name": "Mute", "actions": [act("mute_conversation")]}})
+    ran = await desk.data(desk.agent, MACRO_EXECUTE, {"id": mute["macroCreate"]["macro"]["id"], "c": [conv["id"]]})
+    assert ran["macroExecute"]["errors"] == []
+    assert (await conversation(desk, conv["id"]))["status"] == "RESOLVED"
+    contact = await desk.data(desk.admin, "query($id: ID!) { contact(id: $id) { blocked } }", {"id": desk.contact_id})
+    assert contact["contact"]["blocked"] is True
+
+
+async def test_the_per_conversation_guard_holds_back_a_flood(desk: Desk, server):
+    from domain.automation import engine
+
+    created = await rule(
+        desk,
+        name="Every message",
+        conditions=[cond("message_type", "equal_to", "incoming")],
+        actions=[act("add_label", "vip")],
+    )
+    assert created["errors"] == []
+    rule_id = created["automationRule"]["id"]
+    conv = await desk.new_conversation("1")
+    for n in range(engine.GUARD_RUNS):
+        await desk.incoming(conv["id"], f"more {n}")
+    found = await wait_until(lambda: _outcomes(desk, rule_id, engine.GUARD_RUNS + 1), timeout=60)
+    outcomes = [r["outcome"] for r in found]
+    assert outcomes.count("DONE") == engine.GUARD_RUNS and outcomes.count("SKIPPED") == 1, outcomes
+    skipped = next(r for r in found if r["outcome"] == "SKIPPED")
+    assert "runs on this conversation" in skipped["error"] and skipped["actionsDone"] == []
+
+
+async def test_a_failing_action_drops_what_its_rule_did(desk: Desk):
+    # The outsider is an agent of the account but not of the inbox: assigning them fails at run time.
+    created = await rule(
+        desk,
+        name="Half done",
+        eventName="CONVERSATION_CREATED",
+        actions=[act("add_label", "vip"), act("assign_agent", desk.user_ids["outsider"])],
+    )
+    assert created["errors"] == [], created
+    other = await rule(desk, name="Other", eventName="CONVERSATION_CREATED", actions=[act("change_priority", "high")])
+    assert other["errors"] == []
+    conv = await desk.new_conversation("hello")
+    found = await wait_until(lambda: _all_runs(desk, 2))
+    by_rule = {r["ruleId"]: r for r in found}
+    failed = by_rule[created["automationRule"]["id"]]
+    assert failed["outcome"] == "FAILED" and failed["actionsDone"] == ["add_label"]
+    assert "agent of this conversation's inbox" in failed["error"]
+    assert by_rule[other["automationRule"]["id"]]["outcome"] == "DONE"
+    row = await conversation(desk, conv["id"])
+    assert row["labels"] == [] and row["assignee"] is None and row["priority"] == "HIGH"
