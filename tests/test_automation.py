@@ -416,3 +416,22 @@ async def test_a_failing_action_drops_what_its_rule_did(desk: Desk):
     assert by_rule[other["automationRule"]["id"]]["outcome"] == "DONE"
     row = await conversation(desk, conv["id"])
     assert row["labels"] == [] and row["assignee"] is None and row["priority"] == "HIGH"
+
+
+async def test_resolved_and_opened_rules_fire_on_the_status_change(desk: Desk):
+    resolved = await rule(
+        desk, name="Bye", eventName="CONVERSATION_RESOLVED", actions=[act("add_private_note", "Closed")]
+    )
+    opened = await rule(desk, name="Back", eventName="CONVERSATION_OPENED", actions=[act("change_priority", "high")])
+    assert resolved["errors"] == [] and opened["errors"] == []
+    conv = await desk.new_conversation("hello")
+    status = f"mutation($id: ID!, $s: ConversationStatus!) {{ conversationStatusUpdate(id: $id, input: {{status: $s}}) {{ {ERR} }} }}"
+    body = await desk.data(desk.agent, status, {"id": conv["id"], "s": "RESOLVED"})
+    assert body["conversationStatusUpdate"]["errors"] == []
+    await wait_until(lambda: _outcomes(desk, resolved["automationRule"]["id"], 1))
+    await desk.incoming(conv["id"], "one more thing")  # reopens the conversation
+    await wait_until(lambda: _outcomes(desk, opened["automationRule"]["id"], 1))
+    row = await conversation(desk, conv["id"])
+    assert [m["content"] for m in row["messages"]["nodes"]].count("Closed") == 1
+    assert row["status"] == "OPEN" and row["priority"] == "HIGH"
+    assert [r["outcome"] for r in await runs(desk)] == ["DONE", "DONE"]

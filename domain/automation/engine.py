@@ -74,11 +74,15 @@ async def run(session: AsyncSession, event_ids: Sequence[int]) -> int:
     """Run the rules these events trigger; the number of runs recorded."""
     events = await event_repo.events_by_ids(session, event_ids, CONSUMERS[Consumer.AUTOMATION])
     count = 0
+    listening: dict[tuple[int, Trigger], Sequence[AutomationRule]] = {}
     for event in events:
         trigger = trigger_of(event)
         if trigger is None:
             continue
-        rules = await repo.active_rules(session, event.account_id, [trigger.value])
+        key = (event.account_id, trigger)
+        if key not in listening:
+            listening[key] = await repo.active_rules(session, event.account_id, [trigger.value])
+        rules = listening[key]
         if not rules:
             continue
         done = await repo.ran_already(session, [r.id for r in rules], event.id)
