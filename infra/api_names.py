@@ -14,3 +14,17 @@ def camel_case(name: str) -> str:
     """`snake_case` as the API spells it (`snakeCase`)."""
     head, *rest = name.split("_")
     return head + "".join(part.capitalize() for part in rest)
+
+
+def decode_global_id(value: str, type_name: str) -> int | None:
+    """The primary key inside a global ID of `type_name`, or None for anything else."""
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind, _, pk = raw.partition(":")
+    if kind != type_name or not (pk.isascii() and pk.isdigit()) or len(pk) > 18:
+        return None
+    return int(pk)

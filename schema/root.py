@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.accounts.root import AccountsMutation, AccountsQuery
 from schema.attachments.root import AttachmentsMutation, AttachmentsQuery
+from schema.automation.root import AutomationMutation, AutomationQuery
 from schema.catalog.root import CatalogMutation, CatalogQuery
 from schema.diagnostics.root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
 from schema.execution import ParleyExecutionContext
@@ -44,6 +45,7 @@ class Query(
     WebhooksQuery,
     InboundEmailQuery,
     WidgetQuery,
+    AutomationQuery,
 ):
     pass
 
@@ -63,6 +65,7 @@ class Mutation(
     WebhooksMutation,
     InboundEmailMutation,
     WidgetMutation,
+    AutomationMutation,
 ):
     pass
 

@@ -59,6 +59,7 @@ def test_consumers_are_the_actors_of_the_event_log():
         Consumer.EMAIL_REPLIES,
         Consumer.REPORTS,
         Consumer.ASSIGNMENT,
+        Consumer.AUTOMATION,
     ]
 
 
@@ -96,6 +97,14 @@ def test_registries_keep_their_values():
         }
         == REPORTS_CONSUMED
     )
+    assert CONSUMERS[Consumer.AUTOMATION] == {
+        "conversation.created",
+        "conversation.updated",
+        "conversation.status_changed",
+        "assignee.changed",
+        "team.changed",
+        "message.created",
+    }
     assert PERSONAL_TYPES == {"notification.created", "notification.updated", "report_export.completed"}
     assert EVENT_MAP == WEBHOOK_EVENTS
     assert EVENT_MAP == {

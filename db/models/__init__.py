@@ -4,6 +4,7 @@ from db.base import Base
 from db.models.accounts import Account, AccountMembership, Bot, CustomRole, Invitation, User
 from db.models.audit import AuditLog, IdempotencyKey, OutboxJob
 from db.models.auth import ApiToken, OneTimeToken, RefreshToken, UserSession
+from db.models.automation import AutomationRule, AutomationRun, Macro
 from db.models.contact_imports import ContactImport
 from db.models.helpdesk import (
     Attachment,
@@ -34,6 +35,9 @@ from db.models.saved_views import SavedView
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
+    "AutomationRule",
+    "AutomationRun",
+    "Macro",
     "ImportCheckpoint",
     "ImportIdMap",
     "ImportSkip",

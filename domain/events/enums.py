@@ -56,6 +56,7 @@ class Consumer(StrEnum):
     EMAIL_REPLIES = "messages.email_reply"  # domain/email_replies.py: agents' replies in email inboxes
     REPORTS = "reports.record"  # domain/reports/recorder.py: reporting events and roll-ups
     ASSIGNMENT = "assignment.consume"  # domain/helpdesk/assignment.py: auto-assignment after a change
+    AUTOMATION = "automation.run"  # domain/automation/engine.py: the account's automation rules
 
 
 class Stream(StrEnum):
@@ -87,19 +88,33 @@ _ALL = (S.ACCOUNT, S.CONVERSATION, S.CONTACT)  # the dashboard's and the widget'
 # later replies) feed reports only: no stream shows them.
 KINDS: dict[EventType, Kind] = {
     T.CONVERSATION_CREATED: _kind(
-        C.WEBHOOKS, C.NOTIFICATIONS, C.REPORTS, C.ASSIGNMENT, webhook=W.CONVERSATION_CREATED, streams=_ALL
+        C.WEBHOOKS,
+        C.NOTIFICATIONS,
+        C.REPORTS,
+        C.ASSIGNMENT,
+        C.AUTOMATION,
+        webhook=W.CONVERSATION_CREATED,
+        streams=_ALL,
     ),
-    T.CONVERSATION_UPDATED: _kind(C.WEBHOOKS, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
+    T.CONVERSATION_UPDATED: _kind(C.WEBHOOKS, C.AUTOMATION, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
     T.CONVERSATION_STATUS_CHANGED: _kind(
-        C.WEBHOOKS, C.REPORTS, C.ASSIGNMENT, webhook=W.CONVERSATION_STATUS_CHANGED, streams=_ALL
+        C.WEBHOOKS, C.REPORTS, C.ASSIGNMENT, C.AUTOMATION, webhook=W.CONVERSATION_STATUS_CHANGED, streams=_ALL
     ),
     T.CONVERSATION_MENTIONED: _kind(C.NOTIFICATIONS),
     # Recorded on the kept conversation; reports ignore it (moved messages stay counted once).
     T.CONVERSATION_MERGED: _kind(C.WEBHOOKS, webhook=W.CONVERSATION_MERGED, streams=_DESK),
-    T.ASSIGNEE_CHANGED: _kind(C.WEBHOOKS, C.NOTIFICATIONS, C.ASSIGNMENT, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
-    T.TEAM_CHANGED: _kind(C.WEBHOOKS, C.ASSIGNMENT, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
+    T.ASSIGNEE_CHANGED: _kind(
+        C.WEBHOOKS, C.NOTIFICATIONS, C.ASSIGNMENT, C.AUTOMATION, webhook=W.CONVERSATION_UPDATED, streams=_DESK
+    ),
+    T.TEAM_CHANGED: _kind(C.WEBHOOKS, C.ASSIGNMENT, C.AUTOMATION, webhook=W.CONVERSATION_UPDATED, streams=_DESK),
     T.MESSAGE_CREATED: _kind(
-        C.WEBHOOKS, C.NOTIFICATIONS, C.EMAIL_REPLIES, C.REPORTS, webhook=W.MESSAGE_CREATED, streams=_ALL
+        C.WEBHOOKS,
+        C.NOTIFICATIONS,
+        C.EMAIL_REPLIES,
+        C.REPORTS,
+        C.AUTOMATION,
+        webhook=W.MESSAGE_CREATED,
+        streams=_ALL,
     ),
     T.MESSAGE_UPDATED: _kind(C.WEBHOOKS, webhook=W.MESSAGE_UPDATED, streams=_ALL),
     T.FIRST_REPLY_CREATED: _kind(C.REPORTS),

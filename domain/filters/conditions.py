@@ -234,6 +234,7 @@ class Compiler:
         dialect: str = "postgresql",
         today: date | None = None,
         path: str = "filter.conditions",
+        extra: dict[str, Standard] | None = None,
     ) -> None:
         self.model = model
         self.definitions = {d.attribute_key: d for d in definitions if d.attribute_model == model}
@@ -243,6 +244,9 @@ class Compiler:
         self.today = today or datetime.now(UTC).date()
         self.path = path
         self.root = Conversation if model == AttributeModel.CONVERSATION else Contact
+        # Attributes a caller adds to the model's (automation: the event's message, the contact's
+        # custom attributes); they are looked up first.
+        self.extra = extra or {}
 
     def compile(self, conditions: Sequence[Condition]) -> ColumnElement[bool]:
         errors: list[FieldError] = []
@@ -287,7 +291,7 @@ class Compiler:
             c.fail("values", "INVALID_VALUE", f"At most {MAX_VALUES} values of {MAX_VALUE_LENGTH} characters.")
             return None
         key = condition.attribute_key
-        standard = STANDARD[self.model].get(key)
+        standard = self.extra.get(key) or STANDARD[self.model].get(key)
         if standard is not None:
             kind, expr = standard.kind, standard.expr()
         elif key in self.definitions:
