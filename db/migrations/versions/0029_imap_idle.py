@@ -1,7 +1,7 @@
 """IMAP IDLE: a watcher's lease per mailbox and whether the server pushes new mail
 
 Revision ID: 0029
-Revises: 0021
+Revises: 0022
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0029"
-down_revision = "0021"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
