@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Bot, Inbox, Webhook
+from db.models import ApiToken, Bot, Inbox, Webhook
 from db.repositories import accounts as repo
 from db.repositories import helpdesk as helpdesk_repo
 from db.repositories import webhooks as webhook_repo
 from domain import audit, events
-from domain.accounts import service
+from domain.accounts import tokens
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
 from domain.errors import FieldError, NotFound, ValidationError
@@ -121,8 +121,21 @@ async def create_bot(
     bot = Bot(account_id=account_id, name=name, description=description, outgoing_url=url)
     session.add(bot)
     await session.flush()
-    audit.record(session, actor, "bot.create", "Bot", bot.id, {"name": name, "outgoingUrl": url}, meta)
-    _, token = await service.create_api_token(session, actor, name=f"{name}"[:100], bot_id=bot.id, meta=meta)
+    # Its first token comes with it (one audit entry for both); more are made with apiTokenCreate.
+    token, token_hash = tokens.new_secret(tokens.PREFIX_BOT)
+    session.add(
+        ApiToken(
+            account_id=account_id,
+            bot_id=bot.id,
+            name=name[:100],
+            token_prefix=token[:12],
+            token_hash=token_hash,
+            created_by_id=actor.user_id,
+        )
+    )
+    audit.record(
+        session, actor, "bot.create", "Bot", bot.id, {"name": name, "outgoingUrl": url, "tokenPrefix": token[:12]}, meta
+    )
     secret = await _sync_webhook(session, bot, settings)
     return bot, token, secret
 

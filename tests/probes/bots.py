@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from tests.probes.base import PAYLOAD_ERRORS, Probe
 
-B_STATE = """
-  bots { id name description outgoingUrl inboxes { id name } }
-  botInboxes: inboxes { id bot { id } }
-"""
+# B's bots and inboxes are in the walk's snapshot already (`bots`, `inboxes { bot }`).
 
 
 async def setup_b(gql, world) -> None:
