@@ -7,6 +7,7 @@ from strawberry.types import Info
 
 from db.repositories import accounts as repo
 from domain.accounts import auth, service
+from domain.accounts import bots as bot_service
 from domain.accounts.auth import RefreshRefused, TokenPair
 from domain.enums import Permission, Role
 from domain.errors import Forbidden, ValidationError
@@ -502,12 +503,53 @@ async def bot_create(info: Ctx, input: i.BotCreateInput) -> t.BotCreatePayload:
     actor = await info.context.actor()
 
     async def work(session) -> t.BotCreatePayload:
-        bot = await service.create_bot(
-            session, actor, name=input.name, description=input.description, meta=info.context.meta
+        bot, token, secret = await bot_service.create_bot(
+            session,
+            actor,
+            info.context.settings,
+            name=input.name,
+            description=input.description,
+            outgoing_url=input.outgoing_url,
+            meta=info.context.meta,
         )
-        return t.BotCreatePayload(bot=t.Bot.from_row(bot), errors=[])
+        return t.BotCreatePayload(bot=t.Bot.from_row(bot), token=token, secret=secret, errors=[])
 
-    return await mutate(info, _errors, work, lambda e: t.BotCreatePayload(bot=None, errors=e))
+    return await mutate(info, _errors, work, lambda e: t.BotCreatePayload(bot=None, token=None, secret=None, errors=e))
+
+
+def _given(value):
+    return bot_service.KEEP if value is strawberry.UNSET else value
+
+
+async def bot_update(info: Ctx, id: strawberry.ID, input: i.BotUpdateInput) -> t.BotPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Bot")
+
+    async def work(session) -> t.BotPayload:
+        bot, secret = await bot_service.update_bot(
+            session,
+            actor,
+            info.context.settings,
+            pk,
+            name=_given(input.name),
+            description=_given(input.description),
+            outgoing_url=_given(input.outgoing_url),
+            meta=info.context.meta,
+        )
+        return t.BotPayload(bot=t.Bot.from_row(bot), secret=secret, errors=[])
+
+    return await mutate(info, _errors, work, lambda e: t.BotPayload(bot=None, secret=None, errors=e))
+
+
+async def bot_delete(info: Ctx, id: strawberry.ID) -> t.BotPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Bot")
+
+    async def work(session) -> t.BotPayload:
+        bot = await bot_service.delete_bot(session, actor, pk, info.context.meta)
+        return t.BotPayload(bot=t.Bot.from_row(bot), secret=None, errors=[])
+
+    return await mutate(info, _errors, work, lambda e: t.BotPayload(bot=None, secret=None, errors=e))
 
 
 async def api_token_create(info: Ctx, input: i.ApiTokenCreateInput) -> t.ApiTokenCreatePayload:

@@ -16,6 +16,7 @@ from db.repositories import catalog as catalog_repo
 from db.repositories import helpdesk as repo
 from db.repositories import search as search_repo
 from db.session import dialect_name
+from domain.accounts import bots
 from domain.enums import AttributeModel, ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, RateLimited, ValidationError
 from domain.filters.conditions import Compiler as FilterCompiler
@@ -109,8 +110,12 @@ def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
 async def inboxes_list(info: Ctx) -> list[t.Inbox]:
     actor = await info.context.actor()
     async with info.context.db() as session:
+        # An agent bot sees the inboxes connected to it, agents those they work, administrators all.
         rows = await repo.inboxes_of_account(
-            session, actor.account_id, None if actor.is_administrator else actor.user_id
+            session,
+            actor.account_id,
+            None if actor.is_administrator else actor.user_id,
+            bot_id=actor.bot_id,
         )
     return [t.Inbox.from_row(r) for r in rows]
 
@@ -149,6 +154,29 @@ async def inbox_update(info: Ctx, id: strawberry.ID, input: i.InboxUpdateInput) 
             meta=info.context.meta,
             app_settings=info.context.settings,
         )
+        return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
+
+    return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+
+
+async def inbox_bot_set(info: Ctx, id: strawberry.ID, bot_id: strawberry.ID) -> i.InboxPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Inbox")
+    bot_pk = decode_id(bot_id, "Bot")
+
+    async def work(session) -> i.InboxPayload:
+        inbox = await bots.set_inbox_bot(session, actor, pk, bot_pk, info.context.meta)
+        return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
+
+    return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
+
+
+async def inbox_bot_unset(info: Ctx, id: strawberry.ID) -> i.InboxPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Inbox")
+
+    async def work(session) -> i.InboxPayload:
+        inbox = await bots.set_inbox_bot(session, actor, pk, None, info.context.meta)
         return i.InboxPayload(inbox=t.Inbox.from_row(inbox), errors=[])
 
     return await mutate(info, _errors, work, lambda e: i.InboxPayload(inbox=None, errors=e))
@@ -578,6 +606,16 @@ async def conversation_status_update(
     async def work(session) -> i.ConversationPayload:
         row = await conversations.set_status(session, actor, pk, ConversationStatus(input.status), input.snoozed_until)
         return _conversation_payload(row)
+
+    return await mutate(info, _errors, work, _conversation_error)
+
+
+async def conversation_handoff(info: Ctx, id: strawberry.ID) -> i.ConversationPayload:
+    actor = await info.context.actor()
+    pk = decode_id(id, "Conversation")
+
+    async def work(session) -> i.ConversationPayload:
+        return _conversation_payload(await conversations.handoff(session, actor, pk))
 
     return await mutate(info, _errors, work, _conversation_error)
 

@@ -281,6 +281,8 @@ class EventHub:
     @staticmethod
     def group_of(actor: Actor) -> tuple:
         """What decides what a subscriber may see (db.repositories.helpdesk.visible_conversations)."""
+        if actor.kind == ActorKind.bot and actor.bot_id is not None:
+            return ("bot", actor.account_id, actor.bot_id)  # the inboxes connected to it
         if actor.is_administrator or actor.kind == ActorKind.bot:
             return ("account", actor.account_id)
         grants = actor.permissions & {

@@ -40,6 +40,7 @@ class Loaders:
         self.custom_role_by_id = DataLoader(self._by_pk(CustomRole))
         self.bot_by_id = DataLoader(self._by_pk(Bot))
         self.inbox_by_id = DataLoader(self._by_pk(Inbox))
+        self.inboxes_by_bot = DataLoader(self._inboxes_by_bot)
         self.contact_by_id = DataLoader(self._by_pk(Contact))
         self.team_by_id = DataLoader(self._by_pk(Team))
         self.label_by_id = DataLoader(self._by_pk(Label))
@@ -64,6 +65,14 @@ class Loaders:
             return [found.get(k) for k in keys]
 
         return load
+
+    async def _inboxes_by_bot(self, keys: Sequence[int]) -> list[list[Inbox]]:
+        async with self._db() as session:
+            rows = await session.scalars(select(Inbox).where(Inbox.bot_id.in_(list(keys))).order_by(Inbox.id))
+            grouped: dict[int, list[Inbox]] = defaultdict(list)
+            for inbox in rows:
+                grouped[inbox.bot_id].append(inbox)
+        return [grouped.get(k, []) for k in keys]
 
     async def _labels_by_contact(self, keys: Sequence[int]) -> list[list[Label]]:
         return await self._labels_through(ContactLabel.contact_id, ContactLabel.label_id, keys)

@@ -50,8 +50,15 @@ async def desk(gql, smtp) -> Desk:
 
 
 async def bot_of(desk: Desk) -> Member:
-    """An API client of the account (a bot): it posts the contact's messages on the API inbox."""
+    """An API client of the account (a bot connected to the API inbox, the only one its token
+    reaches): it posts the contact's messages there."""
     bot = await desk.data(desk.admin, 'mutation { botCreate(input: {name: "Channel"}) { bot { id } } }')
+    connected = await desk.data(
+        desk.admin,
+        "mutation($i: ID!, $b: ID!) { inboxBotSet(id: $i, botId: $b) { errors { code } } }",
+        {"i": desk.inbox_id, "b": bot["botCreate"]["bot"]["id"]},
+    )
+    assert connected["inboxBotSet"]["errors"] == [], connected
     token = await desk.data(
         desk.admin,
         'mutation($b: ID) { apiTokenCreate(input: {name: "channel", botId: $b}) { secret } }',

@@ -58,7 +58,7 @@ B_STATE = (
   account { name locale timezone }
   memberships { edges { node { id role customRole { id } } } }
   customRoles { id name permissions }
-  bots { id name }
+  bots { id name description outgoingUrl inboxes { id name } }
   apiTokens { id name revokedAt }
   auditLogs(first: 100) { edges { node { id action } } }
 """

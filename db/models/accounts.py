@@ -127,7 +127,9 @@ class Invitation(Base):
 
 
 class Bot(Base):
-    """An agent bot: acts on the account through its API tokens, with a bot's limited rights."""
+    """An agent bot: acts on the conversations of the inboxes connected to it (`inboxes.bot_id`)
+    through its API tokens, and hears about them at its outgoing URL (a webhook row of its own,
+    `webhooks.bot_id`, which keeps the encrypted signing secret)."""
 
     __tablename__ = "bots"
 
@@ -135,4 +137,6 @@ class Bot(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text, default="")
+    outgoing_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -58,6 +58,9 @@ class Inbox(Base):
     )
     # Open conversations an agent may hold in this inbox before auto-assignment passes them by (None: no limit).
     auto_assignment_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The agent bot that answers first (Chatwoot's agent_bot_inboxes, one bot per inbox): while set,
+    # new conversations start pending and the bot's token may act on this inbox's conversations.
+    bot_id: Mapped[int | None] = _fk("bots.id", ondelete="SET NULL", nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

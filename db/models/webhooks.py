@@ -27,6 +27,9 @@ class Webhook(Base):
     # The callback URL of the API inbox `inbox_id`: kept in step with the inbox's settings, sent only
     # the inbox's public outgoing messages, never changed or deleted as an account webhook.
     inbox_callback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The outgoing URL of this agent bot: kept in step with the bot, sent the bot's events of the
+    # inboxes connected to it, never changed or deleted as an account webhook.
+    bot_id: Mapped[int | None] = mapped_column(ForeignKey("bots.id", ondelete="CASCADE"), nullable=True, index=True)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
     secret_encrypted: Mapped[str] = mapped_column(Text)

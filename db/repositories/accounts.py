@@ -137,8 +137,13 @@ async def custom_roles_of_account(session: AsyncSession, account_id: int) -> Seq
     ).all()
 
 
-async def bot_in_account(session: AsyncSession, account_id: int, bot_id: int) -> Bot | None:
-    return await session.scalar(select(Bot).where(Bot.id == bot_id, Bot.account_id == account_id))
+async def bot_in_account(session: AsyncSession, account_id: int, bot_id: int, *, lock: bool = False) -> Bot | None:
+    stmt = select(Bot).where(Bot.id == bot_id, Bot.account_id == account_id)
+    return await session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+async def count_bots(session: AsyncSession, account_id: int) -> int:
+    return await session.scalar(select(func.count()).select_from(Bot).where(Bot.account_id == account_id)) or 0
 
 
 async def bots_of_account(session: AsyncSession, account_id: int) -> Sequence[Bot]:

@@ -38,11 +38,15 @@ from domain.enums import ConversationStatus, MessageType, Permission
 
 
 def visible_conversations(actor: Actor) -> ColumnElement[bool]:
-    """Administrators and bots see the whole account; agents see the conversations of inboxes they
+    """Administrators and account-wide bots (partner apps) see the whole account; an agent bot the
+    conversations of the inboxes connected to it; agents see the conversations of inboxes they
     belong to, narrowed by a custom role: all of them (conversation_manage), unassigned or theirs
     (conversation_unassigned_manage), or theirs and those they take part in
     (conversation_participating_manage). No conversation permission: none."""
     in_account = Conversation.account_id == actor.account_id
+    if actor.kind == ActorKind.bot and actor.bot_id is not None:
+        bot_inboxes = select(Inbox.id).where(Inbox.account_id == actor.account_id, Inbox.bot_id == actor.bot_id)
+        return and_(in_account, Conversation.inbox_id.in_(bot_inboxes))
     if actor.is_administrator or actor.kind == ActorKind.bot:
         return in_account
     if actor.user_id is None:
@@ -64,12 +68,35 @@ def visible_conversations(actor: Actor) -> ColumnElement[bool]:
     return and_(in_account, or_(*grants))
 
 
-async def inbox_in_account(session: AsyncSession, account_id: int, inbox_id: int) -> Inbox | None:
-    return await session.scalar(select(Inbox).where(Inbox.id == inbox_id, Inbox.account_id == account_id))
+async def inbox_in_account(
+    session: AsyncSession, account_id: int, inbox_id: int, *, lock: bool = False
+) -> Inbox | None:
+    stmt = select(Inbox).where(Inbox.id == inbox_id, Inbox.account_id == account_id)
+    return await session.scalar(stmt.with_for_update() if lock else stmt)
 
 
-async def inboxes_of_account(session: AsyncSession, account_id: int, user_id: int | None = None) -> Sequence[Inbox]:
+async def inboxes_of_bot(session: AsyncSession, account_id: int, bot_id: int) -> Sequence[Inbox]:
+    """The inboxes a bot answers (row-locked: the caller changes them)."""
+    stmt = select(Inbox).where(Inbox.account_id == account_id, Inbox.bot_id == bot_id).order_by(Inbox.id)
+    return (await session.scalars(stmt.with_for_update())).all()
+
+
+async def bots_of_inboxes(session: AsyncSession, inbox_ids: Sequence[int]) -> dict[int, int]:
+    """inbox id -> the id of the bot connected to it, for those that have one."""
+    if not inbox_ids:
+        return {}
+    rows = await session.execute(
+        select(Inbox.id, Inbox.bot_id).where(Inbox.id.in_(list(inbox_ids)), Inbox.bot_id.is_not(None))
+    )
+    return {inbox_id: bot_id for inbox_id, bot_id in rows if bot_id is not None}
+
+
+async def inboxes_of_account(
+    session: AsyncSession, account_id: int, user_id: int | None = None, bot_id: int | None = None
+) -> Sequence[Inbox]:
     stmt = select(Inbox).where(Inbox.account_id == account_id)
+    if bot_id is not None:
+        stmt = stmt.where(Inbox.bot_id == bot_id)
     if user_id is not None:
         stmt = stmt.where(Inbox.id.in_(select(InboxMember.inbox_id).where(InboxMember.user_id == user_id)))
     return (await session.scalars(stmt.order_by(Inbox.id))).all()

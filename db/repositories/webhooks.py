@@ -19,18 +19,19 @@ MAX_WEBHOOKS = 50
 async def webhook_in_account(
     session: AsyncSession, account_id: int, webhook_id: int, *, lock: bool = False
 ) -> Webhook | None:
-    stmt = select(Webhook).where(Webhook.id == webhook_id, Webhook.account_id == account_id)
+    # A bot's webhook is the bot's business (domain/accounts/bots.py), never an account webhook.
+    stmt = select(Webhook).where(Webhook.id == webhook_id, Webhook.account_id == account_id, Webhook.bot_id.is_(None))
     if lock:
         stmt = stmt.with_for_update()
     return await session.scalar(stmt)
 
 
 async def count_webhooks(session: AsyncSession, account_id: int) -> int:
-    """The account's own webhooks (API inboxes' callbacks do not count against the limit)."""
+    """The account's own webhooks (API inboxes' callbacks and bots' URLs do not count against the limit)."""
     stmt = (
         select(func.count())
         .select_from(Webhook)
-        .where(Webhook.account_id == account_id, Webhook.inbox_callback.is_(False))
+        .where(Webhook.account_id == account_id, Webhook.inbox_callback.is_(False), Webhook.bot_id.is_(None))
     )
     return await session.scalar(stmt) or 0
 
@@ -47,8 +48,20 @@ async def inbox_callback_of(session: AsyncSession, account_id: int, inbox_id: in
     return await session.scalar(stmt)
 
 
+async def bot_webhook_of(session: AsyncSession, account_id: int, bot_id: int) -> Webhook | None:
+    """The webhook that carries an agent bot's outgoing URL, if it has one."""
+    stmt = (
+        select(Webhook)
+        .where(Webhook.account_id == account_id, Webhook.bot_id == bot_id)
+        .order_by(Webhook.id)
+        .limit(1)
+        .with_for_update()
+    )
+    return await session.scalar(stmt)
+
+
 async def webhooks_page(session: AsyncSession, account_id: int, after: int | None, limit: int) -> Sequence[Webhook]:
-    stmt = select(Webhook).where(Webhook.account_id == account_id)
+    stmt = select(Webhook).where(Webhook.account_id == account_id, Webhook.bot_id.is_(None))
     if after is not None:
         stmt = stmt.where(Webhook.id > after)
     return (await session.scalars(stmt.order_by(Webhook.id).limit(limit + 1))).all()

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import Account, AccountMembership, ApiToken, Bot, CustomRole, Invitation, User
+from db.models import Account, AccountMembership, ApiToken, CustomRole, Invitation, User
 from db.repositories import accounts as repo
 from domain import audit, events
 from domain.accounts import tokens
@@ -541,18 +541,6 @@ async def delete_custom_role(session: AsyncSession, actor: Actor, role_id: int, 
 
 
 # --- bots and API tokens -----------------------------------------------------------------------------
-
-
-async def create_bot(session: AsyncSession, actor: Actor, *, name: str, description: str, meta: RequestMeta) -> Bot:
-    errors: list[FieldError] = []
-    name = _check_name(name, "name", errors)
-    if errors:
-        raise ValidationError(errors)
-    bot = Bot(account_id=actor.account_id, name=name, description=description[:1000])
-    session.add(bot)
-    await session.flush()
-    audit.record(session, actor, "bot.create", "Bot", bot.id, {"name": name}, meta)
-    return bot
 
 
 async def create_api_token(

@@ -19,6 +19,7 @@ class EventType(StrEnum):
     CONVERSATION_STATUS_CHANGED = "conversation.status_changed"
     CONVERSATION_MENTIONED = "conversation.mentioned"
     CONVERSATION_MERGED = "conversation.merged"
+    CONVERSATION_BOT_HANDOFF = "conversation.bot_handoff"
     ASSIGNEE_CHANGED = "assignee.changed"
     TEAM_CHANGED = "team.changed"
     MESSAGE_CREATED = "message.created"
@@ -103,6 +104,9 @@ KINDS: dict[EventType, Kind] = {
     T.CONVERSATION_MENTIONED: _kind(C.NOTIFICATIONS),
     # Recorded on the kept conversation; reports ignore it (moved messages stay counted once).
     T.CONVERSATION_MERGED: _kind(C.WEBHOOKS, webhook=W.CONVERSATION_MERGED, streams=_DESK),
+    # A bot hands a conversation to people; the status change logged beside it is what webhooks,
+    # reports and auto-assignment act on, so this one only marks the moment for the desk.
+    T.CONVERSATION_BOT_HANDOFF: _kind(streams=_DESK),
     T.ASSIGNEE_CHANGED: _kind(
         C.WEBHOOKS, C.NOTIFICATIONS, C.ASSIGNMENT, C.AUTOMATION, webhook=W.CONVERSATION_UPDATED, streams=_DESK
     ),

@@ -93,12 +93,13 @@ async def _visible(session: AsyncSession, actor: Actor, conversation_id: int) ->
 
 
 async def inbox_for_agent(session: AsyncSession, actor: Actor, inbox_id: int, field: str = "inboxId") -> Inbox:
-    """The account's inbox, when the actor is one of its agents (administrators and bots: any)."""
+    """The account's inbox, when the actor is one of its agents (administrators and account-wide bots:
+    any; an agent bot: the inboxes connected to it)."""
     inbox = await repo.inbox_in_account(session, actor.require_account_id(), inbox_id)
     if inbox is None or not (
         actor.is_administrator
-        or actor.kind == ActorKind.bot
-        or await repo.is_inbox_member(session, inbox.id, actor.require_user_id())
+        or (actor.kind == ActorKind.bot and (actor.bot_id is None or inbox.bot_id == actor.bot_id))
+        or (actor.kind != ActorKind.bot and await repo.is_inbox_member(session, inbox.id, actor.require_user_id()))
     ):
         raise ValidationError.single(field, "NOT_FOUND", "No such inbox, or you are not one of its agents.")
     return inbox
@@ -225,14 +226,19 @@ async def add_message(
         contact.last_activity_at = now
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED) and not contact.blocked:
             previous = conversation.status
-            conversation.status = ConversationStatus.OPEN
+            # In an inbox with a bot the bot answers first again (Chatwoot: pending).
+            reopened = ConversationStatus.PENDING if inbox.bot_id is not None else ConversationStatus.OPEN
+            conversation.status = reopened
             conversation.snoozed_until = None
             _event(
                 session,
                 conversation,
                 EventType.CONVERSATION_STATUS_CHANGED,
                 actor,
-                payload={"changed_attributes": {"status": [previous.value, "open"]}, "reason": "incoming_message"},
+                payload={
+                    "changed_attributes": {"status": [previous.value, reopened.value]},
+                    "reason": "incoming_message",
+                },
             )
     elif not private and message.sender_type == SenderType.USER:
         first = conversation.first_reply_created_at is None
@@ -449,6 +455,29 @@ async def _set_status(
             **({"reason": reason} if reason else {}),
         },
     )
+
+
+async def handoff(session: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    """A bot (or an agent) hands a pending conversation to people (Chatwoot's bot handoff): it opens,
+    with an activity line, so auto-assignment picks it up. Anything but pending is refused."""
+    conversation = await _visible(session, actor, conversation_id)
+    if conversation.status != ConversationStatus.PENDING:
+        raise ValidationError.single(
+            "id", "NOT_PENDING", "Only a pending conversation (one a bot is answering) can be handed off."
+        )
+    conversation.status = ConversationStatus.OPEN
+    actor_user = await _actor_user(session, actor)
+    _activity(session, conversation, f"Conversation was handed off to the team by {_actor_name(actor_user, actor)}")
+    _event(session, conversation, EventType.CONVERSATION_BOT_HANDOFF, actor)
+    _event(
+        session,
+        conversation,
+        EventType.CONVERSATION_STATUS_CHANGED,
+        actor,
+        payload={"changed_attributes": {"status": ["pending", "open"]}, "snoozed_until": None, "reason": "bot_handoff"},
+    )
+    await session.flush()
+    return conversation
 
 
 def _earliest(*values: datetime | None) -> datetime | None:

@@ -45,7 +45,8 @@ async def open_conversation(
     first_message: FirstMessage | None = None,
 ) -> tuple[Conversation, Message | None]:
     """A new conversation of `contact` in `inbox`: the account's next display id, open (resolved for a
-    blocked contact, Chatwoot's mute), waiting since now; then its assignee, if given, and its first
+    blocked contact, Chatwoot's mute; pending while the inbox has a bot, which answers first), waiting
+    since now; then its assignee, if given, and its first
     message, if given. The caller has checked that the actor may open it there."""
     now = utcnow()
     conversation = Conversation(
@@ -54,7 +55,9 @@ async def open_conversation(
         inbox_id=inbox.id,
         contact_id=contact.id,
         contact_inbox_id=contact_inbox_id,
-        status=ConversationStatus.RESOLVED if contact.blocked else ConversationStatus.OPEN,
+        status=ConversationStatus.RESOLVED
+        if contact.blocked
+        else (ConversationStatus.PENDING if inbox.bot_id is not None else ConversationStatus.OPEN),
         last_activity_at=now,
         waiting_since=now,
         additional_attributes=additional_attributes or {},

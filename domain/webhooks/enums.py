@@ -21,6 +21,19 @@ class WebhookEvent(StrEnum):
     CONVERSATION_TYPING_OFF = "conversation_typing_off"
 
 
+class BotEvent(StrEnum):
+    """What an agent bot is sent about the conversations of its inboxes (Chatwoot's `AgentBotListener`):
+    a new conversation, an incoming message, and a conversation opened (handed off or reopened).
+    Chatwoot's `webwidget_triggered` has no counterpart: the widget does not report being opened."""
+
+    CONVERSATION_CREATED = "conversation_created"
+    MESSAGE_CREATED = "message_created"
+    CONVERSATION_OPENED = "conversation_opened"
+
+
+BOT_EVENTS = frozenset(BotEvent)
+
+
 class WebhookDeliveryStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"

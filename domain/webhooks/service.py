@@ -19,11 +19,12 @@ from db.repositories import webhooks as repo
 from domain import audit, crypto
 from domain.accounts.actor import Actor
 from domain.audit import RequestMeta
-from domain.enums import ChannelType, MessageType
+from domain.enums import ChannelType, ConversationStatus, MessageType
 from domain.errors import FieldError, NotFound, ValidationError
 from domain.events import outbox
+from domain.events.enums import EventType
 from domain.webhooks import delivery, payloads, signing, ssrf
-from domain.webhooks.enums import WebhookDeliveryStatus, WebhookEvent
+from domain.webhooks.enums import BotEvent, WebhookDeliveryStatus, WebhookEvent
 from infra import metrics, traces
 from infra.api_names import camel_case
 from infra.settings import Settings
@@ -38,7 +39,7 @@ KEEP: Any = object()  # an omitted input field
 # --- configuration -------------------------------------------------------------------------------------
 
 
-async def _check_url(url: str, settings: Settings, errors: list[FieldError]) -> str:
+async def check_url(url: str, settings: Settings, errors: list[FieldError]) -> str:
     url = url.strip()
     try:
         await ssrf.vet(url, allow_private=settings.webhooks_allow_private_targets)
@@ -64,7 +65,7 @@ async def _check_inbox(
     return inbox_id
 
 
-def _set_secret(webhook: Webhook, secret: str, settings: Settings) -> None:
+def set_secret(webhook: Webhook, secret: str, settings: Settings) -> None:
     webhook.secret_encrypted = crypto.encrypt(secret, settings, context=SECRET_CONTEXT)
     webhook.secret_key_id = crypto.key_id_of(webhook.secret_encrypted) or ""
     webhook.secret_hint = signing.hint(secret)
@@ -94,7 +95,7 @@ async def create_webhook(
 ) -> tuple[Webhook, str]:
     """The new webhook and its signing secret (shown this once)."""
     errors: list[FieldError] = []
-    url = await _check_url(url, settings, errors)
+    url = await check_url(url, settings, errors)
     if len(description) > MAX_DESCRIPTION:
         errors.append(FieldError("description", "TOO_LONG", f"At most {MAX_DESCRIPTION} characters."))
     names = _check_events(events, errors)
@@ -116,7 +117,7 @@ async def create_webhook(
         created_by_id=actor.user_id,
         failed_deliveries_in_row=0,
     )
-    _set_secret(webhook, secret, settings)
+    set_secret(webhook, secret, settings)
     session.add(webhook)
     await session.flush()
     audit.record(
@@ -147,7 +148,7 @@ async def sync_inbox_callback(session: AsyncSession, inbox: Inbox, settings: Set
             await session.flush()
         return None
     errors: list[FieldError] = []
-    url = await _check_url(url, settings, errors)
+    url = await check_url(url, settings, errors)
     if errors:
         raise ValidationError([FieldError("callbackUrl", e.code, e.message) for e in errors])
     if existing is None:
@@ -161,7 +162,7 @@ async def sync_inbox_callback(session: AsyncSession, inbox: Inbox, settings: Set
             enabled=True,
             failed_deliveries_in_row=0,
         )
-        _set_secret(webhook, signing.new_secret(), settings)
+        set_secret(webhook, signing.new_secret(), settings)
         session.add(webhook)
     elif existing.url != url:
         existing.url = url
@@ -175,7 +176,7 @@ async def sync_inbox_callback(session: AsyncSession, inbox: Inbox, settings: Set
 
 
 def _refuse_callback(webhook: Webhook) -> None:
-    if webhook.inbox_callback:
+    if webhook.inbox_callback or webhook.bot_id is not None:
         raise ValidationError.single(
             None, "INBOX_CALLBACK", "This webhook is an API inbox's callback: change the inbox's callbackUrl instead."
         )
@@ -203,7 +204,7 @@ async def update_webhook(
         if url is None:
             errors.append(FieldError("url", "REQUIRED", "This field is required."))
         else:
-            values["url"] = await _check_url(url, settings, errors)
+            values["url"] = await check_url(url, settings, errors)
     if description is not KEEP:
         description = (description or "").strip()
         if len(description) > MAX_DESCRIPTION:
@@ -251,7 +252,7 @@ async def rotate_secret(
     """A new secret signs every request from now on, retries of earlier deliveries included."""
     webhook = await webhook_or_404(session, actor, webhook_id, lock=True)
     secret = signing.new_secret()
-    _set_secret(webhook, secret, settings)
+    set_secret(webhook, secret, settings)
     webhook.updated_at = utcnow()
     audit.record(session, actor, "webhook.secret_rotate", "Webhook", webhook.id, {}, meta)
     await session.flush()
@@ -302,7 +303,33 @@ def _message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
+def bot_event(event: Event) -> BotEvent | None:
+    """The name an agent bot hears this event by, if it hears it at all: a new conversation, the
+    contact's public messages (never its own replies, agents' or notes), and a conversation opened."""
+    if event.type == EventType.CONVERSATION_CREATED:
+        return BotEvent.CONVERSATION_CREATED
+    if event.type == EventType.MESSAGE_CREATED:
+        incoming = (event.payload or {}).get("message_type") == MessageType.INCOMING.value
+        return BotEvent.MESSAGE_CREATED if incoming and not event.private else None
+    if event.type == EventType.CONVERSATION_STATUS_CHANGED:
+        status = ((event.payload or {}).get("changed_attributes") or {}).get("status") or [None, None]
+        return BotEvent.CONVERSATION_OPENED if status[-1] == ConversationStatus.OPEN.value else None
+    return None
+
+
+def _matches_bot(webhook: Webhook, event: Event, inbox_bots: dict[int, int]) -> BotEvent | None:
+    """A bot's webhook hears its events of the inboxes connected to the bot now."""
+    if event.inbox_id is None or inbox_bots.get(event.inbox_id) != webhook.bot_id:
+        return None
+    if event.created_at < webhook.created_at:
+        return None
+    name = bot_event(event)
+    return name if name is not None and name.value in (webhook.events or []) else None
+
+
 def _matches(webhook: Webhook, event: Event, name: WebhookEvent) -> bool:
+    if webhook.bot_id is not None:
+        return False
     if name.value not in (webhook.events or []):
         return False
     # A webhook hears what happened after it was made, however late the fan-out of an older event runs.
@@ -333,31 +360,44 @@ async def fan_out(session: AsyncSession, event_ids: list[int]) -> list[int]:
     webhooks = await repo.subscribed_webhooks(session, sorted({e.account_id for e in events}))
     if not webhooks:
         return []
+    bots = [w for w in webhooks if w.bot_id is not None]
+    inbox_bots = (
+        await helpdesk_repo.bots_of_inboxes(session, sorted({e.inbox_id for e in events if e.inbox_id})) if bots else {}
+    )
     builder = payloads.PayloadBuilder(session)
     rows: list[dict[str, Any]] = []
+
+    def row(event: Event, webhook: Webhook, name: str, body: str) -> dict[str, Any]:
+        return {
+            "account_id": event.account_id,
+            "webhook_id": webhook.id,
+            "event_id": event.id,
+            "event_type": name,
+            "message_id": _message_id(),
+            "body": body,
+            "status": WebhookDeliveryStatus.PENDING,
+            "attempt_count": 0,
+            "created_at": utcnow(),
+        }
+
     for event in events:
         name = payloads.EVENT_MAP[event.type]
         targets = [w for w in webhooks if w.account_id == event.account_id and _matches(w, event, name)]
-        if not targets:
+        bot_targets = [
+            (w, bot_name)
+            for w in bots
+            if w.account_id == event.account_id and (bot_name := _matches_bot(w, event, inbox_bots)) is not None
+        ]
+        if not targets and not bot_targets:
             continue
         data = await builder.body(event)
         if data is None:
             continue
         body = payloads.encode(data)
         for webhook in targets:
-            rows.append(
-                {
-                    "account_id": event.account_id,
-                    "webhook_id": webhook.id,
-                    "event_id": event.id,
-                    "event_type": name.value,
-                    "message_id": _message_id(),
-                    "body": body,
-                    "status": WebhookDeliveryStatus.PENDING,
-                    "attempt_count": 0,
-                    "created_at": utcnow(),
-                }
-            )
+            rows.append(row(event, webhook, name.value, body))
+        for webhook, bot_name in bot_targets:
+            rows.append(row(event, webhook, bot_name.value, payloads.encode({**data, "event": bot_name.value})))
     new_ids = await repo.insert_deliveries(session, rows)
     for delivery_id in new_ids:
         outbox.add_job(session, DELIVER_ACTOR, delivery_id=delivery_id)

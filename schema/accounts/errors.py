@@ -29,6 +29,10 @@ class AccountErrorCode(Enum):
     LAST_ADMINISTRATOR = "LAST_ADMINISTRATOR"
     TAKEN = "TAKEN"
     INVALID_PERMISSION = "INVALID_PERMISSION"
+    INVALID_URL = "INVALID_URL"
+    FORBIDDEN_TARGET = "FORBIDDEN_TARGET"
+    UNRESOLVABLE = "UNRESOLVABLE"
+    LIMIT_REACHED = "LIMIT_REACHED"
 
 
 @strawberry.type(description="A user error of an accounts or authentication mutation.")

@@ -124,8 +124,20 @@ class CustomRoleUpdateInput:
 
 @strawberry.input(description="Create an agent bot.")
 class BotCreateInput:
-    name: str = strawberry.field(description="Display name.")
-    description: str = strawberry.field(default="", description="What it does.")
+    name: str = strawberry.field(description="Display name (at most 255 characters).")
+    description: str = strawberry.field(default="", description="What it does (at most 1,000 characters).")
+    outgoing_url: str | None = strawberry.field(
+        default=None, description="Where its events are POSTed (http or https; no private addresses)."
+    )
+
+
+@strawberry.input(description="Change an agent bot; omitted fields stay as they are.")
+class BotUpdateInput:
+    name: str | None = strawberry.field(default=strawberry.UNSET, description="Display name.")
+    description: str | None = strawberry.field(default=strawberry.UNSET, description="What it does.")
+    outgoing_url: str | None = strawberry.field(
+        default=strawberry.UNSET, description="Where its events are POSTed; null or blank: send none."
+    )
 
 
 @strawberry.input(description="Create an API token: a personal one, or (administrators) one for a bot.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from domain.accounts import bots
 from domain.accounts.policy import Rule
 from resolvers import accounts as acc
 from schema.accounts import types as t
@@ -118,7 +119,20 @@ class AccountsMutation:
     custom_role_delete: t.CustomRolePayload = mutation(
         acc.custom_role_delete, Rule.administrator, "Delete a custom role; its members fall back to their base role."
     )
-    bot_create: t.BotCreatePayload = mutation(acc.bot_create, Rule.administrator, "Create an agent bot.")
+    bot_create: t.BotCreatePayload = mutation(
+        acc.bot_create,
+        Rule.administrator,
+        f"Create an agent bot (at most {bots.MAX_BOTS} per account) with its API token; the token and the "
+        "signing secret of its outgoing URL are returned once.",
+    )
+    bot_update: t.BotPayload = mutation(
+        acc.bot_update, Rule.administrator, "Rename an agent bot, describe it, or change its outgoing URL."
+    )
+    bot_delete: t.BotPayload = mutation(
+        acc.bot_delete,
+        Rule.administrator,
+        "Delete an agent bot: its tokens stop working, its deliveries stop, its inboxes are left without a bot.",
+    )
     api_token_create: t.ApiTokenCreatePayload = mutation(
         acc.api_token_create,
         Rule.agent,

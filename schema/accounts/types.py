@@ -134,20 +134,48 @@ class Membership:
         )
 
 
-@strawberry.type(description="An agent bot: acts on the account through its API tokens.")
+@strawberry.type(
+    description="An agent bot: answers the inboxes connected to it first (their new conversations start "
+    "pending), is told about them at its outgoing URL, and acts on their conversations through its API tokens."
+)
 class Bot:
     pk: strawberry.Private[int]
     name: str = strawberry.field(description="Display name.")
     description: str = strawberry.field(description="What the bot does.")
+    outgoing_url: str | None = strawberry.field(
+        description="Where the bot's events (conversation_created, message_created for incoming messages, "
+        "conversation_opened) are POSTed, signed like webhooks; null: none are sent."
+    )
     created_at: datetime = strawberry.field(description="When it was created.")
 
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Bot", self.pk))
 
+    @strawberry.field(description="The inboxes connected to the bot (one bot per inbox), by id.")
+    async def inboxes(self, info: strawberry.Info) -> list[BotInbox]:
+        rows = await info.context.loaders.inboxes_by_bot.load(self.pk)
+        return [BotInbox(pk=r.id, name=r.name) for r in rows]
+
     @classmethod
     def from_row(cls, row) -> Bot:
-        return cls(pk=row.id, name=row.name, description=row.description, created_at=row.created_at)
+        return cls(
+            pk=row.id,
+            name=row.name,
+            description=row.description,
+            outgoing_url=row.outgoing_url,
+            created_at=row.created_at,
+        )
+
+
+@strawberry.type(description="An inbox an agent bot answers.")
+class BotInbox:
+    pk: strawberry.Private[int]
+    name: str = strawberry.field(description="The inbox's name.")
+
+    @strawberry.field(description="The inbox's global ID.")
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(encode_id("Inbox", self.pk))
 
 
 @strawberry.type(description="An API token (the secret itself is shown only once, when created).")
@@ -389,6 +417,21 @@ class CustomRolePayload:
 @strawberry.type(description="Result of `botCreate`.")
 class BotCreatePayload:
     bot: Bot | None = strawberry.field(description="The new bot.")
+    token: str | None = strawberry.field(
+        description="The bot's API token (send it as `Authorization: Bearer`): shown this once, never again."
+    )
+    secret: str | None = strawberry.field(
+        description="The secret that signs the requests to the outgoing URL: shown this once; null without a URL."
+    )
+    errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.type(description="Result of `botUpdate` and `botDelete`.")
+class BotPayload:
+    bot: Bot | None = strawberry.field(description="The bot (as it was, after a deletion).")
+    secret: str | None = strawberry.field(
+        description="A new signing secret, shown this once: when the bot got an outgoing URL it had none of."
+    )
     errors: list[AccountError] = strawberry.field(description="User errors; empty on success.")
 
 

@@ -37,6 +37,7 @@ class HelpdeskErrorCode(Enum):
     SAME_CONVERSATION = "SAME_CONVERSATION"
     ALREADY_MERGED = "ALREADY_MERGED"
     DIFFERENT_CONTACT = "DIFFERENT_CONTACT"
+    NOT_PENDING = "NOT_PENDING"
 
 
 @strawberry.type(description="A user error of a helpdesk mutation.")

@@ -52,6 +52,15 @@ class HelpdeskQuery:
 class HelpdeskMutation:
     inbox_create: i.InboxPayload = mutation(h.inbox_create, Rule.administrator, "Create an inbox.")
     inbox_update: i.InboxPayload = mutation(h.inbox_update, Rule.administrator, "Change an inbox.")
+    inbox_bot_set: i.InboxPayload = mutation(
+        h.inbox_bot_set,
+        Rule.administrator,
+        "Connect an agent bot to an inbox (one bot per inbox, replacing any other): its new conversations "
+        "start pending and the bot answers them first.",
+    )
+    inbox_bot_unset: i.InboxPayload = mutation(
+        h.inbox_bot_unset, Rule.administrator, "Leave an inbox without a bot: new conversations start open."
+    )
     inbox_members_set: i.InboxPayload = mutation(
         h.inbox_members_set, Rule.administrator, "Set the agents of an inbox (at most 100); they see its conversations."
     )
@@ -98,6 +107,12 @@ class HelpdeskMutation:
         h.conversation_status_update,
         Rule.member,
         "Open, set pending, resolve or snooze (until a future time or the next reply).",
+    )
+    conversation_handoff: i.ConversationPayload = mutation(
+        h.conversation_handoff,
+        Rule.member,
+        "Hand a pending conversation from its bot to people (agents and the bot itself may): it opens, "
+        "and auto-assignment picks it up. NOT_PENDING for any other status.",
     )
     conversation_priority_update: i.ConversationPayload = mutation(
         h.conversation_priority_update, Rule.member, "Set or clear the priority."

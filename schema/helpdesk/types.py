@@ -23,7 +23,7 @@ from domain.enums import (
 from domain.errors import BadUserInput
 from domain.helpdesk.inboxes import hmac_token_of
 from infra.api_names import camel_case
-from schema.accounts.types import User
+from schema.accounts.types import Bot, User
 from schema.core.ids import encode_id
 from schema.core.pagination import Connection, build_connection, decode_int_cursor, page_size
 
@@ -90,6 +90,14 @@ class Inbox:
     def channel_config(self) -> JSON:
         c = self.row.channel_config or {}
         return {camel_case(k): v for k, v in c.items()}
+
+    @strawberry.field(description="The agent bot that answers first (its new conversations start pending); null: none.")
+    async def bot(self, info: strawberry.Info) -> Bot | None:
+        bot_id = self.row.bot_id
+        if bot_id is None:
+            return None
+        row = await info.context.loaders.bot_by_id.load(bot_id)
+        return Bot.from_row(row) if row is not None and row.account_id == self.row.account_id else None
 
     @strawberry.field(description="Whether widget contacts must prove their identifier with an HMAC.")
     def hmac_mandatory(self) -> bool:
@@ -261,6 +269,13 @@ class Message:
             return None
         row = await info.context.loaders.contact_by_id.load(self.sender_pk)
         return Contact.from_row(row) if row else None
+
+    @strawberry.field(description="The agent bot that wrote it (senderType BOT).")
+    async def sender_bot(self, info: strawberry.Info) -> Bot | None:
+        if self.sender_type != SenderType.BOT or self.sender_pk is None:
+            return None
+        row = await info.context.loaders.bot_by_id.load(self.sender_pk)
+        return Bot.from_row(row) if row else None
 
     @strawberry.field(description="Its files (at most 15), with short-lived download links.")
     async def attachments(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.probes.base import PAYLOAD_ERRORS, Probe
 
 B_STATE = """
-  inboxes { id name }
+  inboxes { id name bot { id } }
   contacts(first: 20) { edges { node { id name email blocked labels { title } notes { id content } } } }
   conversations(first: 10) { edges { node { id status priority assignee { id } labels { title } customAttributes mergedInto { id }
     messages(first: 20) { edges { node { id content deletedAt } } } } } }

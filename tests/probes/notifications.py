@@ -29,6 +29,11 @@ async def setup_b(gql, world) -> None:
         'mutation { contactCreate(input: {name: "B", email: "bn@b.test"}) { contact { id } } }', headers=h
     )
     bot = await gql.data('mutation { botCreate(input: {name: "B channel"}) { bot { id } } }', headers=h)
+    await gql.data(  # a bot's token reaches the inboxes connected to it
+        "mutation($i: ID!, $b: ID!) { inboxBotSet(id: $i, botId: $b) { errors { code } } }",
+        {"i": inbox_id, "b": bot["botCreate"]["bot"]["id"]},
+        headers=h,
+    )
     token = await gql.data(
         'mutation($b: ID) { apiTokenCreate(input: {name: "b channel", botId: $b}) { secret } }',
         {"b": bot["botCreate"]["bot"]["id"]},
