@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.accounts.root import AccountsMutation, AccountsQuery
 from schema.attachments.root import AttachmentsMutation, AttachmentsQuery
+from schema.automatic_messages.root import AutomaticMessagesMutation, AutomaticMessagesQuery
 from schema.catalog.root import CatalogMutation, CatalogQuery
 from schema.diagnostics.root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
 from schema.execution import ParleyExecutionContext
@@ -23,6 +24,7 @@ from schema.notifications.root import NotificationsMutation, NotificationsQuery
 from schema.partners.root import PartnersMutation, PartnersQuery
 from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
 from schema.reports.root import ReportsMutation, ReportsQuery
+from schema.scheduling.root import SchedulingMutation, SchedulingQuery
 from schema.webhooks.root import WebhooksMutation, WebhooksQuery
 from schema.widget.root import WidgetMutation, WidgetQuery, WidgetSubscription
 
@@ -43,6 +45,8 @@ class Query(
     NotificationsQuery,
     WebhooksQuery,
     InboundEmailQuery,
+    SchedulingQuery,
+    AutomaticMessagesQuery,
     WidgetQuery,
 ):
     pass
@@ -62,6 +66,8 @@ class Mutation(
     NotificationsMutation,
     WebhooksMutation,
     InboundEmailMutation,
+    SchedulingMutation,
+    AutomaticMessagesMutation,
     WidgetMutation,
 ):
     pass
