@@ -9,7 +9,8 @@ leaves it pending for the next pass, a commit leaves it sent.
 An author who lost access before the time (removed from the account or the inbox) does not take
 the message with them: a promise made to a customer is kept. It goes out under the author's name,
 marked in `contentAttributes.author_had_left`, and any agent of the conversation may still cancel
-it before then."""
+it before then. Only when the author's user was deleted altogether is it cancelled
+(`author_deleted`): there is nobody left to send it as."""
 
 from __future__ import annotations
 
@@ -168,8 +169,7 @@ async def page(
 
 
 async def _author_still_in(session: AsyncSession, row: ScheduledMessage, conversation: Conversation) -> bool:
-    if row.author_id is None:
-        return False
+    assert row.author_id is not None
     found = await account_repo.membership_with_role(session, row.account_id, row.author_id)
     if found is None:
         return False
@@ -184,6 +184,13 @@ async def send_one(session: AsyncSession, now: datetime) -> ScheduledMessage | N
     row = await repo.claim_due(session, now)
     if row is None:
         return None
+    if row.author_id is None:
+        # The author's user no longer exists anywhere: there is nobody to send it as.
+        row.status = ScheduledMessageStatus.CANCELLED
+        row.cancel_reason = "author_deleted"
+        row.cancelled_at = row.updated_at = now
+        await session.flush()
+        return row
     conversation = await session.get(Conversation, row.conversation_id, with_for_update=True)
     assert conversation is not None  # the row goes with its conversation (ON DELETE CASCADE)
     inbox = await session.get_one(Inbox, conversation.inbox_id)

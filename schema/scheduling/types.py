@@ -31,7 +31,7 @@ class ScheduledMessage:
     sent_at: datetime | None = strawberry.field(description="When it was sent.")
     cancelled_at: datetime | None = strawberry.field(description="When it was cancelled.")
     cancel_reason: str | None = strawberry.field(
-        description="cancelled_by_author, cancelled_by_agent, or send_failed (it could no longer be sent)."
+        description="cancelled_by_author, cancelled_by_agent, send_failed (it could no longer be sent) or author_deleted."
     )
     created_at: datetime = strawberry.field(description="When it was scheduled.")
     updated_at: datetime = strawberry.field(description="When it last changed.")
