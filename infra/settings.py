@@ -211,6 +211,12 @@ class Settings(BaseSettings):
     assignment_sweep_seconds: float = Field(
         10.0, description="How often waiting conversations are offered to agents who came online"
     )
+    scheduled_messages_sweep_seconds: float = Field(
+        5.0, description="How often the scheduler sends the scheduled messages whose time has come"
+    )
+    auto_resolve_sweep_seconds: float = Field(
+        60.0, description="How often idle conversations are resolved under their account's auto-resolve setting"
+    )
     presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
     presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
     typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")

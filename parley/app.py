@@ -21,7 +21,7 @@ from infra.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
 from infra.logs import get_logger
 from infra.services import Services
 from infra.settings import Introspection, Settings, get_settings
-from parley import __version__, mail_ingress, public_api, widget_pages
+from parley import __version__, csat_pages, mail_ingress, public_api, widget_pages
 from parley.files import files_mount
 from parley.graphql_view import ParleyGraphQL
 from parley.metrics_view import metrics_endpoint
@@ -283,6 +283,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *widget_pages.routes(),  # /widget.js and /widget/demo
         *mail_ingress.routes(settings),  # POST /mail/inbound
         *public_api.routes(),  # the API channel's client API, /public/api/v1/inboxes/…
+        *csat_pages.routes(),  # /survey/<token>: the CSAT survey an email links to
     ]
     app = Starlette(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
     # Added first, so innermost: a refusal still carries CORS headers and a request id.

@@ -174,6 +174,7 @@ FIELDS: dict[str, dict[str, Any]] = {
             "greeting_enabled",
             "greeting_message",
             "out_of_office_message",
+            "csat_survey_enabled",
             "working_hours_enabled",
             "timezone",
             "enable_auto_assignment",

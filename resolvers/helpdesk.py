@@ -100,6 +100,7 @@ def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
         "greetingMessage": value.greeting_message,
         "outOfOfficeMessage": value.out_of_office_message,
         "workingHoursEnabled": value.working_hours_enabled,
+        "csatSurveyEnabled": value.csat_survey_enabled,
         "workingHours": hours,
         "timezone": value.timezone,
         "enableAutoAssignment": value.enable_auto_assignment,

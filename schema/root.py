@@ -9,6 +9,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from schema.accounts.root import AccountsMutation, AccountsQuery
 from schema.attachments.root import AttachmentsMutation, AttachmentsQuery
+from schema.automatic_messages.root import AutomaticMessagesMutation, AutomaticMessagesQuery
 from schema.automation.root import AutomationMutation, AutomationQuery
 from schema.catalog.root import CatalogMutation, CatalogQuery
 from schema.diagnostics.root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
@@ -24,6 +25,7 @@ from schema.notifications.root import NotificationsMutation, NotificationsQuery
 from schema.partners.root import PartnersMutation, PartnersQuery
 from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
 from schema.reports.root import ReportsMutation, ReportsQuery
+from schema.scheduling.root import SchedulingMutation, SchedulingQuery
 from schema.webhooks.root import WebhooksMutation, WebhooksQuery
 from schema.widget.root import WidgetMutation, WidgetQuery, WidgetSubscription
 
@@ -44,6 +46,8 @@ class Query(
     NotificationsQuery,
     WebhooksQuery,
     InboundEmailQuery,
+    SchedulingQuery,
+    AutomaticMessagesQuery,
     WidgetQuery,
     AutomationQuery,
 ):
@@ -64,6 +68,8 @@ class Mutation(
     NotificationsMutation,
     WebhooksMutation,
     InboundEmailMutation,
+    SchedulingMutation,
+    AutomaticMessagesMutation,
     WidgetMutation,
     AutomationMutation,
 ):

@@ -1,4 +1,5 @@
-"""Periodic work beside the worker: the outbox sweeper, snooze wake-ups, digests and housekeeping."""
+"""Periodic work beside the worker: the outbox sweeper, snooze wake-ups, scheduled messages, auto-resolve,
+digests and housekeeping."""
 
 from __future__ import annotations
 
@@ -91,6 +92,12 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
 
     scheduler.every(settings.assignment_sweep_seconds, "assignment.waiting", lambda: assign_waiting(sessions, relay))
     scheduler.every(settings.mail_imap_poll_seconds, "mail.imap_poll", lambda: poll_imap(sessions, relay))
+    scheduler.every(
+        settings.scheduled_messages_sweep_seconds, "messages.send_scheduled", lambda: send_scheduled(sessions, relay)
+    )
+    scheduler.every(
+        settings.auto_resolve_sweep_seconds, "conversations.auto_resolve", lambda: auto_resolve(sessions, relay)
+    )
     if settings.mail_imap_idle:
         watchers = imap_idle_watchers(sessions, relay)
         scheduler.every(settings.mail_imap_idle_check_seconds, "mail.imap_idle", watchers.check)
@@ -109,6 +116,25 @@ def imap_idle_watchers(sessions, relay: Relay):
     settings = resources().settings
     config = InboundConfig(settings, AttachmentConfig.from_settings(settings))
     return IdleWatchers(sessions, relay, config, settings.mail_imap_idle_check_seconds)
+
+
+async def send_scheduled(sessions, relay: Relay | None = None) -> int:
+    """Send the scheduled messages whose time has come, each claimed under a lock other schedulers
+    skip and marked sent in the unit of work that writes it."""
+    from domain.events import Relay, unit_of_work
+    from domain.scheduling.service import send_due
+
+    relay = relay or Relay(sessions, None, None, 0.0)
+    return await send_due(lambda: unit_of_work(sessions, relay))
+
+
+async def auto_resolve(sessions, relay: Relay | None = None) -> int:
+    """Resolve the conversations idle for longer than their account's auto-resolve setting."""
+    from domain.automatic_messages.service import resolve_idle
+    from domain.events import Relay, unit_of_work
+
+    async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
+        return await resolve_idle(session)
 
 
 async def poll_imap(sessions, relay: Relay) -> int:

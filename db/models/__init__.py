@@ -32,6 +32,7 @@ from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.saved_views import SavedView
+from db.models.scheduling import ScheduledMessage
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "ReportingEvent",
     "ReportingRollup",
     "SavedView",
+    "ScheduledMessage",
     "Attachment",
     "CannedResponse",
     "Contact",

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 
 from db.base import Base, JSONType, UTCDateTime, utcnow
@@ -50,6 +50,8 @@ class Inbox(Base):
     greeting_message: Mapped[str] = mapped_column(Text, default="")
     out_of_office_message: Mapped[str] = mapped_column(Text, default="")
     working_hours_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Chatwoot's csat_survey_enabled: a satisfaction survey goes to the contact when a conversation resolves.
+    csat_survey_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     working_hours: Mapped[list[Any]] = mapped_column(JSONType, default=list)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     enable_auto_assignment: Mapped[bool] = mapped_column(Boolean, default=True)

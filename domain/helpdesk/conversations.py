@@ -197,6 +197,7 @@ async def add_message(
         mentions in a private note notify. The caller has checked who may write here."""
     now = utcnow()
     incoming = message_type == MessageType.INCOMING
+    contact: Contact | None = None
     message = Message(
         account_id=conversation.account_id,
         conversation_id=conversation.id,
@@ -267,6 +268,10 @@ async def add_message(
         private=private,
         payload={"message_type": message_type.value},
     )
+    if incoming and not automatic and contact is not None and not contact.blocked:
+        from domain.automatic_messages import service as automatic_messages
+
+        await automatic_messages.after_incoming(session, conversation, inbox, now=now)
     return message
 
 
@@ -429,6 +434,7 @@ async def _set_status(
     snoozed_until: datetime | None,
     now: datetime,
     reason: str | None = None,
+    activity: str | None = None,
 ) -> None:
     if status == ConversationStatus.SNOOZED:
         if snoozed_until is not None and snoozed_until <= now:
@@ -442,8 +448,10 @@ async def _set_status(
     conversation.snoozed_until = snoozed_until if status == ConversationStatus.SNOOZED else None
     if status == ConversationStatus.RESOLVED:
         conversation.waiting_since = None
-    actor_user = await _actor_user(session, actor)
-    _activity(session, conversation, STATUS_TEXT[status].format(who=_actor_name(actor_user, actor)))
+    if activity is None:
+        actor_user = await _actor_user(session, actor)
+        activity = STATUS_TEXT[status].format(who=_actor_name(actor_user, actor))
+    _activity(session, conversation, activity)
     _event(
         session,
         conversation,
@@ -455,6 +463,17 @@ async def _set_status(
             **({"reason": reason} if reason else {}),
         },
     )
+    if status == ConversationStatus.RESOLVED:
+        from domain.automatic_messages import service as automatic_messages
+
+        await automatic_messages.after_resolved(session, conversation, reason=reason)
+
+
+async def resolve_automatically(
+    session: AsyncSession, actor: Actor, conversation: Conversation, now: datetime, *, activity: str, reason: str
+) -> None:
+    """Resolve a conversation the caller holds locked, with its own activity line (auto-resolve)."""
+    await _set_status(session, actor, conversation, ConversationStatus.RESOLVED, None, now, reason, activity)
 
 
 async def handoff(session: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:

@@ -89,6 +89,10 @@ async def open_conversation(
             message_type=first_message.message_type,
             content_attributes={},
         )
+        if first_message.message_type == MessageType.INCOMING and not contact.blocked:
+            from domain.automatic_messages import service as automatic_messages
+
+            await automatic_messages.after_opened(session, conversation, inbox)
     return conversation, message
 
 

@@ -141,6 +141,9 @@ async def submit_csat(
         session.add(response)
     else:
         response.rating, response.feedback = rating, feedback
+    from domain.automatic_messages.csat_survey import record_on_message
+
+    await record_on_message(session, conversation.id, rating, feedback)
     await session.flush()
     return response
 

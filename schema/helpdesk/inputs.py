@@ -59,6 +59,9 @@ class InboxSettingsInput:
     greeting_message: str | None = strawberry.field(default=None, description="The greeting.")
     out_of_office_message: str | None = strawberry.field(default=None, description="Shown outside working hours.")
     working_hours_enabled: bool | None = strawberry.field(default=None, description="Apply working hours.")
+    csat_survey_enabled: bool | None = strawberry.field(
+        default=None, description="Send a CSAT survey when a conversation resolves (widget message; email link)."
+    )
     working_hours: list[WorkingHoursInput] | None = strawberry.field(
         default=None, description="At most one entry per weekday."
     )

@@ -112,7 +112,7 @@ class Inbox:
             return None
         return hmac_token_of(self.row, info.context.settings)
 
-    @strawberry.field(description="Greeting sent to new conversations.")
+    @strawberry.field(description="Whether a contact who opens a conversation is greeted with the greeting text.")
     def greeting_enabled(self) -> bool:
         return self.row.greeting_enabled
 
@@ -120,9 +120,17 @@ class Inbox:
     def greeting_message(self) -> str:
         return self.row.greeting_message
 
-    @strawberry.field(description="Text shown outside working hours.")
+    @strawberry.field(
+        description="Sent (once per stretch of closed hours) to a contact who writes outside working hours."
+    )
     def out_of_office_message(self) -> str:
         return self.row.out_of_office_message
+
+    @strawberry.field(
+        description="A CSAT survey goes to the contact when a conversation resolves (once per conversation)."
+    )
+    def csat_survey_enabled(self) -> bool:
+        return self.row.csat_survey_enabled
 
     @strawberry.field(description="Whether working hours apply.")
     def working_hours_enabled(self) -> bool:

@@ -82,6 +82,9 @@ class WidgetMessage:
     sender_name: str | None = strawberry.field(description="The agent's (or bot's) name on replies; never an email.")
     created_at: datetime = strawberry.field(description="When it was written.")
     deleted: bool = strawberry.field(description="Deleted by its author.")
+    content_type: str = strawberry.field(
+        description="text, or input_csat: the satisfaction survey, answered with widgetCsatSubmit."
+    )
 
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
@@ -117,6 +120,7 @@ class WidgetMessage:
             sender_name=name,
             created_at=row.created_at,
             deleted=row.deleted_at is not None,
+            content_type=str((row.content_attributes or {}).get("content_type") or "text"),
         )
 
 

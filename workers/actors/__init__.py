@@ -3,6 +3,7 @@
 from workers.actors import (  # noqa: F401  # noqa: F401
     assignment,
     attachments,
+    automatic_messages,
     automation,
     contacts,
     diagnostics,

@@ -1,0 +1,1 @@
+"""Messages Parley writes by itself: greeting, out of office, CSAT survey, and auto-resolve."""
