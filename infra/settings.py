@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     assignment_sweep_seconds: float = Field(
         10.0, description="How often waiting conversations are offered to agents who came online"
     )
+    sla_sweep_seconds: float = Field(
+        10.0, gt=0, description="How often SLA deadlines and warnings that came due are recorded"
+    )
     presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
     presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
     typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")

@@ -407,7 +407,12 @@ def conversation_cursor_sql(sort: str, r: str) -> str:
             f"WHEN 'low' THEN 1 ELSE 0 END)::text"
         )
     else:
-        column = {"LAST_ACTIVITY": "last_activity_at", "CREATED": "created_at", "WAITING_SINCE": "waiting_since"}[sort]
+        column = {
+            "LAST_ACTIVITY": "last_activity_at",
+            "CREATED": "created_at",
+            "WAITING_SINCE": "waiting_since",
+            "SLA_DUE": "sla_due_at",
+        }[sort]
         value = f"coalesce({isoformat_sql(f'{r}.{column}')}, '9999-01-01T00:00:00+00:00')"
     return cursor_sql(f"{value} || '|' || {r}.id::text")
 

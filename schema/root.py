@@ -23,6 +23,7 @@ from schema.notifications.root import NotificationsMutation, NotificationsQuery
 from schema.partners.root import PartnersMutation, PartnersQuery
 from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
 from schema.reports.root import ReportsMutation, ReportsQuery
+from schema.sla.root import SlaMutation, SlaQuery
 from schema.webhooks.root import WebhooksMutation, WebhooksQuery
 from schema.widget.root import WidgetMutation, WidgetQuery, WidgetSubscription
 
@@ -39,6 +40,7 @@ class Query(
     PartnersQuery,
     RealtimeQuery,
     ReportsQuery,
+    SlaQuery,
     AttachmentsQuery,
     NotificationsQuery,
     WebhooksQuery,
@@ -58,6 +60,7 @@ class Mutation(
     PartnersMutation,
     RealtimeMutation,
     ReportsMutation,
+    SlaMutation,
     AttachmentsMutation,
     NotificationsMutation,
     WebhooksMutation,

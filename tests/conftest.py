@@ -233,6 +233,7 @@ def make_settings(tmp: Path, **overrides) -> Settings:
         mail_max_bytes=256 * 1024,
         mail_imap_poll_seconds=0.5,
         assignment_sweep_seconds=1.0,
+        sla_sweep_seconds=0.5,
         # The tests' IMAP and SMTP servers listen on loopback; the refusal has its own test
         # (tests/test_inbox_smtp.py).
         mail_allow_private_hosts=True,

@@ -1,4 +1,4 @@
-"""Periodic work beside the worker: the outbox sweeper, snooze wake-ups, digests and housekeeping."""
+"""Periodic work beside the worker: the outbox sweeper, snooze wake-ups, SLA deadlines, digests and housekeeping."""
 
 from __future__ import annotations
 
@@ -80,6 +80,7 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     from workers.actors.assignment import assign_waiting
 
     scheduler.every(settings.assignment_sweep_seconds, "assignment.waiting", lambda: assign_waiting(sessions, relay))
+    scheduler.every(settings.sla_sweep_seconds, "sla.evaluate", lambda: evaluate_slas(sessions, relay))
     scheduler.every(settings.mail_imap_poll_seconds, "mail.imap_poll", lambda: poll_imap(sessions, relay))
     return scheduler
 
@@ -103,6 +104,21 @@ async def wake_snoozed_conversations(sessions, relay: Relay | None = None) -> in
 
     async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
         return await wake_snoozed(session)
+
+
+async def evaluate_slas(sessions, relay: Relay | None = None) -> int:
+    """Record the SLA warnings and misses that came due, a batch per transaction: the rows are claimed
+    with locks other schedulers skip, and cleared in the transaction that records their events."""
+    from domain.events import Relay, unit_of_work
+    from domain.sla.tracking import MAX_PER_PASS, evaluate_due
+
+    total = 0
+    while True:
+        async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
+            recorded, claimed = await evaluate_due(session)
+        total += recorded
+        if claimed < MAX_PER_PASS:
+            return total
 
 
 async def enqueue_orphan_sweep(broker) -> None:

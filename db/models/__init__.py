@@ -31,6 +31,7 @@ from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.saved_views import SavedView
+from db.models.sla import AppliedSla, SlaPolicy
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "ReportingEvent",
     "ReportingRollup",
     "SavedView",
+    "AppliedSla",
+    "SlaPolicy",
     "Attachment",
     "CannedResponse",
     "Contact",
