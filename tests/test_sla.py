@@ -348,3 +348,147 @@ async def test_the_report_adds_up_hit_rates_per_policy(desk: Desk):
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     refused = await desk.run(desk.agent, REPORT, span)
     assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+# --- errors and other accounts ------------------------------------------------------------------------
+
+
+def codes(payload: dict) -> list[tuple[str | None, str]]:
+    return [(e["field"], e["code"]) for e in payload["errors"]]
+
+
+async def test_bad_policies_are_typed_errors_and_change_nothing(desk: Desk):
+    gold = await policy(desk, name="Gold", firstResponseSeconds=60)
+    cases = [
+        ({"name": "Neg", "firstResponseSeconds": -1}, [("firstResponseSeconds", "OUT_OF_RANGE")]),
+        ({"name": "Zero", "resolutionSeconds": 0}, [("resolutionSeconds", "OUT_OF_RANGE")]),
+        ({"name": "Huge", "nextResponseSeconds": 366 * 86400 + 1}, [("nextResponseSeconds", "OUT_OF_RANGE")]),
+        ({"name": "Nothing"}, [(None, "NO_TARGET")]),
+        ({"name": "  ", "firstResponseSeconds": 5}, [("name", "REQUIRED")]),
+        ({"name": "gold", "firstResponseSeconds": 5}, [("name", "TAKEN")]),
+        ({"name": "x" * 101, "firstResponseSeconds": 5}, [("name", "REQUIRED")]),
+    ]
+    for values, expected in cases:
+        body = await desk.data(desk.admin, CREATE, {"in": values})
+        payload = body["slaPolicyCreate"]
+        assert payload["slaPolicy"] is None and codes(payload) == expected, (values, payload)
+        assert all(e["message"] for e in payload["errors"])
+    # Updates: the same rules; an explicit null stops a target, but not the last one.
+    body = await desk.data(desk.admin, UPDATE, {"id": gold["id"], "in": {"firstResponseSeconds": 0}})
+    assert codes(body["slaPolicyUpdate"]) == [("firstResponseSeconds", "OUT_OF_RANGE")]
+    body = await desk.data(desk.admin, UPDATE, {"id": gold["id"], "in": {"firstResponseSeconds": None}})
+    assert codes(body["slaPolicyUpdate"]) == [(None, "NO_TARGET")]
+    body = await desk.data(
+        desk.admin, UPDATE, {"id": gold["id"], "in": {"resolutionSeconds": 7200, "description": "Top customers"}}
+    )
+    assert body["slaPolicyUpdate"]["errors"] == []
+    assert body["slaPolicyUpdate"]["slaPolicy"] == {
+        **gold,
+        "resolutionSeconds": 7200,
+        "description": "Top customers",
+    }
+    # Agents read policies but may not change them.
+    refused = await desk.run(desk.agent, CREATE, {"in": {"name": "Mine", "firstResponseSeconds": 5}})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    listed = (await desk.data(desk.agent, "{ slaPolicies { name resolutionSeconds } }"))["slaPolicies"]
+    assert listed == [{"name": "Gold", "resolutionSeconds": 7200}]
+    # Applying: a policy id that names nothing is a typed error; removing an SLA that is not there too.
+    conversation = await desk.new_conversation()
+    body = await desk.data(desk.agent, APPLY, {"c": conversation["id"], "p": "bogus"})
+    assert body["conversationSlaApply"]["conversation"] is None
+    assert codes(body["conversationSlaApply"]) == [("slaPolicyId", "NOT_FOUND")]
+    body = await desk.data(desk.agent, REMOVE, {"c": conversation["id"]})
+    assert codes(body["conversationSlaRemove"]) == [("id", "NO_SLA")]
+    assert (await sla_of(desk, conversation["id"]))["sla"] is None
+    # The outsider (not an agent of the inbox) cannot see the conversation, so cannot apply to it.
+    hidden = await desk.run(desk.outsider, APPLY, {"c": conversation["id"], "p": gold["id"]})
+    assert hidden["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    # Deleting a policy removes the SLAs it applied; the conversation stays.
+    await apply(desk, conversation["id"], gold["id"])
+    body = await desk.data(desk.admin, DELETE, {"id": gold["id"]})
+    assert body["slaPolicyDelete"]["errors"] == []
+    state = await sla_of(desk, conversation["id"])
+    assert state["sla"] is None and state["slaDueAt"] is None
+    assert (await desk.data(desk.admin, "{ slaPolicies { id } }"))["slaPolicies"] == []
+
+
+async def test_another_accounts_policies_and_conversations_stay_out_of_reach(gql, desk: Desk):
+    other = await signup(gql, account="Elsewhere")
+    theirs = (
+        await gql.data(CREATE, {"in": {"name": "Theirs", "firstResponseSeconds": 60}}, headers=other.headers())
+    )["slaPolicyCreate"]["slaPolicy"]
+    ours = await policy(desk, name="Ours", firstResponseSeconds=60)
+    conversation = await desk.new_conversation()
+    # Our conversation, their policy: a typed NOT_FOUND, nothing applied.
+    body = await desk.data(desk.agent, APPLY, {"c": conversation["id"], "p": theirs["id"]})
+    assert codes(body["conversationSlaApply"]) == [("slaPolicyId", "NOT_FOUND")]
+    assert (await sla_of(desk, conversation["id"]))["sla"] is None
+    # Their administrator cannot read, change, delete or apply ours, nor touch our conversation.
+    for document, variables in (
+        ("query($id: ID!) { slaPolicy(id: $id) { id } }", {"id": ours["id"]}),
+        (UPDATE, {"id": ours["id"], "in": {"name": "Pwned"}}),
+        (DELETE, {"id": ours["id"]}),
+        (APPLY, {"c": conversation["id"], "p": theirs["id"]}),
+        (REMOVE, {"c": conversation["id"]}),
+    ):
+        body = await gql.execute(document, variables, headers=other.headers())
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", (document, body)
+    assert [p["name"] for p in (await gql.data("{ slaPolicies { name } }", headers=other.headers()))["slaPolicies"]] == [
+        "Theirs"
+    ]
+    assert (await desk.data(desk.admin, "{ slaPolicies { name } }"))["slaPolicies"] == [{"name": "Ours"}]
+    today = datetime.now(UTC).date()
+    rows = (await gql.data(REPORT, {"s": str(today), "u": str(today)}, headers=other.headers()))["slaReport"]
+    assert [r["policy"]["name"] for r in rows] == ["Theirs"]
+    # Their filter by our policy finds nothing of ours.
+    await apply(desk, conversation["id"], ours["id"])
+    found = await gql.data(LIST, {"f": {"slaPolicyId": ours["id"]}}, headers=other.headers())
+    assert found["conversations"]["edges"] == []
+
+
+# --- statement counts ---------------------------------------------------------------------------------
+
+
+async def test_lists_with_slas_do_not_grow_statements_with_the_page(gql, smtp, server, db_engine):
+    desk = await build_desk(gql, smtp)
+    await seed(db_engine, desk, 60)
+    gold = await policy(desk, name="Gold", firstResponseSeconds=600)
+    await policy(desk, name="Silver", resolutionSeconds=600)
+    account_pk = decode_id((await desk.data(desk.admin, "{ account { id } }"))["account"]["id"], "Account")
+    now = datetime.now(UTC)
+    async with db_engine.begin() as c:
+        await c.execute(
+            text(
+                "INSERT INTO applied_slas (account_id, sla_policy_id, conversation_id, status, first_response_due_at, "
+                "first_response_missed, next_response_missed, resolution_missed, check_at, created_at, updated_at) "
+                "SELECT account_id, :p, id, 'active', :d, false, false, false, :d, :t, :t FROM conversations "
+                "WHERE account_id = :a"
+            ),
+            {"a": account_pk, "p": decode_id(gold["id"], "SlaPolicy"), "d": now + timedelta(hours=1), "t": now},
+        )
+        await c.execute(
+            text("UPDATE conversations SET sla_policy_id = :p, sla_due_at = :d WHERE account_id = :a"),
+            {"a": account_pk, "p": decode_id(gold["id"], "SlaPolicy"), "d": now + timedelta(hours=1)},
+        )
+    engine = server.app.state.services.engine
+    document = """query($f: Int) { conversations(first: $f, sort: SLA_DUE, filter: {slaStatus: ACTIVE}) {
+      edges { node { id slaDueAt sla { status dueAt firstResponseMissed policy { name } } } } } }"""
+    await desk.data(desk.agent, document, {"f": 1})
+    counts = {}
+    for first in (10, 50):
+        with count_statements(engine) as statements:
+            body = await desk.data(desk.agent, document, {"f": first})
+        assert len(body["conversations"]["edges"]) == first
+        assert {e["node"]["sla"]["policy"]["name"] for e in body["conversations"]["edges"]} == {"Gold"}
+        counts[first] = len(statements)
+    assert counts[10] == counts[50], counts
+    assert counts[10] <= 4, counts  # the list, the applied SLAs, their policies
+    # The policy list and the report: one statement each, whatever the number of policies.
+    today = datetime.now(UTC).date()
+    with count_statements(engine) as statements:
+        await desk.data(desk.admin, "{ slaPolicies { id name } }")
+    assert len(statements) <= 2, statements
+    with count_statements(engine) as statements:
+        rows = (await desk.data(desk.admin, REPORT, {"s": str(today), "u": str(today)}))["slaReport"]
+    assert [(r["policy"]["name"], r["applied"]) for r in rows] == [("Gold", 60), ("Silver", 0)]
+    assert len(statements) <= 5, statements
