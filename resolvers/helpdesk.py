@@ -21,8 +21,8 @@ from domain.errors import BadUserInput, NotFound, RateLimited, ValidationError
 from domain.filters.conditions import Compiler as FilterCompiler
 from domain.filters.conditions import Condition
 from domain.filters.enums import ConversationTab
-from domain.sla.enums import SlaStatus
 from domain.helpdesk import contacts, conversations, inboxes, opening, transcript
+from domain.sla.enums import SlaStatus
 from infra.api_names import camel_case
 from resolvers.attachments import config as attachment_config
 from resolvers.attachments import decode_attachment_ids

@@ -135,7 +135,10 @@ async def sla_report_rows(info: Ctx, input: SlaArg) -> list[t.SlaReportRow]:
     actor = await info.context.actor()
     async with info.context.db() as session, _bad_input():
         rows = await sla_report.sla_summary(session, actor.account_id, since=input.since, until=input.until)
-    return [t.SlaReportRow(policy_pk=r.policy_id, applied=r.applied, hit=r.hit, missed=r.missed, hit_rate=r.hit_rate) for r in rows]
+    return [
+        t.SlaReportRow(policy_pk=r.policy_id, applied=r.applied, hit=r.hit, missed=r.missed, hit_rate=r.hit_rate)
+        for r in rows
+    ]
 
 
 async def report_export(info: Ctx, id: ExportID) -> t.ReportExport:

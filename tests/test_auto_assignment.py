@@ -198,7 +198,9 @@ async def test_an_offline_agents_conversations_go_to_the_agent_online(server: Li
     async with _online(server, agents[1:2]):
         await asyncio.sleep(2.5)  # two sweeps: nothing moves while the inbox does not ask for it
         assert await _assignees(desk, conversations) == [ids[0], ids[0]]
-        body = await desk.data(desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": 2}})
+        body = await desk.data(
+            desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": 2}}
+        )
         assert body["inboxUpdate"]["errors"] == [], body
         assert body["inboxUpdate"]["inbox"]["reassignOfflineAfterSeconds"] == 2
         deadline = asyncio.get_running_loop().time() + 20
@@ -216,12 +218,18 @@ async def test_an_offline_agents_conversations_go_to_the_agent_online(server: Li
 async def test_the_grace_period_is_checked(team):
     desk, _, _ = team
     for value in (0, -5, 86_401):
-        body = await desk.data(desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": value}})
+        body = await desk.data(
+            desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": value}}
+        )
         assert body["inboxUpdate"]["inbox"] is None
         assert [(e["field"], e["code"]) for e in body["inboxUpdate"]["errors"]] == [
             ("reassignOfflineAfterSeconds", "OUT_OF_RANGE")
         ], body
-    on = await desk.data(desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": 300}})
+    on = await desk.data(
+        desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": 300}}
+    )
     assert on["inboxUpdate"]["inbox"]["reassignOfflineAfterSeconds"] == 300
-    off = await desk.data(desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": None}})
+    off = await desk.data(
+        desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": None}}
+    )
     assert off["inboxUpdate"]["inbox"]["reassignOfflineAfterSeconds"] is None

@@ -135,7 +135,10 @@ async def racing_schedulers(db_engine, n: int = 2):
 
 
 async def test_a_first_response_warns_then_misses_exactly_once(
-    server: LiveServer, desk: Desk, db_engine, receiver  # noqa: F811 - the fixture
+    server: LiveServer,
+    desk: Desk,
+    db_engine,
+    receiver,
 ):
     webhook, _ = await create_webhook(desk, receiver.url, ["SLA_WARNING", "SLA_MISSED"])
     gold = await policy(desk, firstResponseSeconds=6)
@@ -166,12 +169,12 @@ async def test_a_first_response_warns_then_misses_exactly_once(
     await asyncio.sleep(0.5)
     bodies = [r.json() for r in receiver.requests]
     assert [b["event"] for b in bodies] == ["sla_warning", "sla_missed"], bodies
-    assert all(b["sla"] == {"target": "first_response", "slaPolicyId": gold["id"], "dueAt": b["sla"]["dueAt"]} for b in bodies)
+    assert all(
+        b["sla"] == {"target": "first_response", "slaPolicyId": gold["id"], "dueAt": b["sla"]["dueAt"]} for b in bodies
+    )
     assert bodies[1]["conversation"]["id"] == conversation["id"] and received
     # Notifications: the administrator is told once of each (Chatwoot tells admins, assignee, participants).
-    found = await wait_until(
-        lambda: _sla_notifications(desk), timeout=10
-    )
+    found = await wait_until(lambda: _sla_notifications(desk), timeout=10)
     assert sorted(found) == ["SLA_MISSED_FIRST_RESPONSE", "SLA_WARNING"], found
     # A late reply changes nothing of what was missed; resolving decides the SLA: missed.
     await reply(desk, conversation["id"])
@@ -414,9 +417,9 @@ async def test_bad_policies_are_typed_errors_and_change_nothing(desk: Desk):
 
 async def test_another_accounts_policies_and_conversations_stay_out_of_reach(gql, desk: Desk):
     other = await signup(gql, account="Elsewhere")
-    theirs = (
-        await gql.data(CREATE, {"in": {"name": "Theirs", "firstResponseSeconds": 60}}, headers=other.headers())
-    )["slaPolicyCreate"]["slaPolicy"]
+    theirs = (await gql.data(CREATE, {"in": {"name": "Theirs", "firstResponseSeconds": 60}}, headers=other.headers()))[
+        "slaPolicyCreate"
+    ]["slaPolicy"]
     ours = await policy(desk, name="Ours", firstResponseSeconds=60)
     conversation = await desk.new_conversation()
     # Our conversation, their policy: a typed NOT_FOUND, nothing applied.
@@ -433,9 +436,9 @@ async def test_another_accounts_policies_and_conversations_stay_out_of_reach(gql
     ):
         body = await gql.execute(document, variables, headers=other.headers())
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", (document, body)
-    assert [p["name"] for p in (await gql.data("{ slaPolicies { name } }", headers=other.headers()))["slaPolicies"]] == [
-        "Theirs"
-    ]
+    assert [
+        p["name"] for p in (await gql.data("{ slaPolicies { name } }", headers=other.headers()))["slaPolicies"]
+    ] == ["Theirs"]
     assert (await desk.data(desk.admin, "{ slaPolicies { name } }"))["slaPolicies"] == [{"name": "Ours"}]
     today = datetime.now(UTC).date()
     rows = (await gql.data(REPORT, {"s": str(today), "u": str(today)}, headers=other.headers()))["slaReport"]

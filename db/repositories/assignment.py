@@ -178,7 +178,11 @@ async def to_release(
     if dialect_name(session) == "postgresql":
         stmt = stmt.with_for_update(of=Conversation, skip_locked=True)
     rows = (await session.execute(stmt)).all()
-    return [c for c, grace in rows if c.assignee_id is not None and offline_for[c.assignee_id] >= grace]
+    return [
+        c
+        for c, grace in rows
+        if c.assignee_id is not None and grace is not None and offline_for[c.assignee_id] >= grace
+    ]
 
 
 async def chose_offline(session: AsyncSession, account_id: int, user_ids: set[int]) -> set[int]:

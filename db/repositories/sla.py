@@ -17,7 +17,9 @@ from domain.sla.enums import SlaStatus
 async def policies(session: AsyncSession, account_id: int) -> Sequence[SlaPolicy]:
     return (
         await session.scalars(
-            select(SlaPolicy).where(SlaPolicy.account_id == account_id).order_by(func.lower(SlaPolicy.name), SlaPolicy.id)
+            select(SlaPolicy)
+            .where(SlaPolicy.account_id == account_id)
+            .order_by(func.lower(SlaPolicy.name), SlaPolicy.id)
         )
     ).all()
 
@@ -76,7 +78,9 @@ async def remove_applied(session: AsyncSession, conversation: Conversation) -> N
 async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequence[AppliedSla]:
     """Applied SLAs with something due by `now`, locked; rows another pass holds are skipped, so two
     schedulers never act on one row (PostgreSQL rechecks `check_at` on the row it locks)."""
-    stmt = select(AppliedSla).where(AppliedSla.check_at <= now).order_by(AppliedSla.check_at, AppliedSla.id).limit(limit)
+    stmt = (
+        select(AppliedSla).where(AppliedSla.check_at <= now).order_by(AppliedSla.check_at, AppliedSla.id).limit(limit)
+    )
     if dialect_name(session) == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return (await session.scalars(stmt)).all()

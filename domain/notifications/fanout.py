@@ -55,11 +55,7 @@ async def _candidates(
         return [(int(user_id), T.CONVERSATION_MENTION, event.message_id)] if user_id is not None else []
     if event.type in (EventType.SLA_MISSED, EventType.SLA_WARNING):
         # Chatwoot: the assignee, the participants and the account's administrators.
-        kind = (
-            SLA_MISSED_TYPES.get(str(payload.get("target")))
-            if event.type == EventType.SLA_MISSED
-            else T.SLA_WARNING
-        )
+        kind = SLA_MISSED_TYPES.get(str(payload.get("target"))) if event.type == EventType.SLA_MISSED else T.SLA_WARNING
         if kind is None:
             return []
         users = {*await repo.participant_ids_at(session, conversation.id, event.created_at)}

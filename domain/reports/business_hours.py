@@ -55,7 +55,9 @@ def _open_interval(day: date, by_day: dict[int, dict[str, Any]], zone: ZoneInfo)
         return None
     if entry.get("open_all_day"):
         return _at(day, time(0), zone), _at(day + timedelta(days=1), time(0), zone)
-    return _at(day, time.fromisoformat(entry["open_time"]), zone), _at(day, time.fromisoformat(entry["close_time"]), zone)
+    return _at(day, time.fromisoformat(entry["open_time"]), zone), _at(
+        day, time.fromisoformat(entry["close_time"]), zone
+    )
 
 
 def add_business_seconds(

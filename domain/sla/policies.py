@@ -26,7 +26,9 @@ KEEP: Any = object()
 def _check_target(field: str, value: int | None, errors: list[FieldError]) -> None:
     if value is not None and not 1 <= value <= MAX_TARGET:
         errors.append(
-            FieldError(field, "OUT_OF_RANGE", f"A target is a whole number of seconds from 1 to {MAX_TARGET} (or null).")
+            FieldError(
+                field, "OUT_OF_RANGE", f"A target is a whole number of seconds from 1 to {MAX_TARGET} (or null)."
+            )
         )
 
 

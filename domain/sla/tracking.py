@@ -38,7 +38,11 @@ TARGET_FIELDS = {
 
 
 def _seconds(policy: SlaPolicy, target: SlaTarget) -> int | None:
-    return getattr(policy, f"{TARGET_FIELDS[target]}_seconds")
+    return {
+        SlaTarget.FIRST_RESPONSE: policy.first_response_seconds,
+        SlaTarget.NEXT_RESPONSE: policy.next_response_seconds,
+        SlaTarget.RESOLUTION: policy.resolution_seconds,
+    }[target]
 
 
 def _after(start: datetime, seconds: float, policy: SlaPolicy, inbox: Inbox) -> datetime | None:

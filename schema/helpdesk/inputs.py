@@ -10,7 +10,6 @@ from strawberry.scalars import JSON
 from domain.enums import MessageType
 from domain.filters.enums import ConversationTab
 from schema.helpdesk.errors import HelpdeskError
-from schema.sla.types import SlaStatusEnum
 from schema.helpdesk.types import (
     AssignmentPolicyEnum,
     ChannelTypeEnum,
@@ -24,6 +23,7 @@ from schema.helpdesk.types import (
     MessageTypeEnum,
     PriorityEnum,
 )
+from schema.sla.types import SlaStatusEnum
 
 
 @strawberry.input(description="Opening hours of one weekday.")

@@ -29,8 +29,8 @@ from schema.core.pagination import Connection, build_connection, decode_int_curs
 
 if TYPE_CHECKING:
     from schema.attachments.types import Attachment
-    from schema.sla.types import AppliedSla
     from schema.catalog.types import Label, Team
+    from schema.sla.types import AppliedSla
 
 ChannelTypeEnum = strawberry.enum(ChannelType, name="ChannelType", description="How customers reach an inbox.")
 ConversationStatusEnum = strawberry.enum(

@@ -16,7 +16,9 @@ class SlaQuery:
     sla_policies: list[t.SlaPolicy] = field(
         r.sla_policies, Rule.member, f"Every SLA policy of the account (at most {MAX_POLICIES}), by name."
     )
-    sla_policy: t.SlaPolicy = field(r.sla_policy, Rule.member, "One SLA policy of the account; NOT_FOUND for any other ID.")
+    sla_policy: t.SlaPolicy = field(
+        r.sla_policy, Rule.member, "One SLA policy of the account; NOT_FOUND for any other ID."
+    )
 
 
 @strawberry.type

@@ -47,7 +47,11 @@ def _notification_types(types: tuple[str, ...]) -> None:
             batch.drop_constraint(op.f("ck_notifications_notification_type"), type_="check")
             batch.create_check_constraint("notification_type", sa.text(_types_check(types)))
         op.create_index(
-            "ix_notifications_email_pending", "notifications", ["email_due_at"], unique=False, sqlite_where=EMAIL_PENDING
+            "ix_notifications_email_pending",
+            "notifications",
+            ["email_due_at"],
+            unique=False,
+            sqlite_where=EMAIL_PENDING,
         )
         return
     op.drop_constraint(op.f("ck_notifications_notification_type"), "notifications", type_="check")
@@ -80,7 +84,8 @@ def upgrade() -> None:
         sa.Column("sla_policy_id", ID, nullable=False),
         sa.Column("conversation_id", ID, nullable=False),
         sa.Column(
-            "status", sa.Enum(*STATUSES, name="sla_status", native_enum=False, create_constraint=True, length=32),
+            "status",
+            sa.Enum(*STATUSES, name="sla_status", native_enum=False, create_constraint=True, length=32),
             nullable=False,
         ),
         sa.Column("first_response_due_at", TS, nullable=True),
