@@ -145,6 +145,7 @@ FIELDS: dict[str, dict[str, Any]] = {
             "custom_attributes",
             "additional_attributes",
             "created_at",
+            "sla_due_at",
         ),
         "inbox": Rel("Inbox", "inboxes {t} WHERE {t}.id = {p}.inbox_id"),
         "contact": Rel("Contact", "contacts {t} WHERE {t}.id = {p}.contact_id"),
