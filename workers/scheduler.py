@@ -117,7 +117,7 @@ async def evaluate_slas(sessions, relay: Relay | None = None) -> int:
         async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
             recorded, claimed = await evaluate_due(session)
         total += recorded
-        if claimed < MAX_PER_PASS:
+        if claimed < MAX_PER_PASS or not recorded:  # rows skipped for a lock wait for the next pass
             return total
 
 

@@ -87,9 +87,11 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int) -> Sequenc
 
 
 async def conversations_by_ids(session: AsyncSession, ids: set[int]) -> dict[int, Conversation]:
+    """The claimed SLAs' conversations, locked; one a request holds (a reply locks the conversation,
+    then its SLA) is skipped rather than waited for, so the two never deadlock: the next pass takes it."""
     stmt = select(Conversation).where(Conversation.id.in_(ids))
     if dialect_name(session) == "postgresql":
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(skip_locked=True)
     return {r.id: r for r in await session.scalars(stmt)}
 
 
