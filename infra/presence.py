@@ -18,6 +18,13 @@ def _user_key(account_id: int, user_id: int) -> str:
     return f"parley:presence:{account_id}:{user_id}"
 
 
+def _absent_key(account_id: int) -> str:
+    return f"parley:presence:{account_id}:absent"
+
+
+ABSENCE_TTL = 7 * 86_400
+
+
 def _users(members: list[Any]) -> set[int]:
     users = set()
     for member in members:
@@ -84,10 +91,31 @@ class RedisPresence:
     async def online_users(self, account_id: int) -> set[int]:
         return _users(await self._redis.zrangebyscore(_key(account_id), time.time(), "+inf"))
 
+    async def absences(self, account_id: int, absent: set[int], present: set[int]) -> dict[int, float]:
+        """Seconds since each user of `absent` was first seen absent by these calls (0 the first time);
+        the users of `present` are forgotten. Shared by every process through Redis."""
+        now = time.time()
+        key = _absent_key(account_id)
+        ordered = sorted(absent)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if present:
+                pipe.hdel(key, *[str(u) for u in present])
+            for user_id in ordered:
+                pipe.hsetnx(key, str(user_id), repr(now))
+            if ordered:
+                pipe.hmget(key, [str(u) for u in ordered])
+            pipe.expire(key, ABSENCE_TTL)
+            results = await pipe.execute()
+        if not ordered:
+            return {}
+        since = results[-2]
+        return {u: max(0.0, now - float(s)) if s is not None else 0.0 for u, s in zip(ordered, since, strict=True)}
+
 
 class MemoryPresence:
     def __init__(self) -> None:
         self._entries: dict[int, dict[str, float]] = defaultdict(dict)
+        self._absent: dict[int, dict[int, float]] = defaultdict(dict)
 
     def _live(self, account_id: int) -> dict[str, float]:
         now = time.time()
@@ -113,6 +141,13 @@ class MemoryPresence:
 
     async def online_users(self, account_id: int) -> set[int]:
         return _users(list(self._live(account_id)))
+
+    async def absences(self, account_id: int, absent: set[int], present: set[int]) -> dict[int, float]:
+        now = time.time()
+        seen = self._absent[account_id]
+        for user_id in present:
+            seen.pop(user_id, None)
+        return {u: now - seen.setdefault(u, now) for u in absent}
 
 
 def create_presence(redis: Any | None) -> RedisPresence | MemoryPresence:

@@ -217,6 +217,9 @@ class Settings(BaseSettings):
     auto_resolve_sweep_seconds: float = Field(
         60.0, description="How often idle conversations are resolved under their account's auto-resolve setting"
     )
+    sla_sweep_seconds: float = Field(
+        10.0, gt=0, description="How often SLA deadlines and warnings that came due are recorded"
+    )
     presence_ttl_seconds: int = Field(60, description="How long a socket counts as online without a heartbeat")
     presence_heartbeat_seconds: float = Field(20, description="How often an open socket renews its presence")
     typing_timeout_seconds: float = Field(6, description="A typing indicator turns itself off after this long")

@@ -145,6 +145,7 @@ FIELDS: dict[str, dict[str, Any]] = {
             "custom_attributes",
             "additional_attributes",
             "created_at",
+            "sla_due_at",
         ),
         "inbox": Rel("Inbox", "inboxes {t} WHERE {t}.id = {p}.inbox_id"),
         "contact": Rel("Contact", "contacts {t} WHERE {t}.id = {p}.contact_id"),
@@ -407,7 +408,12 @@ def conversation_cursor_sql(sort: str, r: str) -> str:
             f"WHEN 'low' THEN 1 ELSE 0 END)::text"
         )
     else:
-        column = {"LAST_ACTIVITY": "last_activity_at", "CREATED": "created_at", "WAITING_SINCE": "waiting_since"}[sort]
+        column = {
+            "LAST_ACTIVITY": "last_activity_at",
+            "CREATED": "created_at",
+            "WAITING_SINCE": "waiting_since",
+            "SLA_DUE": "sla_due_at",
+        }[sort]
         value = f"coalesce({isoformat_sql(f'{r}.{column}')}, '9999-01-01T00:00:00+00:00')"
     return cursor_sql(f"{value} || '|' || {r}.id::text")
 

@@ -23,6 +23,7 @@ from domain.filters.conditions import Compiler as FilterCompiler
 from domain.filters.conditions import Condition
 from domain.filters.enums import ConversationTab
 from domain.helpdesk import contacts, conversations, inboxes, opening, transcript
+from domain.sla.enums import SlaStatus
 from infra.api_names import camel_case
 from resolvers.attachments import config as attachment_config
 from resolvers.attachments import decode_attachment_ids
@@ -93,6 +94,8 @@ def _settings(value: i.InboxSettingsInput | None) -> dict[str, Any]:
     limit = (
         {} if value.auto_assignment_limit is strawberry.UNSET else {"autoAssignmentLimit": value.auto_assignment_limit}
     )
+    if value.reassign_offline_after_seconds is not strawberry.UNSET:
+        limit["reassignOfflineAfterSeconds"] = value.reassign_offline_after_seconds
     return {
         **limit,
         "autoAssignmentPolicy": value.auto_assignment_policy,
@@ -358,6 +361,8 @@ def conversation_filter(f: i.ConversationFilterInput | None) -> repo.Conversatio
         team_id=decode_optional(f.team_id, "Team"),
         priority=Priority(f.priority).value if f.priority else None,
         contact_id=decode_optional(f.contact_id, "Contact"),
+        sla_status=SlaStatus(f.sla_status).value if f.sla_status else None,
+        sla_policy_id=decode_optional(f.sla_policy_id, "SlaPolicy"),
     )
     if f.assignee is not None:
         if f.assignee not in ("me", "unassigned", "assigned"):

@@ -28,6 +28,7 @@ from db.models import (
     User,
 )
 from db.models.notifications import Notification
+from db.models.sla import AppliedSla, SlaPolicy
 from domain.enums import MessageType
 
 
@@ -56,6 +57,8 @@ class Loaders:
         self.inbox_members = DataLoader(self._inbox_members)
         self.team_members_by_team_id = DataLoader(self._team_members_by_team_id)
         self.attachments_by_message = DataLoader(self._attachments_by_message)
+        self.sla_policy_by_id = DataLoader(self._by_pk(SlaPolicy))
+        self.applied_sla_by_conversation = DataLoader(self._applied_sla_by_conversation)
 
     def _by_pk(self, model) -> Callable[[Sequence[int]], Awaitable[list[Any]]]:
         async def load(keys: Sequence[int]) -> list[Any]:
@@ -73,6 +76,12 @@ class Loaders:
             for inbox in rows:
                 grouped[inbox.bot_id].append(inbox)
         return [grouped.get(k, []) for k in keys]
+
+    async def _applied_sla_by_conversation(self, keys: Sequence[int]) -> list[AppliedSla | None]:
+        async with self._db() as session:
+            rows = await session.scalars(select(AppliedSla).where(AppliedSla.conversation_id.in_(list(keys))))
+            found = {r.conversation_id: r for r in rows}
+        return [found.get(k) for k in keys]
 
     async def _labels_by_contact(self, keys: Sequence[int]) -> list[list[Label]]:
         return await self._labels_through(ContactLabel.contact_id, ContactLabel.label_id, keys)

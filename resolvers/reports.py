@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from domain.errors import BadUserInput, ValidationError
 from domain.reports import csat, exports, live, queries
+from domain.reports import sla as sla_report
 from domain.reports.enums import Dimension, ExportKind, GroupBy
 from resolvers.context import Context
 from resolvers.mutations import mutate
@@ -27,6 +28,7 @@ ReportArg = Annotated[i.ReportInput, strawberry.argument(description="Range, buc
 SummariesArg = Annotated[i.ReportSummariesInput, strawberry.argument(description="Dimension and range.")]
 LiveArg = Annotated[i.ReportLiveInput | None, strawberry.argument(description="Narrow to an inbox or team.")]
 CsatArg = Annotated[i.CsatSummaryInput, strawberry.argument(description="Range and filters.")]
+SlaArg = Annotated[i.SlaReportInput, strawberry.argument(description="The range.")]
 ExportCreateArg = Annotated[i.ReportExportCreateInput, strawberry.argument(description="What to export.")]
 ExportID = Annotated[strawberry.ID, strawberry.argument(description="The export's global ID.")]
 
@@ -127,6 +129,16 @@ async def csat_summary(info: Ctx, input: CsatArg) -> t.CsatSummary:
             assignee_id=agent_id,
         )
     return t.CsatSummary.of(result)
+
+
+async def sla_report_rows(info: Ctx, input: SlaArg) -> list[t.SlaReportRow]:
+    actor = await info.context.actor()
+    async with info.context.db() as session, _bad_input():
+        rows = await sla_report.sla_summary(session, actor.account_id, since=input.since, until=input.until)
+    return [
+        t.SlaReportRow(policy_pk=r.policy_id, applied=r.applied, hit=r.hit, missed=r.missed, hit_rate=r.hit_rate)
+        for r in rows
+    ]
 
 
 async def report_export(info: Ctx, id: ExportID) -> t.ReportExport:

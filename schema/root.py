@@ -26,6 +26,7 @@ from schema.partners.root import PartnersMutation, PartnersQuery
 from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
 from schema.reports.root import ReportsMutation, ReportsQuery
 from schema.scheduling.root import SchedulingMutation, SchedulingQuery
+from schema.sla.root import SlaMutation, SlaQuery
 from schema.webhooks.root import WebhooksMutation, WebhooksQuery
 from schema.widget.root import WidgetMutation, WidgetQuery, WidgetSubscription
 
@@ -42,6 +43,7 @@ class Query(
     PartnersQuery,
     RealtimeQuery,
     ReportsQuery,
+    SlaQuery,
     AttachmentsQuery,
     NotificationsQuery,
     WebhooksQuery,
@@ -64,6 +66,7 @@ class Mutation(
     PartnersMutation,
     RealtimeMutation,
     ReportsMutation,
+    SlaMutation,
     AttachmentsMutation,
     NotificationsMutation,
     WebhooksMutation,

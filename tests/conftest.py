@@ -235,6 +235,7 @@ def make_settings(tmp: Path, **overrides) -> Settings:
         assignment_sweep_seconds=1.0,
         scheduled_messages_sweep_seconds=0.5,
         auto_resolve_sweep_seconds=1.0,
+        sla_sweep_seconds=0.5,
         # The tests' IMAP and SMTP servers listen on loopback; the refusal has its own test
         # (tests/test_inbox_smtp.py).
         mail_allow_private_hosts=True,

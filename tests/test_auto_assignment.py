@@ -17,6 +17,8 @@ pytestmark = pytest.mark.usefixtures("server")
 
 INBOX_UPDATE = f"""mutation($i: ID!, $s: InboxSettingsInput!) {{
   inboxUpdate(id: $i, input: {{settings: $s}}) {{ inbox {{ autoAssignmentPolicy autoAssignmentLimit }} {ERR} }} }}"""
+INBOX_UPDATE_GRACE = f"""mutation($i: ID!, $s: InboxSettingsInput!) {{
+  inboxUpdate(id: $i, input: {{settings: $s}}) {{ inbox {{ reassignOfflineAfterSeconds }} {ERR} }} }}"""
 CREATE = f"""mutation($i: ID!, $c: ID!) {{
   conversationCreate(input: {{inboxId: $i, contactId: $c}}) {{ conversation {{ id }} {ERR} }} }}"""
 ASSIGNEE = "query($id: ID!) { conversation(id: $id) { assignee { id } messages { nodes { content } } } }"
@@ -183,3 +185,51 @@ async def test_account_wide_limit_and_agent_coming_online(server: LiveServer, te
         await asyncio.sleep(1.0)
         found = await _assignees(desk, conversations)
     assert found == [ids[0], None]
+
+
+async def test_an_offline_agents_conversations_go_to_the_agent_online(server: LiveServer, team):
+    """Two agents: the one who goes offline keeps their conversations while the inbox says nothing;
+    with `reassignOfflineAfterSeconds`, after the grace period they go back to the pool and to the
+    agent online."""
+    desk, agents, ids = team
+    async with _online(server, agents[:1]):
+        conversations = [await _create(desk) for _ in range(2)]
+        assert await _settle(desk, conversations, 2) == [ids[0], ids[0]]
+    async with _online(server, agents[1:2]):
+        await asyncio.sleep(2.5)  # two sweeps: nothing moves while the inbox does not ask for it
+        assert await _assignees(desk, conversations) == [ids[0], ids[0]]
+        body = await desk.data(
+            desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": 2}}
+        )
+        assert body["inboxUpdate"]["errors"] == [], body
+        assert body["inboxUpdate"]["inbox"]["reassignOfflineAfterSeconds"] == 2
+        deadline = asyncio.get_running_loop().time() + 20
+        while asyncio.get_running_loop().time() < deadline:
+            found = await _assignees(desk, conversations)
+            if found == [ids[1], ids[1]]:
+                break
+            await asyncio.sleep(0.2)
+    assert found == [ids[1], ids[1]], found
+    row = (await desk.data(desk.admin, ASSIGNEE, {"id": conversations[0]}))["conversation"]
+    contents = [m["content"] for m in row["messages"]["nodes"]]
+    assert any("unassigned" in c for c in contents) and sum("by auto-assignment" in c for c in contents) == 2, contents
+
+
+async def test_the_grace_period_is_checked(team):
+    desk, _, _ = team
+    for value in (0, -5, 86_401):
+        body = await desk.data(
+            desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": value}}
+        )
+        assert body["inboxUpdate"]["inbox"] is None
+        assert [(e["field"], e["code"]) for e in body["inboxUpdate"]["errors"]] == [
+            ("reassignOfflineAfterSeconds", "OUT_OF_RANGE")
+        ], body
+    on = await desk.data(
+        desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": 300}}
+    )
+    assert on["inboxUpdate"]["inbox"]["reassignOfflineAfterSeconds"] == 300
+    off = await desk.data(
+        desk.admin, INBOX_UPDATE_GRACE, {"i": desk.inbox_id, "s": {"reassignOfflineAfterSeconds": None}}
+    )
+    assert off["inboxUpdate"]["inbox"]["reassignOfflineAfterSeconds"] is None

@@ -77,11 +77,20 @@ def test_registries_keep_their_values():
         "contact.updated",
         "inbox.created",
         "inbox.updated",
+        "conversation.sla_warning",
+        "conversation.sla_missed",
     }
     assert CONSUMERS[Consumer.WEBHOOKS] == webhook_types
     assert (
         CONSUMERS[Consumer.NOTIFICATIONS]
-        == {"conversation.created", "assignee.changed", "conversation.mentioned", "message.created"}
+        == {
+            "conversation.created",
+            "assignee.changed",
+            "conversation.mentioned",
+            "message.created",
+            "conversation.sla_warning",
+            "conversation.sla_missed",
+        }
         == NOTIFICATIONS_CONSUMED
     )
     assert CONSUMERS[Consumer.EMAIL_REPLIES] == {"message.created"}
@@ -120,6 +129,8 @@ def test_registries_keep_their_values():
         "contact.updated": WebhookEvent.CONTACT_UPDATED,
         "inbox.created": WebhookEvent.INBOX_CREATED,
         "inbox.updated": WebhookEvent.INBOX_UPDATED,
+        "conversation.sla_warning": WebhookEvent.SLA_WARNING,
+        "conversation.sla_missed": WebhookEvent.SLA_MISSED,
     }
     assert set(WEBHOOK_EVENTS) == CONSUMERS[Consumer.WEBHOOKS]
 

@@ -204,6 +204,10 @@ async def test_settings_default_like_chatwoot_and_turned_off_mean_no_notificatio
         "CONVERSATION_MENTION": (True, False),
         "ASSIGNED_CONVERSATION_NEW_MESSAGE": (True, False),
         "PARTICIPATING_CONVERSATION_NEW_MESSAGE": (True, False),
+        "SLA_MISSED_FIRST_RESPONSE": (True, False),
+        "SLA_MISSED_NEXT_RESPONSE": (True, False),
+        "SLA_MISSED_RESOLUTION": (True, False),
+        "SLA_WARNING": (True, False),
     }
     changed = await update_settings(
         desk, desk.agent, [{"notificationType": "CONVERSATION_ASSIGNMENT", "inApp": False, "email": False}]

@@ -1,5 +1,5 @@
-"""Periodic work beside the worker: the outbox sweeper, snooze wake-ups, scheduled messages, auto-resolve,
-digests and housekeeping."""
+"""Periodic work beside the worker: the outbox sweeper, snooze wake-ups, SLA deadlines, scheduled messages,
+auto-resolve, digests and housekeeping."""
 
 from __future__ import annotations
 
@@ -91,6 +91,7 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
     from workers.actors.assignment import assign_waiting
 
     scheduler.every(settings.assignment_sweep_seconds, "assignment.waiting", lambda: assign_waiting(sessions, relay))
+    scheduler.every(settings.sla_sweep_seconds, "sla.evaluate", lambda: evaluate_slas(sessions, relay))
     scheduler.every(settings.mail_imap_poll_seconds, "mail.imap_poll", lambda: poll_imap(sessions, relay))
     scheduler.every(
         settings.scheduled_messages_sweep_seconds, "messages.send_scheduled", lambda: send_scheduled(sessions, relay)
@@ -156,6 +157,21 @@ async def wake_snoozed_conversations(sessions, relay: Relay | None = None) -> in
 
     async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
         return await wake_snoozed(session)
+
+
+async def evaluate_slas(sessions, relay: Relay | None = None) -> int:
+    """Record the SLA warnings and misses that came due, a batch per transaction: the rows are claimed
+    with locks other schedulers skip, and cleared in the transaction that records their events."""
+    from domain.events import Relay, unit_of_work
+    from domain.sla.tracking import MAX_PER_PASS, evaluate_due
+
+    total = 0
+    while True:
+        async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
+            recorded, claimed = await evaluate_due(session)
+        total += recorded
+        if claimed < MAX_PER_PASS or not recorded:  # rows skipped for a lock wait for the next pass
+            return total
 
 
 async def enqueue_orphan_sweep(broker) -> None:

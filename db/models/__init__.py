@@ -33,6 +33,7 @@ from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, Pa
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.saved_views import SavedView
 from db.models.scheduling import ScheduledMessage
+from db.models.sla import AppliedSla, SlaPolicy
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -57,6 +58,8 @@ __all__ = [
     "ReportingRollup",
     "SavedView",
     "ScheduledMessage",
+    "AppliedSla",
+    "SlaPolicy",
     "Attachment",
     "CannedResponse",
     "Contact",

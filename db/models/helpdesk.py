@@ -63,6 +63,9 @@ class Inbox(Base):
     # The agent bot that answers first (Chatwoot's agent_bot_inboxes, one bot per inbox): while set,
     # new conversations start pending and the bot's token may act on this inbox's conversations.
     bot_id: Mapped[int | None] = _fk("bots.id", ondelete="SET NULL", nullable=True, index=True)
+    # Seconds an agent may stay offline before their open conversations here go back to auto-assignment
+    # (None: they stay).
+    reassign_offline_after_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -189,6 +192,7 @@ class Conversation(Base):
         Index("ix_conversations_inbox", "inbox_id", "status", "last_activity_at"),
         Index("ix_conversations_contact", "contact_id"),
         Index("ix_conversations_team", "team_id"),
+        Index("ix_conversations_sla_due", "account_id", "sla_due_at"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
@@ -213,6 +217,9 @@ class Conversation(Base):
     custom_attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # Set when this conversation was merged into another (it is resolved and its messages moved there).
     merged_into_id: Mapped[int | None] = _fk("conversations.id", ondelete="SET NULL", nullable=True)
+    # The applied SLA's policy and its next deadline (domain/sla): kept here so lists filter and sort by it.
+    sla_policy_id: Mapped[int | None] = _fk("sla_policies.id", ondelete="SET NULL", nullable=True)
+    sla_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from db.models import AccountMembership, Conversation, Inbox, InboxMember, Team, TeamMember, User
 from db.session import dialect_name
@@ -124,3 +125,77 @@ async def auto_assigning_teams(session: AsyncSession, account_id: int, team_ids:
 
 def touch(member: InboxMember, now: datetime) -> None:
     member.last_assigned_at = now
+
+
+def _releasing() -> list[ColumnElement[bool]]:
+    return [
+        Conversation.status == ConversationStatus.OPEN,
+        Conversation.assignee_id.is_not(None),
+        Inbox.enable_auto_assignment.is_(True),
+        Inbox.reassign_offline_after_seconds.is_not(None),
+    ]
+
+
+async def accounts_releasing(session: AsyncSession, limit: int = 500) -> list[int]:
+    """Accounts with open, assigned conversations in inboxes that reassign an offline agent's."""
+    stmt = (
+        select(Conversation.account_id)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(*_releasing())
+        .distinct()
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def releasing_assignees(session: AsyncSession, account_id: int) -> set[int]:
+    stmt = (
+        select(Conversation.assignee_id)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.account_id == account_id, *_releasing())
+        .distinct()
+    )
+    return {u for u in await session.scalars(stmt) if u is not None}
+
+
+async def to_release(
+    session: AsyncSession, account_id: int, offline_for: dict[int, float], limit: int
+) -> Sequence[Conversation]:
+    """Open conversations of offline agents whose inbox's grace period their absence has passed, locked."""
+    if not offline_for:
+        return []
+    stmt = (
+        select(Conversation, Inbox.reassign_offline_after_seconds)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(
+            Conversation.account_id == account_id,
+            Conversation.assignee_id.in_(set(offline_for)),
+            *_releasing(),
+        )
+        .order_by(Conversation.created_at, Conversation.id)
+        .limit(limit)
+    )
+    if dialect_name(session) == "postgresql":
+        stmt = stmt.with_for_update(of=Conversation, skip_locked=True)
+    rows = (await session.execute(stmt)).all()
+    return [
+        c
+        for c, grace in rows
+        if c.assignee_id is not None and grace is not None and offline_for[c.assignee_id] >= grace
+    ]
+
+
+async def chose_offline(session: AsyncSession, account_id: int, user_ids: set[int]) -> set[int]:
+    """Those of these members who set their availability to offline."""
+    if not user_ids:
+        return set()
+    stmt = (
+        select(User.id)
+        .join(AccountMembership, AccountMembership.user_id == User.id)
+        .where(
+            AccountMembership.account_id == account_id,
+            User.id.in_(user_ids),
+            User.availability == Availability.OFFLINE,
+        )
+    )
+    return set(await session.scalars(stmt))

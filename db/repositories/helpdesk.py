@@ -212,6 +212,8 @@ class ConversationFilter:
     search: str | None = None
     tab: str | None = None  # mine | unassigned | all | mentions | participating | unattended
     where: ColumnElement[bool] | None = None  # compiled filter conditions (domain/filters)
+    sla_status: str | None = None  # the applied SLA's status (domain/sla)
+    sla_policy_id: int | None = None
 
 
 PRIORITY_RANK = case({"urgent": 4, "high": 3, "medium": 2, "low": 1}, value=Conversation.priority, else_=0)
@@ -222,7 +224,9 @@ SORTS = {
     "CREATED": (Conversation.created_at, True),
     "WAITING_SINCE": (Conversation.waiting_since, False),
     "PRIORITY": (PRIORITY_RANK, True),  # most urgent first, none last
+    "SLA_DUE": (Conversation.sla_due_at, False),  # nearest deadline first, none last
 }
+NULLS_LAST = frozenset({"WAITING_SINCE", "SLA_DUE"})
 
 
 def sort_key_value(sort: str, row: Conversation) -> str:
@@ -230,7 +234,12 @@ def sort_key_value(sort: str, row: Conversation) -> str:
     if sort == "PRIORITY":
         ranks = {"urgent": 4, "high": 3, "medium": 2, "low": 1}
         return str(ranks.get(row.priority.value if row.priority else "", 0))
-    value = {"LAST_ACTIVITY": row.last_activity_at, "CREATED": row.created_at, "WAITING_SINCE": row.waiting_since}[sort]
+    value = {
+        "LAST_ACTIVITY": row.last_activity_at,
+        "CREATED": row.created_at,
+        "WAITING_SINCE": row.waiting_since,
+        "SLA_DUE": row.sla_due_at,
+    }[sort]
     return value.isoformat() if value else "9999-01-01T00:00:00+00:00"
 
 
@@ -293,6 +302,18 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
         )
     if f.tab is not None:
         conds.append(tab_predicate(actor, f.tab))
+    if f.sla_policy_id is not None:
+        conds.append(Conversation.sla_policy_id == f.sla_policy_id)
+    if f.sla_status is not None:
+        from db.models.sla import AppliedSla
+
+        conds.append(
+            exists().where(
+                AppliedSla.conversation_id == Conversation.id,
+                AppliedSla.account_id == Conversation.account_id,
+                AppliedSla.status == f.sla_status,
+            )
+        )
     if f.where is not None:
         conds.append(f.where)
     if f.search:
@@ -332,7 +353,7 @@ def conversations_page_select(
     `numbered` adds the row's position in that order as `position` (the compiled read path)."""
     column, descending = SORTS[sort]
     stmt = select(Conversation).where(*_filtered(actor, f))
-    key = func.coalesce(column, datetime(9999, 1, 1)) if sort == "WAITING_SINCE" else column
+    key = func.coalesce(column, datetime(9999, 1, 1)) if sort in NULLS_LAST else column
     if after is not None:
         value, last_id = after
         bound = int(value) if sort == "PRIORITY" else datetime.fromisoformat(value)

@@ -223,3 +223,17 @@ async def give_up_emails(session: AsyncSession, user_id: int, conversation_id: i
         .values(email_done_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+async def administrator_ids(session: AsyncSession, account_id: int) -> list[int]:
+    from domain.enums import Role
+
+    return list(
+        (
+            await session.scalars(
+                select(AccountMembership.user_id)
+                .where(AccountMembership.account_id == account_id, AccountMembership.role == Role.ADMINISTRATOR)
+                .order_by(AccountMembership.user_id)
+            )
+        ).all()
+    )

@@ -36,6 +36,8 @@ class EventType(StrEnum):
     NOTIFICATION_CREATED = "notification.created"
     NOTIFICATION_UPDATED = "notification.updated"
     REPORT_EXPORT_COMPLETED = "report_export.completed"
+    SLA_WARNING = "conversation.sla_warning"
+    SLA_MISSED = "conversation.sla_missed"
 
 
 class LiveType(StrEnum):
@@ -134,6 +136,10 @@ KINDS: dict[EventType, Kind] = {
     T.NOTIFICATION_CREATED: _kind(streams=(S.USER,)),
     T.NOTIFICATION_UPDATED: _kind(streams=(S.USER,)),
     T.REPORT_EXPORT_COMPLETED: _kind(streams=(S.USER,)),
+    # Recorded once per target and deadline by the SLA pass (domain/sla/tracking.py); the payload
+    # names the target, the policy and the deadline.
+    T.SLA_WARNING: _kind(C.WEBHOOKS, C.NOTIFICATIONS, webhook=W.SLA_WARNING, streams=_DESK),
+    T.SLA_MISSED: _kind(C.WEBHOOKS, C.NOTIFICATIONS, webhook=W.SLA_MISSED, streams=_DESK),
 }
 del T, C, S, W
 

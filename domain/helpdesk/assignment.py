@@ -36,6 +36,20 @@ def check_limit(value: int | None, field: str, errors: list[FieldError]) -> None
         )
 
 
+MIN_GRACE, MAX_GRACE = 1, 86_400
+
+
+def check_grace(value: int | None, errors: list[FieldError]) -> None:
+    if value is not None and not MIN_GRACE <= value <= MAX_GRACE:
+        errors.append(
+            FieldError(
+                "reassignOfflineAfterSeconds",
+                "OUT_OF_RANGE",
+                f"The grace period is from {MIN_GRACE} to {MAX_GRACE:,} seconds (or null for never).",
+            )
+        )
+
+
 async def accounts_of_events(session: AsyncSession, event_ids: Iterable[int]) -> set[int]:
     rows: list[Event] = list(await event_repo.events_by_ids(session, event_ids, consumed_by(Consumer.ASSIGNMENT)))
     return {e.account_id for e in rows}
@@ -97,6 +111,29 @@ async def run(session: AsyncSession, account_id: int, online: set[int]) -> int:
         assigned += 1
     await session.flush()
     return assigned
+
+
+async def release_offline(session: AsyncSession, account_id: int, offline_for: dict[int, float]) -> int:
+    """Give back to auto-assignment the open conversations of agents offline longer than their inbox's
+    grace period (`reassign_offline_after_seconds`); `run` then assigns them to agents online.
+    Returns how many were released."""
+    from domain.helpdesk.conversations import change_assignee
+
+    await repo.lock_account(session, account_id)
+    released = 0
+    for conversation in await repo.to_release(session, account_id, offline_for, MAX_PER_RUN):
+        await change_assignee(session, AUTO_ASSIGNER, conversation, None)
+        released += 1
+    await session.flush()
+    return released
+
+
+async def holders_by_presence(session: AsyncSession, account_id: int, online: set[int]) -> tuple[set[int], set[int]]:
+    """(offline, online) of the agents holding conversations that an offline agent gives back: offline
+    is no socket open, or availability set to offline."""
+    holders = await repo.releasing_assignees(session, account_id)
+    offline = (holders - online) | await repo.chose_offline(session, account_id, holders & online)
+    return offline, holders - offline
 
 
 def parse_policy(value: str | None) -> AssignmentPolicy | None:

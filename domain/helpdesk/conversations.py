@@ -30,6 +30,7 @@ from domain.accounts.actor import Actor, ActorKind
 from domain.enums import AttributeModel, ChannelType, ConversationStatus, MessageType, Priority, SenderType
 from domain.errors import Forbidden, NotFound, ValidationError
 from domain.events.enums import EventType
+from domain.sla import tracking as sla
 
 MAX_CONTENT = 150_000  # Chatwoot's cap
 MAX_BULK = 100
@@ -90,6 +91,11 @@ async def _visible(session: AsyncSession, actor: Actor, conversation_id: int) ->
     if conversation is None:
         raise NotFound("No such conversation")
     return conversation
+
+
+async def visible_for_update(session: AsyncSession, actor: Actor, conversation_id: int) -> Conversation:
+    """The conversation the actor may see, locked for a change (NotFound otherwise)."""
+    return await _visible(session, actor, conversation_id)
 
 
 async def inbox_for_agent(session: AsyncSession, actor: Actor, inbox_id: int, field: str = "inboxId") -> Inbox:
@@ -225,11 +231,13 @@ async def add_message(
             conversation.waiting_since = now
         contact = await session.get_one(Contact, conversation.contact_id)
         contact.last_activity_at = now
+        reopened = False
         if conversation.status in (ConversationStatus.RESOLVED, ConversationStatus.SNOOZED) and not contact.blocked:
             previous = conversation.status
             # In an inbox with a bot the bot answers first again (Chatwoot: pending).
-            reopened = ConversationStatus.PENDING if inbox.bot_id is not None else ConversationStatus.OPEN
-            conversation.status = reopened
+            new_status = ConversationStatus.PENDING if inbox.bot_id is not None else ConversationStatus.OPEN
+            reopened = previous == ConversationStatus.RESOLVED
+            conversation.status = new_status
             conversation.snoozed_until = None
             _event(
                 session,
@@ -237,16 +245,18 @@ async def add_message(
                 EventType.CONVERSATION_STATUS_CHANGED,
                 actor,
                 payload={
-                    "changed_attributes": {"status": [previous.value, reopened.value]},
+                    "changed_attributes": {"status": [previous.value, new_status.value]},
                     "reason": "incoming_message",
                 },
             )
+        await sla.contact_wrote(session, conversation, now, reopened)
     elif not private and message.sender_type == SenderType.USER:
         first = conversation.first_reply_created_at is None
         if first:
             conversation.first_reply_created_at = now
         waited = conversation.waiting_since
         conversation.waiting_since = None
+        await sla.agent_replied(session, conversation)
         _event(
             session,
             conversation,
@@ -448,6 +458,7 @@ async def _set_status(
     conversation.snoozed_until = snoozed_until if status == ConversationStatus.SNOOZED else None
     if status == ConversationStatus.RESOLVED:
         conversation.waiting_since = None
+    await sla.status_changed(session, conversation, previous, now)
     if activity is None:
         actor_user = await _actor_user(session, actor)
         activity = STATUS_TEXT[status].format(who=_actor_name(actor_user, actor))

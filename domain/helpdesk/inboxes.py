@@ -130,9 +130,11 @@ async def create_inbox(
     timezone = settings.get("timezone") or "UTC"
     _check_timezone(timezone, errors)
     assignment.check_limit(settings.get("autoAssignmentLimit"), "autoAssignmentLimit", errors)
+    assignment.check_grace(settings.get("reassignOfflineAfterSeconds"), errors)
     if errors:
         raise ValidationError(errors)
     inbox = Inbox(
+        reassign_offline_after_seconds=settings.get("reassignOfflineAfterSeconds"),
         auto_assignment_policy=settings.get("autoAssignmentPolicy") or AssignmentPolicy.ROUND_ROBIN,
         auto_assignment_limit=settings.get("autoAssignmentLimit"),
         account_id=actor.account_id,
@@ -207,6 +209,7 @@ async def update_inbox(
     if settings.get("timezone") is not None:
         _check_timezone(settings["timezone"], errors)
     assignment.check_limit(settings.get("autoAssignmentLimit"), "autoAssignmentLimit", errors)
+    assignment.check_grace(settings.get("reassignOfflineAfterSeconds"), errors)
     if errors:
         raise ValidationError(errors)
     if name is not None:
@@ -235,6 +238,10 @@ async def update_inbox(
     if "autoAssignmentLimit" in settings and settings["autoAssignmentLimit"] != inbox.auto_assignment_limit:
         changes["autoAssignmentLimit"] = [inbox.auto_assignment_limit, settings["autoAssignmentLimit"]]
         inbox.auto_assignment_limit = settings["autoAssignmentLimit"]
+    grace = settings.get("reassignOfflineAfterSeconds")
+    if "reassignOfflineAfterSeconds" in settings and grace != inbox.reassign_offline_after_seconds:
+        changes["reassignOfflineAfterSeconds"] = [inbox.reassign_offline_after_seconds, grace]
+        inbox.reassign_offline_after_seconds = grace
     audit.record(session, actor, "inbox.update", "Inbox", inbox.id, changes, meta)
     events.record(
         session,

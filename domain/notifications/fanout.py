@@ -28,6 +28,15 @@ TITLES = {
     T.CONVERSATION_MENTION: "You have been mentioned in conversation (#{display_id})",
     T.ASSIGNED_CONVERSATION_NEW_MESSAGE: "A new message is created in conversation (#{display_id})",
     T.PARTICIPATING_CONVERSATION_NEW_MESSAGE: "A new message is created in conversation (#{display_id})",
+    T.SLA_MISSED_FIRST_RESPONSE: "Conversation (#{display_id}) missed its SLA for first response",
+    T.SLA_MISSED_NEXT_RESPONSE: "Conversation (#{display_id}) missed its SLA for next response",
+    T.SLA_MISSED_RESOLUTION: "Conversation (#{display_id}) missed its SLA for resolution",
+    T.SLA_WARNING: "Conversation (#{display_id}) is close to missing its SLA",
+}
+SLA_MISSED_TYPES = {
+    "first_response": T.SLA_MISSED_FIRST_RESPONSE,
+    "next_response": T.SLA_MISSED_NEXT_RESPONSE,
+    "resolution": T.SLA_MISSED_RESOLUTION,
 }
 
 
@@ -44,6 +53,16 @@ async def _candidates(
     if event.type == EventType.CONVERSATION_MENTIONED:
         user_id = payload.get("user_id")
         return [(int(user_id), T.CONVERSATION_MENTION, event.message_id)] if user_id is not None else []
+    if event.type in (EventType.SLA_MISSED, EventType.SLA_WARNING):
+        # Chatwoot: the assignee, the participants and the account's administrators.
+        kind = SLA_MISSED_TYPES.get(str(payload.get("target"))) if event.type == EventType.SLA_MISSED else T.SLA_WARNING
+        if kind is None:
+            return []
+        users = {*await repo.participant_ids_at(session, conversation.id, event.created_at)}
+        users |= set(await repo.administrator_ids(session, conversation.account_id))
+        if conversation.assignee_id is not None:
+            users.add(conversation.assignee_id)
+        return [(u, kind, None) for u in sorted(users)]
     if event.type == EventType.MESSAGE_CREATED and event.message_id is not None:
         message = await session.get(Message, event.message_id)
         if message is None or message.message_type not in (MessageType.INCOMING, MessageType.OUTGOING):

@@ -44,3 +44,44 @@ def business_seconds(
                 total += overlap
         day += timedelta(days=1)
     return total
+
+
+MAX_DAYS = 3660  # a deadline further than ten years of open days is no deadline
+
+
+def _open_interval(day: date, by_day: dict[int, dict[str, Any]], zone: ZoneInfo) -> tuple[datetime, datetime] | None:
+    entry = by_day.get(_weekday(day))
+    if not entry or entry.get("closed_all_day"):
+        return None
+    if entry.get("open_all_day"):
+        return _at(day, time(0), zone), _at(day + timedelta(days=1), time(0), zone)
+    return _at(day, time.fromisoformat(entry["open_time"]), zone), _at(
+        day, time.fromisoformat(entry["close_time"]), zone
+    )
+
+
+def add_business_seconds(
+    start: datetime, seconds: float, *, enabled: bool, hours: Sequence[dict[str, Any]], timezone: str
+) -> datetime | None:
+    """The instant `seconds` of working time after `start` (the inverse of `business_seconds`); with
+    working hours disabled every second counts. None when the hours never open."""
+    if not enabled:
+        return start + timedelta(seconds=seconds)
+    by_day = {h["day_of_week"]: h for h in hours or ()}
+    zone = ZoneInfo(timezone or "UTC")
+    day = start.astimezone(zone).date() - timedelta(days=1)  # an all-night interval may begin the day before
+    remaining = float(seconds)
+    for _ in range(MAX_DAYS):
+        interval = _open_interval(day, by_day, zone)
+        day += timedelta(days=1)
+        if interval is None:
+            continue
+        opens, closes = interval
+        begin = max(opens, start)
+        if begin >= closes:
+            continue
+        available = (closes - begin).total_seconds()
+        if remaining <= available:
+            return begin + timedelta(seconds=remaining)
+        remaining -= available
+    return None

@@ -4,8 +4,9 @@ from enum import StrEnum
 
 
 class WebhookEvent(StrEnum):
-    """Chatwoot's webhook event names (`Webhook::ALLOWED_WEBHOOK_EVENTS`, less the widget trigger), and
-    `conversation_merged` (one conversation merged into another; the body names both)."""
+    """Chatwoot's webhook event names (`Webhook::ALLOWED_WEBHOOK_EVENTS`, less the widget trigger),
+    `conversation_merged` (one conversation merged into another; the body names both) and the SLA's
+    `sla_warning` and `sla_missed` (the body names the target and the policy)."""
 
     CONVERSATION_CREATED = "conversation_created"
     CONVERSATION_UPDATED = "conversation_updated"
@@ -19,6 +20,8 @@ class WebhookEvent(StrEnum):
     INBOX_UPDATED = "inbox_updated"
     CONVERSATION_TYPING_ON = "conversation_typing_on"
     CONVERSATION_TYPING_OFF = "conversation_typing_off"
+    SLA_WARNING = "sla_warning"
+    SLA_MISSED = "sla_missed"
 
 
 class BotEvent(StrEnum):

@@ -243,6 +243,13 @@ class PayloadBuilder:
             if name == WebhookEvent.CONVERSATION_MERGED:
                 merged = await self._get(Conversation, (event.payload or {}).get("merged_conversation_id"))
                 data["mergedConversation"] = await self.conversation_data(merged) if merged else None
+            if name in (WebhookEvent.SLA_WARNING, WebhookEvent.SLA_MISSED):
+                payload = event.payload or {}
+                data["sla"] = {
+                    "target": payload.get("target"),
+                    "slaPolicyId": gid("SlaPolicy", payload.get("sla_policy_id")),
+                    "dueAt": payload.get("due_at"),
+                }
         if name in (
             WebhookEvent.CONVERSATION_UPDATED,
             WebhookEvent.CONVERSATION_STATUS_CHANGED,

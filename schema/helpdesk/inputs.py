@@ -23,6 +23,7 @@ from schema.helpdesk.types import (
     MessageTypeEnum,
     PriorityEnum,
 )
+from schema.sla.types import SlaStatusEnum
 
 
 @strawberry.input(description="Opening hours of one weekday.")
@@ -78,6 +79,11 @@ class InboxSettingsInput:
     auto_assignment_limit: int | None = strawberry.field(
         default=strawberry.UNSET,
         description="Open conversations per agent in this inbox (0 to 100,000); explicit null removes the limit.",
+    )
+    reassign_offline_after_seconds: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="With auto-assignment on: seconds (1 to 86,400) an agent may be offline before their open "
+        "conversations here go back to auto-assignment; explicit null turns it off.",
     )
 
 
@@ -266,4 +272,10 @@ class ConversationFilterInput:
     )
     conditions: list[FilterConditionInput] | None = strawberry.field(
         default=None, description="Filter conditions (at most 20), ANDed with the fields above."
+    )
+    sla_status: SlaStatusEnum | None = strawberry.field(
+        default=None, description="Only those whose applied SLA has this status."
+    )
+    sla_policy_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only those with an SLA of this policy."
     )

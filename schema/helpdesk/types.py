@@ -30,6 +30,7 @@ from schema.core.pagination import Connection, build_connection, decode_int_curs
 if TYPE_CHECKING:
     from schema.attachments.types import Attachment
     from schema.catalog.types import Label, Team
+    from schema.sla.types import AppliedSla
 
 ChannelTypeEnum = strawberry.enum(ChannelType, name="ChannelType", description="How customers reach an inbox.")
 ConversationStatusEnum = strawberry.enum(
@@ -48,12 +49,15 @@ SenderTypeEnum = strawberry.enum(SenderType, name="SenderType", description="Who
 ContactTypeEnum = strawberry.enum(ContactType, name="ContactType", description="Visitor, lead or customer.")
 
 
-@strawberry.enum(description="How conversation lists are ordered.")
+@strawberry.enum(
+    description="How conversation lists are ordered. SLA_DUE: the nearest SLA deadline first, those without one last."
+)
 class ConversationSort(Enum):
     LAST_ACTIVITY = "LAST_ACTIVITY"
     CREATED = "CREATED"
     WAITING_SINCE = "WAITING_SINCE"
     PRIORITY = "PRIORITY"
+    SLA_DUE = "SLA_DUE"
 
 
 @strawberry.type(description="Opening hours of one weekday.")
@@ -159,6 +163,13 @@ class Inbox:
     )
     def auto_assignment_limit(self) -> int | None:
         return self.row.auto_assignment_limit
+
+    @strawberry.field(
+        description="Seconds an agent may be offline before their open conversations here go back to "
+        "auto-assignment; null: they stay."
+    )
+    def reassign_offline_after_seconds(self) -> int | None:
+        return self.row.reassign_offline_after_seconds
 
     @strawberry.field(description="The agents who work this inbox.")
     async def members(self, info: strawberry.Info) -> list[User]:
@@ -328,10 +339,22 @@ class Conversation:
     )
     additional_attributes: JSON = strawberry.field(description="browser, referer, mail_subject…")
     created_at: datetime = strawberry.field(description="When it started.")
+    sla_due_at: datetime | None = strawberry.field(
+        description="The next deadline of its SLA's running targets (null: no SLA, or none runs)."
+    )
 
     @strawberry.field(description="Opaque global ID.")
     def id(self) -> strawberry.ID:
         return strawberry.ID(encode_id("Conversation", self.pk))
+
+    @strawberry.field(description="The SLA applied to it, with its deadlines and misses (null: none).")
+    async def sla(self, info: strawberry.Info) -> Annotated[AppliedSla, strawberry.lazy("schema.sla.types")] | None:
+        from schema.sla.types import AppliedSla
+
+        if self.row.sla_policy_id is None:
+            return None
+        row = await info.context.loaders.applied_sla_by_conversation.load(self.pk)
+        return AppliedSla.from_row(row) if row else None
 
     @strawberry.field(description="The inbox it arrived in.")
     async def inbox(self, info: strawberry.Info) -> Inbox:
@@ -413,6 +436,7 @@ class Conversation:
             custom_attributes=row.custom_attributes,
             additional_attributes=row.additional_attributes,
             created_at=row.created_at,
+            sla_due_at=row.sla_due_at,
         )
 
 

@@ -56,3 +56,9 @@ class ReportExportCreateInput:
     until: date = strawberry.field(description="Last day (included), in the account's time zone.")
     group_by: ReportGroupByEnum = strawberry.field(default=GroupBy.DAY, description="Buckets of an OVERVIEW export.")
     format: ReportExportFormat = strawberry.field(default=ReportExportFormat.CSV, description="The file format.")
+
+
+@strawberry.input(description="The range of an SLA report.")
+class SlaReportInput:
+    since: date = strawberry.field(description="First day, in the account's time zone (SLAs applied from then).")
+    until: date = strawberry.field(description="Last day (included), in the account's time zone.")

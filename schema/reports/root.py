@@ -31,6 +31,12 @@ class ReportsQuery:
     csat_summary: t.CsatSummary = field(
         r.csat_summary, Rule.report_manage, "CSAT survey responses over a range: count, average and distribution."
     )
+    sla_report: list[t.SlaReportRow] = field(
+        r.sla_report_rows,
+        Rule.report_manage,
+        "SLA hit rates over a range: per policy of the account (by name), the SLAs applied in the range, how many "
+        "were hit and missed. BAD_USER_INPUT for a range that ends before it starts or spans more than 731 days.",
+    )
     report_export: t.ReportExport = field(
         r.report_export,
         Rule.report_manage,

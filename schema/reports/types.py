@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -15,6 +16,9 @@ from domain.reports.enums import Dimension, ExportKind, ExportStatus, GroupBy
 from schema.accounts.types import User
 from schema.core.ids import encode_id
 from schema.reports.errors import ReportError
+
+if TYPE_CHECKING:
+    from schema.sla.types import SlaPolicy
 
 ReportGroupByEnum = strawberry.enum(
     GroupBy,
@@ -253,3 +257,18 @@ class ReportExport:
 class ReportExportCreatePayload:
     report_export: ReportExport | None = strawberry.field(description="The export, PENDING until the worker writes it.")
     errors: list[ReportError] = strawberry.field(description="Why nothing was created.")
+
+
+@strawberry.type(description="One SLA policy's results over a range.")
+class SlaReportRow:
+    policy_pk: strawberry.Private[int]
+    applied: int = strawberry.field(description="SLAs of the policy applied in the range.")
+    hit: int = strawberry.field(description="Of those, resolved with every target met.")
+    missed: int = strawberry.field(description="Of those, with a target missed (resolved or not).")
+    hit_rate: float | None = strawberry.field(description="hit / (hit + missed); null when neither.")
+
+    @strawberry.field(description="The policy.")
+    async def policy(self, info: strawberry.Info) -> Annotated[SlaPolicy, strawberry.lazy("schema.sla.types")]:
+        from schema.sla.types import SlaPolicy
+
+        return SlaPolicy.from_row(await info.context.loaders.sla_policy_by_id.load(self.policy_pk))

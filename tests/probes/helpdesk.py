@@ -5,9 +5,9 @@ from __future__ import annotations
 from tests.probes.base import PAYLOAD_ERRORS, Probe
 
 B_STATE = """
-  inboxes { id name bot { id } }
+  inboxes { id name bot { id } reassignOfflineAfterSeconds }
   contacts(first: 20) { edges { node { id name email blocked labels { title } notes { id content } } } }
-  conversations(first: 10) { edges { node { id status priority assignee { id } labels { title } customAttributes mergedInto { id }
+  conversations(first: 10) { edges { node { id status priority assignee { id } labels { title } customAttributes mergedInto { id } slaDueAt sla { status }
     messages(first: 20) { edges { node { id content deletedAt } } } } } }
 """
 

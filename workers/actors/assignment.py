@@ -33,18 +33,28 @@ async def assignment_run(account_id: int, outbox_id: int | None = None) -> None:
 
 async def assign_waiting(sessions, relay) -> int:
     """Periodic: accounts with waiting conversations, one transaction each (agents who connected
-    since are online now)."""
-    from db.repositories.assignment import accounts_waiting
+    since are online now), and accounts whose inboxes give back an offline agent's conversations:
+    how long each holder has been offline is kept with the presence (every scheduler sees the same),
+    and those past their inbox's grace period lose their open conversations to the agents online."""
+    from db.repositories.assignment import accounts_releasing, accounts_waiting
     from domain.events import unit_of_work as uow
     from domain.helpdesk import assignment
 
     async with sessions() as session:
-        accounts = await accounts_waiting(session)
+        waiting = set(await accounts_waiting(session))
+        releasing = set(await accounts_releasing(session))
     total = 0
-    for account_id in accounts:
+    for account_id in sorted(waiting | releasing):
         online = await _online(account_id)
-        if not online:
+        offline_for: dict[int, float] = {}
+        if account_id in releasing:
+            async with sessions() as session:
+                offline, present = await assignment.holders_by_presence(session, account_id, online)
+            offline_for = await resources().presence().absences(account_id, offline, present)
+        if not online and not any(offline_for.values()):
             continue
         async with uow(sessions, relay) as session:
+            if any(offline_for.values()):
+                await assignment.release_offline(session, account_id, offline_for)
             total += await assignment.run(session, account_id, online)
     return total
