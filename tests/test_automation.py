@@ -435,3 +435,38 @@ async def test_resolved_and_opened_rules_fire_on_the_status_change(desk: Desk):
     assert [m["content"] for m in row["messages"]["nodes"]].count("Closed") == 1
     assert row["status"] == "OPEN" and row["priority"] == "HIGH"
     assert [r["outcome"] for r in await runs(desk)] == ["DONE", "DONE"]
+
+
+async def test_a_rule_applies_an_sla_policy_and_a_foreign_policy_is_refused(desk: Desk, gql, smtp):
+    made = await desk.data(
+        desk.admin,
+        f"""mutation {{ slaPolicyCreate(input: {{name: "Gold", firstResponseSeconds: 3600}})
+        {{ slaPolicy {{ id }} {ERR} }} }}""",
+    )
+    assert made["slaPolicyCreate"]["errors"] == [], made
+    gold = made["slaPolicyCreate"]["slaPolicy"]["id"]
+    created = await rule(desk, name="Gold SLA", eventName="CONVERSATION_CREATED", actions=[act("apply_sla", gold)])
+    assert created["errors"] == [], created
+    conv = await desk.new_conversation("Please help")
+
+    async def applied():
+        body = await desk.data(
+            desk.admin, "query($id: ID!) { conversation(id: $id) { sla { status policy { id } } } }", {"id": conv["id"]}
+        )
+        return body["conversation"]["sla"]
+
+    sla = await wait_until(applied)
+    assert sla == {"status": "ACTIVE", "policy": {"id": gold}}
+
+    other = await signup(gql, account="Elsewhere")
+    theirs = await gql.execute(
+        f"""mutation {{ slaPolicyCreate(input: {{name: "Theirs", firstResponseSeconds: 60}})
+        {{ slaPolicy {{ id }} {ERR} }} }}""",
+        headers=other.headers(),
+    )
+    foreign = theirs["data"]["slaPolicyCreate"]["slaPolicy"]["id"]
+    refused = await rule(
+        desk, name="Foreign SLA", eventName="CONVERSATION_CREATED", actions=[act("apply_sla", foreign)]
+    )
+    assert refused["automationRule"] is None
+    assert [(e["field"], e["code"]) for e in refused["errors"]] == [("actions.0.params", "NOT_FOUND")]

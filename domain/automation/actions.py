@@ -22,6 +22,7 @@ from db.base import utcnow
 from db.models import Account, Conversation, Inbox, WebhookDelivery
 from db.repositories import catalog as catalog_repo
 from db.repositories import helpdesk as helpdesk_repo
+from db.repositories import sla as sla_repo
 from db.repositories import webhooks as webhook_repo
 from domain.accounts.actor import Actor
 from domain.automation.enums import ActionName, Trigger
@@ -31,6 +32,7 @@ from domain.errors import FieldError, NotFound, ValidationError
 from domain.events import outbox
 from domain.helpdesk import conversations
 from domain.mail import send_email
+from domain.sla import tracking as sla_tracking
 from domain.webhooks import payloads
 from domain.webhooks.enums import WebhookDeliveryStatus
 from domain.webhooks.service import DELIVER_ACTOR
@@ -192,6 +194,13 @@ async def _check_team(ctx: CheckContext, params: Sequence[str]) -> None:
         await _teams(ctx, params)
 
 
+async def _check_sla(ctx: CheckContext, params: Sequence[str]) -> None:
+    if _exactly(ctx, params, 1):
+        pk = decode_global_id(params[0], "SlaPolicy")
+        if pk is None or await sla_repo.policy(ctx.session, ctx.account_id, pk) is None:
+            ctx.fail("NOT_FOUND", "No such SLA policy in this account.")
+
+
 async def _check_labels(ctx: CheckContext, params: Sequence[str]) -> None:
     if not params:
         ctx.fail("REQUIRED", "Give at least one label.")
@@ -270,6 +279,13 @@ async def _assign_team(ctx: RunContext, conversation: Conversation, params: Sequ
         set_assignee=False,
         team_id=_pk(params[0], "Team"),
         set_team=True,
+    )
+
+
+async def _apply_sla(ctx: RunContext, conversation: Conversation, params: Sequence[str]) -> None:
+    """The policy replaces any SLA the conversation had (a policy deleted since: NOT_FOUND, the run fails)."""
+    await sla_tracking.apply_by_id(
+        ctx.session, ctx.actor, conversation.id, _pk(params[0], "SlaPolicy"), field="actions"
     )
 
 
@@ -400,6 +416,8 @@ for _spec in (
     ActionSpec(N.SEND_WEBHOOK_EVENT, _check_webhook, _webhook),
     # Muting resolves the conversation (Chatwoot's mute).
     ActionSpec(N.MUTE_CONVERSATION, _no_params, _mute, _always(T.CONVERSATION_RESOLVED)),
+    # Applying an SLA records no conversation event, so it feeds no rule.
+    ActionSpec(N.APPLY_SLA, _check_sla, _apply_sla),
 ):
     register(_spec)
 del _spec

@@ -31,6 +31,7 @@ class ActionName(StrEnum):
     SEND_EMAIL_TO_TEAM = "send_email_to_team"
     SEND_WEBHOOK_EVENT = "send_webhook_event"
     MUTE_CONVERSATION = "mute_conversation"
+    APPLY_SLA = "apply_sla"
 
 
 class RunOutcome(StrEnum):

@@ -29,7 +29,7 @@ ACTIONS_DOC = (
     "add_label / remove_label [titles]; change_priority [urgent|high|medium|low|none]; change_status "
     "[open|pending|resolved]; snooze_conversation [hours]? ; resolve_conversation []; send_message [text]; "
     "add_private_note [text]; send_email_to_team [text, Team ID, …]; send_webhook_event [Webhook ID]; "
-    "mute_conversation []. IDs must be the account's."
+    "mute_conversation []; apply_sla [SlaPolicy ID]. IDs must be the account's."
 )
 
 
