@@ -9,7 +9,8 @@ checkpoint, so a run killed anywhere (kill -9 included) resumes after the last c
 never writes a row twice; a source row already in the id map is passed over, so re-runs (or a run
 over all accounts after one over a single account) change nothing.
 
-Rows are written with SQLAlchemy Core straight into the tables, not through the domain services:
+Rows are written straight into the tables (COPY, or for staged tables one INSERT … SELECT per batch
+from a staging table, see `Staged`), not through the domain services:
 no event-log rows are made for history, so no webhook delivery, notification, realtime broadcast
 or reporting consumer runs for imported data (see `parley sync chatwoot` for live changes).
 """
