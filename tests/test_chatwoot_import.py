@@ -165,12 +165,52 @@ async def test_a_second_run_changes_nothing(db_engine, settings, chatwoot):
     assert second.summary() == first.summary()
 
 
+async def test_a_role_without_superuser_imports_the_same_with_the_triggers_on(db_engine, settings, chatwoot, tables):
+    """Only a superuser may set `session_replication_role`: any other role imports with the
+    database's foreign-key triggers on (and its staged batches check nothing themselves), to the
+    same result."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from db.session import create_engine
+    from domain.migration.chatwoot.tables import SPEC_BY_NAME
+
+    reference = await importer(db_engine, settings, chatwoot).run()
+    await tables.empty()
+    parts = urlsplit(TEST_DATABASE_URL)
+    role = "importer_" + parts.path.lstrip("/")
+    async with db_engine.begin() as conn:
+        if await conn.scalar(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}):
+            await conn.execute(text(f'DROP OWNED BY "{role}"'))
+            await conn.execute(text(f'DROP ROLE "{role}"'))
+        await conn.execute(text(f'CREATE ROLE "{role}" LOGIN NOSUPERUSER'))
+        await conn.execute(text(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"'))
+        await conn.execute(text(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO "{role}"'))
+    limited = create_engine(urlunsplit(parts._replace(netloc=f"{role}@{parts.hostname}:{parts.port or 5432}")))
+    try:
+        run = importer(limited, settings, chatwoot)
+        async with limited.connect() as conn:
+            assert await conn.scalar(text("SELECT current_setting('is_superuser')")) == "off"
+            assert not await run._holds_references(conn, SPEC_BY_NAME["messages"])
+        report = await run.run()
+        assert report.reconciles, report.render()
+        assert report.summary() == reference.summary()
+        assert await count(db_engine, "SELECT count(*) FROM messages") == 679
+        assert await count(
+            db_engine, "SELECT count(*) FROM messages WHERE sender_type = 'user' AND sender_id IS NOT NULL"
+        )
+    finally:
+        await limited.dispose()
+        async with db_engine.begin() as conn:
+            await conn.execute(text(f'DROP OWNED BY "{role}"'))
+            await conn.execute(text(f'DROP ROLE "{role}"'))
+
+
 async def test_one_account_then_all_makes_nothing_twice(db_engine, settings, chatwoot):
     globex = await importer(db_engine, settings, chatwoot, account=2).run()
     assert globex.reconciles and globex.tables["accounts"].imported == 1
     assert globex.tables["conversations"].imported == 20
     everything = await importer(db_engine, settings, chatwoot).run()
-    assert everything.reconciles
+    assert everything.reconciles, everything.render()
     assert everything.tables["conversations"].new == 77 and everything.tables["conversations"].imported == 97
     assert await count(db_engine, "SELECT count(*) FROM accounts") == 2
     assert await count(db_engine, "SELECT count(*) FROM users WHERE email = 'maya@acme.example'") == 1

@@ -9,7 +9,8 @@ checkpoint, so a run killed anywhere (kill -9 included) resumes after the last c
 never writes a row twice; a source row already in the id map is passed over, so re-runs (or a run
 over all accounts after one over a single account) change nothing.
 
-Rows are written with SQLAlchemy Core straight into the tables, not through the domain services:
+Rows are written straight into the tables (COPY, or for staged tables one INSERT … SELECT per batch
+from a staging table, see `Staged`), not through the domain services:
 no event-log rows are made for history, so no webhook delivery, notification, realtime broadcast
 or reporting consumer runs for imported data (see `parley sync chatwoot` for live changes).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import sys
 import time
 from collections import Counter
@@ -634,25 +636,11 @@ class Importer:
             highest_done = await self._highest_done(conn, spec)
             hold = await self._holds_references(conn, spec)
         last = int(cp.last_source_id) if cp is not None else 0
-        progress = TableProgress(spec.name, await src.fetchval(self._query(spec, count=True), *self._args(last)))
-        new_total = 0
-        async for rows in self._pages(src, spec, last):
-            async with self.engine.begin() as conn:
-                # Safe to not wait for the WAL flush: a batch the server loses in a crash is lost
-                # whole (rows, id map and checkpoint together), and the next run writes it again.
-                await conn.execute(text("SET LOCAL synchronous_commit = off"))
-                if hold:
-                    # The foreign keys are checked per batch (`_hold`), not by a trigger per row.
-                    await conn.execute(text("SET LOCAL session_replication_role = replica"))
-                new, skipped = await self._batch(conn, spec, rows, highest_done, hold)
-                await self._save_checkpoint(conn, spec, int(rows[-1]["id"]), len(rows), new, skipped)
-            new_total += new
-            progress.done += len(rows)
-            self._say(progress.line(), end="\r" if self.out is not None and self.out.isatty() else "\n")
-            if self.pause:
-                import asyncio
-
-                await asyncio.sleep(self.pause)
+        read = await self._staged_read(src, spec) if spec.staged is not None else None
+        if read is not None:
+            new_total, progress = await self._import_staged(src, spec, read, last, highest_done, hold)
+        else:
+            new_total, progress = await self._import_rows(src, spec, last, highest_done, hold)
         async with self.engine.begin() as conn:
             await self._save_checkpoint(conn, spec, last, 0, 0, 0, finished=True)
         if new_total:
@@ -666,6 +654,197 @@ class Importer:
         elif progress.done == 0:
             self._say(progress.line())  # nothing (left) to read: say so once
         return new_total
+
+    async def _begin_batch(self, conn: AsyncConnection, hold: bool) -> None:
+        # Safe to not wait for the WAL flush: a batch the server loses in a crash is lost whole
+        # (rows, id map and checkpoint together), and the next run writes it again.
+        await conn.execute(text("SET LOCAL synchronous_commit = off"))
+        if hold:
+            # The foreign keys are checked per batch (`_hold`), not by a trigger per row.
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+
+    async def _after_batch(self, progress: TableProgress, rows: int) -> None:
+        progress.done += rows
+        self._say(progress.line(), end="\r" if self.out is not None and self.out.isatty() else "\n")
+        if self.pause:
+            import asyncio
+
+            await asyncio.sleep(self.pause)
+
+    async def _import_rows(
+        self, src: asyncpg.Connection, spec: Spec, last: int, highest_done: int, hold: bool
+    ) -> tuple[int, TableProgress]:
+        """Rows fetched from the source and transformed in Python, a batch per transaction."""
+        progress = TableProgress(spec.name, await src.fetchval(self._query(spec, count=True), *self._args(last)))
+        new_total = 0
+        async for rows in self._pages(src, spec, last):
+            async with self.engine.begin() as conn:
+                await self._begin_batch(conn, hold)
+                new, skipped = await self._batch(conn, spec, rows, highest_done, hold)
+                await self._save_checkpoint(conn, spec, int(rows[-1]["id"]), len(rows), new, skipped)
+            new_total += new
+            await self._after_batch(progress, len(rows))
+        return new_total, progress
+
+    # --- staged tables: raw rows in, one statement per batch ---------------------------------------
+
+    async def _staged_read(self, src: asyncpg.Connection, spec: Spec) -> str | None:
+        """The source read of a staged table, each column cast to its staging type, or None when
+        the source's columns are not what the SQL transform expects (then rows go through Python)."""
+        staged = spec.staged
+        assert staged is not None
+        found = await src.fetch(
+            "SELECT attname, format_type(atttypid, atttypmod) AS type FROM pg_attribute "
+            "WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped",
+            staged.table,
+        )
+        types = {r["attname"]: r["type"] for r in found}
+        accepted = {
+            "bigint": ("smallint", "integer", "bigint"),
+            "integer": ("smallint", "integer"),
+            "boolean": ("boolean",),
+            "jsonb": ("json", "jsonb"),
+            "text": ("text", "character varying"),
+            "timestamptz": ("timestamp without time zone", "timestamp with time zone"),
+        }
+        exprs = []
+        for name, kind in staged.columns.items():
+            have = re.sub(r"\(\d+\)", "", types.get(name, ""))
+            if have not in accepted[kind]:
+                return None
+            if have == "timestamp without time zone":
+                exprs.append(f"(t.\"{name}\" AT TIME ZONE 'UTC')")  # Rails writes UTC (`ts`)
+            else:
+                exprs.append(f'CAST(t."{name}" AS {kind})')
+        return f'SELECT {", ".join(exprs)} FROM "{staged.table}" t'
+
+    def _staged_where(self, spec: Spec, low: int, high: int) -> str:
+        where = f"t.id > {int(low)} AND t.id <= {int(high)}"
+        if self.account is not None:
+            where += f" AND ({spec.scope.replace('$2', str(int(self.account)))})"
+        return where
+
+    async def _import_staged(
+        self, src: asyncpg.Connection, spec: Spec, read: str, last: int, highest_done: int, hold: bool
+    ) -> tuple[int, TableProgress]:
+        """Each batch's source rows are COPYed out of Chatwoot (binary, no decoding here) and into a
+        temporary staging table, then one statement transforms them, joined to the id map, into the
+        table, its id map entries and its skips (`Staged.sql`). The batches are the same keyset
+        ranges of `batch_size` rows as the row path (their bounds read up front in the one snapshot);
+        the next one is read from the source while this one is written."""
+        import asyncio
+
+        staged = spec.staged
+        assert staged is not None
+        where = "t.id > $1" + (f" AND ({spec.scope})" if self.account is not None else "")
+        bounds = await src.fetch(
+            f"SELECT id, n FROM (SELECT t.id, row_number() OVER (ORDER BY t.id) AS n, "
+            f"lead(t.id) OVER (ORDER BY t.id) IS NULL AS final FROM {spec.select.split(' FROM ', 1)[1]} "
+            f"WHERE {where}) q WHERE n % {int(self.batch_size)} = 0 OR final ORDER BY id",
+            *self._args(last),
+        )
+        progress = TableProgress(spec.name, int(bounds[-1]["n"]) if bounds else 0)
+        ranges: list[tuple[int, int, int]] = []
+        low, seen = last, 0
+        for b in bounds:
+            ranges.append((low, int(b["id"]), int(b["n"]) - seen))
+            low, seen = int(b["id"]), int(b["n"])
+
+        async def fetch(low: int, high: int) -> list[bytes]:
+            parts: list[bytes] = []
+
+            async def sink(chunk: bytes) -> None:
+                parts.append(chunk)
+
+            await src.copy_from_query(
+                f"{read} WHERE {self._staged_where(spec, low, high)}", output=sink, format="binary"
+            )
+            return parts
+
+        async def chunks(parts: list[bytes]) -> AsyncIterator[bytes]:
+            for part in parts:
+                yield part
+
+        stage = f"import_stage_{staged.table}"
+        columns = ", ".join(f'"{n}" {k}' for n, k in staged.columns.items())
+        done_filter = (
+            " WHERE NOT EXISTS (SELECT 1 FROM import_id_map d WHERE d.source = :source"
+            " AND d.source_table = :table AND d.source_id = s.id)"
+            " AND NOT EXISTS (SELECT 1 FROM import_skips d WHERE d.source = :source"
+            " AND d.source_table = :table AND d.source_id = s.id)"
+        )
+        checks = self._staged_checks(spec) if hold else []
+        if checks is None:  # a key the statement cannot check: the database's triggers check them
+            hold, checks = False, []
+        check_sql = "".join(f", ({want}) = ({got}) AS check_{i}" for i, (want, got) in enumerate(checks))
+        statement = staged.sql.replace("{checks}", check_sql)
+
+        def batch_sql(redo: bool) -> str:
+            first = f"stage AS MATERIALIZED (SELECT * FROM pg_temp.{stage} s{done_filter if redo else ''})"
+            return f"WITH {first},\n{statement}"
+
+        new_total = 0
+        pending = asyncio.ensure_future(fetch(*ranges[0][:2])) if ranges else None
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({columns}) ON COMMIT DELETE ROWS"))
+                await conn.commit()
+                for i, (low, high, count) in enumerate(ranges):
+                    assert pending is not None
+                    data = await pending
+                    pending = asyncio.ensure_future(fetch(*ranges[i + 1][:2])) if i + 1 < len(ranges) else None
+                    async with conn.begin():
+                        await self._begin_batch(conn, hold)
+                        raw = await conn.get_raw_connection()
+                        driver = raw.driver_connection
+                        assert driver is not None
+                        await driver.copy_to_table(stage, source=chunks(data), format="binary")
+                        result = (
+                            await conn.execute(
+                                text(batch_sql(low < highest_done)), {"source": self.source, "table": spec.name}
+                            )
+                        ).one()
+                        if not all(result[2:]):
+                            raise MissingReference(f"{spec.target.name}: a row it refers to no longer exists")
+                        new, skipped = int(result[0]), int(result[1])
+                        if staged.after is not None and new:
+                            await conn.execute(
+                                text(f"WITH stage AS (SELECT * FROM pg_temp.{stage}) {staged.after}"),
+                                {"source": self.source},
+                            )
+                        await self._save_checkpoint(conn, spec, high, count, new, skipped)
+                    new_total += new
+                    await self._after_batch(progress, count)
+                await conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{stage}"))
+                await conn.commit()
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+        return new_total, progress
+
+    def _staged_checks(self, spec: Spec) -> list[tuple[str, str]] | None:
+        """The foreign keys of a staged batch, checked in its statement as `_hold` checks them: the
+        distinct ids the new rows refer to against the referenced rows found (and locked). None when
+        one of the id map's keys is not a column of the batch."""
+        staged = spec.staged
+        assert staged is not None
+        keys = [(c, r, k) for c, r, k in self._references[spec.target.name] or []]
+        for column, referenced, key in self._references[core_table(ImportIdMap).name] or []:
+            if column not in staged.id_map_columns:
+                return None
+            keys.append((staged.id_map_columns[column], referenced, key))
+        written = set(staged.columns) | {"id", "account_id"}
+        return [
+            (
+                f'SELECT count(DISTINCT "{column}") FROM new',
+                f'SELECT count(*) FROM (SELECT 1 FROM "{referenced}" WHERE "{key}" IN '
+                f'(SELECT "{column}" FROM new) FOR KEY SHARE) q',
+            )
+            for column, referenced, key in dict.fromkeys(keys)
+            if column in written  # a key the batch does not write stays null
+        ]
 
     # --- reconciliation ---------------------------------------------------------------------------
 

@@ -129,6 +129,26 @@ class Spec:
     # Checked columns holding Parley ids, with the table they point into: the reconciliation writes
     # them as source ids, so its checksums do not depend on the ids a run happened to allocate.
     ids: dict[str, str] = field(default_factory=dict)
+    # Set: the table's batches are COPYed raw into a staging table and transformed on the target
+    # by one statement (the `transform` above stays the reference: the reconciliation runs it).
+    staged: Staged | None = None
+
+
+@dataclass
+class Staged:
+    """A table transformed in SQL. `columns`: the source columns COPYed (binary) into the staging
+    table, with their staging type; `sql` the statement of one batch after its `WITH` (the importer
+    puts the CTE `stage` first: the staged rows not yet done) and must write the rows, their id map entries and
+    their skips, and end with `SELECT new, skipped` plus the `{checks}` it is given. It sees the
+    batch's rows as the CTE `new`, holding the target columns and `id` (see MESSAGE_SQL)."""
+
+    table: str  # the source table, aliased `t` in the read
+    columns: dict[str, str]
+    sql: str
+    # The id map's columns as columns of `new` (for the foreign-key checks of the id map).
+    id_map_columns: dict[str, str] = field(default_factory=lambda: {"account_id": "account_id"})
+    # A statement run after `sql` in the batch's transaction (it sees the CTE `stage` too).
+    after: str | None = None
 
 
 # --- transforms ------------------------------------------------------------------------------------
@@ -386,12 +406,34 @@ def conversation(r: Any, c: Context) -> dict[str, Any]:
 
 
 async def prepare_messages(conn: Any, rows: list[Any], c: Context) -> None:
-    """Each conversation's contact: a message from a merged (deleted) contact is its conversation's."""
-    from sqlalchemy import select
+    """Each conversation's contact (a message from a merged, deleted contact is its conversation's)
+    and the senders: agents (members of the message's account) and contacts through the id map."""
+    from sqlalchemy import ARRAY, BigInteger, any_, literal, select
+
+    from db.models import ImportIdMap
 
     ids = {c.ref("conversations", r["conversation_id"]) for r in rows} - {None}
     found = await conn.execute(select(Conversation.id, Conversation.contact_id).where(Conversation.id.in_(ids)))
     c.extra["conversation_contact"] = dict(found.all())
+    for kind, table_name in (("User", "users"), ("Contact", "contacts")):
+        senders = sorted({int(r["sender_id"]) for r in rows if r["sender_type"] == kind and r["sender_id"] is not None})
+        mapped = c.refs.setdefault(table_name, {})
+        if senders:
+            found = await conn.execute(
+                select(ImportIdMap.source_id, ImportIdMap.target_id).where(
+                    ImportIdMap.source == c.extra["source"],
+                    ImportIdMap.source_table == table_name,
+                    ImportIdMap.source_id == any_(literal(senders, ARRAY(BigInteger))),
+                )
+            )
+            mapped.update({int(s): int(t) for s, t in found})
+    agents = set(c.refs["users"].values())
+    c.extra["members"] = set()
+    if agents:
+        found = await conn.execute(
+            select(AccountMembership.account_id, AccountMembership.user_id).where(AccountMembership.user_id.in_(agents))
+        )
+        c.extra["members"] = {(int(a), int(u)) for a, u in found}
 
 
 def message(r: Any, c: Context) -> dict[str, Any]:
@@ -399,7 +441,10 @@ def message(r: Any, c: Context) -> dict[str, Any]:
     kind = r["sender_type"]
     sender_id: int | None
     if kind == "User":
-        sender_type, sender_id = "user", c.ref("users", r["sender_id"])  # None: a deleted agent
+        # None: a deleted agent, or one who is no member of the account (in Parley, or not yet)
+        sender_id = c.ref("users", r["sender_id"])
+        member = (c.ref("accounts", r["account_id"]), sender_id) in c.extra["members"]
+        sender_type, sender_id = "user", sender_id if member else None
     elif kind == "Contact":
         sender_type = "contact"
         sender_id = c.ref("contacts", r["sender_id"]) or c.extra["conversation_contact"].get(conversation_id)
@@ -420,6 +465,203 @@ def message(r: Any, c: Context) -> dict[str, Any]:
         "source_id": (r["source_id"] or None) and cut(r["source_id"], 255),
         "created_at": ts(r["created_at"]),
     }
+
+
+def sql_case(column: str, values: dict[Any, str], default: str | None) -> str:
+    """A Python mapping as a SQL CASE (the transforms' maps stay the one source of the values)."""
+    arms = " ".join(f"WHEN {k!r} THEN {v!r}" for k, v in values.items())
+    return f"CASE {column} {arms}{'' if default is None else f' ELSE {default!r}'} END"
+
+
+def sql_object(column: str) -> str:
+    """`js(value, {})`: the value when it is a JSON object, else an empty one."""
+    return f"CASE WHEN jsonb_typeof({column}) = 'object' THEN {column} ELSE '{{}}'::jsonb END"
+
+
+def sql_lookup(name: str, table: str, column: str, where: str = "") -> str:
+    """A CTE: the id map entries of the distinct source ids a staged batch refers to."""
+    return (
+        f"{name} AS MATERIALIZED (SELECT m.source_id, m.target_id FROM import_id_map m WHERE m.source = :source "
+        f"AND m.source_table = '{table}' AND m.source_id IN (SELECT DISTINCT {column} FROM stage{where}))"
+    )
+
+
+# `conversation` above, in SQL (see MESSAGE_SQL below).
+CONVERSATION_SQL = f"""
+{sql_lookup("acct", "accounts", "account_id")},
+{sql_lookup("inbox", "inboxes", "inbox_id")},
+{sql_lookup("person", "contacts", "contact_id")},
+{sql_lookup("ci", "contact_inboxes", "contact_inbox_id")},
+{sql_lookup("agent", "users", "assignee_id")},
+{sql_lookup("team", "teams", "team_id")},
+batch AS MATERIALIZED (
+  SELECT s.id AS row_id, s.account_id AS source_account,
+    CASE WHEN s.contact_id IS NULL THEN 'conversation without contact'
+         WHEN acct.target_id IS NULL THEN 'account not imported'
+         WHEN inbox.target_id IS NULL THEN 'inbox not imported'
+         WHEN person.target_id IS NULL THEN 'contact not imported' END AS skip,
+    acct.target_id AS account_id, s.display_id, inbox.target_id AS inbox_id, person.target_id AS contact_id,
+    ci.target_id AS contact_inbox_id,
+    {sql_case("s.status", CONVERSATION_STATUS, "open")} AS status,
+    {sql_case("s.priority", PRIORITY, None)} AS priority,
+    agent.target_id AS assignee_id, team.target_id AS team_id,
+    s.snoozed_until, coalesce(s.last_activity_at, s.created_at) AS last_activity_at, s.waiting_since,
+    s.first_reply_created_at, s.agent_last_seen_at, s.contact_last_seen_at,
+    {sql_object("s.additional_attributes")} AS additional_attributes,
+    {sql_object("s.custom_attributes")} AS custom_attributes,
+    s.created_at, s.updated_at
+  FROM stage s
+  LEFT JOIN acct ON acct.source_id = s.account_id
+  LEFT JOIN inbox ON inbox.source_id = s.inbox_id
+  LEFT JOIN person ON person.source_id = s.contact_id
+  LEFT JOIN ci ON ci.source_id = s.contact_inbox_id
+  LEFT JOIN agent ON agent.source_id = s.assignee_id
+  LEFT JOIN team ON team.source_id = s.team_id),
+new AS MATERIALIZED (
+  SELECT nextval('conversations_id_seq') AS id, b.*
+  FROM (SELECT * FROM batch WHERE skip IS NULL ORDER BY row_id) b),
+written AS (
+  INSERT INTO conversations (id, account_id, display_id, inbox_id, contact_id, contact_inbox_id, status, priority,
+    assignee_id, team_id, snoozed_until, last_activity_at, waiting_since, first_reply_created_at, agent_last_seen_at,
+    contact_last_seen_at, additional_attributes, custom_attributes, created_at, updated_at)
+  SELECT id, account_id, display_id, inbox_id, contact_id, contact_inbox_id, status, priority,
+    assignee_id, team_id, snoozed_until, last_activity_at, waiting_since, first_reply_created_at, agent_last_seen_at,
+    contact_last_seen_at, additional_attributes, custom_attributes, created_at, updated_at FROM new),
+mapped AS (
+  INSERT INTO import_id_map (source, source_table, source_id, target_id, account_id, created)
+  SELECT :source, 'conversations', row_id, id, account_id, true FROM new),
+skipped AS (
+  INSERT INTO import_skips (source, source_table, source_id, account_id, reason)
+  SELECT :source, 'conversations', row_id, source_account, skip FROM batch WHERE skip IS NOT NULL
+  ON CONFLICT DO NOTHING)
+SELECT (SELECT count(*) FROM new) AS new, (SELECT count(*) FROM batch WHERE skip IS NOT NULL) AS skipped{{checks}}
+"""
+
+# New conversations continue after the highest display id (a statement of its own: the batch's
+# statement locks the accounts it checks, and a row it also updated would not be found).
+CONVERSATION_AFTER = """
+UPDATE accounts a SET conversation_seq = greatest(a.conversation_seq, h.display_id)
+FROM (SELECT c.account_id, max(c.display_id) AS display_id FROM conversations c
+      WHERE c.id IN (SELECT m.target_id FROM import_id_map m WHERE m.source = :source
+                     AND m.source_table = 'conversations' AND m.source_id IN (SELECT id FROM stage))
+      GROUP BY c.account_id) h
+WHERE a.id = h.account_id
+"""
+
+CONVERSATION_STAGE = Staged(
+    "conversations",
+    {
+        "id": "bigint",
+        "account_id": "bigint",
+        "inbox_id": "bigint",
+        "contact_id": "bigint",
+        "contact_inbox_id": "bigint",
+        "display_id": "integer",
+        "status": "integer",
+        "priority": "integer",
+        "assignee_id": "bigint",
+        "team_id": "bigint",
+        "snoozed_until": "timestamptz",
+        "last_activity_at": "timestamptz",
+        "waiting_since": "timestamptz",
+        "first_reply_created_at": "timestamptz",
+        "agent_last_seen_at": "timestamptz",
+        "contact_last_seen_at": "timestamptz",
+        "additional_attributes": "jsonb",
+        "custom_attributes": "jsonb",
+        "created_at": "timestamptz",
+        "updated_at": "timestamptz",
+    },
+    CONVERSATION_SQL,
+    after=CONVERSATION_AFTER,
+)
+
+
+SENDER_TYPE = {"User": "user", "Contact": "contact", "AgentBot": "bot"}
+
+# `message` above, in SQL, for a batch of staged rows: the look-ups go to the id map once per
+# distinct source id (conversations, accounts, inboxes, senders), the skips keep the transform's
+# order and reasons (conversation, account, inbox), ids are drawn in source order.
+MESSAGE_SQL = f"""
+conv AS MATERIALIZED (
+  SELECT m.source_id, m.target_id FROM import_id_map m
+  WHERE m.source = :source AND m.source_table = 'conversations'
+    AND m.source_id IN (SELECT DISTINCT conversation_id FROM stage)),
+acct AS MATERIALIZED (
+  SELECT m.source_id, m.target_id FROM import_id_map m
+  WHERE m.source = :source AND m.source_table = 'accounts' AND m.source_id IN (SELECT DISTINCT account_id FROM stage)),
+inbox AS MATERIALIZED (
+  SELECT m.source_id, m.target_id FROM import_id_map m
+  WHERE m.source = :source AND m.source_table = 'inboxes' AND m.source_id IN (SELECT DISTINCT inbox_id FROM stage)),
+agent AS MATERIALIZED (
+  SELECT m.source_id, m.target_id FROM import_id_map m
+  WHERE m.source = :source AND m.source_table = 'users'
+    AND m.source_id IN (SELECT DISTINCT sender_id FROM stage WHERE sender_type = 'User')),
+person AS MATERIALIZED (
+  SELECT m.source_id, m.target_id FROM import_id_map m
+  WHERE m.source = :source AND m.source_table = 'contacts'
+    AND m.source_id IN (SELECT DISTINCT sender_id FROM stage WHERE sender_type = 'Contact')),
+conversation_contact AS MATERIALIZED (
+  SELECT c.id, c.contact_id FROM conversations c WHERE c.id IN (SELECT target_id FROM conv)),
+batch AS MATERIALIZED (
+  SELECT s.id AS row_id, s.account_id AS source_account,
+    CASE WHEN conv.target_id IS NULL THEN 'conversation not imported'
+         WHEN acct.target_id IS NULL THEN 'account not imported'
+         WHEN inbox.target_id IS NULL THEN 'inbox not imported' END AS skip,
+    acct.target_id AS account_id, conv.target_id AS conversation_id, inbox.target_id AS inbox_id,
+    {sql_case("s.message_type", MESSAGE_TYPE, "activity")} AS message_type,
+    coalesce(s.content, '') AS content,
+    coalesce(s.private, false) AS private,
+    {sql_case("s.sender_type", SENDER_TYPE, "system")} AS sender_type,
+    CASE s.sender_type WHEN 'User' THEN member.user_id
+                       WHEN 'Contact' THEN coalesce(person.target_id, cc.contact_id) END AS sender_id,
+    {sql_object("s.content_attributes")} AS content_attributes,
+    left(nullif(s.source_id, ''), 255) AS source_id,
+    s.created_at
+  FROM stage s
+  LEFT JOIN conv ON conv.source_id = s.conversation_id
+  LEFT JOIN acct ON acct.source_id = s.account_id
+  LEFT JOIN inbox ON inbox.source_id = s.inbox_id
+  LEFT JOIN agent ON s.sender_type = 'User' AND agent.source_id = s.sender_id
+  LEFT JOIN person ON s.sender_type = 'Contact' AND person.source_id = s.sender_id
+  LEFT JOIN account_memberships member ON member.account_id = acct.target_id AND member.user_id = agent.target_id
+  LEFT JOIN conversation_contact cc ON cc.id = conv.target_id),
+new AS MATERIALIZED (
+  SELECT nextval('messages_id_seq') AS id, b.*
+  FROM (SELECT * FROM batch WHERE skip IS NULL ORDER BY row_id) b),
+written AS (
+  INSERT INTO messages (id, account_id, conversation_id, inbox_id, message_type, content, private, sender_type,
+                        sender_id, content_attributes, source_id, created_at)
+  SELECT id, account_id, conversation_id, inbox_id, message_type, content, private, sender_type,
+         sender_id, content_attributes, source_id, created_at FROM new),
+mapped AS (
+  INSERT INTO import_id_map (source, source_table, source_id, target_id, account_id, created)
+  SELECT :source, 'messages', row_id, id, account_id, true FROM new),
+skipped AS (
+  INSERT INTO import_skips (source, source_table, source_id, account_id, reason)
+  SELECT :source, 'messages', row_id, source_account, skip FROM batch WHERE skip IS NOT NULL
+  ON CONFLICT DO NOTHING)
+SELECT (SELECT count(*) FROM new) AS new, (SELECT count(*) FROM batch WHERE skip IS NOT NULL) AS skipped{{checks}}
+"""
+
+MESSAGE_STAGE = Staged(
+    "messages",
+    {
+        "id": "bigint",
+        "account_id": "bigint",
+        "inbox_id": "bigint",
+        "conversation_id": "bigint",
+        "message_type": "integer",
+        "content": "text",
+        "private": "boolean",
+        "sender_type": "text",
+        "sender_id": "bigint",
+        "content_attributes": "jsonb",
+        "source_id": "text",
+        "created_at": "timestamptz",
+    },
+    MESSAGE_SQL,
+)
 
 
 def attachment_key(account_id: int, source: str, source_id: int) -> str:
@@ -696,6 +938,7 @@ SPECS: list[Spec] = [
         },
         check=("display_id", "status", "contact_id", "assignee_id", "team_id"),
         ids={"contact_id": "contacts", "assignee_id": "users", "team_id": "teams"},
+        staged=CONVERSATION_STAGE,
     ),
     Spec(
         "messages",
@@ -707,6 +950,7 @@ SPECS: list[Spec] = [
         check=("content", "message_type", "private", "sender_type", "sender_id"),
         prepare=prepare_messages,
         ids={"sender_id": "sender"},
+        staged=MESSAGE_STAGE,
     ),
     Spec(
         "attachments",
