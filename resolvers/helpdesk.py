@@ -175,12 +175,21 @@ async def contacts_list(
     after: str | None = None,
     search: str | None = None,
     label: str | None = None,
+    conditions: Annotated[
+        list[i.FilterConditionInput] | None,
+        strawberry.argument(
+            description="Filter conditions on contacts (at most 20; standard attributes name, email, phone_number, "
+            "identifier, country_code, city, company_name, created_at, last_activity_at, blocked, labels, or a "
+            "contact custom attribute's key), ANDed with `search` and `label`."
+        ),
+    ] = None,
 ) -> Connection[t.Contact]:
     actor = await info.context.actor()
     limit = page_size(first)
     if search is not None and not 1 <= len(search.strip()) <= 200:
         raise BadUserInput("Search with 1 to 200 characters", field="search")
     async with info.context.db() as session:
+        where = await filter_conditions(session, actor, AttributeModel.CONTACT, conditions, "conditions")
         rows = await repo.contacts_page(
             session,
             actor.account_id,
@@ -188,6 +197,7 @@ async def contacts_list(
             after_id=decode_int_cursor(after),
             limit=limit + 1,
             label_title=label.strip().lower() if label is not None else None,  # titles are stored lower-case
+            where=where,
         )
     return build_connection(rows, limit, t.Contact.from_row, lambda r: r.id, after is not None)
 

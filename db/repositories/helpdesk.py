@@ -125,8 +125,13 @@ async def contacts_page(
     after_id: int | None,
     limit: int,
     label_title: str | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> Sequence[Contact]:
+    """A page of the account's contacts, newest first; `where` is a compiled filter predicate
+    (domain/filters/conditions.py) over `contacts`."""
     stmt = select(Contact).where(Contact.account_id == account_id)
+    if where is not None:
+        stmt = stmt.where(where)
     if label_title is not None:  # lower-case, as stored; a title no label has matches nothing
         stmt = stmt.where(
             exists().where(

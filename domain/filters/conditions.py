@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Float, String, and_, case, cast, exists, func, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
-from db.models import Contact, Conversation, ConversationLabel, CustomAttributeDefinition, Label
+from db.models import Contact, ContactLabel, Conversation, ConversationLabel, CustomAttributeDefinition, Label
 from domain.enums import AttributeDisplayType, AttributeModel, ConversationStatus, Priority
 from domain.errors import FieldError, ValidationError
 from domain.filters.enums import AttributeKind, FilterOperator, QueryOperator
@@ -160,6 +160,7 @@ STANDARD: dict[AttributeModel, dict[str, Standard]] = {
         "created_at": Standard(K.DATE, lambda: Contact.created_at, nullable=False),
         "last_activity_at": Standard(K.DATE, lambda: Contact.last_activity_at),
         "blocked": Standard(K.CHECKBOX, lambda: Contact.blocked, nullable=False),
+        "labels": Standard(K.LABELS, lambda: Contact.id),
     },
 }
 
@@ -320,8 +321,15 @@ class Compiler:
             return or_(expr.is_(None), not_(match)) if kind != K.LABELS else not_(match)
         return match
 
+    def _label_link(self) -> tuple[Any, Any]:
+        """The link table of the filtered model's labels and its condition on the row."""
+        if self.model == AttributeModel.CONVERSATION:
+            return ConversationLabel, ConversationLabel.conversation_id == Conversation.id
+        return ContactLabel, ContactLabel.contact_id == Contact.id
+
     def _labels_present(self) -> ColumnElement[bool]:
-        return exists().where(ConversationLabel.conversation_id == Conversation.id)
+        _, linked = self._label_link()
+        return exists().where(linked)
 
     def _match(
         self,
@@ -351,9 +359,10 @@ class Compiler:
             return expr.in_(ids)
         if kind == K.LABELS:
             titles = [v.strip().lower() for v in values]
+            link, linked = self._label_link()
             return exists().where(
-                ConversationLabel.conversation_id == Conversation.id,
-                ConversationLabel.label_id == Label.id,
+                linked,
+                link.label_id == Label.id,
                 Label.account_id == self.account_id,
                 Label.title.in_(titles),
             )
