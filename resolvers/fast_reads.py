@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -30,13 +31,63 @@ from sqlalchemy import Select, func, literal_column, select
 from sqlalchemy.sql import ColumnElement
 from strawberry.types.arguments import convert_arguments
 
+from db.repositories import catalog as catalog_repo
 from db.repositories import helpdesk as repo
 from domain.accounts.actor import Actor
-from resolvers.helpdesk import conversation_lookup, conversation_page
+from domain.enums import AttributeModel
+from domain.filters.conditions import Compiler as FilterCompiler
+from domain.filters.conditions import Condition
+from resolvers.helpdesk import _reference, conversation_lookup, conversation_page
 
 
 class NotCompilable(Exception):
     """The document uses something the compiler does not handle: serve it the stock way."""
+
+
+class NeedsFilterScope(NotCompilable):
+    """The document filters by conditions: its statement depends on the account's attribute
+    definitions and today's date, so compile it again with a `FilterScope`."""
+
+
+@dataclass(frozen=True)
+class FilterScope:
+    """What a conversation list's filter conditions compile against, as the stock resolver reads it
+    (`resolvers.helpdesk.filter_conditions`): the account's conversation attribute definitions and
+    today (UTC). `key` tells two scopes apart in a statement cache: a definition added, retyped or
+    removed, or a new day, compiles the document again."""
+
+    definitions: tuple[Any, ...]
+    today: date
+    key: tuple
+
+    @classmethod
+    async def load(cls, session: Any, actor: Actor) -> FilterScope:
+        rows = await catalog_repo.attribute_definitions(
+            session, actor.require_account_id(), AttributeModel.CONVERSATION
+        )
+        today = datetime.now(UTC).date()
+        key = (
+            today.isoformat(),
+            tuple(
+                (r.id, r.attribute_key, str(r.display_type), tuple(str(v) for v in r.list_values or ())) for r in rows
+            ),
+        )
+        return cls(tuple(rows), today, key)
+
+    def predicate(self, actor: Actor, conditions: list[Any]) -> ColumnElement[bool]:
+        """The conditions' predicate; a bad condition raises the domain's ValidationError, and the
+        caller serves the document the stock way, which reports it as the typed error."""
+        compiler = FilterCompiler(
+            AttributeModel.CONVERSATION,
+            self.definitions,
+            account_id=actor.require_account_id(),
+            decode_reference=_reference,
+            today=self.today,
+            path="filter.conditions",
+        )
+        return compiler.compile(
+            [Condition(c.attribute_key, c.filter_operator, list(c.values), c.query_operator) for c in conditions]
+        )
 
 
 # --- SQL of leaves ----------------------------------------------------------------------------------
@@ -222,8 +273,9 @@ FIELDS: dict[str, dict[str, Any]] = {
 class Compiler:
     """One document's operation against the executor's schema, fragments and variables."""
 
-    def __init__(self, executor: Any) -> None:
+    def __init__(self, executor: Any, scope: FilterScope | None = None) -> None:
         self.ex = executor
+        self.scope = scope
         self.schema = executor.schema
         self.strawberry = executor.schema.extensions["strawberry-definition"]
         self.n = 0
@@ -417,9 +469,12 @@ def conversation_cursor_sql(sort: str, r: str) -> str:
 
 def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
     args = c.arguments(fdef, group)
-    if args.get("filter") is not None and args["filter"].conditions:
-        raise NotCompilable("filter conditions need the account's attribute definitions")
+    conditions = args["filter"].conditions if args.get("filter") is not None else None
     page = conversation_page(**args)
+    if conditions:
+        if c.scope is None:
+            raise NeedsFilterScope("filter conditions need the account's attribute definitions")
+        page.filter.where = c.scope.predicate(actor, conditions)
     rows = repo.conversations_page_select(
         actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1, numbered=True
     ).subquery("r")
@@ -447,10 +502,13 @@ ROOTS: dict[str, Callable[[Compiler, Actor, Any, list[FieldDetails]], ColumnElem
 }
 
 
-def compile_query(executor: Any, actor: Actor, grouped: dict[str, list[FieldDetails]]) -> Select:
-    """One SELECT returning the `data` object as JSON text; NotCompilable (or the typed error the
-    stock resolver would raise, which the caller also treats as "serve it the stock way")."""
-    c = Compiler(executor)
+def compile_query(
+    executor: Any, actor: Actor, grouped: dict[str, list[FieldDetails]], scope: FilterScope | None = None
+) -> Select:
+    """One SELECT returning the `data` object as JSON text; NotCompilable (NeedsFilterScope: compile
+    again with the scope), or the typed error the stock resolver would raise, which the caller also
+    treats as "serve it the stock way")."""
+    c = Compiler(executor, scope)
     root_type = executor.schema.query_type
     parts: list[Any] = []
     for key, group in grouped.items():
