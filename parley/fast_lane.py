@@ -40,7 +40,7 @@ from schema.extensions.persisted import _requested
 log = get_logger("parley.fast_lane")
 
 # Root fields whose value is never null (a connection): the statement's JSON is the answer as it is.
-LANE_ROOTS = frozenset({"conversations", "__typename"})
+LANE_ROOTS = frozenset({"conversations", "search", "__typename"})
 _MAX_DOCUMENTS = 512
 _MAX_PLANS = 64  # compiled statements per document (variables × what the statement reads of the actor)
 

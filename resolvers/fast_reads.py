@@ -27,17 +27,20 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Select, func, literal_column, select, true
 from sqlalchemy.sql import ColumnElement
 from strawberry.types.arguments import convert_arguments
 
 from db.repositories import catalog as catalog_repo
+from db.models import Message
 from db.repositories import helpdesk as repo
+from db.repositories import search as search_repo
+from db.repositories.text_match import MIN_TEXT
 from domain.accounts.actor import Actor
 from domain.enums import AttributeModel
 from domain.filters.conditions import Compiler as FilterCompiler
 from domain.filters.conditions import Condition
-from resolvers.helpdesk import _reference, conversation_lookup, conversation_page
+from resolvers.helpdesk import _reference, conversation_lookup, conversation_page, search_page
 
 
 class NotCompilable(Exception):
@@ -169,6 +172,13 @@ class Rel:
 
 
 @dataclass(frozen=True)
+class Same:
+    """An object read from the parent's own row (a search hit's message)."""
+
+    type_name: str
+
+
+@dataclass(frozen=True)
 class Messages:
     """Conversation.messages: a connection, newest first, keyset on the id."""
 
@@ -249,6 +259,12 @@ FIELDS: dict[str, dict[str, Any]] = {
     "User": {"id": Id("User"), **_cols("name", "display_name", "email", "availability", "email_verified")},
     "Team": {"id": Id("Team"), **_cols("name", "description", "allow_auto_assign", "created_at")},
     "Label": {"id": Id("Label"), **_cols("title", "description", "color", "show_on_sidebar", "created_at")},
+    # db/repositories/search.py: a hit's row is the message with its `snippet`
+    "MessageHit": {
+        "message": Same("Message"),
+        "conversation": Rel("Conversation", "conversations {t} WHERE {t}.id = {p}.conversation_id"),
+        "snippet": Col("snippet"),
+    },
     "Message": {
         "id": Id("Message"),
         **_cols(
@@ -341,6 +357,8 @@ class Compiler:
             return spec.sql.format(p=p)
         if isinstance(spec, Messages):
             return self.messages_sql(fdef, group, p)
+        if isinstance(spec, Same):
+            return self.object_sql(ftype, group, p)
         t = self.alias()
         from_where = spec.from_where.format(t=t, p=p)
         if isinstance(ftype, GraphQLList):
@@ -496,9 +514,89 @@ def _conversation(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails
     return select(literal_column(obj)).select_from(row).scalar_subquery()
 
 
+def _search_section(c: Compiler, rows: Any, gtype: Any, sub: list[FieldDetails] | None, first: int) -> Any:
+    """One section of the search: its objects (those of the page, in order) as `j`, its row count
+    (`first + 1` at most: more than `first` means another page) as `n`."""
+    a = rows.name
+    if sub is None:
+        j = "'[]'::json"
+    else:
+        obj = c.object_sql(gtype, sub, a)
+        j = f"coalesce(json_agg({obj} ORDER BY {a}.position) FILTER (WHERE {a}.position <= {first}), '[]'::json)"
+    return select(literal_column(j).label("j"), func.count().label("n")).select_from(rows).subquery(f"{a}s")
+
+
+def _search(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
+    """resolvers/helpdesk.py `search`: the three sections from the same repository selects, the
+    cursor and `hasNextPage` from their row counts."""
+    from schema.core.pagination import encode_cursor
+
+    term, first, offset = search_page(**c.arguments(fdef, group))
+    limit = first + 1
+    rtype = fdef.type.of_type
+    selected: dict[str, list[FieldDetails]] = {}
+    for key, sub in c.subfields(rtype, group).items():
+        selected.setdefault(sub[0].node.name.value, []).extend(sub)
+
+    def item_type(name: str) -> Any:
+        ftype = rtype.fields[name].type.of_type.of_type  # [T!]!
+        return ftype.of_type if isinstance(ftype, GraphQLNonNull) else ftype
+
+    conv = search_repo.conversations_select(actor, term, offset=offset, limit=limit).subquery("sq0")
+    conv_rows = select(
+        conv, func.row_number().over(order_by=(conv.c.last_activity_at.desc(), conv.c.id.desc())).label("position")
+    ).subquery("sq")
+    contact = search_repo.contacts_select(actor.require_account_id(), term, offset=offset, limit=limit).subquery("sk0")
+    contact_rows = select(contact, func.row_number().over(order_by=contact.c.id.desc()).label("position")).subquery(
+        "sk"
+    )
+    sections = [
+        _search_section(c, conv_rows, item_type("conversations"), selected.get("conversations"), first),
+        _search_section(c, contact_rows, item_type("contacts"), selected.get("contacts"), first),
+    ]
+    if len(term) >= MIN_TEXT:
+        page = search_repo.messages_page(actor, term, offset=offset, limit=limit)
+        message_rows = (
+            select(
+                Message,
+                search_repo.snippet_sql(term),
+                func.row_number().over(order_by=(page.c.rank.desc(), Message.id.desc())).label("position"),
+            )
+            .join(page, page.c.id == Message.id)
+            .subquery("sm")
+        )
+        sections.append(_search_section(c, message_rows, item_type("messages"), selected.get("messages"), first))
+        messages_j, messages_n = "sms.j", "sms.n"
+    else:
+        messages_j, messages_n = "'[]'::json", "0"
+    more = f"(sqs.n > {first} OR sks.n > {first} OR {messages_n} > {first})"
+    parts = []
+    for key, sub in c.subfields(rtype, group).items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            parts.append(f"'{key}', '{rtype.name}'::text")
+        elif name == "conversations":
+            parts.append(f"'{key}', sqs.j")
+        elif name == "contacts":
+            parts.append(f"'{key}', sks.j")
+        elif name == "messages":
+            parts.append(f"'{key}', {messages_j}")
+        elif name == "endCursor":
+            parts.append(f"'{key}', CASE WHEN {more} THEN '{encode_cursor(offset + first)}' END")
+        elif name == "hasNextPage":
+            parts.append(f"'{key}', {more}")
+        else:
+            raise NotCompilable(f"SearchResults.{name}")
+    stmt = select(literal_column(_json_object(parts))).select_from(sections[0])
+    for section in sections[1:]:
+        stmt = stmt.join(section, true())  # one row each
+    return stmt.scalar_subquery()
+
+
 ROOTS: dict[str, Callable[[Compiler, Actor, Any, list[FieldDetails]], ColumnElement]] = {
     "conversations": _conversations,
     "conversation": _conversation,
+    "search": _search,
 }
 
 

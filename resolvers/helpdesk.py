@@ -762,8 +762,9 @@ async def conversations_bulk_update(
 SEARCH_PAGE = 25
 
 
-async def search(info: Ctx, query: str, first: int | None = 10, after: str | None = None) -> t.SearchResults:
-    actor = await info.context.actor()
+def search_page(query: str, first: int | None = 10, after: str | None = None) -> tuple[str, int, int]:
+    """(term, first, offset) of a `search` call, checked (typed errors); the stock resolver and the
+    compiled read path (resolvers/fast_reads.py) both start from it."""
     term = query.strip()
     if not 1 <= len(term) <= 200:
         raise BadUserInput("Search with 1 to 200 characters", field="query")
@@ -772,6 +773,12 @@ async def search(info: Ctx, query: str, first: int | None = 10, after: str | Non
     offset = decode_int_cursor(after) or 0
     if offset > 10_000:
         raise BadUserInput("Search pages end after 10,000 results", field="after")
+    return term, first, offset
+
+
+async def search(info: Ctx, query: str, first: int | None = 10, after: str | None = None) -> t.SearchResults:
+    actor = await info.context.actor()
+    term, first, offset = search_page(query, first, after)
     async with info.context.db() as session:
         found_conversations = await search_repo.conversations(session, actor, term, offset=offset, limit=first + 1)
         found_messages = await search_repo.messages(session, actor, term, offset=offset, limit=first + 1)

@@ -21,7 +21,7 @@ DASHBOARD = f"""query Dashboard($status: ConversationStatus!, $first: Int!) {{
   }}
 }}"""
 
-FILTERED = f"""query FilteredDashboard($status: ConversationStatus!, $first: Int!, $conditions: [FilterConditionInput!]) {{
+FILTERED = f"""query FilteredDashboard($status: ConversationStatus, $first: Int!, $conditions: [FilterConditionInput!]) {{
   conversations(filter: {{status: $status, conditions: $conditions}}, first: $first) {{
     nodes {{
       {CONVERSATION_FIELDS}
