@@ -31,8 +31,8 @@ from sqlalchemy import Select, func, literal_column, select, true
 from sqlalchemy.sql import ColumnElement
 from strawberry.types.arguments import convert_arguments
 
-from db.repositories import catalog as catalog_repo
 from db.models import Message
+from db.repositories import catalog as catalog_repo
 from db.repositories import helpdesk as repo
 from db.repositories import search as search_repo
 from db.repositories.text_match import MIN_TEXT
@@ -535,8 +535,11 @@ def _search(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> 
     limit = first + 1
     rtype = fdef.type.of_type
     selected: dict[str, list[FieldDetails]] = {}
-    for key, sub in c.subfields(rtype, group).items():
-        selected.setdefault(sub[0].node.name.value, []).extend(sub)
+    for sub in c.subfields(rtype, group).values():
+        name = sub[0].node.name.value
+        if name in selected and name != "__typename":
+            raise NotCompilable(f"SearchResults.{name} under two response names")
+        selected[name] = sub
 
     def item_type(name: str) -> Any:
         ftype = rtype.fields[name].type.of_type.of_type  # [T!]!

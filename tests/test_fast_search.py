@@ -104,8 +104,9 @@ async def test_search_compiled_answers_exactly_as_stock_execution(gql, smtp, ser
         (FULL, {"q": "   "}),
         (FULL, {"q": "x" * 201}),
         (PARTS, {"q": "order"}),
+        ('{ search(query: "order") { m: messages { snippet } n: messages { message { id } } } }', {}),
         (TWICE, {"q": "o"}),
-        ("{ search(query: \"order\") { messages { message { attachments { id } } } } }", {}),
+        ('{ search(query: "order") { messages { message { attachments { id } } } } }', {}),
     ]
     after = None
     for _ in range(4):  # pages of one section after another

@@ -119,7 +119,7 @@ async def messages(session: AsyncSession, actor: Actor, term: str, *, offset: in
         ).all()
         return [MessageHit(m, c, plain_snippet(m.content, term)) for m, c in rows]
     page = messages_page(actor, term, offset=offset, limit=limit)
-    rows = (
+    hits = (
         await session.execute(
             select(Message, Conversation, snippet_sql(term))
             .join(page, page.c.id == Message.id)
@@ -127,7 +127,7 @@ async def messages(session: AsyncSession, actor: Actor, term: str, *, offset: in
             .order_by(page.c.rank.desc(), Message.id.desc())
         )
     ).all()
-    return [MessageHit(row[0], row[1], str(row._mapping["snippet"])) for row in rows]
+    return [MessageHit(row[0], row[1], str(row._mapping["snippet"])) for row in hits]
 
 
 def messages_page(actor: Actor, term: str, *, offset: int, limit: int) -> Any:
