@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, exists, func, not_, or_, select, true
+from sqlalchemy import Float, String, and_, case, cast, exists, func, not_, or_, select, true, type_coerce
 from sqlalchemy.sql import ColumnElement
 
 from db.models import Contact, ContactLabel, Conversation, ConversationLabel, CustomAttributeDefinition, Label
@@ -126,8 +126,8 @@ _PRIORITY = frozenset(p.value for p in Priority)
 
 STANDARD: dict[AttributeModel, dict[str, Standard]] = {
     AttributeModel.CONVERSATION: {
-        "status": Standard(K.CHOICE, lambda: cast(Conversation.status, String), _STATUS, nullable=False),
-        "priority": Standard(K.CHOICE, lambda: cast(Conversation.priority, String), _PRIORITY),
+        "status": Standard(K.CHOICE, lambda: type_coerce(Conversation.status, String), _STATUS, nullable=False),
+        "priority": Standard(K.CHOICE, lambda: type_coerce(Conversation.priority, String), _PRIORITY),
         "assignee_id": Standard(K.REFERENCE, lambda: Conversation.assignee_id, reference="User"),
         "inbox_id": Standard(K.REFERENCE, lambda: Conversation.inbox_id, reference="Inbox", nullable=False),
         "team_id": Standard(K.REFERENCE, lambda: Conversation.team_id, reference="Team"),
