@@ -38,6 +38,7 @@ from schema.core.pagination import (
     page_size,
 )
 from schema.helpdesk import inputs as i
+from schema.helpdesk import saved_views as v
 from schema.helpdesk import types as t
 from schema.helpdesk.errors import HelpdeskError, HelpdeskErrorCode
 from schema.helpdesk.saved_views import ConversationsBulkPayload
@@ -202,6 +203,66 @@ async def contacts_list(
     return build_connection(rows, limit, t.Contact.from_row, lambda r: r.id, after is not None)
 
 
+def _bulk_ids(ids: list[strawberry.ID] | None, filter: v.ContactsFilterInput | None) -> list[int] | None:
+    """The contact ids of a bulk call, or None for "what the filter matches"; exactly one of them."""
+    if (ids is None) == (filter is None):
+        raise ValidationError.single("ids", "REQUIRED", "Give either `ids` or `filter`.")
+    if ids is None:
+        return None
+    out = []
+    for raw in ids:
+        try:
+            out.append(decode_id(raw, "Contact"))
+        except NotFound:
+            raise ValidationError.single("ids", "NOT_FOUND", "No such contact.") from None
+    return out
+
+
+async def _bulk_targets(session, actor, ids: list[int] | None, filter: v.ContactsFilterInput | None) -> list[int]:
+    if ids is not None or filter is None:
+        return await contacts.bulk_targets(session, actor, ids=ids)
+    search = filter.search.strip() if filter.search is not None else None
+    if search is not None and not 1 <= len(search) <= 200:
+        raise ValidationError.single("filter.search", "INVALID", "Search with 1 to 200 characters.")
+    where = await compile_conditions(session, actor, AttributeModel.CONTACT, filter.conditions, "filter.conditions")
+    label = filter.label.strip().lower() if filter.label is not None else None
+    return await contacts.bulk_targets(session, actor, ids=None, where=where, search=search, label_title=label)
+
+
+def _bulk_error(errors) -> v.ContactsBulkPayload:
+    return v.ContactsBulkPayload(matched=0, changed=0, errors=errors)
+
+
+async def contacts_bulk_labels(
+    info: Ctx,
+    ids: list[strawberry.ID] | None = None,
+    filter: v.ContactsFilterInput | None = None,
+    labels_add: list[str] | None = None,
+    labels_remove: list[str] | None = None,
+) -> v.ContactsBulkPayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> v.ContactsBulkPayload:
+        targets = await _bulk_targets(session, actor, _bulk_ids(ids, filter), filter)
+        changed = await contacts.bulk_labels(session, actor, targets, add=labels_add or [], remove=labels_remove or [])
+        return v.ContactsBulkPayload(matched=len(targets), changed=changed, errors=[])
+
+    return await mutate(info, _errors, work, _bulk_error)
+
+
+async def contacts_bulk_delete(
+    info: Ctx, ids: list[strawberry.ID] | None = None, filter: v.ContactsFilterInput | None = None
+) -> v.ContactsBulkPayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> v.ContactsBulkPayload:
+        targets = await _bulk_targets(session, actor, _bulk_ids(ids, filter), filter)
+        deleted = await contacts.bulk_delete(session, actor, targets, info.context.meta)
+        return v.ContactsBulkPayload(matched=len(targets), changed=deleted, errors=[])
+
+    return await mutate(info, _errors, work, _bulk_error)
+
+
 async def contact(info: Ctx, id: strawberry.ID) -> t.Contact:
     actor = await info.context.actor()
     async with info.context.db() as session:
@@ -362,11 +423,11 @@ def _reference(value: str, type_name: str) -> int | None:
         return None
 
 
-async def filter_conditions(
+async def compile_conditions(
     session, actor, model: AttributeModel, conditions: list[i.FilterConditionInput] | None, path: str
 ):
-    """The compiled predicate of filter conditions, or None; a bad condition is a BAD_USER_INPUT
-    error whose `field` names it (`filter.conditions.2.values`) and whose `errors` lists them all."""
+    """The compiled predicate of filter conditions, or None; the domain's ValidationError (every bad
+    condition, each naming its field) for a mutation's payload."""
     if not conditions:
         return None
     definitions = await catalog_repo.attribute_definitions(session, actor.require_account_id(), model)
@@ -378,10 +439,18 @@ async def filter_conditions(
         dialect=dialect_name(session),
         path=path,
     )
+    return compiler.compile(
+        [Condition(c.attribute_key, c.filter_operator, list(c.values), c.query_operator) for c in conditions]
+    )
+
+
+async def filter_conditions(
+    session, actor, model: AttributeModel, conditions: list[i.FilterConditionInput] | None, path: str
+):
+    """The compiled predicate of filter conditions, or None; a bad condition is a BAD_USER_INPUT
+    error whose `field` names it (`filter.conditions.2.values`) and whose `errors` lists them all."""
     try:
-        return compiler.compile(
-            [Condition(c.attribute_key, c.filter_operator, list(c.values), c.query_operator) for c in conditions]
-        )
+        return await compile_conditions(session, actor, model, conditions, path)
     except ValidationError as exc:
         first = exc.errors[0]
         raise BadUserInput(

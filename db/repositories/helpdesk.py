@@ -148,6 +148,12 @@ async def contacts_page(
     return (await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit))).all()
 
 
+async def contact_ids_in_account(session: AsyncSession, account_id: int, ids: Sequence[int]) -> Sequence[int]:
+    """Which of `ids` are contacts of the account."""
+    stmt = select(Contact.id).where(Contact.account_id == account_id, Contact.id.in_(list(ids)))
+    return (await session.scalars(stmt)).all()
+
+
 async def conversation_visible(
     session: AsyncSession, actor: Actor, conversation_id: int, *, lock: bool = False
 ) -> Conversation | None:
