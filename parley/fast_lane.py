@@ -29,7 +29,7 @@ from domain.accounts.policy import require
 from infra.logs import get_logger
 from resolvers.caller import caller_of
 from resolvers.context import Context
-from resolvers.fast_reads import NotCompilable, compile_query
+from resolvers.fast_reads import FilterScope, NeedsFilterScope, NotCompilable, compile_query
 from schema.core.access import rule_of
 from schema.execution.documents import _statement_key
 from schema.extensions import budget
@@ -40,7 +40,7 @@ from schema.extensions.persisted import _requested
 log = get_logger("parley.fast_lane")
 
 # Root fields whose value is never null (a connection): the statement's JSON is the answer as it is.
-LANE_ROOTS = frozenset({"conversations", "__typename"})
+LANE_ROOTS = frozenset({"conversations", "search", "__typename"})
 _MAX_DOCUMENTS = 512
 _MAX_PLANS = 64  # compiled statements per document (variables × what the statement reads of the actor)
 
@@ -61,6 +61,7 @@ class _Document:
 
 
 _DOCUMENTS: OrderedDict[tuple, _Document] = OrderedDict()
+NEEDS_SCOPE: Any = object()  # a plan whose statement depends on the account's FilterScope
 stats = {"served": 0}  # answers the lane gave (tests check that it is taken)
 
 
@@ -199,6 +200,23 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
             require(actor, rule)
     except Exception:  # noqa: BLE001 - refused: the stock way gives the error
         return None
+    if stmt is NEEDS_SCOPE:
+        # filter conditions: one statement reads the attribute definitions they compile against
+        if context._session is None:
+            context.read_only = True
+        async with context.db() as session:
+            scope = await FilterScope.load(session, actor)
+        scoped_key = (key, scope.key)
+        scoped = entry.plans.get(scoped_key)
+        if scoped is None:
+            try:
+                scoped = (compile_query(executor, actor, executor._compilable_roots(), scope), rules)
+            except Exception:  # noqa: BLE001 - a bad condition: the stock way reports it
+                return None
+            entry.plans[scoped_key] = scoped
+            while len(entry.plans) > _MAX_PLANS:
+                entry.plans.popitem(last=False)
+        stmt = scoped[0]
     cost, problems = _costs.measure(
         schema._schema, entry.document, request_data.operation_name, request_data.variables, caller.limits
     )
@@ -225,6 +243,8 @@ def _plan(executor: Any, actor: Any) -> tuple[Any, list[Any]] | None:
         for rule in rules:
             require(actor, rule)
         return compile_query(executor, actor, grouped), rules
+    except NeedsFilterScope:
+        return NEEDS_SCOPE, rules
     except NotCompilable:
         return None
     except Exception:  # noqa: BLE001 - a bad argument: the stock way reports it

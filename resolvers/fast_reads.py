@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 
@@ -26,17 +27,70 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import Select, func, literal_column, select, true
 from sqlalchemy.sql import ColumnElement
 from strawberry.types.arguments import convert_arguments
 
+from db.models import Message
+from db.repositories import catalog as catalog_repo
 from db.repositories import helpdesk as repo
+from db.repositories import search as search_repo
+from db.repositories.text_match import MIN_TEXT
 from domain.accounts.actor import Actor
-from resolvers.helpdesk import conversation_lookup, conversation_page
+from domain.enums import AttributeModel
+from domain.filters.conditions import Compiler as FilterCompiler
+from domain.filters.conditions import Condition
+from resolvers.helpdesk import _reference, conversation_lookup, conversation_page, search_page
 
 
 class NotCompilable(Exception):
     """The document uses something the compiler does not handle: serve it the stock way."""
+
+
+class NeedsFilterScope(NotCompilable):
+    """The document filters by conditions: its statement depends on the account's attribute
+    definitions and today's date, so compile it again with a `FilterScope`."""
+
+
+@dataclass(frozen=True)
+class FilterScope:
+    """What a conversation list's filter conditions compile against, as the stock resolver reads it
+    (`resolvers.helpdesk.filter_conditions`): the account's conversation attribute definitions and
+    today (UTC). `key` tells two scopes apart in a statement cache: a definition added, retyped or
+    removed, or a new day, compiles the document again."""
+
+    definitions: tuple[Any, ...]
+    today: date
+    key: tuple
+
+    @classmethod
+    async def load(cls, session: Any, actor: Actor) -> FilterScope:
+        rows = await catalog_repo.attribute_definitions(
+            session, actor.require_account_id(), AttributeModel.CONVERSATION
+        )
+        today = datetime.now(UTC).date()
+        key = (
+            today.isoformat(),
+            tuple(
+                (r.id, r.attribute_key, str(r.display_type), tuple(str(v) for v in r.list_values or ())) for r in rows
+            ),
+        )
+        return cls(tuple(rows), today, key)
+
+    def predicate(self, actor: Actor, conditions: list[Any]) -> ColumnElement[bool]:
+        """The conditions' predicate; a bad condition raises the domain's ValidationError, and the
+        caller serves the document the stock way, which reports it as the typed error."""
+        compiler = FilterCompiler(
+            AttributeModel.CONVERSATION,
+            self.definitions,
+            account_id=actor.require_account_id(),
+            decode_reference=_reference,
+            today=self.today,
+            path="filter.conditions",
+        )
+        return compiler.compile(
+            [Condition(c.attribute_key, c.filter_operator, list(c.values), c.query_operator) for c in conditions]
+        )
 
 
 # --- SQL of leaves ----------------------------------------------------------------------------------
@@ -115,6 +169,13 @@ class Rel:
     type_name: str
     from_where: str
     order: str | None = None
+
+
+@dataclass(frozen=True)
+class Same:
+    """An object read from the parent's own row (a search hit's message)."""
+
+    type_name: str
 
 
 @dataclass(frozen=True)
@@ -199,6 +260,12 @@ FIELDS: dict[str, dict[str, Any]] = {
     "User": {"id": Id("User"), **_cols("name", "display_name", "email", "availability", "email_verified")},
     "Team": {"id": Id("Team"), **_cols("name", "description", "allow_auto_assign", "created_at")},
     "Label": {"id": Id("Label"), **_cols("title", "description", "color", "show_on_sidebar", "created_at")},
+    # db/repositories/search.py: a hit's row is the message with its `snippet`
+    "MessageHit": {
+        "message": Same("Message"),
+        "conversation": Rel("Conversation", "conversations {t} WHERE {t}.id = {p}.conversation_id"),
+        "snippet": Col("snippet"),
+    },
     "Message": {
         "id": Id("Message"),
         **_cols(
@@ -223,8 +290,9 @@ FIELDS: dict[str, dict[str, Any]] = {
 class Compiler:
     """One document's operation against the executor's schema, fragments and variables."""
 
-    def __init__(self, executor: Any) -> None:
+    def __init__(self, executor: Any, scope: FilterScope | None = None) -> None:
         self.ex = executor
+        self.scope = scope
         self.schema = executor.schema
         self.strawberry = executor.schema.extensions["strawberry-definition"]
         self.n = 0
@@ -290,6 +358,8 @@ class Compiler:
             return spec.sql.format(p=p)
         if isinstance(spec, Messages):
             return self.messages_sql(fdef, group, p)
+        if isinstance(spec, Same):
+            return self.object_sql(ftype, group, p)
         t = self.alias()
         from_where = spec.from_where.format(t=t, p=p)
         if isinstance(ftype, GraphQLList):
@@ -423,9 +493,12 @@ def conversation_cursor_sql(sort: str, r: str) -> str:
 
 def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
     args = c.arguments(fdef, group)
-    if args.get("filter") is not None and args["filter"].conditions:
-        raise NotCompilable("filter conditions need the account's attribute definitions")
+    conditions = args["filter"].conditions if args.get("filter") is not None else None
     page = conversation_page(**args)
+    if conditions:
+        if c.scope is None:
+            raise NeedsFilterScope("filter conditions need the account's attribute definitions")
+        page.filter.where = c.scope.predicate(actor, conditions)
     rows = repo.conversations_page_select(
         actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1, numbered=True
     ).subquery("r")
@@ -447,16 +520,102 @@ def _conversation(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails
     return select(literal_column(obj)).select_from(row).scalar_subquery()
 
 
+def _search_section(c: Compiler, rows: Any, gtype: Any, sub: list[FieldDetails] | None, first: int) -> Any:
+    """One section of the search: its objects (those of the page, in order) as `j`, its row count
+    (`first + 1` at most: more than `first` means another page) as `n`."""
+    a = rows.name
+    if sub is None:
+        j = "'[]'::json"
+    else:
+        obj = c.object_sql(gtype, sub, a)
+        j = f"coalesce(json_agg({obj} ORDER BY {a}.position) FILTER (WHERE {a}.position <= {first}), '[]'::json)"
+    return select(literal_column(j).label("j"), func.count().label("n")).select_from(rows).subquery(f"{a}s")
+
+
+def _search(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
+    """resolvers/helpdesk.py `search`: the three sections from the same repository selects, the
+    cursor and `hasNextPage` from their row counts."""
+    from schema.core.pagination import encode_cursor
+
+    term, first, offset = search_page(**c.arguments(fdef, group))
+    limit = first + 1
+    rtype = fdef.type.of_type
+    selected: dict[str, list[FieldDetails]] = {}
+    for sub in c.subfields(rtype, group).values():
+        name = sub[0].node.name.value
+        if name in selected and name != "__typename":
+            raise NotCompilable(f"SearchResults.{name} under two response names")
+        selected[name] = sub
+
+    def item_type(name: str) -> Any:
+        ftype = rtype.fields[name].type.of_type.of_type  # [T!]!
+        return ftype.of_type if isinstance(ftype, GraphQLNonNull) else ftype
+
+    conv = search_repo.conversations_select(actor, term, offset=offset, limit=limit).subquery("sq0")
+    conv_rows = select(
+        conv, func.row_number().over(order_by=(conv.c.last_activity_at.desc(), conv.c.id.desc())).label("position")
+    ).subquery("sq")
+    contact = search_repo.contacts_select(actor.require_account_id(), term, offset=offset, limit=limit).subquery("sk0")
+    contact_rows = select(contact, func.row_number().over(order_by=contact.c.id.desc()).label("position")).subquery(
+        "sk"
+    )
+    sections = [
+        _search_section(c, conv_rows, item_type("conversations"), selected.get("conversations"), first),
+        _search_section(c, contact_rows, item_type("contacts"), selected.get("contacts"), first),
+    ]
+    if len(term) >= MIN_TEXT:
+        page = search_repo.messages_page(actor, term, offset=offset, limit=limit)
+        message_rows = (
+            select(
+                Message,
+                search_repo.snippet_sql(term),
+                func.row_number().over(order_by=(page.c.rank.desc(), Message.id.desc())).label("position"),
+            )
+            .join(page, page.c.id == Message.id)
+            .subquery("sm")
+        )
+        sections.append(_search_section(c, message_rows, item_type("messages"), selected.get("messages"), first))
+        messages_j, messages_n = "sms.j", "sms.n"
+    else:
+        messages_j, messages_n = "'[]'::json", "0"
+    more = f"(sqs.n > {first} OR sks.n > {first} OR {messages_n} > {first})"
+    parts = []
+    for key, sub in c.subfields(rtype, group).items():
+        name = sub[0].node.name.value
+        if name == "__typename":
+            parts.append(f"'{key}', '{rtype.name}'::text")
+        elif name == "conversations":
+            parts.append(f"'{key}', sqs.j")
+        elif name == "contacts":
+            parts.append(f"'{key}', sks.j")
+        elif name == "messages":
+            parts.append(f"'{key}', {messages_j}")
+        elif name == "endCursor":
+            parts.append(f"'{key}', CASE WHEN {more} THEN '{encode_cursor(offset + first)}' END")
+        elif name == "hasNextPage":
+            parts.append(f"'{key}', {more}")
+        else:
+            raise NotCompilable(f"SearchResults.{name}")
+    stmt = select(literal_column(_json_object(parts))).select_from(sections[0])
+    for section in sections[1:]:
+        stmt = stmt.join(section, true())  # one row each
+    return stmt.scalar_subquery()
+
+
 ROOTS: dict[str, Callable[[Compiler, Actor, Any, list[FieldDetails]], ColumnElement]] = {
     "conversations": _conversations,
     "conversation": _conversation,
+    "search": _search,
 }
 
 
-def compile_query(executor: Any, actor: Actor, grouped: dict[str, list[FieldDetails]]) -> Select:
-    """One SELECT returning the `data` object as JSON text; NotCompilable (or the typed error the
-    stock resolver would raise, which the caller also treats as "serve it the stock way")."""
-    c = Compiler(executor)
+def compile_query(
+    executor: Any, actor: Actor, grouped: dict[str, list[FieldDetails]], scope: FilterScope | None = None
+) -> Select:
+    """One SELECT returning the `data` object as JSON text; NotCompilable (NeedsFilterScope: compile
+    again with the scope), or the typed error the stock resolver would raise, which the caller also
+    treats as "serve it the stock way")."""
+    c = Compiler(executor, scope)
     root_type = executor.schema.query_type
     parts: list[Any] = []
     for key, group in grouped.items():

@@ -40,6 +40,7 @@ from schema.core.pagination import (
     page_size,
 )
 from schema.helpdesk import inputs as i
+from schema.helpdesk import saved_views as v
 from schema.helpdesk import types as t
 from schema.helpdesk.errors import HelpdeskError, HelpdeskErrorCode
 from schema.helpdesk.saved_views import ConversationsBulkPayload
@@ -207,12 +208,21 @@ async def contacts_list(
     after: str | None = None,
     search: str | None = None,
     label: str | None = None,
+    conditions: Annotated[
+        list[i.FilterConditionInput] | None,
+        strawberry.argument(
+            description="Filter conditions on contacts (at most 20; standard attributes name, email, phone_number, "
+            "identifier, country_code, city, company_name, created_at, last_activity_at, blocked, labels, or a "
+            "contact custom attribute's key), ANDed with `search` and `label`."
+        ),
+    ] = None,
 ) -> Connection[t.Contact]:
     actor = await info.context.actor()
     limit = page_size(first)
     if search is not None and not 1 <= len(search.strip()) <= 200:
         raise BadUserInput("Search with 1 to 200 characters", field="search")
     async with info.context.db() as session:
+        where = await filter_conditions(session, actor, AttributeModel.CONTACT, conditions, "conditions")
         rows = await repo.contacts_page(
             session,
             actor.account_id,
@@ -220,8 +230,69 @@ async def contacts_list(
             after_id=decode_int_cursor(after),
             limit=limit + 1,
             label_title=label.strip().lower() if label is not None else None,  # titles are stored lower-case
+            where=where,
         )
     return build_connection(rows, limit, t.Contact.from_row, lambda r: r.id, after is not None)
+
+
+def _bulk_ids(ids: list[strawberry.ID] | None, filter: v.ContactsFilterInput | None) -> list[int] | None:
+    """The contact ids of a bulk call, or None for "what the filter matches"; exactly one of them."""
+    if (ids is None) == (filter is None):
+        raise ValidationError.single("ids", "REQUIRED", "Give either `ids` or `filter`.")
+    if ids is None:
+        return None
+    out = []
+    for raw in ids:
+        try:
+            out.append(decode_id(raw, "Contact"))
+        except NotFound:
+            raise ValidationError.single("ids", "NOT_FOUND", "No such contact.") from None
+    return out
+
+
+async def _bulk_targets(session, actor, ids: list[int] | None, filter: v.ContactsFilterInput | None) -> list[int]:
+    if ids is not None or filter is None:
+        return await contacts.bulk_targets(session, actor, ids=ids)
+    search = filter.search.strip() if filter.search is not None else None
+    if search is not None and not 1 <= len(search) <= 200:
+        raise ValidationError.single("filter.search", "INVALID", "Search with 1 to 200 characters.")
+    where = await compile_conditions(session, actor, AttributeModel.CONTACT, filter.conditions, "filter.conditions")
+    label = filter.label.strip().lower() if filter.label is not None else None
+    return await contacts.bulk_targets(session, actor, ids=None, where=where, search=search, label_title=label)
+
+
+def _bulk_error(errors) -> v.ContactsBulkPayload:
+    return v.ContactsBulkPayload(matched=0, changed=0, errors=errors)
+
+
+async def contacts_bulk_labels(
+    info: Ctx,
+    ids: list[strawberry.ID] | None = None,
+    filter: v.ContactsFilterInput | None = None,
+    labels_add: list[str] | None = None,
+    labels_remove: list[str] | None = None,
+) -> v.ContactsBulkPayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> v.ContactsBulkPayload:
+        targets = await _bulk_targets(session, actor, _bulk_ids(ids, filter), filter)
+        changed = await contacts.bulk_labels(session, actor, targets, add=labels_add or [], remove=labels_remove or [])
+        return v.ContactsBulkPayload(matched=len(targets), changed=changed, errors=[])
+
+    return await mutate(info, _errors, work, _bulk_error)
+
+
+async def contacts_bulk_delete(
+    info: Ctx, ids: list[strawberry.ID] | None = None, filter: v.ContactsFilterInput | None = None
+) -> v.ContactsBulkPayload:
+    actor = await info.context.actor()
+
+    async def work(session) -> v.ContactsBulkPayload:
+        targets = await _bulk_targets(session, actor, _bulk_ids(ids, filter), filter)
+        deleted = await contacts.bulk_delete(session, actor, targets, info.context.meta)
+        return v.ContactsBulkPayload(matched=len(targets), changed=deleted, errors=[])
+
+    return await mutate(info, _errors, work, _bulk_error)
 
 
 async def contact(info: Ctx, id: strawberry.ID) -> t.Contact:
@@ -386,11 +457,11 @@ def _reference(value: str, type_name: str) -> int | None:
         return None
 
 
-async def filter_conditions(
+async def compile_conditions(
     session, actor, model: AttributeModel, conditions: list[i.FilterConditionInput] | None, path: str
 ):
-    """The compiled predicate of filter conditions, or None; a bad condition is a BAD_USER_INPUT
-    error whose `field` names it (`filter.conditions.2.values`) and whose `errors` lists them all."""
+    """The compiled predicate of filter conditions, or None; the domain's ValidationError (every bad
+    condition, each naming its field) for a mutation's payload."""
     if not conditions:
         return None
     definitions = await catalog_repo.attribute_definitions(session, actor.require_account_id(), model)
@@ -402,10 +473,18 @@ async def filter_conditions(
         dialect=dialect_name(session),
         path=path,
     )
+    return compiler.compile(
+        [Condition(c.attribute_key, c.filter_operator, list(c.values), c.query_operator) for c in conditions]
+    )
+
+
+async def filter_conditions(
+    session, actor, model: AttributeModel, conditions: list[i.FilterConditionInput] | None, path: str
+):
+    """The compiled predicate of filter conditions, or None; a bad condition is a BAD_USER_INPUT
+    error whose `field` names it (`filter.conditions.2.values`) and whose `errors` lists them all."""
     try:
-        return compiler.compile(
-            [Condition(c.attribute_key, c.filter_operator, list(c.values), c.query_operator) for c in conditions]
-        )
+        return await compile_conditions(session, actor, model, conditions, path)
     except ValidationError as exc:
         first = exc.errors[0]
         raise BadUserInput(
@@ -796,8 +875,9 @@ async def conversations_bulk_update(
 SEARCH_PAGE = 25
 
 
-async def search(info: Ctx, query: str, first: int | None = 10, after: str | None = None) -> t.SearchResults:
-    actor = await info.context.actor()
+def search_page(query: str, first: int | None = 10, after: str | None = None) -> tuple[str, int, int]:
+    """(term, first, offset) of a `search` call, checked (typed errors); the stock resolver and the
+    compiled read path (resolvers/fast_reads.py) both start from it."""
     term = query.strip()
     if not 1 <= len(term) <= 200:
         raise BadUserInput("Search with 1 to 200 characters", field="query")
@@ -806,6 +886,12 @@ async def search(info: Ctx, query: str, first: int | None = 10, after: str | Non
     offset = decode_int_cursor(after) or 0
     if offset > 10_000:
         raise BadUserInput("Search pages end after 10,000 results", field="after")
+    return term, first, offset
+
+
+async def search(info: Ctx, query: str, first: int | None = 10, after: str | None = None) -> t.SearchResults:
+    actor = await info.context.actor()
+    term, first, offset = search_page(query, first, after)
     async with info.context.db() as session:
         found_conversations = await search_repo.conversations(session, actor, term, offset=offset, limit=first + 1)
         found_messages = await search_repo.messages(session, actor, term, offset=offset, limit=first + 1)

@@ -57,6 +57,12 @@ FROM (SELECT id, display_id, status, last_activity_at, contact_id, assignee_id F
 
 
 DASHBOARD_SQL = _list("status = $4")
+# The dashboard with conditions: status, a label (by title) and a custom attribute's value.
+FILTERED_SQL = _list(
+    "status = $4 AND custom_attributes ->> 'plan' = $5 AND EXISTS (SELECT 1 FROM conversation_labels cl"
+    " JOIN labels l ON l.id = cl.label_id WHERE cl.conversation_id = conversations.id AND l.account_id = $1"
+    " AND l.title = $6)"
+)
 # The conversations filter's search: a UNION of index-driven id sets (contacts by trigram, the
 # conversations of the newest 200 visible matching messages), then the usual list order.
 SEARCH_SQL = _list(
@@ -192,6 +198,21 @@ async def dashboard(request: Request) -> Response:
     _count()
     payload = await STATE["pool"].fetchval(
         DASHBOARD_SQL, 1, _user(request), int(v.get("first", 25)), str(v.get("status", "open")).lower()
+    )
+    return Response(payload, media_type="application/json")
+
+
+async def dashboard_filtered(request: Request) -> Response:
+    v = _vars(await request.body())
+    _count()
+    payload = await STATE["pool"].fetchval(
+        FILTERED_SQL,
+        1,
+        _user(request),
+        int(v.get("first", 25)),
+        str(v.get("status", "open")),
+        str(v.get("plan", "")),
+        str(v.get("label", "")),
     )
     return Response(payload, media_type="application/json")
 
@@ -338,6 +359,7 @@ async def lifespan(_app):
 app = Starlette(
     routes=[
         Route("/dashboard", dashboard, methods=["POST"]),
+        Route("/dashboard-filtered", dashboard_filtered, methods=["POST"]),
         Route("/search", search, methods=["POST"]),
         Route("/global-search", global_search, methods=["POST"]),
         Route("/conversation", conversation, methods=["POST"]),

@@ -21,6 +21,15 @@ DASHBOARD = f"""query Dashboard($status: ConversationStatus!, $first: Int!) {{
   }}
 }}"""
 
+FILTERED = f"""query FilteredDashboard($status: ConversationStatus, $first: Int!, $conditions: [FilterConditionInput!]) {{
+  conversations(filter: {{status: $status, conditions: $conditions}}, first: $first) {{
+    nodes {{
+      {CONVERSATION_FIELDS}
+      lastMessage {{ content createdAt }}
+    }}
+  }}
+}}"""
+
 SEARCH = f"""query ConversationSearch($search: String!, $first: Int!) {{
   conversations(filter: {{search: $search}}, first: $first) {{
     nodes {{

@@ -296,7 +296,7 @@ SELECT c.id, c.account_id, c.display_id, c.inbox_id, c.contact_id, ci.id, c.stat
        CASE WHEN c.status = 'snoozed' AND c.id % 2 = 0 THEN now() + (1 + c.id % 72) * interval '1 hour' END,
        a.last_at, CASE WHEN c.status = 'resolved' THEN NULL ELSE w.waiting_since END, a.first_reply_at,
        CASE WHEN c.status = 'resolved' THEN a.last_at ELSE a.last_reply_at END, a.last_at,
-       '{}'::jsonb, '{}'::jsonb, c.created_at, a.last_at
+       '{}'::jsonb, jsonb_build_object('plan', (ARRAY['free','pro','enterprise'])[1 + c.id % 3]), c.created_at, a.last_at
   FROM conv_plan c
   JOIN conv_agg a ON a.conversation_id = c.id
   LEFT JOIN conv_waiting w ON w.conversation_id = c.id
@@ -312,6 +312,11 @@ SELECT c.id, p.off_labels + 1 + ((x.base + k) % p.n_labels), c.account_id
                   FROM (SELECT random() AS r WHERE c.id > 0) rr) x,
        LATERAL generate_series(0, least(x.n, p.n_labels) - 1) k
  ORDER BY 1, 2;
+INSERT INTO custom_attribute_definitions (account_id, attribute_model, attribute_key, display_name, display_type,
+                                          description, list_values, created_at)
+SELECT p.account_id, 'conversation', 'plan', 'Plan', 'list', '', '["free", "pro", "enterprise"]'::jsonb,
+       now() - interval '395 days'
+  FROM plan p ORDER BY 1;
 DROP TABLE conv_plan, conv_agg, conv_waiting;
 DO $$
 DECLARE t text; m bigint;

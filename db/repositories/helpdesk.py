@@ -152,8 +152,13 @@ async def contacts_page(
     after_id: int | None,
     limit: int,
     label_title: str | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> Sequence[Contact]:
+    """A page of the account's contacts, newest first; `where` is a compiled filter predicate
+    (domain/filters/conditions.py) over `contacts`."""
     stmt = select(Contact).where(Contact.account_id == account_id)
+    if where is not None:
+        stmt = stmt.where(where)
     if label_title is not None:  # lower-case, as stored; a title no label has matches nothing
         stmt = stmt.where(
             exists().where(
@@ -168,6 +173,12 @@ async def contacts_page(
     if after_id is not None:
         stmt = stmt.where(Contact.id < after_id)
     return (await session.scalars(stmt.order_by(Contact.id.desc()).limit(limit))).all()
+
+
+async def contact_ids_in_account(session: AsyncSession, account_id: int, ids: Sequence[int]) -> Sequence[int]:
+    """Which of `ids` are contacts of the account."""
+    stmt = select(Contact.id).where(Contact.account_id == account_id, Contact.id.in_(list(ids)))
+    return (await session.scalars(stmt)).all()
 
 
 async def conversation_visible(

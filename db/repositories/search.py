@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -44,28 +44,37 @@ def _private_allowed(actor: Actor) -> bool:
     return actor.kind != ActorKind.bot and actor.user_id is not None
 
 
-async def conversations(
-    session: AsyncSession, actor: Actor, term: str, *, offset: int, limit: int
-) -> Sequence[Conversation]:
-    stmt = (
+def conversations_select(actor: Actor, term: str, *, offset: int, limit: int) -> Select[Any]:
+    """The conversations section: visible ones matching `term`, most recently active first (the
+    stock resolver and the compiled read, resolvers/fast_reads.py, both run it)."""
+    return (
         select(Conversation)
         .where(visible_conversations(actor), conversation_matches(actor, term))
         .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc())
         .offset(offset)
         .limit(limit)
     )
-    return (await session.scalars(stmt)).all()
 
 
-async def contacts(session: AsyncSession, account_id: int, term: str, *, offset: int, limit: int) -> Sequence[Contact]:
-    stmt = (
+async def conversations(
+    session: AsyncSession, actor: Actor, term: str, *, offset: int, limit: int
+) -> Sequence[Conversation]:
+    return (await session.scalars(conversations_select(actor, term, offset=offset, limit=limit))).all()
+
+
+def contacts_select(account_id: int, term: str, *, offset: int, limit: int) -> Select[Any]:
+    """The contacts section: the account's contacts matching `term`, newest first."""
+    return (
         select(Contact)
         .where(Contact.account_id == account_id, contact_matches(term))
         .order_by(Contact.id.desc())
         .offset(offset)
         .limit(limit)
     )
-    return (await session.scalars(stmt)).all()
+
+
+async def contacts(session: AsyncSession, account_id: int, term: str, *, offset: int, limit: int) -> Sequence[Contact]:
+    return (await session.scalars(contacts_select(account_id, term, offset=offset, limit=limit))).all()
 
 
 @dataclass
@@ -109,10 +118,24 @@ async def messages(session: AsyncSession, actor: Actor, term: str, *, offset: in
             )
         ).all()
         return [MessageHit(m, c, plain_snippet(m.content, term)) for m, c in rows]
+    page = messages_page(actor, term, offset=offset, limit=limit)
+    hits = (
+        await session.execute(
+            select(Message, Conversation, snippet_sql(term))
+            .join(page, page.c.id == Message.id)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .order_by(page.c.rank.desc(), Message.id.desc())
+        )
+    ).all()
+    return [MessageHit(row[0], row[1], str(row._mapping["snippet"])) for row in hits]
+
+
+def messages_page(actor: Actor, term: str, *, offset: int, limit: int) -> Any:
+    """PostgreSQL: the page of message ids (`id`, `rank`), best first among the newest
+    `RANK_WINDOW` visible matches; the stock resolver and the compiled read join it the same way."""
     window = _candidates(actor, term).limit(RANK_WINDOW).subquery()
-    query = tsquery(term)
-    rank = func.ts_rank_cd(content_tsv(), query).label("rank")
-    page = (
+    rank = func.ts_rank_cd(content_tsv(), tsquery(term)).label("rank")
+    return (
         select(Message.id.label("id"), rank)
         .join(window, window.c.id == Message.id)
         .order_by(rank.desc(), Message.id.desc())
@@ -120,22 +143,30 @@ async def messages(session: AsyncSession, actor: Actor, term: str, *, offset: in
         .limit(limit)
         .subquery()
     )
-    snippet = func.ts_headline(_CONFIG, Message.content, query, _HEADLINE_OPTIONS).label("snippet")
-    rows = (
-        await session.execute(
-            select(Message, Conversation, snippet)
-            .join(page, page.c.id == Message.id)
-            .join(Conversation, Conversation.id == Message.conversation_id)
-            .order_by(page.c.rank.desc(), Message.id.desc())
-        )
-    ).all()
-    hits = []
-    for row in rows:
-        message, conversation, marked = row[0], row[1], str(row._mapping["snippet"])
-        hits.append(
-            MessageHit(message, conversation, marked if "<mark>" in marked else plain_snippet(message.content, term))
-        )
-    return hits
+
+
+def snippet_sql(term: str, width: int = 120) -> ColumnElement[str]:
+    """PostgreSQL: `ts_headline` around the matched words, or — when the match was a partial word
+    that full text does not mark — `plain_snippet` computed in SQL, labelled `snippet`."""
+    marked = func.ts_headline(_CONFIG, Message.content, tsquery(term), _HEADLINE_OPTIONS)
+    n = len(term)
+    at = func.strpos(func.lower(Message.content), func.lower(literal(term))) - 1  # 0-based, -1 absent
+    start = func.greatest(0, at - width // 3)
+    end = func.least(func.char_length(Message.content), at + n + width // 2)
+    content, length = Message.content, func.char_length(Message.content)
+    plain = case(
+        (at < 0, func.substr(content, 1, width)),
+        else_=func.concat(
+            case((start > 0, "…"), else_=""),
+            func.substr(content, start + 1, at - start),
+            "<mark>",
+            func.substr(content, at + 1, n),
+            "</mark>",
+            func.substr(content, at + n + 1, end - at - n),
+            case((end < length, "…"), else_=""),
+        ),
+    )
+    return case((marked.contains("<mark>", autoescape=True), marked), else_=plain).label("snippet")
 
 
 def plain_snippet(content: str, term: str, width: int = 120) -> str:

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, String, and_, case, cast, exists, func, not_, or_, select, true
+from sqlalchemy import Float, String, and_, case, cast, exists, func, not_, or_, select, true, type_coerce
 from sqlalchemy.sql import ColumnElement
 
-from db.models import Contact, Conversation, ConversationLabel, CustomAttributeDefinition, Label
+from db.models import Contact, ContactLabel, Conversation, ConversationLabel, CustomAttributeDefinition, Label
 from domain.enums import AttributeDisplayType, AttributeModel, ConversationStatus, Priority
 from domain.errors import FieldError, ValidationError
 from domain.filters.enums import AttributeKind, FilterOperator, QueryOperator
@@ -126,8 +126,8 @@ _PRIORITY = frozenset(p.value for p in Priority)
 
 STANDARD: dict[AttributeModel, dict[str, Standard]] = {
     AttributeModel.CONVERSATION: {
-        "status": Standard(K.CHOICE, lambda: cast(Conversation.status, String), _STATUS, nullable=False),
-        "priority": Standard(K.CHOICE, lambda: cast(Conversation.priority, String), _PRIORITY),
+        "status": Standard(K.CHOICE, lambda: type_coerce(Conversation.status, String), _STATUS, nullable=False),
+        "priority": Standard(K.CHOICE, lambda: type_coerce(Conversation.priority, String), _PRIORITY),
         "assignee_id": Standard(K.REFERENCE, lambda: Conversation.assignee_id, reference="User"),
         "inbox_id": Standard(K.REFERENCE, lambda: Conversation.inbox_id, reference="Inbox", nullable=False),
         "team_id": Standard(K.REFERENCE, lambda: Conversation.team_id, reference="Team"),
@@ -160,6 +160,7 @@ STANDARD: dict[AttributeModel, dict[str, Standard]] = {
         "created_at": Standard(K.DATE, lambda: Contact.created_at, nullable=False),
         "last_activity_at": Standard(K.DATE, lambda: Contact.last_activity_at),
         "blocked": Standard(K.CHECKBOX, lambda: Contact.blocked, nullable=False),
+        "labels": Standard(K.LABELS, lambda: Contact.id),
     },
 }
 
@@ -324,8 +325,15 @@ class Compiler:
             return or_(expr.is_(None), not_(match)) if kind != K.LABELS else not_(match)
         return match
 
+    def _label_link(self) -> tuple[Any, Any]:
+        """The link table of the filtered model's labels and its condition on the row."""
+        if self.model == AttributeModel.CONVERSATION:
+            return ConversationLabel, ConversationLabel.conversation_id == Conversation.id
+        return ContactLabel, ContactLabel.contact_id == Contact.id
+
     def _labels_present(self) -> ColumnElement[bool]:
-        return exists().where(ConversationLabel.conversation_id == Conversation.id)
+        _, linked = self._label_link()
+        return exists().where(linked)
 
     def _match(
         self,
@@ -355,9 +363,10 @@ class Compiler:
             return expr.in_(ids)
         if kind == K.LABELS:
             titles = [v.strip().lower() for v in values]
+            link, linked = self._label_link()
             return exists().where(
-                ConversationLabel.conversation_id == Conversation.id,
-                ConversationLabel.label_id == Label.id,
+                linked,
+                link.label_id == Label.id,
                 Label.account_id == self.account_id,
                 Label.title.in_(titles),
             )

@@ -238,6 +238,73 @@ async def update_labels(
 ) -> Contact:
     """Add, remove or replace a contact's labels by title (the account's labels, any case), as a
     conversation's; a change records `contact.updated` with the titles before and after."""
+    contact, _ = await _update_labels(session, actor, contact_id, add=add, remove=remove, replace=replace)
+    return contact
+
+
+MAX_BULK = 1000  # contacts one bulk action may change
+
+
+async def bulk_targets(
+    session: AsyncSession,
+    actor: Actor,
+    *,
+    ids: Sequence[int] | None,
+    where: Any = None,
+    search: str | None = None,
+    label_title: str | None = None,
+) -> list[int]:
+    """The contacts a bulk action works on: the given ids (every one the account's, else NOT_FOUND),
+    or every contact of the account the filter matches (TOO_MANY above MAX_BULK); nothing is changed."""
+    account_id = actor.require_account_id()
+    if ids is not None:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            raise ValidationError.single("ids", "REQUIRED", "Give at least one contact.")
+        if len(wanted) > MAX_BULK:
+            raise ValidationError.single("ids", "TOO_MANY", f"At most {MAX_BULK} contacts at once.")
+        found = set(await repo.contact_ids_in_account(session, account_id, wanted))
+        if len(found) != len(wanted):
+            raise ValidationError.single("ids", "NOT_FOUND", "No such contact.")
+        return wanted
+    rows = await repo.contacts_page(
+        session, account_id, search=search, after_id=None, limit=MAX_BULK + 1, label_title=label_title, where=where
+    )
+    if len(rows) > MAX_BULK:
+        raise ValidationError.single("filter", "TOO_MANY", f"More than {MAX_BULK} contacts match; narrow the filter.")
+    return [row.id for row in rows]
+
+
+async def bulk_labels(
+    session: AsyncSession, actor: Actor, contact_ids: Sequence[int], *, add: Sequence[str], remove: Sequence[str]
+) -> int:
+    """Add and remove labels on each contact, one `contact.updated` per contact that changed; how
+    many changed. All or nothing: an unknown label fails before any row is written."""
+    if not add and not remove:
+        raise ValidationError.single("labelsAdd", "REQUIRED", "Give labels to add or remove.")
+    changed = 0
+    for contact_id in contact_ids:
+        _, did = await _update_labels(session, actor, contact_id, add=add, remove=remove, replace=False)
+        changed += did
+    return changed
+
+
+async def bulk_delete(session: AsyncSession, actor: Actor, contact_ids: Sequence[int], meta: RequestMeta) -> int:
+    """Delete each contact as `delete_contact` does (audit line and `contact.deleted` each)."""
+    for contact_id in contact_ids:
+        await delete_contact(session, actor, contact_id, meta)
+    return len(contact_ids)
+
+
+async def _update_labels(
+    session: AsyncSession,
+    actor: Actor,
+    contact_id: int,
+    *,
+    add: Sequence[str],
+    remove: Sequence[str],
+    replace: bool,
+) -> tuple[Contact, bool]:
     from domain.catalog.labels import labels_by_titles
 
     account_id = actor.require_account_id()
@@ -258,7 +325,7 @@ async def update_labels(
     )
     added, dropped = wanted - current, current - wanted
     if not added and not dropped:
-        return contact
+        return contact, False
     session.add_all(ContactLabel(contact_id=contact.id, label_id=i, account_id=account_id) for i in sorted(added))
     if dropped:
         await repo.remove_contact_labels(session, contact.id, dropped)
@@ -282,4 +349,4 @@ async def update_labels(
         },
     )
     await session.flush()
-    return contact
+    return contact, True

@@ -18,7 +18,7 @@ from graphql import OperationType
 from graphql.execution.collect_fields import collect_fields
 
 from domain.accounts.policy import require
-from resolvers.fast_reads import ROOTS, NotCompilable, compile_query
+from resolvers.fast_reads import ROOTS, FilterScope, NeedsFilterScope, NotCompilable, compile_query
 from schema.core.access import rule_of
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,26 @@ def _statement_key(executor: Any, actor: Any) -> tuple | None:
         actor.role,
         actor.permissions,
     )
+
+
+NEEDS_SCOPE: Any = object()  # cached for a document whose statement depends on a FilterScope
+
+
+def _cached(key: tuple | None, build: Any) -> Any:
+    """The statement cached under `key`, else built (NEEDS_SCOPE when it needs a FilterScope)."""
+    stmt = _STATEMENTS.get(key) if key is not None else None
+    if stmt is not None:
+        _STATEMENTS.move_to_end(key)
+        return stmt
+    try:
+        stmt = build()
+    except NeedsFilterScope:
+        stmt = NEEDS_SCOPE
+    if key is not None:
+        _STATEMENTS[key] = stmt
+        if len(_STATEMENTS) > _MAX_STATEMENTS:
+            _STATEMENTS.popitem(last=False)
+    return stmt
 
 
 class SqlDocuments:
@@ -104,15 +124,14 @@ class SqlDocuments:
                     return None
                 require(actor, rule)
             key = _statement_key(ex, actor)
-            stmt = _STATEMENTS.get(key) if key is not None else None
-            if stmt is not None:
-                _STATEMENTS.move_to_end(key)
-            else:
-                stmt = compile_query(ex, actor, grouped)
-                if key is not None:
-                    _STATEMENTS[key] = stmt
-                    if len(_STATEMENTS) > _MAX_STATEMENTS:
-                        _STATEMENTS.popitem(last=False)
+            stmt = _cached(key, lambda: compile_query(ex, actor, grouped))
+            if stmt is NEEDS_SCOPE:
+                # filter conditions: one more statement reads what they compile against
+                async with ctx.db() as session:
+                    scope = await FilterScope.load(session, actor)
+                stmt = _cached(
+                    (key, scope.key) if key is not None else None, lambda: compile_query(ex, actor, grouped, scope)
+                )
         except NotCompilable as exc:
             log.debug("compiled read not used: %s", exc)
             return None

@@ -151,6 +151,18 @@ class HelpdeskMutation:
         "matches (the list's filter, conditions and tab included), at most 1,000; each change gets its usual "
         "event and activity line, all or nothing.",
     )
+    contacts_bulk_labels: v.ContactsBulkPayload = mutation(
+        h.contacts_bulk_labels,
+        Rule.member,
+        "Add and remove labels (by title) on the listed contacts, or on every contact of the account the filter "
+        "matches, at most 1,000; one contact.updated event per contact that changed, all or nothing.",
+    )
+    contacts_bulk_delete: v.ContactsBulkPayload = mutation(
+        h.contacts_bulk_delete,
+        Rule.administrator,
+        "Delete the listed contacts, or every contact of the account the filter matches (at most 1,000), with "
+        "their conversations and messages; one contact.deleted event and audit line each, all or nothing.",
+    )
     saved_view_create: v.SavedViewPayload = mutation(
         sv.saved_view_create,
         Rule.member,

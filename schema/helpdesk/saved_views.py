@@ -1,5 +1,5 @@
 """Types and inputs of saved views (named filters of the conversation and contact lists) and of the
-bulk action over every conversation a filter matches."""
+bulk actions over every conversation or contact a filter matches."""
 
 from __future__ import annotations
 
@@ -96,4 +96,22 @@ class SavedViewPayload:
 class ConversationsBulkPayload:
     matched: int = strawberry.field(description="Conversations the filter matched among those you may see.")
     changed: int = strawberry.field(description="Conversations that changed (each with its usual event).")
+    errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")
+
+
+@strawberry.input(description="Which contacts a bulk action works on: the contact list's arguments.")
+class ContactsFilterInput:
+    search: str | None = strawberry.field(
+        default=None, description="Name, email, phone or identifier, as the list's `search`; 1 to 200 characters."
+    )
+    label: str | None = strawberry.field(default=None, description="Only contacts with this label (title).")
+    conditions: list[FilterConditionInput] | None = strawberry.field(
+        default=None, description="Filter conditions on contacts (at most 20), as the list's `conditions`."
+    )
+
+
+@strawberry.type(description="Result of contactsBulkLabels and contactsBulkDelete.")
+class ContactsBulkPayload:
+    matched: int = strawberry.field(description="Contacts the ids or the filter named (of your account).")
+    changed: int = strawberry.field(description="Contacts that changed or were deleted (each with its usual event).")
     errors: list[HelpdeskError] = strawberry.field(description="User errors; empty on success.")

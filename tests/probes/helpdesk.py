@@ -89,6 +89,16 @@ PROBES: dict[str, Probe | str] = {
         lambda w: {"id": w.b["contact"]},
         inside_a="NOT_FOUND",
     ),
+    "contactsBulkLabels": Probe(
+        f'mutation($id: ID!) {{ contactsBulkLabels(ids: [$id], labelsAdd: ["x"]) {{ matched {PAYLOAD_ERRORS} }} }}',
+        lambda w: {"id": w.b["contact"]},
+        inside_a="PAYLOAD",
+    ),
+    "contactsBulkDelete": Probe(
+        f"mutation($id: ID!) {{ contactsBulkDelete(ids: [$id]) {{ matched {PAYLOAD_ERRORS} }} }}",
+        lambda w: {"id": w.b["contact"]},
+        inside_a="PAYLOAD",
+    ),
     "contactMerge": Probe(
         f"mutation($a: ID!, $b: ID!) {{ contactMerge(baseContactId: $a, mergeeContactId: $b) {{ {PAYLOAD_ERRORS} }} }}",
         lambda w: {"a": w.b["contact"], "b": w.b["contact2"]},
