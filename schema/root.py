@@ -19,8 +19,10 @@ from schema.extensions.session import CloseSession
 from schema.helpdesk.contact_csv_root import ContactCsvMutation, ContactCsvQuery
 from schema.helpdesk.root import HelpdeskMutation, HelpdeskQuery
 from schema.inbound_email.root import InboundEmailMutation, InboundEmailQuery
+from schema.installation.root import InstallationMutation, InstallationQuery
 from schema.notifications.root import NotificationsMutation, NotificationsQuery
 from schema.partners.root import PartnersMutation, PartnersQuery
+from schema.privacy.root import PrivacyMutation, PrivacyQuery
 from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
 from schema.reports.root import ReportsMutation, ReportsQuery
 from schema.webhooks.root import WebhooksMutation, WebhooksQuery
@@ -44,6 +46,8 @@ class Query(
     WebhooksQuery,
     InboundEmailQuery,
     WidgetQuery,
+    PrivacyQuery,
+    InstallationQuery,
 ):
     pass
 
@@ -63,6 +67,8 @@ class Mutation(
     WebhooksMutation,
     InboundEmailMutation,
     WidgetMutation,
+    PrivacyMutation,
+    InstallationMutation,
 ):
     pass
 

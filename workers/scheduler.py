@@ -81,7 +81,18 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
 
     scheduler.every(settings.assignment_sweep_seconds, "assignment.waiting", lambda: assign_waiting(sessions, relay))
     scheduler.every(settings.mail_imap_poll_seconds, "mail.imap_poll", lambda: poll_imap(sessions, relay))
+    scheduler.every(3600.0, "privacy.retention", _after_one_interval(lambda: apply_retention(sessions, relay)))
     return scheduler
+
+
+async def apply_retention(sessions, relay: Relay | None = None) -> int:
+    """Accounts' retention policies, batch by batch; each batch's file deletions are jobs after its commit."""
+    from domain.events import Relay, unit_of_work
+    from domain.privacy import retention
+
+    relay = relay or Relay(sessions, None, None, 0.0)
+    done = await retention.apply_all(sessions, lambda: unit_of_work(sessions, relay))
+    return done.messages + done.attachments
 
 
 async def poll_imap(sessions, relay: Relay) -> int:

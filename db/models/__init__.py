@@ -29,6 +29,7 @@ from db.models.imports import ImportCheckpoint, ImportIdMap, ImportSkip
 from db.models.inbound_email import InboundEmail, InboxImap, InboxSmtp
 from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
+from db.models.privacy import ContactDataExport, InstallationSetting
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.saved_views import SavedView
 from db.models.webhooks import DeadJob, Webhook, WebhookAttempt, WebhookDelivery
@@ -58,6 +59,8 @@ __all__ = [
     "ContactNote",
     "Conversation",
     "ContactImport",
+    "ContactDataExport",
+    "InstallationSetting",
     "ContactLabel",
     "ConversationLabel",
     "ConversationParticipant",

@@ -132,6 +132,9 @@ async def create_inbox(
     assignment.check_limit(settings.get("autoAssignmentLimit"), "autoAssignmentLimit", errors)
     if errors:
         raise ValidationError(errors)
+    from domain.installation import limits
+
+    await limits.check_inboxes(session, actor.require_account_id())
     inbox = Inbox(
         auto_assignment_policy=settings.get("autoAssignmentPolicy") or AssignmentPolicy.ROUND_ROBIN,
         auto_assignment_limit=settings.get("autoAssignmentLimit"),

@@ -29,6 +29,8 @@ class AccountErrorCode(Enum):
     LAST_ADMINISTRATOR = "LAST_ADMINISTRATOR"
     TAKEN = "TAKEN"
     INVALID_PERMISSION = "INVALID_PERMISSION"
+    ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"
+    LIMIT_REACHED = "LIMIT_REACHED"
 
 
 @strawberry.type(description="A user error of an accounts or authentication mutation.")
