@@ -568,14 +568,30 @@ def cmd_superadmin_grant(args: argparse.Namespace) -> None:
     _setup_logging(settings)
     check_database(settings)
 
+    class Publisher:
+        """Announces the change (AUTH_CHANGED) so running API processes forget cached credentials."""
+
+        def __init__(self) -> None:
+            from infra.broadcast import channel_prefix, make_redis
+
+            self.redis = make_redis(settings.redis_url)
+            self.prefix = channel_prefix(settings.redis_url)
+
+        async def publish(self, channel: str, message: str) -> None:
+            await self.redis.publish(self.prefix + channel, message)
+
     async def main():
         engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
         sessions = create_session_factory(engine)
+        publisher = Publisher() if settings.uses_redis else None
         try:
-            async with unit_of_work(sessions, Relay(sessions, None, None, settings.outbox_lease_seconds)) as session:
+            relay = Relay(sessions, None, publisher, settings.outbox_lease_seconds)
+            async with unit_of_work(sessions, relay) as session:
                 return await installation.grant_super_admin(session, args.email)
         finally:
             await engine.dispose()
+            if publisher is not None:
+                await publisher.redis.aclose()
 
     try:
         granted = asyncio.run(main())

@@ -36,3 +36,4 @@ PROBES: dict[str, Probe | str] = {
         inside_a="FORBIDDEN",
     ),
 }
+B_STATE = "account { status }\n"
