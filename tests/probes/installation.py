@@ -36,4 +36,3 @@ PROBES: dict[str, Probe | str] = {
         inside_a="FORBIDDEN",
     ),
 }
-B_STATE = "account { status }\n"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from tests.probes.base import PAYLOAD_ERRORS, Probe
 
-B_STATE = "retentionPolicy { messageDays attachmentDays }\n"
-
 
 async def setup_b(gql, world) -> None:
     started = await gql.data(

@@ -22,11 +22,11 @@ _ACCOUNT_COLUMNS = ("max_agents", "max_inboxes", "retention_message_days", "rete
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("accounts") as batch:
-        for name in _ACCOUNT_COLUMNS:
-            batch.add_column(sa.Column(name, sa.Integer(), nullable=True))
-    with op.batch_alter_table("contacts") as batch:
-        batch.add_column(sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
+    # Plain ALTERs (SQLite 3.35+ adds and drops columns in place): rebuilding `contacts` in batch mode
+    # would lose its expression indexes (unique lower(email)).
+    for name in _ACCOUNT_COLUMNS:
+        op.add_column("accounts", sa.Column(name, sa.Integer(), nullable=True))
+    op.add_column("contacts", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("audit_logs") as batch:
         batch.alter_column("account_id", existing_type=ID, nullable=True)
     op.create_table(
@@ -90,8 +90,6 @@ def downgrade() -> None:
     op.execute("DELETE FROM audit_logs WHERE account_id IS NULL")
     with op.batch_alter_table("audit_logs") as batch:
         batch.alter_column("account_id", existing_type=ID, nullable=False)
-    with op.batch_alter_table("contacts") as batch:
-        batch.drop_column("erased_at")
-    with op.batch_alter_table("accounts") as batch:
-        for name in reversed(_ACCOUNT_COLUMNS):
-            batch.drop_column(name)
+    op.drop_column("contacts", "erased_at")
+    for name in reversed(_ACCOUNT_COLUMNS):
+        op.drop_column("accounts", name)
