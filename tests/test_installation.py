@@ -5,9 +5,11 @@ audited. Anyone else gets FORBIDDEN."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -73,6 +75,11 @@ async def super_admin(gql, settings):
     assert b"is already a super admin" in again.stdout
     missing = grant(settings, "nobody@example.test")
     assert missing.returncode != 0 and b"No user with the email" in missing.stderr
+    # The CLI's broadcast reaches the server's cache a moment after the command returns.
+    deadline = time.monotonic() + 10
+    while code(await gql.execute("{ installation { settings { signupEnabled } } }", headers=root.headers())):
+        assert time.monotonic() < deadline, "the grant never reached the server"
+        await asyncio.sleep(0.05)
     return root
 
 

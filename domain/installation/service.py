@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Account, InstallationSetting
 from db.repositories import installation as repo
 from domain import audit
+from domain.accounts import auth_cache  # noqa: F401  # its flush listener announces suspensions and grants
 from domain.accounts.actor import Actor, ActorKind
 from domain.audit import RequestMeta
 from domain.enums import AccountStatus
