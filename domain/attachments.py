@@ -366,6 +366,11 @@ async def _remove(session: AsyncSession, rows: Sequence[tuple[int, str]]) -> int
     return len(rows)
 
 
+async def remove_rows(session: AsyncSession, rows: Sequence[tuple[int, str]]) -> int:
+    """Retention and erasure: these (id, storage key) rows go now, their objects through a job after commit."""
+    return await _remove(session, rows)
+
+
 async def remove_for_messages(session: AsyncSession, account_id: int, message_ids: Sequence[int]) -> int:
     """A deleted message loses its files: rows go now, stored objects through a job after commit."""
     if not message_ids:

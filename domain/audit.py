@@ -28,10 +28,12 @@ def record(
     meta: RequestMeta | None = None,
     *,
     account_id: int | None = None,
+    installation_wide: bool = False,
 ) -> None:
+    """`installation_wide`: a super admin's change that concerns no one account (kept without one)."""
     session.add(
         AuditLog(
-            account_id=account_id if account_id is not None else actor.account_id,
+            account_id=None if installation_wide else account_id if account_id is not None else actor.account_id,
             actor_user_id=actor.user_id,
             actor_label=actor.label,
             action=action,

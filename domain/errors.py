@@ -22,6 +22,7 @@ class ErrorCode(StrEnum):
     STREAM_OVERFLOW = "STREAM_OVERFLOW"
     CURSOR_EXPIRED = "CURSOR_EXPIRED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"  # the account was suspended by a super admin
     OVERLOADED = "OVERLOADED"  # refused under load before anything ran (HTTP 503 with Retry-After)
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
@@ -46,6 +47,13 @@ class NotAuthenticated(ParleyError):
 class Forbidden(ParleyError):
     code = ErrorCode.FORBIDDEN
     default_message = "You are not allowed to do this"
+
+
+class AccountSuspended(ParleyError):
+    """The account the request acts on is suspended: its users, bots and tokens are refused."""
+
+    code = ErrorCode.ACCOUNT_SUSPENDED
+    default_message = "This account is suspended"
 
 
 class NotFound(ParleyError):

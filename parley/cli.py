@@ -557,6 +557,49 @@ def cmd_contacts_import(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_superadmin_grant(args: argparse.Namespace) -> None:
+    from db.session import create_engine, create_session_factory
+    from domain.errors import NotFound
+    from domain.events.relay import Relay
+    from domain.events.unit import unit_of_work
+    from domain.installation import service as installation
+
+    settings = _settings()
+    _setup_logging(settings)
+    check_database(settings)
+
+    class Publisher:
+        """Announces the change (AUTH_CHANGED) so running API processes forget cached credentials."""
+
+        def __init__(self) -> None:
+            from infra.broadcast import channel_prefix, make_redis
+
+            self.redis = make_redis(settings.redis_url)
+            self.prefix = channel_prefix(settings.redis_url)
+
+        async def publish(self, channel: str, message: str) -> None:
+            await self.redis.publish(self.prefix + channel, message)
+
+    async def main():
+        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        sessions = create_session_factory(engine)
+        publisher = Publisher() if settings.uses_redis else None
+        try:
+            relay = Relay(sessions, None, publisher, settings.outbox_lease_seconds)
+            async with unit_of_work(sessions, relay) as session:
+                return await installation.grant_super_admin(session, args.email)
+        finally:
+            await engine.dispose()
+            if publisher is not None:
+                await publisher.redis.aclose()
+
+    try:
+        granted = asyncio.run(main())
+    except NotFound as exc:
+        raise CommandError(exc.message) from None
+    print(f"{granted.email} is {'now' if granted.changed else 'already'} a super admin of this installation")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="parley", description="Parley, a GraphQL-first helpdesk API server.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -649,6 +692,12 @@ def build_parser() -> argparse.ArgumentParser:
     contacts_import.add_argument("--account", type=int, required=True, help="the account's id")
     contacts_import.add_argument("--dry-run", action="store_true", help="check and count, write no contact")
     contacts_import.set_defaults(func=cmd_contacts_import)
+
+    superadmin = sub.add_parser("superadmin", help="super admins, who manage the installation")
+    superadmin_sub = superadmin.add_subparsers(dest="superadmin_command", required=True)
+    grant = superadmin_sub.add_parser("grant", help="make an existing user a super admin (audited)")
+    grant.add_argument("email", help="the user's email")
+    grant.set_defaults(func=cmd_superadmin_grant)
 
     seed = sub.add_parser("seed-demo", help="create a demo account with agents, inboxes and conversations")
     seed.set_defaults(func=cmd_seed_demo)

@@ -21,8 +21,10 @@ from schema.extensions.session import CloseSession
 from schema.helpdesk.contact_csv_root import ContactCsvMutation, ContactCsvQuery
 from schema.helpdesk.root import HelpdeskMutation, HelpdeskQuery
 from schema.inbound_email.root import InboundEmailMutation, InboundEmailQuery
+from schema.installation.root import InstallationMutation, InstallationQuery
 from schema.notifications.root import NotificationsMutation, NotificationsQuery
 from schema.partners.root import PartnersMutation, PartnersQuery
+from schema.privacy.root import PrivacyMutation, PrivacyQuery
 from schema.realtime.root import RealtimeMutation, RealtimeQuery, RealtimeSubscription
 from schema.reports.root import ReportsMutation, ReportsQuery
 from schema.scheduling.root import SchedulingMutation, SchedulingQuery
@@ -52,6 +54,8 @@ class Query(
     AutomaticMessagesQuery,
     WidgetQuery,
     AutomationQuery,
+    PrivacyQuery,
+    InstallationQuery,
 ):
     pass
 
@@ -75,6 +79,8 @@ class Mutation(
     AutomaticMessagesMutation,
     WidgetMutation,
     AutomationMutation,
+    PrivacyMutation,
+    InstallationMutation,
 ):
     pass
 

@@ -55,7 +55,7 @@ def test_every_root_field_has_a_rule_and_a_probe():
 
 B_STATE = (
     """{
-  account { name locale timezone }
+  account { name locale timezone status }
   memberships { edges { node { id role customRole { id } } } }
   customRoles { id name permissions }
   bots { id name description outgoingUrl inboxes { id name } }

@@ -104,6 +104,7 @@ def standard_scheduler(sessions, broker, broadcast=None) -> Scheduler:
         scheduler.every(settings.mail_imap_idle_check_seconds, "mail.imap_idle", watchers.check)
         scheduler.on_stop(watchers.stop)
         scheduler.imap_idle = watchers
+    scheduler.every(3600.0, "privacy.retention", _after_one_interval(lambda: apply_retention(sessions, relay)))
     return scheduler
 
 
@@ -136,6 +137,16 @@ async def auto_resolve(sessions, relay: Relay | None = None) -> int:
 
     async with unit_of_work(sessions, relay or Relay(sessions, None, None, 0.0)) as session:
         return await resolve_idle(session)
+
+
+async def apply_retention(sessions, relay: Relay | None = None) -> int:
+    """Accounts' retention policies, batch by batch; each batch's file deletions are jobs after its commit."""
+    from domain.events import Relay, unit_of_work
+    from domain.privacy import retention
+
+    relay = relay or Relay(sessions, None, None, 0.0)
+    done = await retention.apply_all(sessions, lambda: unit_of_work(sessions, relay))
+    return done.messages + done.attachments
 
 
 async def poll_imap(sessions, relay: Relay) -> int:

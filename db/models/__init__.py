@@ -30,6 +30,7 @@ from db.models.imports import ImportCheckpoint, ImportIdMap, ImportSkip
 from db.models.inbound_email import InboundEmail, InboxImap, InboxSmtp
 from db.models.notifications import Notification, NotificationSetting
 from db.models.partners import PartnerApp, PartnerManifest, PartnerOperation, PartnerToken
+from db.models.privacy import ContactDataExport, InstallationSetting
 from db.models.reports import CsatResponse, ReportExport, ReportingEvent, ReportingRollup
 from db.models.saved_views import SavedView
 from db.models.scheduling import ScheduledMessage
@@ -67,6 +68,8 @@ __all__ = [
     "ContactNote",
     "Conversation",
     "ContactImport",
+    "ContactDataExport",
+    "InstallationSetting",
     "ContactLabel",
     "ConversationLabel",
     "ConversationParticipant",

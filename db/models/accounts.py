@@ -41,6 +41,11 @@ class Account(Base):
     # Per-account counters: conversation display ids and event-log positions.
     conversation_seq: Mapped[int] = mapped_column(BigID, default=0, server_default="0")
     event_seq: Mapped[int] = mapped_column(BigID, default=0, server_default="0")
+    # Feature limits a super admin sets (None: no limit) and retention an administrator sets (None: keep).
+    max_agents: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_inboxes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retention_message_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    retention_attachment_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -17,7 +17,8 @@ class AuditLog(Base):
     __table_args__ = (Index("ix_audit_logs_account_id_id", "account_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    # None for installation-wide actions of a super admin (settings that concern no one account).
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True)
     actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     actor_label: Mapped[str] = mapped_column(String(320))
     action: Mapped[str] = mapped_column(String(64), index=True)

@@ -137,6 +137,8 @@ class Contact(Base):
     )
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     last_activity_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Set when the person was erased: the row stays for the conversations and reports that point at it.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

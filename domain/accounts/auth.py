@@ -18,7 +18,7 @@ from domain.accounts.passwords import hash_password, password_problem, verify_pa
 from domain.accounts.throttle import LoginThrottle
 from domain.audit import RequestMeta
 from domain.enums import AccountStatus, OneTimePurpose
-from domain.errors import FieldError, Forbidden, NotAuthenticated, ValidationError
+from domain.errors import AccountSuspended, FieldError, Forbidden, NotAuthenticated, ValidationError
 from domain.mail import email_verification_email, password_reset_email
 from domain.validation import is_email
 
@@ -87,6 +87,10 @@ async def login(
         # The reservation stays counted as the failure. One message whether or not the email exists.
         raise ValidationError.single(None, "INVALID_CREDENTIALS", INVALID_LOGIN)
     await throttle.succeeded(reservation)
+    if not user.is_super_admin:
+        memberships = await repo.memberships_of_user(session, user.id)
+        if memberships and all(account.status == AccountStatus.SUSPENDED for _, account in memberships):
+            raise ValidationError.single(None, "ACCOUNT_SUSPENDED", "Every account you are a member of is suspended.")
     pair = await start_session(session, secret_key, user, meta)
     return replace(pair, device_token=tokens.issue_device_token(secret_key, user.id, utcnow()))
 
@@ -335,6 +339,7 @@ async def actor_for_user(
         is_super_admin=user.is_super_admin,
         label=user.email,
     )
+    chosen = account_id is not None
     if account_id is None:
         memberships = await repo.memberships_of_user(session, user.id)
         if len(memberships) != 1:
@@ -345,7 +350,9 @@ async def actor_for_user(
         raise Forbidden("You are not a member of this account")
     membership, account, custom_role = found
     if account.status == AccountStatus.SUSPENDED:
-        raise Forbidden("This account is suspended")
+        if user.is_super_admin and not chosen:
+            return base  # a super admin's only account was suspended: the installation stays open to them
+        raise AccountSuspended()
     return replace(
         base,
         account_id=account.id,
@@ -367,7 +374,7 @@ async def actor_for_api_token(session: AsyncSession, token: str, account_id: int
             raise NotAuthenticated("The API token is invalid or revoked")
         account = await repo.account_by_id(session, row.account_id)
         if account is None or account.status == AccountStatus.SUSPENDED:
-            raise Forbidden("This account is suspended")
+            raise AccountSuspended()
         return Actor(
             kind=ActorKind.bot,
             bot_id=bot.id,

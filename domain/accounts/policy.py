@@ -17,6 +17,7 @@ class Rule(StrEnum):
     administrator = "administrator"  # an administrator of the current account
     report_manage = "report_manage"  # administrators, or a custom role with report_manage
     contact_manage = "contact_manage"
+    super_admin = "super_admin"  # a user who manages the installation (users.is_super_admin), whatever the account
     widget = "widget"  # a website visitor's contact session (domain/widget/sessions.py); never an agent, bot or partner
 
 
@@ -37,6 +38,10 @@ def require(actor: Actor, rule: Rule) -> None:
     if rule == Rule.authenticated:
         if actor.kind != ActorKind.user:
             raise Forbidden("Only users can do this")
+        return
+    if rule == Rule.super_admin:
+        if actor.kind != ActorKind.user or not actor.is_super_admin:
+            raise Forbidden("Only super admins of the installation can do this")
         return
     if not actor.is_member:
         raise Forbidden("Choose an account you are a member of (X-Parley-Account header)")

@@ -91,7 +91,9 @@ async def create_account(
     errors: list[FieldError] = []
     account_name = _check_name(account_name, "accountName", errors)
     if actor.user_id is None:
-        if not signup_enabled:
+        from domain.installation import settings as installation_settings
+
+        if not await installation_settings.signup_enabled(session, signup_enabled):
             raise Forbidden("Sign-up is disabled on this installation")
         user_name = _check_name(user_name or "", "name", errors)
         address = _check_email(email or "", "email", errors)
@@ -225,6 +227,9 @@ async def invite_agent(
     token, token_hash = tokens.new_secret(tokens.PREFIX_ONE_TIME)
     invitation = await repo.pending_invitation(session, account.id, email, now, lock=True)
     if invitation is None:
+        from domain.installation import limits
+
+        await limits.check_agents(session, account.id, "email", pending=True)
         invitation = Invitation(account_id=account.id, email=email)
         session.add(invitation)
     invitation.name = name
@@ -273,6 +278,9 @@ async def _join(session: AsyncSession, invitation: Invitation, user: User) -> Ac
     found = await repo.membership_with_role(session, invitation.account_id, user.id)
     if found is not None:
         return found[0]
+    from domain.installation import limits
+
+    await limits.check_agents(session, invitation.account_id, None, pending=False)
     membership = AccountMembership(
         account_id=invitation.account_id,
         user_id=user.id,

@@ -30,6 +30,7 @@ class EventType(StrEnum):
     CONTACT_UPDATED = "contact.updated"
     CONTACT_DELETED = "contact.deleted"
     CONTACT_MERGED = "contact.merged"
+    CONTACT_ERASED = "contact.erased"
     INBOX_CREATED = "inbox.created"
     INBOX_UPDATED = "inbox.updated"
     ACCOUNT_UPDATED = "account.updated"
@@ -129,6 +130,7 @@ KINDS: dict[EventType, Kind] = {
     T.CONTACT_UPDATED: _kind(C.WEBHOOKS, webhook=W.CONTACT_UPDATED, streams=(S.ACCOUNT,)),
     T.CONTACT_DELETED: _kind(streams=(S.ACCOUNT,)),
     T.CONTACT_MERGED: _kind(streams=(S.ACCOUNT,)),
+    T.CONTACT_ERASED: _kind(streams=(S.ACCOUNT,)),
     T.INBOX_CREATED: _kind(C.WEBHOOKS, webhook=W.INBOX_CREATED, streams=(S.ACCOUNT,)),
     T.INBOX_UPDATED: _kind(C.WEBHOOKS, C.ASSIGNMENT, webhook=W.INBOX_UPDATED, streams=(S.ACCOUNT,)),
     # A changed timezone moves the days of the reporting roll-ups: they are rebuilt.

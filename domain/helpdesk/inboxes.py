@@ -133,6 +133,9 @@ async def create_inbox(
     assignment.check_grace(settings.get("reassignOfflineAfterSeconds"), errors)
     if errors:
         raise ValidationError(errors)
+    from domain.installation import limits
+
+    await limits.check_inboxes(session, actor.require_account_id())
     inbox = Inbox(
         reassign_offline_after_seconds=settings.get("reassignOfflineAfterSeconds"),
         auto_assignment_policy=settings.get("autoAssignmentPolicy") or AssignmentPolicy.ROUND_ROBIN,

@@ -22,7 +22,7 @@ from domain.accounts import tokens
 from domain.accounts.actor import Actor, ActorKind
 from domain.audit import RequestMeta
 from domain.enums import AccountStatus
-from domain.errors import FieldError, Forbidden, NotAuthenticated, NotFound, ValidationError
+from domain.errors import AccountSuspended, FieldError, Forbidden, NotAuthenticated, NotFound, ValidationError
 from domain.partners.manifest import ManifestError, ManifestOperation, parse_manifest
 
 PREFIX_PARTNER = "plya_"
@@ -253,7 +253,7 @@ async def actor_for_partner_token(session: AsyncSession, token: str, account_id:
         raise Forbidden("This partner app is disabled")
     account = await accounts_repo.account_by_id(session, row.account_id)
     if account is None or account.status == AccountStatus.SUSPENDED:
-        raise Forbidden("This account is suspended")
+        raise AccountSuspended()
     return PartnerActor(
         kind=ActorKind.bot,
         account_id=row.account_id,

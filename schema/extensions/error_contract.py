@@ -21,6 +21,7 @@ log = get_logger("parley.graphql")
 ERROR_STATUS: dict[ErrorCode, tuple[int, str]] = {
     ErrorCode.UNAUTHENTICATED: (401, "UnauthorizedError"),
     ErrorCode.FORBIDDEN: (403, "ForbiddenError"),
+    ErrorCode.ACCOUNT_SUSPENDED: (403, "AccountSuspendedError"),
     ErrorCode.NOT_FOUND: (404, "NotFoundError"),
     ErrorCode.BAD_USER_INPUT: (400, "ValidationError"),
     ErrorCode.GRAPHQL_VALIDATION_FAILED: (400, "GraphQLValidationError"),

@@ -10,6 +10,7 @@ from workers.actors import (  # noqa: F401  # noqa: F401
     email,
     email_replies,
     notifications,
+    privacy,
     reports,
     webhooks,
 )

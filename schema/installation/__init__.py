@@ -1,0 +1,1 @@
+"""GraphQL of the installation: what super admins see and change across accounts."""

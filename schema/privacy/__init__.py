@@ -1,0 +1,1 @@
+"""GraphQL of the privacy duties: contact data export, erasure, retention policies."""
