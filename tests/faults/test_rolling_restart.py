@@ -70,6 +70,10 @@ READERS = 2
 PRESTOP_SECONDS = 1.0  # the endpoint is gone from the balancer this long before SIGTERM
 SHUTDOWN_SECONDS = 5.0  # PARLEY_SHUTDOWN_TIMEOUT_SECONDS
 SETTLE_TIMEOUT = 180.0  # seconds for the workers to finish what the load queued (a few on an idle machine)
+# Nothing here kills a worker, so no job needs its lease to expire to be sent again; a lease as short
+# as the fault suite's (4 s) would resend jobs merely waiting behind the load's backlog, and the
+# receiver would get those webhooks twice (at least once is the contract; this test wants once).
+LEASE_SECONDS = "30"
 START_TIMEOUT = 240.0  # a process's start (imports dominate) on a busy machine; seconds on an idle one
 LIST = "query { conversations(first: 10) { edges { node { id } } } }"
 
@@ -114,6 +118,7 @@ def deployment(smtp_server, tmp_path) -> Iterator[Deployment]:
             PARLEY_DATABASE_MAX_OVERFLOW="5",
             # Behind the balancer: the client is named by X-Forwarded-For from loopback.
             PARLEY_FORWARDED_ALLOW_IPS="127.0.0.1",
+            PARLEY_OUTBOX_LEASE_SECONDS=LEASE_SECONDS,
         )
         apis = {f"api{i}": ApiProcess(api_env) for i in range(API_PROCESSES)}
         for api in apis.values():
@@ -131,6 +136,7 @@ def deployment(smtp_server, tmp_path) -> Iterator[Deployment]:
             str(tmp_path / "worker"),
             PARLEY_LOG_LEVEL="INFO",
             PARLEY_WORKER_THREADS="4",
+            PARLEY_OUTBOX_LEASE_SECONDS=LEASE_SECONDS,
         )
         for _ in range(WORKERS):
             worker = WorkerProcess(worker_env)
