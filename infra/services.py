@@ -38,6 +38,11 @@ class Services:
     presence: RedisPresence | MemoryPresence | None = None  # which agents have a socket open
     # Sessions whose connections run each statement on its own (no BEGIN/ROLLBACK): query operations.
     read_sessions: async_sessionmaker[AsyncSession] | None = None
+    # With PARLEY_DATABASE_READ_URL: AUTOCOMMIT sessions on the replica, for query operations whose
+    # session has not written within the read-your-writes window (`recent_writes`, infra/read_routing.py).
+    replica_engine: AsyncEngine | None = None
+    replica_sessions: async_sessionmaker[AsyncSession] | None = None
+    recent_writes: Any = None  # infra.read_routing.RecentWrites
     auth_cache: Any = None  # domain.accounts.auth_cache.AuthCache: resolved credentials of this process
     hub: Any = None  # resolvers.hub.EventHub: the process's real-time feeds
     sockets: Any = None  # parley.sockets.SocketRegistry: session watch and presence beat of open sockets

@@ -65,6 +65,19 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("PARLEY_DATABASE_URL", "DATABASE_URL"),
         description="postgresql+asyncpg://… or sqlite+aiosqlite:///…; empty = SQLite under data_dir",
     )
+    database_read_url: str = Field(
+        "",
+        description="A read-only PostgreSQL replica (postgresql+asyncpg://…) for query operations that tolerate lag "
+        "(lists, reports, search); subscriptions, authentication and writes stay on PARLEY_DATABASE_URL; "
+        "empty = everything on PARLEY_DATABASE_URL",
+    )
+    database_read_your_writes_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="With a replica: for this long after a write, the queries of the session that wrote read from "
+        "PARLEY_DATABASE_URL, so a client sees its own writes whatever the replica's lag",
+    )
     database_pool_size: int = Field(10, description="Connections kept per process (PostgreSQL)")
     database_max_overflow: int = Field(10, description="Extra connections under load (PostgreSQL)")
     database_pool_timeout_seconds: float = Field(
@@ -448,6 +461,20 @@ class Settings(BaseSettings):
     )
     widget_max_message_chars: int = Field(10_000, description="Longest message a website visitor may send")
 
+    @field_validator("database_read_url")
+    @classmethod
+    def _check_read_database_scheme(cls, value: str) -> str:
+        if not value:
+            return value
+        scheme = urlsplit(value).scheme
+        if scheme in ("postgres", "postgresql"):
+            return "postgresql+asyncpg" + value[len(scheme) :]
+        if scheme != "postgresql+asyncpg":
+            raise ValueError(
+                f"unsupported read database scheme {scheme!r}: a replica is PostgreSQL (postgresql+asyncpg://)"
+            )
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _check_database_scheme(cls, value: str) -> str:
@@ -511,6 +538,11 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def uses_read_replica(self) -> bool:
+        """Whether query operations may read from PARLEY_DATABASE_READ_URL (only beside PostgreSQL)."""
+        return bool(self.database_read_url) and not self.is_sqlite
 
     @property
     def uses_redis(self) -> bool:

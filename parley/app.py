@@ -172,6 +172,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         services.auth_cache = AuthCache(broadcast, max_age=settings.auth_cache_max_age_seconds)
         if settings.auth_cache_max_age_seconds > 0:
             await services.auth_cache.start()
+        if settings.uses_read_replica:
+            from infra.read_routing import RecentWrites
+
+            services.replica_engine = create_engine(
+                settings.database_read_url,
+                pool_size=settings.database_pool_size,
+                max_overflow=settings.database_max_overflow,
+                pool_timeout=settings.database_pool_timeout_seconds,
+            )
+            services.replica_sessions = create_read_session_factory(services.replica_engine)
+            services.recent_writes = RecentWrites(settings.database_read_your_writes_seconds, redis)
         holder["services"] = services
         app.state.services = services
         app.state.broker = services.broker = configure_broker(settings)
@@ -216,6 +227,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            if services.replica_engine is not None:
+                await services.replica_engine.dispose()
             traces.stop()
 
     graphql = ParleyGraphQL(

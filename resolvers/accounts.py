@@ -28,6 +28,7 @@ _errors = PayloadErrors(AccountError, AccountErrorCode)
 
 
 def _session_tokens(info: Ctx, pair: TokenPair, use_cookies: bool) -> t.SessionTokens:
+    info.context.written_sessions.append(pair.session_id)  # its first reads see what started it
     if use_cookies:
         info.context.set_session_cookies(pair)
     return t.SessionTokens(

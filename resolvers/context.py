@@ -4,6 +4,7 @@ transaction, DataLoaders, and the cookie and origin rules of a browser session."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -65,6 +66,9 @@ class Context:
     pending_limits: Any = None
     throttled: tuple[int, str] | None = None
     caller: Any = None  # resolvers.caller.Caller: limits and cost budget of whoever sends the operation
+    # Sessions this request started (sign-in, sign-up, refresh): they count as having written, so
+    # their first queries read from the primary (read_routing.py), marked when the request closes.
+    written_sessions: list[str] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -88,9 +92,42 @@ class Context:
         AsyncSession must never be used by two of them at once."""
         async with self._session_lock:
             if self._session is None:
-                reads = self.services.read_sessions if self.read_only else None
+                reads = await self._read_sessions() if self.read_only else None
                 self._session = (reads or self.services.sessions)()
             yield self._session
+
+    async def _read_sessions(self) -> Any:
+        """A query's sessions: the replica's (PARLEY_DATABASE_READ_URL), unless this caller's session
+        wrote within the read-your-writes window; then, as without a replica, the primary's."""
+        services = self.services
+        if services.replica_sessions is None:
+            return services.read_sessions
+        from domain.accounts.tokens import is_widget_token
+
+        token = self.credential.token
+        if token and is_widget_token(token) and not self.credential.from_cookie:
+            return services.read_sessions  # a widget session is resolved (and touched) in this very session
+        if token:
+            with contextlib.suppress(NotAuthenticated, Forbidden):
+                await self.actor()  # its session id is the mark a new session's sign-in left
+        if await services.recent_writes.recent(self._session_keys()):
+            return services.read_sessions
+        return services.replica_sessions
+
+    def _session_keys(self) -> list[str]:
+        """What identifies the caller's session for read-your-writes: the presented token and, once
+        known, the session it belongs to (which outlives a refreshed access token)."""
+        from infra.read_routing import session_key
+
+        keys = [session_key("token", self.credential.token)] if self.credential.token else []
+        session_id = self._actor.session_id if self._actor is not None else None
+        keys += [session_key("session", s) for s in (session_id, *self.written_sessions) if s]
+        return keys
+
+    async def remember_write(self) -> None:
+        """This caller wrote: its queries read from the primary for the read-your-writes window."""
+        if self.services.recent_writes is not None:
+            await self.services.recent_writes.mark(self._session_keys())
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -104,6 +141,7 @@ class Context:
             yield session
             pending(session).revoked_session_ids.extend(self.revoked_session_ids)
         self.revoked_session_ids = []
+        await self.remember_write()
 
     async def actor(self) -> Actor:
         """Who is acting, resolved once from the presented credential and account."""
@@ -266,6 +304,9 @@ class Context:
             if self._session is not None:
                 session, self._session = self._session, None
                 await session.close()
+        if self.written_sessions:
+            await self.remember_write()
+            self.written_sessions = []
 
 
 # --- which origins may use a session cookie ------------------------------------------------------

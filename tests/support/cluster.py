@@ -1,4 +1,5 @@
-"""A private PostgreSQL cluster on a free port, for tests that restart the database under load.
+"""A private PostgreSQL cluster on a free port, for tests that restart the database under load, and
+its hot standby (streaming replication on loopback) for the read-replica tests.
 
 It lives in a temporary directory owned by the `postgres` OS user (PostgreSQL refuses to run as
 root), listens on loopback only and trusts local connections, so restarting it — politely or as a
@@ -100,6 +101,58 @@ class PostgresCluster:
                 return
             time.sleep(0.1)
         raise TimeoutError(f"PostgreSQL did not accept connections: {self.server_log()}")
+
+    def standby(self) -> PostgresCluster:
+        """A hot standby of this running cluster, not yet started: a base backup taken over a
+        replication connection on loopback (`pg_basebackup -R` writes `standby.signal` and the
+        `primary_conninfo` it streams WAL with), on a port and socket directory of its own."""
+        replica = PostgresCluster(self.database)
+        replica._run(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(replica.data),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "--no-sync",
+        )
+        with open(replica.data / "postgresql.conf", "a") as conf:
+            conf.write(
+                f"\nport = {replica.port}\nunix_socket_directories = '{replica.root}'\nhot_standby = on\n"
+                # A long query on the standby is not cancelled by WAL it conflicts with (tests pause replay).
+                "max_standby_streaming_delay = -1\n"
+            )
+        return replica
+
+    def sql(self, statement: str) -> str:
+        """One statement through psql; its rows as unaligned text."""
+        return self._run(
+            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", self.database, "-Atc", statement
+        ).strip()
+
+    def pause_replay(self) -> None:
+        """A standby stops applying WAL (it still receives it): it lags as far as the test wants."""
+        self.sql("SELECT pg_wal_replay_pause()")
+
+    def resume_replay(self) -> None:
+        self.sql("SELECT pg_wal_replay_resume()")
+
+    def wait_replayed(self, primary: PostgresCluster, timeout: float = 30) -> None:
+        """Until this standby has applied everything the primary has written so far."""
+        target = primary.sql("SELECT pg_current_wal_lsn()")
+        deadline = time.monotonic() + timeout
+        while self.sql(f"SELECT pg_last_wal_replay_lsn() >= '{target}'::pg_lsn") != "t":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the standby did not replay up to {target}: {self.server_log()}")
+            time.sleep(0.05)
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
