@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.accounts import LOGIN, PASSWORD, login
+from tests.support.accounts import LOGIN, PASSWORD, login, signup
 from tests.support.desk import build_desk
 from tests.test_webhooks import MESSAGE, create_webhook, hook_settings, receiver, wait_until  # noqa: F401
 
@@ -105,3 +105,67 @@ async def test_client_chosen_operation_names_are_bounded(gql, server, metrics_to
     after = scrape(server)
     assert not any(labels and dict(labels).get("operation", "").startswith("xxx") for _, labels in after)
     assert value(after, "parley_graphql_requests_total", operation="other", outcome="ok") >= 1
+
+
+async def test_a_worker_process_samples_show_in_the_api_processes_metrics(database_url, smtp, tmp_path):
+    """Multiprocess mode as operators run it: `parley serve` and a separate `parley worker` share a
+    PROMETHEUS_MULTIPROC_DIR, and the API's /metrics counts the jobs only the worker ran."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL, _recreate_database
+    from tests.support.gql import GraphQLHTTP
+    from tests.support.server import ProcessServer
+
+    url = TEST_DATABASE_URL + "_metrics_mp"
+    await _recreate_database(url)
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    env = {
+        "PARLEY_DATABASE_URL": url,
+        "PARLEY_REDIS_URL": TEST_REDIS_URL,
+        "PARLEY_DATA_DIR": str(tmp_path / "data"),
+        "PARLEY_DRAMATIQ_NAMESPACE": "parley-metrics-mp",
+        "PARLEY_WORKER_IN_PROCESS": "false",
+        "PARLEY_METRICS_TOKEN": TOKEN,
+        "PARLEY_SMTP_HOST": "127.0.0.1",
+        "PARLEY_SMTP_PORT": str(smtp.port),
+        "PARLEY_LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": str(shared),
+    }
+    with ProcessServer(env, args=("--migrate",)) as api:
+        worker_env = {**api.env}
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "parley.cli", "worker"],
+            env=worker_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=os.getcwd(),
+        )
+        try:
+            gql = GraphQLHTTP(api.url)
+            try:
+                await signup(gql)  # its confirmation email is a job only the worker runs
+            finally:
+                await gql.aclose()
+            await asyncio.to_thread(smtp.wait_for, "", 30, "Confirm")
+
+            async def counted():
+                samples = await asyncio.to_thread(scrape, api)
+                runs = sum(v for (name, _), v in samples.items() if name == "parley_job_runs_total")
+                return samples if runs >= 1 else None
+
+            samples = await wait_until(counted, timeout=30)
+            jobs = {
+                dict(labels)["actor"] for (name, labels), v in samples.items() if name == "parley_job_runs_total" and v
+            }
+            assert jobs, samples  # counted in the worker process, shown by the API's
+            answered = sum(v for (name, _), v in samples.items() if name == "parley_graphql_requests_total")
+            assert answered >= 2  # the sign-up and the sign-in, counted in the API process
+            assert {p.name.split("_")[0] for p in shared.glob("*.db")} >= {"counter"}
+            assert len({p.name.rsplit("_", 1)[-1] for p in shared.glob("counter_*.db")}) >= 2  # two processes' files
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
