@@ -493,6 +493,8 @@ def conversation_cursor_sql(sort: str, r: str) -> str:
 
 def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
     args = c.arguments(fdef, group)
+    if args.get("filter") is not None and args["filter"].view_id is not None:
+        raise NotCompilable("a saved view is read (and its visibility checked) by the stock resolver")
     conditions = args["filter"].conditions if args.get("filter") is not None else None
     page = conversation_page(**args)
     if conditions:
