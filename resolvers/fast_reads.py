@@ -502,7 +502,7 @@ def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetail
             raise NeedsFilterScope("filter conditions need the account's attribute definitions")
         page.filter.where = c.scope.predicate(actor, conditions)
     rows = repo.conversations_page_select(
-        actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1, numbered=True
+        actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1, numbered=True, walk_index=True
     ).subquery("r")
     conn = c.connection_sql(
         fdef.type.of_type,

@@ -1,6 +1,8 @@
 """A saved view applied by id (`filter: {viewId}`) on the conversation list, its counts and the bulk
 action: the view's conditions ANDed with the filter's, its tab unless the filter names one, only
-views the caller may see (their own, the account's), NOT_FOUND for anyone else's."""
+views the caller may see (their own, the account's), NOT_FOUND for anyone else's; and the list's
+walk of its index for conditions the planner cannot estimate, which must match what the plain
+statement matches."""
 
 from __future__ import annotations
 
@@ -154,3 +156,70 @@ async def test_a_list_by_view_reads_the_view_once_whatever_its_length(desk: Desk
         assert len(await listed(desk, desk.agent, f)) == 6
     assert len(many) == len(few), (few, many)
     assert len([s for s in many if "saved_views" in s]) == 1, many
+
+
+async def test_the_index_walk_matches_exactly_what_the_plain_statement_matches(gql, smtp, db_engine):
+    """The list walks its index with the conditions the planner cannot estimate as a per-row check
+    (db/repositories/helpdesk.py `_walk_split`): page by page, the same rows as the plain statement,
+    for every condition set of the differential test, every caller and both page sizes."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from db.repositories import catalog as catalog_repo
+    from db.repositories import helpdesk as repo
+    from domain.accounts.actor import Actor, ActorKind, effective_permissions
+    from domain.enums import AttributeModel, Role
+    from domain.errors import ValidationError
+    from domain.filters.conditions import Compiler, Condition
+    from resolvers.helpdesk import _reference
+    from schema.core.ids import decode_id
+    from tests.test_fast_reads import filtered_documents, filtered_world
+
+    desk = await build_desk(gql, smtp)
+    s = await filtered_world(gql, smtp, desk)
+    async with AsyncSession(db_engine) as session:
+        account_id = await session.scalar(
+            text("SELECT account_id FROM account_memberships WHERE user_id = :u"),
+            {"u": decode_id(desk.user_ids["admin"], "User")},
+        )
+        definitions = await catalog_repo.attribute_definitions(session, account_id, AttributeModel.CONVERSATION)
+        actors = [
+            Actor(
+                kind=ActorKind.user,
+                user_id=decode_id(desk.user_ids[name], "User"),
+                account_id=account_id,
+                role=role,
+                permissions=effective_permissions(role, None),
+            )
+            for name, role in (("admin", Role.ADMINISTRATOR), ("agent", Role.AGENT), ("outsider", Role.AGENT))
+        ]
+        walked = compared = 0
+        for f in filtered_documents(desk, s):
+            conditions = [
+                Condition(c["attributeKey"], c["filterOperator"], c["values"], c["queryOperator"])
+                for c in f.get("conditions") or []
+            ]
+            try:
+                where = Compiler(
+                    AttributeModel.CONVERSATION,
+                    definitions,
+                    account_id=account_id,
+                    decode_reference=_reference,
+                    dialect="postgresql",
+                    path="c",
+                ).compile(conditions)
+            except ValidationError:
+                continue
+            for status, label in (("open", None), ("open", "vip"), (None, None)):
+                for actor in actors:
+                    cf = repo.ConversationFilter(status=status, label_title=label, where=where)
+                    walked += repo._walk_split(actor, cf, "LAST_ACTIVITY") is not None
+                    for limit in (2, 50):
+                        pages = []
+                        for walk in (False, True):
+                            stmt = repo.conversations_page_select(
+                                actor, cf, sort="LAST_ACTIVITY", after=None, limit=limit, walk_index=walk
+                            )
+                            pages.append([row.id for row in (await session.scalars(stmt)).all()])
+                        assert pages[0] == pages[1], (f, status, label, actor.user_id, limit)
+                        compared += bool(pages[0])
+    assert walked >= 60 and compared >= 60, (walked, compared)
