@@ -376,6 +376,21 @@ def _walk_split(
     return rest, opaque
 
 
+def _has_subquery(term: ColumnElement[bool]) -> bool:
+    return any(isinstance(e, Exists | ScalarSelect | Select) for e in visitors.iterate(term))
+
+
+def _cheap_first(terms: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """The terms ANDed, those of the row itself (a JSON key, a column) before those with a
+    subquery (labels, the contact): PostgreSQL orders a one-time filter's terms by its own costs,
+    which count a subquery as free, so the order is fixed with CASE (same rows pass: both TRUE)."""
+    cheap = [t for t in terms if not _has_subquery(t)]
+    dear = [t for t in terms if _has_subquery(t)]
+    if not cheap or not dear:
+        return and_(*terms)
+    return case((and_(*cheap), and_(*dear)), else_=false())
+
+
 def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
     conds = [visible_conversations(actor)]
     if f.status is not None:
@@ -465,7 +480,11 @@ def conversations_page_select(
             for t in opaque
         ]
         matched = (
-            select(literal(1).label("matched")).where(*opaque).correlate(Conversation).offset(0).lateral("matched")
+            select(literal(1).label("matched"))
+            .where(_cheap_first(opaque))
+            .correlate(Conversation)
+            .offset(0)
+            .lateral("matched")
         )
         stmt = select(Conversation).join(matched, true()).where(*_filtered(actor, rest))
     key = func.coalesce(column, datetime(9999, 1, 1)) if sort in NULLS_LAST else column
