@@ -313,7 +313,7 @@ def _label_conditions(actor: Actor, f: ConversationFilter) -> list[ColumnElement
     return conds
 
 
-def _terms(clause: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+def _terms(clause: Any) -> list[ColumnElement[bool]]:
     """The top-level AND terms of a predicate (itself when it is not an AND)."""
     while isinstance(clause, Grouping):
         clause = clause.element
@@ -342,7 +342,7 @@ def _plain(term: ColumnElement[bool]) -> bool:
 
 def _one_status(term: ColumnElement[bool]) -> bool:
     """`status = x` or `status IN (x)`: the list index's range for one status, in list order."""
-    if not (_plain(term) and _column(term.left).name == "status"):  # type: ignore[attr-defined]
+    if not (_plain(term) and _column(term.left).name == "status"):
         return False
     if term.operator is operators.eq:
         return True
@@ -374,6 +374,11 @@ def _walk_split(
         return None
     rest = replace(f, label_id=None, label_title=None, where=and_(*plain) if plain else None)
     return rest, opaque
+
+
+def _correlated(element: visitors.ExternallyTraversible) -> visitors.ExternallyTraversible | None:
+    """A subquery of the walk's check names the outer row, one level further out than written."""
+    return element.correlate(Conversation) if isinstance(element, Exists | ScalarSelect) else None
 
 
 def _has_subquery(term: ColumnElement[bool]) -> bool:
@@ -472,13 +477,8 @@ def conversations_page_select(
         stmt = select(Conversation).where(*_filtered(actor, f))
     else:
         rest, opaque = split
-        # the check's subqueries name the outer row, one level further out than they were written
-        opaque = [
-            visitors.replacement_traverse(
-                t, {}, lambda e: e.correlate(Conversation) if isinstance(e, Exists | ScalarSelect) else None
-            )
-            for t in opaque
-        ]
+        # (SQLAlchemy's stubs match no overload for a ColumnElement with a replace callable)
+        opaque = [visitors.replacement_traverse(t, {}, _correlated) for t in opaque]  # type: ignore[call-overload]
         matched = (
             select(literal(1).label("matched"))
             .where(_cheap_first(opaque))
