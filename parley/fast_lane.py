@@ -58,6 +58,23 @@ class RawData:
 class _Document:
     document: DocumentNode | None  # None: not for the lane (served the stock way)
     plans: OrderedDict[tuple, tuple[Any, list[Any]]] = field(default_factory=OrderedDict)
+    # the statements of NEEDS_SCOPE plans, per scope: apart, so the markers do not evict them
+    scoped: OrderedDict[tuple, tuple[Any, list[Any]]] = field(default_factory=OrderedDict)
+
+
+def _recall(cache: OrderedDict, key: tuple) -> Any:
+    """The cached plan, kept as recently used (a cache smaller than the callers it serves in turn
+    would otherwise miss every time)."""
+    plan = cache.get(key)
+    if plan is not None:
+        cache.move_to_end(key)
+    return plan
+
+
+def _remember(cache: OrderedDict, key: tuple, plan: Any) -> None:
+    cache[key] = plan
+    while len(cache) > _MAX_PLANS:
+        cache.popitem(last=False)
 
 
 _DOCUMENTS: OrderedDict[tuple, _Document] = OrderedDict()
@@ -186,14 +203,12 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
     key = _statement_key(executor, actor)
     if key is None:
         return None
-    plan = entry.plans.get(key)
+    plan = _recall(entry.plans, key)
     if plan is None:
         plan = _plan(executor, actor)
         if plan is None:
             return None
-        entry.plans[key] = plan
-        while len(entry.plans) > _MAX_PLANS:
-            entry.plans.popitem(last=False)
+        _remember(entry.plans, key, plan)
     stmt, rules = plan
     try:
         for rule in rules:
@@ -207,15 +222,13 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
         async with context.db() as session:
             scope = await FilterScope.load(session, actor)
         scoped_key = (key, scope.key)
-        scoped = entry.plans.get(scoped_key)
+        scoped = _recall(entry.scoped, scoped_key)
         if scoped is None:
             try:
                 scoped = (compile_query(executor, actor, executor._compilable_roots(), scope), rules)
             except Exception:  # noqa: BLE001 - a bad condition: the stock way reports it
                 return None
-            entry.plans[scoped_key] = scoped
-            while len(entry.plans) > _MAX_PLANS:
-                entry.plans.popitem(last=False)
+            _remember(entry.scoped, scoped_key, scoped)
         stmt = scoped[0]
     cost, problems = _costs.measure(
         schema._schema, entry.document, request_data.operation_name, request_data.variables, caller.limits

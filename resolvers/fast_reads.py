@@ -493,6 +493,8 @@ def conversation_cursor_sql(sort: str, r: str) -> str:
 
 def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
     args = c.arguments(fdef, group)
+    if args.get("filter") is not None and args["filter"].view_id is not None:
+        raise NotCompilable("a saved view is read (and its visibility checked) by the stock resolver")
     conditions = args["filter"].conditions if args.get("filter") is not None else None
     page = conversation_page(**args)
     if conditions:
@@ -500,7 +502,7 @@ def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetail
             raise NeedsFilterScope("filter conditions need the account's attribute definitions")
         page.filter.where = c.scope.predicate(actor, conditions)
     rows = repo.conversations_page_select(
-        actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1, numbered=True
+        actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1, numbered=True, walk_index=True
     ).subquery("r")
     conn = c.connection_sql(
         fdef.type.of_type,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
+from sqlalchemy import and_
 from strawberry.types import Info
 
 from db.models import Contact as ContactRow
@@ -19,9 +20,10 @@ from db.session import dialect_name
 from domain.accounts import bots
 from domain.enums import AttributeModel, ChannelType, ContactType, ConversationStatus, MessageType, Priority
 from domain.errors import BadUserInput, NotFound, RateLimited, ValidationError
+from domain.filters import saved_views
 from domain.filters.conditions import Compiler as FilterCompiler
 from domain.filters.conditions import Condition
-from domain.filters.enums import ConversationTab
+from domain.filters.enums import ConversationTab, SavedViewKind
 from domain.helpdesk import contacts, conversations, inboxes, opening, transcript
 from domain.sla.enums import SlaStatus
 from infra.api_names import camel_case
@@ -495,6 +497,29 @@ async def filter_conditions(
         ) from None
 
 
+async def conversation_where(
+    session, actor, filter: i.ConversationFilterInput | None, f: repo.ConversationFilter
+) -> None:
+    """Completes `f` with the compiled conditions of `filter` and of its saved view, ANDed (the
+    view's tab applies unless the filter names one); a view the caller may not see is NOT_FOUND."""
+    if filter is None:
+        return
+    where = await filter_conditions(session, actor, AttributeModel.CONVERSATION, filter.conditions, "filter.conditions")
+    if filter.view_id is not None:
+        view = await saved_views.view_to_apply(
+            session, actor, decode_id(filter.view_id, "SavedView"), SavedViewKind.CONVERSATION
+        )
+        conditions: Any = saved_views.conditions_of(view)
+        in_view = await filter_conditions(
+            session, actor, AttributeModel.CONVERSATION, conditions, "filter.viewId.conditions"
+        )
+        where = in_view if where is None else where if in_view is None else and_(in_view, where)
+        tab = saved_views.tab_of(view)
+        if filter.tab is None and tab is not None:
+            f.tab = ConversationTab(tab).value
+    f.where = where
+
+
 @dataclass
 class ConversationPage:
     """What a `conversations` call asks for, checked: the stock resolver and the compiled read path
@@ -546,9 +571,7 @@ async def conversations_list(
         return f"{repo.sort_key_value(page.sort, row)}|{row.id}"
 
     async with info.context.db() as session:
-        page.filter.where = await filter_conditions(
-            session, actor, AttributeModel.CONVERSATION, filter.conditions if filter else None, "filter.conditions"
-        )
+        await conversation_where(session, actor, filter, page.filter)
         rows = await repo.conversations_page(
             session, actor, page.filter, sort=page.sort, after=page.after, limit=page.limit + 1
         )
@@ -577,9 +600,7 @@ async def conversation_counts(info: Ctx, filter: i.ConversationFilterInput | Non
     actor = await info.context.actor()
     f = conversation_filter(filter)
     async with info.context.db() as session:
-        f.where = await filter_conditions(
-            session, actor, AttributeModel.CONVERSATION, filter.conditions if filter else None, "filter.conditions"
-        )
+        await conversation_where(session, actor, filter, f)
         counts = await repo.conversation_counts(session, actor, f)
     return t.ConversationCounts(**counts)
 
@@ -861,9 +882,7 @@ async def conversations_bulk_update(
     )
 
     async def work(session) -> ConversationsBulkPayload:
-        f.where = await filter_conditions(
-            session, actor, AttributeModel.CONVERSATION, filter.conditions, "filter.conditions"
-        )
+        await conversation_where(session, actor, filter, f)
         matched, changed = await conversations.bulk_matching(session, actor, f, change)
         return ConversationsBulkPayload(matched=matched, changed=changed, errors=[])
 

@@ -497,3 +497,56 @@ async def test_a_filtered_list_costs_the_definitions_and_one_data_statement(gql,
         with fast_reads(server, on):
             body = await desk.run(desk.agent, doc, by_seats)
         assert body["errors"][0]["extensions"]["reason"] == "UNKNOWN_ATTRIBUTE", body
+
+
+# the bench's filtered dashboard, by saved view too
+FILTERED_BY_VIEW = FILTERED.replace("$first: Int!", "$first: Int!, $v: ID").replace(
+    "status: $status,", "status: $status, viewId: $v,"
+)
+
+
+async def test_lists_by_saved_view_answer_exactly_as_stock_execution(gql, smtp, server):
+    """`filter: {viewId}` is served the stock way (the view is read and its visibility checked
+    there): the same answers, errors included, with the lane on and off."""
+    desk = await build_desk(gql, smtp)
+    s = await filtered_world(gql, smtp, desk)
+    create = "mutation($in: SavedViewCreateInput!) { savedViewCreate(input: $in) { savedView { id } errors { code } } }"
+    views = {}
+    for key, who, fields in (
+        ("shared", desk.admin, {"accountWide": True, "conditions": [cond("tier", "equal_to", "gold")]}),
+        ("mine", desk.agent, {"tab": "MINE", "conditions": [cond("status", "equal_to", "open")]}),
+        ("labels", desk.agent, {"conditions": [cond("labels", "equal_to", "vip")]}),
+        ("contacts", desk.agent, {"kind": "CONTACT", "conditions": [cond("email", "contains", "x")]}),
+    ):
+        body = await desk.data(who, create, {"in": {"kind": "CONVERSATION", "name": key, **fields}})
+        assert body["savedViewCreate"]["errors"] == [], body
+        views[key] = body["savedViewCreate"]["savedView"]["id"]
+    theirs = await gql.data(create, {"in": {"kind": "CONVERSATION", "name": "x"}}, headers=s["other"].headers())
+    views["foreign"] = theirs["savedViewCreate"]["savedView"]["id"]
+    filters = [{"viewId": v} for v in views.values()] + [
+        {"viewId": views["shared"], "status": "OPEN", "label": "vip"},
+        {"viewId": views["mine"], "tab": "ALL", "conditions": [cond("plan", "is_present")]},
+        {"viewId": views["labels"], "conditions": [cond("nope", "equal_to", "x")]},
+        {"viewId": "nonsense"},
+    ]
+    callers = [desk.admin, desk.agent, desk.outsider, s["restricted"], s["other"]]
+    served = fast_lane.stats["served"]
+    nonempty = 0
+    for f in filters:
+        for who in callers:
+            dashboard = {"status": "OPEN", "first": 25, "conditions": f.get("conditions")}
+            for doc, variables in (
+                (LIST_ALL, {"filter": f}),
+                (FILTERED_BY_VIEW, {**dashboard, "v": f["viewId"]}),
+            ):
+                answers = []
+                for on in (False, True):
+                    with fast_reads(server, on):
+                        body = await gql.execute(doc, variables, headers=who.headers())
+                    body.get("extensions", {}).get("cost", {}).pop("budget", None)
+                    answers.append(body)
+                assert answers[0] == answers[1], (f, variables)
+                page = (answers[1].get("data") or {}).get("conversations") or {}
+                nonempty += bool(page.get("edges") or page.get("nodes"))
+    assert nonempty >= 8, nonempty
+    assert fast_lane.stats["served"] == served, "a list by saved view is the stock resolver's"

@@ -4,14 +4,31 @@ permission filter) is one SQL predicate, applied to every conversation read and 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, exists, false, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    Column,
+    Select,
+    and_,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, operators, visitors
+from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList, Grouping, Null, TypeCoerce
+from sqlalchemy.sql.selectable import Exists, ScalarSelect
 
 from db.base import utcnow
 from db.models import (
@@ -276,6 +293,109 @@ def tab_predicate(actor: Actor, tab: str) -> ColumnElement[bool]:
     return Conversation.account_id == actor.account_id  # all
 
 
+def _label_conditions(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = []
+    if f.label_id is not None:
+        conds.append(
+            exists().where(
+                ConversationLabel.conversation_id == Conversation.id, ConversationLabel.label_id == f.label_id
+            )
+        )
+    if f.label_title is not None:
+        conds.append(
+            exists().where(
+                ConversationLabel.conversation_id == Conversation.id,
+                ConversationLabel.label_id == Label.id,
+                Label.account_id == actor.account_id,
+                Label.title == f.label_title,
+            )
+        )
+    return conds
+
+
+def _terms(clause: Any) -> list[ColumnElement[bool]]:
+    """The top-level AND terms of a predicate (itself when it is not an AND)."""
+    while isinstance(clause, Grouping):
+        clause = clause.element
+    if isinstance(clause, BooleanClauseList) and clause.operator is operators.and_:
+        return [term for c in clause.clauses for term in _terms(c)]
+    return [clause]
+
+
+def _column(expr: Any) -> Any:
+    while isinstance(expr, TypeCoerce):  # the filter compiler's comparison of the column as it is
+        expr = expr.clause
+    return expr
+
+
+def _plain(term: ColumnElement[bool]) -> bool:
+    """A conversations column compared with values: estimated from the column's statistics."""
+    if not isinstance(term, BinaryExpression):
+        return False
+    left = _column(term.left)
+    return (
+        isinstance(left, Column)
+        and left.table is Conversation.__table__
+        and isinstance(term.right, BindParameter | Null)
+    )
+
+
+def _one_status(term: ColumnElement[bool]) -> bool:
+    """`status = x` or `status IN (x)`: the list index's range for one status, in list order."""
+    if not (_plain(term) and _column(term.left).name == "status"):
+        return False
+    if term.operator is operators.eq:
+        return True
+    value = term.right.value if isinstance(term.right, BindParameter) else None
+    return term.operator is operators.in_op and isinstance(value, list | tuple) and len(value) == 1
+
+
+def _walk_split(
+    actor: Actor, f: ConversationFilter, sort: str
+) -> tuple[ConversationFilter, list[ColumnElement[bool]]] | None:
+    """For a page in list order of one status filtered by conditions the planner cannot estimate
+    (labels, custom attributes, contact fields: subqueries and JSON), the filter without them and
+    those conditions; None when the plain statement is the plan.
+
+    PostgreSQL guesses such conditions far too selective (a custom attribute's equality at 0.5 %
+    of the rows, when a third match) and then sorts every match of a bitmap scan instead of walking
+    `ix_conversations_list` newest first and stopping at the page's end. Checked in a LATERAL
+    subquery behind OFFSET 0, they are estimated at one row per conversation, so the plan walks the
+    index in order with them as a per-row check: at worst it reads the status's range once, as the
+    bitmap scan always does."""
+    if sort != "LAST_ACTIVITY" or f.search:
+        return None
+    terms = _terms(f.where) if f.where is not None else []
+    plain = [t for t in terms if _plain(t)]
+    opaque = [t for t in terms if not _plain(t)]
+    if f.label_id is not None or f.label_title is not None:
+        opaque.extend(_label_conditions(actor, f))
+    if not opaque or not (f.status is not None or any(_one_status(t) for t in plain)):
+        return None
+    rest = replace(f, label_id=None, label_title=None, where=and_(*plain) if plain else None)
+    return rest, opaque
+
+
+def _correlated(element: visitors.ExternallyTraversible) -> visitors.ExternallyTraversible | None:
+    """A subquery of the walk's check names the outer row, one level further out than written."""
+    return element.correlate(Conversation) if isinstance(element, Exists | ScalarSelect) else None
+
+
+def _has_subquery(term: ColumnElement[bool]) -> bool:
+    return any(isinstance(e, Exists | ScalarSelect | Select) for e in visitors.iterate(term))
+
+
+def _cheap_first(terms: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    """The terms ANDed, those of the row itself (a JSON key, a column) before those with a
+    subquery (labels, the contact): PostgreSQL orders a one-time filter's terms by its own costs,
+    which count a subquery as free, so the order is fixed with CASE (same rows pass: both TRUE)."""
+    cheap = [t for t in terms if not _has_subquery(t)]
+    dear = [t for t in terms if _has_subquery(t)]
+    if not cheap or not dear:
+        return and_(*terms)
+    return case((and_(*cheap), and_(*dear)), else_=false())
+
+
 def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
     conds = [visible_conversations(actor)]
     if f.status is not None:
@@ -296,21 +416,7 @@ def _filtered(actor: Actor, f: ConversationFilter) -> list[ColumnElement[bool]]:
         conds.append(Conversation.priority == f.priority)
     if f.contact_id is not None:
         conds.append(Conversation.contact_id == f.contact_id)
-    if f.label_id is not None:
-        conds.append(
-            exists().where(
-                ConversationLabel.conversation_id == Conversation.id, ConversationLabel.label_id == f.label_id
-            )
-        )
-    if f.label_title is not None:
-        conds.append(
-            exists().where(
-                ConversationLabel.conversation_id == Conversation.id,
-                ConversationLabel.label_id == Label.id,
-                Label.account_id == actor.account_id,
-                Label.title == f.label_title,
-            )
-        )
+    conds.extend(_label_conditions(actor, f))
     if f.tab is not None:
         conds.append(tab_predicate(actor, f.tab))
     if f.sla_policy_id is not None:
@@ -359,11 +465,28 @@ def conversations_page_select(
     after: tuple[str, int] | None,
     limit: int,
     numbered: bool = False,
+    walk_index: bool = False,
 ) -> Select[Any]:
     """Keyset pagination on (sort key, id). Nulls (waiting since) sort last as the far future.
-    `numbered` adds the row's position in that order as `position` (the compiled read path)."""
+    `numbered` adds the row's position in that order as `position` (the compiled read path);
+    `walk_index` (PostgreSQL) checks the conditions the planner cannot estimate per row while
+    walking the list index (`_walk_split`)."""
     column, descending = SORTS[sort]
-    stmt = select(Conversation).where(*_filtered(actor, f))
+    split = _walk_split(actor, f, sort) if walk_index else None
+    if split is None:
+        stmt = select(Conversation).where(*_filtered(actor, f))
+    else:
+        rest, opaque = split
+        # (SQLAlchemy's stubs match no overload for a ColumnElement with a replace callable)
+        opaque = [visitors.replacement_traverse(t, {}, _correlated) for t in opaque]  # type: ignore[call-overload]
+        matched = (
+            select(literal(1).label("matched"))
+            .where(_cheap_first(opaque))
+            .correlate(Conversation)
+            .offset(0)
+            .lateral("matched")
+        )
+        stmt = select(Conversation).join(matched, true()).where(*_filtered(actor, rest))
     key = func.coalesce(column, datetime(9999, 1, 1)) if sort in NULLS_LAST else column
     if after is not None:
         value, last_id = after
@@ -381,7 +504,9 @@ def conversations_page_select(
 async def conversations_page(
     session: AsyncSession, actor: Actor, f: ConversationFilter, *, sort: str, after: tuple[str, int] | None, limit: int
 ) -> Sequence[Conversation]:
-    stmt = conversations_page_select(actor, f, sort=sort, after=after, limit=limit)
+    stmt = conversations_page_select(
+        actor, f, sort=sort, after=after, limit=limit, walk_index=dialect_name(session) == "postgresql"
+    )
     return (await session.scalars(stmt)).all()
 
 

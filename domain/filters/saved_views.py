@@ -98,6 +98,15 @@ async def list_views(session: AsyncSession, actor: Actor, kind: SavedViewKind) -
     return await repo.visible_views(session, actor.require_account_id(), actor.user_id, kind.value)
 
 
+async def view_to_apply(session: AsyncSession, actor: Actor, view_id: int, kind: SavedViewKind) -> SavedView:
+    """A view of `kind` the caller may see (their own or the account's), to filter a list with;
+    another member's, another account's or another list's view is not found."""
+    view = await repo.visible_view(session, actor.require_account_id(), actor.user_id, view_id)
+    if view is None or view.kind != kind.value:
+        raise NotFound("No such saved view")
+    return view
+
+
 async def _view_to_change(session: AsyncSession, actor: Actor, view_id: int) -> SavedView:
     view = await repo.visible_view(session, actor.require_account_id(), actor.user_id, view_id)
     if view is None:

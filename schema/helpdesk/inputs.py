@@ -279,3 +279,9 @@ class ConversationFilterInput:
     sla_policy_id: strawberry.ID | None = strawberry.field(
         default=None, description="Only those with an SLA of this policy."
     )
+    view_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="A saved conversation view (yours or the account's): its conditions are ANDed with "
+        "`conditions` and the fields above, and its tab applies unless `tab` is given. Another member's "
+        "or another account's view is NOT_FOUND.",
+    )

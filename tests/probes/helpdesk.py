@@ -62,7 +62,13 @@ PROBES: dict[str, Probe | str] = {
     "conversation": Probe(
         "query($id: ID!) { conversation(id: $id) { id } }", lambda w: {"id": w.b["conversation"]}, inside_a="NOT_FOUND"
     ),
-    "conversationCounts": Probe("{ conversationCounts { open } }"),
+    # B's saved view (tests/probes/saved_views.py) named in A's filter: the list, its counts and the
+    # bulk action share the filter input, so one probe of it covers `viewId`
+    "conversationCounts": Probe(
+        "query($v: ID!) { conversationCounts(filter: {viewId: $v}) { open } }",
+        lambda w: {"v": w.b["saved_view"]},
+        inside_a="NOT_FOUND",
+    ),
     "search": Probe(
         '{ search(query: "hello", first: 25) { conversations { id } messages { message { id } conversation { id } } '
         "contacts { id } } }"
