@@ -25,7 +25,6 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types.graphql import OperationType
 
-from db.repositories import accounts as account_repo
 from domain.accounts import tokens
 from domain.accounts.actor import ActorKind
 from domain.audit import RequestMeta
@@ -643,12 +642,7 @@ class ParleyGraphQL(GraphQL):
             raise ConnectionRejectionError({"reason": "Authentication required", "code": "UNAUTHENTICATED"})
         if context.credential.token:
             try:
-                actor = await context.actor()
-                availability = None
-                if actor.kind == ActorKind.user and actor.is_member:
-                    async with context.db() as session:
-                        user = await account_repo.user_by_id(session, actor.user_id)
-                    availability = user.availability if user else None
+                actor = await context.actor()  # from the process's credential cache: no read
             except ParleyError as exc:
                 raise ConnectionRejectionError({"reason": exc.message, "code": exc.code.value}) from None
             finally:
@@ -657,8 +651,11 @@ class ParleyGraphQL(GraphQL):
                 # One watcher and one presence beat for every socket of the process (resolvers.sockets).
                 from resolvers.sockets import registry_of
 
+                # An agent's socket keeps their presence; their chosen availability is read only
+                # when this socket is the one that brings them online (resolvers.sockets).
+                present = actor.kind == ActorKind.user and actor.is_member
                 ws.scope["parley.socket"] = await registry_of(context.services).add(
-                    ws, actor, context.credential.token, availability
+                    ws, actor, context.credential.token, present
                 )
         return {"server": "parley"}
 

@@ -208,6 +208,12 @@ class Feed:
                     if scanned < PAGE:
                         sub.live = True
             if scanned < PAGE:
+                # The log is read to its end: a subscriber that was not behind (it joined at the
+                # account's position, and nothing was logged since) is caught up as well, so the
+                # next socket to join "from now" borrows its cursor instead of reading its own.
+                for sub in subs:
+                    if sub.cursor >= last_scanned and not sub.overflowed and not sub.stalled:
+                        sub.live = True
                 return
 
     def group_of(self, actor: Actor) -> Any:

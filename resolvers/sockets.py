@@ -40,14 +40,13 @@ REVALIDATE_SECONDS = 30.0
 
 
 class SocketEntry:
-    __slots__ = ("actor", "availability", "closed", "issued_at", "presence_id", "timer", "ws")
+    __slots__ = ("actor", "closed", "issued_at", "presence_id", "timer", "ws")
 
-    def __init__(self, ws: Any, actor: Actor, availability: Availability | None, issued_at: datetime | None) -> None:
+    def __init__(self, ws: Any, actor: Actor, present: bool, issued_at: datetime | None) -> None:
         self.ws = ws
         self.actor = actor
-        self.availability = availability
         self.issued_at = issued_at
-        self.presence_id = uuid.uuid4().hex if availability is not None else None
+        self.presence_id = uuid.uuid4().hex if present else None
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
 
@@ -78,8 +77,8 @@ class SocketRegistry:
                 asyncio.create_task(self._presence_beat(), name="sockets-presence"),
             ]
 
-    async def add(self, ws: Any, actor: Actor, token: str | None, availability: Availability | None) -> SocketEntry:
-        """Watch a socket whose caller signed in (and keep an agent's presence)."""
+    async def add(self, ws: Any, actor: Actor, token: str | None, present: bool) -> SocketEntry:
+        """Watch a socket whose caller signed in (and, when `present`, keep the agent's presence)."""
         self._ensure_started()
         issued_at = None
         expires_in = None
@@ -90,7 +89,7 @@ class SocketRegistry:
                 expires_in = max((claims.expires_at - utcnow()).total_seconds(), 0)
             except tokens.InvalidToken:
                 expires_in = 0
-        entry = SocketEntry(ws, actor, availability, issued_at)
+        entry = SocketEntry(ws, actor, present, issued_at)
         watched = actor.session_id is not None or actor.api_token_id is not None
         if watched:
             self.entries.add(entry)
@@ -215,9 +214,17 @@ class SocketRegistry:
         except Exception as exc:  # noqa: BLE001
             log.warning("presence.touch_failed", error=type(exc).__name__)
             return
-        if became_online:
+        if not became_online:
+            return  # another socket of theirs already announced them: no read for this one
+        try:
+            async with self.services.sessions() as session:
+                user = await account_repo.user_by_id(session, actor.user_id)
+        except Exception as exc:  # noqa: BLE001 - presence is best effort
+            log.warning("presence.availability_failed", error=type(exc).__name__)
+            return
+        if user is not None:
             await announce_presence(
-                self, actor.account_id, actor.user_id, realtime.effective_status(entry.availability, True)
+                self, actor.account_id, actor.user_id, realtime.effective_status(user.availability, True)
             )
 
     async def _depart(self, entry: SocketEntry) -> None:
