@@ -54,6 +54,26 @@ class RedisPresence:
             _, before, *_ = await pipe.execute()
         return not before
 
+    async def arrive_many(self, entries: list[tuple[int, int, str]], ttl: float) -> list[bool]:
+        """`touch` for several sockets, (account, user, socket) each, in one round trip: for each,
+        True when its user was not connected before (a second socket of the same user in the batch
+        sees the first one's entry)."""
+        if not entries:
+            return []
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for account_id, user_id, socket_id in entries:
+                key, mine = _key(account_id), _user_key(account_id, user_id)
+                pipe.zremrangebyscore(mine, "-inf", now)
+                pipe.zcard(mine)
+                pipe.zadd(mine, {socket_id: now + ttl})
+                pipe.expire(mine, int(ttl) * 2)
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.zadd(key, {f"{user_id}:{socket_id}": now + ttl})
+                pipe.expire(key, int(ttl) * 2)
+            results = await pipe.execute()
+        return [not results[i * 7 + 1] for i in range(len(entries))]
+
     async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
         """Renew many sockets' entries, (account, user, socket) each, in one round trip."""
         if not entries:
@@ -129,6 +149,9 @@ class MemoryPresence:
         was_online = user_id in _users(list(entries))
         entries[f"{user_id}:{socket_id}"] = time.time() + ttl
         return not was_online
+
+    async def arrive_many(self, entries: list[tuple[int, int, str]], ttl: float) -> list[bool]:
+        return [await self.touch(account_id, user_id, socket_id, ttl) for account_id, user_id, socket_id in entries]
 
     async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
         for account_id, user_id, socket_id in entries:

@@ -59,6 +59,10 @@ class SocketRegistry:
         self._tasks: list[asyncio.Task] = []
         self._closing: set[asyncio.Task] = set()
         self.shutting_down = False
+        # Sockets arriving at the same moment (or while the previous batch is in Redis) share one
+        # round trip: (entry, future of "became online").
+        self._arrivals: list[tuple[SocketEntry, asyncio.Future]] = []
+        self._arriving: asyncio.Task | None = None
 
     @staticmethod
     def _keys(actor: Actor) -> list[str]:
@@ -207,10 +211,12 @@ class SocketRegistry:
         from resolvers.realtime import announce_presence
 
         actor = entry.actor
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._arrivals.append((entry, future))
+        if self._arriving is None:
+            self._arriving = asyncio.get_running_loop().create_task(self._record_arrivals(), name="sockets-arrivals")
         try:
-            became_online = await self.services.presence.touch(  # type: ignore[union-attr]
-                actor.account_id, actor.user_id, entry.presence_id, self.services.settings.presence_ttl_seconds
-            )
+            became_online = await asyncio.shield(future)
         except Exception as exc:  # noqa: BLE001
             log.warning("presence.touch_failed", error=type(exc).__name__)
             return
@@ -226,6 +232,31 @@ class SocketRegistry:
             await announce_presence(
                 self, actor.account_id, actor.user_id, realtime.effective_status(user.availability, True)
             )
+
+    async def _record_arrivals(self) -> None:
+        """Record the waiting arrivals in one pipeline, batch after batch until none wait."""
+        ttl = self.services.settings.presence_ttl_seconds
+        try:
+            await asyncio.sleep(0)  # the sockets whose connection_init came in the same read join in
+            while self._arrivals:
+                batch, self._arrivals = self._arrivals, []
+                entries = [(e.actor.account_id, e.actor.user_id, e.presence_id) for e, _ in batch]
+                try:
+                    results = await self.services.presence.arrive_many(entries, ttl)  # type: ignore[union-attr]
+                except Exception as exc:  # noqa: BLE001 - each arrival logs it and goes on without presence
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), became_online in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(became_online)
+        finally:
+            self._arriving = None
+            for _, future in self._arrivals:  # cancelled (shutdown): nobody is left waiting
+                if not future.done():
+                    future.set_exception(RuntimeError("presence not recorded"))
+            self._arrivals = []
 
     async def _depart(self, entry: SocketEntry) -> None:
         from resolvers.realtime import announce_presence
