@@ -108,6 +108,21 @@ class RedisPresence:
             _, _, left = await pipe.execute()
         return not left
 
+    async def leave_many(self, entries: list[tuple[int, int, str]]) -> list[bool]:
+        """`leave` for several sockets in one round trip: for each, True when its user has no other
+        socket left (after the batch's earlier departures)."""
+        if not entries:
+            return []
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for account_id, user_id, socket_id in entries:
+                mine = _user_key(account_id, user_id)
+                pipe.zrem(_key(account_id), f"{user_id}:{socket_id}")
+                pipe.zrem(mine, socket_id)
+                pipe.zcount(mine, now, "+inf")
+            results = await pipe.execute()
+        return [not results[i * 3 + 2] for i in range(len(entries))]
+
     async def online_users(self, account_id: int) -> set[int]:
         return _users(await self._redis.zrangebyscore(_key(account_id), time.time(), "+inf"))
 
@@ -161,6 +176,9 @@ class MemoryPresence:
         entries = self._live(account_id)
         entries.pop(f"{user_id}:{socket_id}", None)
         return user_id not in _users(list(entries))
+
+    async def leave_many(self, entries: list[tuple[int, int, str]]) -> list[bool]:
+        return [await self.leave(account_id, user_id, socket_id) for account_id, user_id, socket_id in entries]
 
     async def online_users(self, account_id: int) -> set[int]:
         return _users(list(self._live(account_id)))

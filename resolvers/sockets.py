@@ -16,6 +16,7 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -59,10 +60,12 @@ class SocketRegistry:
         self._tasks: list[asyncio.Task] = []
         self._closing: set[asyncio.Task] = set()
         self.shutting_down = False
-        # Sockets arriving at the same moment (or while the previous batch is in Redis) share one
-        # round trip: (entry, future of "became online").
-        self._arrivals: list[tuple[SocketEntry, asyncio.Future]] = []
-        self._arriving: asyncio.Task | None = None
+        # Sockets arriving (or leaving) at the same moment, or while the previous batch is in Redis,
+        # share one round trip: "became online" / "went offline" for each.
+        self._arrivals = _PresenceBatch(
+            lambda entries: services.presence.arrive_many(entries, services.settings.presence_ttl_seconds)  # type: ignore[union-attr]
+        )
+        self._departures = _PresenceBatch(lambda entries: services.presence.leave_many(entries))  # type: ignore[union-attr]
 
     @staticmethod
     def _keys(actor: Actor) -> list[str]:
@@ -211,12 +214,8 @@ class SocketRegistry:
         from resolvers.realtime import announce_presence
 
         actor = entry.actor
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._arrivals.append((entry, future))
-        if self._arriving is None:
-            self._arriving = asyncio.get_running_loop().create_task(self._record_arrivals(), name="sockets-arrivals")
         try:
-            became_online = await asyncio.shield(future)
+            became_online = await self._arrivals.add(entry)
         except Exception as exc:  # noqa: BLE001
             log.warning("presence.touch_failed", error=type(exc).__name__)
             return
@@ -233,37 +232,12 @@ class SocketRegistry:
                 self, actor.account_id, actor.user_id, realtime.effective_status(user.availability, True)
             )
 
-    async def _record_arrivals(self) -> None:
-        """Record the waiting arrivals in one pipeline, batch after batch until none wait."""
-        ttl = self.services.settings.presence_ttl_seconds
-        try:
-            await asyncio.sleep(0)  # the sockets whose connection_init came in the same read join in
-            while self._arrivals:
-                batch, self._arrivals = self._arrivals, []
-                entries = [(e.actor.account_id, e.actor.user_id, e.presence_id) for e, _ in batch]
-                try:
-                    results = await self.services.presence.arrive_many(entries, ttl)  # type: ignore[union-attr]
-                except Exception as exc:  # noqa: BLE001 - each arrival logs it and goes on without presence
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), became_online in zip(batch, results, strict=True):
-                    if not future.done():
-                        future.set_result(became_online)
-        finally:
-            self._arriving = None
-            for _, future in self._arrivals:  # cancelled (shutdown): nobody is left waiting
-                if not future.done():
-                    future.set_exception(RuntimeError("presence not recorded"))
-            self._arrivals = []
-
     async def _depart(self, entry: SocketEntry) -> None:
         from resolvers.realtime import announce_presence
 
         actor = entry.actor
         try:
-            gone = await self.services.presence.leave(actor.account_id, actor.user_id, entry.presence_id)  # type: ignore[union-attr]
+            gone = await self._departures.add(entry)
         except Exception as exc:  # noqa: BLE001
             log.warning("presence.leave_failed", error=type(exc).__name__)
             return
@@ -301,6 +275,51 @@ class SocketRegistry:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+
+
+class _PresenceBatch:
+    """Entries waiting for one pipelined presence call; the first to wait starts the round trip,
+    those that come while it is in Redis go together in the next one."""
+
+    def __init__(self, call: Callable[[list[tuple[int, int, str]]], Awaitable[list[bool]]]) -> None:
+        self._call = call
+        self._waiting: list[tuple[SocketEntry, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def add(self, entry: SocketEntry) -> bool:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        self._waiting.append((entry, future))
+        if self._task is None:
+            self._task = loop.create_task(self._run(), name="sockets-presence-batch")
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        try:
+            await asyncio.sleep(0)  # the sockets of the same moment join in
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                entries = [(e.actor.account_id, e.actor.user_id, e.presence_id) for e, _ in batch]
+                try:
+                    results = await self._call(entries)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - each waiter logs it and goes on
+                    results = None
+                    error = exc
+                for index, (_, future) in enumerate(batch):
+                    if future.done():
+                        continue
+                    if results is None:
+                        future.set_exception(error)
+                        future.exception()  # a waiter that went away does not leave it unretrieved
+                    else:
+                        future.set_result(results[index])
+        finally:
+            self._task = None
+            for _, future in self._waiting:  # cancelled (shutdown): nobody is left waiting
+                if not future.done():
+                    future.set_exception(RuntimeError("presence not recorded"))
+                    future.exception()
+            self._waiting = []
 
 
 def registry_of(services: Services) -> SocketRegistry:
