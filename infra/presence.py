@@ -54,6 +54,26 @@ class RedisPresence:
             _, before, *_ = await pipe.execute()
         return not before
 
+    async def arrive_many(self, entries: list[tuple[int, int, str]], ttl: float) -> list[bool]:
+        """`touch` for several sockets, (account, user, socket) each, in one round trip: for each,
+        True when its user was not connected before (a second socket of the same user in the batch
+        sees the first one's entry)."""
+        if not entries:
+            return []
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for account_id, user_id, socket_id in entries:
+                key, mine = _key(account_id), _user_key(account_id, user_id)
+                pipe.zremrangebyscore(mine, "-inf", now)
+                pipe.zcard(mine)
+                pipe.zadd(mine, {socket_id: now + ttl})
+                pipe.expire(mine, int(ttl) * 2)
+                pipe.zremrangebyscore(key, "-inf", now)
+                pipe.zadd(key, {f"{user_id}:{socket_id}": now + ttl})
+                pipe.expire(key, int(ttl) * 2)
+            results = await pipe.execute()
+        return [not results[i * 7 + 1] for i in range(len(entries))]
+
     async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
         """Renew many sockets' entries, (account, user, socket) each, in one round trip."""
         if not entries:
@@ -87,6 +107,21 @@ class RedisPresence:
             pipe.zcount(mine, now, "+inf")
             _, _, left = await pipe.execute()
         return not left
+
+    async def leave_many(self, entries: list[tuple[int, int, str]]) -> list[bool]:
+        """`leave` for several sockets in one round trip: for each, True when its user has no other
+        socket left (after the batch's earlier departures)."""
+        if not entries:
+            return []
+        now = time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for account_id, user_id, socket_id in entries:
+                mine = _user_key(account_id, user_id)
+                pipe.zrem(_key(account_id), f"{user_id}:{socket_id}")
+                pipe.zrem(mine, socket_id)
+                pipe.zcount(mine, now, "+inf")
+            results = await pipe.execute()
+        return [not results[i * 3 + 2] for i in range(len(entries))]
 
     async def online_users(self, account_id: int) -> set[int]:
         return _users(await self._redis.zrangebyscore(_key(account_id), time.time(), "+inf"))
@@ -130,6 +165,9 @@ class MemoryPresence:
         entries[f"{user_id}:{socket_id}"] = time.time() + ttl
         return not was_online
 
+    async def arrive_many(self, entries: list[tuple[int, int, str]], ttl: float) -> list[bool]:
+        return [await self.touch(account_id, user_id, socket_id, ttl) for account_id, user_id, socket_id in entries]
+
     async def touch_many(self, entries: list[tuple[int, int, str]], ttl: float) -> None:
         for account_id, user_id, socket_id in entries:
             self._entries[account_id][f"{user_id}:{socket_id}"] = time.time() + ttl
@@ -138,6 +176,9 @@ class MemoryPresence:
         entries = self._live(account_id)
         entries.pop(f"{user_id}:{socket_id}", None)
         return user_id not in _users(list(entries))
+
+    async def leave_many(self, entries: list[tuple[int, int, str]]) -> list[bool]:
+        return [await self.leave(account_id, user_id, socket_id) for account_id, user_id, socket_id in entries]
 
     async def online_users(self, account_id: int) -> set[int]:
         return _users(list(self._live(account_id)))

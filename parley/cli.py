@@ -117,8 +117,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(describe_demo(settings, credentials, asyncio.run(demo_widget_token(settings))), flush=True)
     from parley.app import create_app
 
+    app = create_app(settings)
+    app.state.settle_heap = True  # a long-lived server process (parley.app.settle_heap)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

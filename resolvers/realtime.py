@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -222,20 +223,25 @@ def _presence_signal(data: dict[str, Any], last: int) -> Delivery | None:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _account_kind(account_id: int) -> FeedKind:
+    """One FeedKind per account, shared by its sockets (the feed keeps its first subscriber's)."""
+    return FeedKind(
+        read=lambda session, last: _account_read(session, account_id, last), hydrate=_hydrate, prefetch=_prefetch
+    )
+
+
 async def account_events(info: Info[Context, None], after: str | None) -> AsyncGenerator[Delivery, None]:
     position = decode_cursor(after)
     actor = await _member_actor(info, Rule.member)
     account_id = actor.require_account_id()
-    kind = FeedKind(
-        read=lambda session, last: _account_read(session, account_id, last), hydrate=_hydrate, prefetch=_prefetch
-    )
     async for delivery in _stream(
         info,
         channel=account_channel(account_id),
         account_id=account_id,
         actor=actor,
         after=position,
-        kind=kind,
+        kind=_account_kind(account_id),
         on_signal=_presence_signal,
     ):
         yield delivery

@@ -16,6 +16,7 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,14 +41,13 @@ REVALIDATE_SECONDS = 30.0
 
 
 class SocketEntry:
-    __slots__ = ("actor", "availability", "closed", "issued_at", "presence_id", "timer", "ws")
+    __slots__ = ("actor", "closed", "issued_at", "presence_id", "timer", "ws")
 
-    def __init__(self, ws: Any, actor: Actor, availability: Availability | None, issued_at: datetime | None) -> None:
+    def __init__(self, ws: Any, actor: Actor, present: bool, issued_at: datetime | None) -> None:
         self.ws = ws
         self.actor = actor
-        self.availability = availability
         self.issued_at = issued_at
-        self.presence_id = uuid.uuid4().hex if availability is not None else None
+        self.presence_id = uuid.uuid4().hex if present else None
         self.timer: asyncio.TimerHandle | None = None
         self.closed = False
 
@@ -60,6 +60,12 @@ class SocketRegistry:
         self._tasks: list[asyncio.Task] = []
         self._closing: set[asyncio.Task] = set()
         self.shutting_down = False
+        # Sockets arriving (or leaving) at the same moment, or while the previous batch is in Redis,
+        # share one round trip: "became online" / "went offline" for each.
+        self._arrivals = _PresenceBatch(
+            lambda entries: services.presence.arrive_many(entries, services.settings.presence_ttl_seconds)  # type: ignore[union-attr]
+        )
+        self._departures = _PresenceBatch(lambda entries: services.presence.leave_many(entries))  # type: ignore[union-attr]
 
     @staticmethod
     def _keys(actor: Actor) -> list[str]:
@@ -78,8 +84,8 @@ class SocketRegistry:
                 asyncio.create_task(self._presence_beat(), name="sockets-presence"),
             ]
 
-    async def add(self, ws: Any, actor: Actor, token: str | None, availability: Availability | None) -> SocketEntry:
-        """Watch a socket whose caller signed in (and keep an agent's presence)."""
+    async def add(self, ws: Any, actor: Actor, token: str | None, present: bool) -> SocketEntry:
+        """Watch a socket whose caller signed in (and, when `present`, keep the agent's presence)."""
         self._ensure_started()
         issued_at = None
         expires_in = None
@@ -90,7 +96,7 @@ class SocketRegistry:
                 expires_in = max((claims.expires_at - utcnow()).total_seconds(), 0)
             except tokens.InvalidToken:
                 expires_in = 0
-        entry = SocketEntry(ws, actor, availability, issued_at)
+        entry = SocketEntry(ws, actor, present, issued_at)
         watched = actor.session_id is not None or actor.api_token_id is not None
         if watched:
             self.entries.add(entry)
@@ -209,15 +215,21 @@ class SocketRegistry:
 
         actor = entry.actor
         try:
-            became_online = await self.services.presence.touch(  # type: ignore[union-attr]
-                actor.account_id, actor.user_id, entry.presence_id, self.services.settings.presence_ttl_seconds
-            )
+            became_online = await self._arrivals.add(entry)
         except Exception as exc:  # noqa: BLE001
             log.warning("presence.touch_failed", error=type(exc).__name__)
             return
-        if became_online:
+        if not became_online:
+            return  # another socket of theirs already announced them: no read for this one
+        try:
+            async with self.services.sessions() as session:
+                user = await account_repo.user_by_id(session, actor.user_id)
+        except Exception as exc:  # noqa: BLE001 - presence is best effort
+            log.warning("presence.availability_failed", error=type(exc).__name__)
+            return
+        if user is not None:
             await announce_presence(
-                self, actor.account_id, actor.user_id, realtime.effective_status(entry.availability, True)
+                self, actor.account_id, actor.user_id, realtime.effective_status(user.availability, True)
             )
 
     async def _depart(self, entry: SocketEntry) -> None:
@@ -225,7 +237,7 @@ class SocketRegistry:
 
         actor = entry.actor
         try:
-            gone = await self.services.presence.leave(actor.account_id, actor.user_id, entry.presence_id)  # type: ignore[union-attr]
+            gone = await self._departures.add(entry)
         except Exception as exc:  # noqa: BLE001
             log.warning("presence.leave_failed", error=type(exc).__name__)
             return
@@ -263,6 +275,51 @@ class SocketRegistry:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+
+
+class _PresenceBatch:
+    """Entries waiting for one pipelined presence call; the first to wait starts the round trip,
+    those that come while it is in Redis go together in the next one."""
+
+    def __init__(self, call: Callable[[list[tuple[int, int, str]]], Awaitable[list[bool]]]) -> None:
+        self._call = call
+        self._waiting: list[tuple[SocketEntry, asyncio.Future]] = []
+        self._task: asyncio.Task | None = None
+
+    async def add(self, entry: SocketEntry) -> bool:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future = loop.create_future()
+        self._waiting.append((entry, future))
+        if self._task is None:
+            self._task = loop.create_task(self._run(), name="sockets-presence-batch")
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        try:
+            await asyncio.sleep(0)  # the sockets of the same moment join in
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                entries = [(e.actor.account_id, e.actor.user_id, e.presence_id) for e, _ in batch]
+                try:
+                    results = await self._call(entries)  # type: ignore[arg-type]
+                except Exception as exc:  # noqa: BLE001 - each waiter logs it and goes on
+                    results = None
+                    error = exc
+                for index, (_, future) in enumerate(batch):
+                    if future.done():
+                        continue
+                    if results is None:
+                        future.set_exception(error)
+                        future.exception()  # a waiter that went away does not leave it unretrieved
+                    else:
+                        future.set_result(results[index])
+        finally:
+            self._task = None
+            for _, future in self._waiting:  # cancelled (shutdown): nobody is left waiting
+                if not future.done():
+                    future.set_exception(RuntimeError("presence not recorded"))
+                    future.exception()
+            self._waiting = []
 
 
 def registry_of(services: Services) -> SocketRegistry:

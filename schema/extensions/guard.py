@@ -15,6 +15,7 @@ from graphql import DocumentNode, GraphQLError, parse
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
+from strawberry.types.graphql import OperationType
 
 from domain.partners.errors import QueryTooComplex
 from resolvers.caller import CostReport, caller_of
@@ -105,8 +106,21 @@ class QueryGuard(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         if getattr(self, "report", None) is None:
             return {}
+        if self._subscription():
+            # A subscription is charged once, when it starts: its report rides on its first result
+            # only. The events after it carry their data alone, so the JSON a visibility group
+            # shares is encoded once for all its sockets (schema/execution/events.py).
+            if getattr(self, "reported", False):
+                return {}
+            self.reported = True
         if self.caller.kind == "anonymous":
             # Anonymous answers may be cached and shared (GET): nothing caller-specific in them.
             # Anonymous callers ask `rateLimit` for their budget.
             return {}
         return {"cost": self.report.as_extension()}
+
+    def _subscription(self) -> bool:
+        try:
+            return self.execution_context.operation_type == OperationType.SUBSCRIPTION
+        except Exception:  # noqa: BLE001 - no operation could be chosen: not a stream
+            return False
