@@ -232,6 +232,10 @@ def make_settings(tmp: Path, **overrides) -> Settings:
         mail_inbound_secret=TEST_MAIL_SECRET,
         mail_max_bytes=256 * 1024,
         mail_imap_poll_seconds=0.5,
+        # Two test workers, each with its session server, module servers and child processes, share
+        # one PostgreSQL (100 connections by default): a smaller pool per server keeps them under it.
+        database_pool_size=4,
+        database_max_overflow=6,
         assignment_sweep_seconds=1.0,
         scheduled_messages_sweep_seconds=0.5,
         auto_resolve_sweep_seconds=1.0,

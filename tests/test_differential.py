@@ -26,12 +26,13 @@ from graphql import (
     parse,
     print_ast,
 )
+from sqlalchemy import text
 
 from schema.execution import completion
 from schema.root import schema
 from tests.probes import PROBES
 from tests.probes.base import Probe
-from tests.support.accounts import Member, add_agent
+from tests.support.accounts import Member, add_agent, login, signup
 from tests.support.worlds import SharedWorld
 from tests.test_tenancy_walk import World, make_world
 
@@ -104,9 +105,10 @@ class Differential(World):
     visitor: dict = field(default_factory=dict)
     website_token: str = ""
     visitor_conversation: str = ""
+    super_admin: dict = field(default_factory=dict)  # headers of an installation super admin
 
 
-async def build(gql, smtp) -> Differential:
+async def build(gql, smtp, db_engine) -> Differential:
     base = await make_world(gql, smtp)
     w = Differential(base.admin_a, base.agent_a, base.admin_b, base.b)
     w.agent_b = await add_agent(gql, w.admin_b, smtp)
@@ -122,6 +124,12 @@ async def build(gql, smtp) -> Differential:
         headers=w.visitor,
     )
     w.visitor_conversation = sent["widgetMessageCreate"]["conversation"]["id"]
+    # An installation super admin (the `installation` field answers only them): made by hand, then
+    # signed in afresh, so no credential of theirs was cached before the grant.
+    root = await signup(gql, account="Operator")
+    async with db_engine.begin() as conn:
+        await conn.execute(text("UPDATE users SET is_super_admin = true WHERE email = :e"), {"e": root.email})
+    w.super_admin = {"Authorization": f"Bearer {(await login(gql, root.email))['tokens']['accessToken']}"}
     # The report export is built by a job: wait for it, so that two calls see the same export.
     for _ in range(100):
         done = await gql.data(
@@ -194,6 +202,8 @@ def _call(name: str, w: Differential) -> tuple[str, dict, list[dict]]:
     document = document_for(name, probe.document if probe else None)
     variables = probe.variables(w) if probe else {}
     assert w.agent_b is not None
+    if name == "installation":
+        return document, variables, [w.super_admin, w.admin_b.headers()]
     return document, variables, [w.admin_b.headers(), w.agent_b.headers()]
 
 
@@ -207,8 +217,8 @@ def _required_args_root(name: str) -> bool:
 
 
 @pytest.mark.parametrize("name", QUERY_FIELDS)
-async def test_query_field_answers_the_same_compiled_and_stock(name, gql, server, smtp, tables):
-    w = await WORLD.get(tables, lambda: build(gql, smtp))
+async def test_query_field_answers_the_same_compiled_and_stock(name, gql, server, smtp, tables, db_engine):
+    w = await WORLD.get(tables, lambda: build(gql, smtp, db_engine))
     document, variables, callers = _call(name, w)
     answered = []
     for headers in callers:
@@ -279,16 +289,16 @@ query($first: Int, $after: String) {
 
 
 @pytest.mark.parametrize("index", range(len(HAND_WRITTEN)))
-async def test_hand_written_documents_answer_the_same(index, gql, server, smtp, tables):
-    w = await WORLD.get(tables, lambda: build(gql, smtp))
+async def test_hand_written_documents_answer_the_same(index, gql, server, smtp, tables, db_engine):
+    w = await WORLD.get(tables, lambda: build(gql, smtp, db_engine))
     document, variables = HAND_WRITTEN[index]
     assert w.agent_b is not None
     for headers in (w.admin_b.headers(), w.agent_b.headers(), w.admin_a.headers()):
         await compare(gql, server, document, variables, headers)
 
 
-async def test_pages_of_the_dashboard_list_chain_the_same(gql, server, smtp, tables):
-    w = await WORLD.get(tables, lambda: build(gql, smtp))
+async def test_pages_of_the_dashboard_list_chain_the_same(gql, server, smtp, tables, db_engine):
+    w = await WORLD.get(tables, lambda: build(gql, smtp, db_engine))
     document = "query($after: String) { conversations(first: 1, after: $after) { pageInfo { hasNextPage endCursor } edges { node { id } } } }"
     after, pages = None, 0
     while True:
@@ -301,9 +311,9 @@ async def test_pages_of_the_dashboard_list_chain_the_same(gql, server, smtp, tab
     assert pages >= 2, "the world needs more than one conversation for this test to mean anything"
 
 
-async def test_the_compiled_path_is_what_answers(gql, server, smtp, tables):
+async def test_the_compiled_path_is_what_answers(gql, server, smtp, tables, db_engine):
     """The comparisons above would pass if the compiled path never ran: it does, for plain parts."""
-    w = await WORLD.get(tables, lambda: build(gql, smtp))
+    w = await WORLD.get(tables, lambda: build(gql, smtp, db_engine))
     # (The dashboard's conversation documents are compiled to SQL instead: tests/test_fast_reads.py.)
     document = "{ labels { id title description color } }"
     completion._PLAN_CACHE.clear()
