@@ -387,7 +387,7 @@ def cmd_import_chatwoot(args: argparse.Namespace) -> None:
     import json
 
     from db.session import create_engine
-    from domain.migration.chatwoot.importer import DEFAULT_BATCH, Importer, SourceError
+    from domain.migration.chatwoot.importer import DEFAULT_BATCH, DEFAULT_LANES, Importer, SourceError
 
     settings = _settings()
     _setup_logging(settings)
@@ -398,7 +398,8 @@ def cmd_import_chatwoot(args: argparse.Namespace) -> None:
         raise CommandError(f"--storage-dir {args.storage_dir} is not a directory")
 
     async def main():
-        engine = create_engine(settings.effective_database_url, pool_size=2, max_overflow=0)
+        lanes = max(1, args.parallel or DEFAULT_LANES)
+        engine = create_engine(settings.effective_database_url, pool_size=1 + lanes, max_overflow=0)
         try:
             importer = Importer(
                 engine,
@@ -409,6 +410,7 @@ def cmd_import_chatwoot(args: argparse.Namespace) -> None:
                 storage_dir=args.storage_dir,
                 pause=args.pause,
                 progress=sys.stderr,
+                lanes=lanes,
             )
             return await importer.run()
         finally:
@@ -662,7 +664,12 @@ def build_parser() -> argparse.ArgumentParser:
     chatwoot.add_argument(
         "--storage-dir", help="ActiveStorage's disk service root (Chatwoot's storage/); without it no file is copied"
     )
-    chatwoot.add_argument("--batch-size", type=int, help="rows per batch and checkpoint (default 1000)")
+    chatwoot.add_argument("--batch-size", type=int, help="rows per batch and checkpoint (default 2000)")
+    chatwoot.add_argument(
+        "--parallel",
+        type=int,
+        help="batches of messages written at once, a database connection each (default 2)",
+    )
     chatwoot.add_argument(
         "--pause", type=float, default=0.0, help="seconds to wait between batches (spares the source)"
     )

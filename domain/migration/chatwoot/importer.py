@@ -46,7 +46,9 @@ from domain.webhooks import signing
 from domain.webhooks.service import SECRET_CONTEXT
 from infra.settings import Settings
 
-DEFAULT_BATCH = 1000
+DEFAULT_BATCH = 2000
+# Batches of the big tables written at once, each on its own connection (plus one for the run's lock).
+DEFAULT_LANES = 2
 
 
 class SourceError(Exception):
@@ -248,8 +250,10 @@ class Importer:
         pause: float = 0.0,
         progress: TextIO | None = None,
         tables: list[str] | None = None,
+        lanes: int = DEFAULT_LANES,
     ) -> None:
         self.engine = engine
+        self.lanes = max(1, lanes)
         self.settings = settings
         self.url = source_url
         self.source = source_name(source_url)
@@ -783,46 +787,122 @@ class Importer:
             first = f"stage AS MATERIALIZED (SELECT * FROM pg_temp.{stage} s{done_filter if redo else ''})"
             return f"WITH {first},\n{statement}"
 
-        new_total = 0
+        # Batches run on `lanes` connections at once (the database's work per batch — indexes, id map, look-ups — is most of an import's time). Ids are
+        # drawn in batch order before a batch starts, and the checkpoint only moves over the batches
+        # that are all committed, so a restart redoes (and skips, through the id map) any batch that
+        # had committed past a slower one.
+        lanes = self._lanes()
+        sequence = f"{spec.target.name}_id_seq"
+        order = asyncio.Lock()
+        committed = [False] * len(ranges)
+        state = {"prefix": 0, "new": 0}
+        failed: list[BaseException] = []
+        free: asyncio.Queue[AsyncConnection] = asyncio.Queue()
+        running: set[asyncio.Task[None]] = set()
+
+        async def write(i: int, conn: AsyncConnection, trans: Any, data: list[bytes], ids: list[int]) -> None:
+            low, high, count = ranges[i]
+            try:
+                raw = await conn.get_raw_connection()
+                driver = raw.driver_connection
+                assert driver is not None
+                await driver.copy_to_table(stage, source=chunks(data), format="binary")
+                result = (
+                    await conn.execute(
+                        text(batch_sql(low < highest_done)), {"source": self.source, "table": spec.name, "ids": ids}
+                    )
+                ).one()
+                if not all(result[2:]):
+                    raise MissingReference(f"{spec.target.name}: a row it refers to no longer exists")
+                new, skipped = int(result[0]), int(result[1])
+                if staged.after is not None and new:
+                    await conn.execute(
+                        text(f"WITH stage AS (SELECT * FROM pg_temp.{stage}) {staged.after}"),
+                        {"source": self.source},
+                    )
+                async with order:
+                    committed[i] = True
+                    prefix = state["prefix"]
+                    while prefix < len(ranges) and committed[prefix]:
+                        prefix += 1
+                    await self._save_checkpoint(
+                        conn, spec, ranges[prefix - 1][1] if prefix else last, count, new, skipped
+                    )
+                    await trans.commit()
+                    state["prefix"] = prefix
+                state["new"] += new
+                await self._after_batch(progress, count)
+            except BaseException as exc:  # noqa: BLE001 - kept, raised by the loop below
+                if trans.is_active:
+                    with contextlib.suppress(Exception):
+                        await trans.rollback()
+                failed.append(exc)
+            finally:
+                free.put_nowait(conn)
+
         pending = asyncio.ensure_future(fetch(*ranges[0][:2])) if ranges else None
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({columns}) ON COMMIT DELETE ROWS"))
-                await conn.commit()
-                for i, (low, high, count) in enumerate(ranges):
+            async with contextlib.AsyncExitStack() as stack:
+                for _ in range(lanes):
+                    conn = await stack.enter_async_context(self.engine.connect())
+                    await conn.execute(
+                        text(f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({columns}) ON COMMIT DELETE ROWS")
+                    )
+                    await conn.commit()
+                    free.put_nowait(conn)
+                for i, (_low, _high, count) in enumerate(ranges):
                     assert pending is not None
                     data = await pending
                     pending = asyncio.ensure_future(fetch(*ranges[i + 1][:2])) if i + 1 < len(ranges) else None
-                    async with conn.begin():
-                        await self._begin_batch(conn, hold)
-                        raw = await conn.get_raw_connection()
-                        driver = raw.driver_connection
-                        assert driver is not None
-                        await driver.copy_to_table(stage, source=chunks(data), format="binary")
-                        result = (
-                            await conn.execute(
-                                text(batch_sql(low < highest_done)), {"source": self.source, "table": spec.name}
+                    conn = await free.get()
+                    if failed:
+                        free.put_nowait(conn)
+                        break
+                    trans = await conn.begin()
+                    await self._begin_batch(conn, hold)
+                    # Drawn here, one batch after the other, so ids follow the source order.
+                    ids = sorted(
+                        (
+                            await conn.scalars(
+                                text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+                                {"seq": sequence, "n": count},
                             )
-                        ).one()
-                        if not all(result[2:]):
-                            raise MissingReference(f"{spec.target.name}: a row it refers to no longer exists")
-                        new, skipped = int(result[0]), int(result[1])
-                        if staged.after is not None and new:
-                            await conn.execute(
-                                text(f"WITH stage AS (SELECT * FROM pg_temp.{stage}) {staged.after}"),
-                                {"source": self.source},
-                            )
-                        await self._save_checkpoint(conn, spec, high, count, new, skipped)
-                    new_total += new
-                    await self._after_batch(progress, count)
-                await conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{stage}"))
-                await conn.commit()
+                        ).all()
+                    )
+                    task = asyncio.create_task(write(i, conn, trans, data, ids))
+                    running.add(task)
+                    task.add_done_callback(running.discard)
+                if running:
+                    await asyncio.gather(*running)
+                if failed:
+                    raise failed[0]
+                for _ in range(lanes):
+                    conn = await free.get()
+                    await conn.execute(text(f"DROP TABLE IF EXISTS pg_temp.{stage}"))
+                    await conn.commit()
         finally:
+            for task in list(running):
+                task.cancel()
+            for task in list(running):
+                with contextlib.suppress(BaseException):
+                    await task
             if pending is not None and not pending.done():
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+        new_total = state["new"]
         return new_total, progress
+
+    def _lanes(self) -> int:
+        """The lanes the engine's pool can serve beside the connection holding the run's lock."""
+        pool: Any = self.engine.pool
+        size = getattr(pool, "size", None)
+        if size is None:
+            return self.lanes
+        overflow = getattr(pool, "_max_overflow", 0)
+        if int(overflow) < 0:
+            return self.lanes
+        return max(1, min(self.lanes, int(size()) + int(overflow) - 1))
 
     def _staged_checks(self, spec: Spec) -> list[tuple[str, str]] | None:
         """The foreign keys of a staged batch, checked in its statement as `_hold` checks them: the

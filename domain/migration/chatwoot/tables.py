@@ -140,7 +140,9 @@ class Staged:
     table, with their staging type; `sql` the statement of one batch after its `WITH` (the importer
     puts the CTE `stage` first: the staged rows not yet done) and must write the rows, their id map entries and
     their skips, and end with `SELECT new, skipped` plus the `{checks}` it is given. It sees the
-    batch's rows as the CTE `new`, holding the target columns and `id` (see MESSAGE_SQL)."""
+    batch's rows as the CTE `new`, holding the target columns and `id` (see MESSAGE_SQL): the ids
+    come in `:ids`, drawn from the target's sequence in batch order before the batch runs, so rows
+    keep their source order across batches written at the same time."""
 
     table: str  # the source table, aliased `t` in the read
     columns: dict[str, str]
@@ -518,8 +520,8 @@ batch AS MATERIALIZED (
   LEFT JOIN agent ON agent.source_id = s.assignee_id
   LEFT JOIN team ON team.source_id = s.team_id),
 new AS MATERIALIZED (
-  SELECT nextval('conversations_id_seq') AS id, b.*
-  FROM (SELECT * FROM batch WHERE skip IS NULL ORDER BY row_id) b),
+  SELECT (CAST(:ids AS bigint[]))[row_number() OVER (ORDER BY b.row_id)] AS id, b.*
+  FROM (SELECT * FROM batch WHERE skip IS NULL) b),
 written AS (
   INSERT INTO conversations (id, account_id, display_id, inbox_id, contact_id, contact_inbox_id, status, priority,
     assignee_id, team_id, snoozed_until, last_activity_at, waiting_since, first_reply_created_at, agent_last_seen_at,
@@ -627,8 +629,8 @@ batch AS MATERIALIZED (
   LEFT JOIN account_memberships member ON member.account_id = acct.target_id AND member.user_id = agent.target_id
   LEFT JOIN conversation_contact cc ON cc.id = conv.target_id),
 new AS MATERIALIZED (
-  SELECT nextval('messages_id_seq') AS id, b.*
-  FROM (SELECT * FROM batch WHERE skip IS NULL ORDER BY row_id) b),
+  SELECT (CAST(:ids AS bigint[]))[row_number() OVER (ORDER BY b.row_id)] AS id, b.*
+  FROM (SELECT * FROM batch WHERE skip IS NULL) b),
 written AS (
   INSERT INTO messages (id, account_id, conversation_id, inbox_id, message_type, content, private, sender_type,
                         sender_id, content_attributes, source_id, created_at)
