@@ -150,3 +150,47 @@ async def test_search_on_the_embedded_default(embedded_gql):
     assert (await embedded_gql.data(SEARCH, {"q": "ev"}, headers=h))["search"]["contacts"][0]["name"] == "Eve"
     by_number = (await embedded_gql.data(SEARCH, {"q": "#1"}, headers=h))["search"]["conversations"]
     assert [c["id"] for c in by_number] == [conv_id]
+
+
+@pytest.mark.parametrize(
+    ("term", "index"),
+    [("refund", "ix_contacts_search_trgm"), ("ma", "ix_contacts_name_prefix"), ("ma", "ix_contacts_email_prefix")],
+)
+async def test_contact_matching_reaches_its_indexes_in_a_generic_plan(desk: Desk, db_engine, term: str, index: str):
+    """The statements run prepared (asyncpg), and after five executions PostgreSQL may keep one
+    generic plan, which sees only `$n`: the contacts' search text must be the trigram index's own
+    expression and a short prefix a range the pattern indexes take, or every search reads every
+    contact of the account."""
+    from sqlalchemy import select, text
+    from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+
+    from db.models import Contact
+    from db.repositories.text_match import contact_matches
+
+    async with db_engine.connect() as conn:
+        account = await conn.scalar(text("SELECT max(id) FROM accounts"))
+        # Enough contacts (rolled back below) that the planner weighs its indexes as it would in use.
+        await conn.execute(
+            text(
+                "INSERT INTO contacts (account_id, name, email, additional_attributes, custom_attributes,"
+                " contact_type, blocked, created_at, updated_at)"
+                " SELECT :a, 'Person ' || g, 'person' || g || '@example.com', '{}', '{}', 'lead', false, now(), now()"
+                " FROM generate_series(1, 5000) g"
+            ),
+            {"a": account},
+        )
+        await conn.execute(text("ANALYZE contacts"))
+        # The trigram index does not hold account_id (any other index serves that part): ask it alone.
+        in_account = [Contact.account_id == account] if index != "ix_contacts_search_trgm" else []
+        compiled = select(Contact.id).where(*in_account, contact_matches(term)).compile(dialect=pg_asyncpg.dialect())
+        values = [compiled.params[name] for name in compiled.positiontup or []]
+        literals = ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+        await conn.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+        # Whether the plan can use the index at all (at this size a scan may be cheaper still).
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        await conn.exec_driver_sql(f"PREPARE contact_match AS {compiled.string}")
+        plan = "\n".join(r[0] for r in await conn.exec_driver_sql(f"EXPLAIN EXECUTE contact_match({literals})"))
+        await conn.exec_driver_sql("DEALLOCATE contact_match")
+        await conn.rollback()
+    assert index in plan, plan
+    assert "Seq Scan on contacts" not in plan, plan

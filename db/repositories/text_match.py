@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, literal, literal_column, or_, select, union
+from sqlalchemy import ColumnElement, Select, String, and_, bindparam, literal, literal_column, or_, select, union
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import func
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -80,26 +80,85 @@ def display_id_of(term: str) -> int | None:
     return None
 
 
+class PrefixRange(ColumnElement[bool]):
+    """`expr` starts with `prefix`, as a range a B-tree serves with the prefix as a bound parameter:
+    `prefix <= expr < prefix with its last character's successor`, compared byte by byte (UTF-8 keeps
+    code-point order). A `LIKE 'ab%'` reaches the index only when the planner sees the pattern itself,
+    which a prepared statement's generic plan does not; the text_pattern_ops indexes of migration 0021
+    take the `~>=~`/`~<~` operators on PostgreSQL."""
+
+    __visit_name__ = "prefix_range"
+    inherit_cache = True
+    _traverse_internals = [
+        ("expr", InternalTraversal.dp_clauseelement),
+        ("low", InternalTraversal.dp_clauseelement),
+        ("high", InternalTraversal.dp_clauseelement),
+    ]
+    type = Boolean()
+
+    def __init__(self, expr: ColumnElement[Any], prefix: str, after: str) -> None:
+        self.expr = expr
+        self.low = bindparam(None, prefix, type_=String(), unique=True)
+        self.high = bindparam(None, after, type_=String(), unique=True)
+
+
+@compiles(PrefixRange)
+def _binary_range(element: PrefixRange, compiler: Any, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    return f"({expr} >= {compiler.process(element.low, **kw)} AND {expr} < {compiler.process(element.high, **kw)})"
+
+
+@compiles(PrefixRange, "postgresql")
+def _pattern_range(element: PrefixRange, compiler: Any, **kw: Any) -> str:
+    expr = compiler.process(element.expr, **kw)
+    low, high = compiler.process(element.low, **kw), compiler.process(element.high, **kw)
+    return f"({expr} ~>=~ {low} AND {expr} ~<~ {high})"
+
+
+def _successor(prefix: str) -> str | None:
+    """The smallest string above every string that starts with `prefix`, or None."""
+    last = ord(prefix[-1]) if prefix else 0x10FFFF
+    if last >= 0x10FFFF or 0xD7FF <= last < 0xE000:
+        return None
+    return prefix[:-1] + chr(last + 1)
+
+
+def starts_with(expr: ColumnElement[Any], prefix: str) -> ColumnElement[bool]:
+    """`expr LIKE 'prefix%'`, plus the same as a range an index serves whatever the plan."""
+    like = expr.like(like_pattern(prefix, prefix=True), escape="\\")
+    after = _successor(prefix)
+    return like if after is None else and_(PrefixRange(expr, prefix, after), like)
+
+
+# The contacts' search text, exactly as the trigram index of migration 0004 has it: its constants
+# are written into the statement, not bound, or no plan could match the index's expression.
+_EMPTY = literal_column("''", String())
+_SPACE = literal_column("' '", String())
+
+
+def contact_haystack() -> ColumnElement[str]:
+    return (
+        func.coalesce(Contact.name, _EMPTY)
+        + _SPACE
+        + func.coalesce(Contact.email, _EMPTY)
+        + _SPACE
+        + func.coalesce(Contact.phone_number, _EMPTY)
+        + _SPACE
+        + func.coalesce(Contact.identifier, _EMPTY)
+    )
+
+
 def contact_matches(term: str) -> ColumnElement[bool]:
     if len(term) < MIN_TEXT:
         low = term.lower()
         return or_(
-            func.lower(Contact.name).like(like_pattern(low, prefix=True), escape="\\"),
-            func.lower(Contact.email).like(like_pattern(low, prefix=True), escape="\\"),
+            starts_with(func.lower(Contact.name), low),
+            starts_with(func.lower(Contact.email), low),
             Contact.phone_number == term,
             Contact.identifier == term,
         )
-    haystack = (
-        func.coalesce(Contact.name, "")
-        + " "
-        + func.coalesce(Contact.email, "")
-        + " "
-        + func.coalesce(Contact.phone_number, "")
-        + " "
-        + func.coalesce(Contact.identifier, "")
-    )
     # The trigram index of this same expression (migration 0004) serves the ILIKE.
-    return haystack.ilike(like_pattern(term), escape="\\")
+    return contact_haystack().ilike(like_pattern(term), escape="\\")
 
 
 def conversation_matches(actor: Actor, term: str, *more: Select[Any]) -> ColumnElement[bool]:
