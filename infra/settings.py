@@ -78,7 +78,11 @@ class Settings(BaseSettings):
         description="With a replica: for this long after a write, the queries of the session that wrote read from "
         "PARLEY_DATABASE_URL, so a client sees its own writes whatever the replica's lag",
     )
-    database_pool_size: int = Field(10, description="Connections kept per process (PostgreSQL)")
+    database_pool_size: int = Field(
+        20,
+        description="Connections kept per process (PostgreSQL); size it for the requests a process serves at once: "
+        "a connection beyond it (an overflow one) is opened for one use and closed after it",
+    )
     database_max_overflow: int = Field(10, description="Extra connections under load (PostgreSQL)")
     database_pool_timeout_seconds: float = Field(
         3.0, gt=0, le=300, description="How long a request or job waits for a pooled connection before it fails"
