@@ -61,6 +61,14 @@ return {1, used, ttl}
 # refusing limit or 0, its wait in µs, budget allowed, used, window left in ms}.
 _LIMITS = """
 local n = tonumber(ARGV[1])
+-- The last argument says whether the last key is the credentials' epoch (read and returned).
+local has_epoch = ARGV[#ARGV] == '1'
+local keys_n = #KEYS
+local epoch = 0
+if has_epoch then
+  keys_n = keys_n - 1
+  epoch = tonumber(redis.call('GET', KEYS[#KEYS]) or '0')
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 for i = 1, n do
@@ -72,11 +80,11 @@ for i = 1, n do
   local new_tat = tat + interval * cost
   local allow_at = new_tat - tolerance
   if allow_at > now then
-    return {i, math.ceil(allow_at - now), 0, 0, 0}
+    return {i, math.ceil(allow_at - now), 0, 0, 0, epoch}
   end
   redis.call('SET', KEYS[i], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
 end
-if #KEYS == n then return {0, 0, 1, 0, 0} end
+if keys_n == n then return {0, 0, 1, 0, 0, epoch} end
 local cost = tonumber(ARGV[n * 3 + 2])
 local limit = tonumber(ARGV[n * 3 + 3])
 local window = tonumber(ARGV[n * 3 + 4])
@@ -85,11 +93,11 @@ local used = tonumber(redis.call('GET', key) or '0')
 local ttl = redis.call('PTTL', key)
 if ttl < 0 then ttl = window end
 if used + cost > limit then
-  return {0, 0, 0, used, ttl}
+  return {0, 0, 0, used, ttl, epoch}
 end
 used = redis.call('INCRBY', key, cost)
 if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, window) end
-return {0, 0, 1, used, ttl}
+return {0, 0, 1, used, ttl, epoch}
 """
 
 
@@ -262,6 +270,8 @@ class LimitsOutcome:
     refused: RateCheck | None = None  # the rate limit that refused the request
     decision: Decision | None = None  # its decision
     budget: BudgetState | None = None  # the charge (None: no budget asked, or a rate limit refused first)
+    # The credentials' epoch read in the same round trip (domain/accounts/auth_cache.py), when asked.
+    auth_epoch: int | None = None
 
 
 async def _check_in_turn(
@@ -277,10 +287,16 @@ async def _check_in_turn(
 
 
 async def check_limits(
-    rate_limiter: Any, cost_budget: Any, checks: list[RateCheck], cost: int, charge: BudgetCharge | None
+    rate_limiter: Any,
+    cost_budget: Any,
+    checks: list[RateCheck],
+    cost: int,
+    charge: BudgetCharge | None,
+    epoch_key: str | None = None,
 ) -> LimitsOutcome:
     """A request's rate limits and cost budget: in Redis one script (one round trip) when both live
-    there; when Redis does not answer in time, both count in this process (never failing open)."""
+    there; when Redis does not answer in time, both count in this process (never failing open).
+    With `epoch_key` the same script also reads that counter (the credentials' epoch)."""
     shared = rate_limiter.shared if isinstance(rate_limiter, FallbackRateLimiter) else None
     budget_shared = cost_budget.shared if isinstance(cost_budget, FallbackCostBudget) else None
     if shared is None or (charge is not None and (budget_shared is None or budget_shared.redis is not shared.redis)):
@@ -296,17 +312,22 @@ async def check_limits(
         assert budget_shared is not None
         keys.append(budget_shared.prefix + charge.key)
         args += [charge.cost, charge.limit, charge.window * 1000]
+    if epoch_key is not None:
+        keys.append(epoch_key)
+    args.append(1 if epoch_key is not None else 0)
     try:
-        refused, wait_us, allowed, used, ttl_ms = await asyncio.wait_for(
+        refused, wait_us, allowed, used, ttl_ms, epoch = await asyncio.wait_for(
             rate_limiter.combined(keys=keys, args=args), rate_limiter.timeout
         )
     except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
         rate_limiter._warn(exc)
         local_budget = cost_budget.local if isinstance(cost_budget, FallbackCostBudget) else cost_budget
         return await _check_in_turn(rate_limiter.local, local_budget, checks, cost, charge)
+    seen = int(epoch) if epoch_key is not None else None
     if int(refused):
-        return LimitsOutcome(checks[int(refused) - 1], Decision(False, int(wait_us) / 1_000_000))
+        return LimitsOutcome(checks[int(refused) - 1], Decision(False, int(wait_us) / 1_000_000), auth_epoch=seen)
     if charge is None:
-        return LimitsOutcome()
+        return LimitsOutcome(auth_epoch=seen)
     reset = datetime.now(UTC) + timedelta(milliseconds=int(ttl_ms))
-    return LimitsOutcome(budget=BudgetState(bool(allowed), charge.limit, int(used), reset.replace(microsecond=0)))
+    state = BudgetState(bool(allowed), charge.limit, int(used), reset.replace(microsecond=0))
+    return LimitsOutcome(budget=state, auth_epoch=seen)

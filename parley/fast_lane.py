@@ -130,6 +130,10 @@ async def answer(view: Any, context: Any, request_data: Any, method: str) -> Exe
     caller, stmt, cost = prepared
     settings = context.settings
     report, refused = await budget.charge(context, caller, cost, settings.query_cost_window_seconds)
+    if getattr(context, "credentials_refreshed", False):
+        # The caller is resolved again; the stock way runs with the fresh one (and charges again).
+        context.caller = None
+        return None
     results = {"cost": report.as_extension()} if report is not None else {}
     if refused:
         await view._settle_limits(context)  # a rate limit answers 429

@@ -66,6 +66,9 @@ class Context:
     pending_limits: Any = None
     throttled: tuple[int, str] | None = None
     caller: Any = None  # resolvers.caller.Caller: limits and cost budget of whoever sends the operation
+    # Set when the request's limits round trip found the credentials' epoch moved (auth_cache.py): the
+    # actor was forgotten and resolves again from the database.
+    credentials_refreshed: bool = False
     # Sessions this request started (sign-in, sign-up, refresh): they count as having written, so
     # their first queries read from the primary (read_routing.py), marked when the request closes.
     written_sessions: list[str] = field(default_factory=list)

@@ -1,8 +1,9 @@
 """Resolved credentials are kept per process (domain/accounts/auth_cache.py): every change that ends a
 session or alters a membership, a role or a token takes effect on the very next request to another
-instance once the change's announcement has reached it (pub/sub after the commit: milliseconds, but
-after the writer's response, so each test waits for the other instance to hear it before asking),
-and while an instance cannot hear the broadcast it reads the database instead."""
+instance — through the credentials' epoch each request reads with its limits, even when the
+change's pub/sub announcement never arrives (`test_the_next_request_sees_…`); the other tests also
+wait for the announcement, which empties the cache for requests without that round trip — and
+while an instance cannot hear the broadcast it reads the database instead."""
 
 from __future__ import annotations
 
@@ -172,6 +173,59 @@ async def test_a_revoked_api_token_is_refused_by_the_next_request_to_another_ins
     )
     assert revoked["apiTokenRevoke"]["errors"] == []
     assert code(await gql.execute(ME, headers=token)) == "UNAUTHENTICATED"
+
+
+@pytest.mark.parametrize("change", ["revoke", "promote"])
+async def test_the_next_request_sees_the_change_before_the_announcement_arrives(
+    gql, gql2, server, other, smtp, monkeypatch, change
+):
+    """The writer bumps the credentials' epoch in Redis before it announces the change, and every
+    request reads the epoch in its limits round trip: with the announcement never delivered, the
+    very next request to the other instance already refuses the revoked token, or applies the lower
+    role (no waiting)."""
+    from domain.events.channels import AUTH_CHANGED_CHANNEL
+
+    admin = await signup(gql, account="Epoch")
+    agent = await add_agent(gql, admin, smtp)
+    created = await gql.data(
+        'mutation { apiTokenCreate(input: {name: "ci"}) { secret apiToken { id } } }', headers=admin.headers()
+    )
+    token = {"Authorization": f"Bearer {created['apiTokenCreate']['secret']}"}
+    for headers in (token, agent.headers(), admin.headers()):
+        await cached(gql, server, headers)
+    broadcast = other.app.state.services.broadcast
+    publish = broadcast.publish
+
+    async def without_auth_announcements(channel, message, *args, **kwargs):
+        if channel == AUTH_CHANGED_CHANNEL:
+            return None
+        return await publish(channel, message, *args, **kwargs)
+
+    monkeypatch.setattr(broadcast, "publish", without_auth_announcements)
+    before = cache_of(server).generation
+    if change == "revoke":
+        revoked = await gql2.data(
+            "mutation($id: ID!) { apiTokenRevoke(id: $id) { errors { code } } }",
+            {"id": created["apiTokenCreate"]["apiToken"]["id"]},
+            headers=admin.headers(),
+        )
+        assert revoked["apiTokenRevoke"]["errors"] == []
+        # First a conversations list, which the compiled read path serves: it too resolves again.
+        listed = await gql.execute("{ conversations(first: 1) { nodes { id } } }", headers=token)
+        assert code(listed) == "UNAUTHENTICATED" and not (listed.get("data") or {}).get("conversations"), listed
+        assert code(await gql.execute(ME, headers=token)) == "UNAUTHENTICATED"
+    else:
+        assert code(await gql.execute("{ customRoles { id } }", headers=agent.headers())) == "FORBIDDEN"
+        members = await members_by_email(gql2, admin)
+        promoted = await gql2.data(
+            MEMBERSHIP_UPDATE,
+            {"id": members[agent.email]["id"], "input": {"role": "ADMINISTRATOR"}},
+            headers=admin.headers(),
+        )
+        assert promoted["membershipUpdate"]["errors"] == []
+        assert (await gql.data("{ customRoles { id } }", headers=agent.headers()))["customRoles"] == []
+    # The first instance forgot its entries because of the epoch: the announcement never came.
+    assert cache_of(server).generation > before
 
 
 async def wait_until(predicate, timeout: float) -> None:

@@ -8,7 +8,14 @@ an account suspended, a partner app's manifest moved) is marked by a flush liste
 commits, the relay publishes on `AUTH_CHANGED_CHANNEL` and every process forgets everything it had
 (changes to these rows are rare, so forgetting all of it is cheap and leaves no case out).
 
-Never stale for long, and not at all while pub/sub works:
+Never stale for long, and not at all where the request reaches Redis:
+- before publishing, the relay increments a counter in Redis (`AUTH_EPOCH_KEY`, domain/events/channels.py), which every request
+  reads in the round trip of its rate limits and cost budget (infra/ratelimit.py `check_limits`); a
+  request that finds the counter moved since this process last saw it empties the cache and resolves
+  its credential again from the database, so the next request anywhere after the writer's response
+  sees the change even before the announcement arrives (pub/sub after the commit takes
+  milliseconds). A request with neither limits nor a budget (both turned off) has no such round
+  trip and relies on the announcement;
 - the cache is used only while the broadcast's subscription is connected; a lost connection (or a
   reconnect: messages published meanwhile never arrived) empties it, and until the subscription is
   back every request reads the database;
@@ -114,6 +121,7 @@ class AuthCache:
         self._reconnects = 0
         self._touched: OrderedDict[str, float] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._epoch: int | None = None  # the last value of AUTH_EPOCH_KEY a request read
 
     async def start(self) -> None:
         await self.broadcast.watch(AUTH_CHANGED_CHANNEL, self._heard)
@@ -134,6 +142,16 @@ class AuthCache:
     def invalidate(self) -> None:
         self.generation += 1
         self._entries.clear()
+
+    def observe(self, epoch: int) -> bool:
+        """A request read `epoch` from Redis: when it moved since the last one (or is the first one
+        read while entries are held), forget everything and say so — the request's own credential
+        may have come from what was forgotten."""
+        last, self._epoch = self._epoch, epoch
+        if last == epoch or (last is None and not self._entries):
+            return False
+        self.invalidate()
+        return True
 
     def usable(self) -> bool:
         """True while invalidations reach this process; otherwise forget everything and say no."""

@@ -11,6 +11,9 @@ SESSIONS_REVOKED_CHANNEL = "auth:sessions-revoked"
 # Something authentication reads changed (a session, a membership, a role, a token, an account): every
 # process forgets the credentials it had resolved (domain/accounts/auth_cache.py).
 AUTH_CHANGED_CHANNEL = "auth:changed"
+# A Redis counter the relay increments before announcing on AUTH_CHANGED_CHANNEL; every request reads
+# it with its limits, so a process forgets stale credentials before the announcement arrives.
+AUTH_EPOCH_KEY = "parley:auth:epoch"
 
 
 def account_channel(account_id: int) -> str:

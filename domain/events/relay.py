@@ -20,7 +20,7 @@ from db.base import utcnow
 from db.models import Event, OutboxJob
 from db.session import dialect_name
 from domain.events import outbox
-from domain.events.channels import AUTH_CHANGED_CHANNEL, SESSIONS_REVOKED_CHANNEL, event_channels
+from domain.events.channels import AUTH_CHANGED_CHANNEL, AUTH_EPOCH_KEY, SESSIONS_REVOKED_CHANNEL, event_channels
 from domain.events.pending import PendingWork
 from infra import metrics
 from infra.logs import get_logger
@@ -193,11 +193,20 @@ class Relay:
     broker: dramatiq.Broker | None
     publisher: Any | None
     lease_seconds: float
+    # A Redis client: a change to credentials bumps their epoch there before it is announced
+    # (domain/accounts/auth_cache.py), so the next request to any instance sees it.
+    redis: Any | None = None
 
     @classmethod
     def of(cls, services: Services) -> Relay:
-        """The app's: its broker and broadcast."""
-        return cls(services.sessions, services.broker, services.broadcast, services.settings.outbox_lease_seconds)
+        """The app's: its broker, broadcast and Redis."""
+        return cls(
+            services.sessions,
+            services.broker,
+            services.broadcast,
+            services.settings.outbox_lease_seconds,
+            services.redis,
+        )
 
     async def after_commit(self, work: PendingWork) -> None:
         """Relay what a committed transaction caused. Never raises for a failure of the broker,
@@ -223,6 +232,11 @@ class Relay:
                     await session.commit()  # nothing to commit on PostgreSQL; on SQLite, the transaction
         except Exception:  # the sweepers relay it later
             log.warning("relay.after_commit_failed", exc_info=True)
+        if (work.auth_changed or work.revoked_session_ids) and self.redis is not None:
+            try:
+                await self.redis.incr(AUTH_EPOCH_KEY)
+            except Exception as exc:  # noqa: BLE001 - the announcement and the caches' max age remain
+                log.warning("auth.epoch_failed", error=type(exc).__name__)
         if (work.auth_changed or work.revoked_session_ids) and self.publisher is not None:
             try:
                 # Before the sockets hear of it: the next request anywhere authenticates afresh.

@@ -18,6 +18,7 @@ async def charge(context: Any, caller: Caller, cost: int, window: int) -> tuple[
     the store is unreachable) and, when the budget is spent, the errors that refuse the operation.
     The request's rate limits, which the HTTP view left for this step, are checked in the same round
     trip; when one refuses, nothing is charged and the view answers 429."""
+    from domain.events.channels import AUTH_EPOCH_KEY
     from infra.ratelimit import BudgetCharge, check_limits
 
     budget = caller.limits.get("cost_budget_per_hour", 0)
@@ -32,11 +33,26 @@ async def charge(context: Any, caller: Caller, cost: int, window: int) -> tuple[
     if wanted is None and not pending:
         return None, None
     checks, hits = pending or ([], 1)
+    cache = getattr(services, "auth_cache", None)
     try:
-        outcome = await check_limits(getattr(services, "rate_limiter", None), store, checks, hits, wanted)
+        outcome = await check_limits(
+            getattr(services, "rate_limiter", None),
+            store,
+            checks,
+            hits,
+            wanted,
+            epoch_key=AUTH_EPOCH_KEY if cache is not None else None,
+        )
     except Exception as exc:  # noqa: BLE001 - Redis down: serve without the budget, as the rate limits do
         log.warning("cost_budget.unavailable", error=type(exc).__name__)
         return None, None
+    if cache is not None and outcome.auth_epoch is not None and cache.observe(outcome.auth_epoch):
+        # Credentials changed somewhere since this process last looked: what this request resolved
+        # may be stale, so its fields resolve the caller again (from the database).
+        forget = getattr(context, "forget_actor", None)
+        if forget is not None:
+            forget()
+            context.credentials_refreshed = True
     if outcome.refused is not None and outcome.decision is not None:
         context.throttled = (outcome.decision.retry_after_seconds, outcome.refused.name)
         return None, [as_graphql_error(RateLimited("Too many requests"))]
