@@ -526,3 +526,44 @@ async def test_the_sync_command_polls_once_and_the_rollback_command_undoes(db_en
     finally:
         await conn.execute("DELETE FROM messages WHERE id = $1", new_id)
         await conn.close()
+
+
+async def test_an_assignee_who_is_no_member_of_the_conversations_account_is_not_kept(
+    db_engine, settings, chatwoot, tables
+):
+    """Chatwoot keeps `assignee_id` when an agent leaves an account; Parley's assignees are members
+    of the conversation's account, so such a conversation arrives unassigned (in both the SQL
+    transform and the reconciliation's), and the import still reconciles."""
+    import asyncpg
+
+    src = await asyncpg.connect(chatwoot.url)
+    try:
+        outsider = await src.fetchval(
+            "SELECT u.id FROM users u WHERE u.email IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM account_users a WHERE a.user_id = u.id)"
+            " AND NOT EXISTS (SELECT 1 FROM account_users a WHERE a.user_id = u.id AND a.account_id = 2)"
+            " ORDER BY u.id LIMIT 1"
+        )
+        conversation, was = (
+            await src.fetchrow("SELECT id, assignee_id FROM conversations WHERE account_id = 2 ORDER BY id LIMIT 1")
+        ).values()
+        assert outsider is not None and conversation is not None
+        await src.execute("UPDATE conversations SET assignee_id = $1 WHERE id = $2", outsider, conversation)
+        await tables.empty()
+        report = await importer(db_engine, settings, chatwoot).run()
+        assert report.reconciles, report.render()
+        assignee = await count(
+            db_engine,
+            "SELECT count(*) FROM conversations c JOIN import_id_map m ON m.target_id = c.id"
+            f" AND m.source_table = 'conversations' AND m.source_id = {int(conversation)} WHERE c.assignee_id IS NULL",
+        )
+        assert assignee == 1
+        # Nobody anywhere is assigned a conversation of an account they are no member of.
+        assert not await count(
+            db_engine,
+            "SELECT count(*) FROM conversations c WHERE c.assignee_id IS NOT NULL AND NOT EXISTS"
+            " (SELECT 1 FROM account_memberships a WHERE a.account_id = c.account_id AND a.user_id = c.assignee_id)",
+        )
+    finally:
+        await src.execute("UPDATE conversations SET assignee_id = $1 WHERE id = $2", was, conversation)
+        await src.close()

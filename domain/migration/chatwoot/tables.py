@@ -391,8 +391,9 @@ def conversation(r: Any, c: Context) -> dict[str, Any]:
         "contact_inbox_id": c.ref("contact_inboxes", r["contact_inbox_id"]),
         "status": CONVERSATION_STATUS.get(r["status"], "open"),
         "priority": PRIORITY.get(r["priority"]) if r["priority"] is not None else None,
-        # A deleted agent's conversations become unassigned.
-        "assignee_id": c.ref("users", r["assignee_id"]),
+        # A deleted agent's conversations become unassigned, and so do those of an agent who is no
+        # member of the conversation's account (Parley's assignees are always its members).
+        "assignee_id": _member(c, r["account_id"], c.ref("users", r["assignee_id"])),
         "team_id": c.ref("teams", r["team_id"]),
         "snoozed_until": ts(r["snoozed_until"]),
         "last_activity_at": ts(r["last_activity_at"]) or ts(r["created_at"]),
@@ -405,6 +406,30 @@ def conversation(r: Any, c: Context) -> dict[str, Any]:
         "created_at": ts(r["created_at"]),
         "updated_at": ts(r["updated_at"]),
     }
+
+
+def _member(c: Context, source_account: int | None, user_id: int | None) -> int | None:
+    """`user_id` when that Parley user is a member of the (mapped) account, else None."""
+    if user_id is None:
+        return None
+    return user_id if (c.ref("accounts", source_account), user_id) in c.extra["members"] else None
+
+
+async def _load_members(conn: Any, c: Context) -> None:
+    """The memberships of the users this batch refers to, as (account, user) pairs in `members`."""
+    from sqlalchemy import select
+
+    agents = set(c.refs.get("users", {}).values())
+    c.extra["members"] = set()
+    if agents:
+        found = await conn.execute(
+            select(AccountMembership.account_id, AccountMembership.user_id).where(AccountMembership.user_id.in_(agents))
+        )
+        c.extra["members"] = {(int(a), int(u)) for a, u in found}
+
+
+async def prepare_conversations(conn: Any, rows: list[Any], c: Context) -> None:
+    await _load_members(conn, c)
 
 
 async def prepare_messages(conn: Any, rows: list[Any], c: Context) -> None:
@@ -429,13 +454,7 @@ async def prepare_messages(conn: Any, rows: list[Any], c: Context) -> None:
                 )
             )
             mapped.update({int(s): int(t) for s, t in found})
-    agents = set(c.refs["users"].values())
-    c.extra["members"] = set()
-    if agents:
-        found = await conn.execute(
-            select(AccountMembership.account_id, AccountMembership.user_id).where(AccountMembership.user_id.in_(agents))
-        )
-        c.extra["members"] = {(int(a), int(u)) for a, u in found}
+    await _load_members(conn, c)
 
 
 def message(r: Any, c: Context) -> dict[str, Any]:
@@ -444,9 +463,7 @@ def message(r: Any, c: Context) -> dict[str, Any]:
     sender_id: int | None
     if kind == "User":
         # None: a deleted agent, or one who is no member of the account (in Parley, or not yet)
-        sender_id = c.ref("users", r["sender_id"])
-        member = (c.ref("accounts", r["account_id"]), sender_id) in c.extra["members"]
-        sender_type, sender_id = "user", sender_id if member else None
+        sender_type, sender_id = "user", _member(c, r["account_id"], c.ref("users", r["sender_id"]))
     elif kind == "Contact":
         sender_type = "contact"
         sender_id = c.ref("contacts", r["sender_id"]) or c.extra["conversation_contact"].get(conversation_id)
@@ -506,7 +523,7 @@ batch AS MATERIALIZED (
     ci.target_id AS contact_inbox_id,
     {sql_case("s.status", CONVERSATION_STATUS, "open")} AS status,
     {sql_case("s.priority", PRIORITY, None)} AS priority,
-    agent.target_id AS assignee_id, team.target_id AS team_id,
+    member.user_id AS assignee_id, team.target_id AS team_id,
     s.snoozed_until, coalesce(s.last_activity_at, s.created_at) AS last_activity_at, s.waiting_since,
     s.first_reply_created_at, s.agent_last_seen_at, s.contact_last_seen_at,
     {sql_object("s.additional_attributes")} AS additional_attributes,
@@ -518,6 +535,7 @@ batch AS MATERIALIZED (
   LEFT JOIN person ON person.source_id = s.contact_id
   LEFT JOIN ci ON ci.source_id = s.contact_inbox_id
   LEFT JOIN agent ON agent.source_id = s.assignee_id
+  LEFT JOIN account_memberships member ON member.account_id = acct.target_id AND member.user_id = agent.target_id
   LEFT JOIN team ON team.source_id = s.team_id),
 new AS MATERIALIZED (
   SELECT (CAST(:ids AS bigint[]))[row_number() OVER (ORDER BY b.row_id)] AS id, b.*
@@ -940,6 +958,7 @@ SPECS: list[Spec] = [
         },
         check=("display_id", "status", "contact_id", "assignee_id", "team_id"),
         ids={"contact_id": "contacts", "assignee_id": "users", "team_id": "teams"},
+        prepare=prepare_conversations,
         staged=CONVERSATION_STAGE,
     ),
     Spec(
