@@ -7,6 +7,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from starlette.applications import Starlette
@@ -312,7 +313,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         *public_api.routes(),  # the API channel's client API, /public/api/v1/inboxes/…
         *csat_pages.routes(),  # /survey/<token>: the CSAT survey an email links to
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
+    app = _Parley(routes=routes, lifespan=lifespan, max_body_size=settings.max_body_bytes)
+    app.socket_endpoint = graphql
     # Added first, so innermost: a refusal still carries CORS headers and a request id.
     app.add_middleware(LoadShedMiddleware, gate=gate, retry_after=settings.http_retry_after_seconds)
     app.add_middleware(
@@ -333,3 +335,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.gate = gate
     app.state.settings = settings
     return app
+
+
+class _Parley(Starlette):
+    """Starlette, with the GraphQL WebSocket endpoint reached past the HTTP-only middleware. CORS,
+    the widget's CORS, load shedding and the body limit pass WebSocket scopes through, but each one
+    an open socket passes keeps its frame (and the routing's and the exception middleware's) alive
+    for the socket's whole life: about 4 KB per subscribed socket. Sockets keep the request id
+    middleware (the id in their logs, the last-resort close) and, when traces are on, the tracing."""
+
+    socket_endpoint: Any = None
+
+    def build_middleware_stack(self) -> Any:
+        stack = super().build_middleware_stack()
+        endpoint = self.socket_endpoint
+        if endpoint is None:
+            return stack
+        sockets: Any = endpoint
+        for entry in self.user_middleware[::-1]:  # outermost last, as Starlette builds them
+            if entry.cls in _SOCKET_MIDDLEWARE:
+                sockets = entry.cls(sockets, *entry.args, **entry.kwargs)
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "websocket" and scope.get("path") == "/graphql":
+                await sockets(scope, receive, send)
+            else:
+                await stack(scope, receive, send)
+
+        return app
+
+
+_SOCKET_MIDDLEWARE = (RequestIdMiddleware, traces.TracingMiddleware)
