@@ -69,6 +69,7 @@ class Context:
     # Set when the request's limits round trip found the credentials' epoch moved (auth_cache.py): the
     # actor was forgotten and resolves again from the database.
     credentials_refreshed: bool = False
+    actor_from_cache: bool = False  # the actor came from the process's auth cache (not read now)
     # Sessions this request started (sign-in, sign-up, refresh): they count as having written, so
     # their first queries read from the primary (read_routing.py), marked when the request closes.
     written_sessions: list[str] = field(default_factory=list)
@@ -162,6 +163,7 @@ class Context:
     def forget_actor(self) -> None:
         self._actor = None
         self._actor_error = None
+        self.actor_from_cache = False
 
     async def _resolve_actor(self) -> Actor:
         from schema.core.ids import decode_id
@@ -201,6 +203,7 @@ class Context:
             claims = auth.access_claims(self.settings.secret_key, token)  # the signature, before anything
             key = ("access", claims.session_id, claims.user_id, claims.issued_at, account_id)
         actor = cache.get(key) if cache is not None else None
+        self.actor_from_cache = actor is not None
         if actor is None:
             generation = cache.generation if cache is not None else 0
             async with (self.services.read_sessions or self.services.sessions)() as session:

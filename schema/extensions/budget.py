@@ -46,9 +46,11 @@ async def charge(context: Any, caller: Caller, cost: int, window: int) -> tuple[
     except Exception as exc:  # noqa: BLE001 - Redis down: serve without the budget, as the rate limits do
         log.warning("cost_budget.unavailable", error=type(exc).__name__)
         return None, None
-    if cache is not None and outcome.auth_epoch is not None and cache.observe(outcome.auth_epoch):
-        # Credentials changed somewhere since this process last looked: what this request resolved
-        # may be stale, so its fields resolve the caller again (from the database).
+    moved = cache is not None and outcome.auth_epoch is not None and cache.observe(outcome.auth_epoch)
+    if moved and getattr(context, "actor_from_cache", False):
+        # Credentials changed somewhere since this process last looked and this request's caller came
+        # from the cache, so it may be stale: its fields resolve the caller again (from the database).
+        # A caller read from the database during this request is as fresh as the request.
         forget = getattr(context, "forget_actor", None)
         if forget is not None:
             forget()
