@@ -647,9 +647,13 @@ class ParleyGraphQL(GraphQL):
                 raise ConnectionRejectionError({"reason": exc.message, "code": exc.code.value}) from None
             finally:
                 await context.close()  # the socket lives long; do not hold a connection
-            if ws is not None and (actor.session_id is not None or actor.api_token_id is not None):
-                # One watcher and one presence beat for every socket of the process (resolvers.sockets).
-                from resolvers.sockets import registry_of
+            from resolvers.sockets import registry_of, socket_account
+
+            if ws is not None and (
+                actor.session_id is not None or actor.api_token_id is not None or socket_account(actor) is not None
+            ):
+                # One watcher and one presence beat for every socket of the process (resolvers.sockets);
+                # a widget visitor's socket is watched too, so its account's suspension closes it.
 
                 # An agent's socket keeps their presence; their chosen availability is read only
                 # when this socket is the one that brings them online (resolvers.sockets).

@@ -13,6 +13,7 @@ from domain.installation import service
 from domain.installation import settings as installation_settings
 from resolvers.context import Context
 from resolvers.mutations import mutate
+from resolvers.sockets import account_revocation
 from schema.accounts.types import AuditLogEntry
 from schema.core.errors import PayloadErrors
 from schema.core.ids import decode_id
@@ -68,6 +69,9 @@ async def _set_status(info: Ctx, input: t.InstallationAccountStatusInput, status
 
     async def work(session) -> t.InstallationAccountPayload:
         account = await service.set_status(session, actor, pk, status, input.reason, info.context.meta)
+        if status == AccountStatus.SUSPENDED:
+            # Open sockets of the account (agents, bots, widget visitors) close as the change commits.
+            info.context.revoked_session_ids.append(account_revocation(account.id))
         return t.InstallationAccountPayload(account=t.InstallationAccount.from_row(account), errors=[])
 
     return await mutate(info, _errors, work, lambda e: t.InstallationAccountPayload(account=None, errors=e))

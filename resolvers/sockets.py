@@ -1,7 +1,7 @@
 """The process's open sockets: one watcher and one presence beat for all of them, not a timer each.
 
 * Sessions: revocations arrive on the broadcast (SESSIONS_REVOKED_CHANNEL, one subscription per
-  process) and close the sockets of those sessions or memberships at once; an access token's expiry
+  process) and close the sockets of those sessions, memberships or (suspended) accounts at once; an access token's expiry
   is a timer handle on the loop; and every `ws_revalidate_seconds` all sockets are re-checked
   together (sessions, memberships, API tokens: one statement each) in case a broadcast was missed.
 * Presence: each agent socket holds an entry in the presence store; one beat renews all of them in
@@ -36,6 +36,20 @@ if TYPE_CHECKING:
 log = get_logger("parley.sockets")
 
 WS_CLOSE_UNAUTHORIZED = 4401
+
+
+def socket_account(actor: Actor) -> int | None:
+    """The account a socket belongs to: its member's or bot's, or a widget visitor's inbox's."""
+    if actor.account_id is not None:
+        return actor.account_id
+    return getattr(actor, "widget_account_id", None)
+
+
+def account_revocation(account_id: int) -> str:
+    """The revocation key that closes every socket of an account (agents, bots, widget visitors)."""
+    return f"account:{account_id}"
+
+
 WS_CLOSE_SERVICE_RESTART = 1012
 REVALIDATE_SECONDS = 30.0
 
@@ -74,6 +88,9 @@ class SocketRegistry:
             keys.append(actor.session_id)
         if actor.account_id is not None and actor.user_id is not None:
             keys.append(f"membership:{actor.account_id}:{actor.user_id}")
+        account_id = socket_account(actor)
+        if account_id is not None:
+            keys.append(account_revocation(account_id))  # the account suspended: every socket of it
         return keys
 
     def _ensure_started(self) -> None:
@@ -97,7 +114,8 @@ class SocketRegistry:
             except tokens.InvalidToken:
                 expires_in = 0
         entry = SocketEntry(ws, actor, present, issued_at)
-        watched = actor.session_id is not None or actor.api_token_id is not None
+        # Sessions and tokens are re-checked; a widget visitor's socket is keyed by its account only.
+        watched = actor.session_id is not None or actor.api_token_id is not None or socket_account(actor) is not None
         if watched:
             self.entries.add(entry)
             for key in self._keys(actor):

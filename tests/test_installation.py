@@ -289,3 +289,43 @@ async def test_sign_ups_follow_the_installation_setting(gql, smtp, server, setti
         {"signupEnabled": [False, True]},
         {"signupEnabled": [True, False]},
     ]
+
+
+async def test_suspension_closes_the_accounts_open_sockets_at_once(gql, smtp, server, other, settings):
+    """An agent's socket on another instance and a widget visitor's socket close with 4401 as the
+    suspension commits, not at the next periodic re-check (30 s); another account's socket stays."""
+    from tests.support.gql import SubscriptionSocket
+    from tests.test_widget import EVENTS, make_widget
+
+    root = await super_admin(gql, settings)
+    admin = await signup(gql, account="Sockets")
+    bystander = await signup(gql, account="Elsewhere")
+    widget = await make_widget(gql, admin)
+    visitor = await widget.visitor()
+    await visitor.send("hello")
+    pings = 'subscription { diagnosticsPings(topic: "x") { message } }'
+    agent_sock = SubscriptionSocket(other.ws_url, payload={"token": admin.access, "accountId": admin.account_id})
+    visitor_sock = SubscriptionSocket(server.ws_url, payload={"token": visitor.token})
+    bystander_sock = SubscriptionSocket(other.ws_url, payload={"token": bystander.access})
+    for sock, document in ((agent_sock, pings), (visitor_sock, EVENTS), (bystander_sock, pings)):
+        await sock.connect()
+        await sock.subscribe(document)
+    await asyncio.sleep(0.3)
+    try:
+        started = time.monotonic()
+        done = await gql.data(SUSPEND, {"a": admin.account_id, "r": "unpaid"}, headers=root.headers())
+        assert done["installationAccountSuspend"]["errors"] == []
+        for name, sock in (("agent", agent_sock), ("visitor", visitor_sock)):
+            with pytest.raises(Exception) as closed:
+                while True:
+                    await sock.receive(timeout=10)
+            assert getattr(closed.value, "rcvd", None) is not None and closed.value.rcvd.code == 4401, (
+                name,
+                closed.value,
+            )
+        assert time.monotonic() - started < 10  # well before the 30 s re-check
+        with pytest.raises(asyncio.TimeoutError):  # the other account's socket is still open, silent
+            await bystander_sock.receive(timeout=1)
+    finally:
+        for sock in (agent_sock, visitor_sock, bystander_sock):
+            await sock.close()
