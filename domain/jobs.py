@@ -106,12 +106,14 @@ async def delete_spent_one_time_tokens(session: AsyncSession, *, grace: timedelt
 
 
 async def prune_events(session: AsyncSession, *, days: int, batch: int = 5000) -> int:
-    """Relayed events (and finished outbox jobs) older than `days`; never what still waits for relay
-    or has still to run."""
+    """Relayed events (and finished outbox jobs, and automation runs: their events are gone, so no
+    retried job can need them to run a rule only once) older than `days`; never what still waits for
+    relay or has still to run."""
     if days <= 0:
         return 0
     cutoff = utcnow() - timedelta(days=days)
     removed = await housekeeping.delete_relayed_events_before(session, cutoff, batch)
+    removed += await housekeeping.delete_automation_runs_before(session, cutoff, batch)
     return removed + await housekeeping.delete_outbox_jobs_completed_before(session, cutoff, batch)
 
 

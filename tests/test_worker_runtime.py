@@ -356,7 +356,28 @@ async def test_expired_tokens_and_old_events_are_removed(gql, db_engine):
         hashes = set((await c.execute(text("SELECT token_hash FROM refresh_tokens"))).scalars())
         assert "hash-expired" not in hashes and "hash-fresh-revoked" in hashes
         assert set((await c.execute(text("SELECT token_hash FROM one_time_tokens"))).scalars()) == {"ott-2"}
-    assert await prune_event_log(sessions, days=30) == 1
+    async with db_engine.begin() as c:
+        rule = (
+            await c.execute(
+                text(
+                    "INSERT INTO automation_rules (account_id, name, description, event_name, conditions, actions,"
+                    " active, created_at, updated_at) VALUES (:a, 'r', '', 'message_created', '[]', '[]', true, :t, :t)"
+                    " RETURNING id"
+                ),
+                {"a": account_pk, "t": now},
+            )
+        ).scalar()
+        for event_id, created in ((1, now - timedelta(days=40)), (2, now - timedelta(days=2))):
+            await c.execute(
+                text(
+                    "INSERT INTO automation_runs (account_id, rule_id, event_id, outcome, actions_done, created_at)"
+                    " VALUES (:a, :r, :e, 'not_matched', '[]', :t)"
+                ),
+                {"a": account_pk, "r": rule, "e": event_id, "t": created},
+            )
+    assert await prune_event_log(sessions, days=30) == 2  # the old relayed event and the old automation run
     async with db_engine.connect() as c:
         left = set((await c.execute(text("SELECT position FROM events WHERE position >= 1000000"))).scalars())
+        runs = set((await c.execute(text("SELECT event_id FROM automation_runs"))).scalars())
     assert left == {1_000_001, 1_000_002}  # the unrelayed one stays, and the recent one
+    assert runs == {2}

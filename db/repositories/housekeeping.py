@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import (
+    AutomationRun,
     Event,
     IdempotencyKey,
     OneTimeToken,
@@ -57,6 +58,20 @@ async def delete_outbox_jobs_completed_before(session: AsyncSession, cutoff: dat
     if not ids:
         return 0
     return await execute_rowcount(session, delete(OutboxJob).where(OutboxJob.id.in_(list(ids))))
+
+
+async def delete_automation_runs_before(session: AsyncSession, cutoff: datetime, batch: int) -> int:
+    """Up to `batch` of the oldest automation runs, those recorded before `cutoff` (the oldest by id,
+    so each batch reads the primary key's start instead of scanning for old rows)."""
+    oldest = (
+        await session.execute(
+            select(AutomationRun.id, AutomationRun.created_at).order_by(AutomationRun.id).limit(batch)
+        )
+    ).all()
+    ids = [pk for pk, created_at in oldest if created_at < cutoff]
+    if not ids:
+        return 0
+    return await execute_rowcount(session, delete(AutomationRun).where(AutomationRun.id.in_(ids)))
 
 
 async def delete_idempotency_keys_expired_before(session: AsyncSession, now: datetime, batch: int) -> int:
