@@ -12,9 +12,11 @@ correct, only busier."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from infra.logs import get_logger
 
@@ -71,3 +73,51 @@ class RecentWrites:
         except Exception as exc:  # noqa: BLE001 - unknown: the primary is never wrong
             log.warning("read_routing.check_failed", error=type(exc).__name__)
             return True
+
+
+class ReplicaHealth:
+    """Whether the read replica answers: probed every `interval` seconds (`SELECT 1`, a short
+    timeout) in a task of its own. While it does not, query operations read from the primary
+    (`Context._read_sessions`) and /readyz reports the replica degraded; requests that reached a
+    replica that died since the last probe (at most `interval` seconds) fail as they would without
+    the probe."""
+
+    def __init__(self, engine: Any, *, interval: float = 2.0, timeout: float = 1.0) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.timeout = timeout
+        self.healthy = True
+        self.problem: str | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def probe(self) -> bool:
+        from sqlalchemy import text
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure: read from the primary until it answers
+            if self.healthy:
+                log.warning("read_routing.replica_unavailable", error=type(exc).__name__)
+            self.healthy, self.problem = False, f"unavailable ({type(exc).__name__})"
+            return False
+        if not self.healthy:
+            log.info("read_routing.replica_back")
+        self.healthy, self.problem = True, None
+        return True
+
+    def start(self) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(self.interval)
+                await self.probe()
+
+        self._task = asyncio.get_running_loop().create_task(loop(), name="replica-health")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

@@ -43,6 +43,7 @@ class Services:
     replica_engine: AsyncEngine | None = None
     replica_sessions: async_sessionmaker[AsyncSession] | None = None
     recent_writes: Any = None  # infra.read_routing.RecentWrites
+    replica_health: Any = None  # infra.read_routing.ReplicaHealth: while the replica is down, reads go to the primary
     auth_cache: Any = None  # domain.accounts.auth_cache.AuthCache: resolved credentials of this process
     hub: Any = None  # resolvers.hub.EventHub: the process's real-time feeds
     sockets: Any = None  # parley.sockets.SocketRegistry: session watch and presence beat of open sockets

@@ -186,7 +186,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.auth_cache_max_age_seconds > 0:
             await services.auth_cache.start()
         if settings.uses_read_replica:
-            from infra.read_routing import RecentWrites
+            from infra.read_routing import RecentWrites, ReplicaHealth
 
             services.replica_engine = create_engine(
                 settings.database_read_url,
@@ -196,6 +196,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             services.replica_sessions = create_read_session_factory(services.replica_engine)
             services.recent_writes = RecentWrites(settings.database_read_your_writes_seconds, redis)
+            services.replica_health = ReplicaHealth(services.replica_engine)
+            await services.replica_health.probe()
+            services.replica_health.start()
         holder["services"] = services
         app.state.services = services
         app.state.broker = services.broker = configure_broker(settings)
@@ -242,6 +245,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+            if services.replica_health is not None:
+                await services.replica_health.stop()
             if services.replica_engine is not None:
                 await services.replica_engine.dispose()
             traces.stop()
@@ -295,6 +300,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             results["worker"] = problem or "ok"
             if problem:
                 degraded.append("worker")
+        if services.replica_health is not None:
+            # A replica that does not answer degrades readiness: the primary serves its reads meanwhile.
+            results["database_replica"] = services.replica_health.problem or "ok"
+            if not services.replica_health.healthy:
+                degraded.append("database_replica")
         status = "unavailable" if failed else "degraded" if degraded else "ok"
         body = {"status": status, "failed": failed, "degraded": degraded, "checks": results, "load": load}
         body["mail"] = await _mail_status(services)

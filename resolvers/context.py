@@ -106,6 +106,9 @@ class Context:
         services = self.services
         if services.replica_sessions is None:
             return services.read_sessions
+        health = services.replica_health
+        if health is not None and not health.healthy:
+            return services.read_sessions  # the replica does not answer: the primary serves the reads
         from domain.accounts.tokens import is_widget_token
 
         token = self.credential.token

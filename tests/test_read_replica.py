@@ -210,3 +210,43 @@ def test_the_read_url_is_postgresql_and_unused_beside_sqlite():
         Settings(database_read_url="sqlite:///x.db")
     assert not Settings(database_url="", database_read_url="postgresql+asyncpg://r@replica/parley").uses_read_replica
     assert not Settings(database_url="postgresql+asyncpg://p@primary/parley").uses_read_replica
+
+
+async def test_a_replica_that_stops_answering_degrades_readiness_and_the_primary_serves_reads(
+    replicated: Replicated,
+):
+    """Kept last: it stops the standby (and starts it again)."""
+    server = replicated.servers[0]
+    gql = GraphQLHTTP(server.url)
+
+    async def readiness() -> dict:
+        return (await gql.client.get("/readyz")).json()
+
+    async def until(predicate, timeout: float = 20) -> dict:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            body = await readiness()
+            if predicate(body):
+                return body
+            assert asyncio.get_running_loop().time() < deadline, body
+            await asyncio.sleep(0.2)
+
+    try:
+        member = await signup(gql, account="Fallback")
+        assert (await readiness())["checks"]["database_replica"] == "ok"
+        replicated.replica.stop()
+        body = await until(lambda b: "database_replica" in b["degraded"])
+        assert body["checks"]["database_replica"].startswith("unavailable") and body["failed"] == []
+        await asyncio.sleep(WINDOW + 0.5)  # past the sign-up's read-your-writes window: reads go to the replica
+        # Query operations still answer (gql.data refuses errors), from the primary: the replica
+        # refuses connections.
+        assert (await gql.data(CONVERSATIONS, headers=member.headers()))["conversations"]["edges"] == []
+        found = await gql.data(CONTACTS, headers=member.headers())
+        assert found["contacts"]["edges"] == []
+    finally:
+        replicated.replica.start()
+        replicated.replica.wait_replayed(replicated.primary)
+        try:
+            await until(lambda b: b["checks"].get("database_replica") == "ok")
+        finally:
+            await gql.aclose()
