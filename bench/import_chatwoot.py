@@ -155,7 +155,7 @@ async def indexed_baseline(target: str) -> tuple[int, float]:
         plans = []
         for table in COPIED:
             writable = await src.fetchval(
-                "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute "
+                "SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute "
                 "WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''",
                 table,
             )
@@ -163,10 +163,10 @@ async def indexed_baseline(target: str) -> tuple[int, float]:
             await dst.execute(f'CREATE TABLE "floor_{table}" (LIKE "{table}" INCLUDING ALL)')
             plans.append((table, writable))
         started = time.perf_counter()
-        for table, writable in plans:
-            columns = [c.strip().strip('"') for c in writable.split(",")]
-            query = f'SELECT {writable} FROM "{table}" ORDER BY id'
-            rows += await _pipe(src, dst, query, f"floor_{table}", columns)
+        for table, columns in plans:
+            listed = ", ".join('"' + c + '"' for c in columns)
+            query = f'SELECT {listed} FROM "{table}" ORDER BY id'
+            rows += await _pipe(src, dst, query, f"floor_{table}", list(columns))
         elapsed = time.perf_counter() - started
         for table in COPIED:
             await dst.execute(f'DROP TABLE IF EXISTS "floor_{table}"')

@@ -647,14 +647,10 @@ class ParleyGraphQL(GraphQL):
                 raise ConnectionRejectionError({"reason": exc.message, "code": exc.code.value}) from None
             finally:
                 await context.close()  # the socket lives long; do not hold a connection
-            from resolvers.sockets import registry_of, socket_account
+            from resolvers.sockets import registry_of, watched
 
-            if ws is not None and (
-                actor.session_id is not None or actor.api_token_id is not None or socket_account(actor) is not None
-            ):
-                # One watcher and one presence beat for every socket of the process (resolvers.sockets);
-                # a widget visitor's socket is watched too, so its account's suspension closes it.
-
+            if ws is not None and watched(actor):
+                # One watcher and one presence beat for every socket of the process (resolvers.sockets).
                 # An agent's socket keeps their presence; their chosen availability is read only
                 # when this socket is the one that brings them online (resolvers.sockets).
                 present = actor.kind == ActorKind.user and actor.is_member

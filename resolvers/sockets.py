@@ -1,8 +1,8 @@
 """The process's open sockets: one watcher and one presence beat for all of them, not a timer each.
 
 * Sessions: revocations arrive on the broadcast (SESSIONS_REVOKED_CHANNEL, one subscription per
-  process) and close the sockets of those sessions, memberships or (suspended) accounts at once; an access token's expiry
-  is a timer handle on the loop; and every `ws_revalidate_seconds` all sockets are re-checked
+  process) and close the sockets of those sessions, memberships or (suspended) accounts at once;
+  an access token's expiry is a timer handle on the loop; and every `ws_revalidate_seconds` all sockets are re-checked
   together (sessions, memberships, API tokens: one statement each) in case a broadcast was missed.
 * Presence: each agent socket holds an entry in the presence store; one beat renews all of them in
   one Redis pipeline. The first socket of an agent announces them online, the last one offline.
@@ -38,6 +38,10 @@ log = get_logger("parley.sockets")
 WS_CLOSE_UNAUTHORIZED = 4401
 
 
+WS_CLOSE_SERVICE_RESTART = 1012
+REVALIDATE_SECONDS = 30.0
+
+
 def socket_account(actor: Actor) -> int | None:
     """The account a socket belongs to: its member's or bot's, or a widget visitor's inbox's."""
     if actor.account_id is not None:
@@ -50,8 +54,10 @@ def account_revocation(account_id: int) -> str:
     return f"account:{account_id}"
 
 
-WS_CLOSE_SERVICE_RESTART = 1012
-REVALIDATE_SECONDS = 30.0
+def watched(actor: Actor) -> bool:
+    """Whether the registry watches this caller's sockets: sessions and tokens are re-checked, and
+    every socket of an account (a widget visitor's too) closes with its account's suspension."""
+    return actor.session_id is not None or actor.api_token_id is not None or socket_account(actor) is not None
 
 
 class SocketEntry:
@@ -114,9 +120,8 @@ class SocketRegistry:
             except tokens.InvalidToken:
                 expires_in = 0
         entry = SocketEntry(ws, actor, present, issued_at)
-        # Sessions and tokens are re-checked; a widget visitor's socket is keyed by its account only.
-        watched = actor.session_id is not None or actor.api_token_id is not None or socket_account(actor) is not None
-        if watched:
+        is_watched = watched(actor)
+        if is_watched:
             self.entries.add(entry)
             for key in self._keys(actor):
                 self._by_key[key].add(entry)
@@ -125,7 +130,7 @@ class SocketRegistry:
                     expires_in, self.close, entry, WS_CLOSE_UNAUTHORIZED, "access token expired"
                 )
         if entry.presence_id is not None:
-            if not watched:
+            if not is_watched:
                 self.entries.add(entry)
             await self._arrive(entry)
         return entry

@@ -9,13 +9,14 @@ commits, the relay publishes on `AUTH_CHANGED_CHANNEL` and every process forgets
 (changes to these rows are rare, so forgetting all of it is cheap and leaves no case out).
 
 Never stale for long, and not at all where the request reaches Redis:
-- before publishing, the relay increments a counter in Redis (`AUTH_EPOCH_KEY`, domain/events/channels.py), which every request
-  reads in the round trip of its rate limits and cost budget (infra/ratelimit.py `check_limits`); a
-  request that finds the counter moved since this process last saw it empties the cache and resolves
-  its credential again from the database, so the next request anywhere after the writer's response
-  sees the change even before the announcement arrives (pub/sub after the commit takes
-  milliseconds). A request with neither limits nor a budget (both turned off) has no such round
-  trip and relies on the announcement;
+- before publishing, the relay increments a counter in Redis (`AUTH_EPOCH_KEY`,
+  domain/events/channels.py), which every request reads in the round trip of its rate limits and
+  cost budget (infra/ratelimit.py `check_limits`); a request that finds the counter moved since
+  this process last saw it empties the cache and, when its caller came from the cache, resolves it
+  again from the database, so the next request anywhere after the writer's response sees the change
+  even before the announcement arrives (pub/sub after the commit takes milliseconds). A request
+  with neither limits nor a budget (both turned off) has no such round trip and relies on the
+  announcement;
 - the cache is used only while the broadcast's subscription is connected; a lost connection (or a
   reconnect: messages published meanwhile never arrived) empties it, and until the subscription is
   back every request reads the database;

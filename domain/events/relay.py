@@ -232,12 +232,13 @@ class Relay:
                     await session.commit()  # nothing to commit on PostgreSQL; on SQLite, the transaction
         except Exception:  # the sweepers relay it later
             log.warning("relay.after_commit_failed", exc_info=True)
-        if (work.auth_changed or work.revoked_session_ids) and self.redis is not None:
+        auth_changed = bool(work.auth_changed or work.revoked_session_ids)
+        if auth_changed and self.redis is not None:
             try:
                 await self.redis.incr(AUTH_EPOCH_KEY)
             except Exception as exc:  # noqa: BLE001 - the announcement and the caches' max age remain
                 log.warning("auth.epoch_failed", error=type(exc).__name__)
-        if (work.auth_changed or work.revoked_session_ids) and self.publisher is not None:
+        if auth_changed and self.publisher is not None:
             try:
                 # Before the sockets hear of it: the next request anywhere authenticates afresh.
                 await self.publisher.publish(AUTH_CHANGED_CHANNEL, "1")

@@ -787,8 +787,8 @@ class Importer:
             first = f"stage AS MATERIALIZED (SELECT * FROM pg_temp.{stage} s{done_filter if redo else ''})"
             return f"WITH {first},\n{statement}"
 
-        # Batches run on `lanes` connections at once (the database's work per batch — indexes, id map, look-ups — is most of an import's time). Ids are
-        # drawn in batch order before a batch starts, and the checkpoint only moves over the batches
+        # Batches run on `lanes` connections at once (the database's work per batch — indexes, id
+        # map, look-ups — is most of an import's time). Ids are drawn in batch order before a batch starts, and the checkpoint only moves over the batches
         # that are all committed, so a restart redoes (and skips, through the id map) any batch that
         # had committed past a slower one.
         lanes = self._lanes()

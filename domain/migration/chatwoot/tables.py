@@ -415,8 +415,9 @@ def _member(c: Context, source_account: int | None, user_id: int | None) -> int 
     return user_id if (c.ref("accounts", source_account), user_id) in c.extra["members"] else None
 
 
-async def _load_members(conn: Any, c: Context) -> None:
-    """The memberships of the users this batch refers to, as (account, user) pairs in `members`."""
+async def prepare_conversations(conn: Any, rows: list[Any], c: Context) -> None:
+    """The memberships of the users this batch refers to, as (account, user) pairs in `members`
+    (an assignee or a sender is kept only as a member of the row's account)."""
     from sqlalchemy import select
 
     agents = set(c.refs.get("users", {}).values())
@@ -426,10 +427,6 @@ async def _load_members(conn: Any, c: Context) -> None:
             select(AccountMembership.account_id, AccountMembership.user_id).where(AccountMembership.user_id.in_(agents))
         )
         c.extra["members"] = {(int(a), int(u)) for a, u in found}
-
-
-async def prepare_conversations(conn: Any, rows: list[Any], c: Context) -> None:
-    await _load_members(conn, c)
 
 
 async def prepare_messages(conn: Any, rows: list[Any], c: Context) -> None:
@@ -454,7 +451,7 @@ async def prepare_messages(conn: Any, rows: list[Any], c: Context) -> None:
                 )
             )
             mapped.update({int(s): int(t) for s, t in found})
-    await _load_members(conn, c)
+    await prepare_conversations(conn, rows, c)
 
 
 def message(r: Any, c: Context) -> dict[str, Any]:
