@@ -209,7 +209,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if not settings.uses_redis:
                 runtime.use_local_publisher(asyncio.get_running_loop(), broadcast.publish)
                 runtime.use_local_presence(services.presence)
-            app.state.previous_resources = runtime.init_resources(settings, app.state.broker)
+            app.state.resources = runtime.init_resources(settings, app.state.broker)
             worker = dramatiq.Worker(
                 app.state.broker, worker_threads=settings.worker_threads, worker_timeout=settings.worker_idle_poll_ms
             )
@@ -234,7 +234,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await asyncio.to_thread(app.state.worker.stop)
                 runtime.use_local_publisher(None, None)
                 runtime.use_local_presence(None)
-                runtime.restore_resources(app.state.previous_resources)
+                runtime.restore_resources(app.state.resources)
             # Sockets still open are told to resume elsewhere (1012), their streams end.
             if services.sockets is not None:
                 await services.sockets.shutdown()

@@ -115,17 +115,27 @@ def use_local_presence(presence: Any) -> None:
     _local_presence = presence
 
 
-def init_resources(settings: Settings | None = None, broker: Any = None) -> Resources | None:
-    """Make these settings' resources the ones jobs use; returns the previous ones (an app that
-    stops puts them back, so another app's in-process worker in the same process keeps its own)."""
-    global _resources
-    previous, _resources = _resources, Resources(settings or get_settings(), broker)
-    return previous
+# Every app's resources while it runs, newest last: apps of one process (tests start several) may
+# stop in any order, and the jobs keep the resources of the newest app still running.
+_registered: list[Resources] = []
 
 
-def restore_resources(previous: Resources | None) -> None:
+def init_resources(settings: Settings | None = None, broker: Any = None) -> Resources:
+    """Make these settings' resources the ones jobs use, until `restore_resources` is given them back
+    (an app that stops: the newest other app still running gets its own back, whatever the order
+    the apps stop in)."""
     global _resources
-    _resources = previous
+    _resources = Resources(settings or get_settings(), broker)
+    _registered.append(_resources)
+    return _resources
+
+
+def restore_resources(mine: Resources | None) -> None:
+    global _resources
+    if mine in _registered:
+        _registered.remove(mine)
+    if _resources is mine or mine is None:
+        _resources = _registered[-1] if _registered else None
 
 
 def resources() -> Resources:
