@@ -327,8 +327,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.socket_endpoint = graphql
     # Added first, so innermost: a refusal still carries CORS headers and a request id.
     app.add_middleware(LoadShedMiddleware, gate=gate, retry_after=settings.http_retry_after_seconds)
-    app.add_middleware(
-        CORSMiddleware,
+    cors = dict(
         allow_origins=[o.rstrip("/") for o in (*settings.dashboard_origins, *settings.cors_origins)],
         allow_credentials=True,
         allow_methods=["GET", "POST"],
@@ -336,9 +335,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         expose_headers=["X-Request-ID", "Retry-After"],
         max_age=600,
     )
-    app.add_middleware(
-        widget_pages.WidgetCORSMiddleware, configured=[*settings.dashboard_origins, *settings.cors_origins]
-    )
+    app.add_middleware(CORSMiddleware, **cors)
+    configured = [*settings.dashboard_origins, *settings.cors_origins]
+    app.add_middleware(widget_pages.WidgetCORSMiddleware, configured=configured)
+    from parley.fast_http import FastHTTP
+
+    app.fast_http = FastHTTP(graphql, gate=gate, cors=cors, configured=configured, max_body=settings.max_body_bytes)
     if settings.otel_endpoint:
         app.add_middleware(traces.TracingMiddleware)
     app.add_middleware(RequestIdMiddleware)
@@ -352,9 +354,12 @@ class _Parley(Starlette):
     the widget's CORS, load shedding and the body limit pass WebSocket scopes through, but each one
     an open socket passes keeps its frame (and the routing's and the exception middleware's) alive
     for the socket's whole life: about 4 KB per subscribed socket. Sockets keep the request id
-    middleware (the id in their logs, the last-resort close) and, when traces are on, the tracing."""
+    middleware (the id in their logs, the last-resort close) and, when traces are on, the tracing.
+    A `POST /graphql` is first offered to the fast lane's HTTP front (parley/fast_http.py), which
+    hands what it does not answer to the whole stack."""
 
     socket_endpoint: Any = None
+    fast_http: Any = None
 
     def build_middleware_stack(self) -> Any:
         stack = super().build_middleware_stack()
@@ -366,8 +371,13 @@ class _Parley(Starlette):
             if entry.cls in _SOCKET_MIDDLEWARE:
                 sockets = entry.cls(sockets, *entry.args, **entry.kwargs)
 
+        lane = self.fast_http
+
         async def app(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] == "websocket" and scope.get("path") == "/graphql":
+            kind = scope["type"]
+            if kind == "http" and lane is not None and scope["method"] == "POST" and scope["path"] == "/graphql":
+                await lane(scope, receive, send, stack)
+            elif kind == "websocket" and scope.get("path") == "/graphql":
                 await sockets(scope, receive, send)
             else:
                 await stack(scope, receive, send)

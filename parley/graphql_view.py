@@ -307,11 +307,7 @@ class ParleyGraphQL(GraphQL):
             try:
                 response = await self.run(request)
             except Throttled as exc:
-                metrics.rate_limit_refusals_total.labels(exc.limit).inc()
-                body = _error_body(
-                    str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError", retryAfter=exc.retry_after, limit=exc.limit
-                )
-                response = self._json(body, 429, media, {"Retry-After": str(exc.retry_after)})
+                response = self.throttled_response(exc, media)
             except HTTPException as exc:
                 code, name = _HTTP_ERROR_CODES.get(exc.status_code, (ErrorCode.BAD_USER_INPUT, "BadRequestError"))
                 headers = (
@@ -325,6 +321,13 @@ class ParleyGraphQL(GraphQL):
             release = scope.pop("parley.stream_slot", None)
             if release is not None:
                 release()  # a stream over HTTP ended, however it ended
+
+    def throttled_response(self, exc: Throttled, media: str) -> Response:
+        metrics.rate_limit_refusals_total.labels(exc.limit).inc()
+        body = _error_body(
+            str(exc), ErrorCode.RATE_LIMITED, 429, "RateLimitError", retryAfter=exc.retry_after, limit=exc.limit
+        )
+        return self._json(body, 429, media, {"Retry-After": str(exc.retry_after)})
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A socket with a message-rate limit (closed with 4429 past it); when it ends, however it

@@ -1,8 +1,9 @@
 """`parley serve` with counters, for the benchmark's SQL and Redis columns: every statement the
-engines send (cursor executions), transactions begun and ended, connection checkouts (each one pings
-the server first) and Redis round trips (a pipeline is one) are counted in the process; on SIGUSR1
-the counts are written to the file named by BENCH_SQL_COUNTS. Nothing else differs from
-`python -m parley.cli serve`; the counters cost a few function calls per statement.
+engines send (cursor executions, and the fast lane's, sent straight on asyncpg), transactions begun
+and ended, connection checkouts (each one pings the server first) and Redis round trips (a pipeline
+is one) are counted in the process; on SIGUSR1 the counts are written to the file named by
+BENCH_SQL_COUNTS. Nothing else differs from `python -m parley.cli serve`; the counters cost a few
+function calls per statement.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def install() -> None:
             COUNTS["checkout"] += 1
 
     event.listen(Engine, "before_cursor_execute", bump("statements"))
+    from parley import fast_lane
+
+    fast_lane.statement_observers.append(bump("statements"))  # the lane's, sent past SQLAlchemy
     event.listen(Engine, "begin", sent("begin"))
     event.listen(Engine, "commit", sent("commit"))
     event.listen(Engine, "rollback", sent("rollback"))

@@ -1,0 +1,177 @@
+"""The fast lane's HTTP front (parley/fast_http.py) against the whole middleware stack: the same
+requests with the front on and off must get the same status, headers and body, whether the front
+answers them or hands them on; and the front must take the requests it is for."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bench.product.scenarios import DASHBOARD
+from resolvers.context import ACCESS_COOKIE
+from tests.conftest import make_settings
+from tests.support.desk import build_desk
+from tests.support.gql import GraphQLHTTP
+from tests.support.server import LiveServer
+from tests.test_fast_reads import seed
+from tests.test_query_counts import count_statements
+
+DESK_ORIGIN = "https://desk.example"
+VARIABLES = {"status": "OPEN", "first": 25}
+VOLATILE = {"x-request-id", "date", "server", "content-length"}  # the budget left changes the length
+
+
+@pytest.fixture
+async def live(tmp_path, smtp_server) -> AsyncIterator[LiveServer]:
+    settings = make_settings(
+        tmp_path,
+        cors_origins=[DESK_ORIGIN],
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
+    )
+    with LiveServer(settings) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def front(server: LiveServer, on: bool):
+    lane = server.app.fast_http
+    before = lane.enabled
+    lane.enabled = on
+    try:
+        yield lane
+    finally:
+        lane.enabled = before
+
+
+async def both(server: LiveServer, client: GraphQLHTTP, **request) -> tuple[object, object, int]:
+    """(answer with the front, answer without it, requests the front answered) for one request."""
+    answers = []
+    with front(server, True) as lane:
+        served = lane.served
+        answers.append(shape(await client.client.post("/graphql", **request)))
+        taken = lane.served - served
+    with front(server, False):
+        answers.append(shape(await client.client.post("/graphql", **request)))
+    return answers[0], answers[1], taken
+
+
+def shape(response) -> tuple:
+    if "content-length" in response.headers:  # a stream (SSE) has none
+        assert int(response.headers["content-length"]) == len(response.content)
+    headers = sorted((k, v) for k, v in response.headers.items() if k not in VOLATILE)
+    kind = response.headers.get("content-type", "")
+    body = response.json() if response.content and "json" in kind else re.sub(r'"budget":{[^}]*}', "", response.text)
+    if isinstance(body, dict) and isinstance(body.get("extensions"), dict):
+        body["extensions"].get("cost", {}).pop("budget", None)  # what is left of the hour's budget
+    return response.status_code, headers, body, bool(response.headers.get("x-request-id"))
+
+
+async def test_the_front_answers_as_the_whole_stack(live, smtp):
+    client = GraphQLHTTP(live.url)
+    try:
+        desk = await build_desk(client, smtp)
+        await seed(client, smtp, desk)
+        auth = desk.agent.headers()
+        json = {"query": DASHBOARD, "variables": VARIABLES, "operationName": "Dashboard"}
+        await client.client.post("/graphql", json=json, headers=auth)  # the caller and the plan are known
+
+        taken_cases = {
+            "bearer": dict(json=json, headers=auth),
+            "listed origin": dict(json=json, headers={**auth, "Origin": DESK_ORIGIN}),
+            "request id": dict(json=json, headers={**auth, "X-Request-ID": "abc-123"}),
+            "graphql-response media": dict(json=json, headers={**auth, "Accept": "application/graphql-response+json"}),
+        }
+        for name, request in taken_cases.items():
+            with_front, without, taken = await both(live, client, **request)
+            assert taken == 1, name
+            assert with_front == without, name
+            assert with_front[0] == 200 and len(with_front[2]["data"]["conversations"]["nodes"]) == 5, name
+        # The request id given is the one answered with, on both ways.
+        with front(live, True):
+            echoed = await client.client.post("/graphql", json=json, headers={**auth, "X-Request-ID": "abc-123"})
+        assert echoed.headers["x-request-id"] == "abc-123"
+        listed = taken_cases["listed origin"]
+        with front(live, True):
+            cors = await client.client.post("/graphql", **listed)
+        assert cors.headers["access-control-allow-origin"] == DESK_ORIGIN
+        assert cors.headers["access-control-allow-credentials"] == "true"
+
+        handed_on = {
+            "unlisted origin": dict(json=json, headers={**auth, "Origin": "https://evil.example"}),
+            "no credentials": dict(json=json),
+            "a batch": dict(json=[json, json], headers=auth),
+            "not JSON": dict(content=b"{nope", headers={**auth, "Content-Type": "application/json"}),
+            "another media type": dict(content=b"{}", headers={**auth, "Content-Type": "text/plain"}),
+            "refused Accept": dict(json=json, headers={**auth, "Accept": "text/html"}),
+            "a stream": dict(json=json, headers={**auth, "Accept": "text/event-stream"}),
+            "over the body limit": dict(
+                json={**json, "variables": {**VARIABLES, "pad": "x" * (live.settings.max_body_bytes + 10)}},
+                headers=auth,
+            ),
+            "a mutation": dict(json={"query": "mutation { __typename }"}, headers=auth),
+            "bad variables": dict(json={**json, "variables": {"status": "NOPE", "first": 25}}, headers=auth),
+            "a bad token": dict(json=json, headers={**auth, "Authorization": "Bearer nope"}),
+            "a cookie without the CSRF header": dict(
+                json=json, headers={"Cookie": f"{ACCESS_COOKIE}={desk.agent.access}"}
+            ),
+        }
+        for name, request in handed_on.items():
+            with_front, without, taken = await both(live, client, **request)
+            assert taken == 0, name
+            assert with_front == without, name
+        # A persisted query by its hash takes the front too.
+        pq = {"persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(DASHBOARD.encode()).hexdigest()}}
+        registered = await client.client.post(
+            "/graphql", json={"query": DASHBOARD, "variables": VARIABLES, "extensions": pq}, headers=auth
+        )
+        assert registered.status_code == 200
+        with_front, without, taken = await both(
+            live, client, json={"variables": VARIABLES, "extensions": pq}, headers=auth
+        )
+        assert taken == 1 and with_front == without
+    finally:
+        await client.aclose()
+
+
+async def test_the_front_sends_one_statement_and_refuses_over_the_rate_limit(live, smtp):
+    client = GraphQLHTTP(live.url)
+    try:
+        desk = await build_desk(client, smtp)
+        await seed(client, smtp, desk)
+        auth = desk.agent.headers()
+        json = {"query": DASHBOARD, "variables": VARIABLES}
+        await client.client.post("/graphql", json=json, headers=auth)
+        engine = live.app.state.services.engine
+        with front(live, True) as lane, count_statements(engine) as sent:
+            served = lane.served
+            answer = await client.client.post("/graphql", json=json, headers=auth)
+            assert answer.status_code == 200 and lane.served == served + 1
+        assert len(sent) == 1 and "json_build_object" in sent[0], sent
+
+        settings = live.app.state.services.settings
+        before = settings.rate_limit_authenticated_per_minute
+        settings.rate_limit_authenticated_per_minute = 3
+        try:
+            refusals = []
+            for on in (True, False):
+                with front(live, on) as lane:
+                    served = lane.served
+                    statuses = []
+                    for _ in range(5):
+                        resp = await client.client.post("/graphql", json=json, headers=auth)
+                        statuses.append(resp.status_code)
+                    assert statuses[-1] == 429 and int(resp.headers["retry-after"]) > 0, statuses
+                    assert lane.served - served == (5 if on else 0)  # the front answers its refusals too
+                    error = resp.json()["errors"][0]
+                    refusals.append((error["message"].split(";")[0], error["extensions"]["code"], sorted(resp.headers)))
+            assert refusals[0] == refusals[1] and refusals[0][1] == "RATE_LIMITED"
+        finally:
+            settings.rate_limit_authenticated_per_minute = before
+    finally:
+        await client.aclose()
