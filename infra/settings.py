@@ -92,6 +92,15 @@ class Settings(BaseSettings):
         description="Serve read documents the compiled read path maps (conversation lists and one conversation) "
         "with one SQL statement that builds the JSON; off: every document runs through field resolvers",
     )
+    fast_reads_concurrency: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        description="Requests the fast read path (parley/fast_http.py) works on at once in one process; more wait "
+        "their turn in order. Each is a millisecond or so of this process's CPU around one statement: a few at a "
+        "time keep the process and the database busy, more only interleave on one event loop and lengthen the "
+        "slowest answers",
+    )
     redis_max_connections: int = Field(
         64, ge=1, le=10_000, description="Redis connections per process; beyond this a caller waits (see the timeout)"
     )
@@ -211,7 +220,11 @@ class Settings(BaseSettings):
         20, description="Concurrent subscriptions over HTTP (SSE, multipart) one caller may hold on one API process"
     )
     http_max_concurrency: int = Field(
-        32, ge=1, le=10_000, description="GraphQL requests one API process works on at once; more wait in a short queue"
+        20,
+        ge=1,
+        le=10_000,
+        description="GraphQL requests one API process works on at once; more wait in a short queue. Keep it at most "
+        "PARLEY_DATABASE_POOL_SIZE: requests beyond the pooled connections open and close an overflow one each",
     )
     http_queue_size: int = Field(
         64,

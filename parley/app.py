@@ -340,7 +340,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.add_middleware(widget_pages.WidgetCORSMiddleware, configured=configured)
     from parley.fast_http import FastHTTP
 
-    app.fast_http = FastHTTP(graphql, gate=gate, cors=cors, configured=configured, max_body=settings.max_body_bytes)
+    app.fast_http = FastHTTP(
+        graphql,
+        gate=gate,
+        cors=cors,
+        configured=configured,
+        max_body=settings.max_body_bytes,
+        turns=settings.fast_reads_concurrency,
+    )
     if settings.otel_endpoint:
         app.add_middleware(traces.TracingMiddleware)
     app.add_middleware(RequestIdMiddleware)
