@@ -122,8 +122,7 @@ class FastHTTP:
                 rid = value.decode("latin-1")
         if not credentials or content_type is None or length > self.max_body:
             return None
-        media, params = parse_content_type(content_type.decode("latin-1"))
-        if media != JSON or params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        if not _json_body(content_type):
             return None
         if negotiate(accept) is None or self.view._get_stream_transport_from_headers({"accept": accept or ""}):
             return None
@@ -158,6 +157,12 @@ class FastHTTP:
         if result is None:
             return None
         view._observe(context, request_data, result, started)
+        if not result.errors and type(result.data) is fast_lane.RawData and not sub.headers.raw:
+            # What create_response makes of a compiled answer to a POST, without the Response object.
+            media = (sub.parley.media or JSON).encode()  # type: ignore[attr-defined]
+            body = fast_lane.encode({"data": result.data, "extensions": result.extensions})
+            if body is not None:
+                return _Answer(body, media + b"; charset=utf-8")
         return view.create_response(await view.process_result(request, result), sub)
 
     async def _send(
@@ -176,6 +181,39 @@ class FastHTTP:
             await send(message)
 
         await response(scope, receive, send_out)
+
+
+_JSON_TYPES: dict[bytes, bool] = {}
+
+
+def _json_body(content_type: bytes) -> bool:
+    """Whether a Content-Type is the view's (JSON, UTF-8); each distinct header value parsed once."""
+    known = _JSON_TYPES.get(content_type)
+    if known is None:
+        media, params = parse_content_type(content_type.decode("latin-1"))
+        known = media == JSON and params.get("charset", "utf-8").lower() in ("utf-8", "utf8")
+        if len(_JSON_TYPES) < 64:
+            _JSON_TYPES[content_type] = known
+    return known
+
+
+class _Answer:
+    """A compiled answer's bytes, sent as Starlette's Response would send them (200, no-store)."""
+
+    __slots__ = ("body", "media")
+
+    def __init__(self, body: bytes, media: bytes) -> None:
+        self.body = body
+        self.media = media
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [
+            (b"content-length", str(len(self.body)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"content-type", self.media),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 async def _read(receive: Receive, limit: int) -> tuple[bytes, bool]:
