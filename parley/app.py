@@ -20,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from db.session import create_engine, create_read_session_factory, create_session_factory
 from infra import traces
 from infra.broadcast import SupervisedRedisBackend, create_broadcast, make_redis
+from infra.heap import touch
 from infra.logs import get_logger
 from infra.services import Services
 from infra.settings import Introspection, Settings, get_settings
@@ -116,7 +117,8 @@ def settle_heap() -> None:
     is moved out of the cyclic collector's sight (`gc.freeze`). Otherwise every full collection walks
     all of it: with 1,000 subscribed sockets on a busy machine such a pause took 0.3–1.2 s, in the
     middle of a fan-out (it was the fan-out's p99) or of sockets connecting. Reference counting still
-    frees everything as before; only cycles among the frozen objects are never collected."""
+    frees everything as before; what the process accumulates later is settled the same way in its
+    quiet moments (infra/heap.py), which also collects the cycles among frozen objects."""
     gc.collect()
     gc.freeze()
 
@@ -222,12 +224,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             scheduler = standard_scheduler(services.sessions, app.state.broker, broadcast)
             scheduler.start()
         app.state.scheduler = scheduler
+        settler = None
         if getattr(app.state, "settle_heap", False):
+            from infra.heap import HeapSettler
+
             settle_heap()
+            settler = HeapSettler()
+            settler.start()
         log.info("parley.started", version=__version__, database=engine.dialect.name, redis=settings.uses_redis)
         try:
             yield
         finally:
+            if settler is not None:
+                await settler.stop()
             if scheduler is not None:
                 await scheduler.stop()
             if app.state.worker is not None:
@@ -382,6 +391,7 @@ class _Parley(Starlette):
 
         async def app(scope: Any, receive: Any, send: Any) -> None:
             kind = scope["type"]
+            touch()
             if kind == "http" and lane is not None and scope["method"] == "POST" and scope["path"] == "/graphql":
                 await lane(scope, receive, send, stack)
             elif kind == "websocket" and scope.get("path") == "/graphql":

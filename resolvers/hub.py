@@ -28,6 +28,7 @@ from domain.accounts.actor import Actor, ActorKind
 from domain.enums import Permission
 from infra import metrics
 from infra.broadcast import RESYNC_CHANNEL, SubscriberOverflow
+from infra.heap import touch
 from infra.logs import get_logger
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ class Feed:
             self.subscribed.set()  # never leave a joining stream waiting
 
     def _on_message(self, channel: str, message: Any) -> None:
+        touch()  # infra/heap.py settles the heap only when nothing arrives
         try:
             data = json.loads(message)
         except (TypeError, ValueError):
