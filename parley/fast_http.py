@@ -27,7 +27,7 @@ from infra import traces
 from infra.logs import get_logger, new_request_id, request_id_var
 from parley import fast_lane
 from parley.graphql_view import JSON, ParleyGraphQL, Throttled, negotiate
-from parley.middleware import _VALID, internal_error_body
+from parley.middleware import VALID_REQUEST_ID, send_internal_error
 from parley.shedding import Gate
 
 log = get_logger("parley.http")
@@ -69,13 +69,7 @@ class FastHTTP:
         if not await self.gate.acquire():
             await stock(scope, receive, send)  # the stock way sheds it (503, with its CORS headers)
             return
-        held = True
-
-        def release() -> None:
-            nonlocal held
-            if held:
-                held = False
-                self.gate.release()
+        release = self.gate.releaser()
 
         token = request_id_var.set(rid)
         body, complete, started = b"", False, []
@@ -92,7 +86,7 @@ class FastHTTP:
             log.error("http.unhandled_error", error=type(exc).__name__, path=scope.get("path"), exc_info=exc)
             release()
             if not started:  # else the response is under way: the client sees the connection end
-                await _internal_error(send, rid)
+                await send_internal_error(send, rid)
             return
         finally:
             request_id_var.reset(token)
@@ -128,7 +122,7 @@ class FastHTTP:
             return None
         if origin is not None and not self.any_origin and origin.rstrip("/").lower() not in self.configured:
             return None  # parley.widget_pages' CORS rules answer other origins
-        return rid if rid and _VALID.match(rid) else new_request_id()
+        return rid if rid and VALID_REQUEST_ID.match(rid) else new_request_id()
 
     async def _answer(self, scope: Scope, body: bytes) -> Any:
         """The response when the lane answers, else None."""
@@ -249,18 +243,3 @@ def _replay(body: bytes, complete: bool, receive: Receive) -> Receive:
 
 async def _no_more() -> Message:
     return {"type": "http.disconnect"}
-
-
-async def _internal_error(send: Send, rid: str) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", b"application/json; charset=utf-8"),
-                (b"cache-control", b"no-store"),
-                (b"x-request-id", rid.encode("latin-1")),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": internal_error_body(rid)})

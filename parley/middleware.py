@@ -14,7 +14,7 @@ from infra.logs import get_logger, new_request_id, request_id_var
 
 log = get_logger("parley.http")
 
-_VALID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class RequestIdMiddleware:
@@ -30,7 +30,7 @@ class RequestIdMiddleware:
             if name == b"x-request-id":
                 incoming = value.decode("latin-1")
                 break
-        rid = incoming if incoming and _VALID.match(incoming) else new_request_id()
+        rid = incoming if incoming and VALID_REQUEST_ID.match(incoming) else new_request_id()
         token = request_id_var.set(rid)
 
         started = False
@@ -58,20 +58,25 @@ class RequestIdMiddleware:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 1011, "reason": "internal error"})
                 return
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [
-                        (b"content-type", b"application/json; charset=utf-8"),
-                        (b"cache-control", b"no-store"),
-                        (b"x-request-id", rid.encode("latin-1")),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": internal_error_body(rid)})
+            await send_internal_error(send, rid)
         finally:
             request_id_var.reset(token)
+
+
+async def send_internal_error(send: Send, rid: str) -> None:
+    """The last-resort answer: 500 with the masked error as the whole body."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"cache-control", b"no-store"),
+                (b"x-request-id", rid.encode("latin-1")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": internal_error_body(rid)})
 
 
 def internal_error_body(rid: str) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,6 +73,18 @@ class Gate:
     def release(self) -> None:
         self._release_to_next()
 
+    def releaser(self) -> Callable[[], None]:
+        """A release for one acquired slot that may be called any number of times (it releases once)."""
+        held = True
+
+        def release() -> None:
+            nonlocal held
+            if held:
+                held = False
+                self._release_to_next()
+
+        return release
+
     def _release_to_next(self) -> None:
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -126,13 +139,7 @@ class LoadShedMiddleware:
             log.info("http.shed", active=self.gate.active, waiting=self.gate.waiting, path=scope.get("path"))
             await self._refuse(send)
             return
-        held = True
-
-        def release() -> None:
-            nonlocal held
-            if held:
-                held = False
-                self.gate.release()
+        release = self.gate.releaser()
 
         async def send_releasing(message: Message) -> None:
             if message["type"] == "http.response.start":
