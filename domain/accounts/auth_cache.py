@@ -30,6 +30,7 @@ path (a task of its own)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -187,7 +188,9 @@ class AuthCache:
         """Keep what was read, unless an invalidation arrived since the read began."""
         if generation != self.generation or not self.usable():
             return
-        self._entries[key] = (value, time.monotonic())
+        # Aged by up to a fifth of max_age at random: callers first seen together (a deploy, a
+        # benchmark's warm-up) would otherwise all be read again in the same second a minute later.
+        self._entries[key] = (value, time.monotonic() - random.random() * self.max_age / 5)
         if len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
 
