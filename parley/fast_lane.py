@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, specified_rules
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, get_operation_ast, specified_rules
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.types import ExecutionResult
 
@@ -98,6 +98,39 @@ def _document(schema: Any, query: str, operation_name: str | None, caller: Any, 
     while len(_DOCUMENTS) > _MAX_DOCUMENTS:
         _DOCUMENTS.popitem(last=False)
     return entry
+
+
+_CANDIDATES: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
+
+
+def _candidate(query: str, operation_name: str | None, settings: Any) -> bool:
+    """False when the document's operation is certainly not the lane's (not a query, or a root field
+    other than LANE_ROOTS), without knowing the caller; True when it may be (then checked in full)."""
+    key = (query, operation_name)
+    found = _CANDIDATES.get(key)
+    if found is not None:
+        return found
+    found = _may_be_for_the_lane(query, operation_name, settings)
+    _CANDIDATES[key] = found
+    while len(_CANDIDATES) > _MAX_DOCUMENTS:
+        _CANDIDATES.popitem(last=False)
+    return found
+
+
+def _may_be_for_the_lane(query: str, operation_name: str | None, settings: Any) -> bool:
+    if len(query) > settings.query_max_document_chars:
+        return False
+    try:
+        document = _parse(query, settings.query_max_tokens)
+    except GraphQLError:
+        return True  # too many tokens for the default limit, say: the caller's own limit decides
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation != OperationType.QUERY:
+        return False
+    for selection in operation.selection_set.selections:
+        if isinstance(selection, FieldNode) and selection.name.value not in LANE_ROOTS:
+            return False
+    return True
 
 
 def _check(schema: Any, query: str, operation_name: str | None, caller: Any, max_chars: int) -> DocumentNode | None:
@@ -180,15 +213,15 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
             return None
     if not context.credential.token:
         return None
-    caller = await caller_of(context)
-    if caller.kind not in ("user", "bot") or caller.actor is None:
-        return None
     if extensions:
         store = context.services.documents
         query = await store.get(sha) if store is not None else None  # the process's copy: no round trip
         if query is None:
             return None
-    if not isinstance(query, str):
+    if not isinstance(query, str) or not _candidate(query, request_data.operation_name, settings):
+        return None  # mutations and other roots: the stock way, which alone resolves the caller
+    caller = await caller_of(context)
+    if caller.kind not in ("user", "bot") or caller.actor is None:
         return None
     schema = view.schema
     entry = _document(schema, query, request_data.operation_name, caller, settings.query_max_document_chars)
