@@ -1,5 +1,5 @@
 """The fast lane of the GraphQL view: a single HTTP query whose root fields are all conversation
-lists (resolvers/fast_reads.py) skips Strawberry's per-request pipeline.
+lists, search or one conversation (resolvers/fast_reads.py) skips Strawberry's per-request pipeline.
 
 What does not depend on the request is kept per document (its text, operation name and the
 caller's limits): the parsed document, the guard's verdict (size, tokens, static limits, validation)
@@ -43,7 +43,10 @@ from schema.extensions.persisted import _requested
 log = get_logger("parley.fast_lane")
 
 # Root fields whose value is never null (a connection): the statement's JSON is the answer as it is.
-LANE_ROOTS = frozenset({"conversations", "search", "__typename"})
+LANE_ROOTS = frozenset({"conversations", "search", "conversation", "__typename"})
+# Root fields that are null when the object is not found or not visible: such an answer is the
+# stock way's (it says NOT_FOUND), which then charges the operation once more.
+NULLABLE_ROOTS = frozenset({"conversation"})
 _MAX_DOCUMENTS = 512
 _MAX_PLANS = 64  # compiled statements per document (variables × what the statement reads of the actor)
 
@@ -165,7 +168,7 @@ async def answer(view: Any, context: Any, request_data: Any, method: str) -> Exe
         return None
     if prepared is None:
         return None
-    caller, stmt, cost = prepared
+    caller, stmt, cost, nullable = prepared
     settings = context.settings
     report, refused = await budget.charge(context, caller, cost, settings.query_cost_window_seconds)
     if getattr(context, "credentials_refreshed", False):
@@ -189,11 +192,15 @@ async def answer(view: Any, context: Any, request_data: Any, method: str) -> Exe
         await context.close()
         return None
     await context.close()
+    if nullable:
+        data = orjson.loads(raw)
+        if any(data.get(key) is None for key in nullable):
+            return None  # not found or not visible: the stock way's NOT_FOUND
     stats["served"] += 1
     return ExecutionResult(data=RawData(raw), errors=None, extensions=results or None)  # type: ignore[arg-type]
 
 
-async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any, Any, int] | None:
+async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any, Any, int, tuple] | None:
     """(caller, statement, cost) when the lane serves the request, before anything is charged."""
     if context.pending_limits is None:
         return None  # batches and streams take the stock way
@@ -240,7 +247,7 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
         if ready is None:
             return None
         _remember(entry.ready, sent, ready)
-    stmt, rules, cost, operation_name, key = ready
+    stmt, rules, cost, operation_name, key, nullable = ready
     context.operation_name = operation_name  # what the metrics count
     try:
         for rule in rules:
@@ -265,7 +272,7 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
                 return None
             _remember(entry.scoped, scoped_key, scoped)
         stmt = scoped[0]
-    return caller, stmt, cost
+    return caller, stmt, cost, nullable
 
 
 def _executor(schema: Any, entry: _Document, context: Context, request_data: Any) -> Any:
@@ -279,8 +286,9 @@ def _executor(schema: Any, entry: _Document, context: Context, request_data: Any
 
 def _ready(
     schema: Any, entry: _Document, context: Context, request_data: Any, actor: Any, limits: dict
-) -> tuple[Any, list[Any], int, str | None, tuple] | None:
-    """(statement or NEEDS_SCOPE, access rules, cost, operation name, statement key) for a document,
+) -> tuple[Any, list[Any], int, str | None, tuple, tuple] | None:
+    """(statement or NEEDS_SCOPE, access rules, cost, operation name, statement key, the response
+    keys of roots that may be null) for a document,
     its variables as sent and the actor: built once, then recalled without coercing the variables
     or walking the document again."""
     executor = _executor(schema, entry, context, request_data)
@@ -301,7 +309,9 @@ def _ready(
     )
     if problems:
         return None
-    return plan[0], plan[1], cost, name.value if name is not None else None, key
+    grouped = executor._compilable_roots() or {}
+    nullable = tuple(k for k, group in grouped.items() if group[0].node.name.value in NULLABLE_ROOTS)
+    return plan[0], plan[1], cost, name.value if name is not None else None, key, nullable
 
 
 # Called with (engine, SQL) for each statement the lane sends past SQLAlchemy (tests and the

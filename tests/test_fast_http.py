@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bench.product.scenarios import DASHBOARD
+from bench.product.scenarios import CONVERSATION, DASHBOARD
 from resolvers.context import ACCESS_COOKIE
+from schema.core.ids import encode_id
 from tests.conftest import make_settings
 from tests.support.desk import build_desk
 from tests.support.gql import GraphQLHTTP
@@ -173,5 +174,25 @@ async def test_the_front_sends_one_statement_and_refuses_over_the_rate_limit(liv
             assert refusals[0] == refusals[1] and refusals[0][1] == "RATE_LIMITED"
         finally:
             settings.rate_limit_authenticated_per_minute = before
+    finally:
+        await client.aclose()
+
+
+async def test_one_conversation_takes_the_front_and_one_not_found_the_stack(live, smtp):
+    client = GraphQLHTTP(live.url)
+    try:
+        desk = await build_desk(client, smtp)
+        s = await seed(client, smtp, desk)
+        auth = desk.admin.headers()
+        missing = encode_id("Conversation", 999_999)
+        for cid, served in ((s["ids"][0], 1), (s["ids"][3], 1), (missing, 0)):
+            json = {"query": CONVERSATION, "variables": {"id": cid, "first": 50}}
+            await client.client.post("/graphql", json=json, headers=auth)  # the plan is known
+            with_front, without, taken = await both(live, client, json=json, headers=auth)
+            assert taken == served and with_front == without, cid
+            if served:
+                assert with_front[2]["data"]["conversation"]["messages"]["nodes"], with_front
+            else:
+                assert with_front[2]["errors"][0]["extensions"]["code"] == "NOT_FOUND", with_front
     finally:
         await client.aclose()
