@@ -328,7 +328,10 @@ async def _fetch(context: Context, stmt: Any) -> str:
     services = context.services
     reads = await context._read_sessions()
     engine = services.replica_engine if reads is services.replica_sessions else services.engine
-    if engine is None or engine.dialect.name != "postgresql" or traces.enabled():
+    if engine is None or engine.dialect.name != "postgresql" or traces.enabled() or _first_use(stmt):
+        # A statement's first use goes through SQLAlchemy, whose compiled cache renders a statement
+        # of a known shape cheaply: one built for one request (a page cursor, one conversation's
+        # id) would otherwise pay a full rendering that is never used again.
         async with context.db() as session:
             connection = await session.connection()  # Core: no ORM bookkeeping for a text result
             return (await connection.execute(stmt)).scalar_one()
@@ -344,6 +347,22 @@ async def _fetch(context: Context, stmt: Any) -> str:
     for observe in statement_observers:
         observe(engine, sql)
     return raw
+
+
+_USED_ONCE: OrderedDict[int, Any] = OrderedDict()  # id(statement) -> statement, used once so far
+
+
+def _first_use(stmt: Any) -> bool:
+    key = id(stmt)
+    if key in _DRIVER_FORMS:
+        return False
+    if _USED_ONCE.get(key) is stmt:
+        del _USED_ONCE[key]
+        return False
+    _USED_ONCE[key] = stmt
+    while len(_USED_ONCE) > _MAX_DOCUMENTS * 4:
+        _USED_ONCE.popitem(last=False)
+    return True
 
 
 def _driver_form(stmt: Any, dialect: Any) -> tuple[str, tuple]:
