@@ -63,7 +63,7 @@ class RawData:
 @dataclass
 class _Document:
     document: DocumentNode | None  # None: not for the lane (served the stock way)
-    plans: OrderedDict[tuple, tuple[Any, list[Any]]] = field(default_factory=OrderedDict)
+    plans: OrderedDict[tuple, tuple[Any, list[Any], tuple]] = field(default_factory=OrderedDict)
     # the statements of NEEDS_SCOPE plans, per scope: apart, so the markers do not evict them
     scoped: OrderedDict[tuple, tuple[Any, list[Any]]] = field(default_factory=OrderedDict)
     # per variables as sent and actor: the plan, its cost and operation name (see _ready)
@@ -309,9 +309,7 @@ def _ready(
     )
     if problems:
         return None
-    grouped = executor._compilable_roots() or {}
-    nullable = tuple(k for k, group in grouped.items() if group[0].node.name.value in NULLABLE_ROOTS)
-    return plan[0], plan[1], cost, name.value if name is not None else None, key, nullable
+    return plan[0], plan[1], cost, name.value if name is not None else None, key, plan[2]
 
 
 # Called with (engine, SQL) for each statement the lane sends past SQLAlchemy (tests and the
@@ -382,7 +380,8 @@ def _driver_form(stmt: Any, dialect: Any) -> tuple[str, tuple]:
     return compiled.string, args
 
 
-def _plan(executor: Any, actor: Any) -> tuple[Any, list[Any]] | None:
+def _plan(executor: Any, actor: Any) -> tuple[Any, list[Any], tuple] | None:
+    """(statement or NEEDS_SCOPE, access rules, the response keys of roots that may be null)."""
     grouped = executor._compilable_roots()
     if grouped is None:
         return None
@@ -396,12 +395,13 @@ def _plan(executor: Any, actor: Any) -> tuple[Any, list[Any]] | None:
         if rule is None:
             return None
         rules.append(rule)
+    nullable = tuple(k for k, group in grouped.items() if group[0].node.name.value in NULLABLE_ROOTS)
     try:
         for rule in rules:
             require(actor, rule)
-        return compile_query(executor, actor, grouped), rules
+        return compile_query(executor, actor, grouped), rules, nullable
     except NeedsFilterScope:
-        return NEEDS_SCOPE, rules
+        return NEEDS_SCOPE, rules, nullable
     except NotCompilable:
         return None
     except Exception:  # noqa: BLE001 - a bad argument: the stock way reports it
