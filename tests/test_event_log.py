@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import random
 
 import pytest
 from sqlalchemy import select
 
 from db.models import Account, Event
-from db.session import create_session_factory
+from db.session import create_engine, create_session_factory
 from domain import events
 
 
@@ -32,22 +34,20 @@ async def _positions_visible(sessions, account_id: int) -> list[int]:
 
 
 async def test_concurrent_writers_commit_positions_in_order(db_engine):
-    """Transaction 1 takes its position first but commits last; transaction 2 must not become visible
-    with a higher position before it (that would let a reader skip position 1 for ever)."""
+    """Transaction 1 finalizes first but commits last: positions follow the commits (PostgreSQL: its
+    COMMIT numbers the events, migration 0027), so the one committed first is 1 and no reader ever
+    sees 2 without 1."""
     sessions = create_session_factory(db_engine)
     account_id = await _account(sessions)
     first, second = sessions(), sessions()
     try:
         events.record(first, account_id=account_id, type="test.first")
-        await events.finalize(first)  # holds the account row until commit
+        await events.finalize(first)
         events.record(second, account_id=account_id, type="test.second")
         second_done = asyncio.create_task(_finalize_and_commit(second))
-        await asyncio.sleep(0.5)
-        # The second writer waits for the first; a reader sees nothing yet, so no cursor can pass 1.
-        assert not second_done.done()
-        assert await _positions_visible(sessions, account_id) == []
+        await asyncio.wait_for(second_done, 10)  # the account row is not held by the first writer
+        assert await _positions_visible(sessions, account_id) == [1]
         await first.commit()
-        await asyncio.wait_for(second_done, 10)
         assert await _positions_visible(sessions, account_id) == [1, 2]
         async with sessions() as s:
             types = list(
@@ -55,10 +55,53 @@ async def test_concurrent_writers_commit_positions_in_order(db_engine):
                     await s.scalars(select(Event.type).where(Event.account_id == account_id).order_by(Event.position))
                 ).all()
             )
-        assert types == ["test.first", "test.second"]
+        assert types == ["test.second", "test.first"]
     finally:
         await first.close()
         await second.close()
+
+
+async def test_readers_only_ever_see_gapless_positions(db_engine):
+    """Writers of one account committing at random moments (one, two or three events each) while a
+    reader polls: every read sees positions 1..n with no hole, so a cursor never passes an event
+    that commits later."""
+    engine = create_engine(str(db_engine.url.render_as_string(hide_password=False)), pool_size=12, max_overflow=4)
+    sessions = create_session_factory(engine)
+    account_id = await _account(sessions)
+    rng = random.Random(7)
+    plans = [(rng.randint(1, 3), rng.random() / 50) for _ in range(40)]
+    written = 0
+
+    async def writer(n: int, pause: float) -> None:
+        nonlocal written
+        async with sessions() as s:
+            for k in range(n):
+                events.record(s, account_id=account_id, type=f"test.{k}")
+            await events.finalize(s)
+            await asyncio.sleep(pause)
+            await s.commit()
+            written += n
+
+    seen: list[list[int]] = []
+
+    async def reader() -> None:
+        while written < sum(n for n, _ in plans):
+            seen.append(await _positions_visible(sessions, account_id))
+            await asyncio.sleep(0.002)
+
+    try:
+        polling = asyncio.create_task(reader())
+        for batch in range(0, len(plans), 10):
+            await asyncio.gather(*(writer(n, pause) for n, pause in plans[batch : batch + 10]))
+        await asyncio.wait_for(polling, 10)
+        final = await _positions_visible(sessions, account_id)
+    finally:
+        await engine.dispose()
+    assert final == list(range(1, sum(n for n, _ in plans) + 1))
+    assert len(seen) > 5
+    assert all(read == list(range(1, len(read) + 1)) for read in seen), [
+        r for r in seen if r != list(range(1, len(r) + 1))
+    ][:1]
 
 
 async def _finalize_and_commit(session) -> None:
@@ -117,3 +160,48 @@ async def test_the_unit_of_work_commits_then_relays_and_forgets_a_rollback(db_en
 @contextlib.asynccontextmanager
 async def _borrowed(session):
     yield session
+
+
+async def test_transactions_committing_together_are_relayed_together(db_engine):
+    """Five transactions' relays started at once go out in one batch: one statement marks all their
+    events relayed, every event is announced on the broadcast (the embedded default's), and each
+    caller returns only once its own events went out."""
+    from sqlalchemy import event as sa_event
+
+    from domain.events import PendingWork
+    from domain.events.relay import Relay
+    from infra.broadcast import create_broadcast
+
+    sessions = create_session_factory(db_engine)
+    account_id = await _account(sessions)
+    committed: list[list[Event]] = []
+    for k in range(5):
+        async with sessions() as s:
+            events.record(s, account_id=account_id, type=f"test.batch{k}")
+            committed.append(await events.commit(s))
+    broadcast = create_broadcast("", queue_size=100)
+    await broadcast.connect()
+    marks: list[str] = []
+
+    def on_execute(_conn, _cursor, statement, *_args):
+        if statement.lstrip().upper().startswith("UPDATE EVENTS SET RELAYED_AT"):
+            marks.append(statement)
+
+    sa_event.listen(db_engine.sync_engine, "before_cursor_execute", on_execute)
+    relay = Relay(sessions, None, broadcast, 30.0)
+
+    async def relay_and_check(finalized: list[Event]) -> None:
+        await relay.after_commit(PendingWork(finalized=finalized))
+        async with sessions() as s:
+            relayed = await s.scalar(select(Event.relayed_at).where(Event.id == finalized[0].id))
+        assert relayed is not None  # marked before this caller returned
+
+    try:
+        async with broadcast.subscribe(f"account:{account_id}") as sub:
+            await asyncio.gather(*(relay_and_check(f) for f in committed))
+            heard = [json.loads((await asyncio.wait_for(sub.get(), 5)).message)["id"] for _ in committed]
+    finally:
+        sa_event.remove(db_engine.sync_engine, "before_cursor_execute", on_execute)
+        await broadcast.disconnect()
+    assert sorted(heard) == sorted(f[0].id for f in committed)
+    assert len(marks) == 1, marks

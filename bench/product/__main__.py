@@ -233,6 +233,10 @@ async def measure(
         await asyncio.to_thread(load.run, wrk, side.base, requests, connections=connections, duration=warmup)
     # What the warm-up left in flight must not be billed to the measured run.
     await asyncio.to_thread(probes.wait_idle, side.pid)
+    # The rows every write updates (the account's event counter, the conversations' activity) pile up
+    # dead versions run after run where autovacuum is off (CI's PostgreSQL), slowing both sides alike
+    # as they go; each run starts from vacuumed tables, as autovacuum would keep them.
+    await pg.execute("VACUUM accounts, conversations")
     cpu0 = probes.cpu_seconds(side.pid)
     sql0 = await side.statements()
     red0 = await probes.redis_commands(redis)

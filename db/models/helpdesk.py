@@ -357,7 +357,8 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True)
     account_id: Mapped[int] = _fk("accounts.id")
-    position: Mapped[int] = mapped_column(BigID)
+    # Unset only inside the writing transaction on PostgreSQL: its COMMIT numbers it (migration 0027).
+    position: Mapped[int] = mapped_column(BigID, nullable=True)
     type: Mapped[str] = mapped_column(String(64))
     conversation_id: Mapped[int | None] = mapped_column(BigID, nullable=True)
     contact_id: Mapped[int | None] = mapped_column(BigID, nullable=True)

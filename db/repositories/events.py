@@ -4,9 +4,12 @@ conversations an actor may see. Positions are per account and become visible in 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Account, AccountMembership, Contact, Conversation, Event, InboxMember, Message, User
@@ -118,3 +121,81 @@ async def events_by_ids(session: AsyncSession, ids: Iterable[int], types: Iterab
             select(Event).where(Event.id.in_(list(ids)), Event.type.in_(list(types))).order_by(Event.id)
         )
     ).all()
+
+
+# The end of a writing transaction on PostgreSQL, in one statement (domain/events/log.py `finalize`):
+# the events inserted without a position (the deferred trigger of migration 0027 numbers them when
+# the transaction commits) and one outbox job per consumer with the ids of the events it consumes.
+# The events and the jobs come as JSON records (an event's `ord` counts from 1, its id follows that
+# order; a job names the ords it consumes).
+_INSERT = text("""
+WITH ev AS (
+  INSERT INTO events (account_id, type, conversation_id, contact_id, inbox_id, message_id, private,
+                      actor_user_id, recipient_user_id, payload, created_at)
+  SELECT e.account_id, e.type, e.conversation_id, e.contact_id, e.inbox_id, e.message_id, e.private,
+         e.actor_user_id, e.recipient_user_id, e.payload, :now
+    FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e(ord int, account_id bigint, type text,
+         conversation_id bigint, contact_id bigint, inbox_id bigint, message_id bigint, private boolean,
+         actor_user_id bigint, recipient_user_id bigint, payload jsonb)
+   ORDER BY e.ord
+  RETURNING id),
+numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS ord FROM ev),
+jobs AS (
+  INSERT INTO outbox_jobs (actor_name, kwargs, request_id, created_at, lease_until, sends, dead)
+  SELECT j.actor, j.extra || jsonb_build_object('event_ids',
+           (SELECT jsonb_agg(numbered.id ORDER BY numbered.id) FROM numbered WHERE numbered.ord = ANY(j.ords))),
+         CAST(:request_id AS varchar), :now, CAST(:lease_until AS timestamptz), 0, false
+    FROM jsonb_to_recordset(CAST(:jobs AS jsonb)) AS j(actor text, extra jsonb, ords int[])
+  RETURNING id, actor_name, kwargs)
+SELECT false AS job, id, NULL AS actor_name, NULL::jsonb AS kwargs FROM ev
+UNION ALL SELECT true, id, actor_name, kwargs FROM jobs""")
+
+
+async def insert_unnumbered(
+    session: AsyncSession,
+    events: Sequence[Event],
+    jobs: Sequence[tuple[str, dict[str, Any], list[int]]],
+    *,
+    now: datetime,
+    request_id: str | None,
+    lease_until: datetime,
+) -> tuple[list[int], dict[str, tuple[int, dict[str, Any]]]]:
+    """Insert events for their commit to number (PostgreSQL; see above) and their consumers' jobs:
+    the events' ids in their order, and each job's (id, arguments) by actor. `jobs` are (actor,
+    arguments besides the event ids, the 1-based indexes of the events it consumes)."""
+    records = [
+        {
+            "ord": n,
+            "account_id": e.account_id,
+            "type": e.type,
+            "conversation_id": e.conversation_id,
+            "contact_id": e.contact_id,
+            "inbox_id": e.inbox_id,
+            "message_id": e.message_id,
+            "private": bool(e.private),
+            "actor_user_id": e.actor_user_id,
+            "recipient_user_id": e.recipient_user_id,
+            "payload": e.payload or {},
+        }
+        for n, e in enumerate(events, 1)
+    ]
+    specs = [{"actor": actor, "extra": extra, "ords": ords} for actor, extra, ords in jobs]
+    result = await session.execute(
+        _INSERT,
+        {
+            "now": now,
+            "events": json.dumps(records),
+            "request_id": request_id,
+            "lease_until": lease_until,
+            "jobs": json.dumps(specs),
+        },
+    )
+    ids: list[int] = []
+    made: dict[str, tuple[int, dict[str, Any]]] = {}
+    for job, id_, actor_name, kwargs in result.all():
+        if job:
+            made[actor_name] = (id_, kwargs if isinstance(kwargs, dict) else json.loads(kwargs))
+        else:
+            ids.append(id_)
+    ids.sort()
+    return ids, made

@@ -1,21 +1,31 @@
 """The event log: every change anyone may want to hear about writes an event in the same transaction.
 
-Events wait in the session until `finalize` (called right before commit) gives them their
-per-account positions from the account row; taking the counter last keeps the row lock short and
-makes positions visible in commit order."""
+Events wait in the session until `finalize` (called right before commit). Their per-account
+positions come from the account row, whose lock lasts until the transaction ends, so positions
+become visible in commit order. On PostgreSQL the COMMIT itself takes them (a deferred trigger,
+migration 0027): the row is locked only inside the COMMIT, not across the client's round trips. On
+SQLite, and for a large batch, `finalize` takes them from the row right before the commit."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from db.base import utcnow
 from db.models import Account, Event
+from db.repositories import events as events_repo
+from db.session import dialect_name
 from domain.events.enums import CONSUMERS, PERSONAL_TYPES, EventType
-from domain.events.outbox import add_job
+from domain.events.outbox import RELAY_GRACE, add_job, inserted_job, traced
 from domain.events.pending import pending, take
+from infra.logs import request_id_var
+
+# A transaction with at most this many events has them numbered by its COMMIT (PostgreSQL); a larger
+# one (an import, a bulk change) takes the account's counter once for all of them before it commits.
+NUMBERED_AT_COMMIT = 50
 
 
 def record(
@@ -74,6 +84,10 @@ async def finalize(session: AsyncSession) -> list[Event]:
     by_account: dict[int, list[Event]] = defaultdict(list)
     for event in batch:
         by_account[event.account_id].append(event)
+    if dialect_name(session) == "postgresql" and len(batch) <= NUMBERED_AT_COMMIT:
+        await _insert_for_commit_to_number(session, batch)
+        work.finalized.extend(batch)
+        return batch
     for account_id in sorted(by_account):  # a fixed order: no deadlock between two accounts' writers
         events = by_account[account_id]
         result = await session.execute(
@@ -95,6 +109,29 @@ async def finalize(session: AsyncSession) -> list[Event]:
     return batch
 
 
+async def _insert_for_commit_to_number(session: AsyncSession, batch: list[Event]) -> None:
+    """PostgreSQL: the events inserted without positions, with their consumers' jobs, in one
+    statement; the COMMIT numbers them (the deferred trigger of migration 0027). The account row is
+    locked only inside the COMMIT, so writers of one account no longer queue behind each other's
+    round trips between numbering and committing; their positions stay in commit order. The
+    events' `position` stays unset here (the relay's announcements go without it)."""
+    await session.flush()
+    now = utcnow()
+    jobs = [
+        (str(consumer), traced({}), ords)
+        for consumer, types in CONSUMERS.items()
+        if (ords := [n for n, event in enumerate(batch, 1) if event.type in types])
+    ]
+    ids, made = await events_repo.insert_unnumbered(
+        session, batch, jobs, now=now, request_id=request_id_var.get(), lease_until=now + RELAY_GRACE
+    )
+    for event, event_id in zip(batch, ids, strict=True):
+        event.id, event.created_at = event_id, now
+    for actor_name, _extra, _ords in jobs:
+        job_id, kwargs = made[actor_name]
+        inserted_job(session, job_id, actor_name, kwargs, now)
+
+
 def discard(session: AsyncSession) -> None:
     """Forget what a rolled-back transaction had caused."""
     take(session)
@@ -105,4 +142,13 @@ async def commit(session: AsyncSession) -> list[Event]:
     `domain.events.unit.unit_of_work`). The outbox jobs wait for the sweeper."""
     await finalize(session)
     await session.commit()
-    return take(session).finalized
+    events = take(session).finalized
+    unnumbered = [event.id for event in events if event.position is None]
+    if unnumbered:  # numbered by the COMMIT (PostgreSQL): read back for the caller
+        rows = await session.execute(select(Event.id, Event.position).where(Event.id.in_(unnumbered)))
+        positions = {event_id: position for event_id, position in rows}
+        await session.commit()
+        for event in events:
+            if event.position is None:
+                event.position = positions[event.id]
+    return events

@@ -36,18 +36,40 @@ MAX_LEASE = timedelta(hours=1)
 def add_job(session: AsyncSession, actor_name: str, **kwargs: Any) -> OutboxJob:
     """Write a job for the actor of this name into the session's transaction; it is sent after the
     commit (see domain/events/unit.py)."""
-    traceparent = traces.current_traceparent()
-    if traceparent is not None:
-        # Carried with the job's arguments (read back out by `job_kwargs`): the worker continues the trace.
-        kwargs = {**kwargs, TRACEPARENT_KEY: traceparent}
     job = OutboxJob(
         actor_name=str(actor_name),
-        kwargs=kwargs,
+        kwargs=traced(kwargs),
         request_id=request_id_var.get(),
         lease_until=utcnow() + RELAY_GRACE,
         sends=0,
     )
     session.add(job)
+    pending(session).jobs.append(job)
+    return job
+
+
+def traced(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A job's arguments with the trace context of the request writing it, when traced (read back out
+    by `job_kwargs`): the worker continues the trace."""
+    traceparent = traces.current_traceparent()
+    return kwargs if traceparent is None else {**kwargs, TRACEPARENT_KEY: traceparent}
+
+
+def inserted_job(
+    session: AsyncSession, job_id: int, actor_name: str, kwargs: dict[str, Any], now: datetime
+) -> OutboxJob:
+    """A job another statement inserted into the session's transaction (domain/events/log.py), to be
+    sent after the commit like those of `add_job`. The object stays outside the session."""
+    job = OutboxJob(
+        id=job_id,
+        actor_name=actor_name,
+        kwargs=kwargs,
+        request_id=request_id_var.get(),
+        created_at=now,
+        lease_until=now + RELAY_GRACE,
+        sends=0,
+        dead=False,
+    )
     pending(session).jobs.append(job)
     return job
 

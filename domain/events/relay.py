@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -132,6 +133,10 @@ async def _not_waiting(
 
 
 def event_message(event: Event) -> str:
+    """An event's announcement: its id and type, and its position where the writer knew it (on
+    PostgreSQL the COMMIT numbers the events, domain/events/log.py)."""
+    if event.position is None:
+        return json.dumps({"id": event.id, "type": event.type})
     return json.dumps({"id": event.id, "position": event.position, "type": event.type})
 
 
@@ -210,28 +215,12 @@ class Relay:
 
     async def after_commit(self, work: PendingWork) -> None:
         """Relay what a committed transaction caused. Never raises for a failure of the broker,
-        the broadcast or the database: the change is committed, and the sweepers relay it later."""
-        try:
-            published: list[int] = []
-            sent: list[OutboxJob] = []
-            if work.finalized and self.publisher is not None:
-                published = await publish_events(self.publisher, work.finalized)
-                _observe_relayed(work.finalized, published)
-            if work.jobs and self.broker is not None:
-                sent = await asyncio.to_thread(enqueue_all, self.broker, work.jobs)
-            if published or sent:
-                # What went out, marked without a transaction around it (each UPDATE stands alone;
-                # what is not marked, the sweepers send again).
-                async with self.sessions() as session:
-                    if dialect_name(session) == "postgresql":
-                        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    if published:
-                        await session.execute(update(Event).where(Event.id.in_(published)).values(relayed_at=utcnow()))
-                    if sent:
-                        await outbox.mark_sent(session, sent, lease_seconds=self.lease_seconds)
-                    await session.commit()  # nothing to commit on PostgreSQL; on SQLite, the transaction
-        except Exception:  # the sweepers relay it later
-            log.warning("relay.after_commit_failed", exc_info=True)
+        the broadcast or the database: the change is committed, and the sweepers relay it later.
+        Transactions that commit while another's relay is under way are relayed together once it
+        ends (one publish, one pipeline to the broker, one statement marking each kind), and each
+        caller returns when its own work went out."""
+        if work.finalized or work.jobs:
+            await _batch_for(self).submit(work)
         auth_changed = bool(work.auth_changed or work.revoked_session_ids)
         if auth_changed and self.redis is not None:
             try:
@@ -249,6 +238,79 @@ class Relay:
                 await self.publisher.publish(SESSIONS_REVOKED_CHANNEL, json.dumps(list(work.revoked_session_ids)))
             except Exception as exc:  # noqa: BLE001 - sockets also re-check their session periodically
                 log.warning("auth.revocation_broadcast_failed", error=type(exc).__name__)
+
+    async def relay_together(self, works: Sequence[PendingWork]) -> None:
+        """Publish the events and send the jobs of these committed transactions, then mark what went
+        out (each UPDATE on its own, without a transaction; what is not marked, the sweepers send
+        again)."""
+        events = [event for work in works for event in work.finalized]
+        jobs = [job for work in works for job in work.jobs]
+        try:
+            published: list[int] = []
+            sent: list[OutboxJob] = []
+            if events and self.publisher is not None:
+                published = await publish_events(self.publisher, events)
+                _observe_relayed(events, published)
+            if jobs and self.broker is not None:
+                sent = await asyncio.to_thread(enqueue_all, self.broker, jobs)
+            if published or sent:
+                async with self.sessions() as session:
+                    if dialect_name(session) == "postgresql":
+                        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                    if published:
+                        await session.execute(update(Event).where(Event.id.in_(published)).values(relayed_at=utcnow()))
+                    if sent:
+                        await outbox.mark_sent(session, sent, lease_seconds=self.lease_seconds)
+                    await session.commit()  # nothing to commit on PostgreSQL; on SQLite, the transaction
+        except Exception:  # the sweepers relay it later
+            log.warning("relay.after_commit_failed", exc_info=True)
+
+
+class _RelayBatch:
+    """The relays of one process and event loop: a transaction's work waits while another relay is
+    under way and goes out with everything else that waited (group commit, applied to the relay)."""
+
+    def __init__(self, relay: Relay) -> None:
+        self.relay = relay
+        self.loop = asyncio.get_running_loop()
+        self.waiting: list[tuple[PendingWork, asyncio.Future[None]]] = []
+        self.draining: asyncio.Task[None] | None = None
+
+    async def submit(self, work: PendingWork) -> None:
+        done: asyncio.Future[None] = self.loop.create_future()
+        self.waiting.append((work, done))
+        if self.draining is None:
+            self.draining = self.loop.create_task(self._drain())
+        await done
+
+    async def _drain(self) -> None:
+        try:
+            while self.waiting:
+                taken, self.waiting = self.waiting, []
+                try:
+                    await self.relay.relay_together([work for work, _ in taken])
+                finally:
+                    for _, done in taken:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self.draining = None
+
+
+# One batch per (session factory, broker, publisher) and event loop: the app's requests share one.
+_batches: weakref.WeakKeyDictionary[Any, dict[tuple[int, int, float], _RelayBatch]] = weakref.WeakKeyDictionary()
+
+
+def _batch_for(relay: Relay) -> _RelayBatch:
+    key = (id(relay.broker), id(relay.publisher), relay.lease_seconds)
+    try:
+        by_key = _batches.setdefault(relay.sessions, {})
+    except TypeError:  # a session factory that cannot be weakly referenced: a batch of its own
+        return _RelayBatch(relay)
+    batch = by_key.get(key)
+    if batch is None or batch.loop is not asyncio.get_running_loop() or batch.relay.broker is not relay.broker:
+        batch = by_key[key] = _RelayBatch(relay)
+    return batch
 
 
 def _observe_relayed(events: list[Event], published: list[int]) -> None:
