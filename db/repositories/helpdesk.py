@@ -207,6 +207,20 @@ async def conversation_visible(
     return await session.scalar(stmt)
 
 
+async def conversation_and_inbox_visible(
+    session: AsyncSession, actor: Actor, conversation_id: int
+) -> tuple[Conversation, Inbox] | None:
+    """The conversation the actor may see, locked (its inbox is not), with its inbox: one statement."""
+    stmt = (
+        select(Conversation, Inbox)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.id == conversation_id, visible_conversations(actor))
+        .with_for_update(of=Conversation)
+    )
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 async def conversations_visible(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> list[Conversation]:
     stmt = (
         select(Conversation)

@@ -144,8 +144,10 @@ async def create_message(
         files = await attachments.verify(
             session, attachment_config, actor.require_account_id(), attachment_ids, uploader_user_id=actor.user_id
         )
-    conversation = await _visible(session, actor, conversation_id)
-    inbox = await session.get_one(Inbox, conversation.inbox_id)
+    found = await repo.conversation_and_inbox_visible(session, actor, conversation_id)
+    if found is None:
+        raise NotFound("No such conversation")
+    conversation, inbox = found  # the conversation locked: read-modify-write of it is serialised
     if message_type not in (MessageType.OUTGOING, MessageType.INCOMING):
         raise ValidationError.single(
             "messageType", "INVALID", "Agents send OUTGOING messages (or INCOMING on API inboxes)."
