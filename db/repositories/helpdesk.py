@@ -209,16 +209,25 @@ async def conversation_visible(
 
 async def conversation_and_inbox_visible(
     session: AsyncSession, actor: Actor, conversation_id: int
-) -> tuple[Conversation, Inbox] | None:
-    """The conversation the actor may see, locked (its inbox is not), with its inbox: one statement."""
+) -> tuple[Conversation, Inbox, bool] | None:
+    """The conversation the actor may see, locked (its inbox is not), with its inbox and whether the
+    actor (a user) already takes part in it: one statement."""
+    participates = (
+        exists().where(
+            ConversationParticipant.conversation_id == Conversation.id,
+            ConversationParticipant.user_id == actor.user_id,
+        )
+        if actor.user_id is not None
+        else literal(False)
+    )
     stmt = (
-        select(Conversation, Inbox)
+        select(Conversation, Inbox, participates)
         .join(Inbox, Inbox.id == Conversation.inbox_id)
         .where(Conversation.id == conversation_id, visible_conversations(actor))
         .with_for_update(of=Conversation)
     )
     row = (await session.execute(stmt)).first()
-    return (row[0], row[1]) if row is not None else None
+    return (row[0], row[1], bool(row[2])) if row is not None else None
 
 
 async def conversations_visible(session: AsyncSession, actor: Actor, ids: Sequence[int]) -> list[Conversation]:

@@ -147,7 +147,7 @@ async def create_message(
     found = await repo.conversation_and_inbox_visible(session, actor, conversation_id)
     if found is None:
         raise NotFound("No such conversation")
-    conversation, inbox = found  # the conversation locked: read-modify-write of it is serialised
+    conversation, inbox, participating = found  # the conversation locked: read-modify-write is serialised
     if message_type not in (MessageType.OUTGOING, MessageType.INCOMING):
         raise ValidationError.single(
             "messageType", "INVALID", "Agents send OUTGOING messages (or INCOMING on API inboxes)."
@@ -174,6 +174,7 @@ async def create_message(
         private=private,
         message_type=message_type,
         content_attributes=attributes,
+        participating=participating,
     )
     if files:
         from domain import attachments
@@ -196,6 +197,7 @@ async def add_message(
     source_id: str | None = None,
     automatic: bool = False,
     sender_contact_id: int | None = None,
+    participating: bool = False,  # the acting user is known to take part already (no insert needed)
 ) -> Message:
     """Append a message to a conversation whatever wrote it: an incoming one reopens a resolved or
         snoozed conversation (unless the contact is muted, or the message is `automatic`: an email's
@@ -267,7 +269,7 @@ async def add_message(
             message_id=message.id,
             payload={"waiting_since": waited.isoformat() if waited else None},
         )
-    if not incoming and actor.user_id is not None:
+    if not incoming and actor.user_id is not None and not participating:
         await _participate(session, conversation, actor.user_id)
     if private:
         await _mentions(session, actor, conversation, message)
