@@ -76,18 +76,21 @@ async def finalize(session: AsyncSession) -> list[Event]:
     work.events, work.messages = [], {}
     if not batch:
         return []
-    if refs:
-        await session.flush()  # gives the referenced messages their ids
+    at_commit = dialect_name(session) == "postgresql" and len(batch) <= NUMBERED_AT_COMMIT
+    if refs or at_commit:
+        # Gives the referenced messages their ids (and, numbered by the COMMIT, writes everything
+        # else before the events).
+        await session.flush()
         for event in batch:
             if id(event) in refs:
                 event.message_id = refs[id(event)].id
-    by_account: dict[int, list[Event]] = defaultdict(list)
-    for event in batch:
-        by_account[event.account_id].append(event)
-    if dialect_name(session) == "postgresql" and len(batch) <= NUMBERED_AT_COMMIT:
+    if at_commit:
         await _insert_for_commit_to_number(session, batch)
         work.finalized.extend(batch)
         return batch
+    by_account: dict[int, list[Event]] = defaultdict(list)
+    for event in batch:
+        by_account[event.account_id].append(event)
     for account_id in sorted(by_account):  # a fixed order: no deadlock between two accounts' writers
         events = by_account[account_id]
         result = await session.execute(
@@ -114,8 +117,8 @@ async def _insert_for_commit_to_number(session: AsyncSession, batch: list[Event]
     statement; the COMMIT numbers them (the deferred trigger of migration 0027). The account row is
     locked only inside the COMMIT, so writers of one account no longer queue behind each other's
     round trips between numbering and committing; their positions stay in commit order. The
-    events' `position` stays unset here (the relay's announcements go without it)."""
-    await session.flush()
+    events' `position` stays unset here (the relay's announcements go without it). The session
+    has been flushed."""
     now = utcnow()
     jobs = [
         (str(consumer), traced({}), ords)

@@ -308,7 +308,12 @@ def _batch_for(relay: Relay) -> _RelayBatch:
     except TypeError:  # a session factory that cannot be weakly referenced: a batch of its own
         return _RelayBatch(relay)
     batch = by_key.get(key)
-    if batch is None or batch.loop is not asyncio.get_running_loop() or batch.relay.broker is not relay.broker:
+    if (
+        batch is None
+        or batch.loop is not asyncio.get_running_loop()
+        or batch.relay.broker is not relay.broker  # the ids in the key belonged to objects since gone
+        or batch.relay.publisher is not relay.publisher
+    ):
         batch = by_key[key] = _RelayBatch(relay)
     return batch
 
