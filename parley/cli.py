@@ -116,6 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         credentials = asyncio.run(seed_demo(settings))
         print(describe_demo(settings, credentials, asyncio.run(demo_widget_token(settings))), flush=True)
     from parley.app import create_app
+    from parley.ws_protocol import uvicorn_options
 
     app = create_app(settings)
     app.state.settle_heap = True  # a long-lived server process (parley.app.settle_heap)
@@ -128,9 +129,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # 127.0.0.1 (and reads FORWARDED_ALLOW_IPS), so it is always set here.
         proxy_headers=bool(settings.forwarded_allow_ips.strip()),
         forwarded_allow_ips=settings.forwarded_allow_ips.strip() or [],
-        # Subscription frames are small: compressing each costs more CPU (and a zlib context of
-        # ~64 KB per socket) than it saves on the wire.
-        ws_per_message_deflate=False,
+        **uvicorn_options(),  # the WebSocket protocol, uncompressed (parley/ws_protocol.py)
         timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 

@@ -30,6 +30,7 @@ from infra import metrics
 from infra.broadcast import RESYNC_CHANNEL, SubscriberOverflow
 from infra.heap import touch
 from infra.logs import get_logger
+from infra.wakeup import Flag
 
 if TYPE_CHECKING:
     from infra.services import Services
@@ -67,7 +68,7 @@ class Subscriber:
         self.limit = limit
         self.on_signal = on_signal
         self.items: list[Any] = []  # a list, not a deque: an idle socket holds it empty (56 bytes, not 600)
-        self.ready = asyncio.Event()
+        self.ready = Flag()  # not an asyncio.Event: no deque per idle socket (infra/wakeup.py)
         self.overflowed = False
         # Catching up (a cursor from the past) is paced by the reader: a full queue pauses it
         # (`stalled`) until it drains. Once caught up (`live`), a full queue means it cannot keep up.

@@ -127,11 +127,12 @@ async def _stream(
     try:
         while not hub.closing:
             if not sub.items:
-                timeout = None
                 if typing_deadlines:
                     timeout = max(min(d for d, _ in typing_deadlines.values()) - loop.time(), 0.01)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(sub.ready.wait(), timeout)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(sub.ready.wait(), timeout)
+                else:
+                    await sub.ready.wait()
             if hub.closing:
                 return
             now = loop.time()

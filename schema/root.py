@@ -14,10 +14,7 @@ from schema.automation.root import AutomationMutation, AutomationQuery
 from schema.catalog.root import CatalogMutation, CatalogQuery
 from schema.diagnostics.root import DiagnosticsMutation, DiagnosticsQuery, DiagnosticsSubscription
 from schema.execution import ParleyExecutionContext
-from schema.extensions.error_contract import ErrorContract
-from schema.extensions.guard import QueryGuard
-from schema.extensions.persisted import PersistedOperations
-from schema.extensions.session import CloseSession
+from schema.extensions.pipeline import OperationPipeline
 from schema.helpdesk.contact_csv_root import ContactCsvMutation, ContactCsvQuery
 from schema.helpdesk.root import HelpdeskMutation, HelpdeskQuery
 from schema.inbound_email.root import InboundEmailMutation, InboundEmailQuery
@@ -100,8 +97,9 @@ class ParleySchema(strawberry.Schema):
 def build_schema(*, introspection: bool = True, max_batch_operations: int = 0) -> strawberry.Schema:
     """`introspection=False` turns introspection and field suggestions off for everyone; otherwise
     QueryGuard decides per caller (settings.introspection). Limits, parsing and validation caches
-    live in QueryGuard (schema/extensions/guard.py); persisted operations in schema/extensions/persisted.py."""
-    extensions: list = [ErrorContract, CloseSession, QueryGuard, PersistedOperations]
+    live in QueryGuard (schema/extensions/guard.py); persisted operations in schema/extensions/persisted.py;
+    the two with the error contract and the session's end run as one extension (schema/extensions/pipeline.py)."""
+    extensions: list = [OperationPipeline]
     if not introspection:
         extensions.append(DisableIntrospection)
     batching = {"max_operations": max_batch_operations} if max_batch_operations > 0 else None

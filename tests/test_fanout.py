@@ -5,6 +5,7 @@ event it may see, and a SIGTERM closes every socket with 1012 (resume elsewhere)
 from __future__ import annotations
 
 import asyncio
+import collections
 import signal
 import time
 
@@ -14,6 +15,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import text
 from websockets.exceptions import ConnectionClosed
 
+from infra.wakeup import Flag, Inbox
+from parley.ws_protocol import LeanWebSocketProtocol
 from tests.conftest import TEST_DATABASE_URL, TEST_REDIS_URL
 from tests.support.desk import Desk, build_desk
 from tests.support.gql import GraphQLHTTP, SubscriptionSocket
@@ -179,3 +182,77 @@ async def test_the_shared_recheck_closes_a_socket_whose_session_ended_without_a_
         await kept.ws.ping()  # still open
     finally:
         await asyncio.gather(revoked.close(), kept.close(), return_exceptions=True)
+
+
+def _holds_a_deque(obj: object) -> list[str]:
+    """Attributes of `obj` that are (or hold) a deque: asyncio's Event and Queue keep theirs."""
+    found = []
+    for name, value in vars(obj).items():
+        if isinstance(value, (collections.deque, asyncio.Event, asyncio.Queue)):
+            found.append(name)
+    return found
+
+
+async def test_an_idle_subscribed_socket_holds_no_queue_event_or_handshake(server: LiveServer, desk: Desk):
+    """What a thousand idle sockets cost is mostly what each holds: the protocol's receive queue and
+    writable flag, and the hub's wake-up, answer like asyncio's but keep no deque (~0.7 KB each),
+    and the handshake's request and response go once answered (parley/ws_protocol.py)."""
+    conversation = await desk.new_conversation("idle check")
+    sockets = await _open(server.ws_url, [desk.agent], 2)
+    try:
+        body = await desk.data(desk.agent, REPLY, {"c": conversation["id"], "t": "wakes the idle ones"})
+        assert body["messageCreate"]["errors"] == []
+        assert [await _contents(s, 1) for s in sockets] == [["wakes the idle ones"]] * 2
+        protocols = [p for p in server.server.server_state.connections if isinstance(p, LeanWebSocketProtocol)]
+        assert len(protocols) == 2, server.server.server_state.connections
+        for protocol in protocols:
+            assert protocol.handshake_complete and protocol.request is None and protocol.response is None
+            assert _holds_a_deque(protocol) == []
+        subscribers = [s for f in server.app.state.services.hub.feeds.values() for s in f.subscribers]
+        assert len(subscribers) >= 2
+        assert all(not isinstance(s.ready, asyncio.Event) for s in subscribers)
+        # Still a working socket after the wait: a second event arrives on both.
+        body = await desk.data(desk.agent, REPLY, {"c": conversation["id"], "t": "and again"})
+        assert [await _contents(s, 1) for s in sockets] == [["and again"]] * 2
+    finally:
+        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+
+
+async def test_flag_and_inbox_answer_like_asyncio_event_and_queue():
+    flag = Flag()
+    woken: list[int] = []
+
+    async def waiter(i: int) -> None:
+        await flag.wait()
+        woken.append(i)
+
+    tasks = [asyncio.create_task(waiter(i)) for i in range(3)]
+    await asyncio.sleep(0)
+    assert woken == [] and not flag.is_set()
+    flag.set()
+    await asyncio.gather(*tasks)
+    assert sorted(woken) == [0, 1, 2] and flag.is_set()
+    assert await flag.wait() is True  # set: returns at once
+    flag.clear()
+    late = asyncio.create_task(flag.wait())
+    await asyncio.sleep(0)
+    late.cancel()  # a cancelled waiter leaves nothing behind
+    with pytest.raises(asyncio.CancelledError):
+        await late
+    assert not flag._waiters
+
+    inbox = Inbox()
+    assert inbox.empty()
+    reader = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    inbox.put_nowait("a")
+    inbox.put_nowait("b")
+    assert await reader == "a" and not inbox.empty() and inbox.qsize() == 1
+    assert await inbox.get() == "b" and inbox.empty()
+    gone = asyncio.create_task(inbox.get())
+    await asyncio.sleep(0)
+    gone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    inbox.put_nowait("c")  # nobody waits: kept for the next reader
+    assert await asyncio.wait_for(inbox.get(), 1) == "c"

@@ -20,6 +20,7 @@ import json
 from typing import Any
 
 from graphql import OperationType
+from graphql.execution.executor import CollectedErrors
 
 
 class SharedData(dict):
@@ -32,7 +33,12 @@ class SharedData(dict):
         self.encoded: str | None = None
 
 
-def _key(executor: Any) -> tuple | None:
+_UNKNOWN = object()
+
+
+def _document_key(executor: Any) -> tuple | None:
+    """What the socket's subscription asks, the same for all its events: its text, operation and
+    variables (None when they cannot be compared)."""
     operation = executor.operation
     loc = operation.loc
     if loc is None:
@@ -41,13 +47,36 @@ def _key(executor: Any) -> tuple | None:
         variables = json.dumps(executor.variable_values.coerced, sort_keys=True, default=str)
     except (TypeError, ValueError):
         return None
-    actor = getattr(getattr(executor.context_value, "_actor", None), "is_administrator", None)
     name = operation.name.value if operation.name else None
-    return (loc.source.body, name, variables, actor)
+    return (loc.source.body, name, variables)
+
+
+def _key(executor: Any) -> tuple | None:
+    document = executor.__dict__.get("_document_key", _UNKNOWN)
+    if document is _UNKNOWN:
+        document = _document_key(executor)
+    if document is None:
+        return None
+    actor = getattr(getattr(executor.context_value, "_actor", None), "is_administrator", None)
+    return (*document, actor)
 
 
 class SharedEventResults:
     """Mixin for the execution context (schema/execution/__init__.py)."""
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """graphql-core's per-event executor (a shallow copy with its own root value and errors),
+        made without `copy.copy`'s generic protocol — it ran once per socket and event. The
+        subscription's document key is measured once, on the subscription's executor, and the
+        copies inherit it."""
+        state = self.__dict__
+        if "_document_key" not in state:
+            state["_document_key"] = _document_key(self)
+        executor = object.__new__(type(self))
+        executor.__dict__.update(state)
+        executor.root_value = payload
+        executor.collected_errors = CollectedErrors()
+        return executor
 
     def execute_operation(self, serially=None):
         shared = getattr(self.root_value, "shared", None)  # type: ignore[attr-defined]

@@ -109,8 +109,10 @@ def shape_error(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorContract(SchemaExtension):
-    def on_operation(self) -> Iterator[None]:
-        yield
+    """A part of OperationPipeline (schema/extensions/pipeline.py), which shapes the operation's
+    errors when it ends."""
+
+    def shape_errors(self) -> None:
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
         if errors:

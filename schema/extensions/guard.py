@@ -37,9 +37,11 @@ _costs = CostCache()  # each cached document measured once (per set of page-size
 
 class QueryGuard(SchemaExtension):
     """Parses with a cache and the caller's token limit, measures, validates (cached) and charges the
-    caller's cost budget — in that order, each step only when the previous passed."""
+    caller's cost budget — in that order, each step only when the previous passed. A part of
+    OperationPipeline (schema/extensions/pipeline.py), which calls `start_operation` first."""
 
-    async def on_operation(self):  # type: ignore[override]
+    async def start_operation(self) -> None:
+        """Before anything else (schema/extensions/pipeline.py): who calls, and the document's size."""
         ec = self.execution_context
         self.caller = await caller_of(ec.context)
         self.report: CostReport | None = None
@@ -59,7 +61,6 @@ class QueryGuard(SchemaExtension):
                     f"The document has {len(ec.query)} characters; at most {max_chars} are allowed",
                 ),
             )
-        yield
 
     def on_parse(self) -> Iterator[None]:
         ec = self.execution_context

@@ -53,14 +53,16 @@ def _requested(extensions: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 class PersistedOperations(SchemaExtension):
-    async def on_operation(self):  # type: ignore[override]
+    """A part of OperationPipeline (schema/extensions/pipeline.py)."""
+
+    async def fill_document(self) -> None:
+        """The document a persisted or registered operation names, in place of the query."""
         ec = self.execution_context
         self._remember: tuple[str, str] | None = None
         try:
             await self._fill(ec)
         except Exception as exc:  # noqa: BLE001 - expected errors keep their code, others are masked
             refuse(ec, exc)
-        yield
 
     async def _fill(self, ec: Any) -> None:
         extensions = ec.operation_extensions or {}
@@ -121,11 +123,10 @@ class PersistedOperations(SchemaExtension):
             raise PersistedQueryNotAllowed("The query sent differs from the registered operation")
         ec.query = body
 
-    async def on_execute(self):  # type: ignore[override]
+    async def remember_document(self) -> None:
         # Reached only by documents that parsed and validated: those are worth remembering.
         if self._remember is not None:
             store = getattr(getattr(self.execution_context.context, "services", None), "documents", None)
             if store is not None:
                 await store.put(*self._remember)
             self._remember = None
-        yield

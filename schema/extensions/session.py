@@ -8,18 +8,16 @@ from strawberry.types.graphql import OperationType
 
 
 class CloseSession(SchemaExtension):
-    """Release the request's database session when the operation ends."""
+    """A part of OperationPipeline (schema/extensions/pipeline.py)."""
 
-    async def on_operation(self):  # type: ignore[override]
-        try:
-            yield
-        finally:
-            ctx = self.execution_context.context
-            close = getattr(ctx, "close", None)
-            if close is not None:
-                await close()
+    async def close_session(self) -> None:
+        """Release the request's database session: the operation ended."""
+        close = getattr(self.execution_context.context, "close", None)
+        if close is not None:
+            await close()
 
-    async def on_execute(self):  # type: ignore[override]
+    def choose_transaction(self) -> None:
+        """A query that opens its session later reads without a transaction."""
         ec = self.execution_context
         ctx = ec.context
         if hasattr(ctx, "read_only") and getattr(ctx, "_session", None) is None:
@@ -27,4 +25,3 @@ class CloseSession(SchemaExtension):
                 ctx.read_only = ec.operation_type == OperationType.QUERY
             except Exception:  # noqa: BLE001 - no operation to tell: graphql-core reports it
                 ctx.read_only = False
-        yield

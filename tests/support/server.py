@@ -29,12 +29,19 @@ class LiveServer:
 
     def __init__(self, settings: Settings) -> None:
         from parley.app import create_app
+        from parley.ws_protocol import uvicorn_options
 
         self.settings = settings
         self.port = free_port()
         self.app = create_app(settings)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_config=None, lifespan="on", ws_ping_interval=None
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_config=None,
+            lifespan="on",
+            ws_ping_interval=None,
+            **uvicorn_options(),  # the WebSocket protocol `parley serve` runs
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self._run, name=f"uvicorn-{self.port}", daemon=True)
