@@ -19,15 +19,34 @@ def _wake(waiters: list[asyncio.Future[None]] | None) -> None:
         waiters.clear()
 
 
-class Inbox:
+class _Waitable:
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
+        self._waiters: list[asyncio.Future[None]] | None = None
+
+    async def _park(self) -> None:
+        """Until woken (or cancelled, leaving nothing behind)."""
+        waiter = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = []
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        finally:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+
+
+class Inbox(_Waitable):
     """What uvicorn's protocol asks of its receive queue: `put_nowait`, `get`, `empty`. Frames
     rarely wait here (uvicorn pauses reading until the application has taken them), so a list."""
 
-    __slots__ = ("_items", "_waiters")
+    __slots__ = ("_items",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._items: list[Any] = []
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def put_nowait(self, item: Any) -> None:
         self._items.append(item)
@@ -41,26 +60,18 @@ class Inbox:
 
     async def get(self) -> Any:
         while not self._items:
-            waiter = asyncio.get_running_loop().create_future()
-            if self._waiters is None:
-                self._waiters = []
-            self._waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
+            await self._park()
         return self._items.pop(0)
 
 
-class Flag:
+class Flag(_Waitable):
     """`asyncio.Event`'s `set`, `clear`, `is_set` and `wait`, with no deque until somebody waits."""
 
-    __slots__ = ("_set", "_waiters")
+    __slots__ = ("_set",)
 
     def __init__(self, value: bool = False) -> None:
+        super().__init__()
         self._set = value
-        self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
         return self._set
@@ -73,15 +84,6 @@ class Flag:
         self._set = False
 
     async def wait(self) -> bool:
-        if self._set:
-            return True
-        waiter = asyncio.get_running_loop().create_future()
-        if self._waiters is None:
-            self._waiters = []
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+        if not self._set:
+            await self._park()
         return True
