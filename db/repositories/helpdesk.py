@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Integer,
     Select,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -53,6 +55,51 @@ from db.session import dialect_name
 from domain.accounts.actor import Actor, ActorKind
 from domain.enums import ConversationStatus, MessageType, Permission
 
+Shape = tuple[object, ...]
+_CONVERSATION_GRANTS = (
+    Permission.CONVERSATION_MANAGE.value,
+    Permission.CONVERSATION_UNASSIGNED_MANAGE.value,
+    Permission.CONVERSATION_PARTICIPATING_MANAGE.value,
+)
+
+
+def _visibility_shape(actor: Actor) -> Shape:
+    """What decides the form of an actor's visibility predicate (not its values)."""
+    if actor.kind == ActorKind.bot and actor.bot_id is not None:
+        return ("inbox_bot",)
+    if actor.is_administrator or actor.kind == ActorKind.bot:
+        return ("account",)
+    if actor.user_id is None:
+        return ("none",)
+    return ("user", *(p in actor.permissions for p in _CONVERSATION_GRANTS))
+
+
+def _visibility(shape: Shape, account_id: Any, user_id: Any, bot_id: Any) -> ColumnElement[bool]:
+    in_account: ColumnElement[bool] = Conversation.account_id == account_id
+    if shape[0] == "inbox_bot":
+        bot_inboxes = select(Inbox.id).where(Inbox.account_id == account_id, Inbox.bot_id == bot_id)
+        return and_(in_account, Conversation.inbox_id.in_(bot_inboxes))
+    if shape[0] == "account":
+        return in_account
+    if shape[0] == "none":
+        return false()
+    manage, unassigned, participating_grant = shape[1:]
+    my_inboxes = Conversation.inbox_id.in_(select(InboxMember.inbox_id).where(InboxMember.user_id == user_id))
+    mine = Conversation.assignee_id == user_id
+    participating = exists().where(
+        ConversationParticipant.conversation_id == Conversation.id, ConversationParticipant.user_id == user_id
+    )
+    grants: list[ColumnElement[bool]] = []
+    if manage:
+        grants.append(my_inboxes)
+    if unassigned:
+        grants.append(and_(my_inboxes, or_(Conversation.assignee_id.is_(None), mine)))
+    if participating_grant:
+        grants.append(or_(mine, participating))
+    if not grants:
+        return false()
+    return and_(in_account, or_(*grants))
+
 
 def visible_conversations(actor: Actor) -> ColumnElement[bool]:
     """Administrators and account-wide bots (partner apps) see the whole account; an agent bot the
@@ -60,29 +107,7 @@ def visible_conversations(actor: Actor) -> ColumnElement[bool]:
     belong to, narrowed by a custom role: all of them (conversation_manage), unassigned or theirs
     (conversation_unassigned_manage), or theirs and those they take part in
     (conversation_participating_manage). No conversation permission: none."""
-    in_account = Conversation.account_id == actor.account_id
-    if actor.kind == ActorKind.bot and actor.bot_id is not None:
-        bot_inboxes = select(Inbox.id).where(Inbox.account_id == actor.account_id, Inbox.bot_id == actor.bot_id)
-        return and_(in_account, Conversation.inbox_id.in_(bot_inboxes))
-    if actor.is_administrator or actor.kind == ActorKind.bot:
-        return in_account
-    if actor.user_id is None:
-        return false()
-    my_inboxes = Conversation.inbox_id.in_(select(InboxMember.inbox_id).where(InboxMember.user_id == actor.user_id))
-    mine = Conversation.assignee_id == actor.user_id
-    participating = exists().where(
-        ConversationParticipant.conversation_id == Conversation.id, ConversationParticipant.user_id == actor.user_id
-    )
-    grants: list[ColumnElement[bool]] = []
-    if Permission.CONVERSATION_MANAGE.value in actor.permissions:
-        grants.append(my_inboxes)
-    if Permission.CONVERSATION_UNASSIGNED_MANAGE.value in actor.permissions:
-        grants.append(and_(my_inboxes, or_(Conversation.assignee_id.is_(None), mine)))
-    if Permission.CONVERSATION_PARTICIPATING_MANAGE.value in actor.permissions:
-        grants.append(or_(mine, participating))
-    if not grants:
-        return false()
-    return and_(in_account, or_(*grants))
+    return _visibility(_visibility_shape(actor), actor.account_id, actor.user_id, actor.bot_id)
 
 
 async def inbox_in_account(
@@ -207,26 +232,54 @@ async def conversation_visible(
     return await session.scalar(stmt)
 
 
+_conversation_and_inbox: dict[tuple[Shape, bool], Select[Conversation, Inbox, bool]] = {}
+
+
+def _conversation_and_inbox_statement(shape: Shape, has_user: bool) -> Select[Conversation, Inbox, bool]:
+    """Built once per visibility shape, its values bound at each call: building the statement
+    (the visibility predicate's expressions) cost more CPU than running it, on every reply."""
+    key = (shape, has_user)
+    cached = _conversation_and_inbox.get(key)
+    if cached is not None:
+        return cached
+    user = bindparam("visibility_user", type_=Integer)
+    participates = (
+        exists().where(
+            ConversationParticipant.conversation_id == Conversation.id, ConversationParticipant.user_id == user
+        )
+        if has_user
+        else literal(False)
+    )
+    visible = _visibility(
+        shape,
+        bindparam("visibility_account", type_=Integer),
+        user,
+        bindparam("visibility_bot", type_=Integer),
+    )
+    stmt: Select[Conversation, Inbox, bool] = (
+        select(Conversation, Inbox, participates)
+        .join(Inbox, Inbox.id == Conversation.inbox_id)
+        .where(Conversation.id == bindparam("conversation_id", type_=Integer), visible)
+        .with_for_update(of=Conversation)
+    )
+    _conversation_and_inbox[key] = stmt
+    return stmt
+
+
 async def conversation_and_inbox_visible(
     session: AsyncSession, actor: Actor, conversation_id: int
 ) -> tuple[Conversation, Inbox, bool] | None:
     """The conversation the actor may see, locked (its inbox is not), with its inbox and whether the
     actor (a user) already takes part in it: one statement."""
-    participates = (
-        exists().where(
-            ConversationParticipant.conversation_id == Conversation.id,
-            ConversationParticipant.user_id == actor.user_id,
-        )
-        if actor.user_id is not None
-        else literal(False)
-    )
-    stmt = (
-        select(Conversation, Inbox, participates)
-        .join(Inbox, Inbox.id == Conversation.inbox_id)
-        .where(Conversation.id == conversation_id, visible_conversations(actor))
-        .with_for_update(of=Conversation)
-    )
-    row = (await session.execute(stmt)).first()
+    stmt = _conversation_and_inbox_statement(_visibility_shape(actor), actor.user_id is not None)
+    values = {
+        "conversation_id": conversation_id,
+        "visibility_account": actor.account_id,
+        "visibility_user": actor.user_id,
+        "visibility_bot": actor.bot_id,
+    }
+    # Values the statement's shape does not use are ignored.
+    row = (await session.execute(stmt, values)).first()
     return (row[0], row[1], bool(row[2])) if row is not None else None
 
 
