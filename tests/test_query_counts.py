@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
@@ -38,10 +39,15 @@ def count_statements(engine):
         event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
 
 
-@contextlib.contextmanager
-def count_all_statements(engine):
+@contextlib.asynccontextmanager
+async def count_all_statements(server):
     """Every statement requests send to PostgreSQL, transaction control (BEGIN, ROLLBACK, COMMIT) and
-    pool checks included: asyncpg's query log on each connection the pool hands out."""
+    pool checks included: asyncpg's query log on each connection the pool hands out.
+
+    asyncpg hands a finished statement to its query loggers with ``call_soon``, so the record of a
+    COMMIT may still be queued on the server's loop when the client already holds the response; the
+    window closes only after that loop has run what was queued before it."""
+    engine = server.app.state.services.engine
     statements: list[str] = []
 
     def on_query(record) -> None:
@@ -60,6 +66,7 @@ def count_all_statements(engine):
     try:
         with count_statements(engine) as data:
             yield statements, data
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(asyncio.sleep(0), server.loop))
     finally:
         event.remove(engine.sync_engine, "checkout", on_checkout)
         event.remove(engine.sync_engine.pool, "checkin", on_checkin)
@@ -161,12 +168,11 @@ async def test_an_authenticated_query_reads_no_credentials_and_opens_no_transact
     a personal API token), and a query's statements run without BEGIN/ROLLBACK or a pre-ping."""
     desk = await build_desk(gql, smtp)
     await seed(db_engine, desk, 3)
-    engine = server.app.state.services.engine
     token = await gql.data('mutation { apiTokenCreate(input: {name: "ci"}) { secret } }', headers=desk.admin.headers())
     api = {"Authorization": f"Bearer {token['apiTokenCreate']['secret']}"}
     for headers in (desk.agent.headers(), api):
         await gql.data(LIST, {"first": 3}, headers=headers)  # resolved and kept
-        with count_all_statements(engine) as (statements, data):
+        async with count_all_statements(server) as (statements, data):
             body = await gql.data(LIST, {"first": 3}, headers=headers)
         assert body["conversations"]["edges"]
         words = [" ".join(s.split()).upper() for s in statements + data]
@@ -179,8 +185,7 @@ async def test_an_authenticated_query_reads_no_credentials_and_opens_no_transact
 
 async def test_a_mutation_keeps_its_transaction(gql, smtp, server):
     desk = await build_desk(gql, smtp)
-    engine = server.app.state.services.engine
-    with count_all_statements(engine) as (statements, _data):
+    async with count_all_statements(server) as (statements, _data):
         body = await gql.data(
             'mutation { labelCreate(input: {title: "vip"}) { label { id } errors { code } } }',
             headers=desk.admin.headers(),
@@ -194,13 +199,12 @@ async def test_messages_leave_the_credential_cache_alone(gql, smtp, server):
     """Every logged event moves the account's event sequence; only changes that decide authentication
     (here: none) may empty the cache, so the next request still reads no credentials."""
     desk = await build_desk(gql, smtp)
-    engine = server.app.state.services.engine
     conversation = await desk.new_conversation("Hello")
     reply = """mutation($c: ID!, $t: String!) { messageCreate(input: {conversationId: $c, content: $t}) {
       message { id } errors { code } } }"""
     await desk.data(desk.agent, reply, {"c": conversation["id"], "t": "first"})
     for text_ in ("second", "third"):
-        with count_all_statements(engine) as (_statements, data):
+        async with count_all_statements(server) as (_statements, data):
             body = await desk.data(desk.agent, reply, {"c": conversation["id"], "t": text_})
         assert body["messageCreate"]["errors"] == []
         auth_tables = ("USER_SESSIONS", "ACCOUNT_MEMBERSHIPS", "API_TOKENS")
