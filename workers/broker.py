@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import dramatiq
+import redis.exceptions
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, AsyncIO, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 
@@ -213,9 +214,8 @@ def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
                 self.emit_before("enqueue", message, None)
                 ready.append(message)
             dispatch = self.scripts["dispatch"]
-            pipe = self.client.pipeline(transaction=False)
-            for message in ready:
-                args = [
+            calls = [
+                (
                     "enqueue",
                     current_millis(),
                     message.queue_name,
@@ -226,15 +226,38 @@ def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
                     self._max_unpack_size(),
                     message.options["redis_message_id"],
                     message.encode(),
-                ]
-                dispatch(args=args, keys=[self.namespace], client=pipe)
-            pipe.execute()
+                )
+                for message in ready
+            ]
+            # EVALSHA straight into the pipeline: a script object in a pipeline makes redis-py ask
+            # SCRIPT EXISTS first, a second round trip on every call. The script is loaded only
+            # when Redis says it does not know it (restarted, flushed), and only those calls repeat.
+            missing = _evalsha_all(self.client, dispatch.sha, self.namespace, calls)
+            if missing:
+                self.client.script_load(dispatch.script)
+                if _evalsha_all(self.client, dispatch.sha, self.namespace, missing):
+                    raise redis.exceptions.NoScriptError("the dispatch script is not loaded")
             for message in ready:
                 self.emit_after("enqueue", message, None)
             return ready
 
     _broker_class = OutboxRedisBroker
     return _broker_class
+
+
+def _evalsha_all(client: Any, sha: str, key: str, calls: list[tuple]) -> list[tuple]:
+    """Run each call of one script in a pipeline; the calls Redis refused as NOSCRIPT, to repeat
+    after loading it. Any other error raises."""
+    pipe = client.pipeline(transaction=False)
+    for args in calls:
+        pipe.evalsha(sha, 1, key, *args)
+    missing = []
+    for args, result in zip(calls, pipe.execute(raise_on_error=False), strict=True):
+        if isinstance(result, redis.exceptions.NoScriptError):
+            missing.append(args)
+        elif isinstance(result, Exception):
+            raise result
+    return missing
 
 
 def queue_probe(broker: dramatiq.Broker) -> Callable[[list[tuple[str, int, int]]], list[bool]] | None:

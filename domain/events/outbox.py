@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, DateTime, bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.base import utcnow
-from db.models import OutboxJob
+from db.models import Event, OutboxJob
 from db.session import dialect_name, execute_rowcount
 from domain.events.pending import pending
 from infra import traces
@@ -107,6 +108,50 @@ async def mark_sent(
             )
             .execution_options(synchronize_session=False)
         )
+
+
+# PostgreSQL: what a relay sent, marked in one statement — the events published and the jobs sent,
+# each job leased after its own send count. Its text never changes with the number of rows (arrays,
+# not IN lists), so asyncpg prepares it once per connection.
+_MARK_RELAYED = text(
+    """
+    WITH published AS (
+      UPDATE events SET relayed_at = :now WHERE id = ANY(:event_ids)
+    )
+    UPDATE outbox_jobs SET relayed_at = coalesce(outbox_jobs.relayed_at, :now), sends = outbox_jobs.sends + 1,
+      lease_until = sent.lease_until
+    FROM unnest(:job_ids, :leases) AS sent(id, lease_until)
+    WHERE outbox_jobs.id = sent.id AND outbox_jobs.completed_at IS NULL
+    """
+).bindparams(
+    bindparam("now", type_=DateTime(timezone=True)),
+    bindparam("event_ids", type_=ARRAY(BigInteger)),
+    bindparam("job_ids", type_=ARRAY(BigInteger)),
+    bindparam("leases", type_=ARRAY(DateTime(timezone=True))),
+)
+
+
+async def mark_relayed(
+    session: AsyncSession, event_ids: Sequence[int], jobs: Sequence[OutboxJob], *, lease_seconds: float
+) -> None:
+    """After a relay: its published events are relayed and its sent jobs leased (as `mark_sent`).
+    One statement on PostgreSQL; elsewhere one per kind."""
+    now = utcnow()
+    if dialect_name(session) == "postgresql":
+        await session.execute(
+            _MARK_RELAYED,
+            {
+                "now": now,
+                "event_ids": list(event_ids),
+                "job_ids": [job.id for job in jobs],
+                "leases": [now + lease_after_send((job.sends or 0) + 1, lease_seconds) for job in jobs],
+            },
+        )
+        return
+    if event_ids:
+        await session.execute(update(Event).where(Event.id.in_(event_ids)).values(relayed_at=now))
+    if jobs:
+        await mark_sent(session, jobs, lease_seconds=lease_seconds, now=now)
 
 
 async def due_jobs(session: AsyncSession, *, batch: int, now: datetime | None = None) -> list[OutboxJob]:

@@ -248,19 +248,25 @@ class Relay:
         try:
             published: list[int] = []
             sent: list[OutboxJob] = []
-            if events and self.publisher is not None:
-                published = await publish_events(self.publisher, events)
-                _observe_relayed(events, published)
-            if jobs and self.broker is not None:
-                sent = await asyncio.to_thread(enqueue_all, self.broker, jobs)
+            # The broadcast and the broker are told at once: the jobs go out in a thread (Dramatiq's
+            # client blocks) while the loop publishes.
+            enqueued = (
+                asyncio.ensure_future(asyncio.to_thread(enqueue_all, self.broker, jobs))
+                if jobs and self.broker is not None
+                else None
+            )
+            try:
+                if events and self.publisher is not None:
+                    published = await publish_events(self.publisher, events)
+                    _observe_relayed(events, published)
+            finally:
+                if enqueued is not None:
+                    sent = await enqueued
             if published or sent:
                 async with self.sessions() as session:
                     if dialect_name(session) == "postgresql":
                         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    if published:
-                        await session.execute(update(Event).where(Event.id.in_(published)).values(relayed_at=utcnow()))
-                    if sent:
-                        await outbox.mark_sent(session, sent, lease_seconds=self.lease_seconds)
+                    await outbox.mark_relayed(session, published, sent, lease_seconds=self.lease_seconds)
                     await session.commit()  # nothing to commit on PostgreSQL; on SQLite, the transaction
         except Exception:  # the sweepers relay it later
             log.warning("relay.after_commit_failed", exc_info=True)
