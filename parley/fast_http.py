@@ -57,8 +57,11 @@ class FastHTTP:
         self.turns = asyncio.Semaphore(turns)
         self.enabled = True
 
+    def settings(self) -> Any:
+        return self.view._services_getter().settings
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send, stock: ASGIApp) -> None:
-        settings = self.view._services_getter().settings
+        settings = self.settings()
         if not (self.enabled and settings.fast_reads) or traces.enabled():
             await stock(scope, receive, send)
             return
@@ -137,6 +140,9 @@ class FastHTTP:
             request_data = view._request_data(data)
         except Exception:  # noqa: BLE001 - the stock way answers what is wrong with it
             return None
+        query = request_data.query
+        if isinstance(query, str) and not fast_lane.candidate(query, request_data.operation_name, self.settings()):
+            return None  # a mutation, say: declined before a context is made for it
         request = Request(scope, _replay(body, True, _no_more))
         sub = await view.get_sub_response(request)
         context = await view.get_context(request, sub)

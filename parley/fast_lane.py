@@ -106,7 +106,7 @@ def _document(schema: Any, query: str, operation_name: str | None, caller: Any, 
 _CANDIDATES: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
 
 
-def _candidate(query: str, operation_name: str | None, settings: Any) -> bool:
+def candidate(query: str, operation_name: str | None, settings: Any) -> bool:
     """False when the document's operation is certainly not the lane's (not a query, or a root field
     other than LANE_ROOTS), without knowing the caller; True when it may be (then checked in full)."""
     key = (query, operation_name)
@@ -225,7 +225,7 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
         query = await store.get(sha) if store is not None else None  # the process's copy: no round trip
         if query is None:
             return None
-    if not isinstance(query, str) or not _candidate(query, request_data.operation_name, settings):
+    if not isinstance(query, str) or not candidate(query, request_data.operation_name, settings):
         return None  # mutations and other roots: the stock way, which alone resolves the caller
     caller = await caller_of(context)
     if caller.kind not in ("user", "bot") or caller.actor is None:

@@ -132,7 +132,7 @@ async def _insert_for_commit_to_number(session: AsyncSession, batch: list[Event]
         event.id, event.created_at = event_id, now
     for actor_name, _extra, _ords in jobs:
         job_id, kwargs = made[actor_name]
-        inserted_job(session, job_id, actor_name, kwargs, now)
+        inserted_job(session, job_id, actor_name, kwargs)
 
 
 def discard(session: AsyncSession) -> None:

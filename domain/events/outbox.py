@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.base import utcnow
 from db.models import Event, OutboxJob
 from db.session import dialect_name, execute_rowcount
-from domain.events.pending import pending
+from domain.events.pending import Job, pending
 from infra import traces
 from infra.logs import request_id_var
 
@@ -56,26 +56,26 @@ def traced(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs if traceparent is None else {**kwargs, TRACEPARENT_KEY: traceparent}
 
 
-def inserted_job(
-    session: AsyncSession, job_id: int, actor_name: str, kwargs: dict[str, Any], now: datetime
-) -> OutboxJob:
+class InsertedJob:
+    """What the relay needs of a job another statement inserted (never sent yet): a plain record,
+    not an ORM object, which cost more to build than the statement that wrote the row."""
+
+    __slots__ = ("actor_name", "id", "kwargs", "request_id")
+    sends = 0
+
+    def __init__(self, id: int, actor_name: str, kwargs: dict[str, Any], request_id: str | None) -> None:
+        self.id, self.actor_name, self.kwargs, self.request_id = id, actor_name, kwargs, request_id
+
+
+def inserted_job(session: AsyncSession, job_id: int, actor_name: str, kwargs: dict[str, Any]) -> InsertedJob:
     """A job another statement inserted into the session's transaction (domain/events/log.py), to be
-    sent after the commit like those of `add_job`. The object stays outside the session."""
-    job = OutboxJob(
-        id=job_id,
-        actor_name=actor_name,
-        kwargs=kwargs,
-        request_id=request_id_var.get(),
-        created_at=now,
-        lease_until=now + RELAY_GRACE,
-        sends=0,
-        dead=False,
-    )
+    sent after the commit like those of `add_job`."""
+    job = InsertedJob(job_id, actor_name, kwargs, request_id_var.get())
     pending(session).jobs.append(job)
     return job
 
 
-def job_kwargs(job: OutboxJob) -> tuple[dict[str, Any], str | None]:
+def job_kwargs(job: Job) -> tuple[dict[str, Any], str | None]:
     """The actor's arguments of a job, and the `traceparent` of the request that wrote it (if traced)."""
     kwargs = dict(job.kwargs or {})
     traceparent = kwargs.pop(TRACEPARENT_KEY, None)
@@ -90,7 +90,7 @@ def lease_after_send(sends: int, lease_seconds: float) -> timedelta:
 
 
 async def mark_sent(
-    session: AsyncSession, jobs: Sequence[OutboxJob], *, lease_seconds: float, now: datetime | None = None
+    session: AsyncSession, jobs: Sequence[Job], *, lease_seconds: float, now: datetime | None = None
 ) -> None:
     """Lease jobs just handed to the broker (each job's `sends` as it was before this send)."""
     now = now or utcnow()
@@ -132,7 +132,7 @@ _MARK_RELAYED = text(
 
 
 async def mark_relayed(
-    session: AsyncSession, event_ids: Sequence[int], jobs: Sequence[OutboxJob], *, lease_seconds: float
+    session: AsyncSession, event_ids: Sequence[int], jobs: Sequence[Job], *, lease_seconds: float
 ) -> None:
     """After a relay: its published events are relayed and its sent jobs leased (as `mark_sent`).
     One statement on PostgreSQL; elsewhere one per kind."""

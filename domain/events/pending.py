@@ -5,13 +5,28 @@ commits. One typed object under one key, so no module spells out `session.info` 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Event, OutboxJob
+from db.models import Event
 
 _KEY = "parley_pending_work"
+
+
+class Job(Protocol):
+    """What sending a job reads of it: an outbox row, or the record of one just inserted."""
+
+    @property
+    def id(self) -> Any: ...
+    @property
+    def actor_name(self) -> Any: ...
+    @property
+    def kwargs(self) -> Any: ...
+    @property
+    def request_id(self) -> Any: ...
+    @property
+    def sends(self) -> Any: ...
 
 
 @dataclass
@@ -19,7 +34,7 @@ class PendingWork:
     events: list[Event] = field(default_factory=list)  # recorded, numbered by `finalize`
     messages: dict[int, Any] = field(default_factory=dict)  # id(event) -> its Message, not flushed yet
     finalized: list[Event] = field(default_factory=list)  # numbered and inserted, waiting for the commit
-    jobs: list[OutboxJob] = field(default_factory=list)  # written in this transaction, sent after it
+    jobs: list[Job] = field(default_factory=list)  # written in this transaction, sent after it
     revoked_session_ids: list[str] = field(default_factory=list)  # sockets of these sessions are closed
     auth_changed: bool = False  # rows authentication reads changed: processes forget resolved credentials
 

@@ -11,7 +11,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import dramatiq
 from sqlalchemy import select, update
@@ -22,7 +22,7 @@ from db.models import Event, OutboxJob
 from db.session import dialect_name
 from domain.events import outbox
 from domain.events.channels import AUTH_CHANGED_CHANNEL, AUTH_EPOCH_KEY, SESSIONS_REVOKED_CHANNEL, event_channels
-from domain.events.pending import PendingWork
+from domain.events.pending import Job, PendingWork
 from infra import metrics
 from infra.logs import get_logger
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 log = get_logger("parley.relay")
 
+J = TypeVar("J", bound=Job)
+
 
 class Publisher(Protocol):
     """Where events' ids go: the broadcast, or a Redis client."""
@@ -38,7 +40,7 @@ class Publisher(Protocol):
     def publish(self, channel: str, message: str) -> Awaitable[Any]: ...
 
 
-def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message[Any]:
+def _message(broker: dramatiq.Broker, job: Job) -> dramatiq.Message[Any]:
     actor = broker.get_actor(job.actor_name)
     # `outbox_send` numbers this send of the job: with it the broker names the message after the job
     # (workers/broker.py), so the sweeper can ask whether the copy it sent still waits in the queue.
@@ -51,7 +53,7 @@ def _message(broker: dramatiq.Broker, job: OutboxJob) -> dramatiq.Message[Any]:
     return actor.message_with_options(kwargs={**kwargs, "outbox_id": job.id}, **options)
 
 
-def enqueue_all(broker: dramatiq.Broker, jobs: Sequence[OutboxJob]) -> list[OutboxJob]:
+def enqueue_all(broker: dramatiq.Broker, jobs: Sequence[J]) -> list[J]:
     """Hand jobs to the broker (blocking: run it in a thread), in one round trip where the broker
     can pipeline; returns the jobs that went out (a prefix of `jobs`)."""
     many = getattr(broker, "enqueue_many", None)
@@ -62,7 +64,7 @@ def enqueue_all(broker: dramatiq.Broker, jobs: Sequence[OutboxJob]) -> list[Outb
         except Exception as exc:  # noqa: BLE001 - the sweeper retries
             log.warning("outbox.relay_failed", jobs=len(jobs), error=type(exc).__name__)
             return []
-    sent: list[OutboxJob] = []
+    sent: list[J] = []
     for job in jobs:
         try:
             broker.enqueue(_message(broker, job))
@@ -247,7 +249,7 @@ class Relay:
         jobs = [job for work in works for job in work.jobs]
         try:
             published: list[int] = []
-            sent: list[OutboxJob] = []
+            sent: list[Job] = []
             # The broadcast and the broker are told at once: the jobs go out in a thread (Dramatiq's
             # client blocks) while the loop publishes.
             enqueued = (
