@@ -396,6 +396,74 @@ async def test_the_per_conversation_guard_holds_back_a_flood(desk: Desk, server)
     assert "runs on this conversation" in skipped["error"] and skipped["actionsDone"] == []
 
 
+async def test_two_jobs_at_the_guard_s_edge_on_one_conversation_run_one_rule_and_skip_the_other(desk: Desk, db_engine):
+    """Runs on one conversation wait for each other (its row lock): with one run left under the
+    guard, two jobs counting at the same moment would both have found room for it."""
+    import asyncio
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select, text
+
+    from db.models import AutomationRun, Event
+    from db.session import create_session_factory
+    from domain.automation import engine
+    from schema.core.ids import decode_id
+
+    conv = await desk.new_conversation("1")
+    await desk.incoming(conv["id"], "two")
+    conversation_pk = decode_id(conv["id"], "Conversation")
+    sessions = create_session_factory(db_engine)
+    async with sessions() as s:  # the messages' events, relayed before any rule listened
+        event_ids = list(
+            await s.scalars(
+                select(Event.id)
+                .where(Event.conversation_id == conversation_pk, Event.type == "message.created")
+                .order_by(Event.id)
+            )
+        )
+    assert len(event_ids) == 2
+
+    async def automation_idle() -> bool | None:  # the worker has run the messages' automation jobs
+        async with db_engine.connect() as c:
+            open_jobs = await c.scalar(
+                text("SELECT count(*) FROM outbox_jobs WHERE actor_name = 'automation.run' AND completed_at IS NULL")
+            )
+        return True if open_jobs == 0 else None
+
+    assert await wait_until(automation_idle)
+    created = await rule(
+        desk, name="Edge", conditions=[cond("message_type", "equal_to", "incoming")], actions=[act("add_label", "vip")]
+    )
+    rule_pk = decode_id(created["automationRule"]["id"], "AutomationRule")
+    async with db_engine.begin() as c:
+        account_pk = await c.scalar(text("SELECT account_id FROM conversations WHERE id = :c"), {"c": conversation_pk})
+        for n in range(engine.GUARD_RUNS - 1):  # earlier runs of other events (ids of no event)
+            await c.execute(
+                text(
+                    "INSERT INTO automation_runs (account_id, rule_id, event_id, conversation_id, outcome, actions_done,"
+                    " created_at) VALUES (:a, :r, :e, :c, 'done', '[]', :t)"
+                ),
+                {"a": account_pk, "r": rule_pk, "e": -1 - n, "c": conversation_pk, "t": datetime.now(UTC)},
+            )
+    async with sessions() as first, sessions() as second:
+        await engine.run(first, [event_ids[0]])  # counted and ran; not committed yet
+        other = asyncio.ensure_future(engine.run(second, [event_ids[1]]))
+        await asyncio.sleep(0.5)
+        assert not other.done()  # waits for the first job's transaction
+        await first.commit()
+        await asyncio.wait_for(other, 10)
+        await second.commit()
+    async with sessions() as s:
+        outcomes = list(
+            await s.scalars(
+                select(AutomationRun.outcome)
+                .where(AutomationRun.event_id.in_(event_ids))
+                .order_by(AutomationRun.event_id)
+            )
+        )
+    assert outcomes == ["done", "skipped"], outcomes
+
+
 async def test_a_failing_action_drops_what_its_rule_did(desk: Desk):
     # The outsider is an agent of the account but not of the inbox: assigning them fails at run time.
     created = await rule(

@@ -10,7 +10,8 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
-from db.models import AutomationRule, AutomationRun, Macro
+from db.models import AutomationRule, AutomationRun, Conversation, Macro
+from db.session import dialect_name
 
 
 async def rules_of_account(session: AsyncSession, account_id: int) -> Sequence[AutomationRule]:
@@ -60,6 +61,17 @@ async def ran_already(session: AsyncSession, rule_ids: Sequence[int], event_id: 
         )
     )
     return set(rows.all())
+
+
+async def lock_conversations(session: AsyncSession, conversation_ids: Sequence[int]) -> None:
+    """Hold these conversations' rows until the transaction ends (PostgreSQL; SQLite has one writer)."""
+    if conversation_ids and dialect_name(session) == "postgresql":
+        await session.execute(
+            select(Conversation.id)
+            .where(Conversation.id.in_(conversation_ids))
+            .order_by(Conversation.id)
+            .with_for_update()
+        )
 
 
 async def recent_runs_done(session: AsyncSession, conversation_id: int, since: datetime) -> int:

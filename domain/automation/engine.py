@@ -73,8 +73,8 @@ def trigger_of(event: Event) -> Trigger | None:
 async def run(session: AsyncSession, event_ids: Sequence[int]) -> int:
     """Run the rules these events trigger; the number of runs recorded."""
     events = await event_repo.events_by_ids(session, event_ids, CONSUMERS[Consumer.AUTOMATION])
-    count = 0
     listening: dict[tuple[int, Trigger], Sequence[AutomationRule]] = {}
+    todo: list[tuple[Event, Trigger, Sequence[AutomationRule]]] = []
     for event in events:
         trigger = trigger_of(event)
         if trigger is None:
@@ -82,9 +82,18 @@ async def run(session: AsyncSession, event_ids: Sequence[int]) -> int:
         key = (event.account_id, trigger)
         if key not in listening:
             listening[key] = await repo.active_rules(session, event.account_id, [trigger.value])
-        rules = listening[key]
-        if not rules:
-            continue
+        if listening[key]:
+            todo.append((event, trigger, listening[key]))
+    if not todo:
+        return 0
+    # Runs on one conversation are serialised by its row lock (taken in id order: no deadlock between
+    # two jobs), so the flood guard counts every run committed before this one: two jobs counting at
+    # once would both see room for one more.
+    await repo.lock_conversations(
+        session, sorted({event.conversation_id for event, _, _ in todo if event.conversation_id})
+    )
+    count = 0
+    for event, trigger, rules in todo:
         done = await repo.ran_already(session, [r.id for r in rules], event.id)
         for rule in rules:
             if rule.id not in done:
