@@ -239,7 +239,8 @@ class FallbackRateLimiter(_Fallback):
 
     async def hit(self, key: str, per_minute: int, cost: int = 1) -> Decision:
         try:
-            return await asyncio.wait_for(self.shared.hit(key, per_minute, cost), self.timeout)
+            async with asyncio.timeout(self.timeout):  # no task of its own, as wait_for makes one
+                return await self.shared.hit(key, per_minute, cost)
         except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
             self._warn(exc)
             return await self.local.hit(key, per_minute, cost)
@@ -255,7 +256,8 @@ class FallbackCostBudget(_Fallback):
 
     async def charge(self, key: str, cost: int, limit: int, window: int = 3600) -> BudgetState:
         try:
-            return await asyncio.wait_for(self.shared.charge(key, cost, limit, window), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await self.shared.charge(key, cost, limit, window)
         except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
             self._warn(exc)
             return await self.local.charge(key, cost, limit, window)
@@ -316,9 +318,10 @@ async def check_limits(
         keys.append(epoch_key)
     args.append(1 if epoch_key is not None else 0)
     try:
-        refused, wait_us, allowed, used, ttl_ms, epoch = await asyncio.wait_for(
-            rate_limiter.combined(keys=keys, args=args), rate_limiter.timeout
-        )
+        # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own (one more task
+        # and one more turn of the loop on every request).
+        async with asyncio.timeout(rate_limiter.timeout):
+            refused, wait_us, allowed, used, ttl_ms, epoch = await rate_limiter.combined(keys=keys, args=args)
     except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
         rate_limiter._warn(exc)
         local_budget = cost_budget.local if isinstance(cost_budget, FallbackCostBudget) else cost_budget
