@@ -252,6 +252,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await services.auth_cache.stop()
             await broadcast.disconnect()
             if redis is not None:
+                close = getattr(services.rate_limiter, "close", None)
+                if close is not None:
+                    close()
                 await redis.aclose()
             await engine.dispose()
             if services.replica_health is not None:

@@ -90,6 +90,19 @@ async def _recreate_database(url: str) -> None:
         await engine.dispose()
 
 
+@pytest.fixture
+def private_redis():
+    """A `redis-server` of the test's own on a free port, for tests that stop, restart or
+    reconfigure it."""
+    from tests.support.redis_proc import RedisProcess
+
+    redis = RedisProcess().start()
+    try:
+        yield redis
+    finally:
+        redis.stop()
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     """The test database, created afresh and migrated once per run with Alembic (never create_all)."""

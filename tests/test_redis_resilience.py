@@ -29,15 +29,6 @@ from tests.test_foundation import PING, PINGS, ping_until_received
 
 
 @pytest.fixture
-def private_redis() -> Iterator[RedisProcess]:
-    redis = RedisProcess().start()
-    try:
-        yield redis
-    finally:
-        redis.stop()
-
-
-@pytest.fixture
 def live_servers(database_url: str) -> Iterator[list[LiveServer]]:
     """Started servers appended to this list are stopped at the end of the test, whatever happens."""
     servers: list[LiveServer] = []

@@ -59,6 +59,16 @@ def install() -> None:
 
     AbstractConnection.send_packed_command = counted_send
 
+    from infra.resp import PipelinedScript  # the rate limits' own connection, past redis-py
+
+    script_send = PipelinedScript._send
+
+    async def counted_script_send(self, protocol, command):
+        COUNTS["redis_round_trips"] += 1
+        return await script_send(self, protocol, command)
+
+    PipelinedScript._send = counted_script_send
+
     path = os.environ["BENCH_SQL_COUNTS"]
 
     def dump(_signum, _frame) -> None:
