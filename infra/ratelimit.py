@@ -244,7 +244,6 @@ class FallbackRateLimiter(_Fallback):
         self.stock_combined = shared.redis.register_script(_LIMITS)
         self.lean_combined = PipelinedScript.for_client(shared.redis, _LIMITS)
 
-
     def combined(self, keys: list[str], args: list[Any]) -> Any:
         if self.lean_combined is None or traces.enabled():
             return self.stock_combined(keys=keys, args=args)

@@ -139,9 +139,23 @@ async def _truncate_all(engine) -> None:
                 tables = [r[0] for r in rows]
                 if tables:
                     await conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                    # Outbox job and event ids go on from where they were: a job of the previous test
+                    # still queued in a worker then finds no row of its id and is skipped, instead
+                    # of claiming this test's job that got the same id (and the real one skipped).
+                    kept = (
+                        await conn.execute(
+                            text(
+                                "SELECT sequencename, last_value FROM pg_sequences WHERE schemaname = 'public'"
+                                " AND sequencename IN ('outbox_jobs_id_seq', 'events_id_seq')"
+                                " AND last_value IS NOT NULL"
+                            )
+                        )
+                    ).all()
                     await conn.execute(
                         text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
                     )
+                    for name, last_value in kept:
+                        await conn.execute(text("SELECT setval(:name, :value)"), {"name": name, "value": last_value})
             return
         except DBAPIError as exc:
             if attempt == 4 or "deadlock" not in str(exc) and "lock timeout" not in str(exc):

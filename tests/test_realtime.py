@@ -26,12 +26,7 @@ from tests.support.desk import ERR, Desk, build_desk
 from tests.support.gql import GraphQLHTTP, SubscriptionSocket
 from tests.support.redis_proc import RedisProcess
 from tests.support.server import LiveServer, ProcessServer
-from tests.test_redis_resilience import (  # noqa: F401 - private_redis is a fixture
-    NonReadingSocket,
-    _pin_websocket_send_buffers,
-    drain,
-    private_redis,
-)
+from tests.test_redis_resilience import NonReadingSocket, _pin_websocket_send_buffers, drain
 
 ACCOUNT_EVENTS = """subscription($after: String) { accountEvents(after: $after) {
   cursor type changedAttributes conversation { id status } message { id content private }

@@ -3,7 +3,7 @@ exports are not found, and A's retention policy is A's own."""
 
 from __future__ import annotations
 
-from tests.probes.base import PAYLOAD_ERRORS, Probe
+from tests.probes.base import PAYLOAD_ERRORS, Probe, until_finished
 
 
 async def setup_b(gql, world) -> None:
@@ -13,6 +13,12 @@ async def setup_b(gql, world) -> None:
         headers=world.admin_b.headers(),
     )
     world.b["contact_data_export"] = started["contactDataExport"]["contactDataExport"]["id"]
+    await until_finished(
+        gql,
+        "query($id: ID!) { contactDataExportJob(id: $id) { status } }",
+        {"id": world.b["contact_data_export"]},
+        world.admin_b.headers(),
+    )
 
 
 PROBES: dict[str, Probe | str] = {

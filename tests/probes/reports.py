@@ -3,7 +3,7 @@ reports hold only A's numbers."""
 
 from __future__ import annotations
 
-from tests.probes.base import PAYLOAD_ERRORS, Probe
+from tests.probes.base import PAYLOAD_ERRORS, Probe, until_finished
 
 RANGE = 'since: "2026-01-01", until: "2026-01-31"'
 
@@ -24,6 +24,9 @@ async def setup_b(gql, world) -> None:
         headers=h,
     )
     world.b["report_export"] = export["reportExportCreate"]["reportExport"]["id"]
+    await until_finished(
+        gql, "query($id: ID!) { reportExport(id: $id) { status } }", {"id": world.b["report_export"]}, h
+    )
 
 
 PROBES: dict[str, Probe | str] = {
