@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,13 +12,13 @@ async def until_finished(gql, query: str, variables: dict, headers: dict, timeou
     """Wait until the background job `query` reads (its root field's `status`) is DONE or FAILED: a
     job still running when the probes start would change B's state (its completion is audited) in
     the middle of one of them."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    from tests.test_webhooks import wait_until
+
+    async def finished() -> bool:
         data = await gql.data(query, variables, headers=headers)
-        if next(iter(data.values()))["status"] in ("DONE", "FAILED"):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the job read by {query!r} did not finish within {timeout}s")
+        return next(iter(data.values()))["status"] in ("DONE", "FAILED")
+
+    await wait_until(finished, timeout=timeout)
 
 
 @dataclass
