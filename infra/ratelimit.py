@@ -59,12 +59,14 @@ return {1, used, ttl}
 
 
 # The request's rate limits (GCRA, in order: the first refusal stops) and then its cost budget, in one
-# round trip. KEYS: the n rate-limit keys, then the budget's key if any. ARGV: n, then (interval,
-# tolerance, cost) per rate limit, then the budget's (cost, limit, window). Returns {index of the
-# refusing limit or 0, its wait in µs, budget allowed, used, window left in ms}.
+# round trip. KEYS: the n rate-limit keys, then the budget's key if any, then the credentials' epoch
+# if asked. ARGV: n, then (interval, tolerance, cost, lease) per rate limit, then the budget's (cost,
+# lease, limit, window), then 1 when the epoch is asked. A lease is what this process would like to
+# take in advance (process-local allowances, `Leases`): taken when the limit allows all of it, else
+# only the request's own cost. Returns {index of the refusing limit or 0, its wait in µs, budget
+# allowed, used, window left in ms, epoch, budget taken, then what each rate limit took}.
 _LIMITS = """
 local n = tonumber(ARGV[1])
--- The last argument says whether the last key is the credentials' epoch (read and returned).
 local has_epoch = ARGV[#ARGV] == '1'
 local keys_n = #KEYS
 local epoch = 0
@@ -74,33 +76,40 @@ if has_epoch then
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local took = {}
 for i = 1, n do
-  local interval = tonumber(ARGV[i * 3 - 1])
-  local tolerance = tonumber(ARGV[i * 3])
-  local cost = tonumber(ARGV[i * 3 + 1])
+  local interval = tonumber(ARGV[i * 4 - 2])
+  local tolerance = tonumber(ARGV[i * 4 - 1])
+  local cost = tonumber(ARGV[i * 4])
+  local take = tonumber(ARGV[i * 4 + 1])
   local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
   if tat < now then tat = now end
-  local new_tat = tat + interval * cost
+  if take > cost and tat + interval * take - tolerance > now then take = cost end
+  local new_tat = tat + interval * take
   local allow_at = new_tat - tolerance
   if allow_at > now then
-    return {i, math.ceil(allow_at - now), 0, 0, 0, epoch}
+    return {i, math.ceil(allow_at - now), 0, 0, 0, epoch, 0, unpack(took)}
   end
   redis.call('SET', KEYS[i], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+  took[i] = take
 end
-if keys_n == n then return {0, 0, 1, 0, 0, epoch} end
-local cost = tonumber(ARGV[n * 3 + 2])
-local limit = tonumber(ARGV[n * 3 + 3])
-local window = tonumber(ARGV[n * 3 + 4])
+if keys_n == n then return {0, 0, 1, 0, 0, epoch, 0, unpack(took)} end
+local base = n * 4 + 2
+local cost = tonumber(ARGV[base])
+local take = tonumber(ARGV[base + 1])
+local limit = tonumber(ARGV[base + 2])
+local window = tonumber(ARGV[base + 3])
 local key = KEYS[n + 1]
 local used = tonumber(redis.call('GET', key) or '0')
 local ttl = redis.call('PTTL', key)
 if ttl < 0 then ttl = window end
-if used + cost > limit then
-  return {0, 0, 0, used, ttl, epoch}
+if used + take > limit then take = cost end
+if used + take > limit then
+  return {0, 0, 0, used, ttl, epoch, 0, unpack(took)}
 end
-used = redis.call('INCRBY', key, cost)
+used = redis.call('INCRBY', key, take)
 if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, window) end
-return {0, 0, 1, used, ttl, epoch}
+return {0, 0, 1, used, ttl, epoch, take, unpack(took)}
 """
 
 
@@ -229,15 +238,89 @@ class _Fallback:
             self._log.warning(self._event, error=type(exc).__name__)
 
 
+class _Lease:
+    """What this process took of one key in advance and has not spent yet."""
+
+    __slots__ = ("left", "until", "served", "since", "used", "reset")
+
+    def __init__(self, now: float) -> None:
+        self.left = 0  # units taken and not spent (requests' costs, or query cost)
+        self.until = 0.0  # monotonic time after which `left` is no longer spent (taken anew instead)
+        self.served = 0  # requests counted since `since`, which size the next lease
+        self.since = now
+        self.used = 0  # a budget's: what Redis counts minus what is left here (the answer reports it)
+        self.reset: datetime | None = None  # a budget's: when its window ends
+
+
+class Leases:
+    """Process-local allowances: a key this process uses often (a busy token's rate limit, its cost
+    budget) is taken from Redis a few requests at a time, and the requests in between are counted
+    here without a round trip. A limit still holds across replicas: what a process takes in advance
+    is counted in Redis at once, and a lease is taken only where the limit allows all of it (else
+    only the request's own cost, exactly as without leases), so no replica ever lets through more
+    than the limit. What a lease costs: units a process took and did not use before `ttl` ran out
+    are lost to the key (a lease is sized by the key's own rate over the last `ttl`, so for a steady
+    client that is at most one lease's rounding; a key used less than twice a `ttl` takes no lease),
+    and a limit of a few requests a minute (under 32) or a small budget is never leased.
+
+    The credentials' epoch (domain/accounts/auth_cache.py) is read with every round trip, and a
+    request makes one when the process has not read it for `ttl`: a change announced over pub/sub
+    is heard at once, and one whose announcement is lost is seen within `ttl` by every replica (the
+    writer's own process forgets at once: domain/events/relay.py)."""
+
+    MAX_KEYS = 20_000
+    MAX_REQUESTS = 64  # the most requests one lease covers
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.entries: dict[str, _Lease] = {}
+        self.epoch_until = 0.0  # the epoch must be read again after this (monotonic)
+
+    def get(self, key: str, now: float) -> _Lease:
+        lease = self.entries.get(key)
+        if lease is None:
+            if len(self.entries) >= self.MAX_KEYS:
+                self.entries = {k: v for k, v in self.entries.items() if v.until > now}
+                if len(self.entries) >= self.MAX_KEYS:
+                    self.entries.clear()
+            lease = self.entries[key] = _Lease(now)
+        return lease
+
+    def ask(self, lease: _Lease, cost: int, cap: int, now: float) -> int | None:
+        """None when the lease covers a request of `cost`; else what to ask Redis for: the cost times
+        the requests the key is likely to make within `ttl` (its rate since the last lease, the
+        time measured at least a quarter of `ttl`), at most `cap` units and at least `cost`."""
+        lease.served += 1
+        if lease.until > now and lease.left >= cost:
+            return None
+        elapsed = max(now - lease.since, self.ttl / 4)
+        requests = min(int(lease.served * self.ttl / elapsed), self.MAX_REQUESTS)
+        lease.served, lease.since = 0, now
+        if requests <= 1 or cost <= 0:
+            return cost
+        return max(cost, min(cost * requests, cap))
+
+    def took(self, lease: _Lease, taken: int, now: float) -> None:
+        """Redis counted `taken` units: added to what the lease holds (the request's own cost is
+        spent from it next), for `ttl`."""
+        if lease.until <= now:
+            lease.left = 0  # what an expired lease left is lost (Redis counted it already)
+        lease.left += taken
+        lease.until = now + self.ttl
+
+
 class FallbackRateLimiter(_Fallback):
     """The shared (Redis) limiter, and this process's own when Redis does not answer in time (down,
     slow, or its connection pool exhausted under load): limits then hold per process instead of
     across replicas, but they never fail open."""
 
-    def __init__(self, shared: RedisRateLimiter, *, timeout: float, log: Any = None) -> None:
+    def __init__(self, shared: RedisRateLimiter, *, timeout: float, log: Any = None, lease_seconds: float = 0) -> None:
         super().__init__(timeout, log, "ratelimit.local_fallback")
         self.shared = shared
         self.local = MemoryRateLimiter()
+        # check_limits' allowances taken in advance (none with 0: every request makes its round trip)
+        self.leases = Leases(lease_seconds) if lease_seconds > 0 else None
+        self.round_trips = 0  # check_limits' calls to Redis (tests compare them with the requests)
         # Rate limits and cost budget in one script (check_limits), called on every request: on a
         # pipelined connection of its own (infra/resp.py, a third of redis-py's CPU per call), through
         # redis-py when traces are on (its calls are spanned) or the server is not plain TCP.
@@ -245,6 +328,7 @@ class FallbackRateLimiter(_Fallback):
         self.lean_combined = PipelinedScript.for_client(shared.redis, _LIMITS)
 
     def combined(self, keys: list[str], args: list[Any]) -> Any:
+        self.round_trips += 1
         if self.lean_combined is None or traces.enabled():
             return self.stock_combined(keys=keys, args=args)
         return self.lean_combined(keys, args)
@@ -313,23 +397,46 @@ async def check_limits(
     epoch_key: str | None = None,
 ) -> LimitsOutcome:
     """A request's rate limits and cost budget: in Redis one script (one round trip) when both live
-    there; when Redis does not answer in time, both count in this process (never failing open).
-    With `epoch_key` the same script also reads that counter (the credentials' epoch)."""
+    there, or none when this process's leases cover them all (`Leases`); when Redis does not answer
+    in time, both count in this process (never failing open). With `epoch_key` the same script also
+    reads that counter (the credentials' epoch)."""
     shared = rate_limiter.shared if isinstance(rate_limiter, FallbackRateLimiter) else None
     budget_shared = cost_budget.shared if isinstance(cost_budget, FallbackCostBudget) else None
     if shared is None or (charge is not None and (budget_shared is None or budget_shared.redis is not shared.redis)):
         return await _check_in_turn(rate_limiter, cost_budget, checks, cost, charge)
     if not checks and charge is None:
         return LimitsOutcome()
-    keys = [shared.prefix + c.key for c in checks]
-    args: list[Any] = [len(checks)]
-    for check in checks:
+    leases: Leases | None = rate_limiter.leases
+    now = time.monotonic()
+    # Per rate limit: its lease, and what to ask Redis for (None: its lease covers the request).
+    asked: list[tuple[RateCheck, _Lease | None, int | None]] = []
+    budget_lease: _Lease | None = None
+    budget_ask = charge.cost if charge is not None else None
+    if leases is None:
+        asked = [(check, None, cost) for check in checks]
+    else:
+        for check in checks:
+            lease = leases.get(shared.prefix + check.key, now)
+            asked.append((check, lease, leases.ask(lease, cost, cost * (check.per_minute // 32), now)))
+        if charge is not None:
+            assert budget_shared is not None
+            budget_lease = leases.get(budget_shared.prefix + charge.key, now)
+            if budget_lease.reset is not None and budget_lease.reset <= datetime.now(UTC):
+                budget_lease.until = 0.0  # its window ended: what was left of it is gone
+            budget_ask = leases.ask(budget_lease, charge.cost, charge.limit // 32, now)
+        fresh = epoch_key is None or leases.epoch_until > now
+        if budget_ask is None and fresh and all(take is None for _, _, take in asked):
+            return _spend_here(asked, cost, charge, budget_lease, None)
+    remote = [(check, lease, take) for check, lease, take in asked if take is not None]
+    keys = [shared.prefix + check.key for check, _, _ in remote]
+    args: list[Any] = [len(remote)]
+    for check, _, take in remote:
         interval = 60_000_000 / check.per_minute
-        args += [interval, interval * check.per_minute, cost]
-    if charge is not None:
+        args += [interval, interval * check.per_minute, cost, take]
+    if charge is not None and budget_ask is not None:
         assert budget_shared is not None
         keys.append(budget_shared.prefix + charge.key)
-        args += [charge.cost, charge.limit, charge.window * 1000]
+        args += [charge.cost, budget_ask, charge.limit, charge.window * 1000]
     if epoch_key is not None:
         keys.append(epoch_key)
     args.append(1 if epoch_key is not None else 0)
@@ -337,16 +444,49 @@ async def check_limits(
         # asyncio.timeout, not wait_for: wait_for runs the call in a task of its own (one more task
         # and one more turn of the loop on every request).
         async with asyncio.timeout(rate_limiter.timeout):
-            refused, wait_us, allowed, used, ttl_ms, epoch = await rate_limiter.combined(keys=keys, args=args)
+            reply = await rate_limiter.combined(keys=keys, args=args)
     except Exception as exc:  # noqa: BLE001 - any failure of the shared store: count locally
         rate_limiter._warn(exc)
         local_budget = cost_budget.local if isinstance(cost_budget, FallbackCostBudget) else cost_budget
         return await _check_in_turn(rate_limiter.local, local_budget, checks, cost, charge)
-    seen = int(epoch) if epoch_key is not None else None
-    if int(refused):
-        return LimitsOutcome(checks[int(refused) - 1], Decision(False, int(wait_us) / 1_000_000), auth_epoch=seen)
-    if charge is None:
+    refused, wait_us, allowed, used, ttl_ms, epoch, budget_took = (int(v) for v in reply[:7])
+    seen = epoch if epoch_key is not None else None
+    if leases is not None:
+        if epoch_key is not None:
+            leases.epoch_until = now + leases.ttl
+        for (_, held, _), taken in zip(remote, reply[7:], strict=False):  # those Redis counted
+            assert held is not None
+            leases.took(held, int(taken), now)
+    if refused:
+        return LimitsOutcome(remote[refused - 1][0], Decision(False, wait_us / 1_000_000), auth_epoch=seen)
+    if charge is not None and budget_ask is not None:
+        reset = (datetime.now(UTC) + timedelta(milliseconds=ttl_ms)).replace(microsecond=0)
+        if not allowed:
+            _spend_here(asked, cost, None, None, seen)  # the rate limits let it through: counted
+            return LimitsOutcome(budget=BudgetState(False, charge.limit, used, reset), auth_epoch=seen)
+        if budget_lease is not None:
+            leases.took(budget_lease, budget_took, now)  # type: ignore[union-attr]
+            budget_lease.used, budget_lease.reset = used - budget_lease.left, reset
+        else:
+            return LimitsOutcome(budget=BudgetState(True, charge.limit, used, reset), auth_epoch=seen)
+    return _spend_here(asked, cost, charge, budget_lease, seen)
+
+
+def _spend_here(
+    asked: list[tuple[RateCheck, _Lease | None, int | None]],
+    cost: int,
+    charge: BudgetCharge | None,
+    budget_lease: _Lease | None,
+    seen: int | None,
+) -> LimitsOutcome:
+    """The request's units spent from this process's leases (those it asked Redis for included:
+    what Redis granted was added to them)."""
+    for _, lease, _ in asked:
+        if lease is not None:
+            lease.left -= cost
+    if charge is None or budget_lease is None:
         return LimitsOutcome(auth_epoch=seen)
-    reset = datetime.now(UTC) + timedelta(milliseconds=int(ttl_ms))
-    state = BudgetState(bool(allowed), charge.limit, int(used), reset.replace(microsecond=0))
-    return LimitsOutcome(budget=state, auth_epoch=seen)
+    budget_lease.left -= charge.cost
+    budget_lease.used += charge.cost
+    assert budget_lease.reset is not None
+    return LimitsOutcome(budget=BudgetState(True, charge.limit, budget_lease.used, budget_lease.reset), auth_epoch=seen)

@@ -113,6 +113,15 @@ class Settings(BaseSettings):
         le=10,
         description="A rate-limit check Redis does not answer within this counts in the process instead",
     )
+    rate_limit_lease_seconds: float = Field(
+        0.25,
+        ge=0,
+        le=5,
+        description="A busy caller's rate limits and cost budget are taken from Redis a few requests at a time and "
+        "counted in the process for this long (no round trip per request; limits still hold across replicas). "
+        "The credentials' epoch is read at least this often, so a credential change whose announcement is lost "
+        "is seen by every replica within it. 0: one round trip on every request",
+    )
     auth_cache_max_age_seconds: float = Field(
         60.0,
         ge=0,

@@ -93,7 +93,10 @@ def protection_services(settings: Settings, redis) -> dict:
     if redis is not None:
         return dict(
             rate_limiter=ratelimit.FallbackRateLimiter(
-                ratelimit.RedisRateLimiter(redis), timeout=settings.rate_limit_redis_timeout_seconds, log=log
+                ratelimit.RedisRateLimiter(redis),
+                timeout=settings.rate_limit_redis_timeout_seconds,
+                log=log,
+                lease_seconds=settings.rate_limit_lease_seconds,
             ),
             cost_budget=ratelimit.FallbackCostBudget(
                 ratelimit.RedisCostBudget(redis), timeout=settings.rate_limit_redis_timeout_seconds, log=log

@@ -8,15 +8,17 @@ an account suspended, a partner app's manifest moved) is marked by a flush liste
 commits, the relay publishes on `AUTH_CHANGED_CHANNEL` and every process forgets everything it had
 (changes to these rows are rare, so forgetting all of it is cheap and leaves no case out).
 
-Never stale for long, and not at all where the request reaches Redis:
+Never stale for long:
+- the writer's own process forgets everything before it answers (domain/events/relay.py);
 - before publishing, the relay increments a counter in Redis (`AUTH_EPOCH_KEY`,
-  domain/events/channels.py), which every request reads in the round trip of its rate limits and
-  cost budget (infra/ratelimit.py `check_limits`); a request that finds the counter moved since
-  this process last saw it empties the cache and, when its caller came from the cache, resolves it
-  again from the database, so the next request anywhere after the writer's response sees the change
-  even before the announcement arrives (pub/sub after the commit takes milliseconds). A request
-  with neither limits nor a budget (both turned off) has no such round trip and relies on the
-  announcement;
+  domain/events/channels.py), which requests read in the round trip of their rate limits and cost
+  budget (infra/ratelimit.py `check_limits`), at least once per lease of the limits
+  (PARLEY_RATE_LIMIT_LEASE_SECONDS: a busy caller's requests in between make no round trip); a
+  request that finds the counter moved since this process last saw it empties the cache and, when
+  its caller came from the cache, resolves it again from the database, so within one lease after
+  the writer's response every instance sees the change even if the announcement never arrives
+  (pub/sub after the commit takes milliseconds). A request with neither limits nor a budget (both
+  turned off) has no such round trip and relies on the announcement;
 - the cache is used only while the broadcast's subscription is connected; a lost connection (or a
   reconnect: messages published meanwhile never arrived) empties it, and until the subscription is
   back every request reads the database;

@@ -203,6 +203,9 @@ class Relay:
     # A Redis client: a change to credentials bumps their epoch there before it is announced
     # (domain/accounts/auth_cache.py), so the next request to any instance sees it.
     redis: Any | None = None
+    # This process's cache of resolved credentials (domain/accounts/auth_cache.py), forgotten as
+    # soon as a change to credentials committed, before the writer's response.
+    auth_cache: Any | None = None
 
     @classmethod
     def of(cls, services: Services) -> Relay:
@@ -213,6 +216,7 @@ class Relay:
             services.broadcast,
             services.settings.outbox_lease_seconds,
             services.redis,
+            getattr(services, "auth_cache", None),
         )
 
     async def after_commit(self, work: PendingWork) -> None:
@@ -224,6 +228,8 @@ class Relay:
         if work.finalized or work.jobs:
             await _batch_for(self).submit(work)
         auth_changed = bool(work.auth_changed or work.revoked_session_ids)
+        if auth_changed and self.auth_cache is not None:
+            self.auth_cache.invalidate()  # this process's next request resolves afresh, whatever Redis says
         if auth_changed and self.redis is not None:
             try:
                 await self.redis.incr(AUTH_EPOCH_KEY)
