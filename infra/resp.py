@@ -1,5 +1,6 @@
 """One pipelined Redis connection for a script called on every request (the rate limits and cost
-budget of infra/ratelimit.py).
+budget of infra/ratelimit.py, and Dramatiq's dispatch script for the jobs a write sends after its
+commit: workers/broker.py).
 
 redis-py spends 150–200 µs of CPU on such a call (a connection taken from the pool and given back,
 the command packed through its encoder, the reply read through its parser and its retry and
@@ -162,12 +163,13 @@ class PipelinedScript:
 
     @classmethod
     def for_client(cls, redis: Any, script: str) -> PipelinedScript | None:
-        """One on the server a redis-py client talks to, or None when that is not plain TCP (TLS, a
-        Unix socket, a cluster): those keep redis-py."""
+        """One on the server a redis-py client (asyncio or not) talks to, or None when that is not
+        plain TCP (TLS, a Unix socket, a cluster): those keep redis-py."""
         from redis.asyncio.connection import Connection
+        from redis.connection import Connection as SyncConnection
 
         pool = getattr(redis, "connection_pool", None)
-        if pool is None or pool.connection_class is not Connection:
+        if pool is None or pool.connection_class not in (Connection, SyncConnection):
             return None
         kwargs = pool.connection_kwargs
         if kwargs.get("protocol") not in (None, 2, "2"):

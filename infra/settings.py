@@ -93,7 +93,7 @@ class Settings(BaseSettings):
         "with one SQL statement that builds the JSON; off: every document runs through field resolvers",
     )
     fast_reads_concurrency: int = Field(
-        8,
+        5,
         ge=1,
         le=1000,
         description="Requests the fast read path (parley/fast_http.py) works on at once in one process; more wait "

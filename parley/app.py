@@ -259,6 +259,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if close is not None:
                     close()
                 await redis.aclose()
+            close_lean = getattr(services.broker, "close_lean", None)
+            if close_lean is not None:
+                close_lean()  # this loop's connection for the jobs' dispatch (workers/broker.py)
             await engine.dispose()
             if services.replica_health is not None:
                 await services.replica_health.stop()

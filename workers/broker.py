@@ -6,7 +6,9 @@ them to the broker the settings ask for; the choice is made at start-up, not at 
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -183,6 +185,11 @@ def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
     from dramatiq.common import current_millis, dq_name
 
     class OutboxRedisBroker(RedisBroker):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            # Per event loop: the dispatch script's pipelined connection (`lean_dispatch`).
+            self._lean: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
         def enqueue(self, message: dramatiq.Message[Any], *, delay: int | None = None) -> dramatiq.Message[Any]:
             outbox_id, send = message.options.get("outbox_id"), message.options.get("outbox_send")
             if isinstance(outbox_id, int) and isinstance(send, int) and not delay:
@@ -202,6 +209,57 @@ def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
         def enqueue_many(self, messages: list[dramatiq.Message[Any]]) -> list[dramatiq.Message[Any]]:
             """Enqueue several messages (no delay) in one Redis round trip: the same script calls
             `enqueue` makes, pipelined. Either all are sent or the call raises."""
+            ready, calls = self._dispatch_calls(messages)
+            dispatch = self.scripts["dispatch"]
+            # EVALSHA straight into the pipeline: a script object in a pipeline makes redis-py ask
+            # SCRIPT EXISTS first, a second round trip on every call. The script is loaded only
+            # when Redis says it does not know it (restarted, flushed), and only those calls repeat.
+            missing = _evalsha_all(self.client, dispatch.sha, self.namespace, calls)
+            if missing:
+                self.client.script_load(dispatch.script)
+                if _evalsha_all(self.client, dispatch.sha, self.namespace, missing):
+                    raise redis.exceptions.NoScriptError("the dispatch script is not loaded")
+            for message in ready:
+                self.emit_after("enqueue", message, None)
+            return ready
+
+        def lean_dispatch(self) -> Any:
+            """The dispatch script on a pipelined asyncio connection of this event loop's own
+            (infra/resp.py), or None where Redis is not plain TCP (TLS, a Unix socket): those keep
+            `enqueue_many` in a thread."""
+            from infra.resp import PipelinedScript
+
+            loop = asyncio.get_running_loop()
+            try:
+                return self._lean[loop]
+            except KeyError:
+                script = self.scripts["dispatch"].script
+                text = script.decode() if isinstance(script, bytes) else script
+                found = self._lean[loop] = PipelinedScript.for_client(self.client, text)
+                return found
+
+        def close_lean(self) -> None:
+            """Close this event loop's dispatch connection (at the app's shutdown)."""
+            lean = self._lean.pop(asyncio.get_running_loop(), None)
+            if lean is not None:
+                lean.close()
+
+        async def enqueue_many_async(self, messages: list[dramatiq.Message[Any]]) -> list[dramatiq.Message[Any]] | None:
+            """`enqueue_many` on the event loop, without a thread: the calls of one turn of the loop
+            go out in one write. None when this broker cannot (see `lean_dispatch`). Either all are
+            sent or the call raises."""
+            lean = self.lean_dispatch()
+            if lean is None:
+                return None
+            ready, calls = self._dispatch_calls(messages)
+            await asyncio.gather(*(lean([self.namespace], list(args)) for args in calls))
+            for message in ready:
+                self.emit_after("enqueue", message, None)
+            return ready
+
+        def _dispatch_calls(self, messages: list[dramatiq.Message[Any]]) -> tuple[list[Any], list[tuple]]:
+            """The messages as they will be sent (named, the before-enqueue hooks run) and their
+            dispatch script calls."""
             ready = []
             for message in messages:
                 outbox_id, send = message.options.get("outbox_id"), message.options.get("outbox_send")
@@ -213,7 +271,6 @@ def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
                 message = message.copy(options={"redis_message_id": ref})
                 self.emit_before("enqueue", message, None)
                 ready.append(message)
-            dispatch = self.scripts["dispatch"]
             calls = [
                 (
                     "enqueue",
@@ -229,17 +286,7 @@ def _outbox_redis_broker_class() -> type[dramatiq.Broker]:
                 )
                 for message in ready
             ]
-            # EVALSHA straight into the pipeline: a script object in a pipeline makes redis-py ask
-            # SCRIPT EXISTS first, a second round trip on every call. The script is loaded only
-            # when Redis says it does not know it (restarted, flushed), and only those calls repeat.
-            missing = _evalsha_all(self.client, dispatch.sha, self.namespace, calls)
-            if missing:
-                self.client.script_load(dispatch.script)
-                if _evalsha_all(self.client, dispatch.sha, self.namespace, missing):
-                    raise redis.exceptions.NoScriptError("the dispatch script is not loaded")
-            for message in ready:
-                self.emit_after("enqueue", message, None)
-            return ready
+            return ready, calls
 
     _broker_class = OutboxRedisBroker
     return _broker_class

@@ -59,15 +59,17 @@ def install() -> None:
 
     AbstractConnection.send_packed_command = counted_send
 
-    from infra.resp import PipelinedScript  # the rate limits' own connection, past redis-py
+    # The pipelined connections past redis-py (the limits, the jobs' dispatch): one write carries
+    # every command of a turn of the loop, so a write is a round trip.
+    from infra.resp import _Protocol
 
-    script_send = PipelinedScript._send
+    flush = _Protocol._flush
 
-    async def counted_script_send(self, protocol, command):
+    def counted_flush(self) -> None:
         COUNTS["redis_round_trips"] += 1
-        return await script_send(self, protocol, command)
+        flush(self)
 
-    PipelinedScript._send = counted_script_send
+    _Protocol._flush = counted_flush
 
     path = os.environ["BENCH_SQL_COUNTS"]
 

@@ -23,7 +23,7 @@ from db.session import dialect_name
 from domain.events import outbox
 from domain.events.channels import AUTH_CHANGED_CHANNEL, AUTH_EPOCH_KEY, SESSIONS_REVOKED_CHANNEL, event_channels
 from domain.events.pending import Job, PendingWork
-from infra import metrics
+from infra import metrics, traces
 from infra.logs import get_logger
 
 if TYPE_CHECKING:
@@ -51,6 +51,20 @@ def _message(broker: dramatiq.Broker, job: Job) -> dramatiq.Message[Any]:
     if traceparent:
         options["traceparent"] = traceparent
     return actor.message_with_options(kwargs={**kwargs, "outbox_id": job.id}, **options)
+
+
+async def enqueue_on_loop(broker: dramatiq.Broker, jobs: Sequence[J]) -> list[J]:
+    """Hand jobs to the broker, on the event loop where the broker can (Dramatiq's Redis client
+    otherwise blocks: `enqueue_all` in a thread); returns the jobs that went out."""
+    many = getattr(broker, "enqueue_many_async", None)
+    if many is not None and not traces.enabled():  # traced: redis-py's calls are spanned
+        try:
+            if await many([_message(broker, job) for job in jobs]) is not None:
+                return list(jobs)
+        except Exception as exc:  # noqa: BLE001 - the sweeper retries
+            log.warning("outbox.relay_failed", jobs=len(jobs), error=type(exc).__name__)
+            return []
+    return await asyncio.to_thread(enqueue_all, broker, jobs)
 
 
 def enqueue_all(broker: dramatiq.Broker, jobs: Sequence[J]) -> list[J]:
@@ -256,12 +270,9 @@ class Relay:
         try:
             published: list[int] = []
             sent: list[Job] = []
-            # The broadcast and the broker are told at once: the jobs go out in a thread (Dramatiq's
-            # client blocks) while the loop publishes.
+            # The broadcast and the broker are told at once.
             enqueued = (
-                asyncio.ensure_future(asyncio.to_thread(enqueue_all, self.broker, jobs))
-                if jobs and self.broker is not None
-                else None
+                asyncio.ensure_future(enqueue_on_loop(self.broker, jobs)) if jobs and self.broker is not None else None
             )
             try:
                 if events and self.publisher is not None:
