@@ -177,4 +177,28 @@ async def test_replies_elsewhere_are_not_emailed_and_a_repeated_job_sends_nothin
             )
             == jobs
         )
-    assert conv["id"]
+    # Only the email inbox's reply gets an email-reply job: the API inbox's messages (the contact's
+    # and the agent's) are known to need none when they are written.
+    async with sessions() as session:
+        jobs_kwargs = (
+            await session.scalars(select(OutboxJob.kwargs).where(OutboxJob.actor_name == "messages.email_reply"))
+        ).all()
+        emailed = {event_id for kwargs in jobs_kwargs for event_id in kwargs["event_ids"]}
+        created = (
+            await session.execute(
+                select(Event.id, Event.conversation_id, Event.payload).where(
+                    Event.type == "message.created",
+                    Event.conversation_id.in_(
+                        [decode_id(api_conv["id"], "Conversation"), decode_id(conv["id"], "Conversation")]
+                    ),
+                )
+            )
+        ).all()
+    by_conversation = {
+        pk: sorted((row.payload["message_type"], row.id in emailed) for row in created if row.conversation_id == pk)
+        for pk in (decode_id(api_conv["id"], "Conversation"), decode_id(conv["id"], "Conversation"))
+    }
+    assert by_conversation == {
+        decode_id(api_conv["id"], "Conversation"): [("incoming", False), ("outgoing", False)],
+        decode_id(conv["id"], "Conversation"): [("outgoing", True)],
+    }, by_conversation

@@ -18,7 +18,7 @@ from db.base import utcnow
 from db.models import Account, Event
 from db.repositories import events as events_repo
 from db.session import dialect_name
-from domain.events.enums import CONSUMERS, PERSONAL_TYPES, EventType
+from domain.events.enums import CONSUMERS, PERSONAL_TYPES, Consumer, EventType
 from domain.events.outbox import RELAY_GRACE, add_job, inserted_job, traced
 from domain.events.pending import pending, take
 from infra.logs import request_id_var
@@ -42,10 +42,13 @@ def record(
     recipient_user_id: int | None = None,
     payload: dict[str, Any] | None = None,
     message: Any = None,
+    not_for: frozenset[Consumer] = frozenset(),
 ) -> Event:
     """Log an event in the session's transaction. `message` may be a Message not flushed yet: its id
     is filled in by `finalize`. Events addressed to one user name them in `payload["user_id"]` when
-    `recipient_user_id` is not given."""
+    `recipient_user_id` is not given. `not_for`: consumers the writer knows would find nothing to do
+    with this event (an agent's reply in a chat inbox sends no email): no job of theirs is written
+    for it."""
     if recipient_user_id is None and type in PERSONAL_TYPES and payload and payload.get("user_id") is not None:
         recipient_user_id = int(payload["user_id"])
     event = Event(
@@ -63,6 +66,8 @@ def record(
     work = pending(session)
     if message is not None:
         work.messages[id(event)] = message
+    if not_for:
+        work.not_for[id(event)] = not_for
     work.events.append(event)
     return event
 
@@ -72,8 +77,8 @@ async def finalize(session: AsyncSession) -> list[Event]:
     the same transaction (so the fan-out survives a broker outage and runs at least once; each
     consumer is idempotent by event id). Call last in the transaction, right before commit."""
     work = pending(session)
-    batch, refs = work.events, work.messages
-    work.events, work.messages = [], {}
+    batch, refs, skip = work.events, work.messages, work.not_for
+    work.events, work.messages, work.not_for = [], {}, {}
     if not batch:
         return []
     at_commit = dialect_name(session) == "postgresql" and len(batch) <= NUMBERED_AT_COMMIT
@@ -84,8 +89,9 @@ async def finalize(session: AsyncSession) -> list[Event]:
         for event in batch:
             if id(event) in refs:
                 event.message_id = refs[id(event)].id
+    consumers = _consumers(batch, skip)
     if at_commit:
-        await _insert_for_commit_to_number(session, batch)
+        await _insert_for_commit_to_number(session, batch, consumers)
         work.finalized.extend(batch)
         return batch
     by_account: dict[int, list[Event]] = defaultdict(list)
@@ -104,15 +110,27 @@ async def finalize(session: AsyncSession) -> list[Event]:
             event.position = end - len(events) + 1 + offset
     session.add_all(batch)
     await session.flush()
-    for consumer, types in CONSUMERS.items():
-        ids = [event.id for event in batch if event.type in types]
-        if ids:
-            add_job(session, consumer, event_ids=ids)
+    for consumer, ords in consumers:
+        add_job(session, consumer, event_ids=[batch[n - 1].id for n in ords])
     work.finalized.extend(batch)
     return batch
 
 
-async def _insert_for_commit_to_number(session: AsyncSession, batch: list[Event]) -> None:
+def _consumers(batch: list[Event], skip: dict[int, frozenset[str]]) -> list[tuple[str, list[int]]]:
+    """Each consumer with a job to do, and the events (1-based, in the batch's order) it consumes."""
+    found = []
+    for consumer, types in CONSUMERS.items():
+        ords = [
+            n for n, event in enumerate(batch, 1) if event.type in types and consumer not in skip.get(id(event), ())
+        ]
+        if ords:
+            found.append((str(consumer), ords))
+    return found
+
+
+async def _insert_for_commit_to_number(
+    session: AsyncSession, batch: list[Event], consumers: list[tuple[str, list[int]]]
+) -> None:
     """PostgreSQL: the events inserted without positions, with their consumers' jobs, in one
     statement; the COMMIT numbers them (the deferred trigger of migration 0027). The account row is
     locked only inside the COMMIT, so writers of one account no longer queue behind each other's
@@ -120,11 +138,7 @@ async def _insert_for_commit_to_number(session: AsyncSession, batch: list[Event]
     events' `position` stays unset here (the relay's announcements go without it). The session
     has been flushed."""
     now = utcnow()
-    jobs = [
-        (str(consumer), traced({}), ords)
-        for consumer, types in CONSUMERS.items()
-        if (ords := [n for n, event in enumerate(batch, 1) if event.type in types])
-    ]
+    jobs = [(consumer, traced({}), ords) for consumer, ords in consumers]
     ids, made = await events_repo.insert_unnumbered(
         session, batch, jobs, now=now, request_id=request_id_var.get(), lease_until=now + RELAY_GRACE
     )

@@ -33,6 +33,8 @@ class Job(Protocol):
 class PendingWork:
     events: list[Event] = field(default_factory=list)  # recorded, numbered by `finalize`
     messages: dict[int, Any] = field(default_factory=dict)  # id(event) -> its Message, not flushed yet
+    # id(event) -> consumers its writer knows have nothing to do with it (no job is written for them)
+    not_for: dict[int, frozenset[str]] = field(default_factory=dict)
     finalized: list[Event] = field(default_factory=list)  # numbered and inserted, waiting for the commit
     jobs: list[Job] = field(default_factory=list)  # written in this transaction, sent after it
     revoked_session_ids: list[str] = field(default_factory=list)  # sockets of these sessions are closed

@@ -29,7 +29,7 @@ from domain import events
 from domain.accounts.actor import Actor, ActorKind
 from domain.enums import AttributeModel, ChannelType, ConversationStatus, MessageType, Priority, SenderType
 from domain.errors import Forbidden, NotFound, ValidationError
-from domain.events.enums import EventType
+from domain.events.enums import Consumer, EventType
 from domain.sla import tracking as sla
 
 MAX_CONTENT = 150_000  # Chatwoot's cap
@@ -70,6 +70,9 @@ def _activity(session: AsyncSession, conversation: Conversation, text: str) -> M
         message=message,
     )
     return message
+
+
+_NOT_EMAILED = frozenset({Consumer.EMAIL_REPLIES})
 
 
 def _event(session: AsyncSession, conversation: Conversation, type: str, actor: Actor, **kw: Any) -> None:
@@ -281,6 +284,8 @@ async def add_message(
         message_id=message.id,
         private=private,
         payload={"message_type": message_type.value},
+        # Only an agent's public reply in an email inbox is emailed (domain/email_replies.py).
+        not_for=_NOT_EMAILED if incoming or private or inbox.channel_type != ChannelType.EMAIL else frozenset(),
     )
     if incoming and not automatic and contact is not None and not contact.blocked:
         from domain.automatic_messages import service as automatic_messages
