@@ -11,7 +11,13 @@ from infra import traces
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 30.0, echo: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 30.0,
+    echo: bool = False,
+    server_settings: dict[str, str] | None = None,
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -33,6 +39,7 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,  # a bounded wait for a connection under load
         pool_recycle=1800,
+        connect_args={"server_settings": server_settings} if server_settings else {},
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     traces.instrument_engine(engine)

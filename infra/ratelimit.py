@@ -416,11 +416,12 @@ async def check_limits(
         asked = [(check, None, cost) for check in checks]
     else:
         for check in checks:
-            lease = leases.get(shared.prefix + check.key, now)
+            # By limit too: a lease taken under another limit (a changed setting) is not spent.
+            lease = leases.get(f"{shared.prefix}{check.key}/{check.per_minute}", now)
             asked.append((check, lease, leases.ask(lease, cost, cost * (check.per_minute // 32), now)))
         if charge is not None:
             assert budget_shared is not None
-            budget_lease = leases.get(budget_shared.prefix + charge.key, now)
+            budget_lease = leases.get(f"{budget_shared.prefix}{charge.key}/{charge.limit}/{charge.window}", now)
             if budget_lease.reset is not None and budget_lease.reset <= datetime.now(UTC):
                 budget_lease.until = 0.0  # its window ended: what was left of it is gone
             budget_ask = leases.ask(budget_lease, charge.cost, charge.limit // 32, now)

@@ -41,6 +41,9 @@ class Services:
     # With PARLEY_DATABASE_READ_URL: AUTOCOMMIT sessions on the replica, for query operations whose
     # session has not written within the read-your-writes window (`recent_writes`, infra/read_routing.py).
     replica_engine: AsyncEngine | None = None
+    # The fast lane's list reads on the primary, on connections that plan each statement once
+    # (parley/fast_lane.py `_fetch`); None on SQLite.
+    lane_engine: AsyncEngine | None = None
     replica_sessions: async_sessionmaker[AsyncSession] | None = None
     recent_writes: Any = None  # infra.read_routing.RecentWrites
     replica_health: Any = None  # infra.read_routing.ReplicaHealth: while the replica is down, reads go to the primary

@@ -23,7 +23,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, get_operation_ast, specified_rules
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    NullValueNode,
+    ObjectValueNode,
+    OperationType,
+    VariableNode,
+    get_operation_ast,
+    specified_rules,
+)
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.types import ExecutionResult
 
@@ -47,6 +57,15 @@ LANE_ROOTS = frozenset({"conversations", "search", "conversation", "__typename"}
 # Root fields that are null when the object is not found or not visible: such an answer is the
 # stock way's (it says NOT_FOUND), which then charges the operation once more.
 NULLABLE_ROOTS = frozenset({"conversation"})
+# The conversation list's filters whose values do not change the statement's best plan (equality on
+# indexed columns read in the list's order): a list with only these, and one conversation, run on
+# the lane's connections that plan a statement once (`Services.lane_engine`). A label, a search or
+# filter conditions can match a handful of rows or most of them, so those are planned for their
+# values each time, as every other statement is.
+GENERIC_FILTERS = frozenset(
+    {"status", "inboxId", "assignee", "assigneeId", "teamId", "priority", "contactId", "tab"}
+    | {"inbox_id", "assignee_id", "team_id", "contact_id"}
+)
 _MAX_DOCUMENTS = 512
 _MAX_PLANS = 64  # compiled statements per document (variables × what the statement reads of the actor)
 
@@ -326,6 +345,9 @@ async def _fetch(context: Context, stmt: Any) -> str:
     services = context.services
     reads = await context._read_sessions()
     engine = services.replica_engine if reads is services.replica_sessions else services.engine
+    database = engine  # the statements' database, as the observers are told (the lane's pool is the primary's)
+    if engine is services.engine and services.lane_engine is not None and _GENERIC.get(id(stmt)) is stmt:
+        engine = services.lane_engine
     if engine is None or engine.dialect.name != "postgresql" or traces.enabled() or _first_use(stmt):
         # A statement's first use goes through SQLAlchemy, whose compiled cache renders a statement
         # of a known shape cheaply: one built for one request (a page cursor, one conversation's
@@ -343,7 +365,7 @@ async def _fetch(context: Context, stmt: Any) -> str:
     finally:
         pooled.close()
     for observe in statement_observers:
-        observe(engine, sql)
+        observe(database, sql)
     return raw
 
 
@@ -399,13 +421,69 @@ def _plan(executor: Any, actor: Any) -> tuple[Any, list[Any], tuple] | None:
     try:
         for rule in rules:
             require(actor, rule)
-        return compile_query(executor, actor, grouped), rules, nullable
+        stmt = compile_query(executor, actor, grouped)
+        _mark_planned_once(executor, grouped, stmt)
+        return stmt, rules, nullable
     except NeedsFilterScope:
         return NEEDS_SCOPE, rules, nullable
     except NotCompilable:
         return None
     except Exception:  # noqa: BLE001 - a bad argument: the stock way reports it
         return None
+
+
+_GENERIC: OrderedDict[int, Any] = OrderedDict()  # id(statement) -> statement: planned once per connection
+
+
+def _mark_planned_once(executor: Any, grouped: dict, stmt: Any) -> None:
+    """Send the statement to the lane's planned-once connections when `_planned_once` says so (a
+    failure to tell leaves it on the ordinary ones; the lane still serves it)."""
+    try:
+        once = _planned_once(executor, grouped)
+    except Exception:  # an unexpected shape: planned each time, as any statement
+        log.debug("fast_lane.plan_mode_unknown", exc_info=True)
+        return
+    if once:
+        _GENERIC[id(stmt)] = stmt
+        while len(_GENERIC) > _MAX_DOCUMENTS * 4:
+            _GENERIC.popitem(last=False)
+
+
+def _planned_once(executor: Any, grouped: dict) -> bool:
+    """Whether every root is one conversation or a conversation list filtered only by
+    GENERIC_FILTERS (its statement may then run with one plan for all values)."""
+    values = executor.variable_values
+    variables = getattr(values, "coerced", values)  # graphql-core's VariableValues, or a plain dict
+    for group in grouped.values():
+        node = group[0].node
+        name = node.name.value
+        if name in ("conversation", "__typename"):
+            continue
+        if name != "conversations":
+            return False
+        for argument in node.arguments or ():
+            if argument.name.value != "filter":
+                continue
+            value = argument.value
+            if isinstance(value, VariableNode):
+                given = variables.get(value.name.value)
+                keys = {k for k, v in given.items() if v is not None} if isinstance(given, dict) else set()
+                if given is not None and not isinstance(given, dict):
+                    return False
+            elif isinstance(value, ObjectValueNode):
+                keys = {
+                    f.name.value
+                    for f in value.fields
+                    if not isinstance(f.value, NullValueNode)
+                    and not (isinstance(f.value, VariableNode) and variables.get(f.value.name.value) is None)
+                }
+            elif isinstance(value, NullValueNode):
+                keys = set()
+            else:
+                return False
+            if not keys <= GENERIC_FILTERS:
+                return False
+    return True
 
 
 def encode(data: dict) -> bytes | None:

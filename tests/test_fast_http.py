@@ -199,3 +199,45 @@ async def test_one_conversation_takes_the_front_and_one_not_found_the_stack(live
                 assert with_front[2]["errors"][0]["extensions"]["code"] == "NOT_FOUND", with_front
     finally:
         await client.aclose()
+
+
+LABELLED = """query Labelled($label: String!) {
+  conversations(filter: {status: OPEN, label: $label}, first: 25) { nodes { id } }
+}"""
+
+
+async def test_a_plain_list_runs_planned_once_and_a_labelled_one_planned_for_its_values(live, smtp, db_engine):
+    """The dashboard's list (filtered by status only) runs on the lane's connections that plan a
+    statement once (PostgreSQL's generic plan: `Services.lane_engine`); a list filtered by a label,
+    whose best plan depends on how many conversations carry it, runs on the ordinary ones."""
+    from sqlalchemy import text
+
+    async def lane_queries() -> list[str]:
+        async with db_engine.connect() as conn:
+            rows = await conn.execute(text("SELECT query FROM pg_stat_activity WHERE application_name = 'parley-lane'"))
+            return [row.query for row in rows]
+
+    client = GraphQLHTTP(live.url)
+    try:
+        desk = await build_desk(client, smtp)
+        await seed(client, smtp, desk)
+        auth = desk.agent.headers()
+        labelled = {"query": LABELLED, "variables": {"label": "billing"}}
+        with front(live, True) as lane:
+            served = lane.served
+            for _ in range(3):  # a statement's first use goes through SQLAlchemy; then the lane's pool
+                assert (await client.client.post("/graphql", json=labelled, headers=auth)).status_code == 200
+            assert lane.served == served + 3
+            assert await lane_queries() == []  # not planned once: no lane connection was needed
+            for _ in range(3):
+                answer = await client.client.post(
+                    "/graphql", json={"query": DASHBOARD, "variables": VARIABLES}, headers=auth
+                )
+                assert answer.status_code == 200 and "errors" not in answer.json()
+            assert lane.served == served + 6
+        queries = await lane_queries()
+        assert queries and all("conversations" in q and "conversation_labels.label_id" not in q for q in queries), (
+            queries
+        )
+    finally:
+        await client.aclose()

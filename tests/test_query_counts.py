@@ -61,15 +61,19 @@ async def count_all_statements(server):
         with contextlib.suppress(Exception):
             dbapi_connection._connection.remove_query_logger(on_query)
 
-    event.listen(engine.sync_engine, "checkout", on_checkout)
-    event.listen(engine.sync_engine.pool, "checkin", on_checkin)
+    # The fast lane's planned-once connections are a pool of their own on the same database.
+    engines = [e for e in (engine, server.app.state.services.lane_engine) if e is not None]
+    for each in engines:
+        event.listen(each.sync_engine, "checkout", on_checkout)
+        event.listen(each.sync_engine.pool, "checkin", on_checkin)
     try:
         with count_statements(engine) as data:
             yield statements, data
             await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(asyncio.sleep(0), server.loop))
     finally:
-        event.remove(engine.sync_engine, "checkout", on_checkout)
-        event.remove(engine.sync_engine.pool, "checkin", on_checkin)
+        for each in engines:
+            event.remove(each.sync_engine, "checkout", on_checkout)
+            event.remove(each.sync_engine.pool, "checkin", on_checkin)
 
 
 async def seed(db_engine, desk, n: int) -> None:
