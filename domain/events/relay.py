@@ -56,11 +56,11 @@ def _message(broker: dramatiq.Broker, job: Job) -> dramatiq.Message[Any]:
 async def enqueue_on_loop(broker: dramatiq.Broker, jobs: Sequence[J]) -> list[J]:
     """Hand jobs to the broker, on the event loop where the broker can (Dramatiq's Redis client
     otherwise blocks: `enqueue_all` in a thread); returns the jobs that went out."""
-    many = getattr(broker, "enqueue_many_async", None)
-    if many is not None and not traces.enabled():  # traced: redis-py's calls are spanned
+    lean = getattr(broker, "lean_dispatch", None)
+    if lean is not None and not traces.enabled() and lean() is not None:  # traced: redis-py's calls are spanned
         try:
-            if await many([_message(broker, job) for job in jobs]) is not None:
-                return list(jobs)
+            await broker.enqueue_many_async([_message(broker, job) for job in jobs])  # type: ignore[attr-defined]
+            return list(jobs)
         except Exception as exc:  # noqa: BLE001 - the sweeper retries
             log.warning("outbox.relay_failed", jobs=len(jobs), error=type(exc).__name__)
             return []
