@@ -265,6 +265,11 @@ class Settings(BaseSettings):
     realtime_poll_seconds: float = Field(
         30, description="Streams re-read the event log at least this often, whatever the broadcast says"
     )
+    realtime_direct_send: bool = Field(
+        True,
+        description="The hub writes each event's frame to a waiting graphql-transport-ws subscription itself, in one "
+        "loop over the sockets that share its result; off: every event passes through the socket's own stream",
+    )
     worker_in_process: bool | None = Field(
         None, description="Run jobs in a thread of the API process; default: yes without Redis"
     )

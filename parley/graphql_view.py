@@ -15,7 +15,7 @@ from cross_web import HTTPException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLRequestData
@@ -23,6 +23,7 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.types.graphql import OperationType
 
 from domain.accounts import tokens
@@ -43,7 +44,8 @@ from resolvers.context import (
     Credential,
     csrf_problem,
 )
-from schema.execution.events import SharedData
+from resolvers.hub import DIRECT_SINK
+from schema.execution.events import DirectSink, SharedData
 
 log = get_logger("parley.graphql")
 
@@ -215,8 +217,44 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
         return self.view.encode_json_string(message)
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler):
+    """graphql-transport-ws as Strawberry speaks it; each operation runs with a DirectSink
+    (schema/execution/events.py) through which the real-time hub writes the operation's `next`
+    frames to the socket's protocol itself while the operation's stream waits."""
+
+    async def run_operation(self, operation) -> None:  # type: ignore[override]
+        sink = _direct_sink(self, operation)
+        if sink is not None:
+            DIRECT_SINK.set(sink)  # in the operation's own task: seen by its executor and stream
+        await super().run_operation(operation)
+
+
+def _direct_sink(handler: BaseGraphQLTransportWSHandler, operation: Any) -> DirectSink | None:
+    adapter = handler.websocket
+    socket = getattr(adapter, "ws", None)
+    protocol = socket.scope.get("parley.ws_protocol") if socket is not None else None
+    if protocol is None:
+        return None  # another server's WebSocket implementation: the ordinary way only
+    operations = handler.operations
+
+    def writable() -> bool:
+        return protocol.writable.is_set() and not protocol.close_sent and not protocol.transport.is_closing()
+
+    def is_open() -> bool:
+        return operations.get(operation.id) is operation and socket.application_state is WebSocketState.CONNECTED
+
+    return DirectSink(
+        operation.id,
+        send=protocol.send,
+        writable=writable,
+        is_open=is_open,
+        encode=adapter.view.encode_json_string,
+    )
+
+
 class ParleyGraphQL(GraphQL):
     websocket_adapter_class = TextFrameWebSocketAdapter  # type: ignore[assignment]
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(
         self, schema: Any, services_getter: Any, *, legacy_ws: bool, graphiql: bool, max_subscriptions: int = 20

@@ -27,6 +27,12 @@ class LeanWebSocketProtocol(WebSocketsSansIOProtocol):
         self.queue = Inbox()  # type: ignore[assignment]
         self.writable = Flag(True)  # type: ignore[assignment]
 
+    async def run_asgi(self) -> None:
+        # The real-time hub writes subscription frames to the protocol itself (parley/graphql_view.py
+        # TransportWSHandler): it finds it, and whether it takes writes, in the scope.
+        self.scope["parley.ws_protocol"] = self  # type: ignore[typeddict-unknown-key]
+        await super().run_asgi()
+
     async def send(self, message: Any) -> None:
         await super().send(message)
         if self.handshake_complete and getattr(self, "request", None) is not None:

@@ -15,6 +15,7 @@ to resume from. Ephemeral signals (typing, presence) are handed to each subscrib
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
 log = get_logger("parley.realtime.hub")
 PAGE = 200
 
+# The subscription operation's direct sink (schema.execution.events.DirectSink), set by the transport
+# in the operation's task (parley/graphql_view.py); the stream hands it to its subscriber.
+DIRECT_SINK: contextvars.ContextVar[Any] = contextvars.ContextVar("parley_direct_sink", default=None)
+
 # The conversation permissions that make what an agent sees depend on who they are, not only on
 # their inboxes (db.repositories.helpdesk.visible_conversations).
 _PERSONAL_GRANTS = frozenset(
@@ -59,12 +64,31 @@ OVERFLOWED = Overflowed()
 
 
 class Subscriber:
-    __slots__ = ("actor", "cursor", "feed", "items", "limit", "live", "on_signal", "overflowed", "ready", "stalled")
+    __slots__ = (
+        "actor",
+        "cursor",
+        "delivered",
+        "direct",
+        "feed",
+        "items",
+        "limit",
+        "live",
+        "on_signal",
+        "overflowed",
+        "parked",
+        "ready",
+        "stalled",
+    )
 
-    def __init__(self, feed: Feed, actor: Actor, cursor: int, limit: int, on_signal: Any) -> None:
+    def __init__(self, feed: Feed, actor: Actor, cursor: int, limit: int, on_signal: Any, direct: Any = None) -> None:
         self.feed = feed
         self.actor = actor
         self.cursor = cursor  # everything up to here is in `items` (or was not for this subscriber)
+        self.delivered = cursor  # the position of the last event sent (the cursor to resume from)
+        # The operation's DirectSink (schema/execution/events.py): while the stream is `parked` —
+        # waiting, with everything it took sent — and nothing is queued, the hub sends to it.
+        self.direct = direct
+        self.parked = False
         self.limit = limit
         self.on_signal = on_signal
         self.items: list[Any] = []  # a list, not a deque: an idle socket holds it empty (56 bytes, not 600)
@@ -124,9 +148,12 @@ class Feed:
     read_to: int | None = None  # the log was read to its end up to here (a cursor "from now" may borrow)
 
     def start(self) -> None:
+        # Started from the first stream's operation task: not with that operation's sink.
+        context = contextvars.copy_context()
+        context.run(DIRECT_SINK.set, None)
         self.tasks = [
-            asyncio.create_task(self._listen(), name=f"hub-listen:{self.channel}"),
-            asyncio.create_task(self._read_loop(), name=f"hub-read:{self.channel}"),
+            asyncio.create_task(self._listen(), name=f"hub-listen:{self.channel}", context=context),
+            asyncio.create_task(self._read_loop(), name=f"hub-read:{self.channel}", context=context),
         ]
 
     async def stop(self) -> None:
@@ -198,6 +225,8 @@ class Feed:
                 by_group: dict[Any, list[Any]] = {}
                 if events and behind:
                     by_group = await self._deliveries(session, events, behind)
+            direct: list[tuple[Subscriber, Any]] = []
+            sending = self.hub.direct
             for sub in behind:
                 for delivery in by_group.get(self.group_of(sub.actor), ()):
                     if delivery.position <= sub.cursor:
@@ -205,14 +234,19 @@ class Feed:
                     if sub.room <= 0 and not sub.live:
                         sub.stalled = True
                         break
-                    sub.push(delivery)  # a live subscriber with no room left is cut off here
-                    if sub.overflowed:
-                        break
+                    if sending and sub.parked and sub.live and not sub.items and sub.direct is not None:
+                        direct.append((sub, delivery))  # sent below, in one loop
+                    else:
+                        sub.push(delivery)  # a live subscriber with no room left is cut off here
+                        if sub.overflowed:
+                            break
                     sub.cursor = delivery.position
                 else:
                     sub.cursor = max(sub.cursor, last_scanned)
                     if scanned < PAGE:
                         sub.live = True
+            if direct:
+                await self._send_direct(direct)
             if scanned < PAGE:
                 # The log is read to its end: the next socket joining "from now" borrows this
                 # position instead of reading its own, and a subscriber that was not behind (it
@@ -222,6 +256,25 @@ class Feed:
                     if sub.cursor >= last_scanned and not sub.overflowed and not sub.stalled:
                         sub.live = True
                 return
+
+    async def _send_direct(self, pending: list[tuple[Subscriber, Any]]) -> None:
+        """The plain loop: each delivery written to its socket by the sink. One the sink cannot send
+        goes to the subscriber's queue, and so does the rest of that subscriber's (its order kept)."""
+        sent = 0
+        for sub, delivery in pending:
+            if not sub.items and sub.parked and sub in self.subscribers:
+                try:
+                    done = await sub.direct.deliver(delivery)
+                except Exception as exc:  # noqa: BLE001 - a socket gone mid-write: its stream ends it
+                    log.debug("hub.direct_send_failed", error=type(exc).__name__)
+                    sub.direct = None
+                    done = False
+                if done:
+                    sub.delivered = delivery.position
+                    sent += 1
+                    continue
+            sub.push(delivery)
+        self.hub.direct_sent += sent
 
     def group_of(self, actor: Actor) -> Any:
         if self.kind.hydrate is None:
@@ -290,6 +343,8 @@ class EventHub:
         self._poll: asyncio.Task | None = None
         self._lock = asyncio.Lock()
         self.closing = False
+        self.direct = services.settings.realtime_direct_send  # see schema.execution.events.DirectSink
+        self.direct_sent = 0  # deliveries written by the sinks (tests and the benchmark read it)
 
     @staticmethod
     def group_of(actor: Actor) -> tuple:
@@ -334,7 +389,15 @@ class EventHub:
             await self._drop_if_unused(feed)
             raise
         feed.joining -= 1
-        sub = Subscriber(feed, actor, cursor, self.services.settings.broadcast_queue_size, kw.get("on_signal"))
+        direct = kw.get("direct")
+        sub = Subscriber(
+            feed,
+            actor,
+            cursor,
+            self.services.settings.broadcast_queue_size,
+            kw.get("on_signal"),
+            direct if direct is not None and direct.usable else None,
+        )
         feed.subscribers.add(sub)
         metrics.active_subscriptions.inc()
         feed.dirty.set()  # a broadcast that came while the position was read is not lost

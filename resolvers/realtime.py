@@ -33,7 +33,7 @@ from domain.events.channels import account_channel, contact_channel, conversatio
 from domain.events.enums import LiveType
 from infra.logs import get_logger
 from resolvers.context import Context
-from resolvers.hub import OVERFLOWED, PAGE, FeedKind, hub_of
+from resolvers.hub import DIRECT_SINK, OVERFLOWED, PAGE, FeedKind, hub_of
 from schema.core.errors import errors_from
 from schema.core.ids import decode_id, encode_id
 from schema.realtime.errors import RealtimeError, RealtimeErrorCode
@@ -122,19 +122,24 @@ async def _stream(
         lambda: _start_position(ctx, account_id, after),
         on_signal=on_signal,
         from_now=after is None,
+        direct=DIRECT_SINK.get(),  # the hub may write this operation's events itself
     )
-    last = sub.cursor
     try:
         while not hub.closing:
             if not sub.items:
-                if typing_deadlines:
-                    timeout = max(min(d for d, _ in typing_deadlines.values()) - loop.time(), 0.01)
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(sub.ready.wait(), timeout)
-                else:
-                    await sub.ready.wait()
+                sub.parked = True  # everything yielded so far is sent: the hub may send the next
+                try:
+                    if typing_deadlines:
+                        timeout = max(min(d for d, _ in typing_deadlines.values()) - loop.time(), 0.01)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(sub.ready.wait(), timeout)
+                    else:
+                        await sub.ready.wait()
+                finally:
+                    sub.parked = False
             if hub.closing:
                 return
+            last = sub.delivered
             now = loop.time()
             for expired in [k for k, (deadline, _) in typing_deadlines.items() if deadline <= now]:
                 _, typing = typing_deadlines.pop(expired)
@@ -152,6 +157,7 @@ async def _stream(
                         continue  # already reported off
                 if delivery.event is not None:
                     last = max(last, delivery.position)
+                    sub.delivered = last
                 yield delivery
             if items:
                 await ctx.release()  # the fields of what was yielded are resolved by now

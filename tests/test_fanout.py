@@ -218,6 +218,59 @@ async def test_an_idle_subscribed_socket_holds_no_queue_event_or_handshake(serve
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
 
 
+async def _frames_until(sock: SubscriptionSocket, messages: int, timeout: float = 20) -> list[dict]:
+    """Every `next` message up to the `messages`-th message.created."""
+    frames: list[dict] = []
+    seen = 0
+    deadline = asyncio.get_running_loop().time() + timeout
+    while seen < messages:
+        frame = await sock.receive(timeout=max(deadline - asyncio.get_running_loop().time(), 0.01))
+        assert frame["type"] == "next", frame
+        frames.append(frame)
+        seen += frame["payload"]["data"]["accountEvents"]["type"] == "message.created"
+    return frames
+
+
+async def _waiting_subscribers(services, count: int) -> list:
+    for _ in range(100):
+        feeds = services.hub.feeds.values() if services.hub is not None else ()
+        subs = [s for f in feeds if f.channel.startswith("account:") for s in f.subscribers]
+        if len(subs) == count and all(s.parked and s.live for s in subs):
+            return subs
+        await asyncio.sleep(0.05)
+    raise AssertionError("the subscribers did not settle")
+
+
+async def test_the_hub_writes_a_waiting_subscription_s_frames_as_its_stream_would(server: LiveServer, desk: Desk):
+    """Sockets whose streams wait get each event from the hub's plain loop (schema/execution/events.py
+    DirectSink): the same messages as a socket served through its own stream — the first with the
+    subscription's cost report, the others with their data alone — in the same order."""
+    conversation = await desk.new_conversation("direct frames")
+    sockets = await _open(server.ws_url, [desk.agent], 3)
+    try:
+        subs = await _waiting_subscribers(server.app.state.services, 3)
+        hub = server.app.state.services.hub
+        assert hub.direct
+        subs[0].direct = None  # this one through its stream, the ordinary way
+        before = hub.direct_sent
+        for text in ("first", "second"):
+            body = await desk.data(desk.agent, REPLY, {"c": conversation["id"], "t": text})
+            assert body["messageCreate"]["errors"] == []
+        frames = [await _frames_until(s, 2) for s in sockets]
+        events = [[f["payload"]["data"] for f in mine] for mine in frames]
+        assert events[0] == events[1] == events[2], events
+        contents = [e["accountEvents"]["message"]["content"] for e in events[0] if e["accountEvents"]["message"]]
+        assert contents == ["first", "second"]
+        for mine in frames:
+            assert set(mine[0]["payload"]) == {"data", "extensions"}, mine[0]
+            assert set(mine[0]["payload"]["extensions"]["cost"]) == set(frames[0][0]["payload"]["extensions"]["cost"])
+            assert all(set(f["payload"]) == {"data"} for f in mine[1:]), mine
+        # Two of the three sockets were written by the hub, every frame of theirs.
+        assert hub.direct_sent - before == 2 * len(frames[0]), (hub.direct_sent - before, len(frames[0]))
+    finally:
+        await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
+
+
 async def test_flag_and_inbox_answer_like_asyncio_event_and_queue():
     flag = Flag()
     woken: list[int] = []

@@ -11,16 +11,29 @@ group instead of 1,000 times.
 
 The key also holds whether the caller administers the account: a group never mixes administrators
 and agents, and the one field that answers them differently (`Inbox.hmacToken`) stays correct even
-if it did."""
+if it did.
+
+A socket's subscription over graphql-transport-ws also gets a `DirectSink`: while its stream is
+parked with nothing queued, the hub hands it each shared event itself, in one plain loop over the
+group's sockets — the group's result taken (or computed) once, its JSON spliced into the socket's
+`next` frame and written to the socket's protocol — instead of waking the socket's task and passing
+the event through the subscription's generators (the stream, graphql-core's mapping, Strawberry's
+stream, the transport handler, the adapter: about two thirds of a socket's cost per event). The frame
+is the one the ordinary way sends. Whatever the sink cannot send that way — a result with errors or
+not shared, a socket whose transport is not taking writes, an operation already completed — goes the
+ordinary way, through the subscriber's queue, and so does everything after it for that socket."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from graphql import OperationType
 from graphql.execution.executor import CollectedErrors
+
+from resolvers.hub import DIRECT_SINK
 
 
 class SharedData(dict):
@@ -61,8 +74,115 @@ def _key(executor: Any) -> tuple | None:
     return (*document, actor)
 
 
+class DirectSink:
+    """One subscription operation of a socket, as the hub writes to it directly (see the module's
+    docstring). Made by the transport (parley/graphql_view.py) when the operation starts and found
+    by the parts that run inside the operation's task: the executor registers itself when it
+    resolves the subscription's root field, the operation's extension (the cost report of its first
+    result), and the stream (resolvers/realtime.py) hands the sink to the hub."""
+
+    __slots__ = (
+        "encode",
+        "executor",
+        "extensions",
+        "id_json",
+        "is_open",
+        "key",
+        "reported",
+        "send",
+        "to_root",
+        "writable",
+    )
+
+    def __init__(
+        self,
+        operation_id: str,
+        *,
+        send: Callable[[dict], Awaitable[None]],
+        writable: Callable[[], bool],
+        is_open: Callable[[], bool],
+        encode: Callable[[Any], str],
+    ) -> None:
+        self.id_json = json.dumps(operation_id)
+        self.send = send  # the socket's protocol: one text frame
+        self.writable = writable  # False while the transport is paused (the client reads slowly)
+        self.is_open = is_open  # False once the operation is completed or its socket went away
+        self.encode = encode
+        self.executor: Any = None  # the subscription's graphql-core executor
+        self.key: tuple | None = None
+        self.extensions: Callable[[], dict] | None = None  # the operation's results for its next frame
+        self.reported = False  # the first frame (with the cost report) went out
+        # What the subscription field's stream makes of a delivery: the root value of each event
+        # (schema/realtime/root.py); a field that does not say is served the ordinary way.
+        self.to_root: Callable[[Any], Any] | None = None
+
+    def attach(self, executor: Any) -> None:
+        if self.executor is None:
+            self.executor = executor
+            self.key = _key(executor)
+
+    @property
+    def usable(self) -> bool:
+        return (
+            self.executor is not None
+            and self.key is not None
+            and self.extensions is not None
+            and self.to_root is not None
+        )
+
+    async def deliver(self, delivery: Any) -> bool:
+        """Send the delivery as this operation's next frame; False (nothing sent) when it must go the
+        ordinary way."""
+        if not self.is_open() or not self.writable():
+            return False
+        if getattr(delivery, "shared", None) is None:
+            return False
+        root = self.to_root(delivery)  # type: ignore[misc]
+        shared = root.shared
+        pending = shared.get(self.key)
+        if pending is not None:
+            if not pending.done() or pending.cancelled() or pending.exception() is not None:
+                return False
+            result = pending.result()
+        else:
+            # The group's first socket of this document: its result, shared with the group (the
+            # ordinary way of the others finds it in `shared` too).
+            result = self.executor.build_per_event_executor(root).execute_operation(False)
+            if self.executor.is_awaitable(result):
+                result = await result
+            release = getattr(self.executor.context_value, "release", None)
+            if release is not None:
+                await release()  # what the fields read is not kept between events (as the stream does)
+        data = getattr(result, "data", None)
+        if getattr(result, "errors", None) or type(data) is not SharedData:
+            return False  # errors are shaped per operation: the ordinary way
+        if data.encoded is None:
+            data.encoded = self.encode(dict(data))
+        tail = "}}"
+        if not self.reported:
+            extensions = self.extensions()  # type: ignore[misc]
+            if extensions:
+                tail = ',"extensions":' + self.encode(extensions) + "}}"
+        frame = '{"id":' + self.id_json + ',"type":"next","payload":{"data":' + data.encoded + tail
+        if not self.is_open():
+            return False  # the operation ended while its result was computed
+        await self.send({"type": "websocket.send", "text": frame})
+        self.reported = True
+        return True
+
+
 class SharedEventResults:
     """Mixin for the execution context (schema/execution/__init__.py)."""
+
+    def build_resolve_info(self, field_def, field_nodes, parent_type, path):
+        info = super().build_resolve_info(field_def, field_nodes, parent_type, path)  # type: ignore[misc]
+        if path.prev is None and parent_type is self.schema.subscription_type:  # type: ignore[attr-defined]
+            # The subscription's root field, resolved once in the operation's task: its sink, if
+            # the transport made one, sends this executor's results directly.
+            sink = DIRECT_SINK.get()
+            if sink is not None:
+                sink.attach(self)
+        return info
 
     def build_per_event_executor(self, payload: Any) -> Any:
         """graphql-core's per-event executor (a shallow copy with its own root value and errors),

@@ -13,6 +13,9 @@ operation raised: as before, that propagates)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from resolvers.hub import DIRECT_SINK
 from schema.extensions.error_contract import ErrorContract
 from schema.extensions.guard import QueryGuard
 from schema.extensions.persisted import PersistedOperations
@@ -24,6 +27,9 @@ class OperationPipeline(ErrorContract, CloseSession, QueryGuard, PersistedOperat
         try:
             await self.start_operation()
             await self.fill_document()
+            sink = DIRECT_SINK.get()
+            if sink is not None:
+                sink.extensions = self.stream_extensions  # a frame the hub sends carries them too
             yield
         finally:
             await self.close_session()
@@ -33,3 +39,8 @@ class OperationPipeline(ErrorContract, CloseSession, QueryGuard, PersistedOperat
         self.choose_transaction()
         await self.remember_document()
         yield
+
+    def stream_extensions(self) -> dict[str, Any]:
+        """What Strawberry puts in a stream result's `extensions` (its extensions' results; this is
+        the schema's only extension with results)."""
+        return {**self.get_results(), **self.execution_context.extensions_results}

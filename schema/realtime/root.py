@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Any
 
 import strawberry
 
 from domain.accounts.policy import Rule
 from resolvers import realtime as rt
+from resolvers.hub import DIRECT_SINK
 from schema.core.access import field, mutation, subscription
 from schema.helpdesk.types import Contact, Conversation, Message
 from schema.realtime import types as t
@@ -61,6 +63,55 @@ class RealtimeMutation:
     )
 
 
+def _account_event(d: rt.Delivery) -> t.AccountEvent:
+    return _shared(
+        d,
+        t.AccountEvent,
+        lambda: t.AccountEvent(
+            **_common(d),
+            conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
+            message=Message.from_row(d.message) if d.message is not None else None,
+            contact=Contact.from_row(d.contact) if d.contact is not None else None,
+            presence=t.PresenceChange(user_pk=d.presence[0], status=d.presence[1]) if d.presence else None,
+            inbox_pk=d.event.inbox_id if d.event is not None else None,
+            shared=d.shared,
+        ),
+    )
+
+
+def _conversation_event(d: rt.Delivery) -> t.ConversationEvent:
+    return _shared(
+        d,
+        t.ConversationEvent,
+        lambda: t.ConversationEvent(
+            **_common(d),
+            conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
+            message=Message.from_row(d.message) if d.message is not None else None,
+            typing=_typing(d),
+            shared=d.shared,
+        ),
+    )
+
+
+def _shared(d: rt.Delivery, kind: type, make: Any) -> Any:
+    """The event object of a delivery; one per group when the group shares the delivery (its
+    sockets then share the object and its result)."""
+    if d.shared is None:
+        return make()
+    event = d.shared.get(kind)
+    if event is None:
+        event = d.shared[kind] = make()
+    return event
+
+
+def _direct(to_root: Any) -> None:
+    """The operation's direct sink (schema/execution/events.py), if its transport made one, turns
+    what the hub delivers into the subscription's root value as this field's stream does."""
+    sink = DIRECT_SINK.get()
+    if sink is not None:
+        sink.to_root = to_root
+
+
 @strawberry.type
 class RealtimeSubscription:
     @subscription(
@@ -74,21 +125,9 @@ class RealtimeSubscription:
     async def account_events(
         self, info: strawberry.Info, after: str | None = None
     ) -> AsyncGenerator[t.AccountEvent, None]:
+        _direct(_account_event)
         async for d in rt.account_events(info, after):
-            event = d.shared.get(t.AccountEvent) if d.shared is not None else None
-            if event is None:
-                event = t.AccountEvent(
-                    **_common(d),
-                    conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
-                    message=Message.from_row(d.message) if d.message is not None else None,
-                    contact=Contact.from_row(d.contact) if d.contact is not None else None,
-                    presence=t.PresenceChange(user_pk=d.presence[0], status=d.presence[1]) if d.presence else None,
-                    inbox_pk=d.event.inbox_id if d.event is not None else None,
-                    shared=d.shared,
-                )
-                if d.shared is not None:
-                    d.shared[t.AccountEvent] = event  # the group's sockets share the object and its result
-            yield event
+            yield _account_event(d)
 
     @subscription(
         Rule.member,
@@ -100,19 +139,9 @@ class RealtimeSubscription:
     async def conversation_events(
         self, info: strawberry.Info, id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[t.ConversationEvent, None]:
+        _direct(_conversation_event)
         async for d in rt.conversation_events(info, str(id), after):
-            event = d.shared.get(t.ConversationEvent) if d.shared is not None else None
-            if event is None:
-                event = t.ConversationEvent(
-                    **_common(d),
-                    conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
-                    message=Message.from_row(d.message) if d.message is not None else None,
-                    typing=_typing(d),
-                    shared=d.shared,
-                )
-                if d.shared is not None:
-                    d.shared[t.ConversationEvent] = event
-            yield event
+            yield _conversation_event(d)
 
     @subscription(
         Rule.agent,
