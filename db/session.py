@@ -18,6 +18,7 @@ def create_engine(
     pool_timeout: float = 30.0,
     echo: bool = False,
     server_settings: dict[str, str] | None = None,
+    reset_on_return: str | None = "rollback",
 ) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
@@ -39,6 +40,7 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,  # a bounded wait for a connection under load
         pool_recycle=1800,
+        pool_reset_on_return=reset_on_return,
         connect_args={"server_settings": server_settings} if server_settings else {},
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)

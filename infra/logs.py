@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import sys
-import uuid
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
@@ -15,8 +16,25 @@ from structlog.typing import Processor
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 
+_RID_PREFIX = ""
+_rid_counter: itertools.count[int] = itertools.count()
+
+
+def _new_rid_prefix() -> None:
+    """This process's prefix (again in a forked child), so ids stay unique across processes."""
+    global _RID_PREFIX, _rid_counter
+    _RID_PREFIX = os.urandom(8).hex()
+    _rid_counter = itertools.count(int.from_bytes(os.urandom(3), "big"))
+
+
+_new_rid_prefix()
+os.register_at_fork(after_in_child=_new_rid_prefix)
+
+
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 hex digits, unique per request: the process's random prefix and a counter (a uuid4 each
+    time cost a random read and a UUID object per request, 1 % of a lane request)."""
+    return f"{_RID_PREFIX}{next(_rid_counter) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
 def _add_request_id(_logger: object, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

@@ -197,6 +197,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_overflow=0,
                 pool_timeout=settings.database_pool_timeout_seconds,
                 server_settings={"plan_cache_mode": "force_generic_plan", "application_name": "parley-lane"},
+                # Only the lane's single statements run here, outside any transaction
+                # (fast_lane._fetch; a failed one invalidates its connection): nothing to roll back.
+                reset_on_return=None,
             )
         from domain.accounts.auth_cache import AuthCache
 
