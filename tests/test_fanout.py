@@ -271,6 +271,40 @@ async def test_the_hub_writes_a_waiting_subscription_s_frames_as_its_stream_woul
         await asyncio.gather(*(s.close() for s in sockets), return_exceptions=True)
 
 
+async def test_sockets_joining_a_followed_feed_from_now_read_nothing_and_get_the_next_event(
+    server: LiveServer, desk: Desk
+):
+    """A socket subscribing without a cursor to an account the process already follows takes the
+    feed's position and is caught up at once: no read of the log per joining socket (with 1,000
+    sockets connecting, that was one read per join), and the next event still reaches every one."""
+    conversation = await desk.new_conversation("joins")
+    first = await _open(server.ws_url, [desk.agent], 1)
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    engine = server.app.state.services.engine.sync_engine
+    joined: list[SubscriptionSocket] = []
+    try:
+        await _waiting_subscribers(server.app.state.services, 1)
+        sa_event.listen(engine, "before_cursor_execute", count)
+        joined = await _open(server.ws_url, [desk.agent, desk.admin], 20)
+        subs = await _waiting_subscribers(server.app.state.services, 21)
+        sa_event.remove(engine, "before_cursor_execute", count)
+        log_reads = [s for s in statements if "FROM events" in s and "events.position >" in s]
+        assert log_reads == [], log_reads
+        assert all(s.live for s in subs)
+        body = await desk.data(desk.agent, REPLY, {"c": conversation["id"], "t": "to all who joined"})
+        assert body["messageCreate"]["errors"] == []
+        got = await asyncio.gather(*(_contents(s, 1) for s in [*first, *joined]))
+        assert got == [["to all who joined"]] * 21
+    finally:
+        if sa_event.contains(engine, "before_cursor_execute", count):
+            sa_event.remove(engine, "before_cursor_execute", count)
+        await asyncio.gather(*(s.close() for s in [*first, *joined]), return_exceptions=True)
+
+
 async def test_flag_and_inbox_answer_like_asyncio_event_and_queue():
     flag = Flag()
     woken: list[int] = []
