@@ -31,8 +31,10 @@ from graphql import (
     ObjectValueNode,
     OperationType,
     VariableNode,
+    Visitor,
     get_operation_ast,
     specified_rules,
+    visit,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.types import ExecutionResult
@@ -42,8 +44,9 @@ from infra import traces
 from infra.logs import get_logger
 from resolvers.caller import caller_of
 from resolvers.context import Context
-from resolvers.fast_reads import FilterScope, NeedsFilterScope, NotCompilable, compile_query
+from resolvers.fast_reads import FilterScope, NeedsFilterScope, NotCompilable, compile_query, id_parameter
 from schema.core.access import rule_of
+from schema.core.ids import decode_id
 from schema.execution.documents import _statement_key
 from schema.extensions import budget
 from schema.extensions.error_contract import shape_error
@@ -87,6 +90,9 @@ class _Document:
     scoped: OrderedDict[tuple, tuple[Any, list[Any]]] = field(default_factory=OrderedDict)
     # per variables as sent and actor: the plan, its cost and operation name (see _ready)
     ready: OrderedDict[tuple, tuple] = field(default_factory=OrderedDict)
+    # variable -> bind parameter: `conversation(id: $v)` at the root, $v used nowhere else; its
+    # value is a parameter of the plan, not part of its key (one plan for every conversation)
+    params: dict[str, str] = field(default_factory=dict)
 
 
 def _recall(cache: OrderedDict, key: tuple) -> Any:
@@ -116,10 +122,59 @@ def _document(schema: Any, query: str, operation_name: str | None, caller: Any, 
         _DOCUMENTS.move_to_end(key)
         return found
     entry = _Document(_check(schema, query, operation_name, caller, max_chars))
+    if entry.document is not None:
+        entry.params = _id_parameters(entry.document, operation_name)
     _DOCUMENTS[key] = entry
     while len(_DOCUMENTS) > _MAX_DOCUMENTS:
         _DOCUMENTS.popitem(last=False)
     return entry
+
+
+_MASK = "\u0000parameter"  # a parameter's value in a plan's key
+
+
+def _id_parameters(document: DocumentNode, operation_name: str | None) -> dict[str, str]:
+    """The variables that are the `id` of a root `conversation` field and are used nowhere else in
+    the document, with their bind parameters (resolvers.fast_reads.id_parameter)."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return {}
+    uses: dict[str, int] = {}
+
+    class Count(Visitor):
+        def enter_variable(self, node: VariableNode, *_args: Any) -> None:
+            uses[node.name.value] = uses.get(node.name.value, 0) + 1
+
+        def enter_variable_definition(self, *_args: Any) -> Any:
+            return self.SKIP  # the declaration is not a use
+
+    for definition in document.definitions:
+        visit(definition, Count())
+    found: dict[str, str] = {}
+    for selection in operation.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.name.value != "conversation":
+            continue
+        for argument in selection.arguments or ():
+            value = argument.value
+            if argument.name.value == "id" and isinstance(value, VariableNode) and uses.get(value.name.value) == 1:
+                found[value.name.value] = id_parameter(value.name.value)
+    return found
+
+
+def _parameters(entry: _Document, variables: dict[str, Any] | None) -> tuple[dict | None, dict[str, Any] | None]:
+    """(the variables as a plan's key sees them, the bind values) for a request; (variables, None)
+    when the document has no parameter or a value is not an id (the plan is then keyed by it)."""
+    if not entry.params or not variables:
+        return variables, None
+    masked = dict(variables)
+    values: dict[str, Any] = {}
+    for variable, bind in entry.params.items():
+        value = variables.get(variable)
+        if not isinstance(value, str):
+            return variables, None
+        values[bind] = decode_id(value, "Conversation")  # a bad id raises: the stock way says so
+        masked[variable] = _MASK
+    return masked, values
 
 
 _CANDIDATES: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
@@ -187,7 +242,7 @@ async def answer(view: Any, context: Any, request_data: Any, method: str) -> Exe
         return None
     if prepared is None:
         return None
-    caller, stmt, cost, nullable = prepared
+    caller, stmt, cost, nullable, values = prepared
     settings = context.settings
     report, refused = await budget.charge(context, caller, cost, settings.query_cost_window_seconds)
     if getattr(context, "credentials_refreshed", False):
@@ -201,7 +256,7 @@ async def answer(view: Any, context: Any, request_data: Any, method: str) -> Exe
     if context._session is None:
         context.read_only = True  # a query's session runs without a transaction
     try:
-        raw = await _fetch(context, stmt)
+        raw = await _fetch(context, stmt, values)
     except Exception:
         # A compiler bug, never the caller's: logged, and the stock way answers (it charges the
         # operation's cost once more).
@@ -211,7 +266,9 @@ async def answer(view: Any, context: Any, request_data: Any, method: str) -> Exe
         await context.close()
         return None
     await context.close()
-    if nullable:
+    # PostgreSQL writes a json_build_object's null member as `"key" : null`: without such text no
+    # root is null, and the answer (50 messages, say) is not parsed to find out.
+    if nullable and any(f'"{key}" : null' in raw for key in nullable):
         data = orjson.loads(raw)
         if any(data.get(key) is None for key in nullable):
             return None  # not found or not visible: the stock way's NOT_FOUND
@@ -219,8 +276,9 @@ async def answer(view: Any, context: Any, request_data: Any, method: str) -> Exe
     return ExecutionResult(data=RawData(raw), errors=None, extensions=results or None)  # type: ignore[arg-type]
 
 
-async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any, Any, int, tuple] | None:
-    """(caller, statement, cost) when the lane serves the request, before anything is charged."""
+async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any, Any, int, tuple, Any] | None:
+    """(caller, statement, cost, the roots that may be null, bind values) when the lane serves the
+    request, before anything is charged."""
     if context.pending_limits is None:
         return None  # batches and streams take the stock way
     settings = context.settings
@@ -255,14 +313,16 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
         return None
     actor = caller.actor
     try:
-        variables = orjson.dumps(request_data.variables, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
+        shape, values = _parameters(entry, request_data.variables)
+        variables = orjson.dumps(shape, option=orjson.OPT_SORT_KEYS)
+    except Exception:  # noqa: BLE001 - not JSON, or not an id: the stock way answers
         return None
-    # What the plan depends on besides the document: the variables as sent and the actor's identity.
+    # What the plan depends on besides the document: the variables as sent (a parameter's value
+    # aside) and the actor's identity.
     sent = (variables, actor.kind, actor.account_id, actor.user_id, actor.role, actor.permissions)
     ready = _recall(entry.ready, sent)
     if ready is None:
-        ready = _ready(schema, entry, context, request_data, actor, caller.limits)
+        ready = _ready(schema, entry, context, request_data, actor, caller.limits, values is not None)
         if ready is None:
             return None
         _remember(entry.ready, sent, ready)
@@ -291,7 +351,7 @@ async def _prepare(view: Any, context: Context, request_data: Any) -> tuple[Any,
                 return None
             _remember(entry.scoped, scoped_key, scoped)
         stmt = scoped[0]
-    return caller, stmt, cost, nullable
+    return caller, stmt, cost, nullable, values
 
 
 def _executor(schema: Any, entry: _Document, context: Context, request_data: Any) -> Any:
@@ -304,7 +364,7 @@ def _executor(schema: Any, entry: _Document, context: Context, request_data: Any
 
 
 def _ready(
-    schema: Any, entry: _Document, context: Context, request_data: Any, actor: Any, limits: dict
+    schema: Any, entry: _Document, context: Context, request_data: Any, actor: Any, limits: dict, masked: bool
 ) -> tuple[Any, list[Any], int, str | None, tuple, tuple] | None:
     """(statement or NEEDS_SCOPE, access rules, cost, operation name, statement key, the response
     keys of roots that may be null) for a document,
@@ -317,6 +377,9 @@ def _ready(
     key = _statement_key(executor, actor)
     if key is None:
         return None
+    if masked:  # the parameters' values are bound at each execution: not part of the plan's key
+        coerced = {**executor.variable_values.coerced, **dict.fromkeys(entry.params, _MASK)}
+        key = (*key[:2], orjson.dumps(coerced, option=orjson.OPT_SORT_KEYS), *key[3:])
     plan = _recall(entry.plans, key)
     if plan is None:
         plan = _plan(executor, actor)
@@ -334,10 +397,11 @@ def _ready(
 # Called with (engine, SQL) for each statement the lane sends past SQLAlchemy (tests and the
 # benchmark count them).
 statement_observers: list[Callable[[Any, str], None]] = []
-_DRIVER_FORMS: OrderedDict[int, tuple[Any, str, tuple]] = OrderedDict()  # id(statement) -> (it, SQL, args)
+# id(statement) -> (it, SQL, args, how to make the args with other bind values)
+_DRIVER_FORMS: OrderedDict[int, tuple[Any, str, tuple, Any]] = OrderedDict()
 
 
-async def _fetch(context: Context, stmt: Any) -> str:
+async def _fetch(context: Context, stmt: Any, values: dict[str, Any] | None = None) -> str:
     """The statement's JSON text. On PostgreSQL straight on the pooled asyncpg connection, with the
     SQL and arguments rendered once per cached statement: no session, no SQLAlchemy connection, no
     result object (a third of the lane's time went there). With traces on, or on SQLite, through
@@ -354,8 +418,8 @@ async def _fetch(context: Context, stmt: Any) -> str:
         # id) would otherwise pay a full rendering that is never used again.
         async with context.db() as session:
             connection = await session.connection()  # Core: no ORM bookkeeping for a text result
-            return (await connection.execute(stmt)).scalar_one()
-    sql, args = _driver_form(stmt, engine.dialect)
+            return (await connection.execute(stmt, values or {})).scalar_one()
+    sql, args = _driver_form(stmt, engine.dialect, values)
     pooled = await engine.raw_connection()
     try:
         raw = await pooled.driver_connection.fetchval(sql, *args)
@@ -385,21 +449,26 @@ def _first_use(stmt: Any) -> bool:
     return True
 
 
-def _driver_form(stmt: Any, dialect: Any) -> tuple[str, tuple]:
-    """The statement as asyncpg takes it: `$n` SQL with expanded IN lists, and its arguments."""
+def _driver_form(stmt: Any, dialect: Any, values: dict[str, Any] | None = None) -> tuple[str, tuple]:
+    """The statement as asyncpg takes it: `$n` SQL with expanded IN lists, and its arguments (with
+    `values` for some of its bind parameters, the others as built)."""
     found = _DRIVER_FORMS.get(id(stmt))
-    if found is not None and found[0] is stmt:
-        return found[1], found[2]
-    compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    processors = compiled._bind_processors
-    args = tuple(
-        processors[name](params[name]) if name in processors else params[name] for name in compiled.positiontup or ()
-    )
-    _DRIVER_FORMS[id(stmt)] = (stmt, compiled.string, args)  # keeps the statement: its id stays its own
-    while len(_DRIVER_FORMS) > _MAX_DOCUMENTS * 4:
-        _DRIVER_FORMS.popitem(last=False)
-    return compiled.string, args
+    if found is None or found[0] is not stmt:
+        compiled = stmt.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+
+        def arguments(given: dict[str, Any] | None, compiled: Any = compiled) -> tuple:
+            params = compiled.construct_params(given)
+            processors = compiled._bind_processors
+            return tuple(
+                processors[name](params[name]) if name in processors else params[name]
+                for name in compiled.positiontup or ()
+            )
+
+        found = (stmt, compiled.string, arguments(None), arguments)  # keeps the statement: its id stays its own
+        _DRIVER_FORMS[id(stmt)] = found
+        while len(_DRIVER_FORMS) > _MAX_DOCUMENTS * 4:
+            _DRIVER_FORMS.popitem(last=False)
+    return found[1], (found[3](values) if values else found[2])
 
 
 def _plan(executor: Any, actor: Any) -> tuple[Any, list[Any], tuple] | None:

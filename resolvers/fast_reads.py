@@ -24,10 +24,11 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    VariableNode,
 )
 from graphql.execution.collect_fields import FieldDetails, collect_subfields
 from graphql.execution.values import get_argument_values
-from sqlalchemy import Select, func, literal_column, select, true
+from sqlalchemy import Select, bindparam, func, literal_column, select, true
 from sqlalchemy.sql import ColumnElement
 from strawberry.types.arguments import convert_arguments
 
@@ -515,8 +516,18 @@ def _conversations(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetail
     return select(literal_column(conn)).select_from(rows).scalar_subquery()
 
 
+def id_parameter(variable: str) -> str:
+    """The bind parameter that carries `conversation(id: $variable)`'s primary key: a statement built
+    for one conversation serves every other one of the same document and caller with this parameter
+    set (parley/fast_lane.py), instead of being built again per conversation."""
+    return f"lane_id_{variable}"
+
+
 def _conversation(c: Compiler, actor: Actor, fdef: Any, group: list[FieldDetails]) -> ColumnElement:
-    key = conversation_lookup(**c.arguments(fdef, group))
+    key: dict[str, Any] = conversation_lookup(**c.arguments(fdef, group))
+    for argument in group[0].node.arguments or ():
+        if argument.name.value == "id" and isinstance(argument.value, VariableNode) and "conversation_id" in key:
+            key["conversation_id"] = bindparam(id_parameter(argument.value.name.value), key["conversation_id"])
     row = repo.conversation_select(actor, **key).subquery("c0")
     obj = c.object_sql(fdef.type.of_type, group, "c0")
     return select(literal_column(obj)).select_from(row).scalar_subquery()

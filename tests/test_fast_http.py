@@ -201,6 +201,44 @@ async def test_one_conversation_takes_the_front_and_one_not_found_the_stack(live
         await client.aclose()
 
 
+async def test_one_plan_opens_every_conversation_of_a_caller_and_none_of_another_account(live, smtp):
+    """`conversation(id: $id)`'s id is a parameter of the lane's plan (parley/fast_lane.py): opening
+    one conversation after another builds one statement for the caller, each answer as the stack
+    gives it; the same plan given another account's conversation finds nothing (NOT_FOUND, the stack's
+    answer), as does a conversation the agent's inboxes do not include."""
+    from parley import fast_lane
+
+    for key in [k for k in fast_lane._DOCUMENTS if k[0] == CONVERSATION]:
+        del fast_lane._DOCUMENTS[key]  # plans other tests' callers left (the cache is the process's)
+    client = GraphQLHTTP(live.url)
+    try:
+        desk = await build_desk(client, smtp)
+        s = await seed(client, smtp, desk)
+        other = await build_desk(client, smtp)
+        theirs = await other.new_conversation("in another account")
+        auth = desk.admin.headers()
+        for cid in s["ids"][:4]:
+            json = {"query": CONVERSATION, "variables": {"id": cid, "first": 50}}
+            with_front, without, taken = await both(live, client, json=json, headers=auth)
+            assert with_front == without and with_front[2]["data"]["conversation"]["id"] == cid, cid
+        for cid in s["ids"][4:8]:
+            json = {"query": CONVERSATION, "variables": {"id": cid, "first": 50}}
+            with_front, without, taken = await both(live, client, json=json, headers=auth)
+            assert taken == 1 and with_front == without, cid
+        entries = [e for k, e in fast_lane._DOCUMENTS.items() if k[0] == CONVERSATION and e.document is not None]
+        assert entries and all(e.params == {"id": "lane_id_id"} for e in entries)
+        # One statement (and one prepared plan) for the eight conversations the administrator opened.
+        assert sum(len(e.plans) for e in entries) == 1, [list(e.plans) for e in entries]
+        assert sum(len(e.ready) for e in entries) == 1
+        for cid, who in ((theirs["id"], auth), (theirs["id"], desk.agent.headers())):
+            json = {"query": CONVERSATION, "variables": {"id": cid, "first": 50}}
+            with_front, without, taken = await both(live, client, json=json, headers=who)
+            assert taken == 0 and with_front == without, with_front
+            assert with_front[2]["errors"][0]["extensions"]["code"] == "NOT_FOUND", with_front
+    finally:
+        await client.aclose()
+
+
 LABELLED = """query Labelled($label: String!) {
   labelledPlanCheck: conversations(filter: {status: OPEN, label: $label}, first: 25) { nodes { id } }
 }"""
