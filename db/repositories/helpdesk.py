@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Column,
     Integer,
     Select,
+    Table,
     and_,
     bindparam,
     case,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.sql import ColumnElement, operators, visitors
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList, Grouping, Null, TypeCoerce
 from sqlalchemy.sql.selectable import Exists, ScalarSelect
@@ -723,6 +725,19 @@ async def message_id_in_conversation(session: AsyncSession, conversation_id: int
     return await session.scalar(
         select(Message.id).where(Message.id == message_id, Message.conversation_id == conversation_id)
     )
+
+
+async def insert_message(session: AsyncSession, message: Message) -> None:
+    """Write a new message with one INSERT outside the unit of work, then keep it in the session as
+    a row just loaded. A flush of one new object walked the unit of work (states sorted, cascades,
+    history) for a single statement: about a tenth of a messageCreate's server time. Every column
+    must be given (a column left out would be expired, and reading it would load it again)."""
+    table = cast(Table, Message.__table__)
+    values = {column.key: getattr(message, column.key) for column in table.columns if column.key != "id"}
+    result = await session.execute(insert(table).values(**values))
+    message.id = result.inserted_primary_key[0]  # type: ignore[attr-defined]  # a CursorResult
+    make_transient_to_detached(message)
+    session.add(message)
 
 
 async def add_participant(session: AsyncSession, conversation_id: int, user_id: int, account_id: int) -> None:

@@ -226,10 +226,11 @@ async def add_message(
         else (actor.bot_id if actor.kind == ActorKind.bot else actor.user_id),
         content_attributes=content_attributes,
         source_id=source_id,
+        edited_at=None,
+        deleted_at=None,
         created_at=now,
     )
-    session.add(message)
-    await session.flush()
+    await repo.insert_message(session, message)
     conversation.last_activity_at = now
     if incoming and automatic:
         pass
