@@ -68,13 +68,10 @@ def _account_event(d: rt.Delivery) -> t.AccountEvent:
         d,
         t.AccountEvent,
         lambda: t.AccountEvent(
-            **_common(d),
-            conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
-            message=Message.from_row(d.message) if d.message is not None else None,
+            **_rows(d),
             contact=Contact.from_row(d.contact) if d.contact is not None else None,
             presence=t.PresenceChange(user_pk=d.presence[0], status=d.presence[1]) if d.presence else None,
             inbox_pk=d.event.inbox_id if d.event is not None else None,
-            shared=d.shared,
         ),
     )
 
@@ -83,14 +80,19 @@ def _conversation_event(d: rt.Delivery) -> t.ConversationEvent:
     return _shared(
         d,
         t.ConversationEvent,
-        lambda: t.ConversationEvent(
-            **_common(d),
-            conversation=Conversation.from_row(d.conversation) if d.conversation is not None else None,
-            message=Message.from_row(d.message) if d.message is not None else None,
-            typing=_typing(d),
-            shared=d.shared,
-        ),
+        lambda: t.ConversationEvent(**_rows(d), typing=_typing(d)),
     )
+
+
+def _rows(d: rt.Delivery) -> dict[str, Any]:
+    """What an account's and a conversation's event have in common: the event's fields, its
+    conversation and message, and the group's shared results."""
+    return {
+        **_common(d),
+        "conversation": Conversation.from_row(d.conversation) if d.conversation is not None else None,
+        "message": Message.from_row(d.message) if d.message is not None else None,
+        "shared": d.shared,
+    }
 
 
 def _shared(d: rt.Delivery, kind: type, make: Any) -> Any:
