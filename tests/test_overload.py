@@ -11,6 +11,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from tests.support.accounts import signup
@@ -37,6 +38,7 @@ async def _desk(gql: GraphQLHTTP) -> tuple[dict[str, str], str]:
     return h, conversation["conversationCreate"]["conversation"]["id"]
 
 
+@pytest.mark.alone  # 200 writers against the clock: another worker's test beside it made answers miss it by 0.1 s
 async def test_two_hundred_writers_get_an_answer_within_seconds_and_nothing_refused_is_committed(db_engine):
     env = worker_env(
         f"parley-rush-{uuid.uuid4().hex[:6]}",
