@@ -97,7 +97,11 @@ async def run(
     counters,
 ) -> dict:
     """`send(content)` writes one message (awaitable); returns latencies, deliveries and idle costs."""
-    await asyncio.sleep(1)
+    # After other scenarios the server collects its heap once it has been quiet for 2 s
+    # (infra/heap.py, up to half a second of a core here): an idle baseline taken across that made
+    # the sockets' own cost read negative (-27.8 % of a core). Wait past it, then until quiet.
+    await asyncio.sleep(4)
+    await asyncio.to_thread(probes.wait_idle, pid, busy_below=0.01, step=1.0, timeout=60.0)
     rss0, cpu0 = probes.rss_bytes(pid), probes.cpu_seconds(pid)
     await asyncio.sleep(idle_seconds)
     idle_cpu_before = (probes.cpu_seconds(pid) - cpu0) / idle_seconds
