@@ -45,7 +45,7 @@ from resolvers.context import (
     csrf_problem,
 )
 from resolvers.hub import DIRECT_SINK
-from schema.execution.events import DirectSink, SharedData
+from schema.execution.events import DirectSink, SharedData, next_frame
 
 log = get_logger("parley.graphql")
 
@@ -211,9 +211,7 @@ class TextFrameWebSocketAdapter(ASGIWebSocketAdapter):
         payload = message.get("payload") if isinstance(message, dict) else None
         data = payload.get("data") if isinstance(payload, dict) and len(payload) == 1 else None
         if type(data) is SharedData and message.get("type") == "next" and len(message) == 3:
-            if data.encoded is None:
-                data.encoded = self.view.encode_json_string(dict(data))
-            return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{data.encoded}}}}}'
+            return next_frame(json.dumps(message["id"]), data.json(self.view.encode_json_string))
         return self.view.encode_json_string(message)
 
 

@@ -45,6 +45,17 @@ class SharedData(dict):
         super().__init__(data)
         self.encoded: str | None = None
 
+    def json(self, encode: Callable[[Any], str]) -> str:
+        if self.encoded is None:
+            self.encoded = encode(dict(self))
+        return self.encoded
+
+
+def next_frame(id_json: str, data_json: str, tail: str = "}}") -> str:
+    """A graphql-transport-ws `next` message around JSON already made (`tail` closes the payload,
+    with its extensions when it has them)."""
+    return '{"id":' + id_json + ',"type":"next","payload":{"data":' + data_json + tail
+
 
 _UNKNOWN = object()
 
@@ -156,14 +167,13 @@ class DirectSink:
         data = getattr(result, "data", None)
         if getattr(result, "errors", None) or type(data) is not SharedData:
             return False  # errors are shaped per operation: the ordinary way
-        if data.encoded is None:
-            data.encoded = self.encode(dict(data))
+        encoded = data.json(self.encode)
         tail = "}}"
         if not self.reported:
             extensions = self.extensions()  # type: ignore[misc]
             if extensions:
                 tail = ',"extensions":' + self.encode(extensions) + "}}"
-        frame = '{"id":' + self.id_json + ',"type":"next","payload":{"data":' + data.encoded + tail
+        frame = next_frame(self.id_json, encoded, tail)
         if not self.is_open():
             return False  # the operation ended while its result was computed
         await self.send({"type": "websocket.send", "text": frame})
